@@ -1,0 +1,44 @@
+# parcel-screen: every target works from a fresh clone with only python3 and make.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PY := $(BIN)/python
+HOST ?= 127.0.0.1
+PORT ?= 8000
+MODELS_DIR ?= models
+
+.PHONY: install model run test lint format bench clean
+
+# The stamp is newer than pyproject.toml once the venv holds what it asks for, so a
+# repeated `make install` costs nothing.
+$(VENV)/.installed: pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $@
+
+install: $(VENV)/.installed
+
+model: install
+	$(BIN)/parcel-screen models ensure-default --models-dir $(MODELS_DIR)
+
+run: model
+	$(BIN)/parcel-screen serve --host $(HOST) --port $(PORT) --models-dir $(MODELS_DIR)
+
+test: install
+	$(BIN)/pytest -q
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+format: install
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+bench: install
+	$(PY) -m benchmarks.run
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
