@@ -71,6 +71,9 @@ MAX_ID_CHARS: Final = 64
 # The column that carries the 1-based line of a row in its source file; readers set it so
 # that errors can name the row. It is internal and never written out.
 LINE_COLUMN: Final = "_line"
+# Readers put a message here for a row they could not read cleanly (malformed quoting,
+# undecodable bytes); the normaliser turns it into that row's error.
+READ_ERROR_COLUMN: Final = "_read_error"
 ERROR_COLUMN: Final = "error"
 
 # --- header aliases ----------------------------------------------------------------------
@@ -765,6 +768,10 @@ def normalise_declarations(
     # Item numbers default to the row's position within its parcel.
     position = frame.groupby("declaration_id", sort=False).cumcount() + 1
     frame["item_no"] = frame["item_no"].fillna(position.astype("float64"))
+
+    if READ_ERROR_COLUMN in raw.columns:
+        read_errors = raw[READ_ERROR_COLUMN]
+        errors.add("row", read_errors.notna(), lambda m: read_errors[m].astype(str))
 
     frame[ERROR_COLUMN] = errors.result(lines)
     return frame
