@@ -1,0 +1,361 @@
+"""The one scorer: item columns in; item and parcel scores, classes, decisions, reasons out.
+
+The HTTP API (one declaration, a batch, a CSV body) and the batch command all end here, so
+a fix lands everywhere at once. Work is done on whole columns; the only Python loops run
+over *distinct* descriptions (cached) or over the few reasons of flagged items.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Final
+
+import numpy as np
+import pandas as pd
+
+from training.features import ItemColumns, column, parcel_codes, unit_weights, usd_values
+from training.model import ItemScores, RiskModel, columns_of, parcel_scores
+from training.registry import Registry
+from training.schema import ERROR_COLUMN, RISK_CLASSES, DeclarationIn
+
+DECISIONS: Final = ("clear", "review", "inspect")
+MAX_REASONS: Final = 3
+# A group must move the logit by at least this much to be worth an officer's attention.
+MIN_REASON_LOGIT: Final = 0.3
+SCORE_COLUMNS: Final = (
+    "risk_score",
+    "risk_class",
+    "parcel_risk_score",
+    "decision",
+    "reasons",
+    "model_version",
+)
+
+_CLASS_WORDS: Final = {
+    "body_armor": "body armour",
+    "helmet": "a ballistic helmet",
+    "tactical_apparel": "military/tactical kit",
+    "optics_sensors": "night-vision, thermal or military optics/sensors",
+    "benign": "ordinary goods",
+}
+
+
+@dataclass(frozen=True)
+class ScoringPolicy:
+    """Per-deployment overrides; None keeps the thresholds stored with the model."""
+
+    review_threshold: float | None = None
+    inspect_threshold: float | None = None
+    random_selection_rate: float = 0.005
+
+
+def random_selection(declaration_ids: np.ndarray, rate: float) -> np.ndarray:
+    """A reproducible pseudo-random share of parcels, picked by a hash of their id.
+
+    Customs keep a random share of otherwise-clear parcels under review to measure what
+    the model misses; hashing the id makes the pick the same on every replay.
+    """
+    ids = np.asarray(declaration_ids, dtype=object)
+    if rate <= 0 or len(ids) == 0:
+        return np.zeros(len(ids), dtype=bool)
+    codes = parcel_codes(ids)
+    distinct = ids[np.unique(codes, return_index=True)[1]]
+    # blake2b of the id, not Python's hash(): the pick must not change between processes.
+    draws = np.fromiter(
+        (
+            int.from_bytes(hashlib.blake2b(str(i).encode(), digest_size=8).digest(), "big")
+            for i in distinct
+        ),
+        dtype=np.float64,
+        count=len(distinct),
+    )
+    return np.asarray(draws / 2.0**64 < rate)[codes]
+
+
+def _short(description: str, limit: int = 40) -> str:
+    return description if len(description) <= limit else description[: limit - 1] + "…"
+
+
+def _kg(value: float) -> str:
+    return f"{value:.2g}" if value < 10 else f"{value:.0f}"
+
+
+class Scorer:
+    """A loaded model with the deployment's policy: scores items, parcels and decisions."""
+
+    def __init__(
+        self, model: RiskModel, card: dict[str, Any], policy: ScoringPolicy | None = None
+    ) -> None:
+        self.model = model
+        self.card = card
+        self.model_version: str = str(card["version"])
+        self.policy = policy or ScoringPolicy()
+        stored = card.get("thresholds", {})
+        self.review_threshold = float(
+            self.policy.review_threshold
+            if self.policy.review_threshold is not None
+            else stored.get("review", 0.5)
+        )
+        self.inspect_threshold = float(
+            self.policy.inspect_threshold
+            if self.policy.inspect_threshold is not None
+            else stored.get("inspect", 0.9)
+        )
+        if self.inspect_threshold < self.review_threshold:
+            raise ValueError("the inspect threshold must not be below the review threshold")
+        names = model.feature_names
+        groups = [model.form_.group_of(n) for n in names]
+        self._groups = sorted(set(groups))
+        # Feature -> group indicator: group contributions are one matrix product.
+        self._group_matrix = np.zeros((len(names), len(self._groups)))
+        for j, group in enumerate(groups):
+            self._group_matrix[j, self._groups.index(group)] = 1.0
+        signal_names = list(model.text_.get_feature_names_out())
+        self._expected_weight = signal_names.index("expected_log_unit_weight")
+        self._expected_value = signal_names.index("expected_log_usd_per_kg")
+        self._term_cache: dict[tuple[str, str], str | None] = {}
+
+    @classmethod
+    def from_registry(
+        cls, registry: Registry, version: str | None = None, policy: ScoringPolicy | None = None
+    ) -> Scorer:
+        loaded = registry.load(version)
+        return cls(loaded.model, loaded.card, policy)
+
+    @property
+    def thresholds(self) -> dict[str, float]:
+        return {
+            "review": self.review_threshold,
+            "inspect": self.inspect_threshold,
+            "random_selection_rate": self.policy.random_selection_rate,
+        }
+
+    # --- the core -----------------------------------------------------------------------
+
+    def score_columns(
+        self, items: ItemColumns, selection_ids: Sequence[Any] | None = None
+    ) -> dict[str, np.ndarray]:
+        """Scores of item columns (all rows valid); arrays aligned with the rows.
+
+        Rows group into parcels by `declaration_id`; random selection draws on
+        `selection_ids` when given (the real ids, where the grouping key is synthetic).
+        """
+        keys = column(items, "declaration_id")
+        ids = keys if selection_ids is None else np.asarray(selection_ids, dtype=object)
+        scores = self.model.score(items)
+        parcel = parcel_scores(keys, scores.risk_score)
+        decision = np.where(
+            parcel >= self.inspect_threshold,
+            "inspect",
+            np.where(parcel >= self.review_threshold, "review", "clear"),
+        ).astype(object)
+        selected = (decision == "clear") & random_selection(ids, self.policy.random_selection_rate)
+        decision[selected] = "review"
+        reasons = self._reasons(items, scores, selected)
+        return {
+            "risk_score": scores.risk_score,
+            "risk_class": scores.risk_class,
+            "parcel_risk_score": parcel,
+            "decision": decision,
+            "reasons": reasons,
+        }
+
+    def _reasons(
+        self, items: ItemColumns, scores: ItemScores, selected: np.ndarray
+    ) -> np.ndarray:
+        contributions = self.model.contributions(scores.features) @ self._group_matrix
+        order = np.argsort(-contributions, axis=1)[:, :MAX_REASONS]
+        top = np.take_along_axis(contributions, order, axis=1)
+        out = np.empty(len(contributions), dtype=object)
+        facts = _ItemFacts(items, scores, self._expected_weight, self._expected_value)
+        for row in range(len(contributions)):
+            reasons: list[dict[str, str]] = []
+            for rank in range(order.shape[1]):
+                if top[row, rank] < MIN_REASON_LOGIT:
+                    break
+                reason = self._reason(self._groups[order[row, rank]], row, facts)
+                if reason is not None:
+                    reasons.append(reason)
+            if selected[row]:
+                reasons.append(
+                    {
+                        "code": "random_selection",
+                        "message": "picked at random for control (a share of clear parcels)",
+                    }
+                )
+            out[row] = reasons
+        return out
+
+    def _reason(self, group: str, row: int, facts: _ItemFacts) -> dict[str, str] | None:
+        description = str(facts.description[row])
+        if group == "terms":
+            risk_class = str(facts.risk_class[row])
+            if risk_class == "benign":
+                risk_class = str(facts.gear_class[row])
+            term = self._top_term(description, risk_class)
+            if term is None:
+                return None
+            return {
+                "code": "suspicious_term",
+                "message": f"'{term}' is typical of {_CLASS_WORDS[risk_class]}",
+            }
+        if group == "weight":
+            unit = facts.unit_weight[row]
+            if not np.isfinite(unit):
+                return {"code": "weight_missing", "message": "no net weight declared"}
+            expected = facts.expected_weight[row]
+            heavy = unit > expected
+            return {
+                "code": "weight_mismatch",
+                "message": f"{_kg(unit)} kg per unit is {'heavy' if heavy else 'light'} for "
+                f"'{_short(description)}' (usually about {_kg(expected)} kg)",
+            }
+        if group == "value":
+            usd_kg = facts.usd_per_kg[row]
+            if not np.isfinite(usd_kg):
+                return {"code": "value_missing", "message": "no usable declared value"}
+            expected = facts.expected_value[row]
+            low = usd_kg < expected
+            return {
+                "code": "value_mismatch",
+                "message": f"declared {usd_kg:.0f} USD/kg is {'low' if low else 'high'} for "
+                f"'{_short(description)}' (usually about {expected:.0f} USD/kg)",
+            }
+        if group == "hs_code":
+            hs = facts.hs_code[row]
+            if not isinstance(hs, str):
+                return {"code": "hs_missing", "message": "no HS code declared"}
+            return {
+                "code": "hs_mismatch",
+                "message": f"HS code {hs} (chapter {hs[:2]}) does not fit '{_short(description)}'",
+            }
+        if group == "vague_description":
+            return {
+                "code": "vague_description",
+                "message": f"'{_short(description)}' is too vague to say what the goods are",
+            }
+        if group == "category":
+            category = facts.category[row]
+            text = category.replace("_", " ") if isinstance(category, str) else "no category"
+            return {"code": "category", "message": f"declared as {text}"}
+        if group == "lane":
+            origin, destination = facts.origin[row], facts.destination[row]
+            return {
+                "code": "lane",
+                "message": f"the {origin or '?'}→{destination or '?'} lane carries more of this "
+                "gear than most",
+            }
+        if group == "mail_class":
+            return {"code": "mail_class", "message": f"sent as {facts.mail_class[row] or '?'}"}
+        if group == "parcel":
+            return {
+                "code": "parcel_context",
+                "message": f"one of {int(facts.n_items[row])} item(s); the parcel's weight "
+                "does not fit its lines",
+            }
+        if group == "quantity":
+            return {"code": "quantity", "message": f"{facts.quantity[row]:g} unit(s) declared"}
+        return None
+
+    def _top_term(self, description: str, risk_class: str) -> str | None:
+        key = (description, risk_class)
+        if key not in self._term_cache:
+            terms = self.model.text_.term_contributions(description, risk_class)
+            best = terms[0] if terms else None
+            if len(self._term_cache) > 50_000:
+                self._term_cache.clear()
+            self._term_cache[key] = best[0] if best and best[1] > 0 else None
+        return self._term_cache[key]
+
+    # --- the surfaces ---------------------------------------------------------------------
+
+    def score_declarations(self, declarations: Sequence[DeclarationIn]) -> list[dict[str, Any]]:
+        """Scored declarations (contract §2), in order, scored together in one pass."""
+        if not declarations:
+            return []
+        merged: dict[str, list[Any]] = {}
+        for declaration in declarations:
+            for name, values in declaration.to_columns().items():
+                merged.setdefault(name, []).extend(values)
+        # Two declarations may share an id; a running number keeps their parcels apart.
+        sizes = [len(d.items) for d in declarations]
+        parcel_keys = np.repeat(np.arange(len(declarations)), sizes)
+        # Two declarations of one batch may share an id: group by position instead.
+        items = {**merged, "declaration_id": parcel_keys}
+        result = self.score_columns(items, selection_ids=merged["declaration_id"])
+        out: list[dict[str, Any]] = []
+        start = 0
+        for declaration, size in zip(declarations, sizes, strict=True):
+            rows = range(start, start + size)
+            out.append(
+                {
+                    "declaration_id": declaration.declaration_id,
+                    "parcel_risk_score": round(float(result["parcel_risk_score"][start]), 4),
+                    "decision": str(result["decision"][start]),
+                    "model_version": self.model_version,
+                    "items": [
+                        {
+                            "item_no": int(merged["item_no"][r]),
+                            "risk_score": round(float(result["risk_score"][r]), 4),
+                            "risk_class": str(result["risk_class"][r]),
+                            "reasons": result["reasons"][r],
+                        }
+                        for r in rows
+                    ],
+                }
+            )
+            start += size
+        return out
+
+    def score_declaration(self, declaration: DeclarationIn) -> dict[str, Any]:
+        return self.score_declarations([declaration])[0]
+
+    def score_frame(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """Score columns for a normalised frame; rows with an `error` stay unscored."""
+        out = pd.DataFrame(index=frame.index)
+        out["risk_score"] = np.nan
+        out["risk_class"] = None
+        out["parcel_risk_score"] = np.nan
+        out["decision"] = None
+        out["reasons"] = None
+        out["model_version"] = self.model_version
+        valid = frame[ERROR_COLUMN].isna().to_numpy() if ERROR_COLUMN in frame else None
+        scored = frame if valid is None else frame[valid]
+        if len(scored):
+            result = self.score_columns(columns_of(scored))
+            positions = np.flatnonzero(valid) if valid is not None else np.arange(len(frame))
+            for name, values in result.items():
+                out.iloc[positions, out.columns.get_loc(name)] = values
+        return out
+
+
+class _ItemFacts:
+    """Per-item values that reasons quote, computed once per batch as whole columns."""
+
+    def __init__(
+        self, items: ItemColumns, scores: ItemScores, expected_weight: int, expected_value: int
+    ) -> None:
+        self.description = column(items, "description")
+        self.hs_code = column(items, "hs_code")
+        self.category = column(items, "category")
+        self.mail_class = column(items, "mail_class")
+        self.origin = column(items, "origin_country")
+        self.destination = column(items, "destination_country")
+        quantity = column(items, "quantity", float)
+        self.quantity = np.where(np.isfinite(quantity), quantity, 1.0)
+        self.unit_weight = unit_weights(items)
+        net = column(items, "net_weight_kg", float)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            self.usd_per_kg = usd_values(items) / net
+        self.expected_weight = np.exp(scores.signals[:, expected_weight])
+        self.expected_value = np.exp(scores.signals[:, expected_value])
+        self.risk_class = scores.risk_class
+        gear = scores.class_proba[:, 1:]
+        self.gear_class = np.asarray(
+            RISK_CLASSES, dtype=object
+        )[gear.argmax(axis=1)]
+        codes = parcel_codes(column(items, "declaration_id"))
+        self.n_items = np.bincount(codes)[codes] if len(codes) else np.zeros(0)

@@ -1,0 +1,569 @@
+"""Features of a declaration item, the way an officer reads the form.
+
+Two layers, both scikit-learn estimators with named outputs:
+
+- `TextSignals` reads the description alone: how much it sounds like each kind of gear,
+  what such goods normally weigh per unit and cost per kg (learned on benign items only),
+  and which HS chapter they normally fall under. It is computed once per *distinct*
+  description and cached, because real traffic repeats "clothes" and "одежда" endlessly.
+- `FormFeatures` sets the rest of the form against those expectations: the residual of the
+  declared weight and value, whether the HS code fits, category, mail class, lane and the
+  parcel around the item.
+
+Inputs are *item columns*: any mapping from contract field to an array-like, i.e. a
+normalised frame or the plain lists of one JSON declaration (so one declaration does not pay
+for a DataFrame).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, Final
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression, Ridge
+from sklearn.model_selection import KFold
+
+from training import knowledge
+from training.schema import CATEGORIES, MAIL_CLASSES, RISK_CLASSES
+from training.text import matching_text
+
+ItemColumns = Mapping[str, Any]
+
+# Below this many benign examples an HS chapter is not modelled (too few to learn from).
+_MIN_CHAPTER_EXAMPLES: Final = 5
+_LOG_FLOOR: Final = 1e-3
+
+
+def column(items: ItemColumns, name: str, dtype: Any = object) -> np.ndarray:
+    """One column of item columns as a numpy array (None/NaN for a missing column)."""
+    if name not in items:
+        n = _length(items)
+        if dtype is float:
+            return np.full(n, np.nan)
+        return np.full(n, None, dtype=object)
+    values = items[name]
+    if isinstance(values, pd.Series):
+        values = values.to_numpy()
+    if dtype is float:
+        try:
+            # None becomes NaN: the JSON path hands over plain lists with None for missing.
+            return np.asarray(values, dtype=float)
+        except (TypeError, ValueError):
+            return pd.to_numeric(pd.Series(values, dtype=object), errors="coerce").to_numpy(
+                dtype=float
+            )
+    return np.asarray(values, dtype=object)
+
+
+# Below this many rows a dict is faster than pandas' hashing machinery (fixed setup cost).
+_SMALL: Final = 32
+
+
+def factorize(values: Any) -> tuple[np.ndarray, np.ndarray]:
+    """(codes, distinct values) of a column, in order of first appearance; None is a value."""
+    array = np.asarray(values, dtype=object)
+    if len(array) <= _SMALL:
+        seen: dict[Any, int] = {}
+        codes = np.fromiter(
+            (seen.setdefault(v, len(seen)) for v in array.tolist()), dtype=np.intp,
+            count=len(array),
+        )
+        uniques = np.empty(len(seen), dtype=object)
+        uniques[:] = list(seen)
+        return codes, uniques
+    codes, uniques = pd.factorize(array, use_na_sentinel=False)
+    return np.asarray(codes, dtype=np.intp), np.asarray(uniques, dtype=object)
+
+
+def parcel_codes(declaration_ids: Any) -> np.ndarray:
+    """0..k-1 codes of the parcels of item rows (rows of one declaration share a code)."""
+    return factorize(declaration_ids)[0]
+
+
+def _length(items: ItemColumns) -> int:
+    for values in items.values():
+        return len(values)
+    return 0
+
+
+def _as_float(values: np.ndarray) -> np.ndarray:
+    if values.dtype.kind == "f":
+        return values
+    return np.array([np.nan if v is None else v for v in values], dtype=float)
+
+
+# --- the description -----------------------------------------------------------------------
+
+
+class DescriptionVectorizer(TransformerMixin, BaseEstimator):  # type: ignore[misc]
+    """TF-IDF of word-boundary character n-grams and word n-grams of the matching text."""
+
+    def __init__(
+        self,
+        char_ngram_range: tuple[int, int] = (2, 5),
+        word_ngram_range: tuple[int, int] = (1, 2),
+        min_df: int = 2,
+        max_char_features: int = 300_000,
+        max_word_features: int = 100_000,
+    ) -> None:
+        self.char_ngram_range = char_ngram_range
+        self.word_ngram_range = word_ngram_range
+        self.min_df = min_df
+        self.max_char_features = max_char_features
+        self.max_word_features = max_word_features
+
+    def fit(self, descriptions: Sequence[str], y: Any = None) -> DescriptionVectorizer:
+        texts = [matching_text(d) for d in descriptions]
+        self.char_ = TfidfVectorizer(
+            analyzer="char_wb",
+            ngram_range=self.char_ngram_range,
+            min_df=self.min_df,
+            max_features=self.max_char_features,
+            sublinear_tf=True,
+            dtype=np.float32,
+        ).fit(texts)
+        self.word_ = TfidfVectorizer(
+            analyzer="word",
+            token_pattern=r"(?u)\b\w+\b",
+            ngram_range=self.word_ngram_range,
+            min_df=self.min_df,
+            max_features=self.max_word_features,
+            sublinear_tf=True,
+            dtype=np.float32,
+        ).fit(texts)
+        return self
+
+    def transform(self, descriptions: Sequence[str]) -> sp.csr_matrix:
+        texts = [matching_text(d) for d in descriptions]
+        return sp.hstack(
+            [self.char_.transform(texts), self.word_.transform(texts)], format="csr"
+        )
+
+    def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
+        char = [f"char:{n}" for n in self.char_.get_feature_names_out()]
+        word = [f"word:{n}" for n in self.word_.get_feature_names_out()]
+        return np.asarray(char + word, dtype=object)
+
+
+def _distinct(descriptions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    return factorize(np.where(pd.isna(descriptions), "", descriptions))
+
+
+class TextSignals(TransformerMixin, BaseEstimator):  # type: ignore[misc]
+    """What the description alone says: gear-likeness, expected weight, value and HS chapter.
+
+    Fitted on distinct descriptions weighted by how often they occur, so training cost
+    follows the vocabulary, not the row count. `fit_transform` returns out-of-fold signals
+    (a description never sees a model that trained on it) so the form model downstream
+    learns how far to trust text on text it has not memorised.
+    """
+
+    def __init__(self, n_folds: int = 4, text_c: float = 4.0, ridge_alpha: float = 1.0,
+                 random_state: int = 0, vectorizer: DescriptionVectorizer | None = None) -> None:
+        self.n_folds = n_folds
+        self.text_c = text_c
+        self.ridge_alpha = ridge_alpha
+        self.random_state = random_state
+        self.vectorizer = vectorizer
+
+    # Learned: vectorizer_, chapters_, parts_ (the fitted text models), cache_.
+
+    def __getstate__(self) -> dict[str, Any]:
+        # The cache is rebuilt from traffic; pickling it would bloat the artifact.
+        state = dict(self.__dict__)
+        if "cache_" in state:
+            state["cache_"] = {}
+        return state
+
+    def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
+        names = [f"text_{c}" for c in RISK_CLASSES]
+        names += ["expected_log_unit_weight", "expected_log_usd_per_kg"]
+        names += [f"chapter_logp_{c}" for c in self.chapters_]
+        return np.asarray(names, dtype=object)
+
+    @staticmethod
+    def _targets(items: ItemColumns) -> dict[str, np.ndarray]:
+        unit_weight = unit_weights(items)
+        usd_kg = usd_values(items) / _as_float(column(items, "net_weight_kg", float))
+        chapters = hs_chapters(items)
+        return {
+            "log_unit_weight": np.log(np.clip(unit_weight, _LOG_FLOOR, None)),
+            "log_usd_per_kg": np.log(np.clip(usd_kg, _LOG_FLOOR, None)),
+            "chapter": chapters,
+        }
+
+    def _fit_parts(
+        self,
+        matrix: sp.csr_matrix,
+        codes: np.ndarray,
+        label_class: np.ndarray,
+        targets: dict[str, np.ndarray],
+        rows: np.ndarray,
+    ) -> dict[str, Any]:
+        """Fit the text models on item rows `rows`; `codes` maps rows to distinct texts."""
+        parts: dict[str, Any] = {}
+        row_codes = codes[rows]
+        classes = np.asarray(label_class[rows], dtype=object)
+        # Aggregate (text, class) pairs: one weighted example each.
+        pairs = pd.DataFrame({"code": row_codes, "cls": classes}).value_counts().reset_index()
+        gear = LogisticRegression(C=self.text_c, max_iter=300, tol=1e-3)
+        gear.fit(
+            matrix[pairs["code"].to_numpy()],
+            pairs["cls"].to_numpy(),
+            sample_weight=np.sqrt(pairs["count"].to_numpy(dtype=float)),
+        )
+        parts["gear"] = gear
+        benign = classes == "benign"
+        for name in ("log_unit_weight", "log_usd_per_kg"):
+            target = targets[name][rows]
+            ok = benign & np.isfinite(target)
+            frame = pd.DataFrame({"code": row_codes[ok], "t": target[ok]})
+            agg = frame.groupby("code")["t"].agg(["mean", "count"])
+            ridge = Ridge(alpha=self.ridge_alpha)
+            ridge.fit(
+                matrix[agg.index.to_numpy()],
+                agg["mean"].to_numpy(),
+                sample_weight=np.sqrt(agg["count"].to_numpy(dtype=float)),
+            )
+            parts[name] = ridge
+        chapter = targets["chapter"][rows]
+        ok = benign & pd.notna(chapter)
+        frame = pd.DataFrame({"code": row_codes[ok], "ch": chapter[ok]})
+        frame = frame[frame["ch"].isin(self.chapters_)]
+        pairs = frame.value_counts().reset_index()
+        parts["chapter"] = None
+        if pairs["ch"].nunique() >= 2:
+            chapter_model = LogisticRegression(C=self.text_c, max_iter=200, tol=1e-3)
+            chapter_model.fit(
+                matrix[pairs["code"].to_numpy()],
+                pairs["ch"].to_numpy(),
+                sample_weight=np.sqrt(pairs["count"].to_numpy(dtype=float)),
+            )
+            parts["chapter"] = chapter_model
+        return parts
+
+    def _signals(self, parts: dict[str, Any], matrix: sp.csr_matrix) -> np.ndarray:
+        gear: LogisticRegression = parts["gear"]
+        log_proba = gear.predict_log_proba(matrix)
+        benign_col = list(gear.classes_).index("benign")
+        # Log-odds of each gear class against benign: additive, so reasons can split it.
+        text = np.column_stack(
+            [
+                log_proba[:, list(gear.classes_).index(c)] - log_proba[:, benign_col]
+                if c in gear.classes_
+                else np.full(matrix.shape[0], -10.0)
+                for c in RISK_CLASSES
+            ]
+        )
+        weight = parts["log_unit_weight"].predict(matrix)
+        value = parts["log_usd_per_kg"].predict(matrix)
+        chapter_model: LogisticRegression | None = parts["chapter"]
+        chapter_lp = np.full((matrix.shape[0], len(self.chapters_)), np.log(_LOG_FLOOR))
+        if chapter_model is not None:
+            known = [self.chapters_.index(c) for c in chapter_model.classes_]
+            chapter_lp[:, known] = chapter_model.predict_log_proba(matrix)
+        return np.column_stack([text, weight, value, chapter_lp]).astype(np.float64)
+
+    def fit(self, items: ItemColumns, label_class: np.ndarray) -> TextSignals:
+        self.fit_transform(items, label_class)
+        return self
+
+    def fit_transform(self, items: ItemColumns, label_class: np.ndarray) -> np.ndarray:  # type: ignore[override]
+        descriptions = column(items, "description")
+        codes, uniques = _distinct(descriptions)
+        label_class = np.asarray(label_class, dtype=object)
+        targets = self._targets(items)
+        benign_chapters = pd.Series(targets["chapter"][label_class == "benign"]).value_counts()
+        self.chapters_: list[str] = sorted(
+            benign_chapters[benign_chapters >= _MIN_CHAPTER_EXAMPLES].index.astype(str)
+        )
+        self.vectorizer_ = (self.vectorizer or DescriptionVectorizer()).fit(list(uniques))
+        matrix = self.vectorizer_.transform(list(uniques))
+
+        out = np.zeros((len(descriptions), len(self.get_feature_names_out())))
+        # Folds over *distinct* descriptions: a text is never scored by a model that saw it.
+        folds = KFold(self.n_folds, shuffle=True, random_state=self.random_state)
+        for train_codes, held_codes in folds.split(np.arange(len(uniques))):
+            in_train = np.isin(codes, train_codes)
+            parts = self._fit_parts(matrix, codes, label_class, targets, np.flatnonzero(in_train))
+            held = np.flatnonzero(~in_train)
+            signals = self._signals(parts, matrix[held_codes])
+            lookup = np.full(len(uniques), -1)
+            lookup[held_codes] = np.arange(len(held_codes))
+            out[held] = signals[lookup[codes[held]]]
+        self.parts_ = self._fit_parts(
+            matrix, codes, label_class, targets, np.arange(len(descriptions))
+        )
+        self.cache_: dict[str, np.ndarray] = {}
+        return out
+
+    def transform(self, items: ItemColumns) -> np.ndarray:
+        descriptions = column(items, "description")
+        codes, uniques = _distinct(descriptions)
+        return self.signals_for(uniques)[codes]
+
+    def signals_for(self, descriptions: Sequence[str] | np.ndarray) -> np.ndarray:
+        """Signals for distinct descriptions, from the cache where they repeat.
+
+        Safe to call from several threads: the cache is only a shortcut, and each call
+        answers from its own lookups.
+        """
+        cache = self.cache_
+        found = {d: cache.get(d) for d in descriptions}
+        missing = [d for d, row in found.items() if row is None]
+        if missing:
+            computed = self._signals(self.parts_, self.vectorizer_.transform(missing))
+            if len(cache) > 100_000:  # bounded: a flood of unique texts must not grow memory
+                cache.clear()
+            for description, row in zip(missing, computed, strict=True):
+                cache[description] = found[description] = row
+        if not len(descriptions):
+            return np.zeros((0, len(self.get_feature_names_out())))
+        return np.vstack([found[d] for d in descriptions])
+
+    def term_contributions(self, description: str, risk_class: str) -> list[tuple[str, float]]:
+        """Words of the description by how much they push it towards `risk_class`.
+
+        Splits the gear model's log-odds (class vs benign) over the n-grams present and
+        credits each n-gram to the words it occurs in, so the reason names the term as the
+        sender wrote it.
+        """
+        gear: LogisticRegression = self.parts_["gear"]
+        classes = list(gear.classes_)
+        if risk_class not in classes:
+            return []
+        coef = gear.coef_[classes.index(risk_class)] - gear.coef_[classes.index("benign")]
+        row = self.vectorizer_.transform([description])
+        names = self.vectorizer_.get_feature_names_out()
+        contributions = {
+            str(names[j]): float(row[0, j] * coef[j]) for j in row.indices
+        }
+        scores: dict[str, float] = {}
+        for word in description.split():
+            folded = matching_text(word)
+            total = 0.0
+            for name, value in contributions.items():
+                kind, _, gram = name.partition(":")
+                if (kind == "word" and gram in folded.split()) or (
+                    kind == "char" and gram.strip() and gram.strip() in folded
+                ):
+                    total += value
+            scores[word] = total
+        return sorted(scores.items(), key=lambda kv: -kv[1])
+
+
+# --- the rest of the form --------------------------------------------------------------------
+
+
+def unit_weights(items: ItemColumns) -> np.ndarray:
+    net = _as_float(column(items, "net_weight_kg", float))
+    quantity = _as_float(column(items, "quantity", float))
+    quantity = np.where(np.isfinite(quantity) & (quantity >= 1), quantity, 1.0)
+    return net / quantity
+
+
+def usd_values(items: ItemColumns) -> np.ndarray:
+    rates = knowledge.usd_per_unit()
+    value = _as_float(column(items, "value", float))
+    currency = column(items, "currency")
+    rate = np.array([rates.get(c, np.nan) if isinstance(c, str) else np.nan for c in currency])
+    return value * rate
+
+
+def hs_chapters(items: ItemColumns) -> np.ndarray:
+    codes = column(items, "hs_code")
+    return np.array([c[:2] if isinstance(c, str) and len(c) >= 2 else None for c in codes],
+                    dtype=object)
+
+
+def _vague_flags(descriptions: np.ndarray) -> np.ndarray:
+    vague = knowledge.vague_descriptions()
+    return np.array(
+        [isinstance(d, str) and d.casefold().strip(" .,!") in vague for d in descriptions],
+        dtype=float,
+    )
+
+
+def _one_hot(values: np.ndarray, vocabulary: Sequence[str]) -> np.ndarray:
+    index = {v: i for i, v in enumerate(vocabulary)}
+    out = np.zeros((len(values), len(vocabulary)))
+    for row, value in enumerate(values):
+        j = index.get(value)
+        if j is not None:
+            out[row, j] = 1.0
+    return out
+
+
+def _parcel_context(items: ItemColumns, net: np.ndarray) -> tuple[np.ndarray, ...]:
+    codes = parcel_codes(column(items, "declaration_id"))
+    n_parcels = codes.max() + 1 if len(codes) else 0
+    n_items = np.bincount(codes, minlength=n_parcels)[codes].astype(float)
+    net_filled = np.where(np.isfinite(net), net, 0.0)
+    net_sum = np.bincount(codes, weights=net_filled, minlength=n_parcels)[codes]
+    gross = _as_float(column(items, "gross_weight_kg", float))
+    # Weight on the parcel that no item line accounts for (beyond ordinary packaging).
+    unexplained = np.where(np.isfinite(gross) & (gross > 0), (gross - net_sum) / gross, 0.0)
+    share = np.where(net_sum > 0, net_filled / np.where(net_sum > 0, net_sum, 1.0), 1.0)
+    return n_items, np.clip(unexplained, -1.0, 1.0), share
+
+
+class FormFeatures(TransformerMixin, BaseEstimator):  # type: ignore[misc]
+    """Dense, named features of each item: the form set against what the text leads to expect.
+
+    `top_lanes`/`top_countries` bound the one-hot vocabularies learned in `fit`.
+    """
+
+    def __init__(self, top_lanes: int = 30, top_countries: int = 25, top_chapters: int = 30) -> None:
+        self.top_lanes = top_lanes
+        self.top_countries = top_countries
+        self.top_chapters = top_chapters
+
+    # Feature groups name the kind of reason a feature can give.
+    GROUPS: Final = {
+        "text_": "terms",
+        "weight_": "weight",
+        "value_": "value",
+        "hs_": "hs_code",
+        "vague": "vague_description",
+        "category_": "category",
+        "mail_": "mail_class",
+        "lane_": "lane",
+        "origin_": "lane",
+        "destination_": "lane",
+        "parcel_": "parcel",
+        "quantity": "quantity",
+    }
+
+    def fit(self, items: ItemColumns, signal_names: Sequence[str]) -> FormFeatures:
+        origin = column(items, "origin_country")
+        destination = column(items, "destination_country")
+        lanes = pd.Series([f"{o}-{d}" for o, d in zip(origin, destination, strict=True)])
+        self.lanes_ = list(lanes.value_counts().index[: self.top_lanes])
+        self.origins_ = list(pd.Series(origin).value_counts().index[: self.top_countries])
+        self.destinations_ = list(
+            pd.Series(destination).value_counts().index[: self.top_countries]
+        )
+        chapters = pd.Series(hs_chapters(items)).dropna()
+        self.chapters_ = list(chapters.value_counts().index[: self.top_chapters])
+        self.signal_names_ = list(signal_names)
+        self.feature_names_ = self._names()
+        return self
+
+    def _names(self) -> list[str]:
+        names = [
+            *(f"text_{c}" for c in RISK_CLASSES),
+            "text_any",
+            "weight_log_unit",
+            "weight_residual",
+            "weight_residual_over",
+            "weight_residual_far_over",
+            "weight_residual_under",
+            "weight_missing",
+            "value_log_usd_unit",
+            "value_residual",
+            "value_residual_under",
+            "value_residual_far_under",
+            "value_missing",
+            "value_zero",
+            "quantity_log",
+            "hs_missing",
+            "hs_fit_logp",
+            "hs_unfit",
+            *(f"hs_chapter_{c}" for c in self.chapters_),
+            "vague",
+            *(f"category_{c}" for c in CATEGORIES),
+            "category_missing",
+            *(f"mail_{c}" for c in MAIL_CLASSES),
+            *(f"lane_{lane}" for lane in self.lanes_),
+            *(f"origin_{c}" for c in self.origins_),
+            *(f"destination_{c}" for c in self.destinations_),
+            "parcel_items_log",
+            "parcel_unexplained_weight",
+            "parcel_weight_share",
+        ]
+        return names
+
+    def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
+        return np.asarray(self.feature_names_, dtype=object)
+
+    def transform(self, items: ItemColumns, signals: np.ndarray) -> np.ndarray:
+        n = signals.shape[0]
+        s = {name: signals[:, i] for i, name in enumerate(self.signal_names_)}
+        text = np.column_stack([s[f"text_{c}"] for c in RISK_CLASSES])
+        text_any = np.log(np.exp(np.clip(text, -30, 30)).sum(axis=1))
+
+        unit_weight = unit_weights(items)
+        log_unit = np.log(np.clip(unit_weight, _LOG_FLOOR, None))
+        weight_known = np.isfinite(log_unit)
+        weight_res = np.where(weight_known, log_unit - s["expected_log_unit_weight"], 0.0)
+
+        net = _as_float(column(items, "net_weight_kg", float))
+        usd = usd_values(items)
+        quantity = _as_float(column(items, "quantity", float))
+        quantity = np.where(np.isfinite(quantity) & (quantity >= 1), quantity, 1.0)
+        log_usd_kg = np.log(np.clip(usd / net, _LOG_FLOOR, None))
+        value_known = np.isfinite(log_usd_kg)
+        value_res = np.where(value_known, log_usd_kg - s["expected_log_usd_per_kg"], 0.0)
+        log_usd_unit = np.where(
+            np.isfinite(usd), np.log1p(np.clip(usd / quantity, 0, None)), 0.0
+        )
+
+        chapters = hs_chapters(items)
+        hs_known = np.array([c is not None for c in chapters])
+        chapter_cols = {c: i for i, c in enumerate(self.signal_names_) if c.startswith("chapter_logp_")}
+        fit_logp = np.zeros(n)
+        for row, chapter in enumerate(chapters):
+            if chapter is not None:
+                j = chapter_cols.get(f"chapter_logp_{chapter}")
+                fit_logp[row] = signals[row, j] if j is not None else np.log(_LOG_FLOOR)
+        fit_logp = np.clip(fit_logp, np.log(_LOG_FLOOR), 0.0)
+
+        category = column(items, "category")
+        origin = column(items, "origin_country")
+        destination = column(items, "destination_country")
+        lanes = np.array([f"{o}-{d}" for o, d in zip(origin, destination, strict=True)])
+        n_items, unexplained, share = _parcel_context(items, net)
+
+        blocks = [
+            text,
+            text_any[:, None],
+            np.where(weight_known, log_unit, 0.0)[:, None],
+            weight_res[:, None],
+            np.clip(weight_res, 0, None)[:, None],
+            np.clip(weight_res - 1.0, 0, None)[:, None],
+            np.clip(-weight_res, 0, None)[:, None],
+            (~weight_known).astype(float)[:, None],
+            log_usd_unit[:, None],
+            value_res[:, None],
+            np.clip(-value_res, 0, None)[:, None],
+            np.clip(-value_res - 1.5, 0, None)[:, None],
+            (~value_known).astype(float)[:, None],
+            (np.isfinite(usd) & (usd == 0)).astype(float)[:, None],
+            np.log(quantity)[:, None],
+            (~hs_known).astype(float)[:, None],
+            np.where(hs_known, fit_logp, 0.0)[:, None],
+            (hs_known & (fit_logp < np.log(0.05))).astype(float)[:, None],
+            _one_hot(chapters, self.chapters_),
+            _vague_flags(column(items, "description"))[:, None],
+            _one_hot(category, CATEGORIES),
+            np.array([c is None for c in category], dtype=float)[:, None],
+            _one_hot(column(items, "mail_class"), MAIL_CLASSES),
+            _one_hot(lanes, self.lanes_),
+            _one_hot(origin, self.origins_),
+            _one_hot(destination, self.destinations_),
+            np.log(n_items)[:, None],
+            unexplained[:, None],
+            share[:, None],
+        ]
+        return np.hstack(blocks)
+
+    def group_of(self, name: str) -> str:
+        for prefix, group in self.GROUPS.items():
+            if name.startswith(prefix):
+                return group
+        return "other"

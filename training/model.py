@@ -1,0 +1,181 @@
+"""The risk model: fitting, calibration, thresholds, and per-feature contributions.
+
+`RiskModel` stacks two layers (see `training.features`): text signals fitted out-of-fold,
+then linear models over the named form features. The final layer is linear on purpose:
+every score splits exactly into per-feature contributions, which is where reasons come from
+(reasons never come from a second rule list that could disagree with the score).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Final
+
+import numpy as np
+import pandas as pd
+from sklearn.linear_model import LogisticRegression
+from sklearn.preprocessing import StandardScaler
+
+from training.features import FormFeatures, ItemColumns, TextSignals, column, parcel_codes
+from training.schema import LABEL_CLASSES
+
+DEFAULT_REVIEW_FPR: Final = 0.03
+DEFAULT_INSPECT_FPR: Final = 0.005
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """Parcel-score cut-offs, chosen for a false-alarm rate on benign items."""
+
+    review: float
+    inspect: float
+    review_fpr: float = DEFAULT_REVIEW_FPR
+    inspect_fpr: float = DEFAULT_INSPECT_FPR
+
+    def as_dict(self) -> dict[str, float]:
+        return {
+            "review": self.review,
+            "inspect": self.inspect,
+            "review_fpr": self.review_fpr,
+            "inspect_fpr": self.inspect_fpr,
+        }
+
+
+@dataclass(frozen=True)
+class ItemScores:
+    """Scores for a batch of items, aligned with the input rows."""
+
+    risk_score: np.ndarray  # calibrated P(any gear class)
+    class_proba: np.ndarray  # (n, len(LABEL_CLASSES))
+    features: np.ndarray  # the standardised form features, for contributions
+    signals: np.ndarray  # text signals, for reasons
+
+    @property
+    def risk_class(self) -> np.ndarray:
+        return np.asarray(LABEL_CLASSES, dtype=object)[self.class_proba.argmax(axis=1)]
+
+
+def threshold_at_fpr(scores: np.ndarray, benign: np.ndarray, fpr: float) -> float:
+    """The lowest score whose false-alarm rate on benign items stays within `fpr`."""
+    negatives = np.sort(scores[benign])[::-1]
+    if len(negatives) == 0:
+        return 0.5
+    allowed = int(np.floor(fpr * len(negatives)))
+    # Strictly above the (allowed+1)-th highest benign score.
+    cut = negatives[min(allowed, len(negatives) - 1)]
+    return float(np.nextafter(cut, np.inf))
+
+
+class RiskModel:
+    """Text signals + form features + calibrated linear risk and class models."""
+
+    def __init__(self, c: float = 0.5, random_state: int = 0) -> None:
+        self.c = c
+        self.random_state = random_state
+
+    def fit(self, items: ItemColumns, label: np.ndarray, label_class: np.ndarray) -> RiskModel:
+        label = np.asarray(label, dtype=int)
+        label_class = np.asarray(label_class, dtype=object)
+        self.text_ = TextSignals(random_state=self.random_state)
+        signals = self.text_.fit_transform(items, label_class)
+        self.form_ = FormFeatures().fit(items, self.text_.get_feature_names_out())
+        raw = self.form_.transform(items, signals)
+        self.scaler_ = StandardScaler().fit(raw)
+        features = self.scaler_.transform(raw)
+        self.risk_ = LogisticRegression(C=self.c, max_iter=2000).fit(features, label)
+        self.class_ = LogisticRegression(C=self.c, max_iter=2000).fit(features, label_class)
+        # Identity calibration until `calibrate` sees held-out data.
+        self.calibration_ = (1.0, 0.0)
+        self.thresholds_ = Thresholds(review=0.5, inspect=0.9)
+        return self
+
+    @property
+    def feature_names(self) -> list[str]:
+        return list(self.form_.get_feature_names_out())
+
+    def raw_logit(self, features: np.ndarray) -> np.ndarray:
+        return np.asarray(features @ self.risk_.coef_[0] + self.risk_.intercept_[0])
+
+    def calibrate(self, items: ItemColumns, label: np.ndarray) -> None:
+        """Platt scaling of the risk logit on held-out (later) items."""
+        scores = self.score(items)
+        logit = self.raw_logit(scores.features)[:, None]
+        platt = LogisticRegression(C=1e4, max_iter=1000).fit(logit, np.asarray(label, dtype=int))
+        self.calibration_ = (float(platt.coef_[0, 0]), float(platt.intercept_[0]))
+
+    def choose_thresholds(
+        self,
+        parcel_scores: np.ndarray,
+        benign: np.ndarray,
+        review_fpr: float = DEFAULT_REVIEW_FPR,
+        inspect_fpr: float = DEFAULT_INSPECT_FPR,
+    ) -> Thresholds:
+        review = threshold_at_fpr(parcel_scores, benign, review_fpr)
+        inspect = max(review, threshold_at_fpr(parcel_scores, benign, inspect_fpr))
+        self.thresholds_ = Thresholds(review, inspect, review_fpr, inspect_fpr)
+        return self.thresholds_
+
+    def score(self, items: ItemColumns) -> ItemScores:
+        signals = self.text_.transform(items)
+        # Plain numpy rather than scaler.transform/predict_proba: their input validation
+        # costs more than the arithmetic for a single declaration.
+        features = (self.form_.transform(items, signals) - self.scaler_.mean_) / self.scaler_.scale_
+        slope, intercept = self.calibration_
+        risk = 1.0 / (1.0 + np.exp(-(slope * self.raw_logit(features) + intercept)))
+        return ItemScores(
+            risk_score=risk,
+            class_proba=self._class_proba(features),
+            features=features,
+            signals=signals,
+        )
+
+    def _class_proba(self, features: np.ndarray) -> np.ndarray:
+        logits = features @ self.class_.coef_.T + self.class_.intercept_
+        if logits.shape[1] == 1:  # two classes: sklearn keeps one logit
+            logits = np.column_stack([np.zeros(len(logits)), logits[:, 0]])
+        logits -= logits.max(axis=1, keepdims=True)
+        proba = np.exp(logits)
+        proba /= proba.sum(axis=1, keepdims=True)
+        out = np.zeros((features.shape[0], len(LABEL_CLASSES)))
+        for j, name in enumerate(self.class_.classes_):
+            out[:, LABEL_CLASSES.index(name)] = proba[:, j]
+        return out
+
+    def contributions(self, features: np.ndarray) -> np.ndarray:
+        """Each feature's share of the risk logit, relative to the average training item.
+
+        Features are standardised, so the average item contributes zero everywhere and
+        a positive entry is exactly how much that feature raised this item's logit.
+        """
+        slope, _ = self.calibration_
+        return np.asarray(features * (self.risk_.coef_[0] * slope))
+
+    def group_contributions(self, features: np.ndarray) -> pd.DataFrame:
+        contributions = self.contributions(features)
+        groups = [self.form_.group_of(name) for name in self.feature_names]
+        frame = pd.DataFrame(contributions, columns=pd.Index(self.feature_names))
+        return frame.T.groupby(np.asarray(groups)).sum().T
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "kind": "text-signals + form features, calibrated logistic regression",
+            "features": self.feature_names,
+            "text_vocabulary": int(len(self.text_.vectorizer_.get_feature_names_out())),
+            "hs_chapters_modelled": list(self.text_.chapters_),
+            "calibration": {"slope": self.calibration_[0], "intercept": self.calibration_[1]},
+        }
+
+
+def parcel_scores(declaration_ids: np.ndarray, item_scores: np.ndarray) -> np.ndarray:
+    """A parcel is as risky as its riskiest item (per item row, aligned)."""
+    codes = parcel_codes(declaration_ids)
+    if len(codes) == 0:
+        return np.zeros(0)
+    best = np.full(codes.max() + 1, -np.inf)
+    np.maximum.at(best, codes, item_scores)
+    return best[codes]
+
+
+def columns_of(frame: pd.DataFrame) -> dict[str, np.ndarray]:
+    """Item columns of a normalised frame."""
+    return {name: column(frame, name) for name in frame.columns}

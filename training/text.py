@@ -1,0 +1,109 @@
+"""Text normalisation that makes languages and scripts meet.
+
+Senders write the same thing as "БРОНЕЖИЛЕТ", "бронежилет", "bronezhilet" or "бpoнeжилeт"
+(Latin look-alike letters typed into Cyrillic). Matching text is NFKC, casefolded,
+homoglyph-folded, stripped of Latin accents, and carries a Latin transliteration of any
+Cyrillic beside the original, so character n-grams of all spellings overlap. Chinese needs
+no segmentation: character n-grams handle it.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from functools import lru_cache
+from typing import Final
+
+_CYRILLIC_TO_LATIN: Final = {
+    "а": "a", "б": "b", "в": "v", "г": "g", "д": "d", "е": "e", "ё": "e", "ж": "zh",
+    "з": "z", "и": "i", "й": "y", "к": "k", "л": "l", "м": "m", "н": "n", "о": "o",
+    "п": "p", "р": "r", "с": "s", "т": "t", "у": "u", "ф": "f", "х": "h", "ц": "ts",
+    "ч": "ch", "ш": "sh", "щ": "shch", "ъ": "", "ы": "y", "ь": "", "э": "e", "ю": "yu",
+    "я": "ya", "і": "i", "ї": "yi", "є": "ye", "ґ": "g", "ў": "u", "қ": "k", "ғ": "g",
+    "ү": "u", "ұ": "u", "ң": "n", "ө": "o", "һ": "h", "ә": "a",
+}  # fmt: skip
+_TRANSLIT_TABLE: Final = str.maketrans(_CYRILLIC_TO_LATIN)
+
+# Transliteration spellings people actually type, folded onto one spelling so the n-grams
+# meet: "kh"/"h" for х, "j"/"i" for й, "ja" for я, "ju" for ю.
+_TRANSLIT_VARIANTS: Final = (
+    (re.compile(r"(?<=[aeiouy])j\b"), "y"),
+    (re.compile(r"yj\b|ij\b|iy\b"), "yy"),
+    (re.compile(r"\bja|(?<=[aeiou])ja"), "ya"),
+    (re.compile(r"\bju|(?<=[aeiou])ju"), "yu"),
+    (re.compile(r"shh"), "shch"),
+    (re.compile(r"(?<![sczt])kh"), "h"),
+)
+
+# Latin letters that look like Cyrillic ones; inside a mostly-Cyrillic word they are
+# almost always typed (or OCR'd) for the Cyrillic letter, and the reverse for Latin words.
+_LATIN_TO_CYRILLIC: Final = str.maketrans(
+    {"a": "а", "c": "с", "e": "е", "o": "о", "p": "р", "x": "х", "y": "у", "k": "к",
+     "m": "м", "t": "т", "b": "в", "h": "н", "i": "і"}
+)  # fmt: skip
+_CYRILLIC_TO_LATIN_LOOKALIKE: Final = str.maketrans(
+    {"а": "a", "с": "c", "е": "e", "о": "o", "р": "p", "х": "x", "у": "y", "к": "k",
+     "м": "m", "т": "t", "в": "b", "н": "h", "і": "i"}
+)  # fmt: skip
+
+_WORD: Final = re.compile(r"\w+", re.UNICODE)
+_CYRILLIC: Final = re.compile(r"[\u0400-\u04ff]")
+_LATIN: Final = re.compile(r"[a-z]")
+_SPACES: Final = re.compile(r"\s+")
+_LATIN_EXTRAS: Final = str.maketrans({"ł": "l", "ß": "ss", "ø": "o", "æ": "ae", "đ": "d"})
+
+
+def _fold_homoglyphs(word: str) -> str:
+    cyrillic = len(_CYRILLIC.findall(word))
+    latin = len(_LATIN.findall(word))
+    if cyrillic and latin:
+        if cyrillic >= latin:
+            return word.translate(_LATIN_TO_CYRILLIC)
+        return word.translate(_CYRILLIC_TO_LATIN_LOOKALIKE)
+    return word
+
+
+def _strip_latin_accents(text: str) -> str:
+    # Decompose, drop combining marks, recompose: "Wärmebild" -> "warmebild", "hełm" -> "helm".
+    # Only Latin letters lose their marks: "й" and "ё" must keep theirs to transliterate.
+    out = []
+    for char in text.translate(_LATIN_EXTRAS):
+        if "a" <= char <= "z" or char < "\u00c0" or _CYRILLIC.match(char) or char > "\u024f":
+            out.append(char)
+            continue
+        decomposed = unicodedata.normalize("NFD", char)
+        out.append("".join(c for c in decomposed if not unicodedata.combining(c)))
+    return "".join(out)
+
+
+def transliterate(text: str) -> str:
+    """Latin transliteration of Cyrillic (GOST-like, the way senders type it)."""
+    return text.translate(_TRANSLIT_TABLE)
+
+
+def fold_translit_variants(text: str) -> str:
+    for pattern, replacement in _TRANSLIT_VARIANTS:
+        text = pattern.sub(replacement, text)
+    return text
+
+
+@lru_cache(maxsize=200_000)
+def matching_text(description: str) -> str:
+    """The form of a description that text features see.
+
+    Cyrillic text is followed by its transliteration (" | " between), so features fire
+    on both "бронежилет" and "bronezhilet"; Latin text gets its transliteration spelling
+    variants folded the same way.
+    """
+    text = unicodedata.normalize("NFKC", description).casefold()
+    text = _strip_latin_accents(text)
+    text = _WORD.sub(lambda match: _fold_homoglyphs(match.group(0)), text)
+    text = _SPACES.sub(" ", text).strip()
+    if _CYRILLIC.search(text):
+        return f"{text} | {fold_translit_variants(transliterate(text))}"
+    return fold_translit_variants(text)
+
+
+def words(description: str) -> list[str]:
+    """The words of a description as written (for naming terms in reasons)."""
+    return _WORD.findall(description)
