@@ -1,0 +1,920 @@
+"""Reading real declaration exports in chunks, and writing results atomically.
+
+Exports come from many systems: `;` or `,` separated, UTF-8 (with or without BOM), cp1251
+or GB18030, decimal commas, headers in several languages, and now and then a broken record.
+The reader streams the file in blocks and never drops a record: each record becomes one row,
+and a record that could not be read cleanly carries a message in `READ_ERROR_COLUMN`.
+
+Clean blocks go through the pyarrow CSV parser; a block it cannot account for line by line
+(a record with the wrong number of fields, a quote that never closes, undecodable bytes) is
+re-read with the `csv` module, which lets each record be repaired and explained on its own.
+"""
+
+from __future__ import annotations
+
+import codecs
+import contextlib
+import csv
+import io
+import os
+import re
+import sys
+import tempfile
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import IO, Final, Literal
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+from charset_normalizer import from_bytes
+
+from training.schema import (
+    LINE_COLUMN,
+    NUMERIC_FIELDS,
+    READ_ERROR_COLUMN,
+    canonical_header,
+    infer_decimal,
+    normalise_declarations,
+)
+
+Source = Path | bytes
+Kind = Literal["csv", "parquet"]
+Decimal = Literal[",", "."]
+
+DEFAULT_CHUNK_ROWS: Final = 100_000
+DELIMITERS: Final = (",", ";", "\t", "|")
+ENCODINGS: Final = ("utf-8", "utf-8-sig", "cp1251", "gb18030")
+
+# Enough text to judge the encoding and the delimiter, small enough to read at once.
+_SAMPLE_BYTES: Final = 1 << 20
+# Text handed to the parser at a time: large enough to amortise pyarrow's per-call cost.
+_BLOCK_CHARS: Final = 4 << 20
+# A quoted field longer than this is taken to be a quote that never closes, so that one
+# stray quote cannot swallow (and buffer) the rest of the file.
+_MAX_RECORD_LINES: Final = 1_000
+_MAX_RECORD_CHARS: Final = 1 << 20
+# Fed to the `csv` module after a block: if it ends up inside a field, the block ended
+# inside a quoted field. A noncharacter, so it does not occur in real text.
+_SENTINEL: Final = "\ufdd0"
+_UNCLOSED_QUOTE: Final = "a quote opened in this record never closes"
+# What `surrogateescape` turns undecodable bytes into.
+_UNDECODABLE: Final = re.compile("[\udc80-\udcff]")
+_NUMBER_FIELDS: Final = ("net_weight_kg", "gross_weight_kg", "value", "quantity")
+
+
+class TableError(Exception):
+    """An input that cannot be read as a table at all; the message is one user-facing line."""
+
+
+@dataclass(frozen=True)
+class TableFormat:
+    """How a table file is written, as detected from its first bytes."""
+
+    kind: Kind
+    encoding: str | None
+    delimiter: str | None
+    decimal: Decimal
+    columns: tuple[str, ...]
+    renames: dict[str, str] = field(default_factory=dict)
+
+    def frame_columns(self) -> list[str]:
+        """The column names chunks carry: contract fields where recognised, else as found."""
+        return _frame_columns(self.columns, self.renames)
+
+
+# --- opening ----------------------------------------------------------------------------------
+
+
+def _display_name(source: Source) -> str:
+    return str(source) if isinstance(source, Path) else "input"
+
+
+@contextlib.contextmanager
+def _open_binary(source: Source) -> Iterator[IO[bytes]]:
+    if isinstance(source, bytes | bytearray | memoryview):
+        yield io.BytesIO(bytes(source))
+        return
+    path = Path(source)
+    try:
+        handle = path.open("rb")
+    except FileNotFoundError:
+        raise TableError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise TableError(f"{path}: is a directory, not a table file") from None
+    except OSError as exc:
+        raise TableError(f"{path}: cannot be opened ({exc.strerror or exc})") from None
+    with handle:
+        yield handle
+
+
+def _read_sample(source: Source) -> tuple[bytes, bool]:
+    """The first bytes of the source, and whether they are the whole of it."""
+    with _open_binary(source) as handle:
+        sample = handle.read(_SAMPLE_BYTES + 1)
+    return sample[:_SAMPLE_BYTES], len(sample) <= _SAMPLE_BYTES
+
+
+# --- format detection -------------------------------------------------------------------------
+
+
+def detect_format(source: Source) -> TableFormat:
+    """The kind, encoding, delimiter, decimal separator and header of a table file.
+
+    Raises `TableError` for anything that is not a readable declaration table.
+    """
+    name = _display_name(source)
+    sample, complete = _read_sample(source)
+    if not sample:
+        raise TableError(f"{name} is empty")
+    if sample.startswith(b"PAR1"):
+        return _detect_parquet(source, name)
+    _reject_non_text(sample, name)
+    encoding = _detect_encoding(sample, complete, name)
+    text = codecs.getincrementaldecoder(encoding)("replace").decode(sample, final=complete)
+    lines = io.StringIO(text, newline="").readlines()
+    if not complete and len(lines) > 1:
+        lines = lines[:-1]  # possibly cut short by the sample
+    lines = _without_leading_blank_lines(lines)
+    if not lines:
+        raise TableError(f"{name} is empty (no header line)")
+    delimiter = _detect_delimiter(lines)
+    records = _sample_records(lines, delimiter)
+    columns = tuple(records[0])
+    renames = _recognised_headers(columns, name)
+    decimal = _detect_decimal(records[1:], columns, renames)
+    return TableFormat("csv", encoding, delimiter, decimal, columns, renames)
+
+
+def _reject_non_text(sample: bytes, name: str) -> None:
+    if sample.startswith(b"PK\x03\x04"):
+        raise TableError(
+            f"{name} is a zip archive (an Excel workbook?), not a text table: export it as CSV"
+        )
+    if sample.startswith(b"\x1f\x8b"):
+        raise TableError(f"{name} is gzip-compressed: decompress it first")
+    if sample.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        raise TableError(f"{name} is UTF-16 text, which is not supported: save it as UTF-8")
+    if b"\x00" in sample:
+        raise TableError(f"{name} is not a text table (it contains binary data)")
+    if sample.lstrip(codecs.BOM_UTF8 + b" \t\r\n")[:1] in (b"{", b"["):
+        raise TableError(f"{name} looks like JSON, not a CSV or Parquet table")
+
+
+def _without_leading_blank_lines(lines: list[str]) -> list[str]:
+    for position, line in enumerate(lines):
+        if line.strip():
+            return lines[position:]
+    return []
+
+
+def _decodes(encoding: str, sample: bytes, complete: bool) -> str | None:
+    try:
+        return codecs.getincrementaldecoder(encoding)("strict").decode(sample, final=complete)
+    except UnicodeDecodeError:
+        return None
+
+
+def _detect_encoding(sample: bytes, complete: bool, name: str) -> str:
+    if sample.startswith(codecs.BOM_UTF8):
+        return "utf-8-sig"
+    if _decodes("utf-8", sample, complete) is not None:
+        return "utf-8"
+    # cp1251 and GB18030 decode almost any bytes, so a candidate must also read as the
+    # script it is for.
+    plausible = []
+    for encoding, reads_well in (("cp1251", _reads_as_cyrillic), ("gb18030", _reads_as_chinese)):
+        text = _decodes(encoding, sample, complete)
+        if text is not None and reads_well(text):
+            plausible.append(encoding)
+    if len(plausible) == 1:
+        return plausible[0]
+    if plausible:
+        return _charset_normalizer_choice(sample, plausible)
+    raise TableError(
+        f"{name}: cannot tell the text encoding (it is not UTF-8, cp1251 or GB18030): "
+        "save it as UTF-8"
+    )
+
+
+def _non_ascii_counts(text: str) -> Counter[str]:
+    return Counter(re.findall(r"[^\x00-\x7f]", text))
+
+
+_CYRILLIC_LETTER: Final = re.compile(r"[А-яЁё]")
+_CYRILLIC_WORD: Final = re.compile(r"[А-яЁё]{2,}")
+_CP1251_PUNCTUATION: Final = frozenset("№«»—–“”„…‘’•\u00a0")
+
+
+def _reads_as_cyrillic(text: str) -> bool:
+    counts = _non_ascii_counts(text)
+    total = sum(counts.values())
+    usual = sum(
+        n for c, n in counts.items() if _CYRILLIC_LETTER.match(c) or c in _CP1251_PUNCTUATION
+    )
+    if total == 0 or usual < 0.95 * total:
+        return False
+    # Other scripts read as cp1251 come out as Cyrillic letters of random case.
+    words = _CYRILLIC_WORD.findall(text)
+    cased = sum(1 for w in words if w.islower() or w.isupper() or w.istitle())
+    return cased >= 0.9 * len(words)
+
+
+def _is_common_chinese(char: str) -> bool:
+    if not ("\u4e00" <= char <= "\u9fff" or "\u3000" <= char <= "\u303f" or char >= "\uff00"):
+        return char in "·—…“”‘’"
+    try:
+        char.encode("gb2312")
+    except UnicodeEncodeError:
+        return "\uff00" <= char <= "\uffef"
+    return True
+
+
+def _reads_as_chinese(text: str) -> bool:
+    counts = _non_ascii_counts(text)
+    total = sum(counts.values())
+    usual = sum(n for c, n in counts.items() if _is_common_chinese(c))
+    return total > 0 and usual >= 0.95 * total
+
+
+def _charset_normalizer_choice(sample: bytes, candidates: list[str]) -> str:
+    best = from_bytes(sample[: 64 << 10], cp_isolation=candidates).best()
+    if best is not None and best.encoding in candidates:
+        return str(best.encoding)
+    return candidates[0]
+
+
+def _sample_records(lines: list[str], delimiter: str, limit: int = 2_000) -> list[list[str]]:
+    records: list[list[str]] = []
+    try:
+        for row in csv.reader(lines, delimiter=delimiter):
+            if row:
+                records.append(row)
+            if len(records) > limit:
+                break
+    except csv.Error:
+        pass  # the reader explains broken records; the sample only needs the good ones
+    return records or [[]]
+
+
+def _detect_delimiter(lines: list[str]) -> str:
+    def score(delimiter: str) -> tuple[int, int, float, int]:
+        records = _sample_records(lines, delimiter, limit=50)
+        header = records[0]
+        width = len(header)
+        body = records[1:]
+        consistent = sum(len(r) == width for r in body) / len(body) if body else 1.0
+        recognised = sum(canonical_header(h) is not None for h in header)
+        return (width > 1, recognised, consistent, width)
+
+    scores = {delimiter: score(delimiter) for delimiter in DELIMITERS}
+    best = max(DELIMITERS, key=lambda d: scores[d])
+    return best if scores[best][0] else ","
+
+
+def _recognised_headers(columns: Sequence[str], name: str) -> dict[str, str]:
+    renames: dict[str, str] = {}
+    owners: dict[str, str] = {}
+    for column in columns:
+        contract_field = canonical_header(column)
+        if contract_field is None:
+            continue
+        if contract_field in owners:
+            raise TableError(
+                f"{name}: columns {owners[contract_field]!r} and {column!r} both mean "
+                f"{contract_field}: keep one of them"
+            )
+        owners[contract_field] = column
+        renames[column] = contract_field
+    if "description" not in owners:
+        found = ", ".join(repr(c) for c in columns) or "none"
+        raise TableError(f"{name}: no description column (columns found: {found})")
+    return renames
+
+
+def _detect_decimal(
+    records: list[list[str]], columns: Sequence[str], renames: dict[str, str]
+) -> Decimal:
+    positions = [i for i, c in enumerate(columns) if renames.get(c) in _NUMBER_FIELDS]
+    values = [r[i] for r in records for i in positions if i < len(r) and r[i]]
+    if not values:
+        return "."
+    return infer_decimal(pd.Series(values, dtype=object))
+
+
+def _frame_columns(columns: Sequence[str], renames: dict[str, str]) -> list[str]:
+    """Contract names for recognised headers; others as found, made unique and non-empty."""
+    names: list[str] = []
+    taken = {LINE_COLUMN, READ_ERROR_COLUMN, *renames.values()}
+    for position, column in enumerate(columns):
+        if column in renames:
+            names.append(renames[column])
+            continue
+        base = column if column.strip() else f"unnamed_{position + 1}"
+        candidate, copy = base, 0
+        while candidate in taken:
+            copy += 1
+            candidate = f"{base}.{copy}"
+        taken.add(candidate)
+        names.append(candidate)
+    return names
+
+
+def _detect_parquet(source: Source, name: str) -> TableFormat:
+    try:
+        with _open_binary(source) as handle:
+            columns = tuple(pq.ParquetFile(handle).schema_arrow.names)
+    except (pa.ArrowException, OSError) as exc:
+        raise TableError(f"{name}: not a readable Parquet file ({exc})") from None
+    renames = _recognised_headers(columns, name)
+    return TableFormat("parquet", None, None, ".", columns, renames)
+
+
+# --- reading ----------------------------------------------------------------------------------
+
+
+def iter_table_chunks(
+    source: Source,
+    *,
+    chunk_rows: int = DEFAULT_CHUNK_ROWS,
+    table_format: TableFormat | None = None,
+) -> Iterator[pd.DataFrame]:
+    """The records of a table, `chunk_rows` at a time (the last chunk may be shorter).
+
+    Recognised headers are renamed to contract fields, other columns pass through. CSV cells
+    are strings or None. Each chunk also has `LINE_COLUMN` (the 1-based line where the record
+    starts; for Parquet, the 1-based row number) and `READ_ERROR_COLUMN`. The index is the
+    0-based record position in the file. A table without records yields one empty chunk,
+    so that its columns are known. The format is detected (and `TableError` raised) at call
+    time, not at the first `next()`.
+    """
+    if chunk_rows < 1:
+        raise ValueError("chunk_rows must be at least 1")
+    table_format = table_format or detect_format(source)
+    if table_format.kind == "parquet":
+        pieces = _parquet_pieces(source, table_format, chunk_rows)
+    else:
+        pieces = _csv_pieces(source, table_format)
+    return _rechunk(pieces, table_format.frame_columns(), chunk_rows)
+
+
+def read_table(source: Source) -> pd.DataFrame:
+    """The whole table in one frame (see `iter_table_chunks`)."""
+    chunks = list(iter_table_chunks(source))
+    return chunks[0] if len(chunks) == 1 else pd.concat(chunks)
+
+
+def read_declarations(source: Source) -> pd.DataFrame:
+    """The table normalised to typed declaration columns, with an `error` per row."""
+    table_format = detect_format(source)
+    chunks = list(iter_table_chunks(source, table_format=table_format))
+    raw = chunks[0] if len(chunks) == 1 else pd.concat(chunks)
+    return normalise_declarations(raw, decimal=table_format.decimal)
+
+
+def _rechunk(
+    pieces: Iterator[pd.DataFrame], columns: list[str], chunk_rows: int
+) -> Iterator[pd.DataFrame]:
+    """Pieces of any size as chunks of `chunk_rows`, indexed by record position."""
+    buffered: list[pd.DataFrame] = []
+    size = 0
+    offset = 0
+
+    def take(rows: int) -> pd.DataFrame:
+        nonlocal buffered, size, offset
+        joined = buffered[0] if len(buffered) == 1 else pd.concat(buffered, ignore_index=True)
+        chunk = joined.iloc[:rows].reset_index(drop=True)
+        rest = joined.iloc[rows:]
+        buffered = [rest] if len(rest) else []
+        size = len(rest)
+        chunk.index = pd.RangeIndex(offset, offset + len(chunk))
+        offset += len(chunk)
+        return chunk
+
+    for piece in pieces:
+        if not len(piece):
+            continue
+        buffered.append(piece)
+        size += len(piece)
+        while size >= chunk_rows:
+            yield take(chunk_rows)
+    if size:
+        yield take(size)
+    elif offset == 0:
+        yield _empty_chunk(columns)
+
+
+def _empty_chunk(columns: list[str]) -> pd.DataFrame:
+    frame = pd.DataFrame({name: pd.Series(dtype=object) for name in columns})
+    frame[LINE_COLUMN] = pd.Series(dtype="int64")
+    frame[READ_ERROR_COLUMN] = pd.Series(dtype=object)
+    return frame
+
+
+# --- CSV --------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Block:
+    """Whole physical lines of text, the first of which is line `first_line` of the file."""
+
+    lines: list[str]
+    first_line: int
+    final: bool
+
+
+def _csv_pieces(source: Source, table_format: TableFormat) -> Iterator[pd.DataFrame]:
+    assert table_format.encoding is not None and table_format.delimiter is not None
+    name = _display_name(source)
+    columns = table_format.frame_columns()
+    with _open_binary(source) as binary:
+        # surrogateescape keeps going past undecodable bytes and leaves them recognisable,
+        # so the record that holds them can be reported rather than the whole file.
+        text = io.TextIOWrapper(
+            binary, encoding=table_format.encoding, errors="surrogateescape", newline=""
+        )
+        parser = _BlockParser(
+            width=len(columns),
+            delimiter=table_format.delimiter,
+            encoding=table_format.encoding,
+        )
+        blocks = _blocks(text)
+        header, carry = _read_header(blocks, parser)
+        if len(header) != len(table_format.columns):
+            raise TableError(
+                f"{name}: the header has {len(header)} columns, expected "
+                f"{len(table_format.columns)}"
+            )
+        for fresh in blocks:
+            block = fresh
+            if carry is not None:
+                block = _Block(carry.lines + fresh.lines, carry.first_line, fresh.final)
+            piece, carry = parser.parse(block)
+            if len(piece[0]):
+                yield _piece_frame(piece, columns)
+        if carry is not None:  # the file ended inside a quoted field
+            piece, _ = parser.parse(_Block(carry.lines, carry.first_line, final=True))
+            yield _piece_frame(piece, columns)
+
+
+def _blocks(text: IO[str]) -> Iterator[_Block]:
+    first_line = 1
+    lines = text.readlines(_BLOCK_CHARS)
+    while lines:
+        following = text.readlines(_BLOCK_CHARS)
+        if not following and not lines[-1].endswith(("\n", "\r")):
+            # A line cut short by the end of the file must still end the record, and a
+            # quote left open by it must still show as an open quote.
+            lines[-1] += "\n"
+        yield _Block(lines, first_line, final=not following)
+        first_line += len(lines)
+        lines = following
+
+
+def _read_header(blocks: Iterator[_Block], parser: _BlockParser) -> tuple[list[str], _Block | None]:
+    """The header record, and the block lines that follow it."""
+    for block in blocks:
+        lines = block.lines
+        start = 0
+        while start < len(lines) and not lines[start].strip():
+            start += 1
+        if start == len(lines):
+            continue
+        reader = csv.reader(lines[start:], delimiter=parser.delimiter)
+        header = next(reader)
+        used = start + reader.line_num
+        rest = _Block(lines[used:], block.first_line + used, block.final)
+        return [parser.clean(h) for h in header], rest
+    return [], None
+
+
+_Piece = tuple[list[list[str | None]] | pa.Table, list[int] | np.ndarray, dict[int, str]]
+
+
+class _BlockParser:
+    """Turns blocks of lines into records: pyarrow for clean blocks, `csv` otherwise."""
+
+    def __init__(self, *, width: int, delimiter: str, encoding: str) -> None:
+        self.width = width
+        self.delimiter = delimiter
+        self.encoding = encoding
+        self.names = [f"c{i}" for i in range(width)]
+
+    def clean(self, value: str) -> str:
+        return _UNDECODABLE.sub("\ufffd", value)
+
+    def parse(self, block: _Block) -> tuple[_Piece, _Block | None]:
+        """Records of a block, and the lines of a record the block ends inside of (if any)."""
+        if not block.lines:
+            return ([], [], {}), None
+        text = "".join(block.lines)
+        if not _UNDECODABLE.search(text):
+            fast = self._parse_fast(text, len(block.lines))
+            if fast is not None:
+                table, spans = fast
+                starts = block.first_line + np.concatenate(([0], np.cumsum(spans)[:-1]))
+                return (table, starts, {}), None
+        return self._parse_slow(block)
+
+    def _parse_fast(self, text: str, line_count: int) -> tuple[pa.Table, np.ndarray] | None:
+        """The block parsed by pyarrow, if every line is accounted for by a clean record."""
+        invalid = False
+
+        def on_invalid_row(_row: object) -> str:
+            nonlocal invalid
+            invalid = True
+            return "skip"
+
+        quoted = '"' in text
+        try:
+            table = pacsv.read_csv(
+                pa.py_buffer(text.encode("utf-8")),
+                read_options=pacsv.ReadOptions(column_names=self.names),
+                parse_options=pacsv.ParseOptions(
+                    delimiter=self.delimiter,
+                    newlines_in_values=quoted,
+                    ignore_empty_lines=False,
+                    invalid_row_handler=on_invalid_row,
+                ),
+                convert_options=pacsv.ConvertOptions(
+                    column_types=dict.fromkeys(self.names, pa.string()),
+                    null_values=[""],
+                    strings_can_be_null=True,
+                ),
+            )
+        except pa.ArrowInvalid:
+            return None
+        if invalid:
+            return None
+        spans = np.ones(table.num_rows, dtype=np.int64)
+        if quoted:
+            for column in table.columns:
+                spans += _line_breaks(column)
+        if int(spans.sum()) != line_count:
+            return None
+        return table, spans
+
+    def _parse_slow(self, block: _Block) -> tuple[_Piece, _Block | None]:
+        records = _Records()
+        lines = block.lines
+        position = 0
+        while position < len(lines):
+            outcome = self._parse_from(lines, position, final=block.final, records=records)
+            if isinstance(outcome, _Incomplete):
+                carry = _Block(lines[outcome.start :], block.first_line + outcome.start, False)
+                return records.piece(block.first_line), carry
+            if outcome is None:
+                break
+            # A quote that never closes: the line it opens on is read without quoting,
+            # and reading resumes on the next line.
+            self._add_unquoted(lines[outcome.start], outcome, records)
+            position = outcome.start + 1
+        return records.piece(block.first_line), None
+
+    def _parse_from(
+        self, lines: list[str], position: int, *, final: bool, records: _Records
+    ) -> _Broken | _Incomplete | None:
+        """Reads records from `position` on, until the block ends or a record is broken."""
+        reader = csv.reader([*lines[position:], _SENTINEL + "\n"], delimiter=self.delimiter)
+        end = position
+        while True:
+            start = end
+            try:
+                row = next(reader)
+            except StopIteration:
+                return None
+            except csv.Error as exc:
+                return _Broken(start, f"cannot be parsed ({exc})")
+            end = position + reader.line_num
+            if not row:
+                continue
+            if row == [_SENTINEL]:
+                return None
+            spanned = end - start
+            if _SENTINEL in row[-1]:
+                spanned -= 1
+                record_text = sum(len(line) for line in lines[start:end])
+                if final or spanned > _MAX_RECORD_LINES or record_text > _MAX_RECORD_CHARS:
+                    return _Broken(start, _UNCLOSED_QUOTE)
+                return _Incomplete(start)
+            if len(row) != self.width and spanned > 1:
+                return _Broken(start, _UNCLOSED_QUOTE)
+            if len(row) == 1 and self.width > 1 and not row[0].strip():
+                continue  # a line of blanks is no record
+            records.add(start, *self._cells(row, self._width_problem(len(row))))
+
+    def _add_unquoted(self, line: str, broken: _Broken, records: _Records) -> None:
+        row = next(csv.reader([line], delimiter=self.delimiter, quoting=csv.QUOTE_NONE), [])
+        reason = f"{broken.reason}; the line was read without quoting"
+        values, message = self._cells(row, _join(reason, self._width_problem(len(row))))
+        records.add(broken.start, values, message)
+
+    def _width_problem(self, width: int) -> str | None:
+        if width > self.width:
+            return f"has {width} fields, expected {self.width}: the extra fields were dropped"
+        if width < self.width:
+            return f"has {width} fields, expected {self.width}: the missing ones are empty"
+        return None
+
+    def _cells(self, row: list[str], message: str | None) -> tuple[list[str | None], str | None]:
+        """The row as exactly `width` cells, and its read error with any undecodable bytes."""
+        cells: list[str | None] = [value or None for value in row[: self.width]]
+        cells.extend([None] * (self.width - len(cells)))
+        undecodable = False
+        for i, value in enumerate(cells):
+            if value is not None and _UNDECODABLE.search(value):
+                cells[i] = self.clean(value)
+                undecodable = True
+        if undecodable:
+            message = _join(
+                message, f"contains bytes that are not valid {self.encoding} (shown as \ufffd)"
+            )
+        return cells, message
+
+
+@dataclass
+class _Records:
+    """Records read by the `csv` module: cells, starting line offsets and read errors."""
+
+    rows: list[list[str | None]] = field(default_factory=list)
+    starts: list[int] = field(default_factory=list)
+    errors: dict[int, str] = field(default_factory=dict)
+
+    def add(self, start: int, cells: list[str | None], message: str | None) -> None:
+        if message:
+            self.errors[len(self.rows)] = message
+        self.rows.append(cells)
+        self.starts.append(start)
+
+    def piece(self, first_line: int) -> _Piece:
+        return self.rows, [first_line + s for s in self.starts], self.errors
+
+
+@dataclass(frozen=True)
+class _Broken:
+    start: int
+    reason: str
+
+
+@dataclass(frozen=True)
+class _Incomplete:
+    start: int
+
+
+def _join(first: str | None, second: str | None) -> str:
+    return "; ".join(m for m in (first, second) if m)
+
+
+def _line_breaks(column: pa.ChunkedArray) -> np.ndarray:
+    """Physical line breaks inside each cell: LF, CR LF and a lone CR count once each."""
+    lf = pc.count_substring(column, "\n")
+    cr = pc.count_substring(column, "\r")
+    crlf = pc.count_substring(column, "\r\n")
+    breaks = pc.subtract(pc.add(lf, cr), crlf).fill_null(0)
+    return np.asarray(breaks.to_numpy(), dtype=np.int64)
+
+
+def _piece_frame(piece: _Piece, columns: list[str]) -> pd.DataFrame:
+    records, starts, errors = piece
+    if isinstance(records, pa.Table):
+        frame: pd.DataFrame = records.to_pandas()
+        frame.columns = pd.Index(columns)
+    else:
+        frame = pd.DataFrame(records, columns=columns, dtype=object)
+    frame[LINE_COLUMN] = np.asarray(starts, dtype=np.int64)
+    messages = np.full(len(frame), None, dtype=object)
+    for position, message in errors.items():
+        messages[position] = message
+    frame[READ_ERROR_COLUMN] = messages
+    return frame
+
+
+# --- Parquet ----------------------------------------------------------------------------------
+
+
+def _parquet_pieces(
+    source: Source, table_format: TableFormat, chunk_rows: int
+) -> Iterator[pd.DataFrame]:
+    columns = table_format.frame_columns()
+    fields = [table_format.renames.get(c) for c in table_format.columns]
+    first_row = 1
+    with _open_binary(source) as handle:
+        for batch in pq.ParquetFile(handle).iter_batches(batch_size=chunk_rows):
+            arrays = [
+                _parquet_column(array, contract_field)
+                for array, contract_field in zip(batch.columns, fields, strict=True)
+            ]
+            frame = pa.Table.from_arrays(arrays, names=[f"c{i}" for i in range(len(arrays))])
+            out = frame.to_pandas()
+            out.columns = pd.Index(columns)
+            out[LINE_COLUMN] = np.arange(first_row, first_row + len(out), dtype=np.int64)
+            out[READ_ERROR_COLUMN] = np.full(len(out), None, dtype=object)
+            first_row += len(out)
+            yield out
+
+
+def _parquet_column(array: pa.Array, contract_field: str | None) -> pa.Array:
+    """Contract fields as text, except numbers and dates that are typed already."""
+    kind = array.type
+    if contract_field is None:
+        return array
+    if contract_field in NUMERIC_FIELDS and (
+        pa.types.is_integer(kind) or pa.types.is_floating(kind)
+    ):
+        return array
+    if contract_field == "posted_at" and (pa.types.is_timestamp(kind) or pa.types.is_date(kind)):
+        return pc.cast(array, pa.timestamp("us"))
+    if pa.types.is_string(kind):
+        return array
+    return pc.cast(array, pa.string())
+
+
+# --- writing ----------------------------------------------------------------------------------
+
+_FORMULA_STARTS: Final = np.array(["=", "+", "-", "@", "\t", "\r"])
+_PLAIN_NUMBER: Final = re.compile(r"[+-]?(?:\d+(?:[.,]\d*)?|[.,]\d+)(?:[eE][+-]?\d+)?")
+
+
+def guard_formulas(frame: pd.DataFrame) -> pd.DataFrame:
+    """A copy in which text cells a spreadsheet would run as a formula start with `'`.
+
+    Plain numbers ("-1.5", "+7") and non-text columns are left as they are.
+    """
+    guarded: dict[int, np.ndarray] = {}
+    for position, (_, column) in enumerate(frame.items()):
+        if column.dtype != object and not isinstance(column.dtype, pd.StringDtype):
+            continue
+        values = column.to_numpy(dtype=object)
+        # The first character of every cell, without a Python call per cell.
+        first = values.astype("U1")
+        candidates = np.flatnonzero(np.isin(first, _FORMULA_STARTS))
+        hits = [
+            i
+            for i in candidates
+            if isinstance(values[i], str) and not _PLAIN_NUMBER.fullmatch(values[i])
+        ]
+        if hits:
+            values = values.copy()
+            for i in hits:
+                values[i] = "'" + values[i]
+            guarded[position] = values
+    out = frame.copy(deep=False)
+    for position, series in guarded.items():
+        out.isetitem(position, series)
+    return out
+
+
+def _guard_names(names: Sequence[str]) -> list[str]:
+    return [
+        "'" + n if n[:1] in "=+-@\t\r" and n and not _PLAIN_NUMBER.fullmatch(n) else n
+        for n in names
+    ]
+
+
+class AtomicTableWriter:
+    """Streams chunks to a file that only appears, complete, when the writer closes cleanly.
+
+    Chunks go to a temporary file next to the destination, which replaces the destination
+    on a clean exit from the `with` block; after an exception the temporary file is
+    removed and the destination is left as it was. `"-"` writes CSV to standard output.
+    CSV output is UTF-8 and `,`-separated, with `guard_formulas` applied.
+    """
+
+    def __init__(
+        self,
+        dest: Path | Literal["-"],
+        kind: Kind | None = None,
+        columns: Sequence[str] | None = None,
+    ) -> None:
+        self.dest = dest
+        if kind is None:
+            kind = (
+                "parquet"
+                if dest != "-" and Path(dest).suffix.lower() in (".parquet", ".pq")
+                else "csv"
+            )
+        if dest == "-" and kind != "csv":
+            raise ValueError("only CSV can be written to standard output")
+        self.kind: Kind = kind
+        self.columns = list(columns) if columns is not None else None
+        self._temp: Path | None = None
+        self._handle: IO[bytes] | None = None
+        self._text: IO[str] | None = None
+        self._parquet: pq.ParquetWriter | None = None
+        self._schema: pa.Schema | None = None
+        self._wrote_header = False
+
+    def __enter__(self) -> AtomicTableWriter:
+        if self.dest == "-":
+            self._text = sys.stdout
+            return self
+        dest = Path(self.dest)
+        descriptor, temp_name = tempfile.mkstemp(
+            dir=dest.parent, prefix=f".{dest.name}.", suffix=".partial"
+        )
+        self._temp = Path(temp_name)
+        self._handle = os.fdopen(descriptor, "wb")
+        if self.kind == "csv":
+            self._text = io.TextIOWrapper(self._handle, encoding="utf-8", newline="")
+        return self
+
+    def write(self, chunk: pd.DataFrame) -> None:
+        if self._text is None and self._handle is None:
+            raise RuntimeError("AtomicTableWriter must be used as a context manager")
+        if self.columns is None:
+            self.columns = [str(c) for c in chunk.columns]
+        chunk = chunk.reindex(columns=self.columns)
+        if self.kind == "csv":
+            self._write_csv(chunk)
+        else:
+            self._write_parquet(chunk)
+
+    def _write_csv(self, chunk: pd.DataFrame) -> None:
+        assert self._text is not None and self.columns is not None
+        guarded = guard_formulas(chunk)
+        guarded.columns = pd.Index(_guard_names(self.columns))
+        guarded.to_csv(self._text, header=not self._wrote_header, index=False, lineterminator="\n")
+        self._wrote_header = True
+
+    def _write_parquet(self, chunk: pd.DataFrame) -> None:
+        assert self._handle is not None
+        if self._schema is None:
+            inferred = pa.Schema.from_pandas(chunk, preserve_index=False)
+            # A column that is empty in the first chunk has no type yet; text is the safe one.
+            self._schema = pa.schema(
+                [f.with_type(pa.string()) if pa.types.is_null(f.type) else f for f in inferred]
+            )
+            self._parquet = pq.ParquetWriter(self._handle, self._schema)
+        assert self._parquet is not None
+        table = pa.Table.from_pandas(chunk, schema=self._schema, preserve_index=False)
+        self._parquet.write_table(table)
+
+    def _finish(self) -> None:
+        if self.kind == "csv" and not self._wrote_header and self.columns is not None:
+            self._write_csv(pd.DataFrame(columns=self.columns))
+        if self.kind == "parquet" and self._parquet is None:
+            self._write_parquet(
+                pd.DataFrame({c: pd.Series(dtype=object) for c in self.columns or []})
+            )
+        if self._parquet is not None:
+            self._parquet.close()
+        if self._text is not None:
+            self._text.flush()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        if self.dest == "-":
+            if exc_type is None:
+                self._finish()
+            return
+        assert self._temp is not None and self._handle is not None
+        try:
+            if exc_type is None:
+                self._finish()
+                self._handle.flush()
+                os.fsync(self._handle.fileno())
+        except BaseException:
+            self._discard()
+            raise
+        if exc_type is not None:
+            self._discard()
+            return
+        self._handle.close()
+        os.chmod(self._temp, 0o666 & ~_umask())
+        os.replace(self._temp, Path(self.dest))
+        _fsync_directory(Path(self.dest).parent)
+
+    def _discard(self) -> None:
+        assert self._temp is not None and self._handle is not None
+        with contextlib.suppress(Exception):
+            if self._parquet is not None:
+                self._parquet.close()
+        with contextlib.suppress(OSError):
+            self._handle.close()
+        self._temp.unlink(missing_ok=True)
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def _fsync_directory(directory: Path) -> None:
+    """Makes the rename itself durable; not every platform allows opening a directory."""
+    with contextlib.suppress(OSError):
+        descriptor = os.open(directory, os.O_RDONLY)
+        try:
+            os.fsync(descriptor)
+        finally:
+            os.close(descriptor)
