@@ -1,0 +1,188 @@
+"""The application factory and its lifespan."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import threading
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from importlib.metadata import PackageNotFoundError, version
+from typing import Any
+
+import anyio
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+from fastapi_offline import FastAPIOffline
+from pydantic import BaseModel
+
+from service.api import admin, feedback, health, model, score
+from service.api.context import RequestContextMiddleware
+from service.api.errors import install_error_handlers
+from service.api.limits import BodyLimitMiddleware, TimeoutMiddleware
+from service.api.metrics import Metrics
+from service.api.schemas import BatchRequest, JsonResponse
+from service.api.security import KeyRing
+from service.api.state import ModelHolder, ReloadFailedError, ServiceState
+from service.audit import AuditLog
+from service.settings import Settings
+from training.schema import DeclarationIn
+
+log = logging.getLogger(__name__)
+
+try:
+    __version__ = version("parcel-screen")
+except PackageNotFoundError:  # pragma: no cover - running from a bare checkout
+    __version__ = "0.0.0"
+
+_DESCRIPTION = """
+Scores international postal customs declarations (CN22/CN23) for hidden tactical and
+military gear: a calibrated risk score per item and parcel, a decision
+(`clear`/`review`/`inspect`) and the reasons behind it.
+
+When the service has API keys configured, every `/v1` call needs an `X-API-Key` header.
+Errors are JSON: `{"code", "message", "field"?, "request_id"}`; every response carries
+`X-Request-ID`.
+"""
+
+_TAGS = [
+    {"name": "scoring", "description": "Score declarations: one, a batch, a CSV file"},
+    {"name": "feedback", "description": "Inspection outcomes, kept for retraining"},
+    {"name": "model", "description": "The model being served"},
+    {"name": "admin", "description": "Operator actions; need an admin key"},
+    {"name": "operations", "description": "Health, readiness and metrics; open"},
+]
+
+# Request bodies that the scoring routes parse themselves (for speed, and so a batch
+# validates each declaration on its own) but that the docs must still show.
+_DOCUMENTED_BODIES: tuple[type[BaseModel], ...] = (DeclarationIn, BatchRequest)
+
+
+async def _reload_quietly(state: ServiceState) -> None:
+    # A failed reload is logged (and counted) by the holder; the old model keeps serving.
+    with contextlib.suppress(ReloadFailedError):
+        await state.models.reload()
+
+
+def install_sighup_reload(state: ServiceState) -> Callable[[], None]:
+    """Reload the model on SIGHUP; returns the function that removes the handler.
+
+    Signal handlers can only be set from the main thread (an app run by a test client
+    runs elsewhere); there it is a no-op.
+    """
+    sighup = getattr(signal, "SIGHUP", None)
+    if sighup is None or threading.current_thread() is not threading.main_thread():
+        return lambda: None
+    loop = asyncio.get_running_loop()
+    pending: set[asyncio.Task[None]] = set()
+
+    def on_sighup() -> None:
+        log.info("SIGHUP: reloading the model")
+        task = loop.create_task(_reload_quietly(state))
+        pending.add(task)
+        task.add_done_callback(pending.discard)
+
+    try:
+        loop.add_signal_handler(sighup, on_sighup)
+    except (NotImplementedError, RuntimeError, ValueError):
+        return lambda: None
+    return lambda: loop.remove_signal_handler(sighup) and None
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    state: ServiceState = app.state.service
+    audit = state.audit
+    if audit is not None:
+        audit.open()
+        state.metrics.watch_audit_queue(lambda: audit.depth)
+    # The service starts without a model rather than not at all: /healthz answers, /readyz
+    # says why it is not ready, and a reload can fix it without a restart.
+    with contextlib.suppress(ReloadFailedError):
+        await state.models.reload()
+    remove_sighup = (
+        install_sighup_reload(state) if state.settings.reload_on_sighup else (lambda: None)
+    )
+    try:
+        yield
+    finally:
+        remove_sighup()
+        if audit is not None:
+            # Drains the queue: every declaration scored before shutdown is committed.
+            await anyio.to_thread.run_sync(audit.close)
+            log.info("audit log closed", extra={"audit_db": str(audit.path)})
+
+
+def _openapi(app: FastAPI) -> Callable[[], dict[str, Any]]:
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        schema = get_openapi(
+            title=app.title,
+            version=app.version,
+            description=app.description,
+            routes=app.routes,
+            tags=app.openapi_tags,
+        )
+        components = schema.setdefault("components", {}).setdefault("schemas", {})
+        for body_model in _DOCUMENTED_BODIES:
+            body_schema = body_model.model_json_schema(ref_template="#/components/schemas/{model}")
+            components.update(body_schema.pop("$defs", {}))
+            components[body_model.__name__] = body_schema
+        app.openapi_schema = schema
+        return schema
+
+    return openapi
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """The parcel-screen HTTP service; settings default to the environment."""
+    settings = settings or Settings()
+    metrics = Metrics()
+    audit = None
+    if settings.audit_enabled:
+        audit = AuditLog(
+            settings.audit_db,
+            batch_rows=settings.audit_batch_rows,
+            on_written=lambda rows: metrics.audit_rows.labels("written").inc(rows),
+            on_failed=lambda rows: metrics.audit_rows.labels("failed").inc(rows),
+        )
+    state = ServiceState(
+        settings=settings,
+        keys=KeyRing.from_settings(settings),
+        metrics=metrics,
+        models=ModelHolder(settings, metrics),
+        audit=audit,
+    )
+
+    app = FastAPIOffline(
+        title="parcel-screen",
+        version=__version__,
+        description=_DESCRIPTION,
+        openapi_tags=_TAGS,
+        lifespan=lifespan,
+        default_response_class=JsonResponse,
+    )
+    app.state.service = state
+    install_error_handlers(app)
+    for module in (score, feedback, model, admin, health):
+        app.include_router(module.router)
+    app.openapi = _openapi(app)  # type: ignore[method-assign]
+
+    # Added innermost first: the request context wraps everything, so even a 413 from the
+    # body limit carries a request id and is counted.
+    app.add_middleware(TimeoutMiddleware, seconds=settings.request_timeout_seconds)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestContextMiddleware, metrics=metrics, access_log=settings.access_log)
+    return app
+
+
+def create_app_from_env() -> FastAPI:
+    """Factory for uvicorn workers, which each build their app from the environment."""
+    from service.logs import configure_logging  # noqa: PLC0415
+
+    settings = Settings()
+    configure_logging(settings.log_format, settings.log_level)
+    return create_app(settings)

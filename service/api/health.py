@@ -1,0 +1,54 @@
+"""Liveness, readiness and metrics: open to all, for orchestrators and scrapers."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from starlette.responses import Response
+
+from service.api.deps import State
+from service.api.schemas import Health, JsonResponse, Readiness
+
+router = APIRouter(tags=["operations"])
+
+
+@router.get("/healthz", summary="Liveness", response_model=Health)
+async def healthz() -> JsonResponse:
+    """The process answers. Says nothing about the model: see /readyz."""
+    return JsonResponse({"status": "ok"})
+
+
+@router.get(
+    "/readyz",
+    summary="Readiness",
+    response_model=None,
+    responses={200: {"model": Readiness}, 503: {"model": Readiness}},
+)
+async def readyz(state: State) -> JsonResponse:
+    """Ready once a model is loaded and the audit writer runs; 503 (with the reason)
+    otherwise."""
+    audit = state.audit
+    audit_status = "disabled" if audit is None else ("ok" if audit.running else "stopped")
+    loaded = state.models.current
+    reason = None
+    if loaded is None:
+        reason = state.models.last_error
+    elif audit_status == "stopped":
+        reason = "the audit writer is not running"
+    if reason is not None:
+        return JsonResponse(
+            {"status": "not_ready", "reason": reason, "audit": audit_status}, status_code=503
+        )
+    return JsonResponse(
+        {"status": "ready", "model_version": loaded.scorer.model_version, "audit": audit_status}
+    )
+
+
+@router.get(
+    "/metrics",
+    summary="Prometheus metrics",
+    response_class=Response,
+    responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}},
+)
+async def metrics(state: State) -> Response:
+    body, content_type = state.metrics.render()
+    return Response(body, media_type=content_type)

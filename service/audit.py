@@ -1,0 +1,586 @@
+"""The audit trail of scored declarations and the inspection outcomes fed back on them.
+
+One SQLite database (WAL, so readers never wait for the writer). Scored declarations are
+written off the request path: requests put records on a queue and one writer thread
+commits them in batches; closing the log drains the queue, so a clean shutdown loses no
+row. Feedback is rare and must be checked against what was scored, so it is written
+directly, after the queue has been flushed.
+
+`export_feedback` joins outcomes with the audited inputs into labelled CSV in the
+contract's format, ready for retraining.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import io
+import logging
+import os
+import queue
+import sqlite3
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Final, Literal
+
+import orjson
+
+from training.schema import (
+    DECLARATION_FIELDS,
+    ITEM_FIELDS,
+    LABEL_FIELDS,
+    PARCEL_FIELDS,
+    canonical_header,
+)
+
+log = logging.getLogger(__name__)
+
+Outcome = Literal["confirmed", "cleared"]
+
+_SCHEMA: Final = """
+CREATE TABLE IF NOT EXISTS scored (
+    id INTEGER PRIMARY KEY,
+    scored_at TEXT NOT NULL,
+    request_id TEXT NOT NULL,
+    key_id TEXT,
+    declaration_id TEXT NOT NULL,
+    model_version TEXT NOT NULL,
+    parcel_risk_score REAL,
+    decision TEXT,
+    input_json TEXT NOT NULL,
+    result_json TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS scored_by_declaration ON scored (declaration_id, id);
+CREATE TABLE IF NOT EXISTS feedback (
+    id INTEGER PRIMARY KEY,
+    received_at TEXT NOT NULL,
+    request_id TEXT,
+    key_id TEXT,
+    declaration_id TEXT NOT NULL,
+    item_no INTEGER,
+    outcome TEXT NOT NULL CHECK (outcome IN ('confirmed', 'cleared')),
+    label_class TEXT,
+    note TEXT
+);
+CREATE INDEX IF NOT EXISTS feedback_by_declaration ON feedback (declaration_id, id);
+"""
+
+# A writer that finds the database locked (an export, a backup) waits this long.
+_BUSY_TIMEOUT_MS: Final = 5000
+_WRITE_ATTEMPTS: Final = 3
+
+EXPORT_EXTRA_COLUMNS: Final = (
+    "scored_model_version",
+    "scored_risk_score",
+    "feedback_outcome",
+    "feedback_note",
+    "feedback_at",
+)
+EXPORT_COLUMNS: Final = (*DECLARATION_FIELDS, *LABEL_FIELDS, *EXPORT_EXTRA_COLUMNS)
+
+
+def utc_now() -> str:
+    return datetime.now(UTC).isoformat(timespec="microseconds")
+
+
+def connect(path: Path) -> sqlite3.Connection:
+    """A connection with the pragmas every user of the audit database needs."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    connection = sqlite3.connect(path, timeout=_BUSY_TIMEOUT_MS / 1000, isolation_level=None)
+    connection.execute("PRAGMA journal_mode=WAL")
+    # NORMAL is durable across application crashes in WAL mode; only an OS crash can lose
+    # the last commits, which is the price of not syncing every batch.
+    connection.execute("PRAGMA synchronous=NORMAL")
+    connection.execute(f"PRAGMA busy_timeout={_BUSY_TIMEOUT_MS}")
+    return connection
+
+
+def init_db(path: Path) -> None:
+    with contextlib.closing(connect(path)) as connection:
+        connection.executescript(_SCHEMA)
+
+
+@dataclass(frozen=True)
+class ScoredRecord:
+    """One scored declaration as the audit keeps it.
+
+    `declaration` is the normalised input: a mapping of parcel fields with an `items`
+    list, or any object with pydantic's `model_dump` (a `DeclarationIn`); turning it into
+    JSON is left to the writer thread.
+    """
+
+    request_id: str
+    key_id: str | None
+    declaration: Any
+    result: Mapping[str, Any]
+    scored_at: str = field(default_factory=utc_now)
+
+
+@dataclass(frozen=True)
+class ScoredCsv:
+    """A scored CSV answer, audited one row per scored declaration.
+
+    The request path only hands over the bytes it sent; splitting them into
+    declarations is the writer thread's work.
+    """
+
+    request_id: str
+    key_id: str | None
+    scored_csv: bytes
+    scored_at: str = field(default_factory=utc_now)
+
+
+@dataclass
+class _Flush:
+    done: threading.Event = field(default_factory=threading.Event)
+
+
+_STOP: Final = object()
+
+
+def _input_json(declaration: Any) -> bytes:
+    if hasattr(declaration, "model_dump"):
+        data: dict[str, Any] = declaration.model_dump(mode="json")
+        # Item numbers default to the position; store them as scored.
+        for position, item in enumerate(data.get("items", []), start=1):
+            if item.get("item_no") is None:
+                item["item_no"] = position
+    else:
+        data = dict(declaration)
+    return orjson.dumps(data, default=str, option=orjson.OPT_SERIALIZE_NUMPY)
+
+
+def _row(record: ScoredRecord) -> tuple[Any, ...]:
+    result = record.result
+    score = result.get("parcel_risk_score")
+    return (
+        record.scored_at,
+        record.request_id,
+        record.key_id,
+        str(result.get("declaration_id", "")),
+        str(result.get("model_version", "")),
+        None if score is None else float(score),
+        result.get("decision"),
+        _input_json(record.declaration).decode(),
+        orjson.dumps(result, default=str, option=orjson.OPT_SERIALIZE_NUMPY).decode(),
+    )
+
+
+_SCORE_COLUMNS: Final = ("risk_score", "risk_class", "parcel_risk_score", "decision", "reasons")
+
+
+def _number(text: str) -> float | None:
+    try:
+        return float(text.replace(",", ".")) if text.strip() else None
+    except ValueError:
+        return None
+
+
+def _reasons(cell: str) -> list[dict[str, str]]:
+    reasons = []
+    for entry in cell.split(" | "):
+        code, _, message = entry.partition(": ")
+        if code.strip():
+            reasons.append({"code": code.strip(), "message": message.strip()})
+    return reasons
+
+
+def _csv_rows(record: ScoredCsv) -> list[tuple[Any, ...]]:
+    """One audit row per scored declaration of a scored CSV (rows with errors skipped)."""
+    text = record.scored_csv.decode("utf-8-sig", errors="replace")
+    first_line = text.split("\n", 1)[0]
+    delimiter = ";" if first_line.count(";") > first_line.count(",") else ","
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    header = next(reader, None)
+    if header is None:
+        return []
+    position: dict[str, int] = {}
+    for index, name in enumerate(header):
+        if name in (*_SCORE_COLUMNS, "model_version", "error"):
+            position.setdefault(name, index)
+            continue
+        field_name = canonical_header(name)
+        if field_name is not None:
+            position.setdefault(field_name, index)
+    if "declaration_id" not in position or "risk_score" not in position:
+        return []
+
+    def cell(row: list[str], name: str) -> str:
+        index = position.get(name)
+        return row[index] if index is not None and index < len(row) else ""
+
+    parcels: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {}
+    for row in reader:
+        if cell(row, "error").strip() or not cell(row, "risk_score").strip():
+            continue
+        declaration_id = cell(row, "declaration_id")
+        if declaration_id not in parcels:
+            declaration = {name: cell(row, name) or None for name in PARCEL_FIELDS}
+            declaration["items"] = []
+            result = {
+                "declaration_id": declaration_id,
+                "parcel_risk_score": _number(cell(row, "parcel_risk_score")),
+                "decision": cell(row, "decision") or None,
+                "model_version": cell(row, "model_version"),
+                "items": [],
+            }
+            parcels[declaration_id] = (declaration, result)
+        declaration, result = parcels[declaration_id]
+        item_no = _number(cell(row, "item_no")) or len(declaration["items"]) + 1
+        item: dict[str, Any] = {name: cell(row, name) or None for name in ITEM_FIELDS}
+        item["item_no"] = int(item_no)
+        declaration["items"].append(item)
+        result["items"].append(
+            {
+                "item_no": int(item_no),
+                "risk_score": _number(cell(row, "risk_score")),
+                "risk_class": cell(row, "risk_class"),
+                "reasons": _reasons(cell(row, "reasons")),
+            }
+        )
+    return [
+        _row(ScoredRecord(record.request_id, record.key_id, declaration, result, record.scored_at))
+        for declaration, result in parcels.values()
+    ]
+
+
+_INSERT_SCORED: Final = (
+    "INSERT INTO scored (scored_at, request_id, key_id, declaration_id, model_version,"
+    " parcel_risk_score, decision, input_json, result_json) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+
+
+class AuditLog:
+    """Scored declarations queued by requests and committed in batches by one thread."""
+
+    def __init__(
+        self,
+        path: Path,
+        *,
+        batch_rows: int = 500,
+        on_written: Callable[[int], None] | None = None,
+        on_failed: Callable[[int], None] | None = None,
+    ) -> None:
+        self.path = path
+        self.batch_rows = batch_rows
+        self._on_written = on_written
+        self._on_failed = on_failed
+        # Unbounded on purpose: a slow disk must neither drop audit rows nor stall scoring;
+        # the queue depth is exported as a metric so a backlog is seen, not silent.
+        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._closed = False
+
+    # -- lifecycle ------------------------------------------------------------------------
+
+    def open(self) -> None:
+        init_db(self.path)
+        self._thread = threading.Thread(target=self._run, name="audit-writer", daemon=True)
+        self._thread.start()
+
+    def close(self) -> None:
+        """Commit everything queued so far and stop the writer."""
+        if self._thread is None or self._closed:
+            return
+        self._closed = True
+        self._queue.put(_STOP)
+        self._thread.join()
+
+    @property
+    def depth(self) -> int:
+        return self._queue.qsize()
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    # -- writing --------------------------------------------------------------------------
+
+    def record(self, record: ScoredRecord | ScoredCsv) -> None:
+        """Queue a scored declaration; never blocks."""
+        if self._closed:
+            # Only a request racing the shutdown gets here; write it rather than lose it.
+            self._write_now([record])
+            return
+        self._queue.put(record)
+
+    def flush(self, timeout: float | None = None) -> bool:
+        """Wait until everything queued before this call is committed."""
+        if not self.running:
+            return True
+        marker = _Flush()
+        self._queue.put(marker)
+        return marker.done.wait(timeout)
+
+    def _run(self) -> None:
+        with contextlib.closing(connect(self.path)) as connection:
+            stop = False
+            while not stop:
+                batch = [self._queue.get()]
+                while len(batch) < self.batch_rows:
+                    try:
+                        batch.append(self._queue.get_nowait())
+                    except queue.Empty:
+                        break
+                records = [item for item in batch if isinstance(item, ScoredRecord | ScoredCsv)]
+                if records:
+                    self._insert(connection, records)
+                for item in batch:
+                    if isinstance(item, _Flush):
+                        item.done.set()
+                    elif item is _STOP:
+                        stop = True
+            # A record put while stopping (rare race) is still written.
+            leftovers: list[ScoredRecord | ScoredCsv] = []
+            while True:
+                try:
+                    item = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if isinstance(item, ScoredRecord | ScoredCsv):
+                    leftovers.append(item)
+                elif isinstance(item, _Flush):
+                    item.done.set()
+            if leftovers:
+                self._insert(connection, leftovers)
+
+    def _insert(
+        self, connection: sqlite3.Connection, records: list[ScoredRecord | ScoredCsv]
+    ) -> None:
+        try:
+            rows = []
+            for record in records:
+                if isinstance(record, ScoredCsv):
+                    rows.extend(_csv_rows(record))
+                else:
+                    rows.append(_row(record))
+        except Exception:
+            log.exception("audit: cannot serialise %d records", len(records))
+            if self._on_failed:
+                self._on_failed(len(records))
+            return
+        for attempt in range(1, _WRITE_ATTEMPTS + 1):
+            try:
+                with connection:
+                    connection.execute("BEGIN")
+                    connection.executemany(_INSERT_SCORED, rows)
+            except sqlite3.Error as exc:
+                if attempt < _WRITE_ATTEMPTS and isinstance(exc, sqlite3.OperationalError):
+                    log.warning("audit: write failed (%s), retrying", exc)
+                    time.sleep(0.05 * attempt)
+                    continue
+                log.exception("audit: lost %d records", len(rows))
+                if self._on_failed:
+                    self._on_failed(len(rows))
+                return
+            if self._on_written:
+                self._on_written(len(rows))
+            return
+
+    def _write_now(self, records: list[ScoredRecord | ScoredCsv]) -> None:
+        with contextlib.closing(connect(self.path)) as connection:
+            self._insert(connection, records)
+
+    # -- feedback -------------------------------------------------------------------------
+
+    def scored_items(self, declaration_id: str) -> list[int] | None:
+        """Item numbers of the latest scoring of a declaration; None if never scored."""
+        self.flush()
+        with contextlib.closing(connect(self.path)) as connection:
+            row = connection.execute(
+                "SELECT input_json FROM scored WHERE declaration_id = ? ORDER BY id DESC LIMIT 1",
+                (declaration_id,),
+            ).fetchone()
+        if row is None:
+            return None
+        items = orjson.loads(row[0]).get("items", [])
+        return [int(item["item_no"]) for item in items if item.get("item_no") is not None]
+
+    def add_feedback(
+        self,
+        *,
+        declaration_id: str,
+        outcome: Outcome,
+        item_no: int | None = None,
+        label_class: str | None = None,
+        note: str | None = None,
+        request_id: str | None = None,
+        key_id: str | None = None,
+    ) -> int:
+        with contextlib.closing(connect(self.path)) as connection:
+            cursor = connection.execute(
+                "INSERT INTO feedback (received_at, request_id, key_id, declaration_id,"
+                " item_no, outcome, label_class, note) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    utc_now(),
+                    request_id,
+                    key_id,
+                    declaration_id,
+                    item_no,
+                    outcome,
+                    label_class,
+                    note,
+                ),
+            )
+            return int(cursor.lastrowid or 0)
+
+
+# -- export -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Feedback:
+    item_no: int | None
+    outcome: str
+    label_class: str | None
+    note: str | None
+    received_at: str
+
+
+def _feedback_by_declaration(
+    connection: sqlite3.Connection,
+) -> dict[str, tuple[_Feedback | None, dict[int, _Feedback]]]:
+    """Per declaration: its latest parcel-level outcome and the latest per item."""
+    outcomes: dict[str, tuple[_Feedback | None, dict[int, _Feedback]]] = {}
+    rows = connection.execute(
+        "SELECT declaration_id, item_no, outcome, label_class, note, received_at"
+        " FROM feedback ORDER BY id"
+    )
+    for declaration_id, item_no, outcome, label_class, note, received_at in rows:
+        parcel, items = outcomes.get(declaration_id, (None, {}))
+        entry = _Feedback(item_no, outcome, label_class, note, received_at)
+        if item_no is None:
+            parcel = entry
+        else:
+            items[int(item_no)] = entry
+        outcomes[declaration_id] = (parcel, items)
+    return outcomes
+
+
+def _latest_scored(connection: sqlite3.Connection) -> Iterator[tuple[str, str, str, str]]:
+    yield from connection.execute(
+        "SELECT s.declaration_id, s.model_version, s.input_json, s.result_json FROM scored s"
+        " JOIN (SELECT declaration_id, MAX(id) AS id FROM scored"
+        "       WHERE declaration_id IN (SELECT declaration_id FROM feedback)"
+        "       GROUP BY declaration_id) latest ON s.id = latest.id"
+        " ORDER BY s.id"
+    )
+
+
+def _confirmed_item(items: list[dict[str, Any]], label_class: str | None) -> int | None:
+    """The item a parcel-level confirmation most likely refers to.
+
+    The officer found gear in the parcel without naming the line: take the line the model
+    put highest, preferring lines of the class the officer named.
+    """
+    if not items:
+        return None
+    candidates = [item for item in items if label_class and item.get("risk_class") == label_class]
+    best = max(candidates or items, key=lambda item: float(item.get("risk_score") or 0.0))
+    return int(best["item_no"])
+
+
+def _labelled_rows(
+    declaration: dict[str, Any],
+    result: dict[str, Any],
+    model_version: str,
+    parcel_feedback: _Feedback | None,
+    item_feedback: dict[int, _Feedback],
+) -> Iterator[dict[str, Any]]:
+    scored_items = {int(item["item_no"]): item for item in result.get("items", [])}
+    confirmed_item = None
+    if parcel_feedback is not None and parcel_feedback.outcome == "confirmed":
+        confirmed_item = _confirmed_item(list(scored_items.values()), parcel_feedback.label_class)
+    for position, item in enumerate(declaration.get("items", []), start=1):
+        item_no = int(item.get("item_no") or position)
+        feedback = item_feedback.get(item_no)
+        # A parcel cleared on inspection clears every line; a parcel confirmed without a
+        # line named labels only the line it most likely refers to, since the other lines
+        # may well be what they say.
+        if (
+            feedback is None
+            and parcel_feedback is not None
+            and (parcel_feedback.outcome == "cleared" or item_no == confirmed_item)
+        ):
+            feedback = parcel_feedback
+        if feedback is None:
+            continue
+        scored = scored_items.get(item_no, {})
+        if feedback.outcome == "confirmed":
+            label = 1
+            label_class = feedback.label_class or scored.get("risk_class") or ""
+            if label_class == "benign":
+                # An officer confirmed gear but the model called the line benign and no
+                # class was given: the class is unknown, the label is still right.
+                label_class = ""
+        else:
+            label = 0
+            label_class = "benign"
+        row: dict[str, Any] = {name: declaration.get(name) for name in PARCEL_FIELDS}
+        row.update({name: item.get(name) for name in ITEM_FIELDS})
+        row["item_no"] = item_no
+        row["label"] = label
+        row["label_class"] = label_class
+        row["scored_model_version"] = model_version
+        row["scored_risk_score"] = scored.get("risk_score")
+        row["feedback_outcome"] = feedback.outcome
+        row["feedback_note"] = feedback.note
+        row["feedback_at"] = feedback.received_at
+        yield row
+
+
+def _cell(value: Any) -> Any:
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+def export_feedback(db_path: Path, dest: Path) -> int:
+    """Write labelled CSV of every item with an outcome; returns the number of rows.
+
+    `label` is 1 for confirmed, 0 for cleared; `label_class` comes from the feedback, else
+    from the class the model gave the line when confirmed, and is `benign` when cleared.
+    Later feedback on the same line wins. The file appears complete or not at all.
+    """
+    if not db_path.exists():
+        raise FileNotFoundError(f"no audit database at {db_path}")
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    written = 0
+    handle, temp_name = tempfile.mkstemp(prefix=f".{dest.name}.", dir=dest.parent)
+    try:
+        with (
+            os.fdopen(handle, "w", encoding="utf-8", newline="") as out,
+            contextlib.closing(connect(db_path)) as connection,
+        ):
+            connection.executescript(_SCHEMA)
+            writer = csv.DictWriter(out, fieldnames=EXPORT_COLUMNS, extrasaction="ignore")
+            writer.writeheader()
+            feedback = _feedback_by_declaration(connection)
+            for declaration_id, model_version, input_json, result_json in _latest_scored(
+                connection
+            ):
+                parcel_feedback, item_feedback = feedback[declaration_id]
+                for row in _labelled_rows(
+                    orjson.loads(input_json),
+                    orjson.loads(result_json),
+                    model_version,
+                    parcel_feedback,
+                    item_feedback,
+                ):
+                    writer.writerow({name: _cell(value) for name, value in row.items()})
+                    written += 1
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(temp_name, dest)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temp_name)
+        raise
+    return written

@@ -1,0 +1,152 @@
+"""Service settings, read from `PARCEL_SCREEN_*` environment variables.
+
+One object holds every knob of the HTTP service; `create_app()` and `serve()` take it
+explicitly so tests build apps with their own settings instead of patching the process
+environment.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+_HEX_DIGEST = re.compile(r"[0-9a-f]{64}")
+
+
+class SettingsError(ValueError):
+    """A setting that cannot be used; the message names the variable."""
+
+
+def key_digest(key: str) -> str:
+    """The SHA-256 hex digest under which an API key is known and compared."""
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()
+
+
+def _split_keys(value: Any) -> Any:
+    # Comma-separated in the environment; a list when built in code.
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
+
+
+def read_digest_file(path: Path) -> frozenset[str]:
+    """SHA-256 hex digests, one a line; blank lines and `#` comments are skipped."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise SettingsError(f"cannot read API key digest file {path}: {exc.strerror}") from None
+    digests = set()
+    for number, raw in enumerate(text.splitlines(), start=1):
+        line = raw.split("#", 1)[0].strip().lower()
+        if not line:
+            continue
+        if not _HEX_DIGEST.fullmatch(line):
+            raise SettingsError(
+                f"{path}, line {number}: expected a SHA-256 hex digest (64 hex characters)"
+            )
+        digests.add(line)
+    return frozenset(digests)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="PARCEL_SCREEN_", extra="ignore", validate_default=True
+    )
+
+    # The model registry: a directory of versioned artifacts plus an ACTIVE pointer.
+    models_dir: Path = Path("models")
+    # Serve this version instead of the one ACTIVE names (pins the model; reload keeps it).
+    model_version: str | None = None
+
+    # Plaintext API keys, comma-separated. Any key (here or in the file) turns auth on for
+    # every /v1 route; health and metrics stay open.
+    api_keys: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list)
+    # A file of SHA-256 hex digests of API keys, one a line, so keys need not sit in plaintext.
+    api_keys_file: Path | None = None
+    # Keys for /v1/admin/* (reload, feedback export); an admin key is also a valid API key.
+    admin_api_keys: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list)
+    # Digests of admin keys, one a line.
+    admin_api_keys_file: Path | None = None
+
+    # Largest request body accepted, in bytes; counted as it streams, so chunked uploads
+    # cannot get past it.
+    max_body_bytes: int = Field(10 * 1024 * 1024, ge=1024)
+    # Most declarations in one /v1/score/batch call; bigger batches belong in /v1/score/csv.
+    max_batch_declarations: int = Field(1000, ge=1)
+    # Time a request may take before its response starts; a streamed response, once
+    # started, is not cut off.
+    request_timeout_seconds: float = Field(30.0, gt=0)
+
+    # Per-deployment decision thresholds on the parcel risk score; unset means the
+    # thresholds stored with the model (chosen for its target false-alarm rate).
+    review_threshold: float | None = Field(None, ge=0, le=1)
+    inspect_threshold: float | None = Field(None, ge=0, le=1)
+    # Share of otherwise clear parcels sent to review at random, so officers keep seeing
+    # traffic the model does not flag (and feedback does not only confirm the model).
+    random_selection_rate: float = Field(0.005, ge=0, le=1)
+
+    # Record every scored declaration and every feedback outcome.
+    audit_enabled: bool = True
+    # SQLite database of the audit trail and feedback.
+    audit_db: Path = Path("var/audit.sqlite3")
+    # Most rows the audit writer commits in one transaction.
+    audit_batch_rows: int = Field(500, ge=1)
+
+    # `json` for log shippers, `plain` for a person at a terminal.
+    log_format: Literal["json", "plain"] = "json"
+    # Root log level.
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    # One log line per request (method, route, status, duration, request id).
+    access_log: bool = True
+    # Reload the model on SIGHUP, as `POST /v1/admin/reload` does.
+    reload_on_sighup: bool = True
+
+    @field_validator("api_keys", "admin_api_keys", mode="before")
+    @classmethod
+    def _keys(cls, value: Any) -> Any:
+        return _split_keys(value)
+
+    @field_validator("model_version", mode="before")
+    @classmethod
+    def _blank_is_none(cls, value: Any) -> Any:
+        if isinstance(value, str) and not value.strip():
+            return None
+        return value
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper(cls, value: Any) -> Any:
+        return value.upper() if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _thresholds_ordered(self) -> Settings:
+        review, inspect = self.review_threshold, self.inspect_threshold
+        if review is not None and inspect is not None and review > inspect:
+            raise ValueError("review_threshold must not be above inspect_threshold")
+        return self
+
+    def api_key_digests(self) -> frozenset[str]:
+        """Digests of the keys that may call /v1 (admin keys included)."""
+        digests = {key_digest(key.get_secret_value()) for key in self.api_keys}
+        if self.api_keys_file is not None:
+            digests |= read_digest_file(self.api_keys_file)
+        return frozenset(digests) | self.admin_key_digests()
+
+    def admin_key_digests(self) -> frozenset[str]:
+        """Digests of the keys that may call /v1/admin."""
+        digests = {key_digest(key.get_secret_value()) for key in self.admin_api_keys}
+        if self.admin_api_keys_file is not None:
+            digests |= read_digest_file(self.admin_api_keys_file)
+        return frozenset(digests)
+
+    @property
+    def auth_enabled(self) -> bool:
+        """Whether /v1 calls need a key: any key is configured, admin keys included."""
+        return bool(
+            self.api_keys or self.api_keys_file or self.admin_api_keys or self.admin_api_keys_file
+        )
