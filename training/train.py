@@ -18,7 +18,7 @@ import pandas as pd
 
 from training.metrics import risk_metrics
 from training.model import RiskModel, columns_of, parcel_scores
-from training.schema import ERROR_COLUMN, normalise_declarations
+from training.schema import ERROR_COLUMN
 
 
 @dataclass
@@ -130,10 +130,3 @@ def evaluate_model(model: RiskModel, frame: pd.DataFrame) -> dict[str, Any]:
         frame["label_class"].to_numpy(),
         scores.risk_class,
     )
-
-
-def synthetic_frame(rows: int, seed: int) -> pd.DataFrame:
-    from training.synth import generate_declarations
-
-    chunks = [normalise_declarations(c) for c in generate_declarations(rows, seed)]
-    return pd.concat(chunks, ignore_index=True)

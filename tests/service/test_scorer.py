@@ -1,0 +1,129 @@
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from service.scorer import Scorer, ScoringPolicy, random_selection
+from training.schema import DeclarationIn
+
+
+def declaration(
+    description: str,
+    weight: float,
+    value: float = 1500,
+    declaration_id: str = "RB123456789RU",
+    **parcel: object,
+) -> DeclarationIn:
+    return DeclarationIn.model_validate(
+        {
+            "declaration_id": declaration_id,
+            "origin_country": "RU",
+            "destination_country": "CN",
+            "category": "gift",
+            "mail_class": "parcel",
+            "gross_weight_kg": weight + 0.3,
+            **parcel,
+            "items": [
+                {
+                    "description": description,
+                    "quantity": 1,
+                    "net_weight_kg": weight,
+                    "value": value,
+                    "currency": "RUB",
+                }
+            ],
+        }
+    )
+
+
+def test_scored_declaration_has_the_contract_shape(tiny_scorer: Scorer) -> None:
+    scored = tiny_scorer.score_declaration(declaration("Бронежилет с плитами", 9.0))
+    assert set(scored) == {
+        "declaration_id",
+        "parcel_risk_score",
+        "decision",
+        "model_version",
+        "items",
+    }
+    assert scored["decision"] == "inspect"
+    item = scored["items"][0]
+    assert item["item_no"] == 1
+    assert item["risk_class"] == "body_armor"
+    assert 0 <= item["risk_score"] <= 1
+    assert item["reasons"], "a flagged item must say why"
+    assert all(set(r) == {"code", "message"} for r in item["reasons"])
+
+
+def test_reasons_name_the_term_and_the_weight(tiny_scorer: Scorer) -> None:
+    explicit = tiny_scorer.score_declaration(declaration("Бронежилет б/у", 9.0))
+    codes = {r["code"]: r["message"] for r in explicit["items"][0]["reasons"]}
+    assert "suspicious_term" in codes
+    assert "Бронежилет" in codes["suspicious_term"]
+
+    disguised = tiny_scorer.score_declaration(declaration("cotton T-shirt", 8.0, value=700))
+    messages = {r["code"]: r["message"] for r in disguised["items"][0]["reasons"]}
+    assert "weight_mismatch" in messages
+    assert "8 kg per unit is heavy for 'cotton T-shirt'" in messages["weight_mismatch"]
+
+
+def test_frame_and_declaration_paths_agree(tiny_scorer: Scorer) -> None:
+    decl = declaration("Жилет мужской", 7.5)
+    single = tiny_scorer.score_declaration(decl)
+    frame = pd.DataFrame(decl.to_columns())
+    frame["error"] = None
+    scored = tiny_scorer.score_frame(frame)
+    assert scored["risk_score"].iloc[0] == pytest.approx(single["items"][0]["risk_score"], abs=1e-4)
+    assert scored["decision"].iloc[0] == single["decision"]
+
+
+def test_rows_with_errors_stay_unscored_in_place(tiny_scorer: Scorer) -> None:
+    frame = pd.DataFrame(declaration("Мёд", 1.0).to_columns())
+    frame = pd.concat([frame, frame, frame], ignore_index=True)
+    frame["declaration_id"] = ["A", "B", "C"]
+    frame["error"] = [None, "net_weight_kg: expected a number (line 3)", None]
+    scored = tiny_scorer.score_frame(frame)
+    assert scored.index.tolist() == [0, 1, 2]
+    assert np.isnan(scored["risk_score"].iloc[1])
+    assert scored["decision"].iloc[1] is None
+    assert scored["risk_score"].iloc[[0, 2]].notna().all()
+
+
+def test_random_selection_is_reproducible_and_near_its_rate() -> None:
+    ids = np.array([f"RB{i:09d}RU" for i in range(20_000)], dtype=object)
+    picked = random_selection(ids, 0.05)
+    assert 0.04 < picked.mean() < 0.06
+    assert (random_selection(ids, 0.05) == picked).all()
+    assert not random_selection(ids, 0.0).any()
+
+
+def test_random_selection_sends_clear_parcels_to_review(tiny_registry, tiny_scorer: Scorer) -> None:  # type: ignore[no-untyped-def]
+    everyone = Scorer(tiny_scorer.model, tiny_scorer.card, ScoringPolicy(random_selection_rate=1.0))
+    scored = everyone.score_declaration(declaration("Мёд липовый", 1.0, value=800))
+    assert scored["decision"] == "review"
+    assert scored["items"][0]["reasons"][-1]["code"] == "random_selection"
+
+
+def test_policy_overrides_the_stored_thresholds(tiny_scorer: Scorer) -> None:
+    strict = Scorer(
+        tiny_scorer.model,
+        tiny_scorer.card,
+        ScoringPolicy(review_threshold=0.0, inspect_threshold=0.0, random_selection_rate=0.0),
+    )
+    assert strict.score_declaration(declaration("Мёд", 1.0))["decision"] == "inspect"
+    with pytest.raises(ValueError, match="inspect threshold"):
+        Scorer(
+            tiny_scorer.model,
+            tiny_scorer.card,
+            ScoringPolicy(review_threshold=0.9, inspect_threshold=0.1),
+        )
+
+
+def test_batch_keeps_declarations_with_the_same_id_apart(tiny_scorer: Scorer) -> None:
+    results = tiny_scorer.score_declarations(
+        [
+            declaration("Бронежилет", 9.0, declaration_id="SAME"),
+            declaration("Мёд", 1.0, declaration_id="SAME"),
+        ]
+    )
+    assert results[0]["parcel_risk_score"] > results[1]["parcel_risk_score"]

@@ -1,0 +1,125 @@
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.base import clone
+
+from training.features import DescriptionVectorizer, FormFeatures, TextSignals
+from training.model import columns_of, parcel_scores, threshold_at_fpr
+from training.schema import RISK_CLASSES
+from training.train import TrainingResult, fingerprint, fit_and_evaluate
+
+
+def one_item(
+    description: str, net_weight_kg: float, value: float, currency: str, **parcel: object
+) -> dict[str, list[object]]:
+    return {
+        "declaration_id": ["X1"],
+        "description": [description],
+        "net_weight_kg": [net_weight_kg],
+        "gross_weight_kg": [net_weight_kg + 0.2],
+        "quantity": [1.0],
+        "value": [value],
+        "currency": [currency],
+        **{k: [v] for k, v in parcel.items()},
+    }
+
+
+# (obvious gear, obvious ordinary goods) per language.
+PAIRS = {
+    "ru": (
+        one_item("Бронежилет с плитами 6Б45", 9.5, 3000, "RUB"),
+        one_item("Мёд липовый", 1.0, 800, "RUB"),
+    ),
+    "en": (
+        one_item("bulletproof vest plate carrier level IV", 8.0, 40, "USD"),
+        one_item("cotton T-shirt", 0.2, 12, "USD"),
+    ),
+    "zh": (one_item("防弹衣 插板", 8.5, 150, "CNY"), one_item("茶叶 普洱", 0.5, 200, "CNY")),
+    "translit": (one_item("bronezhilet b/u", 9.0, 2000, "RUB"), one_item("kniga", 0.5, 600, "RUB")),
+}
+
+
+@pytest.mark.parametrize("language", sorted(PAIRS))
+def test_obvious_positive_scores_above_obvious_negative(
+    tiny_training: TrainingResult, language: str
+) -> None:
+    gear, ordinary = PAIRS[language]
+    model = tiny_training.model
+    gear_score = model.score(gear).risk_score[0]
+    ordinary_score = model.score(ordinary).risk_score[0]
+    assert gear_score > ordinary_score
+    assert gear_score > 0.5 > ordinary_score
+
+
+def test_weight_that_does_not_fit_the_text_raises_the_score(tiny_training: TrainingResult) -> None:
+    model = tiny_training.model
+    light = model.score(one_item("Жилет", 0.4, 1500, "RUB", category="gift")).risk_score[0]
+    heavy = model.score(one_item("Жилет", 8.5, 1500, "RUB", category="gift")).risk_score[0]
+    assert heavy > light + 0.2
+
+
+def test_scores_are_probabilities_and_thresholds_monotone(tiny_training: TrainingResult) -> None:
+    card = tiny_training.card
+    assert 0.0 < card["thresholds"]["review"] <= card["thresholds"]["inspect"] <= 1.0
+    holdout = tiny_training.holdout
+    assert holdout["risk_score"].between(0, 1).all()
+    assert set(holdout["risk_class"]).issubset({"benign", *RISK_CLASSES})
+    metrics = card["metrics"]["holdout"]
+    assert metrics["roc_auc"] > 0.8
+    assert metrics["recall_at_5pct_fpr"] >= metrics["recall_at_1pct_fpr"]
+
+
+def test_threshold_at_fpr_respects_the_false_alarm_budget() -> None:
+    rng = np.random.default_rng(0)
+    scores = rng.random(1000)
+    benign = rng.random(1000) < 0.8
+    for fpr in (0.005, 0.03, 0.1):
+        cut = threshold_at_fpr(scores, benign, fpr)
+        assert np.mean(scores[benign] >= cut) <= fpr
+
+
+def test_parcel_score_is_its_riskiest_item() -> None:
+    ids = np.array(["A", "A", "B", "A"], dtype=object)
+    assert parcel_scores(ids, np.array([0.1, 0.7, 0.2, 0.3])).tolist() == [0.7, 0.7, 0.2, 0.7]
+
+
+def test_training_is_deterministic(synthetic_sample: pd.DataFrame) -> None:
+    sample = synthetic_sample.iloc[:3000]
+    first = fit_and_evaluate(sample, random_state=3)
+    second = fit_and_evaluate(sample, random_state=3)
+    assert first.card["metrics"] == second.card["metrics"]
+    assert first.card["thresholds"] == second.card["thresholds"]
+    assert fingerprint(sample) == fingerprint(sample.copy())
+
+
+def test_transformers_follow_the_sklearn_contract(synthetic_sample: pd.DataFrame) -> None:
+    sample = synthetic_sample.iloc[:1500]
+    items = columns_of(sample)
+    vectorizer = DescriptionVectorizer(min_df=1)
+    assert clone(vectorizer).get_params() == vectorizer.get_params()
+    matrix = vectorizer.fit(sample["description"].tolist()).transform(
+        sample["description"].tolist()
+    )
+    assert matrix.shape == (len(sample), len(vectorizer.get_feature_names_out()))
+
+    signals = TextSignals(n_folds=2)
+    assert not hasattr(signals, "parts_")  # __init__ only stores parameters
+    out = signals.fit_transform(items, sample["label_class"].to_numpy())
+    assert out.shape == (len(sample), len(signals.get_feature_names_out()))
+    assert signals.transform(items).shape == out.shape
+
+    form = FormFeatures().fit(items, signals.get_feature_names_out())
+    dense = form.transform(items, out)
+    assert dense.shape == (len(sample), len(form.get_feature_names_out()))
+    assert np.isfinite(dense).all()
+    assert {form.group_of(n) for n in form.get_feature_names_out()} >= {
+        "terms",
+        "weight",
+        "value",
+        "hs_code",
+        "lane",
+        "category",
+        "parcel",
+    }

@@ -1,0 +1,153 @@
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from pydantic import ValidationError
+
+from training.schema import (
+    LINE_COLUMN,
+    DeclarationIn,
+    canonical_header,
+    normalise_declarations,
+    parse_numbers,
+)
+
+
+def raw_frame(**overrides: list[object]) -> pd.DataFrame:
+    base: dict[str, list[object]] = {
+        "declaration_id": ["RB1", "RB1", "RB2"],
+        "description": ["Жилет", "Мёд", "cotton T-shirt"],
+        "net_weight_kg": ["7,5", "1", "0,3"],
+        "value": ["1500", "300", "10"],
+        "currency": ["руб", "RUB", "usd"],
+        "origin_country": ["ru", "RUS", "cn"],
+        "destination_country": ["CN", "cn", "RU"],
+        "category": ["Подарок", "GIFT", "sale"],
+        "mail_class": ["посылка", "Parcel", "EMS"],
+        "hs_code": ["6211.43", "04 09 00", ""],
+    }
+    base.update(overrides)
+    frame = pd.DataFrame(base)
+    frame[LINE_COLUMN] = np.arange(2, len(frame) + 2)
+    return frame
+
+
+def test_normalises_codes_enums_numbers_and_fills_item_numbers() -> None:
+    frame = normalise_declarations(raw_frame())
+    assert frame["error"].isna().all()
+    assert frame["currency"].tolist() == ["RUB", "RUB", "USD"]
+    assert frame["origin_country"].tolist() == ["RU", "RU", "CN"]
+    assert frame["category"].tolist() == ["gift", "gift", "sale_of_goods"]
+    assert frame["mail_class"].tolist() == ["parcel", "parcel", "ems"]
+    assert frame["hs_code"].tolist() == ["621143", "040900", None]
+    assert frame["net_weight_kg"].tolist() == [7.5, 1.0, 0.3]
+    assert frame["item_no"].tolist() == [1.0, 2.0, 1.0]
+
+
+def test_bad_rows_are_marked_with_field_and_line_never_dropped() -> None:
+    frame = normalise_declarations(
+        raw_frame(
+            net_weight_kg=["-1", "abc", "1"],
+            currency=["RUB", "XXQ", "USD"],
+            description=["ok", "  ", "x" * 600],
+        )
+    )
+    assert len(frame) == 3
+    errors = frame["error"].tolist()
+    assert "net_weight_kg: expected a number > 0" in errors[0] and "(line 2)" in errors[0]
+    assert "net_weight_kg: expected a number, got 'abc'" in errors[1]
+    assert "currency: expected an ISO 4217 currency code" in errors[1]
+    assert "description: is required" in errors[1] and "(line 3)" in errors[1]
+    assert "description: must be at most 512 characters" in errors[2]
+
+
+def test_missing_declaration_id_is_derived_from_the_line() -> None:
+    frame = normalise_declarations(raw_frame(declaration_id=["", None, "RB9"]))
+    assert frame["declaration_id"].tolist() == ["ROW-2", "ROW-3", "RB9"]
+    assert frame["error"].isna().all()
+
+
+@pytest.mark.parametrize(
+    ("texts", "decimal", "expected"),
+    [
+        (["1 234,5", "12,5", "3"], None, [1234.5, 12.5, 3.0]),
+        (["1,234.5", "1,200", "3"], None, [1234.5, 1200.0, 3.0]),
+        (["1.234,5", "7"], None, [1234.5, 7.0]),
+        (["1,200"], ",", [1.2]),
+    ],
+)
+def test_numbers_accept_decimal_commas_and_thousands(
+    texts: list[str], decimal: str | None, expected: list[float]
+) -> None:
+    parsed = parse_numbers(pd.Series(texts, dtype=object), decimal)  # type: ignore[arg-type]
+    assert parsed.tolist() == expected
+
+
+@pytest.mark.parametrize(
+    ("header", "field"),
+    [
+        ("Item Description", "description"),
+        ("описание", "description"),
+        ("描述", "description"),
+        ("HS", "hs_code"),
+        ("Tariff-Code", "hs_code"),
+        ("вес", "net_weight_kg"),
+        ("重量", "net_weight_kg"),
+        ("Declared Value", "value"),
+        ("стоимость", "value"),
+        ("ORIGIN", "origin_country"),
+        ("some_other_column", None),
+    ],
+)
+def test_header_aliases(header: str, field: str | None) -> None:
+    assert canonical_header(header) == field
+
+
+def test_json_declaration_normalises_like_the_frame() -> None:
+    declaration = DeclarationIn.model_validate(
+        {
+            "declaration_id": " RB1 ",
+            "category": "Подарок",
+            "origin_country": "rus",
+            "items": [{"description": " Жилет ", "hs_code": "6211.43", "net_weight_kg": "7,5"}],
+        }
+    )
+    assert declaration.declaration_id == "RB1"
+    assert declaration.category == "gift"
+    assert declaration.origin_country == "RU"
+    assert declaration.items[0].description == "Жилет"
+    assert declaration.items[0].hs_code == "621143"
+    assert declaration.items[0].net_weight_kg == 7.5
+    columns = declaration.to_columns()
+    assert columns["item_no"] == [1]
+    assert columns["declaration_id"] == ["RB1"]
+
+
+@pytest.mark.parametrize(
+    ("item", "field"),
+    [
+        ({"description": ""}, "description"),
+        ({"description": "x", "net_weight_kg": -1}, "net_weight_kg"),
+        ({"description": "x", "value": -5}, "value"),
+        ({"description": "x", "currency": "ZZZ"}, "currency"),
+        ({"description": "x", "hs_code": "12"}, "hs_code"),
+        ({"description": "x", "quantity": 0}, "quantity"),
+        ({"description": 5}, "description"),
+    ],
+)
+def test_json_declaration_rejects_bad_items_naming_the_field(
+    item: dict[str, object], field: str
+) -> None:
+    with pytest.raises(ValidationError) as info:
+        DeclarationIn.model_validate({"declaration_id": "RB1", "items": [item]})
+    locations = [error["loc"] for error in info.value.errors()]
+    assert any(field in loc for loc in locations)
+
+
+def test_json_declaration_rejects_unknown_enum() -> None:
+    with pytest.raises(ValidationError) as info:
+        DeclarationIn.model_validate(
+            {"declaration_id": "RB1", "category": "smuggling", "items": [{"description": "x"}]}
+        )
+    assert info.value.errors()[0]["loc"] == ("category",)

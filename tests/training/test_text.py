@@ -1,0 +1,48 @@
+from __future__ import annotations
+
+import pytest
+
+from training.features import DescriptionVectorizer
+from training.text import matching_text, transliterate
+
+
+@pytest.mark.parametrize(
+    "spelling",
+    ["БРОНЕЖИЛЕТ", "бронежилет", "bronezhilet", "Бронежилет б/у", "бpoнeжилeт"],
+)
+def test_spellings_of_one_word_share_the_transliterated_form(spelling: str) -> None:
+    assert "bronezhilet" in matching_text(spelling)
+
+
+def test_homoglyphs_fold_to_the_script_of_the_word() -> None:
+    # Latin "p", "o", "e" typed inside a Cyrillic word become Cyrillic.
+    assert matching_text("бpoнeжилeт").startswith("бронежилет")
+    # A Cyrillic "о" inside a Latin word becomes Latin.
+    assert matching_text("vest bоdy") == "vest body"
+
+
+def test_latin_accents_are_stripped_but_cyrillic_letters_kept() -> None:
+    assert matching_text("Hełm balistyczny") == "helm balistyczny"
+    assert matching_text("Wärmebild") == "warmebild"
+    assert matching_text("йод").startswith("йод")
+
+
+def test_transliteration_spelling_variants_meet() -> None:
+    assert matching_text("zhilet razgruzochnyj") == matching_text("zhilet razgruzochnyy")
+    assert matching_text("маскхалат").endswith("maskhalat")
+    assert transliterate("щит") == "shchit"
+
+
+def test_vectorizer_puts_spellings_close_together() -> None:
+    corpus = ["бронежилет", "bronezhilet", "футболка хлопок", "cotton t-shirt", "мёд", "honey"]
+    vectorizer = DescriptionVectorizer(min_df=1).fit(corpus)
+    matrix = vectorizer.transform(["БРОНЕЖИЛЕТ", "bronezhilet", "cotton t-shirt"])
+    similarity = (matrix @ matrix.T).toarray()
+    assert similarity[0, 1] > 0.5
+    assert similarity[0, 1] > similarity[0, 2]
+
+
+def test_chinese_is_covered_by_character_ngrams() -> None:
+    vectorizer = DescriptionVectorizer(min_df=1).fit(["防弹衣", "衣服", "蜂蜜"])
+    names = set(vectorizer.get_feature_names_out())
+    assert "char:防弹" in names
