@@ -66,6 +66,7 @@ _SENTINEL: Final = "\ufdd0"
 _UNCLOSED_QUOTE: Final = "a quote opened in this record never closes"
 # What `surrogateescape` turns undecodable bytes into.
 _UNDECODABLE: Final = re.compile("[\udc80-\udcff]")
+_BLANK_LINE: Final = re.compile(r"(?:\A|\n|\r(?!\n))(?:\r\n|\n|\r)")
 _NUMBER_FIELDS: Final = ("net_weight_kg", "gross_weight_kg", "value", "quantity")
 
 
@@ -184,7 +185,7 @@ def _decodes(encoding: str, sample: bytes, complete: bool) -> str | None:
 def _detect_encoding(sample: bytes, complete: bool, name: str) -> str:
     if sample.startswith(codecs.BOM_UTF8):
         return "utf-8-sig"
-    if _decodes("utf-8", sample, complete) is not None:
+    if _reads_as_utf8(sample, complete):
         return "utf-8"
     # cp1251 and GB18030 decode almost any bytes, so a candidate must also read as the
     # script it is for.
@@ -201,6 +202,21 @@ def _detect_encoding(sample: bytes, complete: bool, name: str) -> str:
         f"{name}: cannot tell the text encoding (it is not UTF-8, cp1251 or GB18030): "
         "save it as UTF-8"
     )
+
+
+def _reads_as_utf8(sample: bytes, complete: bool) -> bool:
+    """UTF-8, allowing a few damaged bytes among many well-formed non-ASCII characters.
+
+    Text in a legacy encoding almost never forms valid multi-byte UTF-8 sequences, so a
+    file whose non-ASCII text is mostly valid UTF-8 is UTF-8 with some damage, which the
+    reader reports on the records that hold it.
+    """
+    text = codecs.getincrementaldecoder("utf-8")("surrogateescape").decode(sample, complete)
+    damaged = len(_UNDECODABLE.findall(text))
+    if not damaged:
+        return True
+    valid = len(re.findall(r"[^\x00-\x7f\udc80-\udcff]", text))
+    return valid >= 20 * damaged
 
 
 def _non_ascii_counts(text: str) -> Counter[str]:
@@ -226,20 +242,22 @@ def _reads_as_cyrillic(text: str) -> bool:
     return cased >= 0.9 * len(words)
 
 
-def _is_common_chinese(char: str) -> bool:
-    if not ("\u4e00" <= char <= "\u9fff" or "\u3000" <= char <= "\u303f" or char >= "\uff00"):
-        return char in "·—…“”‘’"
+def _in_gb2312(char: str) -> bool:
+    """Whether a character is in GB2312, the everyday subset of GB18030 (CJK, Cyrillic, ...)."""
+    if "\uff00" <= char <= "\uffef":
+        return True
     try:
         char.encode("gb2312")
     except UnicodeEncodeError:
-        return "\uff00" <= char <= "\uffef"
+        return False
     return True
 
 
 def _reads_as_chinese(text: str) -> bool:
+    # Other encodings read as GB18030 come out as rare characters outside GB2312.
     counts = _non_ascii_counts(text)
     total = sum(counts.values())
-    usual = sum(n for c, n in counts.items() if _is_common_chinese(c))
+    usual = sum(n for c, n in counts.items() if _in_gb2312(c))
     return total > 0 and usual >= 0.95 * total
 
 
@@ -531,6 +549,8 @@ class _BlockParser:
             invalid = True
             return "skip"
 
+        if _BLANK_LINE.search(text):
+            return None  # pyarrow would read a blank line as a record
         quoted = '"' in text
         try:
             table = pacsv.read_csv(
