@@ -1,0 +1,200 @@
+from __future__ import annotations
+
+import contextlib
+import csv
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+
+from service.audit import (
+    EXPORT_COLUMNS,
+    AuditLog,
+    ScoredCsv,
+    ScoredRecord,
+    export_feedback,
+)
+from training.schema import DeclarationIn
+
+
+def declaration(declaration_id: str, descriptions: list[str]) -> DeclarationIn:
+    return DeclarationIn.model_validate(
+        {
+            "declaration_id": declaration_id,
+            "origin_country": "ru",
+            "category": "подарок",
+            "posted_at": "2026-11-28",
+            "items": [
+                {"description": f"  {text}  ", "net_weight_kg": 1.5, "value": 10}
+                for text in descriptions
+            ],
+        }
+    )
+
+
+def result(declaration_id: str, scores: list[tuple[float, str]]) -> dict[str, Any]:
+    return {
+        "declaration_id": declaration_id,
+        "parcel_risk_score": max(score for score, _ in scores),
+        "decision": "inspect",
+        "model_version": "2026-11-28.1",
+        "items": [
+            {
+                "item_no": number,
+                "risk_score": score,
+                "risk_class": risk_class,
+                "reasons": [{"code": "term", "message": "says plate carrier"}],
+            }
+            for number, (score, risk_class) in enumerate(scores, start=1)
+        ],
+    }
+
+
+def rows(db: Path, sql: str) -> list[tuple[Any, ...]]:
+    with contextlib.closing(sqlite3.connect(db)) as connection:
+        return connection.execute(sql).fetchall()
+
+
+@pytest.fixture
+def audit(tmp_path: Path) -> AuditLog:
+    log = AuditLog(tmp_path / "var" / "audit.sqlite3", batch_rows=7)
+    log.open()
+    yield log  # type: ignore[misc]
+    log.close()
+
+
+def test_records_normalised_input_and_scores(audit: AuditLog) -> None:
+    audit.record(
+        ScoredRecord(
+            "req-1",
+            "abcd1234",
+            declaration("RB1", ["vest", "shirt"]),
+            result("RB1", [(0.9, "body_armor"), (0.1, "benign")]),
+        )
+    )
+    audit.close()
+    ((request_id, key_id, declaration_id, version, score, decision, input_json),) = rows(
+        audit.path,
+        "SELECT request_id, key_id, declaration_id, model_version, parcel_risk_score, decision,"
+        " input_json FROM scored",
+    )
+    assert (request_id, key_id, declaration_id, version, score, decision) == (
+        "req-1",
+        "abcd1234",
+        "RB1",
+        "2026-11-28.1",
+        0.9,
+        "inspect",
+    )
+    stored = orjson.loads(input_json)
+    assert stored["origin_country"] == "RU"
+    assert stored["category"] == "gift"
+    assert [item["description"] for item in stored["items"]] == ["vest", "shirt"]
+    assert [item["item_no"] for item in stored["items"]] == [1, 2]
+    assert rows(audit.path, "PRAGMA journal_mode") == [("wal",)]
+
+
+def test_close_drains_the_queue(audit: AuditLog) -> None:
+    for number in range(1000):
+        audit.record(
+            ScoredRecord(
+                f"r{number}",
+                None,
+                declaration(f"D{number}", ["x"]),
+                result(f"D{number}", [(0.1, "benign")]),
+            )
+        )
+    audit.close()
+    assert rows(audit.path, "SELECT COUNT(*) FROM scored") == [(1000,)]
+    assert audit.depth == 0
+    # A request that races the shutdown still gets its row.
+    audit.record(
+        ScoredRecord("late", None, declaration("LATE", ["x"]), result("LATE", [(0.1, "benign")]))
+    )
+    assert rows(audit.path, "SELECT COUNT(*) FROM scored") == [(1001,)]
+
+
+def test_flush_makes_rows_visible(audit: AuditLog) -> None:
+    assert audit.scored_items("RB1") is None
+    audit.record(
+        ScoredRecord(
+            "r", None, declaration("RB1", ["a", "b", "c"]), result("RB1", [(0.1, "benign")] * 3)
+        )
+    )
+    assert audit.flush(timeout=10)
+    assert audit.scored_items("RB1") == [1, 2, 3]
+
+
+def test_scored_csv_is_audited_per_declaration(audit: AuditLog) -> None:
+    scored = (
+        "трек;описание;вес;extra;risk_score;risk_class;parcel_risk_score;decision;reasons;"
+        "model_version;error\n"
+        "RB1;plate carrier;7,5;x;0.9;body_armor;0.9;inspect;term: says plate carrier | "
+        "weight_mismatch: heavy;v1;\n"
+        "RB1;socks;0,2;y;0.1;benign;0.9;inspect;;v1;\n"
+        "RB2;;0,2;z;;;;;;;description: is required and must not be empty\n"
+    ).encode()
+    audit.record(ScoredCsv("req-csv", "key12345", scored))
+    audit.flush()
+    ((input_json, result_json),) = rows(audit.path, "SELECT input_json, result_json FROM scored")
+    stored, scores = orjson.loads(input_json), orjson.loads(result_json)
+    assert stored["declaration_id"] == "RB1"
+    assert [item["description"] for item in stored["items"]] == ["plate carrier", "socks"]
+    assert scores["decision"] == "inspect"
+    assert scores["items"][0]["reasons"] == [
+        {"code": "term", "message": "says plate carrier"},
+        {"code": "weight_mismatch", "message": "heavy"},
+    ]
+
+
+def read_export(path: Path) -> list[dict[str, str]]:
+    with path.open(encoding="utf-8", newline="") as handle:
+        reader = csv.DictReader(handle)
+        assert tuple(reader.fieldnames or ()) == EXPORT_COLUMNS
+        return list(reader)
+
+
+def test_export_joins_outcomes_with_inputs(audit: AuditLog, tmp_path: Path) -> None:
+    scored = {
+        "ITEM": [(0.95, "body_armor"), (0.1, "benign")],
+        "CLEARED": [(0.6, "helmet"), (0.2, "benign")],
+        "PARCEL": [(0.3, "tactical_apparel"), (0.8, "optics_sensors")],
+        "NEVER": [(0.9, "helmet")],
+    }
+    for name, scores in scored.items():
+        descriptions = [f"{name.lower()} line {n}" for n in range(1, len(scores) + 1)]
+        audit.record(ScoredRecord("r", None, declaration(name, descriptions), result(name, scores)))
+    audit.flush()
+    audit.add_feedback(declaration_id="ITEM", item_no=1, outcome="cleared")
+    audit.add_feedback(declaration_id="ITEM", item_no=1, outcome="confirmed", note="later wins")
+    audit.add_feedback(declaration_id="CLEARED", outcome="cleared")
+    audit.add_feedback(declaration_id="PARCEL", outcome="confirmed", label_class="tactical_apparel")
+
+    dest = tmp_path / "out" / "feedback.csv"
+    assert export_feedback(audit.path, dest) == 4
+    exported = {(row["declaration_id"], row["item_no"]): row for row in read_export(dest)}
+    assert set(exported) == {("ITEM", "1"), ("CLEARED", "1"), ("CLEARED", "2"), ("PARCEL", "1")}
+    item = exported["ITEM", "1"]
+    assert (item["label"], item["label_class"], item["feedback_note"]) == (
+        "1",
+        "body_armor",
+        "later wins",
+    )
+    assert item["description"] == "item line 1"
+    assert item["origin_country"] == "RU"
+    assert item["net_weight_kg"] == "1.5"
+    assert all(exported["CLEARED", n]["label"] == "0" for n in ("1", "2"))
+    assert all(exported["CLEARED", n]["label_class"] == "benign" for n in ("1", "2"))
+    # A parcel-level confirmation labels the line of the class the officer named.
+    assert exported["PARCEL", "1"]["label_class"] == "tactical_apparel"
+    assert [p.name for p in dest.parent.iterdir()] == ["feedback.csv"]
+
+
+def test_export_without_feedback_writes_a_header(audit: AuditLog, tmp_path: Path) -> None:
+    dest = tmp_path / "empty.csv"
+    assert export_feedback(audit.path, dest) == 0
+    assert read_export(dest) == []
+    with pytest.raises(FileNotFoundError):
+        export_feedback(tmp_path / "missing.sqlite3", dest)
