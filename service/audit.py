@@ -220,9 +220,9 @@ def _csv_rows(record: ScoredCsv) -> list[tuple[Any, ...]]:
             continue
         declaration_id = cell(row, "declaration_id")
         if declaration_id not in parcels:
-            declaration = {name: cell(row, name) or None for name in PARCEL_FIELDS}
+            declaration: dict[str, Any] = {name: cell(row, name) or None for name in PARCEL_FIELDS}
             declaration["items"] = []
-            result = {
+            result: dict[str, Any] = {
                 "declaration_id": declaration_id,
                 "parcel_risk_score": _number(cell(row, "parcel_risk_score")),
                 "decision": cell(row, "decision") or None,

@@ -88,7 +88,11 @@ def install_sighup_reload(state: ServiceState) -> Callable[[], None]:
         loop.add_signal_handler(sighup, on_sighup)
     except (NotImplementedError, RuntimeError, ValueError):
         return lambda: None
-    return lambda: loop.remove_signal_handler(sighup) and None
+
+    def remove() -> None:
+        loop.remove_signal_handler(sighup)
+
+    return remove
 
 
 @asynccontextmanager

@@ -8,7 +8,7 @@ person can act on, the offending `field` for input errors, and the `request_id` 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import MutableMapping, Sequence
 from typing import Any
 
 import orjson
@@ -95,7 +95,7 @@ class ServiceUnavailableError(ApiError):
     code = "unavailable"
 
 
-def request_id_of(scope_or_request: Request | dict[str, Any]) -> str:
+def request_id_of(scope_or_request: Request | MutableMapping[str, Any]) -> str:
     scope = scope_or_request.scope if isinstance(scope_or_request, Request) else scope_or_request
     state = scope.get("state") or {}
     return str(state.get("request_id", "-"))

@@ -34,7 +34,7 @@ async def readyz(state: State) -> JsonResponse:
         reason = state.models.last_error
     elif audit_status == "stopped":
         reason = "the audit writer is not running"
-    if reason is not None:
+    if loaded is None or reason is not None:
         return JsonResponse(
             {"status": "not_ready", "reason": reason, "audit": audit_status}, status_code=503
         )

@@ -1,0 +1,163 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from service.api import create_app
+from tests.service.conftest import SettingsFactory
+from tests.service.factories import armour_declaration, make_declaration, make_item
+
+
+def test_scores_one_declaration(client: TestClient) -> None:
+    response = client.post("/v1/score", json=armour_declaration("RB000000001RU"))
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "application/json"
+    scored = response.json()
+    assert scored["declaration_id"] == "RB000000001RU"
+    assert scored["decision"] in {"clear", "review", "inspect"}
+    assert 0 <= scored["parcel_risk_score"] <= 1
+    assert scored["model_version"]
+    assert [item["item_no"] for item in scored["items"]] == [1, 2]
+    armour, shirt = scored["items"]
+    assert armour["risk_score"] > shirt["risk_score"]
+    for item in scored["items"]:
+        assert 0 <= item["risk_score"] <= 1
+        assert item["risk_class"] in {
+            "benign",
+            "body_armor",
+            "helmet",
+            "tactical_apparel",
+            "optics_sensors",
+        }
+        assert all(set(reason) == {"code", "message"} for reason in item["reasons"])
+
+
+def test_accepts_a_body_without_content_type(client: TestClient) -> None:
+    response = client.post(
+        "/v1/score", content=b'{"declaration_id": "X1", "items": [{"description": "book"}]}'
+    )
+    assert response.status_code == 200
+
+
+def error_of(response: Any, status: int) -> dict[str, Any]:
+    assert response.status_code == status, response.text
+    body: dict[str, Any] = response.json()
+    assert body["request_id"] == response.headers["X-Request-ID"]
+    return body
+
+
+def test_bad_json_is_400(client: TestClient) -> None:
+    body = error_of(client.post("/v1/score", content=b'{"declaration_id": '), 400)
+    assert body["code"] == "invalid_json"
+    assert error_of(client.post("/v1/score", content=b""), 400)["code"] == "invalid_json"
+
+
+@pytest.mark.parametrize(
+    ("declaration", "field"),
+    [
+        (make_declaration(items=[{"hs_code": "6109"}]), "items[0].description"),
+        (make_declaration(items=[make_item(description="   ")]), "items[0].description"),
+        (make_declaration(items=[make_item(description="x" * 513)]), "items[0].description"),
+        (make_declaration(items=[make_item(net_weight_kg=-1)]), "items[0].net_weight_kg"),
+        (make_declaration(gross_weight_kg=-0.5), "gross_weight_kg"),
+        (make_declaration(items=[make_item(quantity="many")]), "items[0].quantity"),
+        (make_declaration(items=[make_item(value=[1])]), "items[0].value"),
+        (make_declaration(mail_class="zeppelin"), "mail_class"),
+        (make_declaration(category="bribe"), "category"),
+        (make_declaration(origin_country="Narnia"), "origin_country"),
+        (make_declaration(items=[]), "items"),
+        (make_declaration(declaration_id=42), "declaration_id"),
+        ({"items": [make_item()]}, "declaration_id"),
+    ],
+)
+def test_invalid_input_is_422_naming_the_field(
+    client: TestClient, declaration: dict[str, Any], field: str
+) -> None:
+    body = error_of(client.post("/v1/score", json=declaration), 422)
+    assert body["code"] == "validation_error"
+    assert body["field"] == field
+    assert body["message"].startswith(field)
+
+
+def test_wrong_top_level_type_is_422(client: TestClient) -> None:
+    assert error_of(client.post("/v1/score", json=[1, 2]), 422)["code"] == "validation_error"
+
+
+def test_declared_oversize_body_is_413(settings_factory: SettingsFactory, models_dir: Any) -> None:
+    app = create_app(settings_factory(models_dir=models_dir, max_body_bytes=4096))
+    with TestClient(app) as limited:
+        body = error_of(limited.post("/v1/score", content=b"x" * 5000), 413)
+        assert body["code"] == "payload_too_large"
+
+
+def test_streamed_oversize_body_is_413(settings_factory: SettingsFactory, models_dir: Any) -> None:
+    """A chunked body declares no length; it is counted as it arrives."""
+    app = create_app(settings_factory(models_dir=models_dir, max_body_bytes=4096))
+
+    def chunks() -> Iterator[bytes]:
+        for _ in range(10):
+            yield b" " * 1024
+
+    with TestClient(app) as limited:
+        body = error_of(limited.post("/v1/score", content=chunks()), 413)
+        assert body["code"] == "payload_too_large"
+        # Under the limit, a chunked body goes through.
+        small = limited.post(
+            "/v1/score",
+            content=iter([b'{"declaration_id": "C1", ', b'"items": [{"description": "tea"}]}']),
+        )
+        assert small.status_code == 200
+
+
+def test_no_model_is_503(bare_client: TestClient) -> None:
+    body = error_of(bare_client.post("/v1/score", json=make_declaration()), 503)
+    assert body["code"] == "model_unavailable"
+
+
+def test_batch_keeps_order_and_isolates_a_bad_declaration(client: TestClient) -> None:
+    declarations = [
+        armour_declaration("B1"),
+        make_declaration("B2", items=[make_item(net_weight_kg=-3)]),
+        "not an object",
+        make_declaration("B4"),
+    ]
+    response = client.post("/v1/score/batch", json={"declarations": declarations})
+    assert response.status_code == 200
+    results = response.json()["results"]
+    assert [result["declaration_id"] for result in results] == ["B1", "B2", None, "B4"]
+    assert results[0]["decision"] in {"clear", "review", "inspect"}
+    assert results[1]["error"] == {
+        "code": "validation_error",
+        "message": results[1]["error"]["message"],
+        "field": "items[0].net_weight_kg",
+    }
+    assert "error" in results[2]
+    assert results[3]["items"][0]["item_no"] == 1
+    single = client.post("/v1/score", json=armour_declaration("B1")).json()
+    assert single["parcel_risk_score"] == pytest.approx(results[0]["parcel_risk_score"])
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [{"declarations": []}, {"declarations": "x"}, {"items": []}, [make_declaration()]],
+)
+def test_batch_envelope_errors_are_422(client: TestClient, payload: Any) -> None:
+    body = error_of(client.post("/v1/score/batch", json=payload), 422)
+    assert body["field"] == "declarations"
+
+
+def test_batch_over_the_limit_is_413(settings_factory: SettingsFactory, models_dir: Any) -> None:
+    app = create_app(settings_factory(models_dir=models_dir, max_batch_declarations=3))
+    with TestClient(app) as limited:
+        payload = {"declarations": [make_declaration(f"L{n}") for n in range(4)]}
+        body = error_of(limited.post("/v1/score/batch", json=payload), 413)
+        assert body["code"] == "batch_too_large"
+        payload["declarations"].pop()
+        assert limited.post("/v1/score/batch", json=payload).status_code == 200
+
+
+def test_batch_bad_json_is_400(client: TestClient) -> None:
+    assert error_of(client.post("/v1/score/batch", content=b"[{"), 400)["code"] == "invalid_json"
