@@ -131,7 +131,8 @@ def error_response(
         error_body(code, message, request_id, field, errors),
         status_code=status_code,
         media_type="application/json",
-        headers={REQUEST_ID_HEADER: request_id, **(headers or {})},
+        # X-Request-ID is added by the request middleware to every response.
+        headers=headers,
     )
 
 

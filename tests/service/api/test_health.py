@@ -31,8 +31,8 @@ def test_every_response_carries_a_request_id(bare_client: TestClient) -> None:
     echoed = bare_client.get("/healthz", headers={"X-Request-ID": "intake-42.a"})
     assert echoed.headers["X-Request-ID"] == "intake-42.a"
     # Not something to copy into logs as it is.
-    unsafe = bare_client.get("/healthz", headers={"X-Request-ID": "a b\u00e9"})
-    assert unsafe.headers["X-Request-ID"] != "a b\u00e9"
+    unsafe = bare_client.get("/healthz", headers={"X-Request-ID": "a b;{}"})
+    assert unsafe.headers["X-Request-ID"] != "a b;{}"
     missing = bare_client.get("/no/such/route")
     assert missing.status_code == 404
     assert missing.json()["request_id"] == missing.headers["X-Request-ID"]
