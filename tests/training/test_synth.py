@@ -1,0 +1,226 @@
+"""The synthetic declaration generator: shape, determinism, labels and realism checks."""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from training import knowledge
+from training.schema import ALL_FIELDS, LABEL_CLASSES, NUMERIC_FIELDS, normalise_declarations
+from training.synth import (
+    REGISTERS,
+    generate_declarations,
+    generate_declarations_with_registers,
+    write_synthetic_csv,
+)
+
+ROWS = 30_000
+SEED = 11
+TEXT_FIELDS = tuple(
+    field
+    for field in ALL_FIELDS
+    if field not in NUMERIC_FIELDS and field not in ("posted_at", "label")
+)
+
+
+@cache
+def _sample() -> tuple[pd.DataFrame, np.ndarray]:
+    parts = list(generate_declarations_with_registers(ROWS, SEED, chunk_rows=7_000))
+    frame = pd.concat([part for part, _ in parts], ignore_index=True)
+    registers = np.array(REGISTERS)[np.concatenate([codes for _, codes in parts])]
+    return frame, registers
+
+
+def _frame() -> pd.DataFrame:
+    return _sample()[0]
+
+
+def test_exact_row_count_and_chunk_limits() -> None:
+    for rows in (1, 7, 4_999, 12_345):
+        chunks = list(generate_declarations(rows, 3, chunk_rows=2_000))
+        assert sum(len(chunk) for chunk in chunks) == rows
+        assert all(len(chunk) <= 2_000 for chunk in chunks)
+    assert list(generate_declarations(0, 3)) == []
+
+
+def test_same_seed_same_output_independent_of_chunking() -> None:
+    whole = pd.concat(generate_declarations(9_000, 5), ignore_index=True)
+    again = pd.concat(generate_declarations(9_000, 5, chunk_rows=1_234), ignore_index=True)
+    pd.testing.assert_frame_equal(whole, again)
+    other = pd.concat(generate_declarations(9_000, 6), ignore_index=True)
+    assert not whole["description"].equals(other["description"])
+
+
+def test_columns_and_dtypes() -> None:
+    frame = _frame()
+    assert tuple(frame.columns) == ALL_FIELDS
+    for field in ("gross_weight_kg", "item_no", "quantity", "net_weight_kg", "value"):
+        assert frame[field].dtype == np.float64, field
+    assert frame["posted_at"].dtype == np.dtype("datetime64[ns]")
+    assert frame["posted_at"].min() >= pd.Timestamp("2023-01-01")
+    assert frame["posted_at"].max() <= pd.Timestamp("2026-10-31")
+    assert pd.api.types.is_integer_dtype(frame["label"])
+    assert set(frame["label"].unique()) <= {0, 1}
+    for field in TEXT_FIELDS:
+        assert frame[field].dtype == object, field
+        values = frame[field].dropna()
+        assert values.map(type).eq(str).all(), field
+
+
+def test_normalise_declarations_accepts_every_chunk() -> None:
+    for chunk in generate_declarations(ROWS, SEED, chunk_rows=7_000):
+        normalised = normalise_declarations(chunk)
+        assert normalised["error"].isna().all(), normalised["error"].dropna().head()
+
+
+def test_every_class_present_and_labels_consistent() -> None:
+    frame = _frame()
+    assert set(frame["label_class"]) == set(LABEL_CLASSES)
+    consistent = frame["label"].eq((frame["label_class"] != "benign").astype(int))
+    assert 0.002 < 1 - consistent.mean() < 0.03
+    positive_rows = (frame["label_class"] != "benign").mean()
+    assert 0.15 < positive_rows < 0.3
+
+
+def test_parcels_contiguous_and_gross_covers_net() -> None:
+    frame = _frame()
+    ids = frame["declaration_id"]
+    runs = ids.ne(ids.shift()).cumsum()
+    assert runs.groupby(ids).nunique().max() == 1
+    parcels = frame.groupby("declaration_id", sort=False)
+    assert (parcels["gross_weight_kg"].nunique() == 1).all()
+    net = parcels["net_weight_kg"].sum()
+    gross = parcels["gross_weight_kg"].first()
+    assert (gross + 1e-9 >= net).all()
+    item_no = parcels["item_no"].apply(lambda s: list(s) == list(range(1, len(s) + 1)))
+    assert item_no.all()
+    assert frame["net_weight_kg"].gt(0).all() and frame["value"].ge(0).all()
+
+
+def test_chunks_never_split_a_parcel() -> None:
+    seen: set[str] = set()
+    for chunk in generate_declarations(6_000, 2, chunk_rows=500):
+        ids = set(chunk["declaration_id"])
+        assert not ids & seen
+        seen |= ids
+
+
+def test_declaration_ids_look_like_s10_and_are_unique_per_parcel() -> None:
+    frame = _frame()
+    parcels = frame.drop_duplicates("declaration_id")
+    assert frame.groupby("declaration_id")["posted_at"].nunique().max() == 1
+    s10 = parcels["declaration_id"].str.fullmatch(r"[A-Z]{2}\d{9}[A-Z]{2}|LP00\d{9}[A-Z]{2}")
+    assert s10.all()
+    ids = frame["sender_id"].dropna()
+    assert ids.str.fullmatch(r"S-[0-9a-f]{6}").all()
+
+
+def test_scripts_languages_and_registers() -> None:
+    frame, registers = _sample()
+    text = frame["description"]
+    assert text.str.contains(r"[а-яА-ЯёЁ]").mean() > 0.2
+    assert text.str.contains(r"[\u4e00-\u9fff]").mean() > 0.02
+    gear = frame["label_class"] != "benign"
+    shares = pd.Series(registers[gear.to_numpy()]).value_counts(normalize=True)
+    assert 0.2 < shares["explicit"] < 0.4
+    assert 0.5 < shares["disguised"] < 0.75
+    assert 0.03 < shares["stealth"] < 0.12
+    explicit = text[gear & (registers == "explicit")].str.lower()
+    assert explicit.str.contains("бронежилет|plate carrier|防弹|夜视|тепловиз|шлем|helmet").any()
+
+
+def test_hs_codes_mostly_present_and_valid() -> None:
+    codes = _frame()["hs_code"]
+    assert 0.25 < codes.isna().mean() < 0.45
+    digits = codes.dropna().str.replace(r"[.\s]", "", regex=True)
+    assert digits.str.fullmatch(r"\d{4,10}").all()
+
+
+def test_gear_is_undervalued_and_heavy_where_it_should_be() -> None:
+    frame, registers = _sample()
+    rates = knowledge.usd_per_unit()
+    usd = frame["value"] * frame["currency"].map(rates)
+    armour = (frame["label_class"] == "body_armor") & (registers == "disguised")
+    assert usd[armour].median() < 100
+    assert (frame.loc[armour, "net_weight_kg"] / frame.loc[armour, "quantity"]).median() > 2
+    optics = (frame["label_class"] == "optics_sensors") & (registers == "explicit")
+    helmets = (frame["label_class"] == "helmet") & (registers != "stealth")
+    per_unit = frame["net_weight_kg"] / frame["quantity"]
+    assert per_unit[helmets].median() > 1.0
+    assert usd[optics].median() > 50
+
+
+def test_vocabulary_drifts_over_time() -> None:
+    frame, registers = _sample()
+    year = frame["posted_at"].dt.year
+    gear = (frame["label_class"] != "benign").to_numpy()
+    explicit = pd.Series(registers == "explicit")[gear]
+    by_year = explicit.groupby(year[gear].to_numpy()).mean()
+    assert by_year[2023] > by_year[2026] + 0.08
+    early = {
+        phrasing.text
+        for group in (
+            *knowledge.disguise_groups().values(),
+            *(item.names for item in knowledge.item_catalogue()),
+        )
+        for phrasing in group.phrasings
+        if phrasing.since < 2025
+    }
+    late_only = {
+        phrasing.text
+        for group in knowledge.disguise_groups().values()
+        for phrasing in group.phrasings
+        if phrasing.since >= 2025
+    } - early
+    disguised = pd.Series(registers == "disguised")
+    hits = frame["description"].isin(late_only) & disguised
+    assert hits.any()
+    assert not (hits & (year < 2025)).any()
+
+
+def test_write_synthetic_csv_round_trips_atomically(tmp_path: Path) -> None:
+    target = tmp_path / "synthetic.csv"
+    assert write_synthetic_csv(target, 3_000, 4) == 3_000
+    assert [p.name for p in tmp_path.iterdir()] == ["synthetic.csv"]
+    read = pd.read_csv(target, dtype=str, keep_default_na=False, encoding="utf-8")
+    assert tuple(read.columns) == ALL_FIELDS
+    assert len(read) == 3_000
+    assert read["posted_at"].str.fullmatch(r"\d{4}-\d{2}-\d{2}").all()
+    expected = pd.concat(generate_declarations(3_000, 4), ignore_index=True)
+    codes = expected["hs_code"].fillna("")
+    assert read["hs_code"].tolist() == codes.tolist()
+    assert read["hs_code"].str.match(r"0\d{3}").any()
+    assert np.allclose(read["net_weight_kg"].astype(float), expected["net_weight_kg"])
+    assert read["description"].tolist() == expected["description"].tolist()
+    normalised = normalise_declarations(read.replace("", None))
+    assert normalised["error"].isna().all()
+
+
+def test_write_synthetic_csv_leaves_no_temp_file_on_failure(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(*_: object, **__: object) -> None:
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr("training.synth.generate_declarations", broken)
+    with pytest.raises(RuntimeError):
+        write_synthetic_csv(tmp_path / "out.csv", 10, 1)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_lexicon_interfaces() -> None:
+    rates = knowledge.usd_per_unit()
+    assert len(rates) >= 30 and rates["USD"] == 1.0
+    for code in ("RUB", "CNY", "EUR", "KZT", "BYN", "UAH", "PLN", "MNT", "VND", "THB"):
+        assert rates[code] > 0
+    vague = knowledge.vague_descriptions()
+    for word in ("gift", "clothes", "подарок", "одежда", "礼物", "衣服", "podarok", "geschenk"):
+        assert word in vague
+    assert all(word == word.lower() for word in vague)
+    catalogue = knowledge.item_catalogue()
+    for label_class in LABEL_CLASSES[1:]:
+        assert sum(item.label_class == label_class for item in catalogue) >= 8

@@ -1,0 +1,309 @@
+"""Loads the domain knowledge kept as data under `training/lexicon/`.
+
+The lexicon holds what the generator (and features) know about the trade: the item
+catalogue with real weights and worths, how senders name or disguise each item, the postal
+lanes, currencies and the vague words customs reject. Code here only parses and validates;
+every loader is cached, so callers can use them freely.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+import tomllib
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any, Final
+
+LEXICON_DIR: Final = Path(__file__).resolve().parent / "lexicon"
+
+# Description languages / registers: en_mt is machine-translated English of Chinese sellers,
+# translit is Russian written in Latin letters.
+LANGUAGES: Final = ("ru", "en", "en_mt", "zh", "translit", "pl", "de", "uk")
+FIRST_YEAR: Final = 2023
+
+_PHRASE_KEY: Final = re.compile(r"^(?P<language>[a-z]+(?:_mt)?)(?:_(?P<since>\d{4}))?$")
+_VAGUE_SECTION: Final = re.compile(r"^#\s*kind:\s*(?P<kind>\w+),\s*lang:\s*(?P<language>\w+)\s*$")
+_ITEM_FILES: Final = (
+    "items_body_armor.toml",
+    "items_helmet.toml",
+    "items_tactical_apparel.toml",
+    "items_optics_sensors.toml",
+    "items_benign_lookalikes.toml",
+    "items_benign_traffic.toml",
+)
+
+
+@dataclass(frozen=True)
+class Phrasing:
+    """One way of writing an item, in one language, in use from `since` on."""
+
+    text: str
+    language: str
+    since: int
+
+
+@dataclass(frozen=True)
+class PhraseGroup:
+    """Phrasings that tell one story, and the HS codes declared next to them."""
+
+    key: str
+    phrasings: tuple[Phrasing, ...]
+    hs_codes: tuple[str, ...]
+    hs_weights: tuple[float, ...]
+    since: int = FIRST_YEAR
+
+
+@dataclass(frozen=True)
+class ItemType:
+    """A concrete kind of goods with its real physical and market properties."""
+
+    key: str
+    label_class: str
+    share: float
+    weight_median_kg: float
+    weight_sigma: float
+    worth_usd: tuple[float, float]
+    quantities: tuple[int, ...]
+    quantity_weights: tuple[float, ...]
+    names: PhraseGroup
+    origins: dict[str, float]
+    elsewhere: float
+    kit: bool
+    palette: str | None
+    vague_kind: str
+    disguises: dict[str, float]
+    covers: tuple[str, ...]
+    category: dict[str, float] | None
+    mail: dict[str, float] | None
+
+
+@dataclass(frozen=True)
+class Lane:
+    """A postal route and the habits of the people who post on it."""
+
+    origin: str
+    destination: str
+    benign: float
+    positive: dict[str, float]
+    currency: dict[str, float]
+    language: dict[str, float]
+    second_language: str
+    hs_missing: float
+    category_benign: dict[str, float]
+    category_positive: dict[str, float]
+    mail: dict[str, float]
+
+
+def _read_toml(name: str) -> dict[str, Any]:
+    with (LEXICON_DIR / name).open("rb") as handle:
+        return tomllib.load(handle)
+
+
+def _weights(table: dict[str, Any]) -> dict[str, float]:
+    return {str(key): float(value) for key, value in table.items()}
+
+
+def _hs(table: dict[str, Any]) -> tuple[tuple[str, ...], tuple[float, ...]]:
+    codes = tuple(str(code) for code in table)
+    for code in codes:
+        digits = code.replace(".", "")
+        if not (digits.isdigit() and 4 <= len(digits) <= 10):
+            raise ValueError(f"bad HS code {code!r} in the lexicon")
+    return codes, tuple(float(weight) for weight in table.values())
+
+
+def _phrasings(table: dict[str, Any], since: int = FIRST_YEAR) -> tuple[Phrasing, ...]:
+    found: list[Phrasing] = []
+    for key, value in table.items():
+        match = _PHRASE_KEY.match(key)
+        if not match or match["language"] not in LANGUAGES or not isinstance(value, list):
+            continue
+        first_year = int(match["since"]) if match["since"] else since
+        found.extend(Phrasing(str(text), match["language"], first_year) for text in value)
+    return tuple(found)
+
+
+@cache
+def usd_per_unit() -> dict[str, float]:
+    """Approximate 2025 exchange rates: US dollars per unit of each ISO 4217 currency."""
+    with (LEXICON_DIR / "currency_rates.csv").open(encoding="utf-8", newline="") as handle:
+        return {row["currency"]: float(row["usd_per_unit"]) for row in csv.DictReader(handle)}
+
+
+@cache
+def vague_descriptions_by_kind() -> dict[tuple[str, str], tuple[str, ...]]:
+    """Vague words by (kind of goods they stand for, language)."""
+    sections: dict[tuple[str, str], list[str]] = {}
+    current: tuple[str, str] | None = None
+    text = (LEXICON_DIR / "vague_descriptions.txt").read_text(encoding="utf-8")
+    for raw in text.splitlines():
+        line = raw.strip()
+        if not line:
+            continue
+        if line.startswith("#"):
+            match = _VAGUE_SECTION.match(line)
+            if match:
+                current = (match["kind"], match["language"])
+            continue
+        if current is None:
+            raise ValueError("vague_descriptions.txt: an entry before the first section")
+        sections.setdefault(current, []).append(line)
+    return {key: tuple(words) for key, words in sections.items()}
+
+
+@cache
+def vague_descriptions() -> frozenset[str]:
+    """Descriptions too vague to say what the goods are (ICS2 / WCO style), all languages."""
+    return frozenset(word for words in vague_descriptions_by_kind().values() for word in words)
+
+
+@cache
+def vague_kinds() -> tuple[str, ...]:
+    return tuple(sorted({kind for kind, _ in vague_descriptions_by_kind()}))
+
+
+def _vague_phrasings(kind: str) -> tuple[Phrasing, ...]:
+    return tuple(
+        Phrasing(word, language, FIRST_YEAR)
+        for (word_kind, language), words in vague_descriptions_by_kind().items()
+        if word_kind == kind
+        for word in words
+    )
+
+
+@cache
+def vague_groups() -> dict[str, PhraseGroup]:
+    """One phrase group per kind of vague word, with the HS codes honest senders pick."""
+    codes: dict[str, dict[str, float]] = _read_toml("generator.toml")["vague_hs"]
+    return {
+        kind: PhraseGroup(f"vague:{kind}", _vague_phrasings(kind), *_hs(codes[kind]))
+        for kind in vague_kinds()
+    }
+
+
+@cache
+def disguise_groups() -> dict[str, PhraseGroup]:
+    """Cover stories for gear, keyed by name (see disguises.toml)."""
+    groups: dict[str, PhraseGroup] = {}
+    for key, table in _read_toml("disguises.toml").items():
+        since = int(table.get("since", FIRST_YEAR))
+        phrasings = _phrasings(table, since)
+        if "vague" in table:
+            phrasings += tuple(
+                Phrasing(p.text, p.language, since) for p in _vague_phrasings(table["vague"])
+            )
+        if not phrasings:
+            raise ValueError(f"disguise {key!r} has no phrasings")
+        groups[key] = PhraseGroup(key, phrasings, *_hs(table["hs"]), since=since)
+    return groups
+
+
+@cache
+def item_catalogue() -> tuple[ItemType, ...]:
+    """Every item type, gear and benign, in a stable order."""
+    items: list[ItemType] = []
+    for name in _ITEM_FILES:
+        for key, table in _read_toml(name).items():
+            quantity = {int(count): float(weight) for count, weight in table["quantity"].items()}
+            median, sigma = table["weight_kg"]
+            low, high = table["worth_usd"]
+            items.append(
+                ItemType(
+                    key=key,
+                    label_class=table["class"],
+                    share=float(table["share"]),
+                    weight_median_kg=float(median),
+                    weight_sigma=float(sigma),
+                    worth_usd=(float(low), float(high)),
+                    quantities=tuple(quantity),
+                    quantity_weights=tuple(quantity.values()),
+                    names=PhraseGroup(f"item:{key}", _phrasings(table), *_hs(table["hs"])),
+                    origins=_weights(table.get("origins", {})),
+                    elsewhere=float(table.get("elsewhere", 1.0)),
+                    kit=bool(table.get("kit", False)),
+                    palette=table.get("palette"),
+                    vague_kind=str(table.get("vague", "general")),
+                    disguises=_weights(table.get("disguises", {})),
+                    covers=tuple(table.get("covers", ())),
+                    category=_weights(table["category"]) if "category" in table else None,
+                    mail=_weights(table["mail"]) if "mail" in table else None,
+                )
+            )
+    _check_catalogue(items)
+    return tuple(items)
+
+
+def _check_catalogue(items: list[ItemType]) -> None:
+    keys = [item.key for item in items]
+    if len(set(keys)) != len(keys):
+        raise ValueError("duplicate item keys in the lexicon")
+    benign = {item.key for item in items if item.label_class == "benign"}
+    disguises = disguise_groups()
+    for item in items:
+        if not item.names.phrasings:
+            raise ValueError(f"item {item.key!r} has no phrasings")
+        for cover in item.covers:
+            if cover not in benign:
+                raise ValueError(f"item {item.key!r}: cover {cover!r} is not a benign item")
+        for disguise in item.disguises:
+            if disguise not in disguises:
+                raise ValueError(f"item {item.key!r}: unknown disguise {disguise!r}")
+        if item.label_class != "benign" and not (item.disguises and item.covers):
+            raise ValueError(f"gear item {item.key!r} needs disguises and covers")
+
+
+@cache
+def lanes() -> tuple[Lane, ...]:
+    """Postal lanes with their volumes and senders' habits."""
+    data = _read_toml("lanes.toml")
+    default: dict[str, Any] = data["default"]
+    found: list[Lane] = []
+    for table in data["lane"]:
+        merged = {**default, **table}
+        found.append(
+            Lane(
+                origin=merged["origin"],
+                destination=merged["destination"],
+                benign=float(merged["benign"]),
+                positive=_weights(merged["positive"]),
+                currency=_weights(merged["currency"]),
+                language=_weights(merged["language"]),
+                second_language=str(merged["second_language"]),
+                hs_missing=float(merged["hs_missing"]),
+                category_benign=_weights(merged["category_benign"]),
+                category_positive=_weights(merged["category_positive"]),
+                mail=_weights(merged["mail"]),
+            )
+        )
+    return tuple(found)
+
+
+@cache
+def generator_settings() -> dict[str, Any]:
+    """Rates, templates and distributions of generator.toml, as parsed."""
+    return _read_toml("generator.toml")
+
+
+@cache
+def transliteration() -> dict[str, str]:
+    """Cyrillic letter -> Latin letters, the passport-style scheme senders mostly use."""
+    with (LEXICON_DIR / "translit.csv").open(encoding="utf-8", newline="") as handle:
+        return {row["cyrillic"]: row["latin"] for row in csv.DictReader(handle)}
+
+
+def transliterate(text: str) -> str:
+    """Russian / Ukrainian text in Latin letters, keeping the case of the first letter."""
+    table = transliteration()
+    out: list[str] = []
+    for char in text:
+        lower = char.lower()
+        latin = table.get(lower)
+        if latin is None:
+            out.append(char)
+        elif char != lower and latin:
+            out.append(latin[0].upper() + latin[1:])
+        else:
+            out.append(latin)
+    return "".join(out)
