@@ -96,6 +96,9 @@ class Settings(BaseSettings):
     audit_db: Path = Path("var/audit.sqlite3")
     # Most rows the audit writer commits in one transaction.
     audit_batch_rows: int = Field(500, ge=1)
+    # How often the audit writer commits what requests queued; a clean shutdown commits
+    # the rest, so this bounds only how fresh the database is, not what it keeps.
+    audit_flush_seconds: float = Field(0.1, gt=0, le=10)
 
     # `json` for log shippers, `plain` for a person at a terminal.
     log_format: Literal["json", "plain"] = "json"

@@ -150,6 +150,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         audit = AuditLog(
             settings.audit_db,
             batch_rows=settings.audit_batch_rows,
+            flush_interval=settings.audit_flush_seconds,
             on_written=lambda rows: metrics.audit_rows.labels("written").inc(rows),
             on_failed=lambda rows: metrics.audit_rows.labels("failed").inc(rows),
         )

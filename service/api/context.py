@@ -10,9 +10,9 @@ internals.
 from __future__ import annotations
 
 import logging
+import random
 import re
 import time
-import uuid
 from typing import Final
 
 from starlette.datastructures import MutableHeaders
@@ -54,7 +54,9 @@ class RequestContextMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        request_id = _incoming_request_id(scope) or uuid.uuid4().hex
+        # Not uuid4: it reads os.urandom, a system call that gives up the GIL on every
+        # request; ids only need to be unique, not unguessable.
+        request_id = _incoming_request_id(scope) or f"{random.getrandbits(128):032x}"
         scope.setdefault("state", {})["request_id"] = request_id
         status = 500
         started = False
@@ -88,8 +90,7 @@ class RequestContextMiddleware:
             elapsed = time.perf_counter() - begin
             route = route_template(scope)
             method = scope["method"]
-            self.metrics.requests.labels(method, route, str(status)).inc()
-            self.metrics.request_latency.labels(method, route).observe(elapsed)
+            self.metrics.observe_request(method, route, status, elapsed)
             if self.access_log:
                 log.info(
                     "%s %s %d",

@@ -8,7 +8,7 @@ scrape them per worker or aggregate in Prometheus.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Final
+from typing import Any, Final
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -113,6 +113,32 @@ class Metrics:
             registry=self.registry,
         )
 
+        # Label children looked up once: `labels()` takes a lock and builds a key each call.
+        self._request_series: dict[tuple[str, str, str], tuple[Any, Any]] = {}
+        self._scoring_series: dict[str, tuple[Any, Any]] = {}
+        self._decision_series = {
+            decision: self.decisions.labels(decision=decision)
+            for decision in ("clear", "review", "inspect")
+        }
+
+    def observe_request(self, method: str, route: str, status: int, seconds: float) -> None:
+        key = (method, route, str(status))
+        series = self._request_series.get(key)
+        if series is None:
+            series = (self.requests.labels(*key), self.request_latency.labels(method, route))
+            self._request_series[key] = series
+        series[0].inc()
+        series[1].observe(seconds)
+
+    def observe_scoring(self, endpoint: str, results: list[dict[str, Any]], seconds: float) -> None:
+        series = self._scoring_series.get(endpoint)
+        if series is None:
+            series = (self.scoring_latency.labels(endpoint), self.declarations.labels(endpoint))
+            self._scoring_series[endpoint] = series
+        series[0].observe(seconds)
+        series[1].inc(len(results))
+        self.observe_decisions(results)
+
     def set_model(self, version: str, loaded_at: float) -> None:
         self.model_info.clear()
         self.model_info.labels(version=version).set(1)
@@ -121,12 +147,13 @@ class Metrics:
     def watch_audit_queue(self, depth: Callable[[], int]) -> None:
         self.audit_queue_depth.set_function(lambda: float(depth()))
 
-    def observe_decisions(self, results: list[dict[str, object]]) -> None:
+    def observe_decisions(self, results: list[dict[str, Any]]) -> None:
         for result in results:
             decision = result.get("decision")
             if decision is None:
                 continue
-            self.decisions.labels(decision=str(decision)).inc()
+            series = self._decision_series.get(decision) or self.decisions.labels(str(decision))
+            series.inc()
             score = result.get("parcel_risk_score")
             if isinstance(score, int | float):
                 self.risk_score.observe(float(score))

@@ -13,7 +13,7 @@ from fastapi import APIRouter, Request
 from pydantic import ValidationError
 from starlette.responses import StreamingResponse
 
-from service.api.deps import CallerDep, ScorerDep, State
+from service.api.deps import ScoringCall, scoring_call
 from service.api.errors import (
     ErrorBody,
     InvalidInputError,
@@ -23,7 +23,7 @@ from service.api.errors import (
     request_id_of,
 )
 from service.api.schemas import BatchResponse, JsonResponse, ScoredDeclaration
-from service.api.security import Caller
+from service.api.security import api_key_scheme
 from service.audit import ScoredCsv, ScoredRecord
 from service.scorer import Scorer
 from training.schema import DeclarationIn
@@ -49,34 +49,34 @@ ERROR_RESPONSES: Final[dict[int | str, dict[str, Any]]] = {
 }
 
 
+# The scoring routes check the key inside their one dependency (see deps), so they state
+# the requirement for the docs themselves.
+_SECURITY: Final[list[dict[str, list[str]]]] = [{api_key_scheme.scheme_name: []}]
+
+
 def _json_body(schema: str) -> dict[str, Any]:
     return {
         "requestBody": {
             "required": True,
             "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{schema}"}}},
-        }
+        },
+        "security": _SECURITY,
     }
 
 
 def _audit(
-    state: State,
+    call: ScoringCall,
     request: Request,
-    caller: Caller,
     declarations: Sequence[DeclarationIn],
     results: Sequence[dict[str, Any]],
 ) -> None:
-    if state.audit is None:
+    audit = call.state.audit
+    if audit is None:
         return
     request_id = request_id_of(request)
+    key_id = call.caller.key_id
     for declaration, result in zip(declarations, results, strict=True):
-        state.audit.record(ScoredRecord(request_id, caller.key_id, declaration, result))
-
-
-def _observe(state: State, endpoint: str, results: list[dict[str, Any]], seconds: float) -> None:
-    metrics = state.metrics
-    metrics.scoring_latency.labels(endpoint).observe(seconds)
-    metrics.declarations.labels(endpoint).inc(len(results))
-    metrics.observe_decisions(results)
+        audit.record(ScoredRecord(request_id, key_id, declaration, result))
 
 
 async def _score(scorer: Scorer, declarations: list[DeclarationIn]) -> list[dict[str, Any]]:
@@ -95,16 +95,15 @@ async def _score(scorer: Scorer, declarations: list[DeclarationIn]) -> list[dict
     responses={200: {"model": ScoredDeclaration}, **ERROR_RESPONSES},
     openapi_extra=_json_body("DeclarationIn"),
 )
-async def score(
-    request: Request, state: State, caller: CallerDep, scorer: ScorerDep
-) -> JsonResponse:
+async def score(request: Request) -> JsonResponse:
     """A declaration (contract §1, JSON form) in; item and parcel scores, decision and
     reasons out (contract §2)."""
+    call = scoring_call(request)
     declaration = validate_declaration(await request.body())
     begin = time.perf_counter()
-    results = await _score(scorer, [declaration])
-    _observe(state, "score", results, time.perf_counter() - begin)
-    _audit(state, request, caller, [declaration], results)
+    results = await _score(call.scorer, [declaration])
+    call.state.metrics.observe_scoring("score", results, time.perf_counter() - begin)
+    _audit(call, request, [declaration], results)
     return JsonResponse(results[0])
 
 
@@ -162,13 +161,12 @@ def _entry_error(entry: Any, error: InvalidInputError | MalformedBodyError) -> d
     responses={200: {"model": BatchResponse}, **ERROR_RESPONSES},
     openapi_extra=_json_body("BatchRequest"),
 )
-async def score_batch(
-    request: Request, state: State, caller: CallerDep, scorer: ScorerDep
-) -> JsonResponse:
+async def score_batch(request: Request) -> JsonResponse:
     """`{"declarations": [...]}` in; `{"results": [...]}` out, one entry per declaration in
     request order. A declaration that does not validate gets an error entry in its place;
     the others are scored."""
-    entries = _batch_entries(await request.body(), state.settings.max_batch_declarations)
+    call = scoring_call(request)
+    entries = _batch_entries(await request.body(), call.state.settings.max_batch_declarations)
     results: list[dict[str, Any] | None] = [None] * len(entries)
     valid: list[DeclarationIn] = []
     positions: list[int] = []
@@ -180,9 +178,9 @@ async def score_batch(
             results[position] = _entry_error(entry, error)
     if valid:
         begin = time.perf_counter()
-        scored = await _score(scorer, valid)
-        _observe(state, "batch", scored, time.perf_counter() - begin)
-        _audit(state, request, caller, valid, scored)
+        scored = await _score(call.scorer, valid)
+        call.state.metrics.observe_scoring("batch", scored, time.perf_counter() - begin)
+        _audit(call, request, valid, scored)
         for position, result in zip(positions, scored, strict=True):
             results[position] = result
     return JsonResponse({"results": results})
@@ -206,22 +204,22 @@ _END: Final = object()
         "requestBody": {
             "required": True,
             "content": {"text/csv": {"schema": {"type": "string", "format": "binary"}}},
-        }
+        },
+        "security": _SECURITY,
     },
 )
-async def score_csv(
-    request: Request, state: State, caller: CallerDep, scorer: ScorerDep
-) -> StreamingResponse:
+async def score_csv(request: Request) -> StreamingResponse:
     """A CSV export (contract §1, CSV form: `;` or `,`, decimal commas, UTF-8/cp1251/GB18030)
     in; the scored CSV out, as the `score` command writes it: every input row in input
     order, unscorable rows kept with `error` filled."""
+    call = scoring_call(request)
     from service.batch import score_csv_bytes  # noqa: PLC0415
 
     body = await request.body()
     if not body.strip():
         raise InvalidInputError("the request body is empty; send a CSV file", code="empty_body")
     begin = time.perf_counter()
-    chunks = score_csv_bytes(scorer, body)
+    chunks = score_csv_bytes(call.scorer, body)
 
     def next_chunk() -> Any:
         return next(chunks, _END)
@@ -232,7 +230,9 @@ async def score_csv(
         # The batch reader's verdict on unusable input (no description column, an
         # encoding it cannot read): the caller's to fix.
         raise InvalidInputError(str(exc), code="unusable_csv") from None
-    audit = state.audit
+    audit = call.state.audit
+    key_id = call.caller.key_id
+    metrics = call.state.metrics
     request_id = request_id_of(request)
 
     async def stream() -> AsyncIterator[bytes]:
@@ -243,8 +243,8 @@ async def score_csv(
             written.append(chunk)
             yield chunk
             chunk = await anyio.to_thread.run_sync(next_chunk)
-        state.metrics.scoring_latency.labels("csv").observe(time.perf_counter() - begin)
+        metrics.scoring_latency.labels("csv").observe(time.perf_counter() - begin)
         if audit is not None:
-            audit.record(ScoredCsv(request_id, caller.key_id, b"".join(written)))
+            audit.record(ScoredCsv(request_id, key_id, b"".join(written)))
 
     return StreamingResponse(stream(), media_type="text/csv; charset=utf-8")
