@@ -104,8 +104,10 @@ class Settings(BaseSettings):
     log_format: Literal["json", "plain"] = "json"
     # Root log level.
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
-    # One log line per request (method, route, status, duration, request id).
-    access_log: bool = True
+    # One log line per request (method, route, status, duration, request id). Off by
+    # default: it costs ~40 us a request (measured), a sixth of a scoring call, and the
+    # audit trail and metrics already record every scoring call with its request id.
+    access_log: bool = False
     # Reload the model on SIGHUP, as `POST /v1/admin/reload` does.
     reload_on_sighup: bool = True
 
