@@ -1,0 +1,654 @@
+"""Scoring whole declaration exports: every row back, in order, unscorable rows explained.
+
+The parent process reads the export in chunks and writes the results; worker processes
+normalise and score. A parcel (consecutive rows sharing a declaration id) is always scored
+as one, even when it straddles a chunk boundary: the trailing parcel of a chunk is held
+back and scored with the next chunk. Parcels are runs of consecutive rows, so an id that
+turns up again further down the file starts a new parcel wherever the chunk boundaries
+fall; scores therefore do not depend on the chunk size or the number of workers.
+
+The output is written through `AtomicTableWriter`, so an interrupted run leaves no output.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import multiprocessing
+import os
+import signal
+import sys
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import FrameType
+from typing import Any, Final, Literal, cast
+
+import numpy as np
+import pandas as pd
+
+from service.scorer import SCORE_COLUMNS, Scorer, ScoringPolicy
+from training.model import columns_of
+from training.schema import (
+    DECLARATION_FIELDS,
+    ERROR_COLUMN,
+    LINE_COLUMN,
+    READ_ERROR_COLUMN,
+    canonical_header,
+    normalise_declarations,
+    normalise_text,
+)
+from training.tables import (
+    AtomicTableWriter,
+    Decimal,
+    Kind,
+    TableError,
+    TableFormat,
+    detect_format,
+    guard_formulas,
+    iter_table_chunks,
+)
+
+OUTPUT_SCORE_COLUMNS: Final = (*SCORE_COLUMNS, ERROR_COLUMN)
+DEFAULT_CHUNK_ROWS: Final = 50_000
+# Rows of one chunk of the HTTP CSV endpoint: small enough that the first bytes go out soon.
+HTTP_CHUNK_ROWS: Final = 10_000
+# A run of more rows than this under one id is not a parcel (a constant id column, say):
+# it is not held back whole, so memory stays bounded whatever the file holds.
+MAX_PARCEL_ROWS: Final = 10_000
+SCORE_DECIMALS: Final = 4
+REASON_SEPARATOR: Final = " | "
+FLAGGED_DECISIONS: Final = ("review", "inspect")
+# Columns the workers need: the contract fields and what the reader adds for errors.
+_WORKER_COLUMNS: Final = (*DECLARATION_FIELDS, LINE_COLUMN, READ_ERROR_COLUMN)
+_READER_COLUMNS: Final = (LINE_COLUMN, READ_ERROR_COLUMN)
+
+
+class UnusableInputError(TableError, ValueError):
+    """Input that cannot be scored at all (not a table, no description column, ...).
+
+    A `TableError`, and a `ValueError` for callers that only know about the latter.
+    """
+
+
+class ThresholdProfileError(ValueError):
+    """A threshold profile the model card does not define; the message lists the known ones."""
+
+
+# --- what a run writes ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class OutputLayout:
+    """Which reader columns go out, under which names, followed by the score columns."""
+
+    input_columns: tuple[str, ...]
+    input_names: tuple[str, ...]
+
+    @property
+    def names(self) -> list[str]:
+        return [*self.input_names, *OUTPUT_SCORE_COLUMNS]
+
+    @classmethod
+    def of(cls, table_format: TableFormat, columns: Sequence[str] | None = None) -> OutputLayout:
+        """The layout for a table, with all its columns or only `columns` (by header name).
+
+        Input columns keep their original header; one that clashes with a score column or
+        with another kept column gets a suffix, so every output column has its own name.
+        """
+        frame_columns = table_format.frame_columns()
+        originals = list(table_format.columns)
+        if columns is None:
+            positions = list(range(len(originals)))
+        else:
+            positions = [_column_position(name, originals, frame_columns) for name in columns]
+        taken = set(OUTPUT_SCORE_COLUMNS)
+        names: list[str] = []
+        for position in positions:
+            base = originals[position]
+            name = base if base not in taken else f"{base}.input"
+            copy = 1
+            while name in taken:
+                copy += 1
+                name = f"{base}.input{copy}"
+            taken.add(name)
+            names.append(name)
+        return cls(tuple(frame_columns[p] for p in positions), tuple(names))
+
+
+def _column_position(name: str, originals: list[str], frame_columns: list[str]) -> int:
+    wanted = name.strip()
+    if wanted in originals:
+        return originals.index(wanted)
+    contract_field = canonical_header(wanted)
+    if contract_field is not None and contract_field in frame_columns:
+        return frame_columns.index(contract_field)
+    known = ", ".join(repr(c) for c in originals)
+    raise UnusableInputError(f"--columns: no column {wanted!r} in the input (columns: {known})")
+
+
+# --- scoring rows --------------------------------------------------------------------------
+
+
+def score_rows(scorer: Scorer, raw: pd.DataFrame, decimal: Decimal = ".") -> pd.DataFrame:
+    """The output score columns (and `error`) for reader rows that hold whole parcels.
+
+    The result has one row per row of `raw`, with its index. Rows that cannot be scored have
+    `error` set and empty score columns; should scoring itself fail, every row says so
+    rather than being lost.
+    """
+    try:
+        normalised = normalise_declarations(raw, decimal=decimal, with_labels=False)
+        return _score_normalised(scorer, normalised)
+    except Exception as exc:
+        message = f"row: could not be scored ({type(exc).__name__}: {exc})"
+        return _unscored(raw, message)
+
+
+def _score_normalised(scorer: Scorer, normalised: pd.DataFrame) -> pd.DataFrame:
+    rows = len(normalised)
+    error = normalised[ERROR_COLUMN].to_numpy(dtype=object)
+    valid = pd.isna(error)
+    risk_score = np.full(rows, np.nan)
+    parcel_risk_score = np.full(rows, np.nan)
+    risk_class = np.full(rows, None, dtype=object)
+    decision = np.full(rows, None, dtype=object)
+    reasons = np.full(rows, None, dtype=object)
+    model_version = np.full(rows, None, dtype=object)
+    if valid.any():
+        ids = normalised["declaration_id"].to_numpy(dtype=object)
+        items = columns_of(normalised[valid])
+        # Parcels are runs of consecutive rows; the real ids still drive random selection.
+        items["declaration_id"] = parcel_runs(ids)[valid]
+        # An id array is what the scorer indexes; it needs no list.
+        selection_ids = cast("Sequence[Any]", ids[valid])
+        result = scorer.score_columns(items, selection_ids=selection_ids)
+        risk_score[valid] = np.round(result["risk_score"].astype(float), SCORE_DECIMALS)
+        parcel_risk_score[valid] = np.round(
+            result["parcel_risk_score"].astype(float), SCORE_DECIMALS
+        )
+        risk_class[valid] = result["risk_class"]
+        decision[valid] = result["decision"]
+        reasons[valid] = reason_cells(result["reasons"])
+        model_version[valid] = scorer.model_version
+    return pd.DataFrame(
+        {
+            "risk_score": risk_score,
+            "risk_class": risk_class,
+            "parcel_risk_score": parcel_risk_score,
+            "decision": decision,
+            "reasons": reasons,
+            "model_version": model_version,
+            ERROR_COLUMN: error,
+        },
+        index=normalised.index,
+    )
+
+
+def _unscored(raw: pd.DataFrame, message: str) -> pd.DataFrame:
+    rows = len(raw)
+    if LINE_COLUMN in raw.columns:
+        errors = (message + " (line " + raw[LINE_COLUMN].astype(str) + ")").to_numpy(dtype=object)
+    else:
+        errors = np.full(rows, message, dtype=object)
+    empty = np.full(rows, None, dtype=object)
+    return pd.DataFrame(
+        {
+            "risk_score": np.full(rows, np.nan),
+            "risk_class": empty,
+            "parcel_risk_score": np.full(rows, np.nan),
+            "decision": empty.copy(),
+            "reasons": empty.copy(),
+            "model_version": empty.copy(),
+            ERROR_COLUMN: errors,
+        },
+        index=raw.index,
+    )
+
+
+def parcel_runs(ids: np.ndarray) -> np.ndarray:
+    """A parcel number per row: it goes up wherever the id differs from the row before."""
+    if len(ids) == 0:
+        return np.zeros(0, dtype=np.int64)
+    starts = np.empty(len(ids), dtype=bool)
+    starts[0] = True
+    starts[1:] = ids[1:] != ids[:-1]
+    return np.cumsum(starts)
+
+
+def reason_cells(reasons: np.ndarray) -> np.ndarray:
+    """Reasons as one cell each: `code: message` entries joined by ` | `."""
+    cells = np.full(len(reasons), "", dtype=object)
+    # Most items have no reasons; only the others need a Python-level join.
+    for position in np.flatnonzero(reasons.astype(bool)):
+        cells[position] = REASON_SEPARATOR.join(
+            f"{reason['code']}: {reason['message']}" for reason in reasons[position]
+        )
+    return cells
+
+
+# --- parcels across chunks -----------------------------------------------------------------
+
+
+def trailing_parcel_start(ids: pd.Series) -> int:
+    """The position at which the last parcel of a chunk starts; len(ids) if none to hold.
+
+    Ids compare as the normaliser will see them; a row without an id is a parcel of its
+    own, so it is never held back.
+    """
+    if len(ids) == 0:
+        return 0
+    codes, uniques = pd.factorize(ids, use_na_sentinel=True)
+    keys = np.array([*(_id_key(value) for value in uniques), None], dtype=object)[codes]
+    last = keys[-1]
+    if last is None:
+        return len(ids)
+    differs = np.flatnonzero(keys != last)
+    return int(differs[-1]) + 1 if len(differs) else 0
+
+
+def _id_key(value: object) -> str | None:
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return None
+    return normalise_text(str(value)) or None
+
+
+def parcel_units(chunks: Iterator[pd.DataFrame]) -> Iterator[list[pd.DataFrame]]:
+    """Chunks regrouped so that no parcel is split: each unit is a list of row pieces.
+
+    The trailing parcel of a chunk is held back and goes with the next chunk; pieces are
+    handed on as they are, so the reader's frames need no copying.
+    """
+    carry: list[pd.DataFrame] = []
+    carry_rows = 0
+    for chunk in chunks:
+        if not len(chunk):
+            continue
+        if "declaration_id" not in chunk.columns:
+            yield [*carry, chunk]  # every row is a parcel of its own
+            carry, carry_rows = [], 0
+            continue
+        start = trailing_parcel_start(chunk["declaration_id"])
+        held = len(chunk) - start
+        continues_carry = start == 0 and bool(carry) and _same_parcel(carry[-1], chunk)
+        if held == 0 or held + (carry_rows if continues_carry else 0) > MAX_PARCEL_ROWS:
+            yield [*carry, chunk]
+            carry, carry_rows = [], 0
+        elif start == 0 and (continues_carry or not carry):
+            carry.append(chunk)
+            carry_rows += held
+        else:
+            head = [chunk.iloc[:start]] if start else []
+            yield [*carry, *head]
+            carry, carry_rows = [chunk.iloc[start:]], held
+    if carry:
+        yield carry
+
+
+def _same_parcel(before: pd.DataFrame, after: pd.DataFrame) -> bool:
+    first = _id_key(after["declaration_id"].iloc[0])
+    return first is not None and first == _id_key(before["declaration_id"].iloc[-1])
+
+
+# --- running ----------------------------------------------------------------------------
+
+
+@dataclass
+class BatchSummary:
+    """What a run did, for the closing line on stderr."""
+
+    rows: int = 0
+    scored: int = 0
+    errors: int = 0
+    flagged: int = 0
+    seconds: float = 0.0
+
+    @property
+    def rows_per_second(self) -> float:
+        return self.rows / self.seconds if self.seconds > 0 else 0.0
+
+    def add(self, scores: pd.DataFrame) -> None:
+        errors = int(scores[ERROR_COLUMN].notna().sum())
+        self.rows += len(scores)
+        self.errors += errors
+        self.scored += len(scores) - errors
+        self.flagged += int(scores["decision"].isin(FLAGGED_DECISIONS).sum())
+
+    def line(self) -> str:
+        return (
+            f"{self.rows:,} rows: {self.scored:,} scored, {self.errors:,} with errors, "
+            f"{self.flagged:,} flagged (review or inspect); "
+            f"{self.rows_per_second:,.0f} rows/s, {self.seconds:.1f} s"
+        )
+
+
+@dataclass
+class BatchOptions:
+    chunk_rows: int = DEFAULT_CHUNK_ROWS
+    # Worker processes; 1 scores in this process, None uses every core.
+    workers: int | None = None
+    output_format: Kind | None = None
+    columns: Sequence[str] | None = None
+    progress: bool | None = None  # None: when stderr is a terminal
+    on_rows: Callable[[int], None] | None = field(default=None, repr=False)
+
+
+def available_cores() -> int:
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
+def score_table(
+    source: Path,
+    dest: Path | Literal["-"],
+    scorer: Scorer,
+    options: BatchOptions | None = None,
+) -> BatchSummary:
+    """Score a CSV or Parquet export into `dest` (`"-"`: CSV on standard output).
+
+    Raises `TableError` for input that cannot be read as a declaration table; nothing is
+    written then, nor when the run is interrupted.
+    """
+    options = options or BatchOptions()
+    if options.chunk_rows < 1:
+        raise ValueError("the chunk size must be at least 1 row")
+    began = time.perf_counter()
+    table_format = detect_format(source)
+    layout = OutputLayout.of(table_format, options.columns)
+    workers = options.workers or available_cores()
+    summary = BatchSummary()
+    show_progress = sys.stderr.isatty() if options.progress is None else options.progress
+    with contextlib.ExitStack() as stack:
+        stack.enter_context(_sigterm_as_interrupt())
+        scoring = stack.enter_context(_Scoring.start(scorer, workers, table_format.decimal))
+        progress = stack.enter_context(
+            _Progress.start(show_progress, _estimated_rows(source, table_format))
+        )
+        chunks = iter_table_chunks(source, chunk_rows=options.chunk_rows, table_format=table_format)
+        writer = stack.enter_context(
+            AtomicTableWriter(dest, options.output_format, columns=layout.names)
+        )
+        for piece, scores in scoring.scored_pieces(parcel_units(chunks)):
+            writer.write(output_frame(piece, scores, layout))
+            summary.add(scores)
+            progress.advance(len(piece))
+            if options.on_rows is not None:
+                options.on_rows(summary.rows)
+    summary.seconds = time.perf_counter() - began
+    return summary
+
+
+def output_frame(piece: pd.DataFrame, scores: pd.DataFrame, layout: OutputLayout) -> pd.DataFrame:
+    """Reader rows with their score columns, under the output names."""
+    values = [piece[column].to_numpy() for column in layout.input_columns]
+    values += [scores[name].to_numpy() for name in OUTPUT_SCORE_COLUMNS]
+    frame = pd.DataFrame(dict(enumerate(values)), index=piece.index)
+    frame.columns = pd.Index(layout.names)
+    return frame
+
+
+class _Scoring:
+    """Scores units of pieces, in order: in this process, or on a pool of workers."""
+
+    def __init__(
+        self, scorer: Scorer, decimal: Decimal, pool: ProcessPoolExecutor | None, workers: int
+    ) -> None:
+        self.scorer = scorer
+        self.decimal = decimal
+        self.pool = pool
+        self.workers = workers
+
+    @classmethod
+    @contextlib.contextmanager
+    def start(cls, scorer: Scorer, workers: int, decimal: Decimal) -> Iterator[_Scoring]:
+        if workers <= 1:
+            yield cls(scorer, decimal, None, 1)
+            return
+        pool = ProcessPoolExecutor(
+            max_workers=workers,
+            mp_context=_pool_context(),
+            initializer=_init_worker,
+            initargs=(scorer,),
+        )
+        try:
+            # Start the workers now, before the reader's threads exist, so that forking
+            # copies a process with no threads in it.
+            for started in [pool.submit(_worker_ready) for _ in range(workers)]:
+                started.result()
+            yield cls(scorer, decimal, pool, workers)
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+    def scored_pieces(
+        self, units: Iterator[list[pd.DataFrame]]
+    ) -> Iterator[tuple[pd.DataFrame, pd.DataFrame]]:
+        """(piece, its scores) for every piece of every unit, in input order."""
+        if self.pool is None:
+            for unit in units:
+                yield from _split(unit, score_rows(self.scorer, _joined(unit), self.decimal))
+            return
+        pending: deque[tuple[list[pd.DataFrame], Future[pd.DataFrame]]] = deque()
+        # Enough queued work that no worker waits while the parent writes.
+        limit = self.workers + 2
+        for unit in units:
+            payload = [_worker_view(piece) for piece in unit]
+            pending.append((unit, self.pool.submit(_score_in_worker, payload, self.decimal)))
+            while len(pending) >= limit:
+                done, future = pending.popleft()
+                yield from _split(done, future.result())
+        while pending:
+            done, future = pending.popleft()
+            yield from _split(done, future.result())
+
+
+def _pool_context() -> Any:
+    # Forked workers share the loaded model copy-on-write; elsewhere each worker gets a
+    # pickled copy through the initializer.
+    if "fork" in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("fork")
+    return multiprocessing.get_context()
+
+
+def _joined(unit: list[pd.DataFrame]) -> pd.DataFrame:
+    if len(unit) == 1:
+        return unit[0]
+    return pd.concat(unit) if unit else pd.DataFrame(columns=list(_WORKER_COLUMNS))
+
+
+def _split(
+    unit: list[pd.DataFrame], scores: pd.DataFrame
+) -> Iterator[tuple[pd.DataFrame, pd.DataFrame]]:
+    start = 0
+    for piece in unit:
+        yield piece, scores.iloc[start : start + len(piece)]
+        start += len(piece)
+
+
+def _worker_view(piece: pd.DataFrame) -> pd.DataFrame:
+    return piece[[c for c in piece.columns if c in _WORKER_COLUMNS]]
+
+
+_worker_scorer: Scorer | None = None
+
+
+def _init_worker(scorer: Scorer) -> None:
+    global _worker_scorer  # noqa: PLW0603 - the pool initializer's one way to hand state on
+    # Ctrl-C and SIGTERM are the parent's to handle: it shuts the pool down.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    _limit_native_threads()
+    _worker_scorer = scorer
+
+
+def _limit_native_threads() -> None:
+    """One BLAS/OpenMP thread per worker: the pool already uses every core."""
+    with contextlib.suppress(ImportError):
+        from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]  # noqa: PLC0415
+
+        threadpool_limits(limits=1)
+
+
+def _worker_ready() -> bool:
+    return _worker_scorer is not None
+
+
+def _score_in_worker(unit: list[pd.DataFrame], decimal: Decimal) -> pd.DataFrame:
+    assert _worker_scorer is not None, "worker started without a scorer"
+    return score_rows(_worker_scorer, _joined(unit), decimal)
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    """SIGTERM unwinds like Ctrl-C, so the partial output is removed on the way out."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+# --- progress ----------------------------------------------------------------------------
+
+
+def _estimated_rows(source: Path | bytes, table_format: TableFormat) -> int | None:
+    """Rows in the table: exact for Parquet, from the file size and a sample for CSV."""
+    if not isinstance(source, Path):
+        return None
+    try:
+        if table_format.kind == "parquet":
+            import pyarrow.parquet as pq  # noqa: PLC0415
+
+            return int(pq.ParquetFile(source).metadata.num_rows)
+        size = source.stat().st_size
+        with source.open("rb") as handle:
+            sample = handle.read(1 << 20)
+    except OSError:
+        return None
+    lines = sample.count(b"\n")
+    if len(sample) >= size:
+        return max(lines - 1, 0)
+    return int(size * lines / len(sample)) if lines else None
+
+
+class _Progress:
+    """A rich progress bar on stderr, or nothing."""
+
+    def __init__(self, bar: Any, task: Any) -> None:
+        self.bar = bar
+        self.task = task
+
+    @classmethod
+    @contextlib.contextmanager
+    def start(cls, enabled: bool, total: int | None) -> Iterator[_Progress]:
+        if not enabled:
+            yield cls(None, None)
+            return
+        from rich.console import Console  # noqa: PLC0415
+        from rich.progress import (  # noqa: PLC0415
+            BarColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
+
+        bar = Progress(
+            TextColumn("scoring"),
+            BarColumn(),
+            TextColumn("{task.completed:,.0f} rows"),
+            TextColumn("{task.fields[rate]}"),
+            TimeElapsedColumn(),
+            TextColumn("ETA"),
+            TimeRemainingColumn(),
+            console=Console(stderr=True),
+            transient=True,
+        )
+        with bar:
+            yield cls(bar, bar.add_task("scoring", total=total, rate=""))
+
+    def advance(self, rows: int) -> None:
+        if self.bar is None:
+            return
+        task = self.bar.tasks[0]
+        completed = task.completed + rows
+        total = task.total
+        if total is not None and completed > total:
+            total = completed * 1.01  # the estimate was low; keep the bar short of done
+        speed = task.speed
+        self.bar.update(
+            self.task,
+            completed=completed,
+            total=total,
+            rate=f"{speed:,.0f} rows/s" if speed else "",
+        )
+
+
+# --- the HTTP CSV endpoint ----------------------------------------------------------------
+
+
+def score_csv_bytes(
+    scorer: Scorer, body: bytes, chunk_rows: int = HTTP_CHUNK_ROWS
+) -> Iterator[bytes]:
+    """The scored CSV of a CSV (or Parquet) body, as UTF-8 bytes, chunk by chunk.
+
+    Scored in this process, as `score` would write it. Unusable input raises
+    `UnusableInputError` (a `TableError`) from the first `next()`, before any bytes.
+    """
+    try:
+        table_format = detect_format(bytes(body))
+        layout = OutputLayout.of(table_format)
+        chunks = iter_table_chunks(bytes(body), chunk_rows=chunk_rows, table_format=table_format)
+    except TableError as exc:
+        raise UnusableInputError(str(exc)) from None
+    yield csv_bytes(pd.DataFrame([layout.names]), header=False)
+    for unit in parcel_units(chunks):
+        scores = score_rows(scorer, _joined(unit), table_format.decimal)
+        for piece, piece_scores in _split(unit, scores):
+            yield csv_bytes(output_frame(piece, piece_scores, layout), header=False)
+
+
+def csv_bytes(frame: pd.DataFrame, *, header: bool) -> bytes:
+    """A frame as CSV the way the batch writer writes it (formula-guarded, UTF-8)."""
+    text: str = guard_formulas(frame).to_csv(index=False, header=header, lineterminator="\n")
+    return text.encode("utf-8")
+
+
+# --- threshold profiles --------------------------------------------------------------------
+
+
+def profile_policy(card: dict[str, Any], profile: str | None) -> ScoringPolicy | None:
+    """The scoring policy of a named threshold profile of a model card (None: the model's own).
+
+    `default` always exists: it is the card's `thresholds` unless the card defines it.
+    """
+    if profile is None:
+        return None
+    profiles: dict[str, Any] = dict(card.get("threshold_profiles") or {})
+    profiles.setdefault("default", card.get("thresholds", {}))
+    chosen = profiles.get(profile)
+    if chosen is None:
+        known = ", ".join(sorted(profiles))
+        raise ThresholdProfileError(
+            f"model {card.get('version', '?')} has no threshold profile {profile!r} "
+            f"(known: {known})"
+        )
+    try:
+        return ScoringPolicy(
+            review_threshold=float(chosen["review"]), inspect_threshold=float(chosen["inspect"])
+        )
+    except (KeyError, TypeError, ValueError):
+        raise ThresholdProfileError(
+            f"threshold profile {profile!r} of model {card.get('version', '?')} "
+            "lacks numeric review/inspect thresholds"
+        ) from None

@@ -1,0 +1,432 @@
+"""The batch scorer: every row back in its place, parcels whole, output atomic."""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from service.batch import (
+    OUTPUT_SCORE_COLUMNS,
+    BatchOptions,
+    BatchSummary,
+    ThresholdProfileError,
+    parcel_units,
+    profile_policy,
+    score_csv_bytes,
+    score_table,
+)
+from service.cli import app
+from service.scorer import Scorer
+from training.registry import Registry
+from training.tables import TableError
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def read_output(path: Path | str | bytes) -> pd.DataFrame:
+    """An output CSV with every cell as text, empty cells as ''."""
+    source = io.BytesIO(path) if isinstance(path, bytes) else path
+    return pd.read_csv(source, dtype=str, keep_default_na=False)
+
+
+def records(path: Path) -> list[list[str]]:
+    with path.open(encoding="utf-8", newline="") as handle:
+        return list(csv.reader(handle))
+
+
+@pytest.fixture(scope="module")
+def dev_rows(dev_csv: Path) -> list[list[str]]:
+    """The sample export as header + records of text."""
+    return records(dev_csv)
+
+
+def write_rows(path: Path, rows: list[list[str]]) -> Path:
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        csv.writer(handle, lineterminator="\n").writerows(rows)
+    return path
+
+
+def run(
+    source: Path, dest: Path, scorer: Scorer, **options: Any
+) -> tuple[pd.DataFrame, BatchSummary]:
+    summary = score_table(source, dest, scorer, BatchOptions(**options))
+    return read_output(dest), summary
+
+
+# --- every row back, in its place -------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def messy_csv(tmp_path_factory: pytest.TempPathFactory, dev_rows: list[list[str]]) -> Path:
+    """The sample with a sequence column, an unknown column and bad rows scattered through.
+
+    Headers are written the way other systems export them (aliases, other languages).
+    """
+    header, body = dev_rows[0], dev_rows[1:]
+    renamed = {"description": "Описание", "net_weight_kg": "Weight", "value": "Declared Value"}
+    out = ["seq", *(renamed.get(h, h) for h in header), "note"]
+    lines = [",".join(out)]
+    for i, row in enumerate(body * 2):  # 500 rows
+        values = [str(i), *row, f"n{i}"]
+        description = header.index("description") + 1
+        weight = header.index("net_weight_kg") + 1
+        if i % 37 == 5:
+            values[weight] = "heavy"  # not a number
+        if i % 41 == 7:
+            values[description] = "  "  # empty description
+        if i % 43 == 11:
+            values[-1] = '=HYPERLINK("http://x")'
+        cells = io.StringIO()
+        csv.writer(cells, lineterminator="").writerow(values)
+        line = cells.getvalue()
+        if i == 200:
+            line = line.replace(f",n{i}", ',"n200 broken')  # a quote that never closes
+        lines.append(line)
+    data = ("\n".join(lines) + "\n").encode("utf-8")
+    # Undecodable bytes in the middle of the file.
+    data = data.replace(b",n300\n", b",n300\xff\xfe\n", 1)
+    path = tmp_path_factory.mktemp("messy") / "messy.csv"
+    path.write_bytes(data)
+    return path
+
+
+def test_every_row_comes_back_in_order_with_its_values(
+    messy_csv: Path, tmp_path: Path, tiny_scorer: Scorer
+) -> None:
+    output, summary = run(messy_csv, tmp_path / "out.csv", tiny_scorer, workers=1, chunk_rows=64)
+    # Line by line: one record per line here, and one of them has a quote that never closes.
+    text = messy_csv.read_bytes().replace(b"\xff\xfe", b"").decode()
+    header, *rows = [next(csv.reader([line])) for line in text.splitlines()]
+    source = pd.DataFrame([row[: len(header)] for row in rows], columns=header)
+
+    assert len(output) == 500 == summary.rows
+    assert output["seq"].tolist() == [str(i) for i in range(500)]
+    # Original headers, unknown columns passed through, score columns after them.
+    assert list(output.columns) == [*source.columns, *OUTPUT_SCORE_COLUMNS]
+    clean = [i for i in range(500) if i not in (200, 300)]
+    for name in ("Описание", "Weight", "Declared Value", "hs_code", "declaration_id"):
+        assert output.loc[clean, name].tolist() == source.loc[clean, name].tolist(), name
+
+
+def test_bad_rows_keep_their_place_and_say_why(
+    messy_csv: Path, tmp_path: Path, tiny_scorer: Scorer
+) -> None:
+    output, _ = run(messy_csv, tmp_path / "out.csv", tiny_scorer, workers=1, chunk_rows=64)
+    errors = output.set_index(output["seq"].astype(int))["error"]
+    assert errors[5].startswith("net_weight_kg: expected a number, got 'heavy'")
+    assert errors[5].endswith("(line 7)")
+    assert errors[7].startswith("description: is required")
+    assert "quote" in errors[200] and "(line 202)" in errors[200]
+    assert "not valid utf-8" in errors[300]
+    bad = output["error"] != ""
+    assert bad.sum() == len({*range(5, 500, 37), *range(7, 500, 41), 200, 300})
+    # Unscored rows have empty score columns; every other row is scored.
+    for name in OUTPUT_SCORE_COLUMNS[:-1]:
+        assert (output.loc[bad, name] == "").all(), name
+    assert (output.loc[~bad, "model_version"] == tiny_scorer.model_version).all()
+    scores = output.loc[~bad, "risk_score"].astype(float)
+    assert scores.between(0, 1).all()
+    assert output.loc[~bad, "decision"].isin(["clear", "review", "inspect"]).all()
+
+
+def test_formulas_are_guarded_in_the_output(
+    messy_csv: Path, tmp_path: Path, tiny_scorer: Scorer
+) -> None:
+    output, _ = run(messy_csv, tmp_path / "out.csv", tiny_scorer, workers=1)
+    guarded = output.loc[[i for i in range(500) if i % 43 == 11], "note"]
+    assert (guarded == '\'=HYPERLINK("http://x")').all()
+    assert not output["note"].str.startswith("=").any()
+
+
+def test_score_columns_never_overwrite_input_columns(
+    dev_rows: list[list[str]], tmp_path: Path, tiny_scorer: Scorer
+) -> None:
+    header, body = dev_rows[0], dev_rows[1:6]
+    source = write_rows(
+        tmp_path / "rescored.csv",
+        [[*header, "error", "risk_score"], *[[*r, "old error", "0.5"] for r in body]],
+    )
+    output, _ = run(source, tmp_path / "out.csv", tiny_scorer, workers=1)
+    assert output["error.input"].tolist() == ["old error"] * 5
+    assert output["risk_score.input"].tolist() == ["0.5"] * 5
+    assert (output["error"] == "").all()
+
+
+def test_columns_option_keeps_only_the_chosen_input_columns(
+    dev_csv: Path, tmp_path: Path, tiny_scorer: Scorer
+) -> None:
+    output, _ = run(
+        dev_csv, tmp_path / "out.csv", tiny_scorer, workers=1, columns=["declaration_id", "desc"]
+    )
+    assert list(output.columns) == ["declaration_id", "description", *OUTPUT_SCORE_COLUMNS]
+    with pytest.raises(TableError, match="no column 'nope'"):
+        score_table(dev_csv, tmp_path / "x.csv", tiny_scorer, BatchOptions(columns=["nope"]))
+
+
+# --- parcels, chunks and workers -----------------------------------------------------------------
+
+
+def test_parcel_units_never_split_a_run_of_one_id() -> None:
+    ids = ["A", "A", "B", "B", "B", "C", None, "D", "D", " D ", "E"]
+    frame = pd.DataFrame({"declaration_id": ids, "n": range(len(ids))})
+    for size in (1, 2, 3, 4, 5, 20):
+        chunks = (frame.iloc[i : i + size] for i in range(0, len(frame), size))
+        units = [pd.concat(unit) for unit in parcel_units(chunks)]
+        assert pd.concat(units)["n"].tolist() == list(range(len(ids))), size
+        ends = [u["n"].iloc[-1] for u in units]
+        # A unit may only end where the next row starts another parcel.
+        assert set(ends) <= {1, 4, 5, 6, 9, 10}, size
+
+
+@pytest.fixture(scope="module")
+def straddling_csv(tmp_path_factory: pytest.TempPathFactory, dev_rows: list[list[str]]) -> Path:
+    """The sample with rows 4-6 made one 3-item parcel: heavy armour among two shirts."""
+    header, body = dev_rows[0], [list(r) for r in dev_rows[1:60]]
+    column = {name: i for i, name in enumerate(header)}
+    for row, description, weight in zip(
+        body[3:6],
+        ("cotton T-shirt", "бронежилет 4 класса", "cotton socks"),
+        ("0.2", "9", "0.1"),
+        strict=True,
+    ):
+        row[column["declaration_id"]] = "RB999999999RU"
+        row[column["description"]] = description
+        row[column["net_weight_kg"]] = weight
+    return write_rows(tmp_path_factory.mktemp("straddle") / "straddle.csv", [header, *body])
+
+
+def test_a_parcel_across_chunk_boundaries_is_scored_as_one(
+    straddling_csv: Path, tmp_path: Path, tiny_scorer: Scorer
+) -> None:
+    whole, _ = run(straddling_csv, tmp_path / "whole.csv", tiny_scorer, workers=1)
+    parcel = whole.iloc[3:6]["parcel_risk_score"].astype(float)
+    assert parcel.nunique() == 1
+    assert parcel.iloc[0] == whole.iloc[3:6]["risk_score"].astype(float).max()
+    for chunk_rows in (1, 2, 4, 5):  # 4 and 5 cut the parcel after its first and second row
+        chunked, _ = run(
+            straddling_csv, tmp_path / "chunked.csv", tiny_scorer, workers=1, chunk_rows=chunk_rows
+        )
+        pd.testing.assert_frame_equal(chunked, whole, obj=f"chunk_rows={chunk_rows}")
+
+
+def test_one_and_two_workers_give_the_same_output(
+    messy_csv: Path, tmp_path: Path, tiny_scorer: Scorer
+) -> None:
+    one, _ = run(messy_csv, tmp_path / "one.csv", tiny_scorer, workers=1, chunk_rows=50)
+    two, _ = run(messy_csv, tmp_path / "two.csv", tiny_scorer, workers=2, chunk_rows=50)
+    pd.testing.assert_frame_equal(one, two)
+
+
+# --- formats and destinations ------------------------------------------------------------------
+
+
+def test_parquet_in_and_out(dev_csv: Path, tmp_path: Path, tiny_scorer: Scorer) -> None:
+    # Quantities, weights and values as numbers, the way Parquet exports hold them; HS codes
+    # stay text (as numbers they would lose their leading zeros and dots).
+    typed = pd.read_csv(dev_csv, dtype={"hs_code": str})
+    typed["extra"] = np.arange(len(typed))
+    source = tmp_path / "in.parquet"
+    typed.to_parquet(source, index=False)
+    dest = tmp_path / "out.parquet"
+    score_table(source, dest, tiny_scorer, BatchOptions(workers=1, chunk_rows=70))
+    scored = pd.read_parquet(dest)
+    expected = read_output(score_csv_output(dev_csv, tmp_path, tiny_scorer))
+
+    assert len(scored) == len(typed)
+    assert list(scored.columns) == [*typed.columns, *OUTPUT_SCORE_COLUMNS]
+    assert scored["extra"].tolist() == list(range(len(typed)))
+    assert scored["net_weight_kg"].tolist() == typed["net_weight_kg"].tolist()
+    np.testing.assert_allclose(scored["risk_score"], expected["risk_score"].astype(float))
+    assert scored["decision"].tolist() == expected["decision"].tolist()
+
+
+def score_csv_output(source: Path, tmp_path: Path, scorer: Scorer) -> Path:
+    dest = tmp_path / "reference.csv"
+    score_table(source, dest, scorer, BatchOptions(workers=1))
+    return dest
+
+
+def test_http_csv_bytes_match_the_file_output(
+    messy_csv: Path, tmp_path: Path, tiny_scorer: Scorer
+) -> None:
+    chunks = list(score_csv_bytes(tiny_scorer, messy_csv.read_bytes(), chunk_rows=100))
+    assert len(chunks) > 2  # streamed, not built whole
+    reference = score_csv_output(messy_csv, tmp_path, tiny_scorer)
+    assert b"".join(chunks) == reference.read_bytes()
+
+
+def test_http_csv_bytes_reject_unusable_input_before_any_bytes(tiny_scorer: Scorer) -> None:
+    chunks = score_csv_bytes(tiny_scorer, b"id,weight\n1,2\n")
+    with pytest.raises(TableError, match="no description column"):
+        next(chunks)
+    with pytest.raises(ValueError, match="no description column"):
+        next(score_csv_bytes(tiny_scorer, b"id,weight\n1,2\n"))
+
+
+# --- an interrupted run leaves nothing ------------------------------------------------------------
+
+
+def test_an_interrupted_run_leaves_no_output_and_no_temp_file(
+    dev_csv: Path, tmp_path: Path, tiny_scorer: Scorer
+) -> None:
+    dest = tmp_path / "out" / "scored.csv"
+    dest.parent.mkdir()
+    dest.write_text("the previous result\n")
+
+    def interrupt(rows: int) -> None:
+        raise KeyboardInterrupt
+
+    for workers in (1, 2):
+        with pytest.raises(KeyboardInterrupt):
+            score_table(
+                dev_csv,
+                dest,
+                tiny_scorer,
+                BatchOptions(workers=workers, chunk_rows=50, on_rows=interrupt),
+            )
+        assert [p.name for p in dest.parent.iterdir()] == ["scored.csv"]
+        assert dest.read_text() == "the previous result\n"
+
+
+def test_sigterm_leaves_no_output_and_no_temp_file(
+    dev_rows: list[list[str]], tmp_path: Path, tiny_registry: Path
+) -> None:
+    big = write_rows(tmp_path / "big.csv", [dev_rows[0], *dev_rows[1:] * 200])
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    command = [sys.executable, "-m", "service.cli", "score", str(big), "-o", str(out_dir / "s.csv")]
+    command += ["--models-dir", str(tiny_registry), "--chunk-size", "2000", "--workers", "2"]
+    process = subprocess.Popen(command, cwd=REPO, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 30
+        while not any(out_dir.iterdir()) and process.poll() is None:
+            assert time.monotonic() < deadline, "the run never started writing"
+            time.sleep(0.01)
+        process.send_signal(signal.SIGTERM)
+        _, stderr = process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode != 0
+    assert "interrupted" in stderr
+    assert list(out_dir.iterdir()) == []
+
+
+# --- the command line -------------------------------------------------------------------------
+
+
+runner = CliRunner()
+
+
+def test_cli_writes_csv_to_stdout(dev_csv: Path, tiny_registry: Path) -> None:
+    result = runner.invoke(
+        app,
+        ["score", str(dev_csv), "-o", "-", "--models-dir", str(tiny_registry), "--workers", "1"],
+    )
+    assert result.exit_code == 0, result.stderr
+    output = read_output(result.stdout.encode())
+    assert len(output) == 250
+    assert (output["error"] == "").all()
+    summary = result.stderr.strip().splitlines()
+    assert len(summary) == 1
+    assert summary[0].startswith("250 rows: 250 scored, 0 with errors")
+    assert "rows/s" in summary[0]
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (None, "no such file"),
+        (b"id,weight,price\nRB1,1,2\n", "no description column (columns found: 'id', 'weight'"),
+        (b"", "is empty"),
+    ],
+)
+def test_cli_explains_unusable_input_on_one_line(
+    content: bytes | None, message: str, tmp_path: Path, tiny_registry: Path
+) -> None:
+    source = tmp_path / "in.csv"
+    if content is not None:
+        source.write_bytes(content)
+    dest = tmp_path / "out.csv"
+    result = runner.invoke(
+        app, ["score", str(source), "-o", str(dest), "--models-dir", str(tiny_registry)]
+    )
+    assert result.exit_code == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0], result.stderr
+    assert lines[0].startswith("parcel-screen: ")
+    assert sorted(p.name for p in tmp_path.iterdir()) == (["in.csv"] if content is not None else [])
+
+
+# --- threshold profiles ---------------------------------------------------------------------
+
+
+def test_threshold_profile_sets_the_decisions(
+    dev_csv: Path, tmp_path: Path, tiny_registry: Path
+) -> None:
+    card = Registry(tiny_registry).card()
+    profiles = card["threshold_profiles"]
+    decisions = {}
+    for name in ("strict", "lenient"):
+        dest = tmp_path / f"{name}.csv"
+        result = runner.invoke(
+            app,
+            [
+                *("score", str(dev_csv), "-o", str(dest), "--models-dir", str(tiny_registry)),
+                *("--threshold-profile", name, "--workers", "1"),
+            ],
+        )
+        assert result.exit_code == 0, result.stderr
+        output = read_output(dest)
+        parcel = output["parcel_risk_score"].astype(float)
+        review, inspect = profiles[name]["review"], profiles[name]["inspect"]
+        clear_of_edges = (abs(parcel - review) > 1e-4) & (abs(parcel - inspect) > 1e-4)
+        expected = np.where(
+            parcel >= inspect, "inspect", np.where(parcel >= review, "review", "clear")
+        )
+        random_pick = output["reasons"].str.contains("random_selection")
+        agree = (output["decision"] == expected) | (random_pick & (expected == "clear"))
+        assert agree[clear_of_edges].all(), name
+        decisions[name] = output["decision"]
+    flagged = {name: d.isin(["review", "inspect"]).sum() for name, d in decisions.items()}
+    assert flagged["strict"] > flagged["lenient"]
+
+
+def test_unknown_threshold_profile_lists_the_known_ones(tiny_registry: Path) -> None:
+    card = Registry(tiny_registry).card()
+    with pytest.raises(ThresholdProfileError, match=r"known: default, lenient, strict"):
+        profile_policy(card, "paranoid")
+    default = profile_policy(
+        {"version": "x", "thresholds": {"review": 0.4, "inspect": 0.8}}, "default"
+    )
+    assert default is not None and default.review_threshold == 0.4
+
+
+def test_cli_rejects_an_unknown_profile(dev_csv: Path, tiny_registry: Path) -> None:
+    result = runner.invoke(
+        app,
+        [
+            *("score", str(dev_csv), "-o", "-", "--models-dir", str(tiny_registry)),
+            *("--threshold-profile", "paranoid"),
+        ],
+    )
+    assert result.exit_code == 2
+    assert "no threshold profile 'paranoid' (known: default, lenient, strict)" in result.stderr
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="the pool test needs fork")
+def test_default_workers_use_every_core(dev_csv: Path, tmp_path: Path, tiny_scorer: Scorer) -> None:
+    output, summary = run(dev_csv, tmp_path / "out.csv", tiny_scorer)
+    assert len(output) == 250 == summary.rows
