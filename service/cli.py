@@ -79,6 +79,95 @@ def synth(
     out.print(f"wrote {written:,} rows to {output}")
 
 
+@app.command()
+def score(  # noqa: PLR0917 - one parameter per command-line option
+    input_path: Annotated[
+        str,
+        typer.Argument(
+            metavar="INPUT",
+            help="CSV or Parquet export; with --engine dask, a directory or glob of them.",
+        ),
+    ],
+    output: Annotated[
+        str,
+        typer.Option(
+            "-o", "--output", help="File to write ('-': CSV on stdout); with dask, a directory."
+        ),
+    ],
+    model: Annotated[
+        str | None, typer.Option("--model", help="Model version (default: the active one).")
+    ] = None,
+    models_dir: ModelsDir = Path("models"),
+    chunk_size: Annotated[int, typer.Option(help="Rows read at a time.", min=1)] = 50_000,
+    workers: Annotated[
+        int | None, typer.Option(help="Scoring processes (default: every core).", min=1)
+    ] = None,
+    output_format: Annotated[
+        str | None,
+        typer.Option("--format", help="csv or parquet (default: from the OUTPUT suffix)."),
+    ] = None,
+    columns: Annotated[
+        str | None,
+        typer.Option(help="Input columns to keep, comma-separated (default: all of them)."),
+    ] = None,
+    threshold_profile: Annotated[
+        str | None,
+        typer.Option(help="Named review/inspect thresholds of the model card (e.g. strict)."),
+    ] = None,
+    engine: Annotated[str, typer.Option(help="local, or dask for many files.")] = "local",
+    scheduler: Annotated[
+        str | None,
+        typer.Option(help="dask scheduler address (default: a local cluster for the run)."),
+    ] = None,
+) -> None:
+    """Score a declaration export: every row back, in order, with its scores or its error."""
+    from service.batch import BatchOptions, profile_policy, score_table  # noqa: PLC0415
+    from service.scorer import Scorer  # noqa: PLC0415
+    from training.tables import Kind, TableError  # noqa: PLC0415
+
+    if output_format not in (None, "csv", "parquet"):
+        raise fail(f"--format must be csv or parquet, not {output_format!r}")
+    kind: Kind | None = (
+        None if output_format is None else ("parquet" if output_format == "parquet" else "csv")
+    )
+    if engine not in ("local", "dask"):
+        raise fail(f"--engine must be local or dask, not {engine!r}")
+    kept = [c for c in columns.split(",") if c.strip()] if columns else None
+    try:
+        registry = Registry(models_dir)
+        policy = profile_policy(registry.card(model), threshold_profile)
+        scorer = Scorer.from_registry(registry, model, policy)
+        if engine == "dask":
+            from service.dask_engine import score_partitions  # noqa: PLC0415
+
+            summary = score_partitions(
+                input_path,
+                Path(output),
+                scorer,
+                scheduler=scheduler,
+                output_format=kind,
+                chunk_rows=chunk_size,
+                columns=kept,
+            )
+        else:
+            summary = score_table(
+                Path(input_path),
+                "-" if output == "-" else Path(output),
+                scorer,
+                BatchOptions(
+                    chunk_rows=chunk_size,
+                    workers=workers,
+                    output_format=kind,
+                    columns=kept,
+                ),
+            )
+    except (TableError, RegistryError, ValueError, RuntimeError, OSError) as exc:
+        raise fail(str(exc)) from None
+    except KeyboardInterrupt:
+        raise fail("interrupted: no output was written", 130) from None
+    err.print(summary.line(), markup=False, highlight=False, soft_wrap=True)
+
+
 # --- training ------------------------------------------------------------------------------
 
 
