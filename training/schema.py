@@ -820,9 +820,14 @@ Category = Annotated[
     | None,
     BeforeValidator(_scalar(normalise_category)),
 ]
-PositiveKg = Annotated[float | None, BeforeValidator(_number), Field(gt=0, allow_inf_nan=False)]
-Money = Annotated[float | None, BeforeValidator(_number), Field(ge=0, allow_inf_nan=False)]
-Count = Annotated[int | None, BeforeValidator(_number), Field(ge=1, le=1_000_000_000)]
+# Constraints sit on the number, not the optional: null is a legal "not declared".
+PositiveKg = Annotated[
+    Annotated[float, Field(gt=0, allow_inf_nan=False)] | None, BeforeValidator(_number)
+]
+Money = Annotated[
+    Annotated[float, Field(ge=0, allow_inf_nan=False)] | None, BeforeValidator(_number)
+]
+Count = Annotated[Annotated[int, Field(ge=1, le=1_000_000_000)] | None, BeforeValidator(_number)]
 
 
 class ItemIn(BaseModel):

@@ -17,7 +17,10 @@ import numpy as np
 import pandas as pd
 
 from training.metrics import risk_metrics
-from training.model import RiskModel, columns_of, parcel_scores
+from training.model import RiskModel, columns_of, parcel_scores, threshold_at_fpr
+
+# name -> (review FPR, inspect FPR) on benign items of the held-out split.
+THRESHOLD_PROFILES = {"strict": (0.05, 0.01), "lenient": (0.01, 0.002)}
 from training.schema import ERROR_COLUMN
 
 
@@ -91,6 +94,18 @@ def fit_and_evaluate(
     thresholds = model.choose_thresholds(
         parcel, holdout["label"].to_numpy() == 0, review_fpr, inspect_fpr
     )
+    # Alternative operating points a deployment can pick by name (`--threshold-profile`):
+    # review / inspect false-alarm rates on benign items.
+    profiles = {
+        name: {
+            "review": threshold_at_fpr(parcel, holdout["label"].to_numpy() == 0, review),
+            "inspect": threshold_at_fpr(parcel, holdout["label"].to_numpy() == 0, inspect),
+            "review_fpr": review,
+            "inspect_fpr": inspect,
+        }
+        for name, (review, inspect) in THRESHOLD_PROFILES.items()
+    }
+    profiles["default"] = thresholds.as_dict()
     metrics = risk_metrics(
         holdout["label"].to_numpy(),
         scores.risk_score,
@@ -113,6 +128,7 @@ def fit_and_evaluate(
             "fingerprint": fingerprint(frame),
         },
         "thresholds": thresholds.as_dict(),
+        "threshold_profiles": profiles,
         "metrics": {"holdout": metrics},
         "training_seconds": round(time.perf_counter() - started, 1),
         "python": platform.python_version(),

