@@ -8,7 +8,6 @@ over *distinct* descriptions (cached) or over the few reasons of flagged items.
 from __future__ import annotations
 
 import hashlib
-
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Final
@@ -163,9 +162,7 @@ class Scorer:
             "reasons": reasons,
         }
 
-    def _reasons(
-        self, items: ItemColumns, scores: ItemScores, selected: np.ndarray
-    ) -> np.ndarray:
+    def _reasons(self, items: ItemColumns, scores: ItemScores, selected: np.ndarray) -> np.ndarray:
         contributions = self.model.contributions(scores.features) @ self._group_matrix
         order = np.argsort(-contributions, axis=1)[:, :MAX_REASONS]
         top = np.take_along_axis(contributions, order, axis=1)
@@ -315,20 +312,21 @@ class Scorer:
 
     def score_frame(self, frame: pd.DataFrame) -> pd.DataFrame:
         """Score columns for a normalised frame; rows with an `error` stay unscored."""
-        out = pd.DataFrame(index=frame.index)
-        out["risk_score"] = np.nan
-        out["risk_class"] = None
-        out["parcel_risk_score"] = np.nan
-        out["decision"] = None
-        out["reasons"] = None
-        out["model_version"] = self.model_version
-        valid = frame[ERROR_COLUMN].isna().to_numpy() if ERROR_COLUMN in frame else None
-        scored = frame if valid is None else frame[valid]
-        if len(scored):
-            result = self.score_columns(columns_of(scored))
-            positions = np.flatnonzero(valid) if valid is not None else np.arange(len(frame))
+        n = len(frame)
+        columns: dict[str, np.ndarray] = {
+            "risk_score": np.full(n, np.nan),
+            "risk_class": np.full(n, None, dtype=object),
+            "parcel_risk_score": np.full(n, np.nan),
+            "decision": np.full(n, None, dtype=object),
+            "reasons": np.full(n, None, dtype=object),
+        }
+        valid = frame[ERROR_COLUMN].isna().to_numpy() if ERROR_COLUMN in frame else np.ones(n, bool)
+        if valid.any():
+            result = self.score_columns(columns_of(frame[valid]))
             for name, values in result.items():
-                out.iloc[positions, out.columns.get_loc(name)] = values
+                columns[name][valid] = values
+        out = pd.DataFrame(columns, index=frame.index)
+        out["model_version"] = self.model_version
         return out
 
 
@@ -354,8 +352,6 @@ class _ItemFacts:
         self.expected_value = np.exp(scores.signals[:, expected_value])
         self.risk_class = scores.risk_class
         gear = scores.class_proba[:, 1:]
-        self.gear_class = np.asarray(
-            RISK_CLASSES, dtype=object
-        )[gear.argmax(axis=1)]
+        self.gear_class = np.asarray(RISK_CLASSES, dtype=object)[gear.argmax(axis=1)]
         codes = parcel_codes(column(items, "declaration_id"))
         self.n_items = np.bincount(codes)[codes] if len(codes) else np.zeros(0)

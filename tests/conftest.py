@@ -24,7 +24,7 @@ TINY_SEED = 7
 def dev_csv() -> Path:
     if not DEV_CSV.is_file():
         pytest.skip(
-            "the contract's sample data (shared/data/dev_declarations.csv) is not beside the repository"
+            "the contract's sample (shared/data/dev_declarations.csv) is not beside the repo"
         )
     return DEV_CSV
 

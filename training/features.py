@@ -18,7 +18,7 @@ for a DataFrame).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any, Final
+from typing import Any, Final, cast
 
 import numpy as np
 import pandas as pd
@@ -32,7 +32,8 @@ from training import knowledge
 from training.schema import CATEGORIES, MAIL_CLASSES, RISK_CLASSES
 from training.text import matching_text
 
-ItemColumns = Mapping[str, Any]
+# A normalised frame, or plain column lists (one JSON declaration, without pandas).
+ItemColumns = Mapping[str, Any] | pd.DataFrame
 
 # Below this many benign examples an HS chapter is not modelled (too few to learn from).
 _MIN_CHAPTER_EXAMPLES: Final = 5
@@ -70,7 +71,8 @@ def factorize(values: Any) -> tuple[np.ndarray, np.ndarray]:
     if len(array) <= _SMALL:
         seen: dict[Any, int] = {}
         codes = np.fromiter(
-            (seen.setdefault(v, len(seen)) for v in array.tolist()), dtype=np.intp,
+            (seen.setdefault(v, len(seen)) for v in array.tolist()),
+            dtype=np.intp,
             count=len(array),
         )
         uniques = np.empty(len(seen), dtype=object)
@@ -86,6 +88,8 @@ def parcel_codes(declaration_ids: Any) -> np.ndarray:
 
 
 def _length(items: ItemColumns) -> int:
+    if isinstance(items, pd.DataFrame):
+        return len(items)
     for values in items.values():
         return len(values)
     return 0
@@ -140,9 +144,7 @@ class DescriptionVectorizer(TransformerMixin, BaseEstimator):  # type: ignore[mi
 
     def transform(self, descriptions: Sequence[str]) -> sp.csr_matrix:
         texts = [matching_text(d) for d in descriptions]
-        return sp.hstack(
-            [self.char_.transform(texts), self.word_.transform(texts)], format="csr"
-        )
+        return sp.hstack([self.char_.transform(texts), self.word_.transform(texts)], format="csr")
 
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
         char = [f"char:{n}" for n in self.char_.get_feature_names_out()]
@@ -163,8 +165,14 @@ class TextSignals(TransformerMixin, BaseEstimator):  # type: ignore[misc]
     learns how far to trust text on text it has not memorised.
     """
 
-    def __init__(self, n_folds: int = 4, text_alpha: float = 1e-5, ridge_alpha: float = 1.0,
-                 random_state: int = 0, vectorizer: DescriptionVectorizer | None = None) -> None:
+    def __init__(
+        self,
+        n_folds: int = 4,
+        text_alpha: float = 1e-5,
+        ridge_alpha: float = 1.0,
+        random_state: int = 0,
+        vectorizer: DescriptionVectorizer | None = None,
+    ) -> None:
         self.n_folds = n_folds
         self.text_alpha = text_alpha
         self.ridge_alpha = ridge_alpha
@@ -284,7 +292,7 @@ class TextSignals(TransformerMixin, BaseEstimator):  # type: ignore[misc]
         self.fit_transform(items, label_class)
         return self
 
-    def fit_transform(self, items: ItemColumns, label_class: np.ndarray) -> np.ndarray:  # type: ignore[override]
+    def fit_transform(self, items: ItemColumns, label_class: np.ndarray) -> np.ndarray:
         descriptions = column(items, "description")
         codes, uniques = _distinct(descriptions)
         label_class = np.asarray(label_class, dtype=object)
@@ -325,7 +333,7 @@ class TextSignals(TransformerMixin, BaseEstimator):  # type: ignore[misc]
         answers from its own lookups.
         """
         cache = self.cache_
-        found = {d: cache.get(d) for d in descriptions}
+        found: dict[str, np.ndarray | None] = {d: cache.get(d) for d in descriptions}
         missing = [d for d, row in found.items() if row is None]
         if missing:
             computed = self._signals(self.parts_, self.vectorizer_.transform(missing))
@@ -335,7 +343,7 @@ class TextSignals(TransformerMixin, BaseEstimator):  # type: ignore[misc]
                 cache[description] = found[description] = row
         if not len(descriptions):
             return np.zeros((0, len(self.get_feature_names_out())))
-        return np.vstack([found[d] for d in descriptions])
+        return np.vstack([cast(np.ndarray, found[d]) for d in descriptions])
 
     def term_contributions(self, description: str, risk_class: str) -> list[tuple[str, float]]:
         """Words of the description by how much they push it towards `risk_class`.
@@ -351,9 +359,7 @@ class TextSignals(TransformerMixin, BaseEstimator):  # type: ignore[misc]
         coef = gear.coef_[classes.index(risk_class)] - gear.coef_[classes.index("benign")]
         row = self.vectorizer_.transform([description])
         names = self.vectorizer_.get_feature_names_out()
-        contributions = {
-            str(names[j]): float(row[0, j] * coef[j]) for j in row.indices
-        }
+        contributions = {str(names[j]): float(row[0, j] * coef[j]) for j in row.indices}
         scores: dict[str, float] = {}
         for word in description.split():
             folded = matching_text(word)
@@ -388,8 +394,9 @@ def usd_values(items: ItemColumns) -> np.ndarray:
 
 def hs_chapters(items: ItemColumns) -> np.ndarray:
     codes = column(items, "hs_code")
-    return np.array([c[:2] if isinstance(c, str) and len(c) >= 2 else None for c in codes],
-                    dtype=object)
+    return np.array(
+        [c[:2] if isinstance(c, str) and len(c) >= 2 else None for c in codes], dtype=object
+    )
 
 
 def _vague_flags(descriptions: np.ndarray) -> np.ndarray:
@@ -429,7 +436,9 @@ class FormFeatures(TransformerMixin, BaseEstimator):  # type: ignore[misc]
     `top_lanes`/`top_countries` bound the one-hot vocabularies learned in `fit`.
     """
 
-    def __init__(self, top_lanes: int = 30, top_countries: int = 25, top_chapters: int = 30) -> None:
+    def __init__(
+        self, top_lanes: int = 30, top_countries: int = 25, top_chapters: int = 30
+    ) -> None:
         self.top_lanes = top_lanes
         self.top_countries = top_countries
         self.top_chapters = top_chapters
@@ -450,15 +459,13 @@ class FormFeatures(TransformerMixin, BaseEstimator):  # type: ignore[misc]
         "quantity": "quantity",
     }
 
-    def fit(self, items: ItemColumns, signal_names: Sequence[str]) -> FormFeatures:
+    def fit(self, items: ItemColumns, signal_names: Sequence[str] | np.ndarray) -> FormFeatures:
         origin = column(items, "origin_country")
         destination = column(items, "destination_country")
         lanes = pd.Series([f"{o}-{d}" for o, d in zip(origin, destination, strict=True)])
         self.lanes_ = list(lanes.value_counts().index[: self.top_lanes])
         self.origins_ = list(pd.Series(origin).value_counts().index[: self.top_countries])
-        self.destinations_ = list(
-            pd.Series(destination).value_counts().index[: self.top_countries]
-        )
+        self.destinations_ = list(pd.Series(destination).value_counts().index[: self.top_countries])
         chapters = pd.Series(hs_chapters(items)).dropna()
         self.chapters_ = list(chapters.value_counts().index[: self.top_chapters])
         self.signal_names_ = list(signal_names)
@@ -520,13 +527,13 @@ class FormFeatures(TransformerMixin, BaseEstimator):  # type: ignore[misc]
         log_usd_kg = np.log(np.clip(usd / net, _LOG_FLOOR, None))
         value_known = np.isfinite(log_usd_kg)
         value_res = np.where(value_known, log_usd_kg - s["expected_log_usd_per_kg"], 0.0)
-        log_usd_unit = np.where(
-            np.isfinite(usd), np.log1p(np.clip(usd / quantity, 0, None)), 0.0
-        )
+        log_usd_unit = np.where(np.isfinite(usd), np.log1p(np.clip(usd / quantity, 0, None)), 0.0)
 
         chapters = hs_chapters(items)
         hs_known = np.array([c is not None for c in chapters])
-        chapter_cols = {c: i for i, c in enumerate(self.signal_names_) if c.startswith("chapter_logp_")}
+        chapter_cols = {
+            c: i for i, c in enumerate(self.signal_names_) if c.startswith("chapter_logp_")
+        }
         fit_logp = np.zeros(n)
         for row, chapter in enumerate(chapters):
             if chapter is not None:

@@ -160,7 +160,7 @@ class RiskModel:
         return {
             "kind": "text-signals + form features, calibrated logistic regression",
             "features": self.feature_names,
-            "text_vocabulary": int(len(self.text_.vectorizer_.get_feature_names_out())),
+            "text_vocabulary": len(self.text_.vectorizer_.get_feature_names_out()),
             "hs_chapters_modelled": list(self.text_.chapters_),
             "calibration": {"slope": self.calibration_[0], "intercept": self.calibration_[1]},
         }

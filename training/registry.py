@@ -74,7 +74,10 @@ def atomic_write(path: Path, mode: str = "w") -> Iterator[IO[Any]]:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        with os.fdopen(fd, mode, **({} if "b" in mode else {"encoding": "utf-8"})) as handle:
+        handle: IO[Any] = (
+            os.fdopen(fd, mode) if "b" in mode else os.fdopen(fd, mode, encoding="utf-8")
+        )
+        with handle:
             yield handle
             handle.flush()
             os.fsync(handle.fileno())
@@ -105,9 +108,7 @@ class Registry:
     def versions(self) -> list[str]:
         if not self.root.is_dir():
             return []
-        return sorted(
-            p.name for p in self.root.iterdir() if p.is_dir() and (p / CARD).is_file()
-        )
+        return sorted(p.name for p in self.root.iterdir() if p.is_dir() and (p / CARD).is_file())
 
     def active_version(self) -> str | None:
         path = self.root / ACTIVE
@@ -241,8 +242,12 @@ class Registry:
         return previous
 
     def _record(self, action: str, version: str, **details: Any) -> None:
-        event = {"at": datetime.now(UTC).isoformat(timespec="seconds"), "action": action,
-                 "version": version, **{k: v for k, v in details.items() if v is not None}}
+        event = {
+            "at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "action": action,
+            "version": version,
+            **{k: v for k, v in details.items() if v is not None},
+        }
         path = self.root / HISTORY
         existing = path.read_text("utf-8") if path.is_file() else ""
         with atomic_write(path) as handle:

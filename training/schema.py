@@ -626,19 +626,32 @@ class _ErrorCollector:
         self.entries: list[np.ndarray] = []
 
     def add(
-        self, field: str, mask: pd.Series, message: str | Callable[[pd.Series], pd.Series]
+        self,
+        field: str,
+        mask: pd.Series,
+        message: str,
+        shown: pd.Series | None = None,
+        *,
+        quote: bool = False,
     ) -> None:
-        """Record `message` for rows in `mask`; a callable builds it from the mask lazily."""
+        """Record `message` for rows in `mask`, followed by the row's `shown` value if given.
+
+        The per-row text is only built for the masked rows: errors are rare, rows are many.
+        """
         flags = mask.to_numpy(dtype=bool, na_value=False)
         if not flags.any():
             return
         positions = np.flatnonzero(flags)
-        if isinstance(message, str):
+        if shown is None:
             texts = np.full(len(positions), f"{field}: {message}", dtype=object)
         else:
-            texts = (f"{field}: " + message(pd.Series(flags, index=mask.index))).to_numpy(
-                dtype=object
+            picked = shown.iloc[positions]
+            rendered = (
+                "'" + _as_text(picked) + "'"
+                if quote
+                else (_num(picked) if pd.api.types.is_numeric_dtype(picked) else _as_text(picked))
             )
+            texts = (f"{field}: {message}" + rendered).to_numpy(dtype=object)
         self.positions.append(positions)
         self.entries.append(texts)
 
@@ -700,34 +713,22 @@ def normalise_declarations(
                 values = values.astype("Int64").astype("string")
             normalised, messages = _map_distinct(values, _SCALAR_NORMALISERS[field])
             bad = messages.notna()
-            errors.add(field, bad, lambda m, messages=messages: messages[m])
+            errors.add(field, bad, "", messages)
             out[field] = normalised
         elif field in NUMERIC_FIELDS:
             blank = _blank(values)
             numbers = parse_numbers(values, decimal)
             not_number = numbers.isna() & ~blank
-            errors.add(
-                field,
-                not_number,
-                lambda m, values=values: "expected a number, got '" + _as_text(values[m]) + "'",
-            )
+            errors.add(field, not_number, "expected a number, got ", values, quote=True)
             if field in ("gross_weight_kg", "net_weight_kg"):
                 invalid = numbers <= 0
-                errors.add(
-                    field, invalid, lambda m, n=numbers: "expected a number > 0, got " + _num(n[m])
-                )
+                errors.add(field, invalid, "expected a number > 0, got ", numbers)
             elif field == "value":
                 invalid = numbers < 0
-                errors.add(
-                    field, invalid, lambda m, n=numbers: "expected a number >= 0, got " + _num(n[m])
-                )
+                errors.add(field, invalid, "expected a number >= 0, got ", numbers)
             else:  # quantity, item_no: whole numbers >= 1
                 invalid = (numbers < 1) | (numbers.notna() & (numbers != np.floor(numbers)))
-                errors.add(
-                    field,
-                    invalid,
-                    lambda m, n=numbers: "expected a whole number >= 1, got " + _num(n[m]),
-                )
+                errors.add(field, invalid, "expected a whole number >= 1, got ", numbers)
             out[field] = numbers.where(~invalid)
         elif field == "posted_at":
             if pd.api.types.is_datetime64_any_dtype(values):
@@ -743,13 +744,7 @@ def normalise_declarations(
                     distinct.array.take(codes, allow_fill=True), index=index, dtype=distinct.dtype
                 )
                 bad = parsed.isna() & ~blank
-                errors.add(
-                    field,
-                    bad,
-                    lambda m, values=values: (
-                        "expected an ISO 8601 date, got '" + _as_text(values[m]) + "'"
-                    ),
-                )
+                errors.add(field, bad, "expected an ISO 8601 date, got ", values, quote=True)
             out[field] = parsed.dt.tz_localize(None)
 
     frame = pd.DataFrame(out, index=index)
@@ -771,7 +766,7 @@ def normalise_declarations(
 
     if READ_ERROR_COLUMN in raw.columns:
         read_errors = raw[READ_ERROR_COLUMN]
-        errors.add("row", read_errors.notna(), lambda m: read_errors[m].astype(str))
+        errors.add("row", read_errors.notna(), "", read_errors)
 
     frame[ERROR_COLUMN] = errors.result(lines)
     return frame

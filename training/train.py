@@ -18,10 +18,10 @@ import pandas as pd
 
 from training.metrics import risk_metrics
 from training.model import RiskModel, columns_of, parcel_scores, threshold_at_fpr
+from training.schema import ERROR_COLUMN
 
 # name -> (review FPR, inspect FPR) on benign items of the held-out split.
 THRESHOLD_PROFILES = {"strict": (0.05, 0.01), "lenient": (0.01, 0.002)}
-from training.schema import ERROR_COLUMN
 
 
 @dataclass
@@ -42,7 +42,7 @@ def time_split(frame: pd.DataFrame, holdout_share: float) -> np.ndarray:
     posted = frame.groupby("declaration_id", sort=False)["posted_at"].transform("min")
     if posted.isna().all():
         # No dates at all: fall back to file order, the usual order of an export.
-        order = frame.groupby("declaration_id", sort=False).ngroup()
+        order = frame.groupby("declaration_id", sort=False).ngroup().to_numpy()
         return np.asarray(order >= order.max() * (1 - holdout_share))
     cut = posted.quantile(1 - holdout_share)
     return np.asarray(posted > cut)
@@ -117,9 +117,9 @@ def fit_and_evaluate(
         "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "model": model.describe(),
         "training_data": {
-            "rows": int(len(frame)),
-            "train_rows": int(len(train)),
-            "holdout_rows": int(len(holdout)),
+            "rows": len(frame),
+            "train_rows": len(train),
+            "holdout_rows": len(holdout),
             "holdout": f"newest {holdout_share:.0%} of parcels by posted_at",
             "holdout_from": str(holdout["posted_at"].min()),
             "positives": int(frame["label"].sum()),
