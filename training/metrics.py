@@ -63,7 +63,7 @@ def risk_metrics(
 ) -> dict[str, Any]:
     label = np.asarray(label, dtype=int)
     score = np.asarray(score, dtype=float)
-    out: dict[str, Any] = {"items": int(len(label)), "positives": int(label.sum())}
+    out: dict[str, Any] = {"items": len(label), "positives": int(label.sum())}
     if 0 < label.sum() < len(label):
         out["roc_auc"] = float(roc_auc_score(label, score))
         out["average_precision"] = float(average_precision_score(label, score))
@@ -77,9 +77,11 @@ def risk_metrics(
     if label_class is not None:
         label_class = np.asarray(label_class, dtype=object)
         negatives = np.sort(score[label == 0])[::-1]
-        cut = negatives[min(int(0.05 * len(negatives)), len(negatives) - 1)] if len(
-            negatives
-        ) else 0.5
+        cut = (
+            negatives[min(int(0.05 * len(negatives)), len(negatives) - 1)]
+            if len(negatives)
+            else 0.5
+        )
         per_class: dict[str, Any] = {}
         for name in RISK_CLASSES:
             mask = label_class == name

@@ -186,7 +186,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
 def create_app_from_env() -> FastAPI:
     """Factory for uvicorn workers, which each build their app from the environment."""
-    from service.logs import configure_logging  # noqa: PLC0415
+    from service.logs import configure_logging
 
     settings = Settings()
     configure_logging(settings.log_format, settings.log_level)

@@ -213,7 +213,7 @@ async def score_csv(request: Request) -> StreamingResponse:
     in; the scored CSV out, as the `score` command writes it: every input row in input
     order, unscorable rows kept with `error` filled."""
     call = scoring_call(request)
-    from service.batch import score_csv_bytes  # noqa: PLC0415
+    from service.batch import score_csv_bytes
 
     body = await request.body()
     if not body.strip():
