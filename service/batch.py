@@ -53,7 +53,7 @@ from training.tables import (
 )
 
 OUTPUT_SCORE_COLUMNS: Final = (*SCORE_COLUMNS, ERROR_COLUMN)
-DEFAULT_CHUNK_ROWS: Final = 50_000
+DEFAULT_CHUNK_ROWS: Final = 20_000
 # Rows of one chunk of the HTTP CSV endpoint: small enough that the first bytes go out soon.
 HTTP_CHUNK_ROWS: Final = 10_000
 # A run of more rows than this under one id is not a parcel (a constant id column, say):
@@ -160,7 +160,7 @@ def _score_normalised(scorer: Scorer, normalised: pd.DataFrame) -> pd.DataFrame:
     model_version = np.full(rows, None, dtype=object)
     if valid.any():
         ids = normalised["declaration_id"].to_numpy(dtype=object)
-        items = columns_of(normalised[valid])
+        items = columns_of(normalised if valid.all() else normalised[valid])
         # Parcels are runs of consecutive rows; the real ids still drive random selection.
         items["declaration_id"] = parcel_runs(ids)[valid]
         # An id array is what the scorer indexes; it needs no list.
@@ -225,7 +225,7 @@ def reason_cells(reasons: np.ndarray) -> np.ndarray:
     # Most items have no reasons; only the others need a Python-level join.
     for position in np.flatnonzero(reasons.astype(bool)):
         cells[position] = REASON_SEPARATOR.join(
-            f"{reason['code']}: {reason['message']}" for reason in reasons[position]
+            [f"{reason['code']}: {reason['message']}" for reason in reasons[position]]
         )
     return cells
 
@@ -237,17 +237,25 @@ def trailing_parcel_start(ids: pd.Series) -> int:
     """The position at which the last parcel of a chunk starts; len(ids) if none to hold.
 
     Ids compare as the normaliser will see them; a row without an id is a parcel of its
-    own, so it is never held back.
+    own, so it is never held back. Only the end of the chunk is looked at: parcels are short.
     """
-    if len(ids) == 0:
+    rows = len(ids)
+    if rows == 0:
         return 0
-    codes, uniques = pd.factorize(ids, use_na_sentinel=True)
-    keys = np.array([*(_id_key(value) for value in uniques), None], dtype=object)[codes]
-    last = keys[-1]
+    last = _id_key(ids.iloc[-1])
     if last is None:
-        return len(ids)
-    differs = np.flatnonzero(keys != last)
-    return int(differs[-1]) + 1 if len(differs) else 0
+        return rows
+    window = 64
+    while True:
+        tail = ids.iloc[-window:]
+        codes, uniques = pd.factorize(tail, use_na_sentinel=True)
+        keys = np.array([*(_id_key(value) for value in uniques), None], dtype=object)[codes]
+        differs = np.flatnonzero(keys != last)
+        if len(differs):
+            return rows - len(tail) + int(differs[-1]) + 1
+        if len(tail) == rows:
+            return 0
+        window *= 4
 
 
 def _id_key(value: object) -> str | None:
@@ -433,7 +441,7 @@ class _Scoring:
             return
         pending: deque[tuple[list[pd.DataFrame], Future[pd.DataFrame]]] = deque()
         # Enough queued work that no worker waits while the parent writes.
-        limit = self.workers + 2
+        limit = self.workers + 1
         for unit in units:
             payload = [_worker_view(piece) for piece in unit]
             pending.append((unit, self.pool.submit(_score_in_worker, payload, self.decimal)))
@@ -487,7 +495,7 @@ def _init_worker(scorer: Scorer) -> None:
 def _limit_native_threads() -> None:
     """One BLAS/OpenMP thread per worker: the pool already uses every core."""
     with contextlib.suppress(ImportError):
-        from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]  # noqa: PLC0415
+        from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
 
         threadpool_limits(limits=1)
 
@@ -527,7 +535,7 @@ def _estimated_rows(source: Path | bytes, table_format: TableFormat) -> int | No
         return None
     try:
         if table_format.kind == "parquet":
-            import pyarrow.parquet as pq  # noqa: PLC0415
+            import pyarrow.parquet as pq
 
             return int(pq.ParquetFile(source).metadata.num_rows)
         size = source.stat().st_size
@@ -554,8 +562,8 @@ class _Progress:
         if not enabled:
             yield cls(None, None)
             return
-        from rich.console import Console  # noqa: PLC0415
-        from rich.progress import (  # noqa: PLC0415
+        from rich.console import Console
+        from rich.progress import (
             BarColumn,
             Progress,
             TextColumn,

@@ -17,6 +17,7 @@ for a DataFrame).
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Mapping, Sequence
 from typing import Any, Final, cast
 
@@ -147,9 +148,20 @@ class DescriptionVectorizer(TransformerMixin, BaseEstimator):  # type: ignore[mi
         return sp.hstack([self.char_.transform(texts), self.word_.transform(texts)], format="csr")
 
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
-        char = [f"char:{n}" for n in self.char_.get_feature_names_out()]
-        word = [f"word:{n}" for n in self.word_.get_feature_names_out()]
-        return np.asarray(char + word, dtype=object)
+        # sklearn sorts the whole vocabulary on every call (~50 ms), and reasons ask once
+        # per distinct description: built once per fitted vocabulary, outside the pickle.
+        cached = _FEATURE_NAMES.get(self)
+        if cached is None or cached[0] is not self.char_ or cached[1] is not self.word_:
+            char = [f"char:{n}" for n in self.char_.get_feature_names_out()]
+            word = [f"word:{n}" for n in self.word_.get_feature_names_out()]
+            cached = (self.char_, self.word_, np.asarray(char + word, dtype=object))
+            _FEATURE_NAMES[self] = cached
+        return cached[2]
+
+
+_FEATURE_NAMES: weakref.WeakKeyDictionary[
+    DescriptionVectorizer, tuple[TfidfVectorizer, TfidfVectorizer, np.ndarray]
+] = weakref.WeakKeyDictionary()
 
 
 def _distinct(descriptions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
