@@ -64,7 +64,6 @@ REASON_SEPARATOR: Final = " | "
 FLAGGED_DECISIONS: Final = ("review", "inspect")
 # Columns the workers need: the contract fields and what the reader adds for errors.
 _WORKER_COLUMNS: Final = (*DECLARATION_FIELDS, LINE_COLUMN, READ_ERROR_COLUMN)
-_READER_COLUMNS: Final = (LINE_COLUMN, READ_ERROR_COLUMN)
 
 
 class UnusableInputError(TableError, ValueError):
@@ -335,12 +334,15 @@ class BatchSummary:
 
 @dataclass
 class BatchOptions:
+    """How `score_table` runs; the defaults suit the command line."""
+
     chunk_rows: int = DEFAULT_CHUNK_ROWS
     # Worker processes; 1 scores in this process, None uses every core.
     workers: int | None = None
     output_format: Kind | None = None
     columns: Sequence[str] | None = None
     progress: bool | None = None  # None: when stderr is a terminal
+    # Told the running row count after each written piece (an embedding caller's progress).
     on_rows: Callable[[int], None] | None = field(default=None, repr=False)
 
 
@@ -367,15 +369,16 @@ def score_table(
     began = time.perf_counter()
     table_format = detect_format(source)
     layout = OutputLayout.of(table_format, options.columns)
+    estimated_rows = _estimated_rows(source, table_format)
     workers = options.workers or available_cores()
+    if estimated_rows is not None and estimated_rows <= options.chunk_rows:
+        workers = 1  # one chunk: starting workers would cost more than it saves
     summary = BatchSummary()
     show_progress = sys.stderr.isatty() if options.progress is None else options.progress
     with contextlib.ExitStack() as stack:
         stack.enter_context(_sigterm_as_interrupt())
         scoring = stack.enter_context(_Scoring.start(scorer, workers, table_format.decimal))
-        progress = stack.enter_context(
-            _Progress.start(show_progress, _estimated_rows(source, table_format))
-        )
+        progress = stack.enter_context(_Progress.start(show_progress, estimated_rows))
         chunks = iter_table_chunks(source, chunk_rows=options.chunk_rows, table_format=table_format)
         writer = stack.enter_context(
             AtomicTableWriter(dest, options.output_format, columns=layout.names)

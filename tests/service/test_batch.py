@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import io
-import os
 import signal
 import subprocess
 import sys
@@ -426,7 +425,8 @@ def test_cli_rejects_an_unknown_profile(dev_csv: Path, tiny_registry: Path) -> N
     assert "no threshold profile 'paranoid' (known: default, lenient, strict)" in result.stderr
 
 
-@pytest.mark.skipif(not hasattr(os, "fork"), reason="the pool test needs fork")
 def test_default_workers_use_every_core(dev_csv: Path, tmp_path: Path, tiny_scorer: Scorer) -> None:
-    output, summary = run(dev_csv, tmp_path / "out.csv", tiny_scorer)
+    output, summary = run(dev_csv, tmp_path / "out.csv", tiny_scorer, chunk_rows=60)
+    single, _ = run(dev_csv, tmp_path / "single.csv", tiny_scorer, workers=1)
     assert len(output) == 250 == summary.rows
+    pd.testing.assert_frame_equal(output, single)
