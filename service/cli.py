@@ -80,7 +80,7 @@ def synth(
 
 
 @app.command()
-def score(  # noqa: PLR0917 - one parameter per command-line option
+def score(
     input_path: Annotated[
         str,
         typer.Argument(
@@ -98,7 +98,7 @@ def score(  # noqa: PLR0917 - one parameter per command-line option
         str | None, typer.Option("--model", help="Model version (default: the active one).")
     ] = None,
     models_dir: ModelsDir = Path("models"),
-    chunk_size: Annotated[int, typer.Option(help="Rows read at a time.", min=1)] = 50_000,
+    chunk_size: Annotated[int, typer.Option(help="Rows read at a time.", min=1)] = 20_000,
     workers: Annotated[
         int | None, typer.Option(help="Scoring processes (default: every core).", min=1)
     ] = None,
@@ -121,9 +121,9 @@ def score(  # noqa: PLR0917 - one parameter per command-line option
     ] = None,
 ) -> None:
     """Score a declaration export: every row back, in order, with its scores or its error."""
-    from service.batch import BatchOptions, profile_policy, score_table  # noqa: PLC0415
-    from service.scorer import Scorer  # noqa: PLC0415
-    from training.tables import Kind, TableError  # noqa: PLC0415
+    from service.batch import BatchOptions, profile_policy, score_table
+    from service.scorer import Scorer
+    from training.tables import Kind, TableError
 
     if output_format not in (None, "csv", "parquet"):
         raise fail(f"--format must be csv or parquet, not {output_format!r}")
@@ -138,7 +138,7 @@ def score(  # noqa: PLR0917 - one parameter per command-line option
         policy = profile_policy(registry.card(model), threshold_profile)
         scorer = Scorer.from_registry(registry, model, policy)
         if engine == "dask":
-            from service.dask_engine import score_partitions  # noqa: PLC0415
+            from service.dask_engine import score_partitions
 
             summary = score_partitions(
                 input_path,
