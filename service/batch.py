@@ -73,6 +73,10 @@ class UnusableInputError(TableError, ValueError):
     """
 
 
+class ScoringFailedError(RuntimeError):
+    """Scoring fails whatever the rows: a bug, or a model that does not fit this code."""
+
+
 class ThresholdProfileError(ValueError):
     """A threshold profile the model card does not define; the message lists the known ones."""
 
@@ -136,15 +140,72 @@ def score_rows(scorer: Scorer, raw: pd.DataFrame, decimal: Decimal = ".") -> pd.
     """The output score columns (and `error`) for reader rows that hold whole parcels.
 
     The result has one row per row of `raw`, with its index. Rows that cannot be scored have
-    `error` set and empty score columns; should scoring itself fail, every row says so
-    rather than being lost.
+    `error` set and empty score columns. Should scoring itself fail on some parcel, that
+    parcel's rows say so and the others are scored; should it fail everywhere (a model that
+    does not fit this code, say), `ScoringFailedError` stops the run instead of turning a
+    whole file into errors.
     """
     try:
-        normalised = normalise_declarations(raw, decimal=decimal, with_labels=False)
-        return _score_normalised(scorer, normalised)
+        return _score_raw(scorer, raw, decimal)
     except Exception as exc:
-        message = f"row: could not be scored ({type(exc).__name__}: {exc})"
-        return _unscored(raw, message)
+        return _score_around_failure(scorer, raw, decimal, exc)
+
+
+def _score_raw(scorer: Scorer, raw: pd.DataFrame, decimal: Decimal) -> pd.DataFrame:
+    normalised = normalise_declarations(raw, decimal=decimal, with_labels=False)
+    return _score_normalised(scorer, normalised)
+
+
+def _score_around_failure(
+    scorer: Scorer, raw: pd.DataFrame, decimal: Decimal, failure: Exception
+) -> pd.DataFrame:
+    """Halves the rows at a parcel boundary until the parcel that fails is found.
+
+    Only the failing half is split further; when both halves fail the fault is not in the
+    data, and the run stops.
+    """
+    starts = np.flatnonzero(np.diff(_raw_parcel_runs(raw), prepend=-1))
+    if len(starts) == 1:
+        return _unscored(raw, f"row: could not be scored ({_one_line(failure)})")
+    middle = int(starts[len(starts) // 2])
+    halves = [raw.iloc[:middle], raw.iloc[middle:]]
+    results: list[pd.DataFrame | None] = []
+    failures: list[Exception] = []
+    for half in halves:
+        try:
+            results.append(_score_raw(scorer, half, decimal))
+        except Exception as exc:
+            results.append(None)
+            failures.append(exc)
+    if len(failures) == len(halves):
+        raise ScoringFailedError(
+            f"scoring fails on every part of a chunk ({_one_line(failure)}); "
+            "does the model fit this version of parcel-screen?"
+        ) from failure
+    return pd.concat(
+        [
+            result
+            if result is not None
+            else _score_around_failure(scorer, half, decimal, failures[0])
+            for half, result in zip(halves, results, strict=True)
+        ]
+    )
+
+
+def _raw_parcel_runs(raw: pd.DataFrame) -> np.ndarray:
+    if "declaration_id" not in raw.columns:
+        return np.arange(len(raw))
+    codes, uniques = pd.factorize(raw["declaration_id"], use_na_sentinel=True)
+    keys = np.array([*(_id_key(value) for value in uniques), None], dtype=object)[codes]
+    runs = parcel_runs(keys)
+    # A row without an id is a parcel of its own, whatever its neighbours.
+    missing = np.flatnonzero(pd.isna(keys))
+    return runs if not len(missing) else runs + np.cumsum(np.isin(np.arange(len(raw)), missing))
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
 
 
 def _score_normalised(scorer: Scorer, normalised: pd.DataFrame) -> pd.DataFrame:

@@ -20,6 +20,7 @@ from service.batch import (
     OUTPUT_SCORE_COLUMNS,
     BatchOptions,
     BatchSummary,
+    ScoringFailedError,
     ThresholdProfileError,
     parcel_units,
     profile_policy,
@@ -172,6 +173,37 @@ def test_columns_option_keeps_only_the_chosen_input_columns(
     assert list(output.columns) == ["declaration_id", "description", *OUTPUT_SCORE_COLUMNS]
     with pytest.raises(TableError, match="no column 'nope'"):
         score_table(dev_csv, tmp_path / "x.csv", tiny_scorer, BatchOptions(columns=["nope"]))
+
+
+def test_a_parcel_that_breaks_the_scorer_is_isolated(
+    straddling_csv: Path, tmp_path: Path, tiny_scorer: Scorer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    score_columns = tiny_scorer.score_columns
+
+    def breaks_on_armour(items: Any, selection_ids: Any = None) -> Any:
+        if "бронежилет 4 класса" in list(items["description"]):
+            raise ValueError("a bug\nwith a traceback-like second line")
+        return score_columns(items, selection_ids)
+
+    monkeypatch.setattr(tiny_scorer, "score_columns", breaks_on_armour)
+    output, summary = run(straddling_csv, tmp_path / "out.csv", tiny_scorer, workers=1)
+    failed = output["error"] != ""
+    # The whole parcel holding the item that breaks scoring, and nothing else.
+    assert failed.tolist() == [3 <= i < 6 for i in range(len(output))]
+    assert output.loc[3, "error"] == "row: could not be scored (ValueError: a bug) (line 5)"
+    assert summary.scored == len(output) - 3
+
+
+def test_a_scorer_that_always_fails_stops_the_run(
+    dev_csv: Path, tmp_path: Path, tiny_scorer: Scorer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(items: Any, selection_ids: Any = None) -> Any:
+        raise ValueError("shapes (10,130) and (129,) do not match")
+
+    monkeypatch.setattr(tiny_scorer, "score_columns", broken)
+    with pytest.raises(ScoringFailedError, match=r"ValueError: shapes .* does the model fit"):
+        score_table(dev_csv, tmp_path / "out.csv", tiny_scorer, BatchOptions(workers=1))
+    assert list(tmp_path.iterdir()) == []
 
 
 # --- parcels, chunks and workers -----------------------------------------------------------------
