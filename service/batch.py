@@ -657,12 +657,14 @@ class _Progress:
         total = task.total
         if total is not None and completed > total:
             total = completed * 1.01  # the estimate was low; keep the bar short of done
-        speed = task.speed
+        # The average over the run so far: steadier than rich's recent-window speed, which
+        # jumps about when chunks land in bursts.
+        elapsed = task.elapsed or 0.0
         self.bar.update(
             self.task,
             completed=completed,
             total=total,
-            rate=f"{speed:,.0f} rows/s" if speed else "",
+            rate=f"{completed / elapsed:,.0f} rows/s" if elapsed > 0.5 else "",
         )
 
 
