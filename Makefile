@@ -6,6 +6,9 @@ PY := $(BIN)/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
 MODELS_DIR ?= models
+# The contract's labelled sample, beside the repository: the default model's card records
+# its sim-to-real check on it when present (it is never trained on).
+DEV_DATA ?= ../shared/data/dev_declarations.csv
 
 .PHONY: install model run test lint format bench clean
 
@@ -20,7 +23,7 @@ $(VENV)/.installed: pyproject.toml
 install: $(VENV)/.installed
 
 model: install
-	$(BIN)/parcel-screen models ensure-default --models-dir $(MODELS_DIR)
+	$(BIN)/parcel-screen models ensure-default --models-dir $(MODELS_DIR) --dev-data $(DEV_DATA)
 
 run: model
 	$(BIN)/parcel-screen serve --host $(HOST) --port $(PORT) --models-dir $(MODELS_DIR)

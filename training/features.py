@@ -39,6 +39,8 @@ ItemColumns = Mapping[str, Any] | pd.DataFrame
 # Below this many benign examples an HS chapter is not modelled (too few to learn from).
 _MIN_CHAPTER_EXAMPLES: Final = 5
 _LOG_FLOOR: Final = 1e-3
+# Lowest log-odds of gear that the text alone can contribute (see FormFeatures.transform).
+_TEXT_FLOOR: Final = 4.0
 
 
 def column(items: ItemColumns, name: str, dtype: Any = object) -> np.ndarray:
@@ -223,7 +225,7 @@ class TextSignals(TransformerMixin, BaseEstimator):  # type: ignore[misc]
         return SGDClassifier(
             loss="log_loss",
             alpha=self.text_alpha,
-            max_iter=30,
+            max_iter=12,
             tol=None,
             random_state=self.random_state,
         )
@@ -492,6 +494,7 @@ class FormFeatures(TransformerMixin, BaseEstimator):  # type: ignore[misc]
             "weight_residual",
             "weight_residual_over",
             "weight_residual_far_over",
+            "weight_residual_extreme",
             "weight_residual_under",
             "weight_missing",
             "value_log_usd_unit",
@@ -524,7 +527,9 @@ class FormFeatures(TransformerMixin, BaseEstimator):  # type: ignore[misc]
     def transform(self, items: ItemColumns, signals: np.ndarray) -> np.ndarray:
         n = signals.shape[0]
         s = {name: signals[:, i] for i, name in enumerate(self.signal_names_)}
-        text = np.column_stack([s[f"text_{c}"] for c in RISK_CLASSES])
+        # Innocent wording is bounded evidence: however benign "cotton T-shirt" sounds, it
+        # must not outweigh a weight twenty times what a T-shirt weighs.
+        text = np.column_stack([np.clip(s[f"text_{c}"], -_TEXT_FLOOR, None) for c in RISK_CLASSES])
         text_any = np.log(np.exp(np.clip(text, -30, 30)).sum(axis=1))
 
         unit_weight = unit_weights(items)
@@ -566,6 +571,7 @@ class FormFeatures(TransformerMixin, BaseEstimator):  # type: ignore[misc]
             weight_res[:, None],
             np.clip(weight_res, 0, None)[:, None],
             np.clip(weight_res - 1.0, 0, None)[:, None],
+            np.clip(weight_res - 2.0, 0, None)[:, None],
             np.clip(-weight_res, 0, None)[:, None],
             (~weight_known).astype(float)[:, None],
             log_usd_unit[:, None],

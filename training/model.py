@@ -25,7 +25,7 @@ DEFAULT_INSPECT_FPR: Final = 0.005
 
 @dataclass(frozen=True)
 class Thresholds:
-    """Parcel-score cut-offs, chosen for a false-alarm rate on benign items."""
+    """Cut-offs for parcel scores, chosen for a false-alarm rate on benign items' scores."""
 
     review: float
     inspect: float
@@ -69,9 +69,10 @@ def threshold_at_fpr(scores: np.ndarray, benign: np.ndarray, fpr: float) -> floa
 class RiskModel:
     """Text signals + form features + calibrated linear risk and class models."""
 
-    def __init__(self, c: float = 0.5, random_state: int = 0) -> None:
+    def __init__(self, c: float = 0.5, random_state: int = 0, max_form_rows: int = 120_000) -> None:
         self.c = c
         self.random_state = random_state
+        self.max_form_rows = max_form_rows
 
     def fit(self, items: ItemColumns, label: np.ndarray, label_class: np.ndarray) -> RiskModel:
         label = np.asarray(label, dtype=int)
@@ -80,10 +81,18 @@ class RiskModel:
         signals = self.text_.fit_transform(items, label_class)
         self.form_ = FormFeatures().fit(items, self.text_.get_feature_names_out())
         raw = self.form_.transform(items, signals)
+        # ~150 dense features need far fewer rows than the text models: a fixed sample keeps
+        # the form model's fit time flat as training sets grow.
+        if len(raw) > self.max_form_rows:
+            keep = np.random.default_rng(self.random_state).choice(
+                len(raw), self.max_form_rows, replace=False
+            )
+            keep.sort()
+            raw, label, label_class = raw[keep], label[keep], label_class[keep]
         self.scaler_ = StandardScaler().fit(raw)
         features = self.scaler_.transform(raw)
-        self.risk_ = LogisticRegression(C=self.c, max_iter=2000).fit(features, label)
-        self.class_ = LogisticRegression(C=self.c, max_iter=2000).fit(features, label_class)
+        self.risk_ = LogisticRegression(C=self.c, max_iter=1000).fit(features, label)
+        self.class_ = LogisticRegression(C=self.c, max_iter=1000).fit(features, label_class)
         # Identity calibration until `calibrate` sees held-out data.
         self.calibration_ = (1.0, 0.0)
         self.thresholds_ = Thresholds(review=0.5, inspect=0.9)
@@ -105,13 +114,13 @@ class RiskModel:
 
     def choose_thresholds(
         self,
-        parcel_scores: np.ndarray,
+        item_scores: np.ndarray,
         benign: np.ndarray,
         review_fpr: float = DEFAULT_REVIEW_FPR,
         inspect_fpr: float = DEFAULT_INSPECT_FPR,
     ) -> Thresholds:
-        review = threshold_at_fpr(parcel_scores, benign, review_fpr)
-        inspect = max(review, threshold_at_fpr(parcel_scores, benign, inspect_fpr))
+        review = threshold_at_fpr(item_scores, benign, review_fpr)
+        inspect = max(review, threshold_at_fpr(item_scores, benign, inspect_fpr))
         self.thresholds_ = Thresholds(review, inspect, review_fpr, inspect_fpr)
         return self.thresholds_
 

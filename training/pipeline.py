@@ -14,6 +14,7 @@ from pathlib import Path
 import pandas as pd
 
 from training.schema import normalise_declarations
+from training.text import matching_text
 from training.train import TrainingResult, evaluate_model, fit_and_evaluate
 
 
@@ -73,4 +74,10 @@ def run_training(
         dev = read_labelled(request.dev_data)
         result.card["metrics"]["dev"] = evaluate_model(result.model, dev)
         result.card["metrics"]["dev"]["file"] = request.dev_data.name
+        # The same check on the rows whose wording never occurs in training: how the model
+        # does on phrasing it has not memorised, the closest view of unseen traffic.
+        seen = {matching_text(d) for d in frame["description"].dropna().unique()}
+        unseen = dev[~dev["description"].map(lambda d: matching_text(str(d)) in seen)]
+        if unseen["label"].nunique() == 2:
+            result.card["metrics"]["dev_unseen_text"] = evaluate_model(result.model, unseen)
     return result

@@ -138,6 +138,7 @@ class _Catalogue:
     disguise_choices: tuple[IntArray, ...]
     disguise_cumulative: tuple[tuple[FloatArray, ...], ...]
     cover_items: tuple[IntArray, ...]
+    relabel_pools: tuple[IntArray, ...]  # per risk class: benign items whose names gear takes
     companion_cumulative: FloatArray
     companion_items: IntArray
     kit_cumulative: FloatArray
@@ -243,6 +244,10 @@ def _catalogue() -> _Catalogue:
         disguise_cumulative=tuple(disguise_cumulative),
         cover_items=tuple(
             np.array([index[cover] for cover in item.covers], dtype=np.int64) for item in items
+        ),
+        relabel_pools=tuple(
+            np.array([index[key] for key in settings["relabelled"][name]], dtype=np.int64)
+            for name in RISK_CLASSES
         ),
         companion_cumulative=_cumulative(list(companions.values())),
         companion_items=np.array([index[key] for key in companions], dtype=np.int64),
@@ -581,6 +586,14 @@ def _block(
             _draw(cat.disguise_cumulative[gear_item][year_index], uniform[rows])
         ]
     group[disguised_rows] = choice
+
+    # Relabelled lines: gear under the plain name of an ordinary item (text and HS code
+    # borrowed, weight and value the gear's own).
+    relabel_settings = settings["relabelled"]
+    relabelled = disguised_rows[rng.random(len(disguised_rows)) < relabel_settings["share"]]
+    for class_no, rows in _grouped(label_class[relabelled]):
+        pool = cat.relabel_pools[class_no - 1]
+        group[relabelled[rows]] = pool[rng.integers(len(pool), size=len(rows))]
 
     # --- language and text
     parcel_language = _draw_by_row(cat.lane_language, lane, rng)

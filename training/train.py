@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from training.metrics import risk_metrics
-from training.model import RiskModel, columns_of, parcel_scores, threshold_at_fpr
+from training.model import RiskModel, columns_of, threshold_at_fpr
 from training.schema import ERROR_COLUMN
 
 # name -> (review FPR, inspect FPR) on benign items of the held-out split.
@@ -89,17 +89,17 @@ def fit_and_evaluate(
     holdout_items = columns_of(holdout)
     model.calibrate(holdout_items, holdout["label"].to_numpy())
     scores = model.score(holdout_items)
-    parcel = parcel_scores(holdout["declaration_id"].to_numpy(), scores.risk_score)
-    # Thresholds apply to parcel scores; the false-alarm rate is counted on benign items.
-    thresholds = model.choose_thresholds(
-        parcel, holdout["label"].to_numpy() == 0, review_fpr, inspect_fpr
-    )
+    # Cut-offs are set on the scores of benign items (the false-alarm rate the contract
+    # names); a parcel is then flagged when its riskiest item passes them. Counting benign
+    # lines of gear parcels as false alarms would push the cut-offs to near 1.
+    benign = holdout["label"].to_numpy() == 0
+    thresholds = model.choose_thresholds(scores.risk_score, benign, review_fpr, inspect_fpr)
     # Alternative operating points a deployment can pick by name (`--threshold-profile`):
     # review / inspect false-alarm rates on benign items.
     profiles = {
         name: {
-            "review": threshold_at_fpr(parcel, holdout["label"].to_numpy() == 0, review),
-            "inspect": threshold_at_fpr(parcel, holdout["label"].to_numpy() == 0, inspect),
+            "review": threshold_at_fpr(scores.risk_score, benign, review),
+            "inspect": threshold_at_fpr(scores.risk_score, benign, inspect),
             "review_fpr": review,
             "inspect_fpr": inspect,
         }
