@@ -20,8 +20,9 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-models_app = typer.Typer(help="The model registry: list, inspect, promote, roll back.",
-                         no_args_is_help=True)
+models_app = typer.Typer(
+    help="The model registry: list, inspect, promote, roll back.", no_args_is_help=True
+)
 feedback_app = typer.Typer(help="Inspection outcomes kept for retraining.", no_args_is_help=True)
 app.add_typer(models_app, name="models")
 app.add_typer(feedback_app, name="feedback")
@@ -57,8 +58,11 @@ def metrics_table(title: str, columns: dict[str, dict[str, Any]]) -> Table:
         row = []
         for values in columns.values():
             value = values.get(metric)
-            row.append("-" if value is None else (f"{value:.3f}" if isinstance(value, float)
-                                                  else str(value)))
+            row.append(
+                "-"
+                if value is None
+                else (f"{value:.3f}" if isinstance(value, float) else str(value))
+            )
         table.add_row(metric, *row)
     return table
 
@@ -182,10 +186,12 @@ def train(
         int | None,
         typer.Option(help="Add this many synthetic rows (default: all synthetic without --data)."),
     ] = None,
-    rows: Annotated[int | None, typer.Option(help="Synthetic rows when training on them alone.")]
-    = None,
-    seed: Annotated[int, typer.Option(help="Seed of the synthetic data and the fit.")]
-    = DEFAULT_SEED,
+    rows: Annotated[
+        int | None, typer.Option(help="Synthetic rows when training on them alone.")
+    ] = None,
+    seed: Annotated[
+        int, typer.Option(help="Seed of the synthetic data and the fit.")
+    ] = DEFAULT_SEED,
     activate: Annotated[
         bool, typer.Option(help="Make the new model active at once (default: a candidate).")
     ] = False,
@@ -219,9 +225,10 @@ def train(
     columns = {"holdout": result.card["metrics"]["holdout"]}
     if "dev" in result.card["metrics"]:
         columns["dev (sim-to-real)"] = result.card["metrics"]["dev"]
+    if "dev_unseen_text" in result.card["metrics"]:
+        columns["dev, unseen wording"] = result.card["metrics"]["dev_unseen_text"]
     out.print(metrics_table(f"model {version}", columns))
-    out.print(f"registered {version}{' (active)' if activate else ' (candidate)'}"
-              f" in {models_dir}")
+    out.print(f"registered {version}{' (active)' if activate else ' (candidate)'} in {models_dir}")
 
 
 # --- the registry ---------------------------------------------------------------------------
@@ -251,8 +258,9 @@ def models_list(models_dir: ModelsDir = Path("models")) -> None:
 
 @models_app.command("show")
 def models_show(
-    version: Annotated[str | None, typer.Argument(help="Version (default: the active one).")]
-    = None,
+    version: Annotated[
+        str | None, typer.Argument(help="Version (default: the active one).")
+    ] = None,
     models_dir: ModelsDir = Path("models"),
 ) -> None:
     """The model card of a version, as JSON."""
@@ -281,8 +289,15 @@ def models_ensure_default(
             return
         except RegistryError as exc:
             err.print(f"active model unusable ({exc}); building a new default", markup=False)
-    train(models_dir=models_dir, data=None, synthetic=None, rows=rows, seed=seed, activate=True,
-          dev_data=dev_data if dev_data and dev_data.is_file() else None)
+    train(
+        models_dir=models_dir,
+        data=None,
+        synthetic=None,
+        rows=rows,
+        seed=seed,
+        activate=True,
+        dev_data=dev_data if dev_data and dev_data.is_file() else None,
+    )
 
 
 # --- serving ------------------------------------------------------------------------------------
