@@ -1,0 +1,71 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+from typer.testing import CliRunner
+
+from service.cli import app
+from training.registry import Registry
+
+runner = CliRunner()
+
+
+def test_synth_writes_labelled_contract_csv(tmp_path: Path) -> None:
+    out = tmp_path / "synthetic.csv"
+    result = runner.invoke(app, ["synth", "--rows", "500", "--seed", "3", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    frame = pd.read_csv(out, dtype=str)
+    assert len(frame) == 500
+    assert {"declaration_id", "description", "label", "label_class"} <= set(frame.columns)
+    again = tmp_path / "again.csv"
+    runner.invoke(app, ["synth", "--rows", "500", "--seed", "3", "-o", str(again)])
+    assert out.read_bytes() == again.read_bytes()
+
+
+def test_train_registers_a_candidate_and_ensure_default_is_idempotent(tmp_path: Path) -> None:
+    models = tmp_path / "models"
+    result = runner.invoke(
+        app, ["train", "--models-dir", str(models), "--rows", "4000", "--seed", "5"]
+    )
+    assert result.exit_code == 0, result.output
+    registry = Registry(models)
+    assert len(registry.versions()) == 1
+    assert registry.active_version() is None  # a candidate, not active
+    assert "roc_auc" in result.output
+
+    result = runner.invoke(
+        app, ["models", "ensure-default", "--models-dir", str(models), "--rows", "4000"]
+    )
+    assert result.exit_code == 0, result.output
+    active = registry.active_version()
+    assert active is not None and len(registry.versions()) == 2
+
+    result = runner.invoke(app, ["models", "ensure-default", "--models-dir", str(models)])
+    assert result.exit_code == 0
+    assert f"model {active} is active" in result.output
+    assert len(registry.versions()) == 2
+
+    listing = runner.invoke(app, ["models", "list", "--models-dir", str(models)])
+    assert active in listing.output
+    shown = runner.invoke(app, ["models", "show", active, "--models-dir", str(models)])
+    card = json.loads(shown.output)
+    assert card["version"] == active
+    assert {"review", "inspect"} <= set(card["thresholds"])
+
+
+def test_train_refuses_a_file_without_labels(tmp_path: Path) -> None:
+    unlabelled = tmp_path / "unlabelled.csv"
+    unlabelled.write_text("declaration_id,description,net_weight_kg\nA,vest,8\n")
+    result = runner.invoke(
+        app, ["train", "--models-dir", str(tmp_path / "m"), "--data", str(unlabelled)]
+    )
+    assert result.exit_code != 0
+    assert "no usable labels" in result.output
+
+
+def test_unknown_version_is_a_one_line_error(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["models", "show", "1999-01-01.1", "--models-dir", str(tmp_path)])
+    assert result.exit_code == 2
+    assert "not found" in result.output
