@@ -142,13 +142,12 @@ def judge(
     )
     if is_better_or_equal(metric, candidate_value, active_value):
         return GateDecision(True, metric, candidate_value, active_value, numbers)
-    direction = "higher" if metric in LOWER_IS_BETTER else "lower"
     return GateDecision(
         False,
         metric,
         candidate_value,
         active_value,
-        f"refused: the candidate is {direction} than the active model ({numbers})",
+        f"refused: the candidate is worse than the active model ({numbers})",
     )
 
 
