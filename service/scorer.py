@@ -153,7 +153,11 @@ class Scorer:
         ).astype(object)
         selected = (decision == "clear") & random_selection(ids, self.policy.random_selection_rate)
         decision[selected] = "review"
-        reasons = self._reasons(items, scores, selected)
+        # Reasons are for items an officer will look at: those of flagged parcels and any
+        # item scoring near the review cut-off. A clear, low-scoring item has none to give,
+        # and skipping it keeps batch scoring fast (reason text is the costliest step).
+        explain = (decision != "clear") | (scores.risk_score >= 0.5 * self.review_threshold)
+        reasons = self._reasons(items, scores, explain | selected, selected)
         return {
             "risk_score": scores.risk_score,
             "risk_class": scores.risk_class,
@@ -162,18 +166,24 @@ class Scorer:
             "reasons": reasons,
         }
 
-    def _reasons(self, items: ItemColumns, scores: ItemScores, selected: np.ndarray) -> np.ndarray:
-        contributions = self.model.contributions(scores.features) @ self._group_matrix
+    def _reasons(
+        self, items: ItemColumns, scores: ItemScores, explain: np.ndarray, selected: np.ndarray
+    ) -> np.ndarray:
+        out = np.empty(len(explain), dtype=object)
+        out[:] = [[] for _ in range(len(explain))]
+        rows = np.flatnonzero(explain)
+        if not len(rows):
+            return out
+        contributions = self.model.contributions(scores.features[rows]) @ self._group_matrix
         order = np.argsort(-contributions, axis=1)[:, :MAX_REASONS]
         top = np.take_along_axis(contributions, order, axis=1)
-        out = np.empty(len(contributions), dtype=object)
         facts = _ItemFacts(items, scores, self._expected_weight, self._expected_value)
-        for row in range(len(contributions)):
+        for position, row in enumerate(rows.tolist()):
             reasons: list[dict[str, str]] = []
             for rank in range(order.shape[1]):
-                if top[row, rank] < MIN_REASON_LOGIT:
+                if top[position, rank] < MIN_REASON_LOGIT:
                     break
-                reason = self._reason(self._groups[order[row, rank]], row, facts)
+                reason = self._reason(self._groups[order[position, rank]], row, facts)
                 if reason is not None:
                     reasons.append(reason)
             if selected[row]:

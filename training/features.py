@@ -82,7 +82,10 @@ def factorize(values: Any) -> tuple[np.ndarray, np.ndarray]:
         uniques[:] = list(seen)
         return codes, uniques
     codes, uniques = pd.factorize(array, use_na_sentinel=False)
-    return np.asarray(codes, dtype=np.intp), np.asarray(uniques, dtype=object)
+    distinct = np.asarray(uniques, dtype=object)
+    # pandas turns a missing value into NaN; keep None, as the small-input path does.
+    distinct[pd.isna(distinct)] = None
+    return np.asarray(codes, dtype=np.intp), distinct
 
 
 def parcel_codes(declaration_ids: Any) -> np.ndarray:
@@ -170,7 +173,7 @@ def _distinct(descriptions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return factorize(np.where(pd.isna(descriptions), "", descriptions))
 
 
-class TextSignals(TransformerMixin, BaseEstimator):  # type: ignore[misc]
+class TextSignals(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):  # type: ignore[misc,call-arg]
     """What the description alone says: gear-likeness, expected weight, value and HS chapter.
 
     Fitted on distinct descriptions weighted by how often they occur, so training cost
@@ -421,14 +424,12 @@ def _vague_flags(descriptions: np.ndarray) -> np.ndarray:
     )
 
 
-def _one_hot(values: np.ndarray, vocabulary: Sequence[str]) -> np.ndarray:
-    index = {v: i for i, v in enumerate(vocabulary)}
-    out = np.zeros((len(values), len(vocabulary)))
-    for row, value in enumerate(values):
-        j = index.get(value)
-        if j is not None:
-            out[row, j] = 1.0
-    return out
+def _set_one_hot(out: np.ndarray, values: np.ndarray, column_of: dict[Any, int]) -> None:
+    """Set the one-hot column of each row's value (values outside the vocabulary: none)."""
+    codes, distinct = factorize(values)
+    positions = np.array([column_of.get(v, -1) for v in distinct], dtype=np.intp)[codes]
+    rows = np.flatnonzero(positions >= 0)
+    out[rows, positions[rows]] = 1.0
 
 
 def _parcel_context(items: ItemColumns, net: np.ndarray) -> tuple[np.ndarray, ...]:
@@ -444,7 +445,7 @@ def _parcel_context(items: ItemColumns, net: np.ndarray) -> tuple[np.ndarray, ..
     return n_items, np.clip(unexplained, -1.0, 1.0), share
 
 
-class FormFeatures(TransformerMixin, BaseEstimator):  # type: ignore[misc]
+class FormFeatures(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):  # type: ignore[misc,call-arg]
     """Dense, named features of each item: the form set against what the text leads to expect.
 
     `top_lanes`/`top_countries` bound the one-hot vocabularies learned in `fit`.
@@ -524,79 +525,128 @@ class FormFeatures(TransformerMixin, BaseEstimator):  # type: ignore[misc]
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
         return np.asarray(self.feature_names_, dtype=object)
 
+    def _lookups(self) -> dict[str, Any]:
+        """Column positions and vocabularies as dicts, built once per process (not pickled)."""
+        cached: dict[str, Any] | None = self.__dict__.get("_lookups_cache")
+        if cached is None:
+            column_of = {name: j for j, name in enumerate(self.feature_names_)}
+            signal_of = {name: j for j, name in enumerate(self.signal_names_)}
+            cached = {
+                "column": column_of,
+                "signal": signal_of,
+                "chapter_signal": {
+                    name.removeprefix("chapter_logp_"): j
+                    for name, j in signal_of.items()
+                    if name.startswith("chapter_logp_")
+                },
+                "one_hot": {
+                    prefix: {v: column_of[f"{prefix}{v}"] for v in vocabulary}
+                    for prefix, vocabulary in (
+                        ("hs_chapter_", self.chapters_),
+                        ("category_", CATEGORIES),
+                        ("mail_", MAIL_CLASSES),
+                        ("lane_", self.lanes_),
+                        ("origin_", self.origins_),
+                        ("destination_", self.destinations_),
+                    )
+                },
+            }
+            self.__dict__["_lookups_cache"] = cached
+        return cached
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state.pop("_lookups_cache", None)
+        return state
+
     def transform(self, items: ItemColumns, signals: np.ndarray) -> np.ndarray:
+        """The feature matrix, filled column by column into one preallocated array."""
+        lookups = self._lookups()
+        col = lookups["column"]
+        sig = lookups["signal"]
         n = signals.shape[0]
-        s = {name: signals[:, i] for i, name in enumerate(self.signal_names_)}
+        out = np.zeros((n, len(self.feature_names_)))
+
         # Innocent wording is bounded evidence: however benign "cotton T-shirt" sounds, it
         # must not outweigh a weight twenty times what a T-shirt weighs.
-        text = np.column_stack([np.clip(s[f"text_{c}"], -_TEXT_FLOOR, None) for c in RISK_CLASSES])
-        text_any = np.log(np.exp(np.clip(text, -30, 30)).sum(axis=1))
+        text = np.maximum(signals[:, [sig[f"text_{c}"] for c in RISK_CLASSES]], -_TEXT_FLOOR)
+        out[:, [col[f"text_{c}"] for c in RISK_CLASSES]] = text
+        out[:, col["text_any"]] = np.log(np.exp(np.minimum(text, 30.0)).sum(axis=1))
 
-        unit_weight = unit_weights(items)
-        log_unit = np.log(np.clip(unit_weight, _LOG_FLOOR, None))
-        weight_known = np.isfinite(log_unit)
-        weight_res = np.where(weight_known, log_unit - s["expected_log_unit_weight"], 0.0)
-
-        net = _as_float(column(items, "net_weight_kg", float))
-        usd = usd_values(items)
-        quantity = _as_float(column(items, "quantity", float))
+        net = column(items, "net_weight_kg", float)
+        quantity = column(items, "quantity", float)
         quantity = np.where(np.isfinite(quantity) & (quantity >= 1), quantity, 1.0)
-        log_usd_kg = np.log(np.clip(usd / net, _LOG_FLOOR, None))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            log_unit = np.log(np.maximum(net / quantity, _LOG_FLOOR))
+        weight_known = np.isfinite(log_unit)
+        weight_res = np.where(
+            weight_known, log_unit - signals[:, sig["expected_log_unit_weight"]], 0.0
+        )
+        out[:, col["weight_log_unit"]] = np.where(weight_known, log_unit, 0.0)
+        out[:, col["weight_residual"]] = weight_res
+        out[:, col["weight_residual_over"]] = np.maximum(weight_res, 0.0)
+        out[:, col["weight_residual_far_over"]] = np.maximum(weight_res - 1.0, 0.0)
+        out[:, col["weight_residual_extreme"]] = np.maximum(weight_res - 2.0, 0.0)
+        out[:, col["weight_residual_under"]] = np.maximum(-weight_res, 0.0)
+        out[:, col["weight_missing"]] = ~weight_known
+
+        usd = usd_values(items)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            log_usd_kg = np.log(np.maximum(usd / net, _LOG_FLOOR))
         value_known = np.isfinite(log_usd_kg)
-        value_res = np.where(value_known, log_usd_kg - s["expected_log_usd_per_kg"], 0.0)
-        log_usd_unit = np.where(np.isfinite(usd), np.log1p(np.clip(usd / quantity, 0, None)), 0.0)
+        value_res = np.where(
+            value_known, log_usd_kg - signals[:, sig["expected_log_usd_per_kg"]], 0.0
+        )
+        usd_known = np.isfinite(usd)
+        out[:, col["value_log_usd_unit"]] = np.where(
+            usd_known, np.log1p(np.maximum(np.where(usd_known, usd, 0.0) / quantity, 0.0)), 0.0
+        )
+        out[:, col["value_residual"]] = value_res
+        out[:, col["value_residual_under"]] = np.maximum(-value_res, 0.0)
+        out[:, col["value_residual_far_under"]] = np.maximum(-value_res - 1.5, 0.0)
+        out[:, col["value_missing"]] = ~value_known
+        out[:, col["value_zero"]] = usd_known & (np.where(usd_known, usd, 1.0) == 0)
+        out[:, col["quantity_log"]] = np.log(quantity)
 
         chapters = hs_chapters(items)
-        hs_known = np.array([c is not None for c in chapters])
-        chapter_cols = {
-            c: i for i, c in enumerate(self.signal_names_) if c.startswith("chapter_logp_")
-        }
-        fit_logp = np.zeros(n)
-        for row, chapter in enumerate(chapters):
-            if chapter is not None:
-                j = chapter_cols.get(f"chapter_logp_{chapter}")
-                fit_logp[row] = signals[row, j] if j is not None else np.log(_LOG_FLOOR)
-        fit_logp = np.clip(fit_logp, np.log(_LOG_FLOOR), 0.0)
+        codes, distinct = factorize(chapters)
+        chapter_signal = lookups["chapter_signal"]
+        signal_column = (
+            np.array(
+                [chapter_signal.get(c, -1) if c is not None else -2 for c in distinct],
+                dtype=np.intp,
+            )[codes]
+            if len(codes)
+            else np.zeros(0, dtype=np.intp)
+        )
+        hs_known = signal_column != -2
+        fit_logp = np.full(n, np.log(_LOG_FLOOR))
+        modelled = signal_column >= 0
+        fit_logp[modelled] = signals[np.flatnonzero(modelled), signal_column[modelled]]
+        fit_logp = np.minimum(np.maximum(fit_logp, np.log(_LOG_FLOOR)), 0.0)
+        out[:, col["hs_missing"]] = ~hs_known
+        out[:, col["hs_fit_logp"]] = np.where(hs_known, fit_logp, 0.0)
+        out[:, col["hs_unfit"]] = hs_known & (fit_logp < np.log(0.05))
 
+        one_hot = lookups["one_hot"]
         category = column(items, "category")
         origin = column(items, "origin_country")
         destination = column(items, "destination_country")
         lanes = np.array([f"{o}-{d}" for o, d in zip(origin, destination, strict=True)])
-        n_items, unexplained, share = _parcel_context(items, net)
+        _set_one_hot(out, chapters, one_hot["hs_chapter_"])
+        _set_one_hot(out, category, one_hot["category_"])
+        _set_one_hot(out, column(items, "mail_class"), one_hot["mail_"])
+        _set_one_hot(out, lanes, one_hot["lane_"])
+        _set_one_hot(out, origin, one_hot["origin_"])
+        _set_one_hot(out, destination, one_hot["destination_"])
+        out[:, col["category_missing"]] = np.array([c is None for c in category], dtype=float)
+        out[:, col["vague"]] = _vague_flags(column(items, "description"))
 
-        blocks = [
-            text,
-            text_any[:, None],
-            np.where(weight_known, log_unit, 0.0)[:, None],
-            weight_res[:, None],
-            np.clip(weight_res, 0, None)[:, None],
-            np.clip(weight_res - 1.0, 0, None)[:, None],
-            np.clip(weight_res - 2.0, 0, None)[:, None],
-            np.clip(-weight_res, 0, None)[:, None],
-            (~weight_known).astype(float)[:, None],
-            log_usd_unit[:, None],
-            value_res[:, None],
-            np.clip(-value_res, 0, None)[:, None],
-            np.clip(-value_res - 1.5, 0, None)[:, None],
-            (~value_known).astype(float)[:, None],
-            (np.isfinite(usd) & (usd == 0)).astype(float)[:, None],
-            np.log(quantity)[:, None],
-            (~hs_known).astype(float)[:, None],
-            np.where(hs_known, fit_logp, 0.0)[:, None],
-            (hs_known & (fit_logp < np.log(0.05))).astype(float)[:, None],
-            _one_hot(chapters, self.chapters_),
-            _vague_flags(column(items, "description"))[:, None],
-            _one_hot(category, CATEGORIES),
-            np.array([c is None for c in category], dtype=float)[:, None],
-            _one_hot(column(items, "mail_class"), MAIL_CLASSES),
-            _one_hot(lanes, self.lanes_),
-            _one_hot(origin, self.origins_),
-            _one_hot(destination, self.destinations_),
-            np.log(n_items)[:, None],
-            unexplained[:, None],
-            share[:, None],
-        ]
-        return np.hstack(blocks)
+        n_items, unexplained, share = _parcel_context(items, net)
+        out[:, col["parcel_items_log"]] = np.log(n_items)
+        out[:, col["parcel_unexplained_weight"]] = unexplained
+        out[:, col["parcel_weight_share"]] = share
+        return out
 
     def group_of(self, name: str) -> str:
         for prefix, group in self.GROUPS.items():
