@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -221,6 +222,8 @@ def train(
     except (ValueError, OSError) as exc:
         raise fail(str(exc)) from exc
     registry = Registry(models_dir)
+    previous_active = registry.active_version()
+    record_comparison(registry, result)
     version = registry.register(result.model, result.card, activate=activate)
     columns = {"holdout": result.card["metrics"]["holdout"]}
     if "dev" in result.card["metrics"]:
@@ -229,6 +232,7 @@ def train(
         columns["dev, unseen wording"] = result.card["metrics"]["dev_unseen_text"]
     out.print(metrics_table(f"model {version}", columns))
     out.print(f"registered {version}{' (active)' if activate else ' (candidate)'} in {models_dir}")
+    print_comparison(version, result.card, previous_active, activate)
 
 
 # --- the registry ---------------------------------------------------------------------------
@@ -319,6 +323,434 @@ def serve(
         run_server(settings, host=host, port=port, workers=workers)
     except (RegistryError, ValueError) as exc:
         raise fail(str(exc)) from exc
+
+
+# --- retraining: compare, promote, roll back, evaluate, drift, feedback ------------------------
+
+RELOAD_HINT = (
+    "The running service keeps serving its current model until told to reload:\n"
+    "  curl -X POST -H 'X-API-Key: <admin key>' http://<host>:<port>/v1/admin/reload\n"
+    "  or send SIGHUP to the server process (kill -HUP <pid>).\n"
+    "A service pinned to a version (PARCEL_SCREEN_MODEL_VERSION) keeps that version."
+)
+
+
+def say(message: str) -> None:
+    """Plain text on stdout: no markup, so versions and [brackets] print as they are."""
+    out.print(message, markup=False, highlight=False, soft_wrap=True)
+
+
+def number(value: Any, share: bool = False) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.1%}" if share else f"{value:.3f}"
+    return str(value)
+
+
+def record_comparison(registry: Registry, result: Any) -> None:
+    """Put the candidate-vs-active comparison and the drift profile into the new card.
+
+    Both are computed on the candidate's held-out rows, which exist only during training:
+    `models promote` and `drift --model` later read what is stored here.
+    """
+    from training.drift import profile_of
+    from training.gate import compare_on_holdout
+
+    active_version = registry.active_version()
+    active_model = None
+    load_error = None
+    if active_version is not None:
+        try:
+            active_model = registry.load(active_version).model
+        except RegistryError as exc:
+            load_error = str(exc)
+            err.print(f"cannot compare with the active model {active_version}: {exc}", markup=False)
+    holdout = result.holdout
+    comparison = compare_on_holdout(
+        result.model,
+        active_model,
+        active_version if active_model is not None else None,
+        holdout,
+        str(result.card["training_data"].get("holdout", "held-out rows")),
+    )
+    if load_error is not None:
+        comparison["active_error"] = load_error
+    result.card["comparison"] = comparison
+    result.card["training_data"]["profile"] = profile_of(
+        holdout, holdout["risk_score"].to_numpy()
+    ).to_card()
+
+
+def comparison_table(version: str, comparison: dict[str, Any]) -> Table:
+    from training.gate import COMPARED_METRICS, DEFAULT_METRIC, LOWER_IS_BETTER, change_column
+
+    active_version = comparison.get("active_version")
+    table = Table(
+        title=f"candidate {version} vs active {active_version}, on the candidate's "
+        f"{comparison.get('rows', '?')} held-out rows ({comparison.get('positives', '?')} gear)"
+    )
+    table.add_column("metric")
+    table.add_column(f"candidate {version}", justify="right")
+    table.add_column(f"active {active_version}", justify="right")
+    table.add_column("change", justify="right")
+    candidate, active = comparison.get("candidate", {}), comparison.get("active") or {}
+    for metric in COMPARED_METRICS:
+        if metric not in candidate:
+            continue
+        note = " (lower is better)" if metric in LOWER_IS_BETTER else ""
+        note += " (promotion gate)" if metric == DEFAULT_METRIC else ""
+        table.add_row(
+            metric + note,
+            number(candidate.get(metric)),
+            number(active.get(metric)),
+            change_column(candidate.get(metric), active.get(metric)),
+        )
+    return table
+
+
+def print_comparison(
+    version: str, card: dict[str, Any], previous_active: str | None, activated: bool
+) -> None:
+    """After training: rows skipped, the comparison with the active model, what to do next."""
+    from training.gate import judge
+
+    skipped = card.get("training_data", {}).get("skipped") or {}
+    if skipped:
+        parts = ", ".join(f"{count:,} ({why})" for why, count in skipped.items())
+        say(f"rows skipped, not trained on: {parts}")
+    else:
+        say("rows skipped: none")
+    comparison = card.get("comparison") or {}
+    if comparison.get("active") is None:
+        say("no active model to compare with: this is the first model of the registry")
+        return
+    out.print(comparison_table(version, comparison))
+    if activated:
+        say(f"{version} was activated at once (--activate); it replaced {previous_active}.")
+        return
+    decision = judge(version, card, previous_active)
+    if decision.allowed:
+        say(f"candidate is at least as good ({decision.message}).")
+        say(f"to put it in service: parcel-screen models promote {version}")
+    else:
+        say(decision.message.replace("refused: ", "`models promote` would refuse it: "))
+
+
+@models_app.command("promote")
+def models_promote(
+    version: Annotated[
+        str,
+        typer.Argument(
+            metavar="VERSION", help="The candidate version to put in service (see `models list`)."
+        ),
+    ],
+    metric: Annotated[
+        str,
+        typer.Option(
+            help="Metric the candidate must match or beat on its held-out rows, e.g. "
+            "recall_at_2pct_fpr, recall_at_1pct_fpr, roc_auc, average_precision, brier."
+        ),
+    ] = "recall_at_2pct_fpr",
+    force: Annotated[
+        bool,
+        typer.Option("--force", help="Promote even if the candidate is worse; needs --reason."),
+    ] = False,
+    reason: Annotated[
+        str | None,
+        typer.Option(help="Why, in words; kept in the registry history. Required with --force."),
+    ] = None,
+    models_dir: ModelsDir = Path("models"),
+) -> None:
+    """Make a candidate the active model, if it is at least as good as the active one.
+
+    The check uses the comparison `train` stored with the candidate: both models scored on
+    the candidate's held-out rows (its newest 20% of parcels). The service keeps its model
+    until it is told to reload.
+    """
+    from training.gate import judge
+
+    if force and not (reason and reason.strip()):
+        raise fail("--force needs --reason TEXT: say why, it is kept in the registry history")
+    registry = Registry(models_dir)
+    try:
+        card = registry.card(version)
+        active = registry.active_version()
+        decision = judge(version, card, active, metric)
+    except (RegistryError, ValueError) as exc:
+        raise fail(str(exc)) from exc
+    if active == version:
+        raise fail(f"{version} is already the active model")
+    comparison = card.get("comparison") or {}
+    if comparison.get("active") is not None and comparison.get("active_version") == active:
+        out.print(comparison_table(version, comparison))
+    if not decision.allowed and not force:
+        raise fail(f"{decision.message}; to override: --force --reason TEXT", code=1)
+    if decision.allowed:
+        recorded = reason or f"passed the gate: {decision.message}"
+    else:
+        recorded = f"{reason} (forced past the gate: {decision.message.removeprefix('refused: ')})"
+    try:
+        registry.activate(version, action="promote", reason=recorded)
+    except RegistryError as exc:
+        raise fail(str(exc)) from exc
+    say(f"promoted {version} (was {active or 'none'}): {recorded}")
+    say(RELOAD_HINT)
+
+
+@models_app.command("rollback")
+def models_rollback(models_dir: ModelsDir = Path("models")) -> None:
+    """Re-activate the previous model: the version active before the current one.
+
+    Recorded in the registry history. The service keeps its model until it is told to
+    reload.
+    """
+    registry = Registry(models_dir)
+    current = registry.active_version()
+    try:
+        version = registry.rollback()
+    except RegistryError as exc:
+        raise fail(str(exc)) from exc
+    say(f"rolled back from {current} to {version}")
+    say(RELOAD_HINT)
+
+
+@app.command()
+def evaluate(
+    data: Annotated[
+        Path,
+        typer.Option(
+            "--data", help="Labelled CSV/Parquet export (needs `label`; `label_class` helps)."
+        ),
+    ],
+    model: Annotated[
+        str | None, typer.Option("--model", help="Model version (default: the active one).")
+    ] = None,
+    models_dir: ModelsDir = Path("models"),
+    report: Annotated[
+        Path | None,
+        typer.Option(
+            "--report",
+            help="Directory for report.html (plots inside, opens offline) and the plots as PNGs.",
+        ),
+    ] = None,
+) -> None:
+    """Measure a model on labelled declarations: how much gear it catches at which cost.
+
+    Prints the headline metrics, the cut-off table (share inspected vs gear caught and
+    false alarms), per-class results and calibration. With --report, also writes an HTML
+    report with curves, per-lane results and the worst misses and false alarms.
+    """
+    from service.scorer import Scorer, ScoringPolicy
+    from training.evaluate import evaluate as evaluate_model_on
+    from training.evaluate import headline_rows, write_report
+    from training.pipeline import read_labelled
+
+    try:
+        frame = read_labelled(data)
+        # No random selection: evaluation is about what the model flags.
+        scorer = Scorer.from_registry(
+            Registry(models_dir), model, ScoringPolicy(random_selection_rate=0.0)
+        )
+        evaluation = evaluate_model_on(scorer, frame, data.name)
+    except (ValueError, OSError, RegistryError) as exc:
+        raise fail(str(exc)) from exc
+    metrics = evaluation.metrics
+    skipped = ", ".join(f"{n:,} ({why})" for why, n in evaluation.skipped.items()) or "none"
+    say(
+        f"model {evaluation.model_version} on {data.name}: {metrics['items']:,} items, "
+        f"{metrics['positives']:,} gear; rows skipped: {skipped}"
+    )
+    table = Table(title="headline")
+    for name in ("metric", "value", "what it says"):
+        table.add_column(name, justify="right" if name == "value" else "left")
+    for row in headline_rows(metrics):
+        table.add_row(row["metric"], number(row["value"]), row["meaning"])
+    out.print(table)
+    cuts = Table(title="cut-offs (items at or above are flagged)")
+    for name in ("cut-off", "score", "items flagged", "parcels", "gear caught", "false alarms"):
+        cuts.add_column(name, justify="left" if name == "cut-off" else "right")
+    for row in evaluation.threshold_rows:
+        cuts.add_row(
+            row["cut_off"],
+            number(row["threshold"]),
+            number(row["items_inspected"], share=True),
+            number(row["parcels_inspected"], share=True),
+            number(row["recall"], share=True),
+            number(row["false_alarm_rate"], share=True),
+        )
+    out.print(cuts)
+    classes = Table(title="by true class")
+    for name in ("class", "items", "mean score", "flagged at review", "class named right"):
+        classes.add_column(name, justify="left" if name == "class" else "right")
+    for row in evaluation.class_rows:
+        classes.add_row(
+            row["class"],
+            str(row["items"]),
+            number(row["mean_score"]),
+            number(row["flagged_at_review"], share=True),
+            number(row["class_accuracy"], share=True),
+        )
+    out.print(classes)
+    reliability = Table(title="calibration (score 0.3 = gear 30% of the time)")
+    for name in ("score bin", "items", "mean score", "observed gear share"):
+        reliability.add_column(name, justify="left" if name == "score bin" else "right")
+    for row in metrics.get("reliability", []):
+        reliability.add_row(
+            row["bin"], str(row["items"]), number(row["mean_score"]), number(row["observed_rate"])
+        )
+    out.print(reliability)
+    if report is not None:
+        try:
+            path = write_report(evaluation, report)
+        except OSError as exc:
+            raise fail(f"cannot write the report: {exc}") from exc
+        say(f"report written to {path}")
+
+
+@app.command()
+def drift(
+    reference: Annotated[
+        Path | None,
+        typer.Option(help="Reference traffic: a CSV/Parquet export (e.g. the training data)."),
+    ] = None,
+    current: Annotated[
+        Path | None, typer.Option(help="Current traffic: a CSV/Parquet export of declarations.")
+    ] = None,
+    audit_db: Annotated[
+        Path | None,
+        typer.Option(
+            "--audit-db", help="Take current traffic from the service's audit database instead."
+        ),
+    ] = None,
+    since: Annotated[
+        str | None,
+        typer.Option(help="With --audit-db: only declarations scored on/after this date."),
+    ] = None,
+    model: Annotated[
+        str | None,
+        typer.Option(
+            "--model",
+            help="Model that scores both sides (default: the active one). Without "
+            "--reference, its stored profile of its held-out data is the reference.",
+        ),
+    ] = None,
+    models_dir: ModelsDir = Path("models"),
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """How current traffic differs from the reference: is it time to retrain?
+
+    Population stability index (PSI: under 0.1 stable, 0.1-0.25 watch, over 0.25 a real
+    shift) of the risk scores and of key features, the share of vague descriptions, and
+    frequent words of current descriptions never seen in the reference. Retraining is
+    advised when the score PSI or 2+ feature PSIs exceed 0.25, or over 10% of words are new.
+    """
+    from training.drift import (
+        Profile,
+        compare,
+        model_vocabulary,
+        profile_of,
+        psi_status,
+        read_audit,
+        usable_rows,
+    )
+    from training.model import columns_of
+    from training.tables import TableError, read_declarations
+
+    if (current is None) == (audit_db is None):
+        raise fail("give the current traffic: --current FILE or --audit-db PATH (one of them)")
+    registry = Registry(models_dir)
+    loaded = None
+    try:
+        loaded = registry.load(model)
+    except RegistryError as exc:
+        if model is not None or reference is None:
+            raise fail(str(exc)) from exc
+        err.print(f"no model to score with ({exc}); comparing features only", markup=False)
+    try:
+        if current is not None:
+            current_frame = usable_rows(read_declarations(current))
+        else:
+            assert audit_db is not None
+            current_frame = read_audit(audit_db, since)
+        current_scores = (
+            None if loaded is None else loaded.model.score(columns_of(current_frame)).risk_score
+        )
+        if reference is not None:
+            reference_frame = usable_rows(read_declarations(reference))
+            reference_scores = (
+                None
+                if loaded is None
+                else loaded.model.score(columns_of(reference_frame)).risk_score
+            )
+            profile = profile_of(reference_frame, reference_scores)
+        else:
+            assert loaded is not None
+            stored = loaded.card.get("training_data", {}).get("profile")
+            if stored is None:
+                raise fail(
+                    f"model {loaded.version} has no stored profile of its data (trained before "
+                    "profiles were kept): give --reference FILE"
+                )
+            profile = Profile.from_card(stored, model_vocabulary(loaded.model))
+        result = compare(profile, current_frame, current_scores)
+    except (TableError, ValueError, OSError) as exc:
+        raise fail(str(exc)) from exc
+    if as_json:
+        sys.stdout.write(json.dumps(result.as_dict(), indent=2, ensure_ascii=False) + "\n")
+        return
+    source = f"model {loaded.version}'s held-out data" if reference is None and loaded else ""
+    say(
+        f"reference: {source or reference} ({result.reference_rows:,} items); "
+        f"current: {current or audit_db} ({result.current_rows:,} items)"
+    )
+    table = Table(title="population stability index (PSI)")
+    for name in ("quantity", "PSI", "reading"):
+        table.add_column(name, justify="right" if name == "PSI" else "left")
+    for name, value in result.psi.items():
+        table.add_row(name, f"{value:.3f}", psi_status(value))
+    out.print(table)
+    say(
+        f"vague descriptions: {result.vague_share_reference:.1%} of reference items, "
+        f"{result.vague_share_current:.1%} of current items"
+    )
+    say(f"words of current descriptions not seen in the reference: {result.new_term_share:.1%}")
+    if result.new_terms:
+        terms = Table(title="frequent new terms")
+        terms.add_column("term")
+        terms.add_column("count", justify="right")
+        for term, count in result.new_terms:
+            terms.add_row(term, str(count))
+        out.print(terms)
+    say(result.summary)
+
+
+@feedback_app.command("export")
+def feedback_export(
+    output: Annotated[Path, typer.Option("-o", "--output", help="Labelled CSV file to write.")],
+    audit_db: Annotated[
+        Path,
+        typer.Option(
+            "--audit-db",
+            envvar="PARCEL_SCREEN_AUDIT_DB",
+            help="The service's audit database (scored declarations and inspection outcomes).",
+        ),
+    ] = Path("var/audit.sqlite3"),
+) -> None:
+    """Write every inspected item (confirmed: label 1, cleared: label 0) as labelled CSV.
+
+    The file goes straight to `parcel-screen train --data FILE` (usually with --synthetic N,
+    since feedback alone is rarely enough to train on).
+    """
+    from service.audit import export_feedback
+
+    try:
+        written = export_feedback(audit_db, output)
+    except (OSError, ValueError) as exc:
+        raise fail(str(exc)) from exc
+    say(f"exported {written:,} labelled rows to {output}")
+    if written == 0:
+        err.print("no inspection outcomes yet: `train --data` will refuse this file", markup=False)
 
 
 def main() -> None:
