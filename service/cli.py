@@ -335,6 +335,10 @@ RELOAD_HINT = (
 )
 
 
+SMALL_HOLDOUT_BENIGN = 200
+SMALL_HOLDOUT_GEAR = 30
+
+
 def say(message: str) -> None:
     """Plain text on stdout: no markup, so versions and [brackets] print as they are."""
     out.print(message, markup=False, highlight=False, soft_wrap=True)
@@ -421,9 +425,17 @@ def print_comparison(
         say(f"rows skipped, not trained on: {parts}")
     else:
         say("rows skipped: none")
+    holdout_rows = int(card.get("training_data", {}).get("holdout_rows", 0))
+    positives = int(card.get("comparison", {}).get("positives", 0))
+    # Below ~100 benign items, 1-2% of them is one item or none: those recalls mean nothing.
+    if holdout_rows - positives < SMALL_HOLDOUT_BENIGN or positives < SMALL_HOLDOUT_GEAR:
+        say(
+            f"warning: only {holdout_rows:,} held-out rows ({positives:,} gear): too few to "
+            "measure recall at 1-2% false alarms; add rows (e.g. --synthetic 5000)"
+        )
     comparison = card.get("comparison") or {}
     if comparison.get("active") is None:
-        say("no active model to compare with: this is the first model of the registry")
+        say("no active model to compare with (none is active yet)")
         return
     out.print(comparison_table(version, comparison))
     if activated:

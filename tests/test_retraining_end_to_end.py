@@ -257,6 +257,7 @@ def test_train_on_the_dev_sample_with_synthetic_rows(dev_csv: Path, tmp_path: Pa
     }
     assert card["metrics"]["holdout"]["roc_auc"] > 0.8
     assert "no active model to compare with" in result.stdout
+    assert "too few" not in result.stdout
     print(
         json.dumps(
             {
