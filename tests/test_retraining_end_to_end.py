@@ -162,6 +162,15 @@ def test_retraining_loop(workspace: tuple[Path, TestClient]) -> None:
     confirmed = (traffic["label"] == 1) & traffic["label_class"].isin(RISK_CLASSES)
     assert rows["label"].sum() == confirmed.sum()
 
+    # Drift of the audited traffic against the default model's stored profile.
+    drifted = succeeded(
+        invoke("drift", "--models-dir", models, "--audit-db", tmp_path / "audit.sqlite3", "--json")
+    )
+    drift_report = json.loads(drifted.stdout)
+    assert drift_report["current_rows"] == len(traffic)
+    assert "risk_score" in drift_report["psi"]
+    assert drift_report["summary"]
+
     # The export trains as it is, with synthetic rows added.
     trained = succeeded(
         invoke("train", "--models-dir", models, "--data", export, "--synthetic", 2000, "--seed", 6)
