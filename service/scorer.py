@@ -178,6 +178,10 @@ class Scorer:
         order = np.argsort(-contributions, axis=1)[:, :MAX_REASONS]
         top = np.take_along_axis(contributions, order, axis=1)
         facts = _ItemFacts(items, scores, self._expected_weight, self._expected_value)
+        # Terms are looked up for every item that will quote one, in one batch.
+        terms_group = self._groups.index("terms") if "terms" in self._groups else -1
+        quotes_term = ((order == terms_group) & (top >= MIN_REASON_LOGIT)).any(axis=1)
+        self._find_terms(facts, rows[quotes_term])
         for position, row in enumerate(rows.tolist()):
             reasons: list[dict[str, str]] = []
             for rank in range(order.shape[1]):
@@ -199,9 +203,7 @@ class Scorer:
     def _reason(self, group: str, row: int, facts: _ItemFacts) -> dict[str, str] | None:
         description = str(facts.description[row])
         if group == "terms":
-            risk_class = str(facts.risk_class[row])
-            if risk_class == "benign":
-                risk_class = str(facts.gear_class[row])
+            risk_class = facts.term_class(row)
             term = self._top_term(description, risk_class)
             if term is None:
                 return None
@@ -267,14 +269,23 @@ class Scorer:
             return {"code": "quantity", "message": f"{facts.quantity[row]:g} unit(s) declared"}
         return None
 
+    def _find_terms(self, facts: _ItemFacts, rows: np.ndarray) -> None:
+        """Fill the term cache for the (description, class) pairs of `rows`."""
+        pairs = {
+            (str(facts.description[r]), facts.term_class(r)) for r in rows.tolist()
+        } - self._term_cache.keys()
+        if not pairs:
+            return
+        if len(self._term_cache) > 50_000:  # bounded: unique texts must not grow memory
+            self._term_cache.clear()
+        ordered = sorted(pairs)
+        terms = self.model.text_.top_terms([d for d, _ in ordered], [c for _, c in ordered])
+        self._term_cache.update(zip(ordered, terms, strict=True))
+
     def _top_term(self, description: str, risk_class: str) -> str | None:
         key = (description, risk_class)
         if key not in self._term_cache:
-            terms = self.model.text_.term_contributions(description, risk_class)
-            best = terms[0] if terms else None
-            if len(self._term_cache) > 50_000:
-                self._term_cache.clear()
-            self._term_cache[key] = best[0] if best and best[1] > 0 else None
+            self._term_cache[key] = self.model.text_.top_terms([description], [risk_class])[0]
         return self._term_cache[key]
 
     # --- the surfaces ---------------------------------------------------------------------
@@ -365,3 +376,8 @@ class _ItemFacts:
         self.gear_class = np.asarray(RISK_CLASSES, dtype=object)[gear.argmax(axis=1)]
         codes = parcel_codes(column(items, "declaration_id"))
         self.n_items = np.bincount(codes)[codes] if len(codes) else np.zeros(0)
+
+    def term_class(self, row: int) -> str:
+        """The gear class a term reason speaks of: the predicted one, or the likeliest gear."""
+        risk_class = str(self.risk_class[row])
+        return risk_class if risk_class != "benign" else str(self.gear_class[row])

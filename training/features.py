@@ -17,6 +17,7 @@ for a DataFrame).
 
 from __future__ import annotations
 
+import re
 import weakref
 from collections.abc import Mapping, Sequence
 from typing import Any, Final, cast
@@ -39,6 +40,7 @@ ItemColumns = Mapping[str, Any] | pd.DataFrame
 # Below this many benign examples an HS chapter is not modelled (too few to learn from).
 _MIN_CHAPTER_EXAMPLES: Final = 5
 _LOG_FLOOR: Final = 1e-3
+_WORD: Final = re.compile(r"\w+")
 # Lowest log-odds of gear that the text alone can contribute (see FormFeatures.transform).
 _TEXT_FLOOR: Final = 4.0
 
@@ -362,33 +364,34 @@ class TextSignals(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None): 
             return np.zeros((0, len(self.get_feature_names_out())))
         return np.vstack([cast(np.ndarray, found[d]) for d in descriptions])
 
-    def term_contributions(self, description: str, risk_class: str) -> list[tuple[str, float]]:
-        """Words of the description by how much they push it towards `risk_class`.
+    def top_terms(self, descriptions: Sequence[str], classes: Sequence[str]) -> list[str | None]:
+        """For each description, its word that alone sounds most like the paired gear class.
 
-        Splits the gear model's log-odds (class vs benign) over the n-grams present and
-        credits each n-gram to the words it occurs in, so the reason names the term as the
-        sender wrote it.
+        Each word is scored on its own by the gear model (log-odds of the class against
+        benign), so the reason names the term as the sender wrote it ("Бронежилет", "6Б45",
+        "防弹衣"). All words of all descriptions go through the vectorizer in one call.
+        None where no word leans towards the class.
         """
         gear: SGDClassifier = self.parts_["gear"]
-        classes = list(gear.classes_)
-        if risk_class not in classes:
-            return []
-        coef = gear.coef_[classes.index(risk_class)] - gear.coef_[classes.index("benign")]
-        row = self.vectorizer_.transform([description])
-        names = self.vectorizer_.get_feature_names_out()
-        contributions = {str(names[j]): float(row[0, j] * coef[j]) for j in row.indices}
-        scores: dict[str, float] = {}
-        for word in description.split():
-            folded = matching_text(word)
-            total = 0.0
-            for name, value in contributions.items():
-                kind, _, gram = name.partition(":")
-                if (kind == "word" and gram in folded.split()) or (
-                    kind == "char" and gram.strip() and gram.strip() in folded
-                ):
-                    total += value
-            scores[word] = total
-        return sorted(scores.items(), key=lambda kv: -kv[1])
+        known = list(gear.classes_)
+        words_of = [_WORD.findall(d) for d in descriptions]
+        vocabulary = sorted({w for words in words_of for w in words})
+        if not vocabulary or "benign" not in known:
+            return [None] * len(descriptions)
+        index = {w: i for i, w in enumerate(vocabulary)}
+        benign = gear.coef_[known.index("benign")]
+        columns = [c for c in RISK_CLASSES if c in known]
+        leaning = np.column_stack([gear.coef_[known.index(c)] - benign for c in columns])
+        scores = np.asarray(self.vectorizer_.transform(vocabulary) @ leaning)
+        out: list[str | None] = []
+        for words, risk_class in zip(words_of, classes, strict=True):
+            if risk_class not in columns or not words:
+                out.append(None)
+                continue
+            j = columns.index(risk_class)
+            best = max(words, key=lambda w: scores[index[w], j])
+            out.append(best if scores[index[best], j] > 0 else None)
+        return out
 
 
 # --- the rest of the form --------------------------------------------------------------------
