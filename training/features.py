@@ -31,7 +31,7 @@ from sklearn.linear_model import Ridge, SGDClassifier
 from sklearn.model_selection import KFold
 
 from training import knowledge
-from training.schema import CATEGORIES, MAIL_CLASSES, RISK_CLASSES
+from training.schema import CATEGORIES, LABEL_CLASSES, MAIL_CLASSES, RISK_CLASSES
 from training.text import matching_text
 
 # A normalised frame, or plain column lists (one JSON declaration, without pandas).
@@ -249,6 +249,8 @@ class TextSignals(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None): 
         classes = np.asarray(label_class[rows], dtype=object)
         # Aggregate (text, class) pairs: one weighted example each.
         pairs = pd.DataFrame({"code": row_codes, "cls": classes}).value_counts().reset_index()
+        # Gear confirmed without a class ("unknown_gear") says nothing about which class.
+        pairs = pairs[pairs["cls"].isin(LABEL_CLASSES)]
         gear = self._text_classifier()
         gear.fit(
             matrix[pairs["code"].to_numpy()],

@@ -92,7 +92,11 @@ class RiskModel:
         self.scaler_ = StandardScaler().fit(raw)
         features = self.scaler_.transform(raw)
         self.risk_ = LogisticRegression(C=self.c, max_iter=1000).fit(features, label)
-        self.class_ = LogisticRegression(C=self.c, max_iter=1000).fit(features, label_class)
+        # Rows of gear confirmed without a class train the risk score only.
+        known = np.isin(label_class, LABEL_CLASSES)
+        self.class_ = LogisticRegression(C=self.c, max_iter=1000).fit(
+            features[known], label_class[known]
+        )
         # Identity calibration until `calibrate` sees held-out data.
         self.calibration_ = (1.0, 0.0)
         self.thresholds_ = Thresholds(review=0.5, inspect=0.9)
