@@ -56,7 +56,7 @@ def test_dockerfile_runs_existing_commands() -> None:
     assert len(invocations) >= 2  # builds the model, then serves
     for words in invocations:
         assert_known(words, known)
-    exec_form = re.search(r'CMD \[(.*)\]', dockerfile)
+    exec_form = re.search(r"CMD \[(.*)\]", dockerfile)
     assert exec_form is not None
     assert '"--host", "0.0.0.0"' in exec_form.group(1)
     assert "USER " in dockerfile and "AS build" in dockerfile
