@@ -25,7 +25,6 @@ from service.api.errors import (
 from service.api.schemas import BatchResponse, JsonResponse, ScoredDeclaration
 from service.api.security import api_key_scheme
 from service.audit import ScoredCsv, ScoredRecord
-from service.scorer import Scorer
 from training.schema import DeclarationIn
 
 log = logging.getLogger(__name__)
@@ -37,7 +36,8 @@ router = APIRouter(prefix="/v1", tags=["scoring"])
 # alone costs ~110 us and the scorer holds the GIL most of the time, so a thread buys no
 # parallelism. Single declarations up to this many items (~400 us at 16) are therefore
 # scored on the event loop; bigger ones and batches go to a worker thread, where a long
-# call cannot hold up other requests and the request deadline can still answer.
+# call cannot hold up other requests and the request deadline can still answer. Single
+# declarations that arrive in the same loop turn are scored together (see coalesce).
 INLINE_MAX_ITEMS: Final = 16
 
 ERROR_RESPONSES: Final[dict[int | str, dict[str, Any]]] = {
@@ -79,9 +79,10 @@ def _audit(
         audit.record(ScoredRecord(request_id, key_id, declaration, result))
 
 
-async def _score(scorer: Scorer, declarations: list[DeclarationIn]) -> list[dict[str, Any]]:
+async def _score(call: ScoringCall, declarations: list[DeclarationIn]) -> list[dict[str, Any]]:
+    scorer = call.scorer
     if len(declarations) == 1 and len(declarations[0].items) <= INLINE_MAX_ITEMS:
-        return [scorer.score_declaration(declarations[0])]
+        return [await call.state.coalescer.score(scorer, declarations[0])]
     # abandon_on_cancel: the request deadline can answer without waiting for the thread.
     return await anyio.to_thread.run_sync(
         scorer.score_declarations, declarations, abandon_on_cancel=True
@@ -101,7 +102,7 @@ async def score(request: Request) -> JsonResponse:
     call = scoring_call(request)
     declaration = validate_declaration(await request.body())
     begin = time.perf_counter()
-    results = await _score(call.scorer, [declaration])
+    results = await _score(call, [declaration])
     call.state.metrics.observe_scoring("score", results, time.perf_counter() - begin)
     _audit(call, request, [declaration], results)
     return JsonResponse(results[0])
@@ -178,7 +179,7 @@ async def score_batch(request: Request) -> JsonResponse:
             results[position] = _entry_error(entry, error)
     if valid:
         begin = time.perf_counter()
-        scored = await _score(call.scorer, valid)
+        scored = await _score(call, valid)
         call.state.metrics.observe_scoring("batch", scored, time.perf_counter() - begin)
         _audit(call, request, valid, scored)
         for position, result in zip(positions, scored, strict=True):

@@ -11,10 +11,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import anyio
 
+from service.api.coalesce import DeclarationCoalescer
 from service.api.errors import ApiError, ServiceUnavailableError
 from service.api.metrics import Metrics
 from service.api.security import KeyRing
@@ -119,3 +120,4 @@ class ServiceState:
     metrics: Metrics
     models: ModelHolder
     audit: AuditLog | None
+    coalescer: DeclarationCoalescer = field(default_factory=DeclarationCoalescer)
