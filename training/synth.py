@@ -27,7 +27,7 @@ import pandas as pd
 
 from training import knowledge
 from training.knowledge import LANGUAGES, ItemType, PhraseGroup
-from training.schema import ALL_FIELDS, LABEL_CLASSES, RISK_CLASSES
+from training.schema import ALL_FIELDS, CATEGORIES, LABEL_CLASSES, MAIL_CLASSES, RISK_CLASSES
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -45,15 +45,9 @@ _PLAIN, _VAGUE, _EXPLICIT, _DISGUISED, _STEALTH = range(5)
 # What a line is within its parcel.
 _BENIGN_LINE, _GEAR_LINE, _KIT_LINE, _COMPANION_LINE = range(4)
 
-_MAIL_CLASSES: Final = ("letter", "parcel", "ems", "courier")
-_CATEGORIES: Final = (
-    "gift",
-    "documents",
-    "commercial_sample",
-    "returned_goods",
-    "sale_of_goods",
-    "other",
-)
+# Index positions into the contract's enums (the order is the contract's).
+_MAIL_CLASSES: Final = MAIL_CLASSES
+_CATEGORIES: Final = CATEGORIES
 _NICE_MANTISSAS: Final = np.array([1.0, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0, 7.0, 7.5, 8.0, 10.0])
 
 
