@@ -48,9 +48,9 @@ from training.tables import (
     TableError,
     TableFormat,
     detect_format,
-    guard_formulas,
     iter_table_chunks,
 )
+from training.tables import csv_bytes as table_csv_bytes
 
 OUTPUT_SCORE_COLUMNS: Final = (*SCORE_COLUMNS, ERROR_COLUMN)
 DEFAULT_CHUNK_ROWS: Final = 20_000
@@ -694,8 +694,8 @@ def score_csv_bytes(
 
 def csv_bytes(frame: pd.DataFrame, *, header: bool) -> bytes:
     """A frame as CSV the way the batch writer writes it (formula-guarded, UTF-8)."""
-    text: str = guard_formulas(frame).to_csv(index=False, header=header, lineterminator="\n")
-    return text.encode("utf-8")
+    names = [str(c) for c in frame.columns] if header else None
+    return table_csv_bytes(frame, header=names)
 
 
 # --- threshold profiles --------------------------------------------------------------------

@@ -790,11 +790,97 @@ def guard_formulas(frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def _guard_names(names: Sequence[str]) -> list[str]:
-    return [
-        "'" + n if n[:1] in "=+-@\t\r" and n and not _PLAIN_NUMBER.fullmatch(n) else n
-        for n in names
-    ]
+# Cells that could start a formula: the regex only finds candidates, `_PLAIN_NUMBER` (whose
+# \d also takes non-ASCII digits) has the last word on each, as in `guard_formulas`.
+_FORMULA_START_PATTERN: Final = "^[=+\\-@\t\r]"
+# What makes a cell need quotes (RFC 4180); a lone CR too, which `csv` leaves bare.
+_NEEDS_QUOTES_PATTERN: Final = '[",\n\r]'
+
+
+def csv_bytes(frame: pd.DataFrame, *, header: Sequence[str] | None = None) -> bytes:
+    """A frame as UTF-8 CSV lines (`header` first, if given), formula-guarded.
+
+    The cells are those pandas `to_csv` writes (missing: empty; floats as numpy prints them),
+    quoted only where needed. Built with pyarrow compute rather than a Python call per cell;
+    columns of other types (dates, say) go through pandas.
+    """
+    lines = [] if header is None else [_csv_lines(pd.DataFrame([list(header)]))]
+    body = _csv_lines(frame) if len(frame) else b""
+    return b"".join([*lines, body])
+
+
+def _csv_lines(frame: pd.DataFrame) -> bytes:
+    cells: list[pa.Array] = []
+    for _, column in frame.items():
+        text = _csv_cells(column)
+        if text is None:
+            return _pandas_csv_lines(frame)
+        cells.append(text)
+    if not cells:
+        return b"\n" * len(frame)
+    if len(cells) == 1:
+        # A record of one empty field would read as a blank line: `csv` writes "" for it.
+        empty = pc.fill_null(pc.equal(cells[0], ""), True)
+        cells[0] = pc.if_else(empty, '""', cells[0])
+    try:
+        rows = pc.binary_join_element_wise(
+            *cells, ",", null_handling="replace", null_replacement=""
+        )
+        lines = pc.binary_join_element_wise(rows, pa.scalar("\n"), "")
+    except pa.ArrowException:  # more text than one array holds: pandas copes
+        return _pandas_csv_lines(frame)
+    return _string_data(lines)
+
+
+def _pandas_csv_lines(frame: pd.DataFrame) -> bytes:
+    text: str = guard_formulas(frame).to_csv(index=False, header=False, lineterminator="\n")
+    return text.encode("utf-8")
+
+
+def _string_data(array: pa.Array) -> bytes:
+    """The concatenated text of a string array without nulls, as one bytes object."""
+    offsets = np.frombuffer(array.buffers()[1], dtype=np.int32)
+    start, end = offsets[array.offset], offsets[array.offset + len(array)]
+    return array.buffers()[2].to_pybytes()[start:end]
+
+
+def _csv_cells(column: pd.Series) -> pa.Array | None:
+    """A column's CSV cell text (null: empty cell), guarded and quoted; None if not handled."""
+    kind = column.dtype
+    if pd.api.types.is_object_dtype(kind) or isinstance(kind, pd.StringDtype):
+        values = column.to_numpy(dtype=object)
+        try:
+            text = pa.array(values, type=pa.string(), from_pandas=True)
+        except (pa.ArrowException, UnicodeError):
+            return None  # cells that are not text, or text UTF-8 cannot hold
+        return _quoted(_guarded(text, values))
+    if isinstance(kind, np.dtype) and kind.kind in "fiub":
+        numbers = column.to_numpy()
+        # As pandas writes them: numpy's shortest round-trip text, NaN as an empty cell.
+        missing = np.isnan(numbers) if kind.kind == "f" else None
+        return pa.array(numbers.astype(str), type=pa.string(), mask=missing)
+    return None
+
+
+def _guarded(text: pa.Array, values: np.ndarray) -> pa.Array:
+    candidates = pc.fill_null(pc.match_substring_regex(text, _FORMULA_START_PATTERN), False)
+    positions = np.flatnonzero(candidates.to_numpy(zero_copy_only=False))
+    hits = [i for i in positions if not _PLAIN_NUMBER.fullmatch(values[i])]
+    if not hits:
+        return text
+    mask = np.zeros(len(text), dtype=bool)
+    mask[hits] = True
+    return pc.replace_with_mask(
+        text, pa.array(mask), pa.array(["'" + values[i] for i in hits], type=pa.string())
+    )
+
+
+def _quoted(text: pa.Array) -> pa.Array:
+    needs = pc.fill_null(pc.match_substring_regex(text, _NEEDS_QUOTES_PATTERN), False)
+    if not pc.any(needs).as_py():
+        return text
+    quoted = pc.binary_join_element_wise('"', pc.replace_substring(text, '"', '""'), '"', "")
+    return pc.if_else(needs, quoted, text)
 
 
 class AtomicTableWriter:
@@ -840,8 +926,6 @@ class AtomicTableWriter:
         )
         self._temp = Path(temp_name)
         self._handle = os.fdopen(descriptor, "wb")
-        if self.kind == "csv":
-            self._text = io.TextIOWrapper(self._handle, encoding="utf-8", newline="")
         return self
 
     def write(self, chunk: pd.DataFrame) -> None:
@@ -856,11 +940,19 @@ class AtomicTableWriter:
             self._write_parquet(chunk)
 
     def _write_csv(self, chunk: pd.DataFrame) -> None:
-        assert self._text is not None and self.columns is not None
-        guarded = guard_formulas(chunk)
-        guarded.columns = pd.Index(_guard_names(self.columns))
-        guarded.to_csv(self._text, header=not self._wrote_header, index=False, lineterminator="\n")
+        assert self.columns is not None
+        data = csv_bytes(chunk, header=None if self._wrote_header else self.columns)
         self._wrote_header = True
+        if self._handle is not None:
+            self._handle.write(data)
+            return
+        assert self._text is not None
+        binary: IO[bytes] | None = getattr(self._text, "buffer", None)
+        if binary is None:
+            self._text.write(data.decode("utf-8"))
+            return
+        self._text.flush()  # whatever went out as text before stays in front of these bytes
+        binary.write(data)
 
     def _write_parquet(self, chunk: pd.DataFrame) -> None:
         assert self._handle is not None
@@ -886,6 +978,9 @@ class AtomicTableWriter:
             self._parquet.close()
         if self._text is not None:
             self._text.flush()
+            binary: IO[bytes] | None = getattr(self._text, "buffer", None)
+            if binary is not None:
+                binary.flush()
 
     def __exit__(
         self,

@@ -17,6 +17,7 @@ from training.schema import LINE_COLUMN, READ_ERROR_COLUMN
 from training.tables import (
     AtomicTableWriter,
     TableError,
+    csv_bytes,
     detect_format,
     guard_formulas,
     iter_table_chunks,
@@ -373,3 +374,38 @@ def test_writer_header_only(tmp_path: Path) -> None:
     with AtomicTableWriter(dest, columns=["a", "b"]):
         pass
     assert dest.read_text() == "a,b\n"
+
+
+def pandas_csv(frame: pd.DataFrame) -> bytes:
+    """The CSV pandas writes for a frame, formula-guarded: what `csv_bytes` must match."""
+    text: str = guard_formulas(frame).to_csv(index=False, lineterminator="\n")
+    return text.encode("utf-8")
+
+
+def test_csv_bytes_matches_pandas() -> None:
+    frame = pd.DataFrame(
+        {
+            "text": ["=SUM(A1)", "a,b", 'say "hi"', "two\nlines", None, "", "-1.5", "плюс"],
+            "score": [0.1234, 1.0, float("nan"), 1e-05, 0.5, 2.0, 1e16, 0.0],
+            "count": [1, 2, 3, 4, 5, 6, 7, -8],
+            "flag": [True, False] * 4,
+            "mixed": ["x", float("nan"), None, "@y", "+7", "\tz", "ok", "'q"],
+        }
+    )
+    assert csv_bytes(frame, header=list(frame.columns)) == pandas_csv(frame)
+    assert csv_bytes(frame.iloc[:0], header=list(frame.columns)) == pandas_csv(frame.iloc[:0])
+    assert csv_bytes(frame) == pandas_csv(frame).split(b"\n", 1)[1]
+
+
+def test_csv_bytes_edge_cells() -> None:
+    # A record of one empty field is written as "" so that it does not read as a blank line.
+    one = pd.DataFrame({"only": ["", None, "x"]})
+    assert csv_bytes(one, header=["=only"]) == b'\'=only\n""\n""\nx\n'
+    # A lone CR is a line break to CSV readers, so it is quoted too.
+    assert csv_bytes(pd.DataFrame({"a": ["x\ry"], "b": ["z"]})) == b'"x\ry",z\n'
+    # Columns of other types (and cells that are not text) go through pandas.
+    dated = pd.DataFrame({"at": pd.to_datetime(["2024-01-02 03:04"]), "n": [object()]})
+    dated["n"] = ["=1"]
+    assert csv_bytes(dated, header=["at", "n"]) == pandas_csv(dated)
+    odd = pd.DataFrame({"cell": [3, "=x", None]}, dtype=object)
+    assert csv_bytes(odd, header=["cell"]) == pandas_csv(odd)
