@@ -66,8 +66,10 @@ _SENTINEL: Final = "\ufdd0"
 _UNCLOSED_QUOTE: Final = "a quote opened in this record never closes"
 # What `surrogateescape` turns undecodable bytes into.
 _UNDECODABLE: Final = re.compile("[\udc80-\udcff]")
-_BLANK_LINE: Final = re.compile(r"(?:\A|\n|\r(?!\n))(?:\r\n|\n|\r)")
 _NUMBER_FIELDS: Final = ("net_weight_kg", "gross_weight_kg", "value", "quantity")
+# Names of the start line and read error columns inside the reader's Arrow tables.
+_LINE: Final = "line"
+_ERROR: Final = "read_error"
 
 
 class TableError(Exception):
@@ -397,29 +399,35 @@ def read_declarations(source: Source) -> pd.DataFrame:
 
 
 def _rechunk(
-    pieces: Iterator[pd.DataFrame], columns: list[str], chunk_rows: int
+    pieces: Iterator[pa.Table], columns: list[str], chunk_rows: int
 ) -> Iterator[pd.DataFrame]:
-    """Pieces of any size as chunks of `chunk_rows`, indexed by record position."""
-    buffered: list[pd.DataFrame] = []
+    """Pieces of any size as chunks of `chunk_rows`, indexed by record position.
+
+    Pieces are joined and cut as Arrow tables, which costs no copying; each chunk is
+    converted to pandas once.
+    """
+    buffered: list[pa.Table] = []
     size = 0
     offset = 0
+    names = [*columns, LINE_COLUMN, READ_ERROR_COLUMN]
 
     def take(rows: int) -> pd.DataFrame:
         nonlocal buffered, size, offset
-        joined = buffered[0] if len(buffered) == 1 else pd.concat(buffered, ignore_index=True)
-        chunk = joined.iloc[:rows].reset_index(drop=True)
-        rest = joined.iloc[rows:]
-        buffered = [rest] if len(rest) else []
-        size = len(rest)
+        joined = buffered[0] if len(buffered) == 1 else pa.concat_tables(buffered)
+        chunk: pd.DataFrame = joined.slice(0, rows).to_pandas()
+        rest = joined.slice(rows)
+        buffered = [rest] if rest.num_rows else []
+        size = rest.num_rows
+        chunk.columns = pd.Index(names)
         chunk.index = pd.RangeIndex(offset, offset + len(chunk))
         offset += len(chunk)
         return chunk
 
     for piece in pieces:
-        if not len(piece):
+        if not piece.num_rows:
             continue
         buffered.append(piece)
-        size += len(piece)
+        size += piece.num_rows
         while size >= chunk_rows:
             yield take(chunk_rows)
     if size:
@@ -447,7 +455,7 @@ class _Block:
     final: bool
 
 
-def _csv_pieces(source: Source, table_format: TableFormat) -> Iterator[pd.DataFrame]:
+def _csv_pieces(source: Source, table_format: TableFormat) -> Iterator[pa.Table]:
     assert table_format.encoding is not None and table_format.delimiter is not None
     name = _display_name(source)
     columns = table_format.frame_columns()
@@ -475,10 +483,10 @@ def _csv_pieces(source: Source, table_format: TableFormat) -> Iterator[pd.DataFr
                 block = _Block(carry.lines + fresh.lines, carry.first_line, fresh.final)
             piece, carry = parser.parse(block)
             if len(piece[0]):
-                yield _piece_frame(piece, columns)
+                yield _piece_table(piece, len(columns))
         if carry is not None:  # the file ended inside a quoted field
             piece, _ = parser.parse(_Block(carry.lines, carry.first_line, final=True))
-            yield _piece_frame(piece, columns)
+            yield _piece_table(piece, len(columns))
 
 
 def _blocks(text: IO[str]) -> Iterator[_Block]:
@@ -522,7 +530,7 @@ class _BlockParser:
         self.width = width
         self.delimiter = delimiter
         self.encoding = encoding
-        self.names = [f"c{i}" for i in range(width)]
+        self.names = _names(width)
 
     def clean(self, value: str) -> str:
         return _UNDECODABLE.sub("\ufffd", value)
@@ -531,16 +539,21 @@ class _BlockParser:
         """Records of a block, and the lines of a record the block ends inside of (if any)."""
         if not block.lines:
             return ([], [], {}), None
-        text = "".join(block.lines)
-        if not _UNDECODABLE.search(text):
-            fast = self._parse_fast(text, len(block.lines))
+        try:
+            # Strict encoding fails exactly on the surrogates that stand for undecodable
+            # bytes (decoding makes no others), so clean text needs no separate scan.
+            data = "".join(block.lines).encode("utf-8")
+        except UnicodeEncodeError:
+            data = None
+        if data is not None:
+            fast = self._parse_fast(data, len(block.lines))
             if fast is not None:
                 table, spans = fast
                 starts = block.first_line + np.concatenate(([0], np.cumsum(spans)[:-1]))
                 return (table, starts, {}), None
         return self._parse_slow(block)
 
-    def _parse_fast(self, text: str, line_count: int) -> tuple[pa.Table, np.ndarray] | None:
+    def _parse_fast(self, data: bytes, line_count: int) -> tuple[pa.Table, np.ndarray] | None:
         """The block parsed by pyarrow, if every line is accounted for by a clean record."""
         invalid = False
 
@@ -549,12 +562,12 @@ class _BlockParser:
             invalid = True
             return "skip"
 
-        if _BLANK_LINE.search(text):
+        if _has_blank_line(data):
             return None  # pyarrow would read a blank line as a record
-        quoted = '"' in text
+        quoted = b'"' in data
         try:
             table = pacsv.read_csv(
-                pa.py_buffer(text.encode("utf-8")),
+                pa.py_buffer(data),
                 read_options=pacsv.ReadOptions(column_names=self.names),
                 parse_options=pacsv.ParseOptions(
                     delimiter=self.delimiter,
@@ -573,7 +586,8 @@ class _BlockParser:
         if invalid:
             return None
         spans = np.ones(table.num_rows, dtype=np.int64)
-        if quoted:
+        # As many records as lines: every record is one line, no cell holds a line break.
+        if quoted and table.num_rows != line_count:
             for column in table.columns:
                 spans += _line_breaks(column)
         if int(spans.sum()) != line_count:
@@ -691,6 +705,14 @@ def _join(first: str | None, second: str | None) -> str:
     return "; ".join(m for m in (first, second) if m)
 
 
+def _has_blank_line(data: bytes) -> bool:
+    """Whether a line of the text is empty: a line break at the start or after another.
+
+    After LF, or a CR that is not part of CR LF, any line break starts with LF or CR.
+    """
+    return data[:1] in (b"\n", b"\r") or b"\n\n" in data or b"\n\r" in data or b"\r\r" in data
+
+
 def _line_breaks(column: pa.ChunkedArray) -> np.ndarray:
     """Physical line breaks inside each cell: LF, CR LF and a lone CR count once each."""
     lf = pc.count_substring(column, "\n")
@@ -700,19 +722,25 @@ def _line_breaks(column: pa.ChunkedArray) -> np.ndarray:
     return np.asarray(breaks.to_numpy(), dtype=np.int64)
 
 
-def _piece_frame(piece: _Piece, columns: list[str]) -> pd.DataFrame:
+def _piece_table(piece: _Piece, width: int) -> pa.Table:
+    """A piece as text columns `c0`... plus the start line and the read error of each record."""
     records, starts, errors = piece
     if isinstance(records, pa.Table):
-        frame: pd.DataFrame = records.to_pandas()
-        frame.columns = pd.Index(columns)
+        table = records
     else:
-        frame = pd.DataFrame(records, columns=columns, dtype=object)
-    frame[LINE_COLUMN] = np.asarray(starts, dtype=np.int64)
-    messages = np.full(len(frame), None, dtype=object)
+        cells = list(zip(*records, strict=True)) if records else [()] * width
+        table = pa.Table.from_arrays(
+            [pa.array(column, type=pa.string()) for column in cells], names=_names(width)
+        )
+    messages: list[str | None] = [None] * table.num_rows
     for position, message in errors.items():
         messages[position] = message
-    frame[READ_ERROR_COLUMN] = messages
-    return frame
+    table = table.append_column(_LINE, pa.array(np.asarray(starts, dtype=np.int64)))
+    return table.append_column(_ERROR, pa.array(messages, type=pa.string()))
+
+
+def _names(width: int) -> list[str]:
+    return [f"c{i}" for i in range(width)]
 
 
 # --- Parquet ----------------------------------------------------------------------------------
@@ -720,9 +748,9 @@ def _piece_frame(piece: _Piece, columns: list[str]) -> pd.DataFrame:
 
 def _parquet_pieces(
     source: Source, table_format: TableFormat, chunk_rows: int
-) -> Iterator[pd.DataFrame]:
-    columns = table_format.frame_columns()
+) -> Iterator[pa.Table]:
     fields = [table_format.renames.get(c) for c in table_format.columns]
+    names = _names(len(fields))
     first_row = 1
     with _open_binary(source) as handle:
         for batch in pq.ParquetFile(handle).iter_batches(batch_size=chunk_rows):
@@ -730,13 +758,11 @@ def _parquet_pieces(
                 _parquet_column(array, contract_field)
                 for array, contract_field in zip(batch.columns, fields, strict=True)
             ]
-            frame = pa.Table.from_arrays(arrays, names=[f"c{i}" for i in range(len(arrays))])
-            out = frame.to_pandas()
-            out.columns = pd.Index(columns)
-            out[LINE_COLUMN] = np.arange(first_row, first_row + len(out), dtype=np.int64)
-            out[READ_ERROR_COLUMN] = np.full(len(out), None, dtype=object)
-            first_row += len(out)
-            yield out
+            rows = batch.num_rows
+            lines = pa.array(np.arange(first_row, first_row + rows, dtype=np.int64))
+            arrays += [lines, pa.nulls(rows, type=pa.string())]
+            first_row += rows
+            yield pa.Table.from_arrays(arrays, names=[*names, _LINE, _ERROR])
 
 
 def _parquet_column(array: pa.Array, contract_field: str | None) -> pa.Array:
@@ -790,9 +816,9 @@ def guard_formulas(frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-# Cells that could start a formula: the regex only finds candidates, `_PLAIN_NUMBER` (whose
+# First bytes that could start a formula: they only find candidates, `_PLAIN_NUMBER` (whose
 # \d also takes non-ASCII digits) has the last word on each, as in `guard_formulas`.
-_FORMULA_START_PATTERN: Final = "^[=+\\-@\t\r]"
+_FORMULA_BYTES: Final = np.isin(np.arange(256), [ord(c) for c in "=+-@\t\r"])
 # What makes a cell need quotes (RFC 4180); a lone CR too, which `csv` leaves bare.
 _NEEDS_QUOTES_PATTERN: Final = '[",\n\r]'
 
@@ -855,17 +881,16 @@ def _csv_cells(column: pd.Series) -> pa.Array | None:
             return None  # cells that are not text, or text UTF-8 cannot hold
         return _quoted(_guarded(text, values))
     if isinstance(kind, np.dtype) and kind.kind in "fiub":
-        numbers = column.to_numpy()
         # As pandas writes them: numpy's shortest round-trip text, NaN as an empty cell.
-        missing = np.isnan(numbers) if kind.kind == "f" else None
-        return pa.array(numbers.astype(str), type=pa.string(), mask=missing)
+        # Printing a float is slow and scores take few distinct values: each is printed once.
+        codes, uniques = pd.factorize(column.to_numpy(), use_na_sentinel=True)
+        text = pa.array(np.asarray(uniques).astype(str), type=pa.string())
+        return text.take(pa.array(codes, mask=codes < 0))
     return None
 
 
 def _guarded(text: pa.Array, values: np.ndarray) -> pa.Array:
-    candidates = pc.fill_null(pc.match_substring_regex(text, _FORMULA_START_PATTERN), False)
-    positions = np.flatnonzero(candidates.to_numpy(zero_copy_only=False))
-    hits = [i for i in positions if not _PLAIN_NUMBER.fullmatch(values[i])]
+    hits = [i for i in _formula_candidates(text) if not _PLAIN_NUMBER.fullmatch(values[i])]
     if not hits:
         return text
     mask = np.zeros(len(text), dtype=bool)
@@ -873,6 +898,23 @@ def _guarded(text: pa.Array, values: np.ndarray) -> pa.Array:
     return pc.replace_with_mask(
         text, pa.array(mask), pa.array(["'" + values[i] for i in hits], type=pa.string())
     )
+
+
+def _formula_candidates(text: pa.Array) -> np.ndarray:
+    """Positions of the cells whose first byte could start a formula (those bytes are ASCII).
+
+    Read straight from the Arrow buffers: one gather, where a regex would scan every cell.
+    """
+    _, offsets_buffer, data_buffer = text.buffers()
+    if data_buffer is None or not len(text):
+        return np.zeros(0, dtype=np.int64)
+    offsets = np.frombuffer(offsets_buffer, dtype=np.int32)
+    offsets = offsets[text.offset : text.offset + len(text) + 1]
+    nonempty = np.flatnonzero(offsets[1:] > offsets[:-1])
+    if text.null_count:
+        nonempty = nonempty[text.is_valid().to_numpy(zero_copy_only=False)[nonempty]]
+    first = np.frombuffer(data_buffer, dtype=np.uint8)[offsets[:-1][nonempty]]
+    return nonempty[_FORMULA_BYTES[first]]
 
 
 def _quoted(text: pa.Array) -> pa.Array:
