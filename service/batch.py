@@ -25,10 +25,11 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
-from typing import Any, Final, Literal, cast
+from typing import Any, Final, Literal, TypeVar, cast
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from service.scorer import SCORE_COLUMNS, Scorer, ScoringPolicy
 from training.model import columns_of
@@ -48,7 +49,9 @@ from training.tables import (
     TableError,
     TableFormat,
     detect_format,
+    iter_table_batches,
     iter_table_chunks,
+    table_frame,
 )
 from training.tables import csv_bytes as table_csv_bytes
 
@@ -64,6 +67,9 @@ REASON_SEPARATOR: Final = " | "
 FLAGGED_DECISIONS: Final = ("review", "inspect")
 # Columns the workers need: the contract fields and what the reader adds for errors.
 _WORKER_COLUMNS: Final = (*DECLARATION_FIELDS, LINE_COLUMN, READ_ERROR_COLUMN)
+# Rows as the reader hands them on: pandas chunks, or Arrow tables the parent passes to the
+# workers (and the writer) without making a Python object per cell.
+Piece = TypeVar("Piece", pd.DataFrame, pa.Table)
 
 
 class UnusableInputError(TableError, ValueError):
@@ -324,22 +330,22 @@ def _id_key(value: object) -> str | None:
     return normalise_text(str(value)) or None
 
 
-def parcel_units(chunks: Iterator[pd.DataFrame]) -> Iterator[list[pd.DataFrame]]:
+def parcel_units(chunks: Iterator[Piece]) -> Iterator[list[Piece]]:
     """Chunks regrouped so that no parcel is split: each unit is a list of row pieces.
 
     The trailing parcel of a chunk is held back and goes with the next chunk; pieces are
-    handed on as they are, so the reader's frames need no copying.
+    handed on as they are, so the reader's frames (or Arrow tables) need no copying.
     """
-    carry: list[pd.DataFrame] = []
+    carry: list[Piece] = []
     carry_rows = 0
     for chunk in chunks:
         if not len(chunk):
             continue
-        if "declaration_id" not in chunk.columns:
+        if "declaration_id" not in _column_names(chunk):
             yield [*carry, chunk]  # every row is a parcel of its own
             carry, carry_rows = [], 0
             continue
-        start = trailing_parcel_start(chunk["declaration_id"])
+        start = trailing_parcel_start(_ids(chunk))
         held = len(chunk) - start
         continues_carry = start == 0 and bool(carry) and _same_parcel(carry[-1], chunk)
         if held == 0 or held + (carry_rows if continues_carry else 0) > MAX_PARCEL_ROWS:
@@ -349,16 +355,38 @@ def parcel_units(chunks: Iterator[pd.DataFrame]) -> Iterator[list[pd.DataFrame]]
             carry.append(chunk)
             carry_rows += held
         else:
-            head = [chunk.iloc[:start]] if start else []
+            head: list[Piece] = [_rows(chunk, 0, start)] if start else []
             yield [*carry, *head]
-            carry, carry_rows = [chunk.iloc[start:]], held
+            carry, carry_rows = [_rows(chunk, start, len(chunk))], held
     if carry:
         yield carry
 
 
-def _same_parcel(before: pd.DataFrame, after: pd.DataFrame) -> bool:
-    first = _id_key(after["declaration_id"].iloc[0])
-    return first is not None and first == _id_key(before["declaration_id"].iloc[-1])
+def _same_parcel(before: Piece, after: Piece) -> bool:
+    first = _id_key(_id_at(after, 0))
+    return first is not None and first == _id_key(_id_at(before, len(before) - 1))
+
+
+def _column_names(piece: pd.DataFrame | pa.Table) -> list[str]:
+    return piece.column_names if isinstance(piece, pa.Table) else list(piece.columns)
+
+
+def _ids(piece: pd.DataFrame | pa.Table) -> pd.Series:
+    if isinstance(piece, pa.Table):
+        return cast("pd.Series", piece.column("declaration_id").to_pandas())
+    return piece["declaration_id"]
+
+
+def _id_at(piece: pd.DataFrame | pa.Table, row: int) -> object:
+    if isinstance(piece, pa.Table):
+        return piece.column("declaration_id")[row].as_py()
+    return piece["declaration_id"].iloc[row]
+
+
+def _rows(piece: Piece, start: int, stop: int) -> Piece:
+    if isinstance(piece, pa.Table):
+        return piece.slice(start, stop - start)
+    return piece.iloc[start:stop]
 
 
 # --- running ----------------------------------------------------------------------------
@@ -440,12 +468,14 @@ def score_table(
         stack.enter_context(_sigterm_as_interrupt())
         scoring = stack.enter_context(_Scoring.start(scorer, workers, table_format.decimal))
         progress = stack.enter_context(_Progress.start(show_progress, estimated_rows))
-        chunks = iter_table_chunks(source, chunk_rows=options.chunk_rows, table_format=table_format)
+        tables = iter_table_batches(
+            source, chunk_rows=options.chunk_rows, table_format=table_format
+        )
         writer = stack.enter_context(
             AtomicTableWriter(dest, options.output_format, columns=layout.names)
         )
-        for piece, scores in scoring.scored_pieces(parcel_units(chunks)):
-            writer.write(output_frame(piece, scores, layout))
+        for piece, scores in scoring.scored_pieces(parcel_units(tables)):
+            writer.write(output_table(piece, scores, layout))
             summary.add(scores)
             progress.advance(len(piece))
             if options.on_rows is not None:
@@ -461,6 +491,26 @@ def output_frame(piece: pd.DataFrame, scores: pd.DataFrame, layout: OutputLayout
     frame = pd.DataFrame(dict(enumerate(values)), index=piece.index)
     frame.columns = pd.Index(layout.names)
     return frame
+
+
+def output_table(piece: pa.Table, scores: pd.DataFrame, layout: OutputLayout) -> pa.Table:
+    """`output_frame` for a piece read as an Arrow table: its columns go out as they are."""
+    columns = [piece.column(column) for column in layout.input_columns]
+    for name in OUTPUT_SCORE_COLUMNS:
+        values = scores[name].to_numpy()
+        try:
+            array = (
+                pa.array(values)
+                if values.dtype.kind == "f"
+                else pa.array(values, type=pa.string(), from_pandas=True)
+            )
+        except (pa.ArrowException, UnicodeError):
+            # Not plain text: pandas writes it as it always has.
+            return pa.Table.from_pandas(
+                output_frame(table_frame(piece), scores, layout), preserve_index=False
+            )
+        columns.append(pa.chunked_array([array]))
+    return pa.Table.from_arrays(columns, names=layout.names)
 
 
 class _Scoring:
@@ -495,15 +545,13 @@ class _Scoring:
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
 
-    def scored_pieces(
-        self, units: Iterator[list[pd.DataFrame]]
-    ) -> Iterator[tuple[pd.DataFrame, pd.DataFrame]]:
+    def scored_pieces(self, units: Iterator[list[Piece]]) -> Iterator[tuple[Piece, pd.DataFrame]]:
         """(piece, its scores) for every piece of every unit, in input order."""
         if self.pool is None:
             for unit in units:
                 yield from _split(unit, score_rows(self.scorer, _joined(unit), self.decimal))
             return
-        pending: deque[tuple[list[pd.DataFrame], Future[pd.DataFrame]]] = deque()
+        pending: deque[tuple[list[Piece], Future[pd.DataFrame]]] = deque()
         # Enough queued work that no worker waits while the parent writes.
         limit = self.workers + 1
         for unit in units:
@@ -525,22 +573,27 @@ def _pool_context() -> Any:
     return multiprocessing.get_context()
 
 
-def _joined(unit: list[pd.DataFrame]) -> pd.DataFrame:
-    if len(unit) == 1:
-        return unit[0]
-    return pd.concat(unit) if unit else pd.DataFrame(columns=list(_WORKER_COLUMNS))
+def _joined(unit: Sequence[pd.DataFrame | pa.Table]) -> pd.DataFrame:
+    tables = [piece for piece in unit if isinstance(piece, pa.Table)]
+    if tables and len(tables) == len(unit):
+        return table_frame(tables[0] if len(tables) == 1 else pa.concat_tables(tables))
+    frames = [table_frame(p) if isinstance(p, pa.Table) else p for p in unit]
+    if len(frames) == 1:
+        return frames[0]
+    return pd.concat(frames) if frames else pd.DataFrame(columns=list(_WORKER_COLUMNS))
 
 
-def _split(
-    unit: list[pd.DataFrame], scores: pd.DataFrame
-) -> Iterator[tuple[pd.DataFrame, pd.DataFrame]]:
+def _split(unit: list[Piece], scores: pd.DataFrame) -> Iterator[tuple[Piece, pd.DataFrame]]:
     start = 0
     for piece in unit:
         yield piece, scores.iloc[start : start + len(piece)]
         start += len(piece)
 
 
-def _worker_view(piece: pd.DataFrame) -> pd.DataFrame:
+def _worker_view(piece: Piece) -> Piece:
+    if isinstance(piece, pa.Table):
+        # Arrow tables pickle as their buffers: far cheaper for the parent than objects.
+        return piece.select([c for c in piece.column_names if c in _WORKER_COLUMNS])
     return piece[[c for c in piece.columns if c in _WORKER_COLUMNS]]
 
 
@@ -568,7 +621,7 @@ def _worker_ready() -> bool:
     return _worker_scorer is not None
 
 
-def _score_in_worker(unit: list[pd.DataFrame], decimal: Decimal) -> pd.DataFrame:
+def _score_in_worker(unit: list[pd.DataFrame | pa.Table], decimal: Decimal) -> pd.DataFrame:
     assert _worker_scorer is not None, "worker started without a scorer"
     return score_rows(_worker_scorer, _joined(unit), decimal)
 

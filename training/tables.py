@@ -377,11 +377,43 @@ def iter_table_chunks(
     if chunk_rows < 1:
         raise ValueError("chunk_rows must be at least 1")
     table_format = table_format or detect_format(source)
+    return _frames(iter_table_batches(source, chunk_rows=chunk_rows, table_format=table_format))
+
+
+def iter_table_batches(
+    source: Source,
+    *,
+    chunk_rows: int = DEFAULT_CHUNK_ROWS,
+    table_format: TableFormat | None = None,
+) -> Iterator[pa.Table]:
+    """The chunks of `iter_table_chunks` as Arrow tables (`table_frame` makes one a chunk).
+
+    For callers that pass records on without looking at most cells: no Python object is
+    made per cell.
+    """
+    if chunk_rows < 1:
+        raise ValueError("chunk_rows must be at least 1")
+    table_format = table_format or detect_format(source)
     if table_format.kind == "parquet":
         pieces = _parquet_pieces(source, table_format, chunk_rows)
     else:
         pieces = _csv_pieces(source, table_format)
     return _rechunk(pieces, table_format.frame_columns(), chunk_rows)
+
+
+def table_frame(table: pa.Table, first_index: int = 0) -> pd.DataFrame:
+    """A table from `iter_table_batches` as a chunk, its index starting at `first_index`."""
+    frame: pd.DataFrame = table.to_pandas()
+    frame.columns = pd.Index(table.column_names)
+    frame.index = pd.RangeIndex(first_index, first_index + len(frame))
+    return frame
+
+
+def _frames(tables: Iterator[pa.Table]) -> Iterator[pd.DataFrame]:
+    offset = 0
+    for table in tables:
+        yield table_frame(table, offset)
+        offset += table.num_rows
 
 
 def read_table(source: Source) -> pd.DataFrame:
@@ -398,49 +430,42 @@ def read_declarations(source: Source) -> pd.DataFrame:
     return normalise_declarations(raw, decimal=table_format.decimal)
 
 
-def _rechunk(
-    pieces: Iterator[pa.Table], columns: list[str], chunk_rows: int
-) -> Iterator[pd.DataFrame]:
-    """Pieces of any size as chunks of `chunk_rows`, indexed by record position.
+def _rechunk(pieces: Iterator[pa.Table], columns: list[str], chunk_rows: int) -> Iterator[pa.Table]:
+    """Pieces of any size as tables of `chunk_rows` rows, under the chunk column names.
 
-    Pieces are joined and cut as Arrow tables, which costs no copying; each chunk is
-    converted to pandas once.
+    Joining and cutting Arrow tables copies nothing; cells become Python objects only when
+    (and if) a chunk is converted to pandas.
     """
     buffered: list[pa.Table] = []
     size = 0
-    offset = 0
     names = [*columns, LINE_COLUMN, READ_ERROR_COLUMN]
 
-    def take(rows: int) -> pd.DataFrame:
-        nonlocal buffered, size, offset
+    def take(rows: int) -> pa.Table:
+        nonlocal buffered, size
         joined = buffered[0] if len(buffered) == 1 else pa.concat_tables(buffered)
-        chunk: pd.DataFrame = joined.slice(0, rows).to_pandas()
         rest = joined.slice(rows)
         buffered = [rest] if rest.num_rows else []
         size = rest.num_rows
-        chunk.columns = pd.Index(names)
-        chunk.index = pd.RangeIndex(offset, offset + len(chunk))
-        offset += len(chunk)
-        return chunk
+        return joined.slice(0, rows).rename_columns(names)
 
+    yielded = False
     for piece in pieces:
         if not piece.num_rows:
             continue
         buffered.append(piece)
         size += piece.num_rows
         while size >= chunk_rows:
+            yielded = True
             yield take(chunk_rows)
     if size:
         yield take(size)
-    elif offset == 0:
-        yield _empty_chunk(columns)
+    elif not yielded:
+        yield _empty_table(names)
 
 
-def _empty_chunk(columns: list[str]) -> pd.DataFrame:
-    frame = pd.DataFrame({name: pd.Series(dtype=object) for name in columns})
-    frame[LINE_COLUMN] = pd.Series(dtype="int64")
-    frame[READ_ERROR_COLUMN] = pd.Series(dtype=object)
-    return frame
+def _empty_table(names: list[str]) -> pa.Table:
+    types = [pa.string()] * (len(names) - 2) + [pa.int64(), pa.string()]
+    return pa.Table.from_arrays([pa.array([], type=kind) for kind in types], names=names)
 
 
 # --- CSV --------------------------------------------------------------------------------------
@@ -823,7 +848,7 @@ _FORMULA_BYTES: Final = np.isin(np.arange(256), [ord(c) for c in "=+-@\t\r"])
 _NEEDS_QUOTES_PATTERN: Final = '[",\n\r]'
 
 
-def csv_bytes(frame: pd.DataFrame, *, header: Sequence[str] | None = None) -> bytes:
+def csv_bytes(frame: pd.DataFrame | pa.Table, *, header: Sequence[str] | None = None) -> bytes:
     """A frame as UTF-8 CSV lines (`header` first, if given), formula-guarded.
 
     The cells are those pandas `to_csv` writes (missing: empty; floats as numpy prints them),
@@ -835,12 +860,28 @@ def csv_bytes(frame: pd.DataFrame, *, header: Sequence[str] | None = None) -> by
     return b"".join([*lines, body])
 
 
-def _csv_lines(frame: pd.DataFrame) -> bytes:
+def _select(table: pa.Table, names: Sequence[str]) -> pa.Table:
+    """The named columns, in that order; a name the table lacks gives an empty column."""
+    present = set(table.column_names)
+    columns = [
+        table.column(name) if name in present else pa.nulls(table.num_rows, type=pa.string())
+        for name in names
+    ]
+    return pa.Table.from_arrays(columns, names=list(names))
+
+
+def _csv_lines(frame: pd.DataFrame | pa.Table) -> bytes:
     cells: list[pa.Array] = []
-    for _, column in frame.items():
-        text = _csv_cells(column)
+    columns = frame.columns if isinstance(frame, pa.Table) else [c for _, c in frame.items()]
+    for column in columns:
+        text = _arrow_csv_cells(column) if isinstance(column, pa.ChunkedArray) else None
         if text is None:
-            return _pandas_csv_lines(frame)
+            series = column.to_pandas() if isinstance(column, pa.ChunkedArray) else column
+            text = _csv_cells(series)
+        if text is None:
+            return _pandas_csv_lines(
+                frame if isinstance(frame, pd.DataFrame) else table_frame(frame)
+            )
         cells.append(text)
     if not cells:
         return b"\n" * len(frame)
@@ -870,6 +911,16 @@ def _string_data(array: pa.Array) -> bytes:
     return array.buffers()[2].to_pybytes()[start:end]
 
 
+def _arrow_csv_cells(column: pa.ChunkedArray) -> pa.Array | None:
+    """Like `_csv_cells`, for text and empty Arrow columns; None for any other type."""
+    if pa.types.is_null(column.type):
+        return pa.nulls(len(column), type=pa.string())
+    if column.type != pa.string():
+        return None
+    text = column.combine_chunks()
+    return _quoted(_guarded(text, None))
+
+
 def _csv_cells(column: pd.Series) -> pa.Array | None:
     """A column's CSV cell text (null: empty cell), guarded and quoted; None if not handled."""
     kind = column.dtype
@@ -889,15 +940,19 @@ def _csv_cells(column: pd.Series) -> pa.Array | None:
     return None
 
 
-def _guarded(text: pa.Array, values: np.ndarray) -> pa.Array:
-    hits = [i for i in _formula_candidates(text) if not _PLAIN_NUMBER.fullmatch(values[i])]
+def _guarded(text: pa.Array, values: np.ndarray | None) -> pa.Array:
+    """`text` with formula cells guarded; `values` are its cells as objects, if at hand."""
+    candidates = {
+        int(i): values[i] if values is not None else text[int(i)].as_py()
+        for i in _formula_candidates(text)
+    }
+    hits = {i: cell for i, cell in candidates.items() if not _PLAIN_NUMBER.fullmatch(cell)}
     if not hits:
         return text
     mask = np.zeros(len(text), dtype=bool)
-    mask[hits] = True
-    return pc.replace_with_mask(
-        text, pa.array(mask), pa.array(["'" + values[i] for i in hits], type=pa.string())
-    )
+    mask[list(hits)] = True
+    guarded = pa.array(["'" + cell for cell in hits.values()], type=pa.string())
+    return pc.replace_with_mask(text, pa.array(mask), guarded)
 
 
 def _formula_candidates(text: pa.Array) -> np.ndarray:
@@ -970,9 +1025,17 @@ class AtomicTableWriter:
         self._handle = os.fdopen(descriptor, "wb")
         return self
 
-    def write(self, chunk: pd.DataFrame) -> None:
+    def write(self, chunk: pd.DataFrame | pa.Table) -> None:
+        """Appends a chunk: a frame, or an Arrow table (text columns go out without pandas)."""
         if self._text is None and self._handle is None:
             raise RuntimeError("AtomicTableWriter must be used as a context manager")
+        if isinstance(chunk, pa.Table):
+            if self.columns is None:
+                self.columns = list(chunk.column_names)
+            if self.kind == "csv":
+                self._write_csv(_select(chunk, self.columns))
+                return
+            chunk = table_frame(chunk)
         if self.columns is None:
             self.columns = [str(c) for c in chunk.columns]
         chunk = chunk.reindex(columns=self.columns)
@@ -981,7 +1044,7 @@ class AtomicTableWriter:
         else:
             self._write_parquet(chunk)
 
-    def _write_csv(self, chunk: pd.DataFrame) -> None:
+    def _write_csv(self, chunk: pd.DataFrame | pa.Table) -> None:
         assert self.columns is not None
         data = csv_bytes(chunk, header=None if self._wrote_header else self.columns)
         self._wrote_header = True
