@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import random
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -17,12 +18,15 @@ from training.schema import LINE_COLUMN, READ_ERROR_COLUMN
 from training.tables import (
     AtomicTableWriter,
     TableError,
+    _has_blank_line,
     csv_bytes,
     detect_format,
     guard_formulas,
+    iter_table_batches,
     iter_table_chunks,
     read_declarations,
     read_table,
+    table_frame,
 )
 
 # The shared sample data sits next to the checkout.
@@ -409,3 +413,52 @@ def test_csv_bytes_edge_cells() -> None:
     assert csv_bytes(dated, header=["at", "n"]) == pandas_csv(dated)
     odd = pd.DataFrame({"cell": [3, "=x", None]}, dtype=object)
     assert csv_bytes(odd, header=["cell"]) == pandas_csv(odd)
+
+
+def test_blank_line_check_matches_the_line_rule() -> None:
+    # A blank line: a line break at the very start, or right after another line break
+    # (LF, or a CR that is not part of CR LF).
+    oracle = re.compile(r"(?:\A|\n|\r(?!\n))(?:\r\n|\n|\r)")
+    pieces = ["a", ",", "\n", "\r", "\r\n", '"']
+    randomness = random.Random(7)
+    for _ in range(5_000):
+        text = "".join(randomness.choice(pieces) for _ in range(randomness.randrange(1, 8)))
+        assert _has_blank_line(text.encode()) == bool(oracle.search(text)), repr(text)
+
+
+def test_arrow_batches_are_the_chunks(dev: tuple[list[str], list[list[str]]]) -> None:
+    header, rows = dev
+    lines = to_csv(header, rows).split(b"\r\n")
+    lines[20] = lines[20].replace(b",", b",\xff", 1)  # a block read record by record
+    lines[40] += b',"extra'  # and a quote that never closes
+    data = b"\r\n".join(lines)
+    for chunk_rows in (7, 100, 1_000):
+        chunks = list(iter_table_chunks(data, chunk_rows=chunk_rows))
+        batches = list(iter_table_batches(data, chunk_rows=chunk_rows))
+        assert [b.num_rows for b in batches] == [len(c) for c in chunks]
+        first = 0
+        for batch, chunk in zip(batches, chunks, strict=True):
+            pdt.assert_frame_equal(table_frame(batch, first), chunk)
+            first += batch.num_rows
+    empty = list(iter_table_batches(to_csv(header, [])))
+    pdt.assert_frame_equal(table_frame(empty[0]), read_table(to_csv(header, [])))
+
+
+def test_writer_takes_arrow_tables(tmp_path: Path) -> None:
+    batches = list(iter_table_batches(DEV, chunk_rows=100))
+    batches[0] = batches[0].set_column(
+        batches[0].column_names.index("sender_id"),
+        "sender_id",
+        pa.array(["=HYPERLINK()", "+7", *batches[0].column("sender_id").to_pylist()[2:]]),
+    )
+    names = ["description", "no_such_column", "sender_id", LINE_COLUMN]
+    from_tables, from_frames = tmp_path / "tables.csv", tmp_path / "frames.csv"
+    with AtomicTableWriter(from_tables, columns=names) as writer:
+        for batch in batches:
+            writer.write(batch)
+    with AtomicTableWriter(from_frames, columns=names) as writer:
+        for batch in batches:
+            writer.write(table_frame(batch))
+    assert from_tables.read_bytes() == from_frames.read_bytes()
+    back = read_table(from_tables)
+    assert list(back.loc[:1, "sender_id"]) == ["'=HYPERLINK()", "+7"]
