@@ -879,9 +879,7 @@ def _csv_lines(frame: pd.DataFrame | pa.Table) -> bytes:
             series = column.to_pandas() if isinstance(column, pa.ChunkedArray) else column
             text = _csv_cells(series)
         if text is None:
-            return _pandas_csv_lines(
-                frame if isinstance(frame, pd.DataFrame) else table_frame(frame)
-            )
+            return _pandas_csv_lines(frame)
         cells.append(text)
     if not cells:
         return b"\n" * len(frame)
@@ -899,7 +897,9 @@ def _csv_lines(frame: pd.DataFrame | pa.Table) -> bytes:
     return _string_data(lines)
 
 
-def _pandas_csv_lines(frame: pd.DataFrame) -> bytes:
+def _pandas_csv_lines(frame: pd.DataFrame | pa.Table) -> bytes:
+    if isinstance(frame, pa.Table):
+        frame = table_frame(frame)
     text: str = guard_formulas(frame).to_csv(index=False, header=False, lineterminator="\n")
     return text.encode("utf-8")
 
@@ -908,7 +908,7 @@ def _string_data(array: pa.Array) -> bytes:
     """The concatenated text of a string array without nulls, as one bytes object."""
     offsets = np.frombuffer(array.buffers()[1], dtype=np.int32)
     start, end = offsets[array.offset], offsets[array.offset + len(array)]
-    return array.buffers()[2].to_pybytes()[start:end]
+    return array.buffers()[2].slice(start, end - start).to_pybytes()
 
 
 def _arrow_csv_cells(column: pa.ChunkedArray) -> pa.Array | None:
@@ -934,7 +934,11 @@ def _csv_cells(column: pd.Series) -> pa.Array | None:
     if isinstance(kind, np.dtype) and kind.kind in "fiub":
         # As pandas writes them: numpy's shortest round-trip text, NaN as an empty cell.
         # Printing a float is slow and scores take few distinct values: each is printed once.
-        codes, uniques = pd.factorize(column.to_numpy(), use_na_sentinel=True)
+        numbers = column.to_numpy()
+        if kind.kind == "f" and np.signbit(numbers[numbers == 0]).any():
+            # -0.0 and 0.0 are one value to factorize but print differently.
+            return pa.array(numbers.astype(str), type=pa.string(), mask=np.isnan(numbers))
+        codes, uniques = pd.factorize(numbers, use_na_sentinel=True)
         text = pa.array(np.asarray(uniques).astype(str), type=pa.string())
         return text.take(pa.array(codes, mask=codes < 0))
     return None

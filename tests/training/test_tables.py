@@ -391,6 +391,7 @@ def test_csv_bytes_matches_pandas() -> None:
         {
             "text": ["=SUM(A1)", "a,b", 'say "hi"', "two\nlines", None, "", "-1.5", "плюс"],
             "score": [0.1234, 1.0, float("nan"), 1e-05, 0.5, 2.0, 1e16, 0.0],
+            "signed": [0.0, -0.0, -1.5, float("nan"), 0.0, -0.0, 3.0, 0.25],
             "count": [1, 2, 3, 4, 5, 6, 7, -8],
             "flag": [True, False] * 4,
             "mixed": ["x", float("nan"), None, "@y", "+7", "\tz", "ok", "'q"],
