@@ -86,7 +86,7 @@ def run(quick: bool, budget: common.Budget) -> dict[str, Any]:
     # Embedding every distinct description of the 300k training rows (~63k) takes minutes
     # on two cores; a random sixth of the parcels (~16k distinct descriptions) keeps the
     # run inside its budget. --quick uses fewer.
-    train_rows = 10_000 if quick else 50_000
+    train_rows = 5_000 if quick else 50_000
     began = time.perf_counter()
     frame = synthetic_frame(common.DEFAULT_ROWS, common.DEFAULT_SEED)
     frame = embedding.subsample_parcels(frame, train_rows, seed=0)

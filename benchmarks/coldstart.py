@@ -47,6 +47,6 @@ def run(quick: bool, budget: common.Budget) -> dict[str, Any]:
         times.append(round(seconds, 2))
     for path in scratch.glob("audit_*"):
         path.unlink(missing_ok=True)
-    result = {"median_seconds": statistics.median(times), "runs_seconds": times}
+    result = {"median_seconds": round(statistics.median(times), 2), "runs_seconds": times}
     print(f"  ready after {result['median_seconds']} s (runs {times})")
     return result

