@@ -270,7 +270,7 @@ class TextSignals(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None): 
 
     def __init__(
         self,
-        n_folds: int = 4,
+        n_folds: int = 3,
         text_alpha: float = 1e-5,
         ridge_alpha: float = 1.0,
         random_state: int = 0,

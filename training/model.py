@@ -69,7 +69,7 @@ def threshold_at_fpr(scores: np.ndarray, benign: np.ndarray, fpr: float) -> floa
 class RiskModel:
     """Text signals + form features + calibrated linear risk and class models."""
 
-    def __init__(self, c: float = 0.5, random_state: int = 0, max_form_rows: int = 120_000) -> None:
+    def __init__(self, c: float = 0.5, random_state: int = 0, max_form_rows: int = 80_000) -> None:
         self.c = c
         self.random_state = random_state
         self.max_form_rows = max_form_rows
