@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any, Final
 
 import numpy as np
@@ -352,30 +353,73 @@ class Scorer:
 
 
 class _ItemFacts:
-    """Per-item values that reasons quote, computed once per batch as whole columns."""
+    """Per-item values that reasons quote, each computed (as a whole column) on first use:
+    most batches quote only a few kinds of reason."""
 
     def __init__(
         self, items: ItemColumns, scores: ItemScores, expected_weight: int, expected_value: int
     ) -> None:
+        self._items = items
+        self._scores = scores
+        self._expected_columns = (expected_weight, expected_value)
         self.description = column(items, "description")
-        self.hs_code = column(items, "hs_code")
-        self.category = column(items, "category")
-        self.mail_class = column(items, "mail_class")
-        self.origin = column(items, "origin_country")
-        self.destination = column(items, "destination_country")
-        quantity = column(items, "quantity", float)
-        self.quantity = np.where(np.isfinite(quantity), quantity, 1.0)
-        self.unit_weight = unit_weights(items)
-        net = column(items, "net_weight_kg", float)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            self.usd_per_kg = usd_values(items) / net
-        self.expected_weight = np.exp(scores.signals[:, expected_weight])
-        self.expected_value = np.exp(scores.signals[:, expected_value])
         self.risk_class = scores.risk_class
-        gear = scores.class_proba[:, 1:]
-        self.gear_class = np.asarray(RISK_CLASSES, dtype=object)[gear.argmax(axis=1)]
-        codes = parcel_codes(column(items, "declaration_id"))
-        self.n_items = np.bincount(codes)[codes] if len(codes) else np.zeros(0)
+
+    def _column(self, name: str) -> np.ndarray:
+        return column(self._items, name)
+
+    @cached_property
+    def hs_code(self) -> np.ndarray:
+        return self._column("hs_code")
+
+    @cached_property
+    def category(self) -> np.ndarray:
+        return self._column("category")
+
+    @cached_property
+    def mail_class(self) -> np.ndarray:
+        return self._column("mail_class")
+
+    @cached_property
+    def origin(self) -> np.ndarray:
+        return self._column("origin_country")
+
+    @cached_property
+    def destination(self) -> np.ndarray:
+        return self._column("destination_country")
+
+    @cached_property
+    def quantity(self) -> np.ndarray:
+        quantity = column(self._items, "quantity", float)
+        return np.where(np.isfinite(quantity), quantity, 1.0)
+
+    @cached_property
+    def unit_weight(self) -> np.ndarray:
+        return unit_weights(self._items)
+
+    @cached_property
+    def usd_per_kg(self) -> np.ndarray:
+        net = column(self._items, "net_weight_kg", float)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return usd_values(self._items) / net
+
+    @cached_property
+    def expected_weight(self) -> np.ndarray:
+        return np.exp(self._scores.signals[:, self._expected_columns[0]])
+
+    @cached_property
+    def expected_value(self) -> np.ndarray:
+        return np.exp(self._scores.signals[:, self._expected_columns[1]])
+
+    @cached_property
+    def gear_class(self) -> np.ndarray:
+        gear = self._scores.class_proba[:, 1:]
+        return np.asarray(RISK_CLASSES, dtype=object)[gear.argmax(axis=1)]
+
+    @cached_property
+    def n_items(self) -> np.ndarray:
+        codes = parcel_codes(self._column("declaration_id"))
+        return np.bincount(codes)[codes] if len(codes) else np.zeros(0)
 
     def term_class(self, row: int) -> str:
         """The gear class a term reason speaks of: the predicted one, or the likeliest gear."""

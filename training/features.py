@@ -515,6 +515,12 @@ def _vague_flags(descriptions: np.ndarray) -> np.ndarray:
 
 def _set_one_hot(out: np.ndarray, values: np.ndarray, column_of: dict[Any, int]) -> None:
     """Set the one-hot column of each row's value (values outside the vocabulary: none)."""
+    if len(values) <= _SMALL:
+        for row, value in enumerate(values.tolist()):
+            j = column_of.get(value)
+            if j is not None:
+                out[row, j] = 1.0
+        return
     codes, distinct = factorize(values)
     positions = np.array([column_of.get(v, -1) for v in distinct], dtype=np.intp)[codes]
     rows = np.flatnonzero(positions >= 0)
