@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from benchmarks import common
+from training.schema import ITEM_FIELDS, PARCEL_FIELDS
 
 SEED = 777
 CONCURRENCY = (1, 16, 64)
@@ -42,17 +43,8 @@ def _clean(value: Any) -> Any:
     return value
 
 
-_PARCEL_FIELDS = (
-    "posted_at",
-    "mail_class",
-    "category",
-    "origin_country",
-    "destination_country",
-    "sender_id",
-    "recipient_id",
-    "gross_weight_kg",
-)
-_ITEM_FIELDS = ("item_no", "description", "hs_code", "quantity", "net_weight_kg", "value")
+_PARCEL_FIELDS = tuple(f for f in PARCEL_FIELDS if f != "declaration_id")
+_ITEM_FIELDS = tuple(f for f in ITEM_FIELDS if f != "currency")
 
 
 def declarations(rows: int, seed: int) -> list[dict[str, Any]]:
