@@ -13,6 +13,7 @@ The output is written through `AtomicTableWriter`, so an interrupted run leaves 
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import multiprocessing
 import os
 import signal
@@ -605,8 +606,23 @@ def _init_worker(scorer: Scorer) -> None:
     # Ctrl-C and SIGTERM are the parent's to handle: it shuts the pool down.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    _die_with_parent()
     _limit_native_threads()
     _worker_scorer = scorer
+
+
+def _die_with_parent() -> None:
+    """Ask Linux to SIGTERM this worker when its parent dies.
+
+    A parent killed outright (SIGKILL, OOM) cannot shut its pool down; without this its
+    workers live on, idle, holding a model each (seen: ~300 MB per orphan).
+    """
+    if not sys.platform.startswith("linux"):
+        return
+    with contextlib.suppress(OSError, AttributeError):
+        libc = ctypes.CDLL(None, use_errno=True)
+        pr_set_pdeathsig = 1
+        libc.prctl(pr_set_pdeathsig, signal.SIGTERM)
 
 
 def _limit_native_threads() -> None:

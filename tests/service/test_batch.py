@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
+import os
 import signal
 import subprocess
 import sys
@@ -366,6 +368,49 @@ def test_sigterm_leaves_no_output_and_no_temp_file(
     assert process.returncode != 0
     assert "interrupted" in stderr
     assert list(out_dir.iterdir()) == []
+
+
+def _children(pid: int) -> list[int]:
+    path = Path(f"/proc/{pid}/task/{pid}/children")
+    return [int(c) for c in path.read_text().split()] if path.exists() else []
+
+
+def _alive(pid: int) -> bool:
+    """Running or sleeping; a zombie (dead, not yet reaped) counts as gone."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="parent-death signal is Linux")
+def test_workers_do_not_outlive_a_killed_parent(
+    dev_rows: list[list[str]], tmp_path: Path, tiny_registry: Path
+) -> None:
+    big = write_rows(tmp_path / "big.csv", [dev_rows[0], *dev_rows[1:] * 200])
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    command = [sys.executable, "-m", "service.cli", "score", str(big), "-o", str(out_dir / "s.csv")]
+    command += ["--models-dir", str(tiny_registry), "--chunk-size", "2000", "--workers", "2"]
+    process = subprocess.Popen(command, cwd=REPO, stderr=subprocess.DEVNULL)
+    workers: list[int] = []
+    try:
+        deadline = time.monotonic() + 30
+        while len(workers) < 2 and process.poll() is None:
+            assert time.monotonic() < deadline, "the pool never started"
+            workers = _children(process.pid)
+            time.sleep(0.01)
+        process.kill()  # SIGKILL: the parent gets no chance to shut its pool down
+        process.wait(timeout=10)
+        deadline = time.monotonic() + 10
+        while any(_alive(w) for w in workers):
+            assert time.monotonic() < deadline, f"workers {workers} outlived their parent"
+            time.sleep(0.05)
+    finally:
+        for worker in workers:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(worker, signal.SIGKILL)
 
 
 # --- the command line -------------------------------------------------------------------------
