@@ -8,25 +8,10 @@ from __future__ import annotations
 
 import statistics
 import time
-import urllib.request
 from typing import Any
 
 from benchmarks import common
 from benchmarks.http import _start, _stop
-
-
-def _ready_after(port: int, began: float, process: Any, timeout: float = 60) -> float | None:
-    while time.perf_counter() - began < timeout:
-        if process.poll() is not None:
-            return None
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=1) as answer:
-                if answer.status == 200:
-                    return time.perf_counter() - began
-        except OSError:
-            pass
-        time.sleep(0.01)
-    return None
 
 
 def run(quick: bool, budget: common.Budget) -> dict[str, Any]:
@@ -39,7 +24,7 @@ def run(quick: bool, budget: common.Budget) -> dict[str, Any]:
         began = time.perf_counter()
         server = _start("parcel-screen", 1, port, scratch)
         try:
-            seconds = _ready_after(port, began, server)
+            seconds = common.ready_after(port, began, server)
         finally:
             _stop(server)
         if seconds is None:

@@ -17,6 +17,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.request
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -311,3 +312,18 @@ def machine_facts() -> dict[str, Any]:
         },
         "wrk": shutil.which("wrk"),
     }
+
+
+def ready_after(port: int, began: float, process: Any, timeout: float = 60) -> float | None:
+    """Seconds from `began` until `/readyz` answers 200; None if the server exits or times out."""
+    while time.perf_counter() - began < timeout:
+        if process.poll() is not None:
+            return None
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=1) as answer:
+                if answer.status == 200:
+                    return time.perf_counter() - began
+        except OSError:
+            pass
+        time.sleep(0.01)
+    return None

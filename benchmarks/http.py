@@ -18,7 +18,6 @@ import os
 import signal
 import subprocess
 import time
-import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -96,18 +95,12 @@ def _write_bodies(path: Path, bodies: list[bytes]) -> Path:
 
 
 def _wait_ready(port: int, process: subprocess.Popen[bytes], timeout: float = 60) -> float:
-    began = time.perf_counter()
-    while time.perf_counter() - began < timeout:
+    seconds = common.ready_after(port, time.perf_counter(), process, timeout)
+    if seconds is None:
         if process.poll() is not None:
             raise RuntimeError(f"server exited with {process.returncode} before it was ready")
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=1) as answer:
-                if answer.status == 200:
-                    return time.perf_counter() - began
-        except OSError:
-            pass
-        time.sleep(0.05)
-    raise RuntimeError(f"server on port {port} not ready after {timeout:.0f} s")
+        raise RuntimeError(f"server on port {port} not ready after {timeout:.0f} s")
+    return seconds
 
 
 def _start(kind: str, workers: int, port: int, scratch: Path) -> subprocess.Popen[bytes]:
