@@ -535,9 +535,13 @@ def _parcel_context(items: ItemColumns, net: np.ndarray) -> tuple[np.ndarray, ..
     net_sum = np.bincount(codes, weights=net_filled, minlength=n_parcels)[codes]
     gross = _as_float(column(items, "gross_weight_kg", float))
     # Weight on the parcel that no item line accounts for (beyond ordinary packaging).
-    unexplained = np.where(np.isfinite(gross) & (gross > 0), (gross - net_sum) / gross, 0.0)
+    # In kilograms, not as a share of the parcel: packaging is a large share of a small
+    # parcel, while a vest declared at 2 kg in an 8 kg parcel leaves kilos unexplained.
+    unexplained = np.where(
+        np.isfinite(gross) & (gross > 0), np.log1p(np.maximum(gross - net_sum, 0.0)), 0.0
+    )
     share = np.where(net_sum > 0, net_filled / np.where(net_sum > 0, net_sum, 1.0), 1.0)
-    return n_items, np.clip(unexplained, -1.0, 1.0), share
+    return n_items, unexplained, share
 
 
 class FormFeatures(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):  # type: ignore[misc,call-arg]
@@ -587,11 +591,9 @@ class FormFeatures(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
             *(f"text_{c}" for c in RISK_CLASSES),
             "text_any",
             "weight_log_unit",
-            "weight_residual",
             "weight_residual_over",
             "weight_residual_far_over",
             "weight_residual_extreme",
-            "weight_residual_under",
             "weight_missing",
             "value_log_usd_unit",
             "value_residual",
@@ -613,6 +615,7 @@ class FormFeatures(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
             *(f"destination_{c}" for c in self.destinations_),
             "parcel_items_log",
             "parcel_unexplained_weight",
+            "parcel_hidden_weight",
             "parcel_weight_share",
         ]
         return names
@@ -678,11 +681,9 @@ class FormFeatures(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
             weight_known, log_unit - signals[:, sig["expected_log_unit_weight"]], 0.0
         )
         out[:, col["weight_log_unit"]] = np.where(weight_known, log_unit, 0.0)
-        out[:, col["weight_residual"]] = weight_res
         out[:, col["weight_residual_over"]] = np.maximum(weight_res, 0.0)
         out[:, col["weight_residual_far_over"]] = np.maximum(weight_res - 1.0, 0.0)
         out[:, col["weight_residual_extreme"]] = np.maximum(weight_res - 2.0, 0.0)
-        out[:, col["weight_residual_under"]] = np.maximum(-weight_res, 0.0)
         out[:, col["weight_missing"]] = ~weight_known
 
         usd = usd_values(items)
@@ -738,8 +739,15 @@ class FormFeatures(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
         out[:, col["vague"]] = _vague_flags(column(items, "description"))
 
         n_items, unexplained, share = _parcel_context(items, net)
+        gap_kg = np.expm1(unexplained)
         out[:, col["parcel_items_log"]] = np.log(n_items)
         out[:, col["parcel_unexplained_weight"]] = unexplained
+        # Kilos a line is missing against its wording that the parcel's unexplained weight
+        # could hold: an understated net weight of hidden gear. A line that is merely light
+        # (a rubber part, a sensor module) in a parcel whose weight adds up says nothing.
+        expected_kg = np.exp(signals[:, sig["expected_log_unit_weight"]]) * quantity
+        missing_kg = np.maximum(expected_kg - np.where(np.isfinite(net), net, expected_kg), 0.0)
+        out[:, col["parcel_hidden_weight"]] = np.log1p(np.minimum(missing_kg, gap_kg))
         out[:, col["parcel_weight_share"]] = share
         return out
 
