@@ -7,6 +7,7 @@ service, where the model always scores tomorrow's declarations.
 
 from __future__ import annotations
 
+import hashlib
 import platform
 import time
 from dataclasses import dataclass, field
@@ -34,7 +35,7 @@ class TrainingResult:
 def fingerprint(frame: pd.DataFrame) -> str:
     """A stable digest of the training rows (content, not file bytes)."""
     hashed = pd.util.hash_pandas_object(frame.astype(str), index=False).to_numpy()
-    return f"{int(np.bitwise_xor.reduce(hashed)) ^ len(frame):016x}"
+    return hashlib.sha256(hashed.tobytes()).hexdigest()[:16]
 
 
 def time_split(frame: pd.DataFrame, holdout_share: float) -> np.ndarray:

@@ -123,3 +123,10 @@ def test_transformers_follow_the_sklearn_contract(synthetic_sample: pd.DataFrame
         "category",
         "parcel",
     }
+
+
+def test_fingerprint_tells_data_sets_apart_even_with_duplicate_rows() -> None:
+    twice_a = pd.DataFrame({"description": ["vest", "vest"], "value": ["1", "1"]})
+    twice_b = pd.DataFrame({"description": ["honey", "honey"], "value": ["2", "2"]})
+    assert fingerprint(twice_a) != fingerprint(twice_b)
+    assert fingerprint(twice_a) == fingerprint(twice_a.copy())
