@@ -104,12 +104,6 @@ def _length(items: ItemColumns) -> int:
     return 0
 
 
-def _as_float(values: np.ndarray) -> np.ndarray:
-    if values.dtype.kind == "f":
-        return values
-    return np.array([np.nan if v is None else v for v in values], dtype=float)
-
-
 # --- the description -----------------------------------------------------------------------
 
 
@@ -300,7 +294,7 @@ class TextSignals(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None): 
     @staticmethod
     def _targets(items: ItemColumns) -> dict[str, np.ndarray]:
         unit_weight = unit_weights(items)
-        usd_kg = usd_values(items) / _as_float(column(items, "net_weight_kg", float))
+        usd_kg = usd_values(items) / column(items, "net_weight_kg", float)
         chapters = hs_chapters(items)
         return {
             "log_unit_weight": np.log(np.clip(unit_weight, _LOG_FLOOR, None)),
@@ -484,15 +478,15 @@ class TextSignals(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None): 
 
 
 def unit_weights(items: ItemColumns) -> np.ndarray:
-    net = _as_float(column(items, "net_weight_kg", float))
-    quantity = _as_float(column(items, "quantity", float))
+    net = column(items, "net_weight_kg", float)
+    quantity = column(items, "quantity", float)
     quantity = np.where(np.isfinite(quantity) & (quantity >= 1), quantity, 1.0)
     return net / quantity
 
 
 def usd_values(items: ItemColumns) -> np.ndarray:
     rates = knowledge.usd_per_unit()
-    value = _as_float(column(items, "value", float))
+    value = column(items, "value", float)
     currency = column(items, "currency")
     rate = np.array([rates.get(c, np.nan) if isinstance(c, str) else np.nan for c in currency])
     return value * rate
@@ -533,7 +527,7 @@ def _parcel_context(items: ItemColumns, net: np.ndarray) -> tuple[np.ndarray, ..
     n_items = np.bincount(codes, minlength=n_parcels)[codes].astype(float)
     net_filled = np.where(np.isfinite(net), net, 0.0)
     net_sum = np.bincount(codes, weights=net_filled, minlength=n_parcels)[codes]
-    gross = _as_float(column(items, "gross_weight_kg", float))
+    gross = column(items, "gross_weight_kg", float)
     # Weight on the parcel that no item line accounts for (beyond ordinary packaging).
     # In kilograms, not as a share of the parcel: packaging is a large share of a small
     # parcel, while a vest declared at 2 kg in an 8 kg parcel leaves kilos unexplained.

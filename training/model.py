@@ -163,12 +163,6 @@ class RiskModel:
         slope, _ = self.calibration_
         return np.asarray(features * (self.risk_.coef_[0] * slope))
 
-    def group_contributions(self, features: np.ndarray) -> pd.DataFrame:
-        contributions = self.contributions(features)
-        groups = [self.form_.group_of(name) for name in self.feature_names]
-        frame = pd.DataFrame(contributions, columns=pd.Index(self.feature_names))
-        return frame.T.groupby(np.asarray(groups)).sum().T
-
     def describe(self) -> dict[str, Any]:
         return {
             "kind": "text-signals + form features, calibrated logistic regression",

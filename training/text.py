@@ -102,8 +102,3 @@ def matching_text(description: str) -> str:
     if _CYRILLIC.search(text):
         return f"{text} | {fold_translit_variants(transliterate(text))}"
     return fold_translit_variants(text)
-
-
-def words(description: str) -> list[str]:
-    """The words of a description as written (for naming terms in reasons)."""
-    return _WORD.findall(description)

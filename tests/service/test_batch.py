@@ -346,14 +346,22 @@ def test_an_interrupted_run_leaves_no_output_and_no_temp_file(
         assert dest.read_text() == "the previous result\n"
 
 
-def test_sigterm_leaves_no_output_and_no_temp_file(
+def _long_two_worker_run(
     dev_rows: list[list[str]], tmp_path: Path, tiny_registry: Path
-) -> None:
+) -> tuple[Path, list[str]]:
+    """An empty output directory and a `score` command that runs long enough to interrupt."""
     big = write_rows(tmp_path / "big.csv", [dev_rows[0], *dev_rows[1:] * 200])
     out_dir = tmp_path / "out"
     out_dir.mkdir()
     command = [sys.executable, "-m", "service.cli", "score", str(big), "-o", str(out_dir / "s.csv")]
     command += ["--models-dir", str(tiny_registry), "--chunk-size", "2000", "--workers", "2"]
+    return out_dir, command
+
+
+def test_sigterm_leaves_no_output_and_no_temp_file(
+    dev_rows: list[list[str]], tmp_path: Path, tiny_registry: Path
+) -> None:
+    out_dir, command = _long_two_worker_run(dev_rows, tmp_path, tiny_registry)
     process = subprocess.Popen(command, cwd=REPO, stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.monotonic() + 30
@@ -388,11 +396,7 @@ def _alive(pid: int) -> bool:
 def test_workers_do_not_outlive_a_killed_parent(
     dev_rows: list[list[str]], tmp_path: Path, tiny_registry: Path
 ) -> None:
-    big = write_rows(tmp_path / "big.csv", [dev_rows[0], *dev_rows[1:] * 200])
-    out_dir = tmp_path / "out"
-    out_dir.mkdir()
-    command = [sys.executable, "-m", "service.cli", "score", str(big), "-o", str(out_dir / "s.csv")]
-    command += ["--models-dir", str(tiny_registry), "--chunk-size", "2000", "--workers", "2"]
+    _, command = _long_two_worker_run(dev_rows, tmp_path, tiny_registry)
     process = subprocess.Popen(command, cwd=REPO, stderr=subprocess.DEVNULL)
     workers: list[int] = []
     try:
