@@ -487,9 +487,9 @@ def unit_weights(items: ItemColumns) -> np.ndarray:
 def usd_values(items: ItemColumns) -> np.ndarray:
     rates = knowledge.usd_per_unit()
     value = column(items, "value", float)
-    currency = column(items, "currency")
-    rate = np.array([rates.get(c, np.nan) if isinstance(c, str) else np.nan for c in currency])
-    return value * rate
+    codes, currencies = factorize(column(items, "currency"))
+    rate = np.array([rates.get(c, np.nan) if isinstance(c, str) else np.nan for c in currencies])
+    return value * rate[codes]
 
 
 def hs_chapters(items: ItemColumns) -> np.ndarray:
@@ -501,10 +501,12 @@ def hs_chapters(items: ItemColumns) -> np.ndarray:
 
 def _vague_flags(descriptions: np.ndarray) -> np.ndarray:
     vague = knowledge.vague_descriptions()
-    return np.array(
-        [isinstance(d, str) and d.casefold().strip(" .,!") in vague for d in descriptions],
+    codes, distinct = factorize(descriptions)
+    flags = np.array(
+        [isinstance(d, str) and d.casefold().strip(" .,!") in vague for d in distinct],
         dtype=float,
     )
+    return flags[codes]
 
 
 def _set_one_hot(out: np.ndarray, values: np.ndarray, column_of: dict[Any, int]) -> None:
