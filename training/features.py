@@ -31,7 +31,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import Ridge, SGDClassifier
 from sklearn.model_selection import KFold
 
-from training import knowledge
+from training import knowledge, ngrams
 from training.schema import CATEGORIES, LABEL_CLASSES, MAIL_CLASSES, RISK_CLASSES
 from training.text import matching_text
 
@@ -146,11 +146,7 @@ class DescriptionVectorizer(TransformerMixin, BaseEstimator, auto_wrap_output_ke
         return self
 
     def transform(self, descriptions: Sequence[str]) -> sp.csr_matrix:
-        texts = [matching_text(d) for d in descriptions]
-        if len(texts) <= _SMALL:
-            return _tfidf((self.char_, self.word_), texts)
-        # Many texts: sklearn's own transform is faster once its fixed cost is shared.
-        return sp.hstack([self.char_.transform(texts), self.word_.transform(texts)], format="csr")
+        return ngrams.tfidf((self.char_, self.word_), [matching_text(d) for d in descriptions])
 
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
         # sklearn sorts the whole vocabulary on every call (~50 ms), and reasons ask once
@@ -205,48 +201,6 @@ def _log_proba(model: SGDClassifier, matrix: sp.csr_matrix) -> np.ndarray:
         )
     with np.errstate(divide="ignore"):
         return np.log(proba)
-
-
-_ANALYZERS: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
-
-
-def _tfidf(vectorizers: Sequence[TfidfVectorizer], texts: list[str]) -> sp.csr_matrix:
-    """`hstack([v.transform(texts) for v in vectorizers])` (sublinear tf, idf, l2 norm per
-    vectorizer) without sklearn's input validation and scipy's stacking, which cost ~1 ms a
-    call: most of scoring one unseen description."""
-    analyzers = []
-    offsets = []
-    offset = 0
-    for vectorizer in vectorizers:
-        analyze = _ANALYZERS.get(vectorizer)
-        if analyze is None:
-            analyze = _ANALYZERS[vectorizer] = vectorizer.build_analyzer()
-        analyzers.append((analyze, vectorizer.vocabulary_, offset))
-        offsets.append(offset)
-        offset += len(vectorizer.vocabulary_)
-    idf = np.concatenate([v.idf_ for v in vectorizers])
-    indices: list[int] = []
-    counts: list[int] = []
-    indptr = [0]
-    for text in texts:
-        for analyze, vocabulary, base in analyzers:
-            row: dict[int, int] = {}
-            for gram in analyze(text):
-                j = vocabulary.get(gram)
-                if j is not None:
-                    row[base + j] = row.get(base + j, 0) + 1
-            indices.extend(row)
-            counts.extend(row.values())
-        indptr.append(len(indices))
-    n = len(texts)
-    column = np.asarray(indices, dtype=np.int32)
-    data = (1.0 + np.log(np.asarray(counts, dtype=np.float64))) * idf[column]
-    # Each vectorizer's block of a row is normalised on its own, as each transform would.
-    block = np.searchsorted(np.asarray(offsets[1:]), column, side="right")
-    segment = np.repeat(np.arange(n), np.diff(indptr)) * len(vectorizers) + block
-    norms = np.sqrt(np.bincount(segment, weights=data * data, minlength=n * len(vectorizers)))
-    data /= np.where(norms > 0, norms, 1.0)[segment]
-    return sp.csr_matrix((data.astype(np.float32), column, np.asarray(indptr)), shape=(n, offset))
 
 
 def _distinct(descriptions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -46,11 +46,17 @@ _CYRILLIC_TO_LATIN_LOOKALIKE: Final = str.maketrans(
      "м": "m", "т": "t", "в": "b", "н": "h", "і": "i"}
 )  # fmt: skip
 
-_WORD: Final = re.compile(r"\w+", re.UNICODE)
 _CYRILLIC: Final = re.compile(r"[\u0400-\u04ff]")
 _LATIN: Final = re.compile(r"[a-z]")
 _SPACES: Final = re.compile(r"\s+")
 _LATIN_EXTRAS: Final = str.maketrans({"ł": "l", "ß": "ss", "ø": "o", "æ": "ae", "đ": "d"})
+# Letters that can lose an accent (Latin-1 Supplement to Latin Extended-B); text without
+# any, most of it, is left as it is without a look at each character.
+_ACCENTABLE: Final = re.compile(r"[\u00c0-\u024f]")
+# Words with both Cyrillic and Latin letters: the only ones homoglyph folding changes.
+_MIXED_WORD: Final = re.compile(r"\b(?=\w*[\u0400-\u04ff])(?=\w*[a-z])\w+")
+# Every transliteration variant rule needs one of these; most text has none.
+_VARIANT_MARKS: Final = ("j", "kh", "shh", "iy")
 
 
 def _fold_homoglyphs(word: str) -> str:
@@ -66,6 +72,8 @@ def _fold_homoglyphs(word: str) -> str:
 def _strip_latin_accents(text: str) -> str:
     # Decompose, drop combining marks, recompose: "Wärmebild" -> "warmebild", "hełm" -> "helm".
     # Only Latin letters lose their marks: "й" and "ё" must keep theirs to transliterate.
+    if not _ACCENTABLE.search(text):
+        return text
     out = []
     for char in text.translate(_LATIN_EXTRAS):
         if "a" <= char <= "z" or char < "\u00c0" or _CYRILLIC.match(char) or char > "\u024f":
@@ -82,6 +90,8 @@ def transliterate(text: str) -> str:
 
 
 def fold_translit_variants(text: str) -> str:
+    if not any(mark in text for mark in _VARIANT_MARKS):
+        return text
     for pattern, replacement in _TRANSLIT_VARIANTS:
         text = pattern.sub(replacement, text)
     return text
@@ -97,7 +107,7 @@ def matching_text(description: str) -> str:
     """
     text = unicodedata.normalize("NFKC", description).casefold()
     text = _strip_latin_accents(text)
-    text = _WORD.sub(lambda match: _fold_homoglyphs(match.group(0)), text)
+    text = _MIXED_WORD.sub(lambda match: _fold_homoglyphs(match.group(0)), text)
     text = _SPACES.sub(" ", text).strip()
     if _CYRILLIC.search(text):
         return f"{text} | {fold_translit_variants(transliterate(text))}"

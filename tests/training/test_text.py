@@ -46,19 +46,3 @@ def test_chinese_is_covered_by_character_ngrams() -> None:
     vectorizer = DescriptionVectorizer(min_df=1).fit(["防弹衣", "衣服", "蜂蜜"])
     names = set(vectorizer.get_feature_names_out())
     assert "char:防弹" in names
-
-
-def test_fast_tfidf_equals_sklearn_transform() -> None:
-    import scipy.sparse as sp
-
-    from training.features import _tfidf
-
-    corpus = ["бронежилет 6б45", "bronezhilet", "cotton t-shirt", "防弹衣 插板", "мёд", "kniga"]
-    vectorizer = DescriptionVectorizer(min_df=1).fit(corpus)
-    texts = [matching_text(t) for t in [*corpus, "", "БРОНЕЖИЛЕТ и мёд", "unknown words"]]
-    ours = _tfidf((vectorizer.char_, vectorizer.word_), texts)
-    theirs = sp.hstack(
-        [vectorizer.char_.transform(texts), vectorizer.word_.transform(texts)], format="csr"
-    )
-    assert ours.shape == theirs.shape
-    assert abs(ours - theirs).max() < 1e-6

@@ -1,0 +1,97 @@
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import scipy.sparse as sp
+from sklearn.feature_extraction.text import TfidfVectorizer
+
+from training import ngrams
+from training.text import matching_text
+
+# Scripts, repeats, punctuation, digits, odd whitespace and texts without any known n-gram.
+_EDGE_TEXTS = [
+    "",
+    "   ",
+    "a",
+    "x\u00a0y\tz\n",
+    "防弹衣 防弹衣 防弹衣",
+    "plate carrier plate carrier",
+    "6б45-м класс бр4",
+    "ΣΑΣ ΟΔΟΣ",
+    "zzzq qqqz",
+    "t-shirt, cotton (100%)",
+]
+
+
+def _vectorizers(corpus: list[str]) -> tuple[TfidfVectorizer, TfidfVectorizer]:
+    options = {"min_df": 2, "sublinear_tf": True, "dtype": np.float32}
+    char = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), **options).fit(corpus)
+    word = TfidfVectorizer(
+        analyzer="word", token_pattern=r"(?u)\b\w+\b", ngram_range=(1, 2), **options
+    ).fit(corpus)
+    return char, word
+
+
+@pytest.fixture(scope="module")
+def texts(synthetic_sample: pd.DataFrame) -> list[str]:
+    descriptions = synthetic_sample["description"].dropna().unique().tolist()
+    return [matching_text(d) for d in descriptions] + _EDGE_TEXTS
+
+
+def _sklearn(vectorizers: tuple[TfidfVectorizer, ...], texts: list[str]) -> sp.csr_matrix:
+    return sp.hstack([v.transform(texts) for v in vectorizers], format="csr")
+
+
+def test_batch_tfidf_matches_sklearn(texts: list[str]) -> None:
+    vectorizers = _vectorizers(texts[: len(texts) // 2])
+    assert len(texts) > ngrams.DIRECT_TEXTS
+    expected = _sklearn(vectorizers, texts)
+    got = ngrams.tfidf(vectorizers, texts)
+    assert got.shape == expected.shape
+    assert got.dtype == np.float32
+    # Same entries; values equal up to float32 rounding of a float64 computation.
+    assert ((got != 0) != (expected != 0)).nnz == 0
+    np.testing.assert_allclose(got.toarray(), expected.toarray(), rtol=0, atol=1e-6)
+
+
+def test_a_few_texts_match_sklearn_too(texts: list[str]) -> None:
+    vectorizers = _vectorizers(texts)
+    few = _EDGE_TEXTS[:4] + texts[:3]
+    assert len(few) <= ngrams.DIRECT_TEXTS
+    np.testing.assert_allclose(
+        ngrams.tfidf(vectorizers, few).toarray(),
+        _sklearn(vectorizers, few).toarray(),
+        rtol=0,
+        atol=1e-6,
+    )
+
+
+def test_a_text_gets_the_same_bits_whatever_came_before(texts: list[str]) -> None:
+    """Alone or in a batch, counted directly or from banked words, in any order."""
+    vectorizers = _vectorizers(texts)
+    batch = ngrams.tfidf(vectorizers, texts)
+    backwards = ngrams.tfidf(vectorizers, texts[::-1])
+    assert (batch != backwards[::-1]).nnz == 0
+    for row in (0, 7, len(texts) - 4):
+        alone = ngrams.tfidf(vectorizers, [texts[row]])
+        assert (alone != batch[row]).nnz == 0
+
+
+def test_the_word_bank_starts_over_when_full(texts: list[str]) -> None:
+    char, _ = _vectorizers(texts)
+    bounded = ngrams.CharGramCounts(char, max_words=50)
+    expected = ngrams.CharGramCounts(char).counts(texts)
+    for start in range(0, 200, 5):  # fills and overflows the bank several times
+        part = texts[start : start + 5]
+        assert (bounded.counts(part) != expected[start : start + 5]).nnz == 0
+        assert len(bounded._ids) <= 50  # noqa: SLF001 - the bound is the point of the test
+
+
+def test_other_vectorizer_settings_are_refused() -> None:
+    char3 = TfidfVectorizer(analyzer="char", ngram_range=(2, 3)).fit(["abc", "abd"])
+    with pytest.raises(ValueError, match="char_wb"):
+        ngrams.CharGramCounts(char3)
+    trigrams = TfidfVectorizer(ngram_range=(1, 3)).fit(["aa bb cc", "aa bb dd"])
+    with pytest.raises(ValueError, match="bi"):
+        ngrams.WordGramCounts(trigrams)
