@@ -85,7 +85,7 @@ def test_the_word_bank_starts_over_when_full(texts: list[str]) -> None:
     for start in range(0, 200, 5):  # fills and overflows the bank several times
         part = texts[start : start + 5]
         assert (bounded.counts(part) != expected[start : start + 5]).nnz == 0
-        assert len(bounded._ids) <= 50  # noqa: SLF001 - the bound is the point of the test
+        assert len(bounded._ids) <= 50
 
 
 def test_other_vectorizer_settings_are_refused() -> None:
