@@ -17,6 +17,8 @@ from typing import Annotated, Any, Final, Literal
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 import pycountry
 from pydantic import (
     BaseModel,
@@ -582,30 +584,67 @@ def _blank(values: pd.Series) -> pd.Series:
     return pd.Series(blank[codes], index=values.index)
 
 
+# Characters that NFKC keeps as they are, alone and next to each other (checked for every
+# pair of the ASCII and Cyrillic ones; CJK ideographs take part in no composition), none of
+# them whitespace. Text of these with single inner spaces is its own `normalise_text`.
+_STABLE_CHARS: Final = "!-~\u0400-\u0482\u048a-\u04ff\u4e00-\u9fff"
+_STABLE_TEXT: Final = f"^[{_STABLE_CHARS}]+(?: [{_STABLE_CHARS}]+)*$"
+# Fields whose normaliser returns a stable text of at most this many characters unchanged.
+_KEPT_WHEN_STABLE: Final = {
+    "declaration_id": MAX_ID_CHARS,
+    "sender_id": MAX_ID_CHARS,
+    "recipient_id": MAX_ID_CHARS,
+    "description": MAX_DESCRIPTION_CHARS,
+}
+
+
+def _stable_texts(uniques: pd.Series, max_chars: int) -> np.ndarray:
+    """True for values that are stable text of at most `max_chars` characters.
+
+    Checked in Arrow (C, no Python call per value): most identifiers and descriptions are,
+    and only the others need the Python normaliser.
+    """
+    try:
+        array = pa.array(uniques.to_numpy(dtype=object), type=pa.string())
+    except (pa.ArrowException, UnicodeError):  # lone surrogates: let the normaliser judge
+        return np.zeros(len(uniques), dtype=bool)
+    stable = pc.and_(
+        pc.match_substring_regex(array, _STABLE_TEXT),
+        pc.less_equal(pc.utf8_length(array), max_chars),
+    )
+    return np.asarray(stable.to_numpy(zero_copy_only=False), dtype=bool)
+
+
 def _map_distinct(
-    values: pd.Series, normalise: Callable[[str], Any]
+    values: pd.Series, normalise: Callable[[str], Any], kept_when_stable: int | None = None
 ) -> tuple[pd.Series, pd.Series]:
-    """Apply a scalar normaliser to each distinct non-blank value; (result, error message)."""
+    """Apply a scalar normaliser to each distinct non-blank value; (result, error message).
+
+    With `kept_when_stable`, stable texts up to that length are known to normalise to
+    themselves and skip the normaliser.
+    """
     codes, uniques = _distinct(values)
-    results: list[Any] = []
-    messages: list[str | None] = []
-    for unique in uniques:
+    stable = (
+        _stable_texts(uniques, kept_when_stable)
+        if kept_when_stable is not None and len(uniques)
+        else np.zeros(len(uniques), dtype=bool)
+    )
+    # One slot per distinct value, and a trailing None for the NA sentinel (-1) to index.
+    results = np.full(len(uniques) + 1, None, dtype=object)
+    messages = np.full(len(uniques) + 1, None, dtype=object)
+    distinct = uniques.to_numpy(dtype=object)
+    results[:-1][stable] = distinct[stable]
+    for position in np.flatnonzero(~stable).tolist():
+        unique = distinct[position]
         if not unique.strip():
-            results.append(None)
-            messages.append(None)
             continue
         try:
-            results.append(normalise(unique))
-            messages.append(None)
+            results[position] = normalise(unique)
         except FieldError as exc:
-            results.append(None)
-            messages.append(str(exc))
-    # The NA sentinel (-1) indexes the trailing None.
-    lookup_results = np.array([*results, None], dtype=object)
-    lookup_messages = np.array([*messages, None], dtype=object)
+            messages[position] = str(exc)
     return (
-        pd.Series(lookup_results[codes], index=values.index, dtype=object),
-        pd.Series(lookup_messages[codes], index=values.index, dtype=object),
+        pd.Series(results[codes], index=values.index, dtype=object),
+        pd.Series(messages[codes], index=values.index, dtype=object),
     )
 
 
@@ -711,7 +750,9 @@ def normalise_declarations(
         if field in _SCALAR_NORMALISERS:
             if pd.api.types.is_numeric_dtype(values) and field == "label":
                 values = values.astype("Int64").astype("string")
-            normalised, messages = _map_distinct(values, _SCALAR_NORMALISERS[field])
+            normalised, messages = _map_distinct(
+                values, _SCALAR_NORMALISERS[field], _KEPT_WHEN_STABLE.get(field)
+            )
             bad = messages.notna()
             errors.add(field, bad, "", messages)
             out[field] = normalised

@@ -7,9 +7,13 @@ from pydantic import ValidationError
 
 from training.schema import (
     LINE_COLUMN,
+    MAX_ID_CHARS,
     DeclarationIn,
+    FieldError,
     canonical_header,
     normalise_declarations,
+    normalise_description,
+    normalise_identifier,
     parse_numbers,
 )
 
@@ -151,3 +155,48 @@ def test_json_declaration_rejects_unknown_enum() -> None:
             {"declaration_id": "RB1", "category": "smuggling", "items": [{"description": "x"}]}
         )
     assert info.value.errors()[0]["loc"] == ("category",)
+
+
+def test_text_fields_normalise_as_their_scalar_normaliser_says() -> None:
+    """Stable text skips the normaliser; anything NFKC or whitespace would touch does not."""
+    ids = ["RB1", " RB2 ", "RB\u00a03", "ＲＢ４", "RB  5", "a" * (MAX_ID_CHARS + 1), "Ж-6", "Ｒ"]
+    descriptions = [
+        "Жилет разгрузочный",
+        "cotton  T-shirt",
+        "防弹衣 插板",
+        "\tgift\n",
+        "ｃｌｏｔｈｅｓ",
+        "ﬁlter",
+        "Бронежилет 6Б45",
+        "x" * 600,
+    ]
+    raw = pd.DataFrame(
+        {
+            "declaration_id": ids,
+            "sender_id": ids,
+            "description": descriptions,
+            "net_weight_kg": ["1"] * 8,
+            "value": ["5"] * 8,
+            "currency": ["USD"] * 8,
+        }
+    )
+    out = normalise_declarations(raw)
+
+    def expected(normalise: object, value: str) -> str | None:
+        try:
+            return normalise(value)  # type: ignore[operator, no-any-return]
+        except FieldError:
+            return None
+
+    for field, normalise in (
+        ("sender_id", normalise_identifier),
+        ("description", normalise_description),
+    ):
+        assert out[field].tolist() == [expected(normalise, v) for v in raw[field]], field
+    valid_ids = [expected(normalise_identifier, v) for v in ids]
+    assert [i for i, v in zip(out["declaration_id"], valid_ids, strict=True) if v] == [
+        v for v in valid_ids if v
+    ]
+    assert "declaration_id: must be at most" in out["error"][5]
+    assert "description: must be at most" in out["error"][7]
+    assert out["declaration_id"][3] == "RB4"
