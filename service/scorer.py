@@ -75,6 +75,18 @@ def random_selection(declaration_ids: np.ndarray, rate: float) -> np.ndarray:
     return np.asarray(draws / 2.0**64 < rate)[codes]
 
 
+_RANDOM_SELECTION: Final = {
+    "code": "random_selection",
+    "message": "picked at random for control (a share of clear parcels)",
+}
+_WEIGHT_MISSING: Final = {"code": "weight_missing", "message": "no net weight declared"}
+_VALUE_MISSING: Final = {"code": "value_missing", "message": "no usable declared value"}
+_HS_MISSING: Final = {"code": "hs_missing", "message": "no HS code declared"}
+
+# A fresh empty list for each element of an array.
+_new_lists: Final = np.frompyfunc(lambda _: [], 1, 1)
+
+
 def _short(description: str, limit: int = 40) -> str:
     return description if len(description) <= limit else description[: limit - 1] + "…"
 
@@ -170,124 +182,161 @@ class Scorer:
     def _reasons(
         self, items: ItemColumns, scores: ItemScores, explain: np.ndarray, selected: np.ndarray
     ) -> np.ndarray:
-        out = np.empty(len(explain), dtype=object)
-        out[:] = [[] for _ in range(len(explain))]
+        # A list per row, each its own object: an object array cannot take a list of lists.
+        out: np.ndarray = _new_lists(np.zeros(len(explain)))
         rows = np.flatnonzero(explain)
         if not len(rows):
             return out
         contributions = self.model.contributions(scores.features[rows]) @ self._group_matrix
         order = np.argsort(-contributions, axis=1)[:, :MAX_REASONS]
-        top = np.take_along_axis(contributions, order, axis=1)
+        strong = np.take_along_axis(contributions, order, axis=1) >= MIN_REASON_LOGIT
         facts = _ItemFacts(items, scores, self._expected_weight, self._expected_value)
         # Terms are looked up for every item that will quote one, in one batch.
         terms_group = self._groups.index("terms") if "terms" in self._groups else -1
-        quotes_term = ((order == terms_group) & (top >= MIN_REASON_LOGIT)).any(axis=1)
-        self._find_terms(facts, rows[quotes_term])
-        for position, row in enumerate(rows.tolist()):
-            reasons: list[dict[str, str]] = []
-            for rank in range(order.shape[1]):
-                if top[position, rank] < MIN_REASON_LOGIT:
-                    break
-                reason = self._reason(self._groups[order[position, rank]], row, facts)
-                if reason is not None:
-                    reasons.append(reason)
-            if selected[row]:
-                reasons.append(
-                    {
-                        "code": "random_selection",
-                        "message": "picked at random for control (a share of clear parcels)",
-                    }
-                )
-            out[row] = reasons
+        terms = self._find_terms(facts, rows[((order == terms_group) & strong).any(axis=1)])
+        # Rank by rank, one kind of reason at a time: each kind's messages are made for all
+        # its items in one pass, and each item's reasons still come strongest first.
+        for rank in range(order.shape[1]):
+            for group in np.unique(order[strong[:, rank], rank]).tolist():
+                positions = np.flatnonzero(strong[:, rank] & (order[:, rank] == group))
+                made = self._group_reasons(self._groups[group], rows[positions], facts, terms)
+                for row, reason in zip(rows[positions].tolist(), made, strict=True):
+                    if reason is not None:
+                        out[row].append(reason)
+        for row in np.flatnonzero(selected).tolist():
+            out[row].append(dict(_RANDOM_SELECTION))
         return out
 
-    def _reason(self, group: str, row: int, facts: _ItemFacts) -> dict[str, str] | None:
-        description = str(facts.description[row])
+    def _group_reasons(
+        self,
+        group: str,
+        rows: np.ndarray,
+        facts: _ItemFacts,
+        terms: dict[tuple[str, str], str | None],
+    ) -> list[dict[str, str] | None]:
+        """The reasons of one kind for items `rows` (None where there is nothing to say)."""
+        descriptions = [_short(str(d)) for d in facts.description[rows].tolist()]
         if group == "terms":
-            risk_class = facts.term_class(row)
-            term = self._top_term(description, risk_class)
-            if term is None:
-                return None
-            return {
-                "code": "suspicious_term",
-                "message": f"'{term}' is typical of {_CLASS_WORDS[risk_class]}",
-            }
+            full = [str(d) for d in facts.description[rows].tolist()]
+            classes = [facts.term_class(r) for r in rows.tolist()]
+            return [
+                None
+                if (term := terms.get((d, c))) is None
+                else {
+                    "code": "suspicious_term",
+                    "message": f"'{term}' is typical of {_CLASS_WORDS[c]}",
+                }
+                for d, c in zip(full, classes, strict=True)
+            ]
         if group == "weight":
-            unit = facts.unit_weight[row]
-            if not np.isfinite(unit):
-                return {"code": "weight_missing", "message": "no net weight declared"}
-            expected = facts.expected_weight[row]
-            heavy = unit > expected
-            return {
-                "code": "weight_mismatch",
-                "message": f"{_kg(unit)} kg per unit is {'heavy' if heavy else 'light'} for "
-                f"'{_short(description)}' (usually about {_kg(expected)} kg)",
-            }
+            return [
+                {
+                    "code": "weight_mismatch",
+                    "message": f"{_kg(unit)} kg per unit is {'heavy' if unit > usual else 'light'}"
+                    f" for '{d}' (usually about {_kg(usual)} kg)",
+                }
+                if np.isfinite(unit)
+                else dict(_WEIGHT_MISSING)
+                for unit, usual, d in zip(
+                    facts.unit_weight[rows].tolist(),
+                    facts.expected_weight[rows].tolist(),
+                    descriptions,
+                    strict=True,
+                )
+            ]
         if group == "value":
-            usd_kg = facts.usd_per_kg[row]
-            if not np.isfinite(usd_kg):
-                return {"code": "value_missing", "message": "no usable declared value"}
-            expected = facts.expected_value[row]
-            low = usd_kg < expected
-            return {
-                "code": "value_mismatch",
-                "message": f"declared {usd_kg:.0f} USD/kg is {'low' if low else 'high'} for "
-                f"'{_short(description)}' (usually about {expected:.0f} USD/kg)",
-            }
+            return [
+                {
+                    "code": "value_mismatch",
+                    "message": f"declared {usd_kg:.0f} USD/kg is "
+                    f"{'low' if usd_kg < usual else 'high'} for '{d}' "
+                    f"(usually about {usual:.0f} USD/kg)",
+                }
+                if np.isfinite(usd_kg)
+                else dict(_VALUE_MISSING)
+                for usd_kg, usual, d in zip(
+                    facts.usd_per_kg[rows].tolist(),
+                    facts.expected_value[rows].tolist(),
+                    descriptions,
+                    strict=True,
+                )
+            ]
         if group == "hs_code":
-            hs = facts.hs_code[row]
-            if not isinstance(hs, str):
-                return {"code": "hs_missing", "message": "no HS code declared"}
-            return {
-                "code": "hs_mismatch",
-                "message": f"HS code {hs} (chapter {hs[:2]}) does not fit '{_short(description)}'",
-            }
+            return [
+                {
+                    "code": "hs_mismatch",
+                    "message": f"HS code {hs} (chapter {hs[:2]}) does not fit '{d}'",
+                }
+                if isinstance(hs, str)
+                else dict(_HS_MISSING)
+                for hs, d in zip(facts.hs_code[rows].tolist(), descriptions, strict=True)
+            ]
         if group == "vague_description":
-            return {
-                "code": "vague_description",
-                "message": f"'{_short(description)}' is too vague to say what the goods are",
-            }
+            return [
+                {
+                    "code": "vague_description",
+                    "message": f"'{d}' is too vague to say what the goods are",
+                }
+                for d in descriptions
+            ]
         if group == "category":
-            category = facts.category[row]
-            text = category.replace("_", " ") if isinstance(category, str) else "no category"
-            return {"code": "category", "message": f"declared as {text}"}
+            return [
+                {
+                    "code": "category",
+                    "message": "declared as "
+                    + (c.replace("_", " ") if isinstance(c, str) else "no category"),
+                }
+                for c in facts.category[rows].tolist()
+            ]
         if group == "lane":
-            origin, destination = facts.origin[row], facts.destination[row]
-            return {
-                "code": "lane",
-                "message": f"the {origin or '?'}→{destination or '?'} lane carries more of this "
-                "gear than most",
-            }
+            return [
+                {
+                    "code": "lane",
+                    "message": f"the {o or '?'}→{t or '?'} lane carries more of this gear "
+                    "than most",
+                }
+                for o, t in zip(
+                    facts.origin[rows].tolist(), facts.destination[rows].tolist(), strict=True
+                )
+            ]
         if group == "mail_class":
-            return {"code": "mail_class", "message": f"sent as {facts.mail_class[row] or '?'}"}
+            return [
+                {"code": "mail_class", "message": f"sent as {m or '?'}"}
+                for m in facts.mail_class[rows].tolist()
+            ]
         if group == "parcel":
-            return {
-                "code": "parcel_context",
-                "message": f"one of {int(facts.n_items[row])} item(s); the parcel's weight "
-                "does not fit its lines",
-            }
+            return [
+                {
+                    "code": "parcel_context",
+                    "message": f"one of {n} item(s); the parcel's weight does not fit its lines",
+                }
+                for n in facts.n_items[rows].astype(int).tolist()
+            ]
         if group == "quantity":
-            return {"code": "quantity", "message": f"{facts.quantity[row]:g} unit(s) declared"}
-        return None
+            return [
+                {"code": "quantity", "message": f"{q:g} unit(s) declared"}
+                for q in facts.quantity[rows].tolist()
+            ]
+        return [None] * len(rows)
 
-    def _find_terms(self, facts: _ItemFacts, rows: np.ndarray) -> None:
-        """Fill the term cache for the (description, class) pairs of `rows`."""
-        pairs = {
-            (str(facts.description[r]), facts.term_class(r)) for r in rows.tolist()
-        } - self._term_cache.keys()
-        if not pairs:
-            return
-        if len(self._term_cache) > 50_000:  # bounded: unique texts must not grow memory
-            self._term_cache.clear()
-        ordered = sorted(pairs)
-        terms = self.model.text_.top_terms([d for d, _ in ordered], [c for _, c in ordered])
-        self._term_cache.update(zip(ordered, terms, strict=True))
+    def _find_terms(
+        self, facts: _ItemFacts, rows: np.ndarray
+    ) -> dict[tuple[str, str], str | None]:
+        """The top term of each (description, class) pair of `rows`, cached across calls.
 
-    def _top_term(self, description: str, risk_class: str) -> str | None:
-        key = (description, risk_class)
-        if key not in self._term_cache:
-            self._term_cache[key] = self.model.text_.top_terms([description], [risk_class])[0]
-        return self._term_cache[key]
+        The answer is its own dict: another thread may clear the shared cache meanwhile.
+        """
+        cache = self._term_cache
+        wanted = {(str(facts.description[r]), facts.term_class(r)) for r in rows.tolist()}
+        found = {pair: cache[pair] for pair in wanted if pair in cache}
+        missing = sorted(wanted - found.keys())
+        if missing:
+            terms = self.model.text_.top_terms([d for d, _ in missing], [c for _, c in missing])
+            found.update(zip(missing, terms, strict=True))
+            if len(cache) > 50_000:  # bounded: unique texts must not grow memory
+                cache.clear()
+            cache.update(zip(missing, terms, strict=True))
+        return found
 
     # --- the surfaces ---------------------------------------------------------------------
 
