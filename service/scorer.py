@@ -7,7 +7,6 @@ over *distinct* descriptions (cached) or over the few reasons of flagged items.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
@@ -62,16 +61,12 @@ def random_selection(declaration_ids: np.ndarray, rate: float) -> np.ndarray:
     if rate <= 0 or len(ids) == 0:
         return np.zeros(len(ids), dtype=bool)
     codes = parcel_codes(ids)
-    distinct = ids[np.unique(codes, return_index=True)[1]]
-    # blake2b of the id, not Python's hash(): the pick must not change between processes.
-    draws = np.fromiter(
-        (
-            int.from_bytes(hashlib.blake2b(str(i).encode(), digest_size=8).digest(), "big")
-            for i in distinct
-        ),
-        dtype=np.float64,
-        count=len(distinct),
+    distinct = np.asarray(
+        [str(i) for i in ids[np.unique(codes, return_index=True)[1]]], dtype=object
     )
+    # SipHash-2-4 of the id's UTF-8 with pandas' fixed key, not Python's hash(): the pick must
+    # be the same in every process and on every replay. Computed in C for all ids at once.
+    draws = pd.util.hash_array(distinct, categorize=False).astype(np.float64)
     return np.asarray(draws / 2.0**64 < rate)[codes]
 
 
@@ -319,9 +314,7 @@ class Scorer:
             ]
         return [None] * len(rows)
 
-    def _find_terms(
-        self, facts: _ItemFacts, rows: np.ndarray
-    ) -> dict[tuple[str, str], str | None]:
+    def _find_terms(self, facts: _ItemFacts, rows: np.ndarray) -> dict[tuple[str, str], str | None]:
         """The top term of each (description, class) pair of `rows`, cached across calls.
 
         The answer is its own dict: another thread may clear the shared cache meanwhile.

@@ -230,13 +230,15 @@ class TextSignals(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None): 
         self.random_state = random_state
         self.vectorizer = vectorizer
 
-    # Learned: vectorizer_, chapters_, parts_ (the fitted text models), cache_.
+    # Learned: vectorizer_, chapters_, parts_ (the fitted text models); caches: cache_
+    # (signals per description) and word_leaning_ (gear leaning per word, for reasons).
 
     def __getstate__(self) -> dict[str, Any]:
-        # The cache is rebuilt from traffic; pickling it would bloat the artifact.
+        # The caches are rebuilt from traffic; pickling them would bloat the artifact.
         state = dict(self.__dict__)
-        if "cache_" in state:
-            state["cache_"] = {}
+        for name in ("cache_", "word_leaning_"):
+            if name in state:
+                state[name] = {}
         return state
 
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
@@ -408,24 +410,47 @@ class TextSignals(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None): 
         """
         gear: SGDClassifier = self.parts_["gear"]
         known = list(gear.classes_)
-        words_of = [_WORD.findall(d) for d in descriptions]
-        vocabulary = sorted({w for words in words_of for w in words})
-        if not vocabulary or "benign" not in known:
+        if "benign" not in known:
             return [None] * len(descriptions)
-        index = {w: i for i, w in enumerate(vocabulary)}
-        benign = gear.coef_[known.index("benign")]
         columns = [c for c in RISK_CLASSES if c in known]
-        leaning = np.column_stack([gear.coef_[known.index(c)] - benign for c in columns])
-        scores = np.asarray(self.vectorizer_.transform(vocabulary) @ leaning)
+        words_of = [_WORD.findall(d) for d in descriptions]
+        # Words repeat across descriptions and batches: each is scored once per process.
+        leaning_of: dict[str, np.ndarray] = self.__dict__.setdefault("word_leaning_", {})
+        new_words = sorted({w for words in words_of for w in words} - leaning_of.keys())
+        if new_words:
+            scores = np.asarray(self.vectorizer_.transform(new_words) @ _leaning(gear, columns))
+            if len(leaning_of) > 200_000:  # bounded: a flood of junk words must not grow memory
+                leaning_of.clear()
+            leaning_of.update(zip(new_words, scores, strict=True))
+        # Read once: another thread may clear the shared cache between here and the loop.
+        leaning = {w: leaning_of.get(w) for words in words_of for w in words}
+        missing = [w for w, row in leaning.items() if row is None]
+        if missing:
+            rows = np.asarray(self.vectorizer_.transform(missing) @ _leaning(gear, columns))
+            leaning.update(zip(missing, rows, strict=True))
         out: list[str | None] = []
         for words, risk_class in zip(words_of, classes, strict=True):
             if risk_class not in columns or not words:
                 out.append(None)
                 continue
             j = columns.index(risk_class)
-            best = max(words, key=lambda w: scores[index[w], j])
-            out.append(best if scores[index[best], j] > 0 else None)
+            best = max(words, key=lambda w: cast(np.ndarray, leaning[w])[j])
+            out.append(best if cast(np.ndarray, leaning[best])[j] > 0 else None)
         return out
+
+
+_LEANING: weakref.WeakKeyDictionary[Any, tuple[list[str], np.ndarray]] = weakref.WeakKeyDictionary()
+
+
+def _leaning(gear: SGDClassifier, columns: list[str]) -> np.ndarray:
+    """Coefficients of each gear class minus benign's (n-grams x classes), made once."""
+    cached = _LEANING.get(gear)
+    if cached is None or cached[0] != columns:
+        known = list(gear.classes_)
+        benign = gear.coef_[known.index("benign")]
+        matrix = np.column_stack([gear.coef_[known.index(c)] - benign for c in columns])
+        cached = _LEANING[gear] = (columns, matrix)
+    return cached[1]
 
 
 # --- the rest of the form --------------------------------------------------------------------

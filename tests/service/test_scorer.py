@@ -97,6 +97,14 @@ def test_random_selection_is_reproducible_and_near_its_rate() -> None:
     assert not random_selection(ids, 0.0).any()
 
 
+def test_random_selection_picks_the_same_parcels_in_every_process() -> None:
+    # Pinned: a replay of the audit trail must pick the very same parcels, whichever
+    # process, machine or run does it (so the hash is not Python's salted hash()).
+    ids = np.array([f"CN{i:06d}" for i in range(400)], dtype=object)
+    picked = np.flatnonzero(random_selection(ids, 0.05)).tolist()
+    assert picked == [38, 62, 75, 92, 98, 99, 121, 158, 162, 170, 175, 214, 259, 279, 303, 369, 399]
+
+
 def test_random_selection_sends_clear_parcels_to_review(tiny_registry, tiny_scorer: Scorer) -> None:  # type: ignore[no-untyped-def]
     everyone = Scorer(tiny_scorer.model, tiny_scorer.card, ScoringPolicy(random_selection_rate=1.0))
     scored = everyone.score_declaration(declaration("Мёд липовый", 1.0, value=800))
