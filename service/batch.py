@@ -408,12 +408,11 @@ class BatchSummary:
     def rows_per_second(self) -> float:
         return self.rows / self.seconds if self.seconds > 0 else 0.0
 
-    def add(self, scores: pd.DataFrame) -> None:
-        errors = int(scores[ERROR_COLUMN].notna().sum())
-        self.rows += len(scores)
-        self.errors += errors
-        self.scored += len(scores) - errors
-        self.flagged += int(scores["decision"].isin(FLAGGED_DECISIONS).sum())
+    def add(self, unit: RenderedUnit) -> None:
+        self.rows += unit.rows
+        self.errors += unit.errors
+        self.scored += unit.rows - unit.errors
+        self.flagged += unit.flagged
 
     def line(self) -> str:
         return (
@@ -476,10 +475,15 @@ def score_table(
         writer = stack.enter_context(
             AtomicTableWriter(dest, options.output_format, columns=layout.names)
         )
-        for piece, scores in scoring.scored_pieces(parcel_units(tables)):
-            writer.write(output_table(piece, scores, layout))
-            summary.add(scores)
-            progress.advance(len(piece))
+        kind = writer.kind
+        for unit in scoring.rendered_units(parcel_units(tables), layout, kind):
+            if unit.csv is not None:
+                writer.write_csv_lines(unit.csv)
+            else:
+                assert unit.table is not None
+                writer.write(unit.table)
+            summary.add(unit)
+            progress.advance(unit.rows)
             if options.on_rows is not None:
                 options.on_rows(summary.rows)
     summary.seconds = time.perf_counter() - began
@@ -513,6 +517,37 @@ def output_table(piece: pa.Table, scores: pd.DataFrame, layout: OutputLayout) ->
             )
         columns.append(pa.chunked_array([array]))
     return pa.Table.from_arrays(columns, names=layout.names)
+
+
+@dataclass(frozen=True)
+class RenderedUnit:
+    """A unit of rows scored and made ready for the writer, with its counts.
+
+    This is what comes back from a worker: CSV bytes or an Arrow table pickle as buffers,
+    where score columns of Python objects would cost both sides a call per cell.
+    """
+
+    rows: int
+    errors: int
+    flagged: int
+    csv: bytes | None = None  # CSV lines without the header, for CSV output
+    table: pa.Table | None = None  # for Parquet output
+
+
+def render_unit(
+    scorer: Scorer, unit: list[pa.Table], decimal: Decimal, layout: OutputLayout, kind: Kind
+) -> RenderedUnit:
+    """Score a unit of reader tables and render its output rows."""
+    scores = score_rows(scorer, _joined([_worker_view(piece) for piece in unit]), decimal)
+    rows = unit[0] if len(unit) == 1 else pa.concat_tables(unit, promote_options="default")
+    table = output_table(rows, scores, layout)
+    return RenderedUnit(
+        rows=len(scores),
+        errors=int(scores[ERROR_COLUMN].notna().sum()),
+        flagged=int(scores["decision"].isin(FLAGGED_DECISIONS).sum()),
+        csv=table_csv_bytes(table) if kind == "csv" else None,
+        table=None if kind == "csv" else table,
+    )
 
 
 class _Scoring:
@@ -550,24 +585,23 @@ class _Scoring:
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
 
-    def scored_pieces(self, units: Iterator[list[Piece]]) -> Iterator[tuple[Piece, pd.DataFrame]]:
-        """(piece, its scores) for every piece of every unit, in input order."""
+    def rendered_units(
+        self, units: Iterator[list[pa.Table]], layout: OutputLayout, kind: Kind
+    ) -> Iterator[RenderedUnit]:
+        """Every unit scored and rendered, in input order."""
         if self.pool is None:
             for unit in units:
-                yield from _split(unit, score_rows(self.scorer, _joined(unit), self.decimal))
+                yield render_unit(self.scorer, unit, self.decimal, layout, kind)
             return
-        pending: deque[tuple[list[Piece], Future[pd.DataFrame]]] = deque()
+        pending: deque[Future[RenderedUnit]] = deque()
         # Enough queued work that no worker waits while the parent writes.
         limit = self.workers + 1
         for unit in units:
-            payload = [_worker_view(piece) for piece in unit]
-            pending.append((unit, self.pool.submit(_score_in_worker, payload, self.decimal)))
+            pending.append(self.pool.submit(_render_in_worker, unit, self.decimal, layout, kind))
             while len(pending) >= limit:
-                done, future = pending.popleft()
-                yield from _split(done, future.result())
+                yield pending.popleft().result()
         while pending:
-            done, future = pending.popleft()
-            yield from _split(done, future.result())
+            yield pending.popleft().result()
 
 
 # The cyclic collector's first-generation threshold in pool workers. Scoring makes and drops
@@ -649,9 +683,11 @@ def _worker_ready() -> bool:
     return _worker_scorer is not None
 
 
-def _score_in_worker(unit: list[pd.DataFrame | pa.Table], decimal: Decimal) -> pd.DataFrame:
+def _render_in_worker(
+    unit: list[pa.Table], decimal: Decimal, layout: OutputLayout, kind: Kind
+) -> RenderedUnit:
     assert _worker_scorer is not None, "worker started without a scorer"
-    return score_rows(_worker_scorer, _joined(unit), decimal)
+    return render_unit(_worker_scorer, unit, decimal, layout, kind)
 
 
 @contextlib.contextmanager

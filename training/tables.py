@@ -735,7 +735,11 @@ def _has_blank_line(data: bytes) -> bool:
 
     After LF, or a CR that is not part of CR LF, any line break starts with LF or CR.
     """
-    return data[:1] in (b"\n", b"\r") or b"\n\n" in data or b"\n\r" in data or b"\r\r" in data
+    if data[:1] in (b"\n", b"\r"):
+        return True
+    if b"\r" not in data:  # one fast byte scan: most exports end lines with LF alone
+        return b"\n\n" in data
+    return b"\n\n" in data or b"\n\r" in data or b"\r\r" in data
 
 
 def _line_breaks(column: pa.ChunkedArray) -> np.ndarray:
@@ -845,7 +849,7 @@ def guard_formulas(frame: pd.DataFrame) -> pd.DataFrame:
 # \d also takes non-ASCII digits) has the last word on each, as in `guard_formulas`.
 _FORMULA_BYTES: Final = np.isin(np.arange(256), [ord(c) for c in "=+-@\t\r"])
 # What makes a cell need quotes (RFC 4180); a lone CR too, which `csv` leaves bare.
-_NEEDS_QUOTES_PATTERN: Final = '[",\n\r]'
+_QUOTE, _COMMA, _LF, _CR = (ord(c) for c in '",\n\r')
 
 
 def csv_bytes(frame: pd.DataFrame | pa.Table, *, header: Sequence[str] | None = None) -> bytes:
@@ -977,11 +981,27 @@ def _formula_candidates(text: pa.Array) -> np.ndarray:
 
 
 def _quoted(text: pa.Array) -> pa.Array:
-    needs = pc.fill_null(pc.match_substring_regex(text, _NEEDS_QUOTES_PATTERN), False)
-    if not pc.any(needs).as_py():
+    """CSV cells: those holding a quote, comma or line break quoted (quotes doubled).
+
+    Which cells need it is read from the bytes, like `_formula_candidates` (the characters
+    are ASCII); only those cells are rewritten.
+    """
+    _, offsets_buffer, data_buffer = text.buffers()
+    if data_buffer is None or not len(text):
         return text
-    quoted = pc.binary_join_element_wise('"', pc.replace_substring(text, '"', '""'), '"', "")
-    return pc.if_else(needs, quoted, text)
+    offsets = np.frombuffer(offsets_buffer, dtype=np.int32)
+    offsets = offsets[text.offset : text.offset + len(text) + 1]
+    data = np.frombuffer(data_buffer, dtype=np.uint8)[offsets[0] : offsets[-1]]
+    # Four byte comparisons (vectorised) beat a lookup table or a regex per cell.
+    special = (data == _QUOTE) | (data == _COMMA) | (data == _LF) | (data == _CR)
+    at = np.flatnonzero(special)
+    if not len(at):
+        return text
+    needs = np.zeros(len(text), dtype=bool)
+    needs[np.searchsorted(offsets, at + offsets[0], side="right") - 1] = True
+    cells = text.filter(pa.array(needs))
+    quoted = pc.binary_join_element_wise('"', pc.replace_substring(cells, '"', '""'), '"', "")
+    return pc.replace_with_mask(text, pa.array(needs), quoted)
 
 
 class AtomicTableWriter:
@@ -1048,10 +1068,27 @@ class AtomicTableWriter:
         else:
             self._write_parquet(chunk)
 
+    def write_csv_lines(self, data: bytes) -> None:
+        """Appends CSV lines made by `csv_bytes` (without a header) for this writer's columns.
+
+        For callers that render rows elsewhere (in worker processes, say) and only hand on
+        the bytes.
+        """
+        if self.kind != "csv" or self.columns is None:
+            raise ValueError("CSV lines need a CSV writer with its columns set")
+        if not self._wrote_header:
+            self._write_csv(pd.DataFrame(columns=self.columns))
+        self._write_bytes(data)
+
     def _write_csv(self, chunk: pd.DataFrame | pa.Table) -> None:
         assert self.columns is not None
         data = csv_bytes(chunk, header=None if self._wrote_header else self.columns)
         self._wrote_header = True
+        self._write_bytes(data)
+
+    def _write_bytes(self, data: bytes) -> None:
+        if self._text is None and self._handle is None:
+            raise RuntimeError("AtomicTableWriter must be used as a context manager")
         if self._handle is not None:
             self._handle.write(data)
             return
