@@ -49,11 +49,14 @@ class CharGramCounts:
         if vectorizer.analyzer != "char_wb":
             raise ValueError("CharGramCounts needs a char_wb vectorizer")
         self._analyze = vectorizer.build_analyzer()
-        self._vocabulary: dict[str, int] = vectorizer.vocabulary_
-        self._width = len(self._vocabulary)
+        vocabulary: dict[str, int] = vectorizer.vocabulary_
+        self._index = pd.Index(list(vocabulary), dtype=object)
+        self._columns = np.fromiter(vocabulary.values(), dtype=np.int32, count=len(vocabulary))
+        self._width = len(vocabulary)
+        self._keys = _GramKeys.of(vectorizer)
         self._max_words = max_words
         self._ids: dict[str, int] = {}
-        self._bank = sp.csr_matrix((0, self._width), dtype=np.float64)
+        self._bank = _RowBank(self._width)
         # Threads of the server share one bank; growing it must not race a lookup.
         self._lock = threading.Lock()
 
@@ -64,46 +67,194 @@ class CharGramCounts:
         lengths = np.fromiter(map(len, words), dtype=np.intp, count=len(words))
         codes, distinct = _distinct(list(itertools.chain.from_iterable(words)))
         with self._lock:
-            ids, bank = self._bank_ids(distinct)
+            ids = self._bank_ids(distinct)
+            bank = self._bank.matrix()
         rows = np.repeat(np.arange(len(texts)), lengths)
         occurrences = sp.csr_matrix(
             (np.ones(len(codes)), (rows, ids[codes])), shape=(len(texts), bank.shape[0])
         )
         return sp.csr_matrix(occurrences @ bank)
 
-    def _bank_ids(self, words: np.ndarray) -> tuple[np.ndarray, sp.csr_matrix]:
+    def _bank_ids(self, words: np.ndarray) -> np.ndarray:
         known = self._ids
         ids = np.fromiter((known.get(w, -1) for w in words), dtype=np.intp, count=len(words))
         missing = np.flatnonzero(ids < 0)
         if not len(missing):
-            return ids, self._bank
+            return ids
         if len(known) + len(missing) > self._max_words:
             known.clear()
-            self._bank = sp.csr_matrix((0, self._width), dtype=np.float64)
+            self._bank = _RowBank(self._width)
             ids[:] = -1
             missing = np.arange(len(words))
         new_words = words[missing].tolist()
-        self._bank = sp.vstack([self._bank, self._word_counts(new_words)], format="csr")
-        start = len(known)
-        for offset, word in enumerate(new_words):
-            known[word] = start + offset
+        start = self._bank.rows
+        self._bank.append(self._word_counts(new_words))
+        known.update(zip(new_words, range(start, start + len(new_words)), strict=True))
         ids[missing] = np.arange(start, start + len(new_words))
-        return ids, self._bank
+        return ids
 
     def _word_counts(self, words: list[str]) -> sp.csr_matrix:
-        vocabulary = self._vocabulary
-        indices: list[int] = []
-        data: list[int] = []
-        indptr = [0]
-        for word in words:
-            found = Counter(j for j in map(vocabulary.get, self._analyze(word)) if j is not None)
-            indices.extend(found)
-            data.extend(found.values())
-            indptr.append(len(indices))
+        if self._keys is not None:
+            found = self._keys.lookup(words)
+            if found is not None:
+                rows, columns = found
+                return sp.csr_matrix(
+                    (np.ones(len(rows)), (rows, columns)), shape=(len(words), self._width)
+                )
+        # sklearn's own analyzer makes the n-grams (so they are exactly its n-grams); they
+        # are looked up all at once in a hash index rather than one dict call each.
+        grams = [self._analyze(word) for word in words]
+        lengths = np.fromiter(map(len, grams), dtype=np.intp, count=len(grams))
+        flat = np.empty(int(lengths.sum()), dtype=object)
+        flat[:] = list(itertools.chain.from_iterable(grams))
+        positions = self._index.get_indexer(pd.Index(flat, dtype=object))
+        rows = np.repeat(np.arange(len(words)), lengths)
+        known = positions >= 0
         return sp.csr_matrix(
-            (np.asarray(data, dtype=np.float64), np.asarray(indices, dtype=np.int32), indptr),
+            (np.ones(int(known.sum())), (rows[known], self._columns[positions[known]])),
             shape=(len(words), self._width),
         )
+
+
+# Bits per character of a gram key: 5 characters fit in 60 bits.
+_KEY_BITS: Final = 12
+
+
+class _GramKeys:
+    """The vocabulary's n-grams as integer keys, to find the n-grams of words with numpy.
+
+    Each character of the vocabulary gets a number from 1 (at most 4094 of them); a gram of
+    up to 5 characters is its numbers packed 12 bits apart, so keys are exact (no hashing)
+    and a shorter gram never has a longer one's key. A character the vocabulary lacks gets
+    a number no key uses. For words (no whitespace) `char_wb` n-grams are every substring of
+    " word " with n in the n-gram range, lower-cased first: `lookup` takes exactly those.
+    """
+
+    def __init__(
+        self,
+        ngram_range: tuple[int, int],
+        numbers: np.ndarray,
+        keys: np.ndarray,
+        columns: np.ndarray,
+    ) -> None:
+        self.ngram_range = ngram_range
+        self._numbers = numbers  # character code point -> its number
+        self._keys = keys  # sorted
+        self._columns = columns  # aligned with the keys
+
+    @classmethod
+    def of(cls, vectorizer: TfidfVectorizer) -> _GramKeys | None:
+        low, high = vectorizer.ngram_range
+        # A word pads to at least 3 characters; a shorter n-gram minimum than that, a
+        # preprocessor or accent stripping would make n-grams this class does not make.
+        if low > 3 or high * _KEY_BITS > 63 or vectorizer.preprocessor is not None:
+            return None
+        if vectorizer.strip_accents is not None or not vectorizer.lowercase:
+            return None
+        vocabulary: dict[str, int] = vectorizer.vocabulary_
+        try:
+            points = _code_points("".join(vocabulary))
+        except UnicodeEncodeError:
+            return None
+        alphabet = np.unique(points)
+        if len(alphabet) + 2 > 1 << _KEY_BITS:
+            return None
+        # Unknown characters get len(alphabet) + 1, which no key uses; the table ends with
+        # one, so characters past it can be clamped onto it.
+        numbers = np.full(int(alphabet.max(initial=0)) + 2, len(alphabet) + 1, dtype=np.uint64)
+        numbers[alphabet] = np.arange(1, len(alphabet) + 1, dtype=np.uint64)
+        lengths = np.fromiter(map(len, vocabulary), dtype=np.int64, count=len(vocabulary))
+        owner = np.repeat(np.arange(len(vocabulary)), lengths)
+        place = np.arange(len(points)) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+        keys = np.zeros(len(vocabulary), dtype=np.uint64)
+        np.bitwise_or.at(
+            keys, owner, numbers[points] << (place.astype(np.uint64) * np.uint64(_KEY_BITS))
+        )
+        columns = np.fromiter(vocabulary.values(), dtype=np.int64, count=len(vocabulary))
+        order = np.argsort(keys)
+        return cls((low, high), numbers, keys[order], columns[order])
+
+    def lookup(self, words: list[str]) -> tuple[np.ndarray, np.ndarray] | None:
+        """(word row, vocabulary column) of every known n-gram of each word (None: a word
+        this cannot encode)."""
+        if not words:
+            return np.zeros(0, dtype=np.intp), np.zeros(0, dtype=np.int64)
+        lowered = [word.lower() for word in words]
+        try:
+            points = _code_points(" " + "  ".join(lowered) + " ")
+        except UnicodeEncodeError:
+            return None
+        padded = np.fromiter(map(len, lowered), dtype=np.int64, count=len(lowered)) + 2
+        word_end = np.repeat(np.cumsum(padded), padded)
+        word_of = np.repeat(np.arange(len(words)), padded)
+        # Characters past the table are unknown too: the table's last entry is one of them.
+        numbers = self._numbers[np.minimum(points, len(self._numbers) - 1)]
+        low, high = self.ngram_range
+        position = np.arange(len(points))
+        key = np.zeros(len(points), dtype=np.uint64)
+        rows: list[np.ndarray] = []
+        columns: list[np.ndarray] = []
+        for n in range(1, high + 1):
+            shift = np.uint64(_KEY_BITS * (n - 1))
+            key[: len(points) - n + 1] |= numbers[n - 1 :] << shift
+            if n < low:
+                continue
+            starts = np.flatnonzero(
+                position[: len(points) - n + 1] + n <= word_end[: len(points) - n + 1]
+            )
+            wanted = key[starts]
+            at = np.minimum(np.searchsorted(self._keys, wanted), len(self._keys) - 1)
+            hit = self._keys[at] == wanted
+            rows.append(word_of[starts[hit]])
+            columns.append(self._columns[at[hit]])
+        return np.concatenate(rows), np.concatenate(columns)
+
+
+def _code_points(text: str) -> np.ndarray:
+    return np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32).astype(np.int64)
+
+
+class _RowBank:
+    """Rows of a CSR matrix, appended in place (capacity doubles as needed).
+
+    Appending copies only the new rows, where stacking matrices would copy the whole bank
+    each time a batch brings new words; `matrix` is a view of the rows so far. Arrays are
+    only ever written past what earlier views cover, so a view stays valid.
+    """
+
+    def __init__(self, width: int) -> None:
+        self.width = width
+        self.rows = 0
+        self._indptr = np.zeros(1 << 12, dtype=np.int32)
+        self._indices = np.zeros(1 << 16, dtype=np.int32)
+        self._data = np.zeros(1 << 16, dtype=np.float64)
+
+    def append(self, block: sp.csr_matrix) -> None:
+        nnz = int(self._indptr[self.rows])
+        rows, new_nnz = block.shape[0], block.nnz
+        if self.rows + rows + 1 > len(self._indptr):
+            self._indptr = _grown(self._indptr, self.rows + rows + 1)
+        if nnz + new_nnz > len(self._indices):
+            self._indices = _grown(self._indices, nnz + new_nnz)
+            self._data = _grown(self._data, nnz + new_nnz)
+        self._indptr[self.rows + 1 : self.rows + rows + 1] = block.indptr[1:] + nnz
+        self._indices[nnz : nnz + new_nnz] = block.indices
+        self._data[nnz : nnz + new_nnz] = block.data
+        self.rows += rows
+
+    def matrix(self) -> sp.csr_matrix:
+        nnz = int(self._indptr[self.rows])
+        return sp.csr_matrix(
+            (self._data[:nnz], self._indices[:nnz], self._indptr[: self.rows + 1]),
+            shape=(self.rows, self.width),
+            copy=False,
+        )
+
+
+def _grown(array: np.ndarray, needed: int) -> np.ndarray:
+    bigger = np.zeros(max(needed, 2 * len(array)), dtype=array.dtype)
+    bigger[: len(array)] = array
+    return bigger
 
 
 class WordGramCounts:

@@ -95,3 +95,18 @@ def test_other_vectorizer_settings_are_refused() -> None:
     trigrams = TfidfVectorizer(ngram_range=(1, 3)).fit(["aa bb cc", "aa bb dd"])
     with pytest.raises(ValueError, match="bi"):
         ngrams.WordGramCounts(trigrams)
+
+
+def test_word_grams_found_by_key_are_the_analyzers(texts: list[str]) -> None:
+    char, _ = _vectorizers(texts)
+    keys = ngrams._GramKeys.of(char)
+    assert keys is not None
+    words = sorted({w for t in texts for w in t.split()}) + ["İSTANBUL", "ŉ", "x\U0001f600y", "ǅa"]
+    counter = ngrams.CharGramCounts(char)
+    by_key = counter._word_counts(words)
+    counter._keys = None  # the analyzer's way
+    by_analyzer = counter._word_counts(words)
+    assert (by_key != by_analyzer).nnz == 0
+    # A lone surrogate (undecodable input) cannot be encoded: the analyzer's way is taken.
+    assert keys.lookup(["ab\udcffc"]) is None
+    assert (ngrams.CharGramCounts(char)._word_counts(["ab\udcffc"]) != 0).nnz > 0

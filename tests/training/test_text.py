@@ -46,3 +46,16 @@ def test_chinese_is_covered_by_character_ngrams() -> None:
     vectorizer = DescriptionVectorizer(min_df=1).fit(["防弹衣", "衣服", "蜂蜜"])
     names = set(vectorizer.get_feature_names_out())
     assert "char:防弹" in names
+
+
+def test_vectorizer_pickles_its_vocabulary_compactly_and_intact() -> None:
+    import pickle
+
+    corpus = ["бронежилет 6б45", "bronezhilet", "cotton t-shirt", "防弹衣 插板", "t-shirt \x00x"]
+    vectorizer = DescriptionVectorizer(min_df=1).fit(corpus)
+    vocabularies = [dict(vectorizer.char_.vocabulary_), dict(vectorizer.word_.vocabulary_)]
+    restored = pickle.loads(pickle.dumps(vectorizer))
+    assert [restored.char_.vocabulary_, restored.word_.vocabulary_] == vocabularies
+    # Pickling leaves the vectorizer it was made from as it was.
+    assert [vectorizer.char_.vocabulary_, vectorizer.word_.vocabulary_] == vocabularies
+    assert (restored.transform(corpus) != vectorizer.transform(corpus)).nnz == 0
