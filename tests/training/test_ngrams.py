@@ -101,7 +101,7 @@ def test_word_grams_found_by_key_are_the_analyzers(texts: list[str]) -> None:
     char, _ = _vectorizers(texts)
     keys = ngrams._GramKeys.of(char)
     assert keys is not None
-    words = sorted({w for t in texts for w in t.split()}) + ["İSTANBUL", "ŉ", "x\U0001f600y", "ǅa"]
+    words = [*sorted({w for t in texts for w in t.split()}), "İSTANBUL", "ŉ", "x\U0001f600y", "ǅa"]
     counter = ngrams.CharGramCounts(char)
     by_key = counter._word_counts(words)
     counter._keys = None  # the analyzer's way
