@@ -687,7 +687,35 @@ def _render_in_worker(
     unit: list[pa.Table], decimal: Decimal, layout: OutputLayout, kind: Kind
 ) -> RenderedUnit:
     assert _worker_scorer is not None, "worker started without a scorer"
-    return render_unit(_worker_scorer, unit, decimal, layout, kind)
+    try:
+        return render_unit(_worker_scorer, unit, decimal, layout, kind)
+    finally:
+        _return_freed_memory()
+
+
+def _return_freed_memory() -> None:
+    """Hand memory freed by a unit back to the system before the next one.
+
+    Arrow's allocator and glibc's keep freed memory for reuse; between units that kept
+    memory let a worker's resident size creep up by ~10 MB a unit (measured), the peak
+    being the kept memory plus the next unit's own.
+    """
+    pa.default_memory_pool().release_unused()
+    if _LIBC is not None:
+        _LIBC.malloc_trim(0)
+
+
+def _glibc() -> Any:
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        libc = ctypes.CDLL(None)
+        return libc if hasattr(libc, "malloc_trim") else None
+    except OSError:
+        return None
+
+
+_LIBC: Final = _glibc()
 
 
 @contextlib.contextmanager

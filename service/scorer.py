@@ -15,13 +15,22 @@ from typing import Any, Final
 import numpy as np
 import pandas as pd
 
-from training.features import ItemColumns, column, parcel_codes, unit_weights, usd_values
+from training.features import (
+    ItemColumns,
+    column,
+    parcel_codes,
+    trim_cache,
+    unit_weights,
+    usd_values,
+)
 from training.model import ItemScores, RiskModel, columns_of, parcel_scores
 from training.registry import Registry
 from training.schema import ERROR_COLUMN, RISK_CLASSES, DeclarationIn
 
 DECISIONS: Final = ("clear", "review", "inspect")
 MAX_REASONS: Final = 3
+# (description, class) -> term entries kept per process for reasons.
+_TERM_CACHE_ENTRIES: Final = 20_000
 # A group must move the logit by at least this much to be worth an officer's attention.
 MIN_REASON_LOGIT: Final = 0.3
 SCORE_COLUMNS: Final = (
@@ -326,8 +335,7 @@ class Scorer:
         if missing:
             terms = self.model.text_.top_terms([d for d, _ in missing], [c for _, c in missing])
             found.update(zip(missing, terms, strict=True))
-            if len(cache) > 50_000:  # bounded: unique texts must not grow memory
-                cache.clear()
+            trim_cache(cache, _TERM_CACHE_ENTRIES)
             cache.update(zip(missing, terms, strict=True))
         return found
 

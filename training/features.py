@@ -18,6 +18,7 @@ for a DataFrame).
 from __future__ import annotations
 
 import copy
+import itertools
 import re
 import weakref
 from collections.abc import Mapping, Sequence
@@ -44,6 +45,10 @@ ItemColumns = Mapping[str, Any] | pd.DataFrame
 _MIN_CHAPTER_EXAMPLES: Final = 5
 _LOG_FLOOR: Final = 1e-3
 _WORD: Final = re.compile(r"\w+")
+# Entries of the per-process caches of text signals (per description, ~0.6 kB each) and of
+# gear leaning (per word, for reasons): bounded, so a worker's memory stays flat.
+_SIGNAL_CACHE_ENTRIES: Final = 100_000
+_LEANING_CACHE_ENTRIES: Final = 50_000
 # Lowest log-odds of gear that the text alone can contribute (see FormFeatures.transform).
 _TEXT_FLOOR: Final = 4.0
 
@@ -91,6 +96,15 @@ def factorize(values: Any) -> tuple[np.ndarray, np.ndarray]:
     # pandas turns a missing value into NaN; keep None, as the small-input path does.
     distinct[pd.isna(distinct)] = None
     return np.asarray(codes, dtype=np.intp), distinct
+
+
+def trim_cache(cache: dict[Any, Any], limit: int) -> None:
+    """Past `limit` entries, drop the older half (insertion order): a flood of unique keys
+    must not grow memory, and dropping all would make the next batch start cold."""
+    if len(cache) > limit:
+        # One C-level pass over the keys: no other thread runs in the middle of it.
+        for key in list(itertools.islice(cache, len(cache) - limit // 2)):
+            cache.pop(key, None)
 
 
 def parcel_codes(declaration_ids: Any) -> np.ndarray:
@@ -439,8 +453,7 @@ class TextSignals(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None): 
         missing = [d for d, row in found.items() if row is None]
         if missing:
             computed = self._signals(self.parts_, self.vectorizer_.transform(missing))
-            if len(cache) > 100_000:  # bounded: a flood of unique texts must not grow memory
-                cache.clear()
+            trim_cache(cache, _SIGNAL_CACHE_ENTRIES)
             for description, row in zip(missing, computed, strict=True):
                 cache[description] = found[description] = row
         if not len(descriptions):
@@ -466,8 +479,7 @@ class TextSignals(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None): 
         new_words = sorted({w for words in words_of for w in words} - leaning_of.keys())
         if new_words:
             scores = np.asarray(self.vectorizer_.transform(new_words) @ _leaning(gear, columns))
-            if len(leaning_of) > 200_000:  # bounded: a flood of junk words must not grow memory
-                leaning_of.clear()
+            trim_cache(leaning_of, _LEANING_CACHE_ENTRIES)
             leaning_of.update(zip(new_words, scores, strict=True))
         # Read once: another thread may clear the shared cache between here and the loop.
         leaning = {w: leaning_of.get(w) for words in words_of for w in words}

@@ -28,9 +28,10 @@ import pandas as pd
 import scipy.sparse as sp
 from sklearn.feature_extraction.text import TfidfVectorizer
 
-# Words whose n-gram counts a process keeps (~30 n-grams each: ~40 MB at most). Past it,
-# the bank starts over: a flood of junk words must not grow memory.
-MAX_BANKED_WORDS: Final = 100_000
+# Words whose n-gram counts a process keeps (~30 n-grams each: ~25 MB at most, with the
+# arrays' spare capacity). Past it, the bank starts over: a flood of junk words must not
+# grow memory.
+MAX_BANKED_WORDS: Final = 60_000
 # Up to this many texts are counted one n-gram at a time: cheaper than the batch set-up.
 DIRECT_TEXTS: Final = 32
 

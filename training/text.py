@@ -97,7 +97,9 @@ def fold_translit_variants(text: str) -> str:
     return text
 
 
-@lru_cache(maxsize=200_000)
+# Bounded well below a scorer's own caches of signals per description (which spare most
+# calls): ~270 bytes an entry.
+@lru_cache(maxsize=50_000)
 def matching_text(description: str) -> str:
     """The form of a description that text features see.
 
