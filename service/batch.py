@@ -253,6 +253,7 @@ def _score_normalised(scorer: Scorer, normalised: pd.DataFrame) -> pd.DataFrame:
             ERROR_COLUMN: error,
         },
         index=normalised.index,
+        copy=False,  # the arrays are this function's own
     )
 
 

@@ -71,6 +71,10 @@ def column(items: ItemColumns, name: str, dtype: Any = object) -> np.ndarray:
             return pd.to_numeric(pd.Series(values, dtype=object), errors="coerce").to_numpy(
                 dtype=float
             )
+    if isinstance(values, np.ndarray) and values.dtype.kind in "iu":
+        # Whole numbers (parcel keys made by the batch reader) stay unboxed: grouping them
+        # is a C hash of ints, boxing them first cost more than the grouping.
+        return values
     return np.asarray(values, dtype=object)
 
 
@@ -80,6 +84,9 @@ _SMALL: Final = 32
 
 def factorize(values: Any) -> tuple[np.ndarray, np.ndarray]:
     """(codes, distinct values) of a column, in order of first appearance; None is a value."""
+    if isinstance(values, np.ndarray) and values.dtype.kind in "iu" and len(values) > _SMALL:
+        int_codes, int_uniques = pd.factorize(values)
+        return np.asarray(int_codes, dtype=np.intp), np.asarray(int_uniques, dtype=object)
     array = np.asarray(values, dtype=object)
     if len(array) <= _SMALL:
         seen: dict[Any, int] = {}

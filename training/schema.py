@@ -563,13 +563,26 @@ def parse_numbers(values: pd.Series, decimal: Literal[",", "."] | None = None) -
 
     Text is parsed once per distinct value: exports repeat their numbers a lot.
     """
+    return _numbers_and_blanks(values, decimal)[0]
+
+
+def _numbers_and_blanks(
+    values: pd.Series, decimal: Literal[",", "."] | None
+) -> tuple[pd.Series, pd.Series]:
+    """`parse_numbers` and `_blank` of one column, from one pass over its distinct values."""
     if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
-        return values.astype("float64")
+        return values.astype("float64"), values.isna()
+    if pd.api.types.is_bool_dtype(values) or pd.api.types.is_datetime64_any_dtype(values):
+        return pd.Series(np.nan, index=values.index, dtype="float64"), values.isna()
     codes, uniques = _distinct(values)
     if decimal is None:
         decimal = infer_decimal(uniques)
     parsed = np.append(_parse_distinct_numbers(uniques, decimal).to_numpy(), np.nan)
-    return pd.Series(parsed[codes], index=values.index, dtype="float64")
+    blank = np.append((uniques.str.strip() == "").to_numpy(dtype=bool), True)
+    return (
+        pd.Series(parsed[codes], index=values.index, dtype="float64"),
+        pd.Series(blank[codes], index=values.index),
+    )
 
 
 # --- the frame normaliser ----------------------------------------------------------------
@@ -757,8 +770,7 @@ def normalise_declarations(
             errors.add(field, bad, "", messages)
             out[field] = normalised
         elif field in NUMERIC_FIELDS:
-            blank = _blank(values)
-            numbers = parse_numbers(values, decimal)
+            numbers, blank = _numbers_and_blanks(values, decimal)
             not_number = numbers.isna() & ~blank
             errors.add(field, not_number, "expected a number, got ", values, quote=True)
             if field in ("gross_weight_kg", "net_weight_kg"):
@@ -788,8 +800,8 @@ def normalise_declarations(
                 errors.add(field, bad, "expected an ISO 8601 date, got ", values, quote=True)
             out[field] = parsed.dt.tz_localize(None)
 
-    frame = pd.DataFrame(out, index=index)
-    frame = frame[list(fields)]
+    # Every column above is a new array: no copy (which took ~1 ms per column and chunk).
+    frame = pd.DataFrame({name: out[name] for name in fields}, index=index, copy=False)
 
     # Required fields.
     missing_description = _blank(column("description"))
