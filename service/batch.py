@@ -536,10 +536,21 @@ class RenderedUnit:
 
 
 def render_unit(
-    scorer: Scorer, unit: list[pa.Table], decimal: Decimal, layout: OutputLayout, kind: Kind
+    scorer: Scorer,
+    unit: list[pa.Table],
+    decimal: Decimal,
+    layout: OutputLayout,
+    kind: Kind,
+    *,
+    between_steps: Callable[[], None] | None = None,
 ) -> RenderedUnit:
-    """Score a unit of reader tables and render its output rows."""
+    """Score a unit of reader tables and render its output rows.
+
+    `between_steps` runs once the scoring's working memory is freed, before rendering.
+    """
     scores = score_rows(scorer, _joined([_worker_view(piece) for piece in unit]), decimal)
+    if between_steps is not None:
+        between_steps()
     rows = unit[0] if len(unit) == 1 else pa.concat_tables(unit, promote_options="default")
     table = output_table(rows, scores, layout)
     return RenderedUnit(
@@ -689,17 +700,19 @@ def _render_in_worker(
 ) -> RenderedUnit:
     assert _worker_scorer is not None, "worker started without a scorer"
     try:
-        return render_unit(_worker_scorer, unit, decimal, layout, kind)
+        return render_unit(
+            _worker_scorer, unit, decimal, layout, kind, between_steps=_return_freed_memory
+        )
     finally:
         _return_freed_memory()
 
 
 def _return_freed_memory() -> None:
-    """Hand memory freed by a unit back to the system before the next one.
+    """Hand freed memory back to the system: after scoring, and after each unit.
 
-    Arrow's allocator and glibc's keep freed memory for reuse; between units that kept
-    memory let a worker's resident size creep up by ~10 MB a unit (measured), the peak
-    being the kept memory plus the next unit's own.
+    Arrow's allocator and glibc's keep freed memory for reuse. Scoring's arrays are glibc's
+    and rendering's Arrow's, so kept memory of one step was not reused by the next: a
+    worker's peak was both steps' working memory together, and crept up from unit to unit.
     """
     pa.default_memory_pool().release_unused()
     if _LIBC is not None:

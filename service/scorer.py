@@ -29,6 +29,8 @@ from training.schema import ERROR_COLUMN, RISK_CLASSES, DeclarationIn
 
 DECISIONS: Final = ("clear", "review", "inspect")
 MAX_REASONS: Final = 3
+# Items whose per-feature contributions are computed at a time.
+_CONTRIBUTION_BLOCK: Final = 4096
 # (description, class) -> term entries kept per process for reasons.
 _TERM_CACHE_ENTRIES: Final = 20_000
 # A group must move the logit by at least this much to be worth an officer's attention.
@@ -191,7 +193,13 @@ class Scorer:
         rows = np.flatnonzero(explain)
         if not len(rows):
             return out
-        contributions = self.model.contributions(scores.features[rows]) @ self._group_matrix
+        contributions = np.empty((len(rows), len(self._groups)))
+        # In blocks: per-feature contributions of every explained item at once were the
+        # largest array of a batch (129 floats an item).
+        for start in range(0, len(rows), _CONTRIBUTION_BLOCK):
+            block = rows[start : start + _CONTRIBUTION_BLOCK]
+            per_feature = self.model.contributions(scores.features[block])
+            contributions[start : start + len(block)] = per_feature @ self._group_matrix
         order = np.argsort(-contributions, axis=1)[:, :MAX_REASONS]
         strong = np.take_along_axis(contributions, order, axis=1) >= MIN_REASON_LOGIT
         facts = _ItemFacts(items, scores, self._expected_weight, self._expected_value)

@@ -35,6 +35,7 @@ from sklearn.linear_model import Ridge, SGDClassifier
 from sklearn.model_selection import KFold
 
 from training import knowledge, ngrams
+from training.row_cache import RowCache
 from training.schema import CATEGORIES, LABEL_CLASSES, MAIL_CLASSES, RISK_CLASSES
 from training.text import matching_text
 
@@ -45,10 +46,12 @@ ItemColumns = Mapping[str, Any] | pd.DataFrame
 _MIN_CHAPTER_EXAMPLES: Final = 5
 _LOG_FLOOR: Final = 1e-3
 _WORD: Final = re.compile(r"\w+")
-# Entries of the per-process caches of text signals (per description, ~0.6 kB each) and of
-# gear leaning (per word, for reasons): bounded, so a worker's memory stays flat.
+# Entries of the per-process caches of text signals (per description: ~0.55 kB each with
+# its key) and of gear leaning (per word, for reasons): bounded, so memory stays flat.
 _SIGNAL_CACHE_ENTRIES: Final = 100_000
-_LEANING_CACHE_ENTRIES: Final = 50_000
+_LEANING_CACHE_ENTRIES: Final = 20_000
+# New descriptions whose n-grams are counted at a time.
+_TEXT_BLOCK: Final = 4096
 # Lowest log-odds of gear that the text alone can contribute (see FormFeatures.transform).
 _TEXT_FLOOR: Final = 4.0
 
@@ -304,9 +307,8 @@ class TextSignals(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None): 
     def __getstate__(self) -> dict[str, Any]:
         # The caches are rebuilt from traffic; pickling them would bloat the artifact.
         state = dict(self.__dict__)
-        for name in ("cache_", "word_leaning_"):
-            if name in state:
-                state[name] = {}
+        state.pop("cache_", None)
+        state.pop("word_leaning_", None)
         return state
 
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
@@ -441,7 +443,6 @@ class TextSignals(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None): 
         self.parts_ = self._fit_parts(
             matrix, codes, label_class, targets, np.arange(len(descriptions))
         )
-        self.cache_: dict[str, np.ndarray] = {}
         return out
 
     def transform(self, items: ItemColumns) -> np.ndarray:
@@ -450,22 +451,23 @@ class TextSignals(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None): 
         return self.signals_for(uniques)[codes]
 
     def signals_for(self, descriptions: Sequence[str] | np.ndarray) -> np.ndarray:
-        """Signals for distinct descriptions, from the cache where they repeat.
-
-        Safe to call from several threads: the cache is only a shortcut, and each call
-        answers from its own lookups.
-        """
-        cache = self.cache_
-        found: dict[str, np.ndarray | None] = {d: cache.get(d) for d in descriptions}
-        missing = [d for d, row in found.items() if row is None]
-        if missing:
-            computed = self._signals(self.parts_, self.vectorizer_.transform(missing))
-            trim_cache(cache, _SIGNAL_CACHE_ENTRIES)
-            for description, row in zip(missing, computed, strict=True):
-                cache[description] = found[description] = row
-        if not len(descriptions):
-            return np.zeros((0, len(self.get_feature_names_out())))
-        return np.vstack([cast(np.ndarray, found[d]) for d in descriptions])
+        """Signals for distinct descriptions, from the cache where they repeat (safe to call
+        from several threads)."""
+        width = len(self.get_feature_names_out())
+        cache = self.__dict__.get("cache_")
+        if not isinstance(cache, RowCache):  # first use (or a model pickled with a dict)
+            cache = self.cache_ = RowCache(width, _SIGNAL_CACHE_ENTRIES)
+        keys = [str(d) for d in descriptions]
+        rows, found = cache.lookup(keys)
+        missing = np.flatnonzero(~found)
+        # New texts in blocks: the n-gram matrices of 20k new texts at once took ~80 MB.
+        for start in range(0, len(missing), _TEXT_BLOCK):
+            block = missing[start : start + _TEXT_BLOCK]
+            texts = [keys[i] for i in block]
+            computed = self._signals(self.parts_, self.vectorizer_.transform(texts))
+            rows[block] = computed
+            cache.add(texts, computed)
+        return rows
 
     def top_terms(self, descriptions: Sequence[str], classes: Sequence[str]) -> list[str | None]:
         """For each description, its word that alone sounds most like the paired gear class.

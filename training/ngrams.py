@@ -32,6 +32,8 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 # arrays' spare capacity). Past it, the bank starts over: a flood of junk words must not
 # grow memory.
 MAX_BANKED_WORDS: Final = 60_000
+# Room per banked word for its distinct n-grams (a 10-letter word has 38 of 2-5 letters).
+_GRAMS_PER_WORD: Final = 40
 # Up to this many texts are counted one n-gram at a time: cheaper than the batch set-up.
 DIRECT_TEXTS: Final = 32
 
@@ -57,7 +59,7 @@ class CharGramCounts:
         self._keys = _GramKeys.of(vectorizer)
         self._max_words = max_words
         self._ids: dict[str, int] = {}
-        self._bank = _RowBank(self._width)
+        self._bank = _RowBank(self._width, self._max_words)
         # Threads of the server share one bank; growing it must not race a lookup.
         self._lock = threading.Lock()
 
@@ -84,7 +86,7 @@ class CharGramCounts:
             return ids
         if len(known) + len(missing) > self._max_words:
             known.clear()
-            self._bank = _RowBank(self._width)
+            self._bank = _RowBank(self._width, self._max_words)
             ids[:] = -1
             missing = np.arange(len(words))
         new_words = words[missing].tolist()
@@ -223,12 +225,14 @@ class _RowBank:
     only ever written past what earlier views cover, so a view stays valid.
     """
 
-    def __init__(self, width: int) -> None:
+    def __init__(self, width: int, rows: int = MAX_BANKED_WORDS) -> None:
         self.width = width
         self.rows = 0
-        self._indptr = np.zeros(1 << 12, dtype=np.int32)
-        self._indices = np.zeros(1 << 16, dtype=np.int32)
-        self._data = np.zeros(1 << 16, dtype=np.float64)
+        # Sized for a full bank up front (~30 n-grams a word): untouched pages take no
+        # memory, and growing (old and new arrays alive at once) is left for odd words.
+        self._indptr = np.zeros(rows + 1, dtype=np.int32)
+        self._indices = np.empty(rows * _GRAMS_PER_WORD, dtype=np.int32)
+        self._data = np.empty(rows * _GRAMS_PER_WORD, dtype=np.float64)
 
     def append(self, block: sp.csr_matrix) -> None:
         nnz = int(self._indptr[self.rows])
