@@ -65,7 +65,6 @@ HTTP_CHUNK_ROWS: Final = 10_000
 # it is not held back whole, so memory stays bounded whatever the file holds.
 MAX_PARCEL_ROWS: Final = 10_000
 SCORE_DECIMALS: Final = 4
-REASON_SEPARATOR: Final = " | "
 FLAGGED_DECISIONS: Final = ("review", "inspect")
 # Columns the workers need: the contract fields and what the reader adds for errors.
 _WORKER_COLUMNS: Final = (*DECLARATION_FIELDS, LINE_COLUMN, READ_ERROR_COLUMN)
@@ -233,14 +232,14 @@ def _score_normalised(scorer: Scorer, normalised: pd.DataFrame) -> pd.DataFrame:
         items["declaration_id"] = parcel_runs(ids)[valid]
         # An id array is what the scorer indexes; it needs no list.
         selection_ids = cast("Sequence[Any]", ids[valid])
-        result = scorer.score_columns(items, selection_ids=selection_ids)
+        result = scorer.score_columns(items, selection_ids=selection_ids, reasons_as_cells=True)
         risk_score[valid] = np.round(result["risk_score"].astype(float), SCORE_DECIMALS)
         parcel_risk_score[valid] = np.round(
             result["parcel_risk_score"].astype(float), SCORE_DECIMALS
         )
         risk_class[valid] = result["risk_class"]
         decision[valid] = result["decision"]
-        reasons[valid] = reason_cells(result["reasons"])
+        reasons[valid] = result["reasons"]
         model_version[valid] = scorer.model_version
     return pd.DataFrame(
         {
@@ -286,17 +285,6 @@ def parcel_runs(ids: np.ndarray) -> np.ndarray:
     starts[0] = True
     starts[1:] = ids[1:] != ids[:-1]
     return np.cumsum(starts)
-
-
-def reason_cells(reasons: np.ndarray) -> np.ndarray:
-    """Reasons as one cell each: `code: message` entries joined by ` | `."""
-    cells = np.full(len(reasons), "", dtype=object)
-    # Most items have no reasons; only the others need a Python-level join.
-    for position in np.flatnonzero(reasons.astype(bool)):
-        cells[position] = REASON_SEPARATOR.join(
-            [f"{reason['code']}: {reason['message']}" for reason in reasons[position]]
-        )
-    return cells
 
 
 # --- parcels across chunks -----------------------------------------------------------------

@@ -81,16 +81,25 @@ def random_selection(declaration_ids: np.ndarray, rate: float) -> np.ndarray:
     return np.asarray(draws / 2.0**64 < rate)[codes]
 
 
-_RANDOM_SELECTION: Final = {
-    "code": "random_selection",
-    "message": "picked at random for control (a share of clear parcels)",
-}
-_WEIGHT_MISSING: Final = {"code": "weight_missing", "message": "no net weight declared"}
-_VALUE_MISSING: Final = {"code": "value_missing", "message": "no usable declared value"}
-_HS_MISSING: Final = {"code": "hs_missing", "message": "no HS code declared"}
+# A reason as (code, message); the surfaces render it as a dict or as `code: message`.
+Reason = tuple[str, str]
+_RANDOM_SELECTION: Final = (
+    "random_selection",
+    "picked at random for control (a share of clear parcels)",
+)
+_WEIGHT_MISSING: Final = ("weight_missing", "no net weight declared")
+_VALUE_MISSING: Final = ("value_missing", "no usable declared value")
+_HS_MISSING: Final = ("hs_missing", "no HS code declared")
 
 # A fresh empty list for each element of an array.
 _new_lists: Final = np.frompyfunc(lambda _: [], 1, 1)
+# Reasons in a batch cell: `code: message` entries joined by this.
+REASON_SEPARATOR: Final = " | "
+
+
+def _object_array(values: list[Any]) -> np.ndarray:
+    """A 1-d object array of `values` (numpy would make tuples and lists a second axis)."""
+    return np.fromiter(values, dtype=object, count=len(values))
 
 
 def _short(description: str, limit: int = 40) -> str:
@@ -154,12 +163,18 @@ class Scorer:
     # --- the core -----------------------------------------------------------------------
 
     def score_columns(
-        self, items: ItemColumns, selection_ids: Sequence[Any] | None = None
+        self,
+        items: ItemColumns,
+        selection_ids: Sequence[Any] | None = None,
+        *,
+        reasons_as_cells: bool = False,
     ) -> dict[str, np.ndarray]:
         """Scores of item columns (all rows valid); arrays aligned with the rows.
 
         Rows group into parcels by `declaration_id`; random selection draws on
         `selection_ids` when given (the real ids, where the grouping key is synthetic).
+        Reasons are lists of {code, message}, or with `reasons_as_cells` one text per item
+        (`code: message` entries joined by " | "), as batch output writes them.
         """
         keys = column(items, "declaration_id")
         ids = keys if selection_ids is None else np.asarray(selection_ids, dtype=object)
@@ -176,7 +191,7 @@ class Scorer:
         # item scoring near the review cut-off. A clear, low-scoring item has none to give,
         # and skipping it keeps batch scoring fast (reason text is the costliest step).
         explain = (decision != "clear") | (scores.risk_score >= 0.5 * self.review_threshold)
-        reasons = self._reasons(items, scores, explain | selected, selected)
+        reasons = self._reasons(items, scores, explain | selected, selected, reasons_as_cells)
         return {
             "risk_score": scores.risk_score,
             "risk_class": scores.risk_class,
@@ -186,37 +201,57 @@ class Scorer:
         }
 
     def _reasons(
-        self, items: ItemColumns, scores: ItemScores, explain: np.ndarray, selected: np.ndarray
+        self,
+        items: ItemColumns,
+        scores: ItemScores,
+        explain: np.ndarray,
+        selected: np.ndarray,
+        as_cells: bool,
     ) -> np.ndarray:
-        # A list per row, each its own object: an object array cannot take a list of lists.
-        out: np.ndarray = _new_lists(np.zeros(len(explain)))
+        """Per item: a list of {code, message} dicts, or with `as_cells` one text cell
+        (`code: message` entries joined by " | ", empty for none)."""
+        n = len(explain)
         rows = np.flatnonzero(explain)
-        if not len(rows):
+        # Rank by rank: (code, message) of each explained item's strongest reasons.
+        ranked = [np.full(len(rows), None, dtype=object) for _ in range(MAX_REASONS + 1)]
+        if len(rows):
+            contributions = np.empty((len(rows), len(self._groups)))
+            # In blocks: per-feature contributions of every explained item at once were
+            # the largest array of a batch (129 floats an item).
+            for start in range(0, len(rows), _CONTRIBUTION_BLOCK):
+                block = rows[start : start + _CONTRIBUTION_BLOCK]
+                per_feature = self.model.contributions(scores.features[block])
+                contributions[start : start + len(block)] = per_feature @ self._group_matrix
+            order = np.argsort(-contributions, axis=1)[:, :MAX_REASONS]
+            strong = np.take_along_axis(contributions, order, axis=1) >= MIN_REASON_LOGIT
+            facts = _ItemFacts(items, scores, self._expected_weight, self._expected_value)
+            # Terms are looked up for every item that will quote one, in one batch.
+            terms_group = self._groups.index("terms") if "terms" in self._groups else -1
+            quoting = rows[((order == terms_group) & strong).any(axis=1)]
+            terms = self._find_terms(facts, quoting)
+            # One kind of reason at a time: its messages are made for all its items at once.
+            for rank in range(order.shape[1]):
+                for group in np.unique(order[strong[:, rank], rank]).tolist():
+                    positions = np.flatnonzero(strong[:, rank] & (order[:, rank] == group))
+                    made = self._group_reasons(self._groups[group], rows[positions], facts, terms)
+                    ranked[rank][positions] = _object_array(made)
+            picked = np.flatnonzero(selected[rows])
+            ranked[MAX_REASONS][picked] = _object_array([_RANDOM_SELECTION] * len(picked))
+        columns = [column.tolist() for column in ranked]
+        if as_cells:
+            out = np.full(n, "", dtype=object)
+            out[rows] = [
+                REASON_SEPARATOR.join([f"{code}: {message}" for code, message in filter(None, row)])
+                for row in zip(*columns, strict=True)
+            ]
             return out
-        contributions = np.empty((len(rows), len(self._groups)))
-        # In blocks: per-feature contributions of every explained item at once were the
-        # largest array of a batch (129 floats an item).
-        for start in range(0, len(rows), _CONTRIBUTION_BLOCK):
-            block = rows[start : start + _CONTRIBUTION_BLOCK]
-            per_feature = self.model.contributions(scores.features[block])
-            contributions[start : start + len(block)] = per_feature @ self._group_matrix
-        order = np.argsort(-contributions, axis=1)[:, :MAX_REASONS]
-        strong = np.take_along_axis(contributions, order, axis=1) >= MIN_REASON_LOGIT
-        facts = _ItemFacts(items, scores, self._expected_weight, self._expected_value)
-        # Terms are looked up for every item that will quote one, in one batch.
-        terms_group = self._groups.index("terms") if "terms" in self._groups else -1
-        terms = self._find_terms(facts, rows[((order == terms_group) & strong).any(axis=1)])
-        # Rank by rank, one kind of reason at a time: each kind's messages are made for all
-        # its items in one pass, and each item's reasons still come strongest first.
-        for rank in range(order.shape[1]):
-            for group in np.unique(order[strong[:, rank], rank]).tolist():
-                positions = np.flatnonzero(strong[:, rank] & (order[:, rank] == group))
-                made = self._group_reasons(self._groups[group], rows[positions], facts, terms)
-                for row, reason in zip(rows[positions].tolist(), made, strict=True):
-                    if reason is not None:
-                        out[row].append(reason)
-        for row in np.flatnonzero(selected).tolist():
-            out[row].append(dict(_RANDOM_SELECTION))
+        out = _new_lists(np.zeros(n))
+        out[rows] = _object_array(
+            [
+                [{"code": code, "message": message} for code, message in filter(None, row)]
+                for row in zip(*columns, strict=True)
+            ]
+        )
         return out
 
     def _group_reasons(
@@ -225,8 +260,8 @@ class Scorer:
         rows: np.ndarray,
         facts: _ItemFacts,
         terms: dict[tuple[str, str], str | None],
-    ) -> list[dict[str, str] | None]:
-        """The reasons of one kind for items `rows` (None where there is nothing to say)."""
+    ) -> list[Reason | None]:
+        """(code, message) of one kind of reason for items `rows` (None: nothing to say)."""
         descriptions = [_short(str(d)) for d in facts.description[rows].tolist()]
         if group == "terms":
             full = [str(d) for d in facts.description[rows].tolist()]
@@ -234,21 +269,21 @@ class Scorer:
             return [
                 None
                 if (term := terms.get((d, c))) is None
-                else {
-                    "code": "suspicious_term",
-                    "message": f"'{term}' is typical of {_CLASS_WORDS[c]}",
-                }
+                else (
+                    "suspicious_term",
+                    f"'{term}' is typical of {_CLASS_WORDS[c]}",
+                )
                 for d, c in zip(full, classes, strict=True)
             ]
         if group == "weight":
             return [
-                {
-                    "code": "weight_mismatch",
-                    "message": f"{_kg(unit)} kg per unit is {'heavy' if unit > usual else 'light'}"
+                (
+                    "weight_mismatch",
+                    f"{_kg(unit)} kg per unit is {'heavy' if unit > usual else 'light'}"
                     f" for '{d}' (usually about {_kg(usual)} kg)",
-                }
+                )
                 if np.isfinite(unit)
-                else dict(_WEIGHT_MISSING)
+                else _WEIGHT_MISSING
                 for unit, usual, d in zip(
                     facts.unit_weight[rows].tolist(),
                     facts.expected_weight[rows].tolist(),
@@ -258,14 +293,14 @@ class Scorer:
             ]
         if group == "value":
             return [
-                {
-                    "code": "value_mismatch",
-                    "message": f"declared {usd_kg:.0f} USD/kg is "
+                (
+                    "value_mismatch",
+                    f"declared {usd_kg:.0f} USD/kg is "
                     f"{'low' if usd_kg < usual else 'high'} for '{d}' "
                     f"(usually about {usual:.0f} USD/kg)",
-                }
+                )
                 if np.isfinite(usd_kg)
-                else dict(_VALUE_MISSING)
+                else _VALUE_MISSING
                 for usd_kg, usual, d in zip(
                     facts.usd_per_kg[rows].tolist(),
                     facts.expected_value[rows].tolist(),
@@ -275,60 +310,52 @@ class Scorer:
             ]
         if group == "hs_code":
             return [
-                {
-                    "code": "hs_mismatch",
-                    "message": f"HS code {hs} (chapter {hs[:2]}) does not fit '{d}'",
-                }
+                (
+                    "hs_mismatch",
+                    f"HS code {hs} (chapter {hs[:2]}) does not fit '{d}'",
+                )
                 if isinstance(hs, str)
-                else dict(_HS_MISSING)
+                else _HS_MISSING
                 for hs, d in zip(facts.hs_code[rows].tolist(), descriptions, strict=True)
             ]
         if group == "vague_description":
             return [
-                {
-                    "code": "vague_description",
-                    "message": f"'{d}' is too vague to say what the goods are",
-                }
+                (
+                    "vague_description",
+                    f"'{d}' is too vague to say what the goods are",
+                )
                 for d in descriptions
             ]
         if group == "category":
             return [
-                {
-                    "code": "category",
-                    "message": "declared as "
-                    + (c.replace("_", " ") if isinstance(c, str) else "no category"),
-                }
+                (
+                    "category",
+                    "declared as " + (c.replace("_", " ") if isinstance(c, str) else "no category"),
+                )
                 for c in facts.category[rows].tolist()
             ]
         if group == "lane":
             return [
-                {
-                    "code": "lane",
-                    "message": f"the {o or '?'}→{t or '?'} lane carries more of this gear "
-                    "than most",
-                }
+                (
+                    "lane",
+                    f"the {o or '?'}→{t or '?'} lane carries more of this gear than most",
+                )
                 for o, t in zip(
                     facts.origin[rows].tolist(), facts.destination[rows].tolist(), strict=True
                 )
             ]
         if group == "mail_class":
-            return [
-                {"code": "mail_class", "message": f"sent as {m or '?'}"}
-                for m in facts.mail_class[rows].tolist()
-            ]
+            return [("mail_class", f"sent as {m or '?'}") for m in facts.mail_class[rows].tolist()]
         if group == "parcel":
             return [
-                {
-                    "code": "parcel_context",
-                    "message": f"one of {n} item(s); the parcel's weight does not fit its lines",
-                }
+                (
+                    "parcel_context",
+                    f"one of {n} item(s); the parcel's weight does not fit its lines",
+                )
                 for n in facts.n_items[rows].astype(int).tolist()
             ]
         if group == "quantity":
-            return [
-                {"code": "quantity", "message": f"{q:g} unit(s) declared"}
-                for q in facts.quantity[rows].tolist()
-            ]
+            return [("quantity", f"{q:g} unit(s) declared") for q in facts.quantity[rows].tolist()]
         return [None] * len(rows)
 
     def _find_terms(self, facts: _ItemFacts, rows: np.ndarray) -> dict[tuple[str, str], str | None]:

@@ -540,10 +540,11 @@ def usd_values(items: ItemColumns) -> np.ndarray:
 
 
 def hs_chapters(items: ItemColumns) -> np.ndarray:
-    codes = column(items, "hs_code")
-    return np.array(
-        [c[:2] if isinstance(c, str) and len(c) >= 2 else None for c in codes], dtype=object
+    codes, distinct = factorize(column(items, "hs_code"))
+    chapters = np.array(
+        [c[:2] if isinstance(c, str) and len(c) >= 2 else None for c in distinct], dtype=object
     )
+    return chapters[codes] if len(codes) else np.full(0, None, dtype=object)
 
 
 def _vague_flags(descriptions: np.ndarray) -> np.ndarray:
@@ -554,6 +555,19 @@ def _vague_flags(descriptions: np.ndarray) -> np.ndarray:
         dtype=float,
     )
     return flags[codes]
+
+
+def _lanes(origin: np.ndarray, destination: np.ndarray) -> np.ndarray:
+    """ "origin-destination" per row, the text made once per distinct pair."""
+    from_codes, from_distinct = factorize(origin)
+    to_codes, to_distinct = factorize(destination)
+    width = max(1, len(to_distinct))
+    pair_codes, pairs = factorize(from_codes * width + to_codes)
+    names = np.array(
+        [f"{from_distinct[p // width]}-{to_distinct[p % width]}" for p in pairs.tolist()],
+        dtype=object,
+    )
+    return names[pair_codes] if len(pair_codes) else np.full(0, "", dtype=object)
 
 
 def _set_one_hot(out: np.ndarray, values: np.ndarray, column_of: dict[Any, int]) -> None:
@@ -771,7 +785,7 @@ class FormFeatures(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
         category = column(items, "category")
         origin = column(items, "origin_country")
         destination = column(items, "destination_country")
-        lanes = np.array([f"{o}-{d}" for o, d in zip(origin, destination, strict=True)])
+        lanes = _lanes(origin, destination)
         _set_one_hot(out, chapters, one_hot["hs_chapter_"])
         _set_one_hot(out, category, one_hot["category_"])
         _set_one_hot(out, column(items, "mail_class"), one_hot["mail_"])

@@ -183,10 +183,10 @@ def test_a_parcel_that_breaks_the_scorer_is_isolated(
 ) -> None:
     score_columns = tiny_scorer.score_columns
 
-    def breaks_on_armour(items: Any, selection_ids: Any = None) -> Any:
+    def breaks_on_armour(items: Any, selection_ids: Any = None, **options: Any) -> Any:
         if "бронежилет 4 класса" in list(items["description"]):
             raise ValueError("a bug\nwith a traceback-like second line")
-        return score_columns(items, selection_ids)
+        return score_columns(items, selection_ids, **options)
 
     monkeypatch.setattr(tiny_scorer, "score_columns", breaks_on_armour)
     output, summary = run(straddling_csv, tmp_path / "out.csv", tiny_scorer, workers=1)
@@ -200,7 +200,7 @@ def test_a_parcel_that_breaks_the_scorer_is_isolated(
 def test_a_scorer_that_always_fails_stops_the_run(
     dev_csv: Path, tmp_path: Path, tiny_scorer: Scorer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def broken(items: Any, selection_ids: Any = None) -> Any:
+    def broken(items: Any, selection_ids: Any = None, **options: Any) -> Any:
         raise ValueError("shapes (10,130) and (129,) do not match")
 
     monkeypatch.setattr(tiny_scorer, "score_columns", broken)
