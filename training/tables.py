@@ -23,6 +23,7 @@ import tempfile
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Final, Literal
@@ -473,11 +474,29 @@ def _empty_table(names: list[str]) -> pa.Table:
 
 @dataclass
 class _Block:
-    """Whole physical lines of text, the first of which is line `first_line` of the file."""
+    """Whole physical lines of text, the first of which is line `first_line` of the file.
 
-    lines: list[str]
+    Held as one string: the fast path hands it to pyarrow whole, and only a block that
+    needs the careful path is split into lines (no Python object per line otherwise).
+    """
+
+    text: str
     first_line: int
     final: bool
+
+    @cached_property
+    def lines(self) -> list[str]:
+        # Lines end at LF, CR LF or CR, as reading with newline="" splits them (which
+        # str.splitlines would not: it also splits at form feeds, NEL and others).
+        return io.StringIO(self.text, newline="").readlines()
+
+    @cached_property
+    def line_count(self) -> int:
+        # Counted without splitting: each LF, and each CR that does not start a CR LF.
+        text = self.text
+        if "\r" not in text:
+            return text.count("\n")
+        return text.count("\n") + text.count("\r") - text.count("\r\n")
 
 
 def _csv_pieces(source: Source, table_format: TableFormat) -> Iterator[pa.Table]:
@@ -505,27 +524,43 @@ def _csv_pieces(source: Source, table_format: TableFormat) -> Iterator[pa.Table]
         for fresh in blocks:
             block = fresh
             if carry is not None:
-                block = _Block(carry.lines + fresh.lines, carry.first_line, fresh.final)
+                block = _Block(carry.text + fresh.text, carry.first_line, fresh.final)
             piece, carry = parser.parse(block)
             if len(piece[0]):
                 yield _piece_table(piece, len(columns))
         if carry is not None:  # the file ended inside a quoted field
-            piece, _ = parser.parse(_Block(carry.lines, carry.first_line, final=True))
+            piece, _ = parser.parse(_Block(carry.text, carry.first_line, final=True))
             yield _piece_table(piece, len(columns))
 
 
 def _blocks(text: IO[str]) -> Iterator[_Block]:
     first_line = 1
-    lines = text.readlines(_BLOCK_CHARS)
-    while lines:
-        following = text.readlines(_BLOCK_CHARS)
-        if not following and not lines[-1].endswith(("\n", "\r")):
+    current = _next_lines(text, "")
+    while current is not None:
+        lines, rest = current
+        current = _next_lines(text, rest)
+        final = current is None
+        if final and not lines.endswith(("\n", "\r")):
             # A line cut short by the end of the file must still end the record, and a
             # quote left open by it must still show as an open quote.
-            lines[-1] += "\n"
-        yield _Block(lines, first_line, final=not following)
-        first_line += len(lines)
-        lines = following
+            lines += "\n"
+        block = _Block(lines, first_line, final)
+        yield block
+        first_line += block.line_count
+
+
+def _next_lines(text: IO[str], rest: str) -> tuple[str, str] | None:
+    """(whole lines, the start of the next line) read after `rest`; None at the end."""
+    while True:
+        chunk = text.read(_BLOCK_CHARS)
+        data = rest + chunk
+        if not chunk:
+            return (data, "") if data else None
+        # After the last line end; a CR at the very end may be half of a CR LF.
+        cut = max(data.rfind("\n"), data.rfind("\r", 0, len(data) - 1)) + 1
+        if cut:
+            return data[:cut], data[cut:]
+        rest = data  # one line longer than a block: read on
 
 
 def _read_header(blocks: Iterator[_Block], parser: _BlockParser) -> tuple[list[str], _Block | None]:
@@ -540,7 +575,7 @@ def _read_header(blocks: Iterator[_Block], parser: _BlockParser) -> tuple[list[s
         reader = csv.reader(lines[start:], delimiter=parser.delimiter)
         header = next(reader)
         used = start + reader.line_num
-        rest = _Block(lines[used:], block.first_line + used, block.final)
+        rest = _Block("".join(lines[used:]), block.first_line + used, block.final)
         return [parser.clean(h) for h in header], rest
     return [], None
 
@@ -562,16 +597,16 @@ class _BlockParser:
 
     def parse(self, block: _Block) -> tuple[_Piece, _Block | None]:
         """Records of a block, and the lines of a record the block ends inside of (if any)."""
-        if not block.lines:
+        if not block.text:
             return ([], [], {}), None
         try:
             # Strict encoding fails exactly on the surrogates that stand for undecodable
             # bytes (decoding makes no others), so clean text needs no separate scan.
-            data = "".join(block.lines).encode("utf-8")
+            data = block.text.encode("utf-8")
         except UnicodeEncodeError:
             data = None
         if data is not None:
-            fast = self._parse_fast(data, len(block.lines))
+            fast = self._parse_fast(data, block.line_count)
             if fast is not None:
                 table, spans = fast
                 starts = block.first_line + np.concatenate(([0], np.cumsum(spans)[:-1]))
@@ -626,7 +661,9 @@ class _BlockParser:
         while position < len(lines):
             outcome = self._parse_from(lines, position, final=block.final, records=records)
             if isinstance(outcome, _Incomplete):
-                carry = _Block(lines[outcome.start :], block.first_line + outcome.start, False)
+                carry = _Block(
+                    "".join(lines[outcome.start :]), block.first_line + outcome.start, False
+                )
                 return records.piece(block.first_line), carry
             if outcome is None:
                 break

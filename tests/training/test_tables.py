@@ -463,3 +463,36 @@ def test_writer_takes_arrow_tables(tmp_path: Path) -> None:
     assert from_tables.read_bytes() == from_frames.read_bytes()
     back = read_table(from_tables)
     assert list(back.loc[:1, "sender_id"]) == ["'=HYPERLINK()", "+7"]
+
+
+@pytest.mark.parametrize("newline", ["\n", "\r\n", "\r"])
+def test_lines_are_counted_alike_for_every_line_ending(newline: str) -> None:
+    from training.tables import _Block
+
+    text = newline.join(["a,b", "1,2", '"x\ny",3', "", "4,5"]) + newline
+    block = _Block(text, 1, final=True)
+    assert block.line_count == len(block.lines) == len(io.StringIO(text, newline="").readlines())
+
+
+@pytest.mark.parametrize("block_chars", [5, 16, 61])
+@pytest.mark.parametrize("newline", ["\n", "\r\n", "\r"])
+def test_where_blocks_end_does_not_change_what_is_read(
+    block_chars: int, newline: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Blocks cut inside quoted line breaks, between CR and LF, inside a line longer than
+    a block, or at a last line without its line break: the records are the same."""
+    from training import tables
+
+    rows = [
+        "declaration_id,description,net_weight_kg",
+        'A1,"vest, ballistic",2',
+        'A1,"two\nlines",1',
+        "A2," + "x" * 100 + ",3",
+        'A3,"never closed,4',
+        "A4,ok,5",
+    ]
+    data = newline.join(rows).encode()
+    expected = pd.concat(list(iter_table_chunks(data)))
+    monkeypatch.setattr(tables, "_BLOCK_CHARS", block_chars)
+    pdt.assert_frame_equal(pd.concat(list(iter_table_chunks(data))), expected)
+    assert len(expected) == 5
