@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from types import TracebackType
-from typing import IO, Final, Literal
+from typing import IO, Any, Final, Literal
 
 import numpy as np
 import pandas as pd
@@ -474,15 +474,35 @@ def _empty_table(names: list[str]) -> pa.Table:
 
 @dataclass
 class _Block:
-    """Whole physical lines of text, the first of which is line `first_line` of the file.
+    """Whole physical lines, the first of which is line `first_line` of the file.
 
-    Held as one string: the fast path hands it to pyarrow whole, and only a block that
-    needs the careful path is split into lines (no Python object per line otherwise).
+    Held whole, as the file's UTF-8 bytes or as decoded text: the fast path hands UTF-8 to
+    pyarrow in one piece, and only a block that needs the careful path is split into lines
+    (no Python object per line otherwise, and no decoding of UTF-8 that pyarrow checks).
     """
 
-    text: str
+    content: str | bytes
     first_line: int
     final: bool
+
+    @cached_property
+    def text(self) -> str:
+        content = self.content
+        # surrogateescape keeps going past undecodable bytes and leaves them recognisable,
+        # so the record that holds them can be reported rather than the whole file.
+        return content if isinstance(content, str) else content.decode("utf-8", _ESCAPE)
+
+    @cached_property
+    def utf8(self) -> bytes | None:
+        """The block as UTF-8 (not checked, if read as such); None if text cannot be."""
+        if isinstance(self.content, bytes):
+            return self.content
+        try:
+            # Strict encoding fails exactly on the surrogates that stand for undecodable
+            # bytes (decoding makes no others), so clean text needs no separate scan.
+            return self.content.encode("utf-8")
+        except UnicodeEncodeError:
+            return None
 
     @cached_property
     def lines(self) -> list[str]:
@@ -493,10 +513,26 @@ class _Block:
     @cached_property
     def line_count(self) -> int:
         # Counted without splitting: each LF, and each CR that does not start a CR LF.
-        text = self.text
-        if "\r" not in text:
-            return text.count("\n")
-        return text.count("\n") + text.count("\r") - text.count("\r\n")
+        content = self.content
+        lf, cr = _line_ends(content)
+        if cr not in content:
+            return content.count(lf)
+        return content.count(lf) + content.count(cr) - content.count(cr + lf)
+
+    def followed_by(self, fresh: _Block) -> _Block:
+        """This block's lines and then `fresh`'s, as one block."""
+        if isinstance(self.content, bytes) and isinstance(fresh.content, bytes):
+            return _Block(self.content + fresh.content, self.first_line, fresh.final)
+        return _Block(self.text + fresh.text, self.first_line, fresh.final)
+
+
+def _line_ends(content: str | bytes) -> tuple[Any, Any]:
+    """LF and CR in the type of `content` (text or bytes)."""
+    return ("\n", "\r") if isinstance(content, str) else (b"\n", b"\r")
+
+
+_ESCAPE: Final = "surrogateescape"
+_UTF8: Final = frozenset({"utf-8", "utf-8-sig"})
 
 
 def _csv_pieces(source: Source, table_format: TableFormat) -> Iterator[pa.Table]:
@@ -504,17 +540,12 @@ def _csv_pieces(source: Source, table_format: TableFormat) -> Iterator[pa.Table]
     name = _display_name(source)
     columns = table_format.frame_columns()
     with _open_binary(source) as binary:
-        # surrogateescape keeps going past undecodable bytes and leaves them recognisable,
-        # so the record that holds them can be reported rather than the whole file.
-        text = io.TextIOWrapper(
-            binary, encoding=table_format.encoding, errors="surrogateescape", newline=""
-        )
         parser = _BlockParser(
             width=len(columns),
             delimiter=table_format.delimiter,
             encoding=table_format.encoding,
         )
-        blocks = _blocks(text)
+        blocks = _blocks(_Reads(binary, table_format.encoding))
         header, carry = _read_header(blocks, parser)
         if len(header) != len(table_format.columns):
             raise TableError(
@@ -522,42 +553,72 @@ def _csv_pieces(source: Source, table_format: TableFormat) -> Iterator[pa.Table]
                 f"{len(table_format.columns)}"
             )
         for fresh in blocks:
-            block = fresh
-            if carry is not None:
-                block = _Block(carry.text + fresh.text, carry.first_line, fresh.final)
+            block = fresh if carry is None else carry.followed_by(fresh)
             piece, carry = parser.parse(block)
             if len(piece[0]):
                 yield _piece_table(piece, len(columns))
         if carry is not None:  # the file ended inside a quoted field
-            piece, _ = parser.parse(_Block(carry.text, carry.first_line, final=True))
+            piece, _ = parser.parse(_Block(carry.content, carry.first_line, final=True))
             yield _piece_table(piece, len(columns))
 
 
-def _blocks(text: IO[str]) -> Iterator[_Block]:
+class _Reads:
+    """A binary stream in large reads: UTF-8 as its bytes, other encodings decoded.
+
+    UTF-8 stays bytes (LF and CR never occur inside a multi-byte character, so lines cut
+    cleanly, and pyarrow checks the encoding); other text is decoded with one incremental
+    decode per read, where `TextIOWrapper` decodes in 8 kB steps.
+    """
+
+    def __init__(self, binary: IO[bytes], encoding: str) -> None:
+        self._binary = binary
+        self._bom = b"\xef\xbb\xbf" if encoding == "utf-8-sig" else b""
+        self._decoder = (
+            None if encoding in _UTF8 else codecs.getincrementaldecoder(encoding)(_ESCAPE)
+        )
+
+    def read(self, size: int) -> str | bytes:
+        """About `size` bytes' worth; empty only at the end."""
+        while True:
+            raw = self._binary.read(size)
+            if self._bom:
+                raw = raw.removeprefix(self._bom) if raw.startswith(self._bom) else raw
+                self._bom = b""
+            if self._decoder is None:
+                return raw
+            text = self._decoder.decode(raw, final=not raw)
+            if text or not raw:
+                return text
+
+
+def _blocks(reads: _Reads) -> Iterator[_Block]:
     first_line = 1
-    current = _next_lines(text, "")
+    current = _next_lines(reads, None)
     while current is not None:
         lines, rest = current
-        current = _next_lines(text, rest)
+        current = _next_lines(reads, rest)
         final = current is None
-        if final and not lines.endswith(("\n", "\r")):
+        lf, cr = _line_ends(lines)
+        if final and not lines.endswith((lf, cr)):
             # A line cut short by the end of the file must still end the record, and a
             # quote left open by it must still show as an open quote.
-            lines += "\n"
+            lines += lf
         block = _Block(lines, first_line, final)
         yield block
         first_line += block.line_count
 
 
-def _next_lines(text: IO[str], rest: str) -> tuple[str, str] | None:
-    """(whole lines, the start of the next line) read after `rest`; None at the end."""
+def _next_lines(reads: _Reads, rest: Any) -> tuple[Any, Any] | None:
+    """(whole lines, the start of the next line) read after `rest`, as text or bytes
+    like the reads; None at the end."""
     while True:
-        chunk = text.read(_BLOCK_CHARS)
-        data = rest + chunk
+        chunk = reads.read(_BLOCK_CHARS)
+        data = chunk if not rest else rest + chunk
         if not chunk:
-            return (data, "") if data else None
+            return (data, data[:0]) if data else None
         # After the last line end; a CR at the very end may be half of a CR LF.
-        cut = max(data.rfind("\n"), data.rfind("\r", 0, len(data) - 1)) + 1
+        lf, cr = _line_ends(data)
+        cut = max(data.rfind(lf), data.rfind(cr, 0, len(data) - 1)) + 1
         if cut:
             return data[:cut], data[cut:]
         rest = data  # one line longer than a block: read on
@@ -597,14 +658,9 @@ class _BlockParser:
 
     def parse(self, block: _Block) -> tuple[_Piece, _Block | None]:
         """Records of a block, and the lines of a record the block ends inside of (if any)."""
-        if not block.text:
+        if not block.content:
             return ([], [], {}), None
-        try:
-            # Strict encoding fails exactly on the surrogates that stand for undecodable
-            # bytes (decoding makes no others), so clean text needs no separate scan.
-            data = block.text.encode("utf-8")
-        except UnicodeEncodeError:
-            data = None
+        data = block.utf8
         if data is not None:
             fast = self._parse_fast(data, block.line_count)
             if fast is not None:
