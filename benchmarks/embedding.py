@@ -6,15 +6,15 @@ value features, into a logistic regression. Trained on the default model's train
 (the same generator and seed, the same time split); only the model's text and form features
 are swapped for an off-the-shelf embedding.
 
-Each distinct description is embedded once (a batch repeats descriptions; any sensible
-implementation would cache them, as the model's text features do).
+Each distinct description is embedded once and kept (a batch repeats descriptions, and so
+does traffic; any sensible implementation would cache them, as the model's text features do).
 """
 
 from __future__ import annotations
 
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -88,10 +88,18 @@ class EmbeddingBaseline:
     embed_seconds: float
     fit_seconds: float
 
+    # Embeddings of descriptions seen before, as the model caches its text signals.
+    cache: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
+
     def features(self, frame: pd.DataFrame) -> np.ndarray:
-        return np.hstack(
-            [embed(self.encoder, frame["description"].to_numpy()), form_features(frame)]
-        )
+        texts = [d if isinstance(d, str) else "" for d in frame["description"].to_numpy()]
+        new = sorted(set(texts) - self.cache.keys())
+        if new:
+            vectors = embed(self.encoder, np.asarray(new, dtype=object))
+            self.cache.update(zip(new, vectors, strict=True))
+        rows = [self.cache[t] for t in texts]
+        matrix = np.stack(rows) if rows else np.zeros((0, 384), dtype=np.float32)
+        return np.hstack([matrix, form_features(frame)])
 
     def score(self, frame: pd.DataFrame) -> np.ndarray:
         return np.asarray(self.model.predict_proba(self.features(frame))[:, 1])
