@@ -469,6 +469,18 @@ class TextSignals(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None): 
             cache.add(texts, computed)
         return rows
 
+    def _word_leaning(
+        self, words: list[str], gear: SGDClassifier, columns: list[str]
+    ) -> np.ndarray:
+        """Each word's gear leaning per class (rows of words), in blocks of new texts."""
+        blocks = [
+            np.asarray(
+                self.vectorizer_.transform(words[i : i + _TEXT_BLOCK]) @ _leaning(gear, columns)
+            )
+            for i in range(0, len(words), _TEXT_BLOCK)
+        ]
+        return np.vstack(blocks) if blocks else np.zeros((0, len(columns)))
+
     def top_terms(self, descriptions: Sequence[str], classes: Sequence[str]) -> list[str | None]:
         """For each description, its word that alone sounds most like the paired gear class.
 
@@ -487,15 +499,14 @@ class TextSignals(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None): 
         leaning_of: dict[str, np.ndarray] = self.__dict__.setdefault("word_leaning_", {})
         new_words = sorted({w for words in words_of for w in words} - leaning_of.keys())
         if new_words:
-            scores = np.asarray(self.vectorizer_.transform(new_words) @ _leaning(gear, columns))
+            scores = self._word_leaning(new_words, gear, columns)
             trim_cache(leaning_of, _LEANING_CACHE_ENTRIES)
             leaning_of.update(zip(new_words, scores, strict=True))
         # Read once: another thread may clear the shared cache between here and the loop.
         leaning = {w: leaning_of.get(w) for words in words_of for w in words}
         missing = [w for w, row in leaning.items() if row is None]
         if missing:
-            rows = np.asarray(self.vectorizer_.transform(missing) @ _leaning(gear, columns))
-            leaning.update(zip(missing, rows, strict=True))
+            leaning.update(zip(missing, self._word_leaning(missing, gear, columns), strict=True))
         out: list[str | None] = []
         for words, risk_class in zip(words_of, classes, strict=True):
             if risk_class not in columns or not words:

@@ -32,8 +32,11 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 # arrays' spare capacity). Past it, the bank starts over: a flood of junk words must not
 # grow memory.
 MAX_BANKED_WORDS: Final = 60_000
-# Room per banked word for its distinct n-grams (a 10-letter word has 38 of 2-5 letters).
-_GRAMS_PER_WORD: Final = 40
+# New words whose n-grams are found at a time.
+_WORD_BLOCK: Final = 4096
+# Room per banked word for its distinct n-grams (a 10-letter word has 38 of 2-5 letters;
+# the synthetic traffic averages ~44 with its long Cyrillic words).
+_GRAMS_PER_WORD: Final = 48
 # Up to this many texts are counted one n-gram at a time: cheaper than the batch set-up.
 DIRECT_TEXTS: Final = 32
 
@@ -84,17 +87,32 @@ class CharGramCounts:
         missing = np.flatnonzero(ids < 0)
         if not len(missing):
             return ids
-        if len(known) + len(missing) > self._max_words:
+        new_words = words[missing].tolist()
+        counts = self._counts_in_blocks(new_words)
+        fits = self._bank.has_room(len(new_words), sum(block.nnz for block in counts))
+        if len(known) + len(new_words) > self._max_words or not fits:
+            # Full: start over with this batch's words (never grow: the old and new arrays
+            # alive at once were a worker's memory peak).
             known.clear()
             self._bank = _RowBank(self._width, self._max_words)
             ids[:] = -1
             missing = np.arange(len(words))
-        new_words = words[missing].tolist()
+            new_words = words.tolist()
+            counts = self._counts_in_blocks(new_words)
         start = self._bank.rows
-        self._bank.append(self._word_counts(new_words))
+        for block in counts:
+            self._bank.append(block)
         known.update(zip(new_words, range(start, start + len(new_words)), strict=True))
         ids[missing] = np.arange(start, start + len(new_words))
         return ids
+
+    def _counts_in_blocks(self, words: list[str]) -> list[sp.csr_matrix]:
+        # In blocks: the n-gram arrays of tens of thousands of new words at once took
+        # ~80 MB (seen on units of mostly unseen descriptions).
+        return [
+            self._word_counts(words[first : first + _WORD_BLOCK])
+            for first in range(0, len(words), _WORD_BLOCK)
+        ]
 
     def _word_counts(self, words: list[str]) -> sp.csr_matrix:
         if self._keys is not None:
@@ -218,7 +236,7 @@ def _code_points(text: str) -> np.ndarray:
 
 
 class _RowBank:
-    """Rows of a CSR matrix, appended in place (capacity doubles as needed).
+    """Rows of a CSR matrix, appended in place (capacity doubles if it must).
 
     Appending copies only the new rows, where stacking matrices would copy the whole bank
     each time a batch brings new words; `matrix` is a view of the rows so far. Arrays are
@@ -228,11 +246,16 @@ class _RowBank:
     def __init__(self, width: int, rows: int = MAX_BANKED_WORDS) -> None:
         self.width = width
         self.rows = 0
-        # Sized for a full bank up front (~30 n-grams a word): untouched pages take no
-        # memory, and growing (old and new arrays alive at once) is left for odd words.
+        # Sized for a full bank up front: untouched pages take no memory, and a bank that
+        # is full starts over rather than grow (see CharGramCounts).
         self._indptr = np.zeros(rows + 1, dtype=np.int32)
         self._indices = np.empty(rows * _GRAMS_PER_WORD, dtype=np.int32)
         self._data = np.empty(rows * _GRAMS_PER_WORD, dtype=np.float64)
+
+    def has_room(self, rows: int, nnz: int) -> bool:
+        """Whether that many more rows and entries fit without growing the arrays."""
+        used = int(self._indptr[self.rows])
+        return self.rows + rows < len(self._indptr) and used + nnz <= len(self._indices)
 
     def append(self, block: sp.csr_matrix) -> None:
         nnz = int(self._indptr[self.rows])

@@ -82,10 +82,13 @@ def test_the_word_bank_starts_over_when_full(texts: list[str]) -> None:
     char, _ = _vectorizers(texts)
     bounded = ngrams.CharGramCounts(char, max_words=50)
     expected = ngrams.CharGramCounts(char).counts(texts)
+    capacity = len(bounded._bank._indices)
     for start in range(0, 200, 5):  # fills and overflows the bank several times
         part = texts[start : start + 5]
         assert (bounded.counts(part) != expected[start : start + 5]).nnz == 0
         assert len(bounded._ids) <= 50
+        # Full means starting over, never growing (old and new arrays alive at once).
+        assert len(bounded._bank._indices) == capacity
 
 
 def test_other_vectorizer_settings_are_refused() -> None:
