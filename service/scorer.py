@@ -97,6 +97,34 @@ _new_lists: Final = np.frompyfunc(lambda _: [], 1, 1)
 REASON_SEPARATOR: Final = " | "
 
 
+# Below this many items, plain Python beats numpy's per-call cost in the reasons' bookkeeping
+# (one declaration is most HTTP traffic).
+_FEW: Final = 32
+
+
+def _positions_by_group(groups: np.ndarray, strong: np.ndarray) -> list[tuple[int, np.ndarray]]:
+    """(group, positions) for the strong entries of one rank, by group."""
+    if len(groups) <= _FEW:
+        found: dict[int, list[int]] = {}
+        for position, (group, ok) in enumerate(zip(groups.tolist(), strong.tolist(), strict=True)):
+            if ok:
+                found.setdefault(group, []).append(position)
+        return [(group, np.asarray(found[group])) for group in sorted(found)]
+    return [
+        (group, np.flatnonzero(strong & (groups == group)))
+        for group in np.unique(groups[strong]).tolist()
+    ]
+
+
+def _put(target: np.ndarray, positions: np.ndarray, values: list[Any]) -> None:
+    """`target[positions] = values` for an object array, values being tuples or lists."""
+    if len(positions) <= _FEW:
+        for position, value in zip(positions.tolist(), values, strict=True):
+            target[position] = value
+        return
+    target[positions] = _object_array(values)
+
+
 def _object_array(values: list[Any]) -> np.ndarray:
     """A 1-d object array of `values` (numpy would make tuples and lists a second axis)."""
     return np.fromiter(values, dtype=object, count=len(values))
@@ -231,12 +259,11 @@ class Scorer:
             terms = self._find_terms(facts, quoting)
             # One kind of reason at a time: its messages are made for all its items at once.
             for rank in range(order.shape[1]):
-                for group in np.unique(order[strong[:, rank], rank]).tolist():
-                    positions = np.flatnonzero(strong[:, rank] & (order[:, rank] == group))
+                for group, positions in _positions_by_group(order[:, rank], strong[:, rank]):
                     made = self._group_reasons(self._groups[group], rows[positions], facts, terms)
-                    ranked[rank][positions] = _object_array(made)
+                    _put(ranked[rank], positions, made)
             picked = np.flatnonzero(selected[rows])
-            ranked[MAX_REASONS][picked] = _object_array([_RANDOM_SELECTION] * len(picked))
+            _put(ranked[MAX_REASONS], picked, [_RANDOM_SELECTION] * len(picked))
         columns = [column.tolist() for column in ranked]
         if as_cells:
             out = np.full(n, "", dtype=object)

@@ -551,7 +551,13 @@ def usd_values(items: ItemColumns) -> np.ndarray:
 
 
 def hs_chapters(items: ItemColumns) -> np.ndarray:
-    codes, distinct = factorize(column(items, "hs_code"))
+    hs_codes = column(items, "hs_code")
+    if len(hs_codes) <= _SMALL:  # one declaration: grouping first costs more than it saves
+        return np.array(
+            [c[:2] if isinstance(c, str) and len(c) >= 2 else None for c in hs_codes.tolist()],
+            dtype=object,
+        )
+    codes, distinct = factorize(hs_codes)
     chapters = np.array(
         [c[:2] if isinstance(c, str) and len(c) >= 2 else None for c in distinct], dtype=object
     )
