@@ -538,10 +538,10 @@ def render_unit(
 
     `between_steps` runs once the scoring's working memory is freed, before rendering.
     """
-    scores = score_rows(scorer, _joined([_worker_view(piece) for piece in unit]), decimal)
+    rows = unit[0] if len(unit) == 1 else pa.concat_tables(unit, promote_options="default")
+    scores = score_rows(scorer, table_frame(_worker_view(rows)), decimal)
     if between_steps is not None:
         between_steps()
-    rows = unit[0] if len(unit) == 1 else pa.concat_tables(unit, promote_options="default")
     table = output_table(rows, scores, layout)
     return RenderedUnit(
         rows=len(scores),
