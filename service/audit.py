@@ -30,6 +30,7 @@ from typing import Any, Final, Literal
 
 import orjson
 
+from service.scorer import REASON_SEPARATOR
 from training.schema import (
     DECLARATION_FIELDS,
     ITEM_FIELDS,
@@ -185,7 +186,7 @@ def _number(text: str) -> float | None:
 
 def _reasons(cell: str) -> list[dict[str, str]]:
     reasons = []
-    for entry in cell.split(" | "):
+    for entry in cell.split(REASON_SEPARATOR):
         code, _, message = entry.partition(": ")
         if code.strip():
             reasons.append({"code": code.strip(), "message": message.strip()})

@@ -97,6 +97,8 @@ _new_lists: Final = np.frompyfunc(lambda _: [], 1, 1)
 REASON_SEPARATOR: Final = " | "
 
 
+# Kinds of reason whose message quotes the (shortened) description.
+_QUOTES_DESCRIPTION: Final = frozenset({"weight", "value", "hs_code", "vague_description"})
 # Below this many items, plain Python beats numpy's per-call cost in the reasons' bookkeeping
 # (one declaration is most HTTP traffic).
 _FEW: Final = 32
@@ -289,7 +291,8 @@ class Scorer:
         terms: dict[tuple[str, str], str | None],
     ) -> list[Reason | None]:
         """(code, message) of one kind of reason for items `rows` (None: nothing to say)."""
-        descriptions = [_short(str(d)) for d in facts.description[rows].tolist()]
+        if group in _QUOTES_DESCRIPTION:
+            descriptions = [_short(str(d)) for d in facts.description[rows].tolist()]
         if group == "terms":
             full = [str(d) for d in facts.description[rows].tolist()]
             classes = [facts.term_class(r) for r in rows.tolist()]
