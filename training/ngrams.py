@@ -216,6 +216,8 @@ class _GramKeys:
         rows: list[np.ndarray] = []
         columns: list[np.ndarray] = []
         for n in range(1, high + 1):
+            if n > len(points):
+                break  # a lone short word (" a ") has no longer n-grams
             shift = np.uint64(_KEY_BITS * (n - 1))
             key[: len(points) - n + 1] |= numbers[n - 1 :] << shift
             if n < low:

@@ -179,7 +179,11 @@ def test_columns_option_keeps_only_the_chosen_input_columns(
 
 
 def test_a_parcel_that_breaks_the_scorer_is_isolated(
-    straddling_csv: Path, tmp_path: Path, tiny_scorer: Scorer, monkeypatch: pytest.MonkeyPatch
+    straddling_csv: Path,
+    tmp_path: Path,
+    tiny_scorer: Scorer,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     score_columns = tiny_scorer.score_columns
 
@@ -195,6 +199,8 @@ def test_a_parcel_that_breaks_the_scorer_is_isolated(
     assert failed.tolist() == [3 <= i < 6 for i in range(len(output))]
     assert output.loc[3, "error"] == "row: could not be scored (ValueError: a bug) (line 5)"
     assert summary.scored == len(output) - 3
+    # The recovery is never silent: a failure is a bug to hear about.
+    assert "failed (ValueError: a bug); scoring them in parts" in caplog.text
 
 
 def test_a_scorer_that_always_fails_stops_the_run(

@@ -113,3 +113,14 @@ def test_word_grams_found_by_key_are_the_analyzers(texts: list[str]) -> None:
     # A lone surrogate (undecodable input) cannot be encoded: the analyzer's way is taken.
     assert keys.lookup(["ab\udcffc"]) is None
     assert (ngrams.CharGramCounts(char)._word_counts(["ab\udcffc"]) != 0).nnz > 0
+
+
+@pytest.mark.parametrize("word", ["a", "ab", "я", "弹"])
+def test_a_lone_short_word_is_looked_up_like_any_other(texts: list[str], word: str) -> None:
+    """A block of new words can be one short word (its n-grams end before the longest n):
+    this once raised, and batch scoring fell back to scoring the unit in halves."""
+    char, _ = _vectorizers(texts)
+    counter = ngrams.CharGramCounts(char)
+    by_key = counter._word_counts([word])
+    counter._keys = None
+    assert (by_key != counter._word_counts([word])).nnz == 0
