@@ -667,7 +667,29 @@ def _init_worker(scorer: Scorer) -> None:
     # the kernel (1M rows: 1.5 s of 10.3 s per worker), against ~0.4 s now, at a lower peak
     # (417 MB against 424-439 MB).
     pa.set_memory_pool(pa.system_memory_pool())
+    _keep_freed_memory()
     _worker_scorer = scorer
+
+
+# glibc's malloc options (`mallopt`): the size from which a block gets a mapping of its own
+# (unmapped, so faulted in afresh, when freed), and the free memory kept at the top of the
+# heap before it goes back to the system.
+_M_TRIM_THRESHOLD: Final = -1
+_M_MMAP_THRESHOLD: Final = -3
+_OWN_MAPPING_BYTES: Final = 32 << 20
+_KEEP_FREED_BYTES: Final = 128 << 20
+
+
+def _keep_freed_memory() -> None:
+    """Fixed malloc thresholds for a pool worker, where glibc's adapt as it goes.
+
+    A unit's arrays (a few MB each) are then reused from the heap instead of mapped and
+    unmapped: a worker's page faults per 1M rows fell from ~85-125k to ~66k, and its kernel
+    time from ~0.5 to ~0.3 s, at the same peak (5M rows: 434-435 MB).
+    """
+    if _LIBC is not None and hasattr(_LIBC, "mallopt"):
+        _LIBC.mallopt(_M_MMAP_THRESHOLD, _OWN_MAPPING_BYTES)
+        _LIBC.mallopt(_M_TRIM_THRESHOLD, _KEEP_FREED_BYTES)
 
 
 def _die_with_parent() -> None:
