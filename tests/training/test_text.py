@@ -1,9 +1,11 @@
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from training.features import DescriptionVectorizer
-from training.text import matching_text, transliterate
+from training.text import _matching_text, matching_text, transliterate
 
 
 @pytest.mark.parametrize(
@@ -59,3 +61,12 @@ def test_vectorizer_pickles_its_vocabulary_compactly_and_intact() -> None:
     # Pickling leaves the vectorizer it was made from as it was.
     assert [vectorizer.char_.vocabulary_, vectorizer.word_.vocabulary_] == vocabularies
     assert (restored.transform(corpus) != vectorizer.transform(corpus)).nnz == 0
+
+
+def test_ascii_takes_a_shortcut_to_the_same_matching_text(synthetic_sample: Any) -> None:
+    odd = ["".join(chr(c) for c in range(128)), " Plate\x1cCARRIER\x0b kh ja ", "\t", "iJ shh"]
+    texts = [*synthetic_sample["description"].dropna().unique().tolist(), *odd]
+    ascii_texts = [t for t in texts if t.isascii()]
+    assert len(ascii_texts) > 100
+    for text in ascii_texts:
+        assert matching_text(text) == _matching_text(text), text
