@@ -236,31 +236,46 @@ _FEATURE_NAMES: weakref.WeakKeyDictionary[
 ] = weakref.WeakKeyDictionary()
 
 
-# Contiguous transposed coefficients per fitted model, built once per process. sklearn's
-# predict on a sparse row multiplies by `coef_.T`, which scipy copies on every call: 1.5 ms
-# for the 36-chapter model and 0.7 ms for the gear model per single declaration, against
-# ~5 us with the transpose made once (measured).
-_TRANSPOSED: weakref.WeakKeyDictionary[Any, np.ndarray] = weakref.WeakKeyDictionary()
+# The fitted text models' coefficients, transposed and side by side, built once per process
+# for each set of models: one sparse product then serves them all. sklearn's predict on a
+# sparse row multiplies by `coef_.T`, which scipy copies on every call (1.5 ms for the
+# 36-chapter model per single declaration); and each product has a fixed cost (~50 us for
+# one row), paid once instead of four times. Column by column the sums are scipy's own, so
+# the values are those of one product per model.
+_STACKED: weakref.WeakKeyDictionary[Any, tuple[tuple[Any, ...], np.ndarray, list[int]]] = (
+    weakref.WeakKeyDictionary()
+)
 
 
-def _transposed_coef(model: Any) -> np.ndarray:
-    coef = _TRANSPOSED.get(model)
-    if coef is None:
-        coef = np.ascontiguousarray(np.atleast_2d(model.coef_).T)
-        _TRANSPOSED[model] = coef
-    return coef
+def _stacked_coef(models: Sequence[Any]) -> tuple[np.ndarray, list[int]]:
+    """(coefficients as one features x outputs array, each model's first output column)."""
+    cached = _STACKED.get(models[0])
+    if (
+        cached is None
+        or len(cached[0]) != len(models)
+        or any(a is not b for a, b in zip(cached[0], models, strict=False))
+    ):
+        blocks = [np.atleast_2d(model.coef_).T for model in models]
+        starts = np.cumsum([0] + [block.shape[1] for block in blocks]).tolist()
+        coef = np.ascontiguousarray(np.hstack(blocks))
+        cached = _STACKED[models[0]] = (tuple(models), coef, starts)
+    return cached[1], cached[2]
 
 
-def _linear(model: Any, matrix: sp.csr_matrix) -> np.ndarray:
-    """`model.decision_function` / `predict` of a linear model, without per-call copies."""
-    scores = np.asarray(matrix @ _transposed_coef(model)) + model.intercept_
-    return scores[:, 0] if scores.shape[1] == 1 else scores
+def _linear(models: Sequence[Any], matrix: sp.csr_matrix) -> list[np.ndarray]:
+    """`decision_function` / `predict` of each linear model, from one sparse product."""
+    coef, starts = _stacked_coef(models)
+    scores = np.asarray(matrix @ coef)
+    out = []
+    for model, start, end in zip(models, starts, starts[1:], strict=False):
+        part = scores[:, start:end] + model.intercept_
+        out.append(part[:, 0] if end - start == 1 else part)
+    return out
 
 
-def _log_proba(model: SGDClassifier, matrix: sp.csr_matrix) -> np.ndarray:
-    """`predict_log_proba` of a log-loss SGDClassifier (one-vs-rest, normalised), as sklearn
-    computes it."""
-    decision = _linear(model, matrix)
+def _log_proba(decision: np.ndarray) -> np.ndarray:
+    """`predict_log_proba` of a log-loss SGDClassifier (one-vs-rest, normalised) from its
+    decision function, as sklearn computes it."""
     if decision.ndim == 1:  # two classes: sklearn keeps one column
         positive = expit(decision)
         proba = np.column_stack([1.0 - positive, positive])
@@ -393,7 +408,10 @@ class TextSignals(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None): 
 
     def _signals(self, parts: dict[str, Any], matrix: sp.csr_matrix) -> np.ndarray:
         gear: SGDClassifier = parts["gear"]
-        log_proba = _log_proba(gear, matrix)
+        chapter_model: SGDClassifier | None = parts["chapter"]
+        models = [gear, parts["log_unit_weight"], parts["log_usd_per_kg"]]
+        decisions = _linear(models if chapter_model is None else [*models, chapter_model], matrix)
+        log_proba = _log_proba(decisions[0])
         benign_col = list(gear.classes_).index("benign")
         # Log-odds of each gear class against benign: additive, so reasons can split it.
         text = np.column_stack(
@@ -404,13 +422,11 @@ class TextSignals(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None): 
                 for c in RISK_CLASSES
             ]
         )
-        weight = _linear(parts["log_unit_weight"], matrix)
-        value = _linear(parts["log_usd_per_kg"], matrix)
-        chapter_model: SGDClassifier | None = parts["chapter"]
+        weight, value = decisions[1], decisions[2]
         chapter_lp = np.full((matrix.shape[0], len(self.chapters_)), np.log(_LOG_FLOOR))
         if chapter_model is not None:
             known = [self.chapters_.index(c) for c in chapter_model.classes_]
-            chapter_lp[:, known] = _log_proba(chapter_model, matrix)
+            chapter_lp[:, known] = _log_proba(decisions[3])
         return np.column_stack([text, weight, value, chapter_lp]).astype(np.float64)
 
     def fit(self, items: ItemColumns, label_class: np.ndarray) -> TextSignals:
