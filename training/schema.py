@@ -569,7 +569,8 @@ def parse_numbers(values: pd.Series, decimal: Literal[",", "."] | None = None) -
 def _numbers_and_blanks(
     values: pd.Series, decimal: Literal[",", "."] | None
 ) -> tuple[pd.Series, pd.Series]:
-    """`parse_numbers` and `_blank` of one column, from one pass over its distinct values."""
+    """`parse_numbers` of one column and where its cells are blank (missing or only
+    whitespace), from one pass over its distinct values."""
     if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
         return values.astype("float64"), values.isna()
     if pd.api.types.is_bool_dtype(values) or pd.api.types.is_datetime64_any_dtype(values):
@@ -586,15 +587,6 @@ def _numbers_and_blanks(
 
 
 # --- the frame normaliser ----------------------------------------------------------------
-
-
-def _blank(values: pd.Series) -> pd.Series:
-    """True where a raw cell is missing or only whitespace."""
-    if pd.api.types.is_numeric_dtype(values) or pd.api.types.is_datetime64_any_dtype(values):
-        return values.isna()
-    codes, uniques = _distinct(values)
-    blank = np.append((uniques.str.strip() == "").to_numpy(dtype=bool), True)
-    return pd.Series(blank[codes], index=values.index)
 
 
 # Characters that NFKC keeps as they are, alone and next to each other (checked for every
@@ -758,6 +750,7 @@ def normalise_declarations(
             return raw[field]
         return pd.Series(None, index=index, dtype=object)
 
+    description_messages = pd.Series(None, index=index, dtype=object)
     for field in fields:
         values = column(field)
         if field in _SCALAR_NORMALISERS:
@@ -766,6 +759,8 @@ def normalise_declarations(
             normalised, messages = _map_distinct(
                 values, _SCALAR_NORMALISERS[field], _KEPT_WHEN_STABLE.get(field)
             )
+            if field == "description":
+                description_messages = messages
             bad = messages.notna()
             errors.add(field, bad, "", messages)
             out[field] = normalised
@@ -788,11 +783,12 @@ def normalise_declarations(
                 parsed = pd.to_datetime(values, utc=True)
                 bad = pd.Series(False, index=index)
             else:
-                blank = _blank(values)
                 codes, uniques = _distinct(values)
-                distinct = pd.to_datetime(
-                    uniques.str.strip(), format="ISO8601", errors="coerce", utc=True
+                stripped = uniques.str.strip()
+                blank = pd.Series(
+                    np.append((stripped == "").to_numpy(dtype=bool), True)[codes], index=index
                 )
+                distinct = pd.to_datetime(stripped, format="ISO8601", errors="coerce", utc=True)
                 parsed = pd.Series(
                     distinct.array.take(codes, allow_fill=True), index=index, dtype=distinct.dtype
                 )
@@ -803,8 +799,10 @@ def normalise_declarations(
     # Every column above is a new array: no copy (which took ~1 ms per column and chunk).
     frame = pd.DataFrame({name: out[name] for name in fields}, index=index, copy=False)
 
-    # Required fields.
-    missing_description = _blank(column("description"))
+    # Required fields. The description normaliser raises rather than return nothing, so an
+    # empty result without a message is a blank cell (missing or only whitespace): found
+    # without a second pass over the column.
+    missing_description = frame["description"].isna() & description_messages.isna()
     errors.add("description", missing_description, "is required and must not be empty")
 
     # A missing declaration id gets one derived from the row, so every row is its own parcel.
@@ -813,9 +811,10 @@ def normalise_declarations(
         row_ids = lines if lines is not None else pd.Series(np.arange(1, len(index) + 1), index)
         frame.loc[missing_id, "declaration_id"] = "ROW-" + row_ids[missing_id].astype(str)
 
-    # Item numbers default to the row's position within its parcel.
-    position = frame.groupby("declaration_id", sort=False).cumcount() + 1
-    frame["item_no"] = frame["item_no"].fillna(position.astype("float64"))
+    # Item numbers default to the row's position within its parcel (grouped only if needed).
+    if bool(frame["item_no"].isna().any()):
+        position = frame.groupby("declaration_id", sort=False).cumcount() + 1
+        frame["item_no"] = frame["item_no"].fillna(position.astype("float64"))
 
     if READ_ERROR_COLUMN in raw.columns:
         read_errors = raw[READ_ERROR_COLUMN]
