@@ -744,8 +744,8 @@ def _render_in_worker(
     # A unit leaves ~220 objects in reference cycles (pandas Series and their cached `.str`
     # and `.dt` accessors), ~2 MB. Left to the collector's own schedule they reached the
     # oldest generation and piled up for tens of units before a full collection: the
-    # worker's memory rose and fell by 30-40 MB, and now and then peaked 70 MB higher. A
-    # full collection here costs ~2 ms (the model is frozen out of the collector's sight).
+    # worker's memory rose and fell by 30-40 MB. A full collection here costs ~2 ms (the
+    # model is frozen out of the collector's sight).
     gc.collect()
     return rendered
 
@@ -754,9 +754,9 @@ def _return_freed_memory() -> None:
     """Hand freed memory back to the system: in the process that writes, every few units.
 
     Arrow's allocator and glibc's keep freed memory for reuse, each for its own. The
-    writing process reads with Arrow and takes rendered units as Python bytes (glibc);
-    without handing memory back its peak crept up (5M rows: 441 MB, against 378 MB with).
-    Pool workers do not call this: they put Arrow on glibc instead (see `_init_worker`).
+    writing process reads with Arrow and takes rendered units as Python bytes (glibc):
+    without handing memory back, its peak crept up (see `_RETURN_MEMORY_EVERY`). Pool
+    workers do not call this: they put Arrow on glibc instead (see `_init_worker`).
     """
     pa.default_memory_pool().release_unused()
     if _LIBC is not None:

@@ -242,23 +242,24 @@ _FEATURE_NAMES: weakref.WeakKeyDictionary[
 # 36-chapter model per single declaration); and each product has a fixed cost (~50 us for
 # one row), paid once instead of four times. Column by column the sums are scipy's own, so
 # the values are those of one product per model.
-_STACKED: weakref.WeakKeyDictionary[Any, tuple[tuple[Any, ...], np.ndarray, list[int]]] = (
+_STACKED: weakref.WeakKeyDictionary[Any, tuple[tuple[np.ndarray, ...], np.ndarray, list[int]]] = (
     weakref.WeakKeyDictionary()
 )
 
 
 def _stacked_coef(models: Sequence[Any]) -> tuple[np.ndarray, list[int]]:
     """(coefficients as one features x outputs array, each model's first output column)."""
+    sources = tuple(model.coef_ for model in models)
     cached = _STACKED.get(models[0])
+    # Checked by identity: refitting a model gives it new coefficient arrays.
     if (
         cached is None
-        or len(cached[0]) != len(models)
-        or any(a is not b for a, b in zip(cached[0], models, strict=False))
+        or len(cached[0]) != len(sources)
+        or any(a is not b for a, b in zip(cached[0], sources, strict=False))
     ):
-        blocks = [np.atleast_2d(model.coef_).T for model in models]
+        blocks = [np.atleast_2d(coef).T for coef in sources]
         starts = np.cumsum([0] + [block.shape[1] for block in blocks]).tolist()
-        coef = np.ascontiguousarray(np.hstack(blocks))
-        cached = _STACKED[models[0]] = (tuple(models), coef, starts)
+        cached = _STACKED[models[0]] = (sources, np.ascontiguousarray(np.hstack(blocks)), starts)
     return cached[1], cached[2]
 
 

@@ -19,6 +19,7 @@ import itertools
 import re
 import threading
 import weakref
+from collections import Counter
 from collections.abc import Sequence
 from typing import Any, Final
 
@@ -55,6 +56,7 @@ class CharGramCounts:
             raise ValueError("CharGramCounts needs a char_wb vectorizer")
         self._analyze = vectorizer.build_analyzer()
         vocabulary: dict[str, int] = vectorizer.vocabulary_
+        self.vocabulary = vocabulary  # what the counts were built from
         self._index = pd.Index(list(vocabulary), dtype=object)
         self._columns = np.fromiter(vocabulary.values(), dtype=np.int32, count=len(vocabulary))
         self._width = len(vocabulary)
@@ -297,6 +299,7 @@ class WordGramCounts:
         self._lowercase = bool(vectorizer.lowercase)
         self._pattern = re.compile(vectorizer.token_pattern)
         vocabulary: dict[str, int] = vectorizer.vocabulary_
+        self.vocabulary = vocabulary  # what the counts were built from
         self._width = len(vocabulary)
         self._unigrams = {g: j for g, j in vocabulary.items() if " " not in g}
         bigrams = [(g.split(" "), j) for g, j in vocabulary.items() if " " in g]
@@ -354,7 +357,8 @@ def _counter(vectorizer: TfidfVectorizer) -> CharGramCounts | WordGramCounts:
     # Built on first use, outside the pickle: the bank is a cache, not part of the model.
     with _COUNTERS_LOCK:
         counter = _COUNTERS.get(vectorizer)
-        if counter is None:
+        # Checked by identity: refitting a vectorizer gives it a new vocabulary.
+        if counter is None or counter.vocabulary is not vectorizer.vocabulary_:
             made = (
                 CharGramCounts(vectorizer)
                 if vectorizer.analyzer == "char_wb"
@@ -388,25 +392,17 @@ def _direct_counts(
     analyzers = [
         (_analyzer(v), v.vocabulary_, int(s)) for v, s in zip(vectorizers, starts[:-1], strict=True)
     ]
-    indices: list[np.ndarray] = []
-    data: list[np.ndarray] = []
+    indices: list[int] = []
+    data: list[int] = []
     indptr = [0]
     for text in texts:
         for analyze, vocabulary, start in analyzers:
-            grams = analyze(text)
-            # Columns looked up in C (-1: not in the vocabulary), counted by numpy, sorted.
-            found = np.fromiter(map(vocabulary.get, grams, itertools.repeat(-1)), np.int64)
-            columns, counts = np.unique(found[found >= 0], return_counts=True)
-            indices.append(columns + start)
-            data.append(counts)
-        indptr.append(indptr[-1] + sum(len(c) for c in indices[-len(analyzers) :]))
-    empty = [np.zeros(0, dtype=np.int64)]
+            found = Counter(j for j in map(vocabulary.get, analyze(text)) if j is not None)
+            indices.extend(start + j for j in found)
+            data.extend(found.values())
+        indptr.append(len(indices))
     return sp.csr_matrix(
-        (
-            np.concatenate(data or empty).astype(np.float64),
-            np.concatenate(indices or empty).astype(np.int32),
-            indptr,
-        ),
+        (np.asarray(data, dtype=np.float64), np.asarray(indices, dtype=np.int32), indptr),
         shape=(len(texts), int(starts[-1])),
     )
 

@@ -124,3 +124,18 @@ def test_a_lone_short_word_is_looked_up_like_any_other(texts: list[str], word: s
     by_key = counter._word_counts([word])
     counter._keys = None
     assert (by_key != counter._word_counts([word])).nnz == 0
+
+
+def test_a_refitted_vectorizer_is_never_served_from_what_it_was(texts: list[str]) -> None:
+    """The per-vectorizer state (idf, word bank, word ids) follows a refit of the object."""
+    char, word = _vectorizers(texts[:60])
+    assert len(texts[:80]) > ngrams.DIRECT_TEXTS
+    ngrams.tfidf((char, word), texts[:80])
+    char.fit(texts[60:200])
+    word.fit(texts[60:200])
+    np.testing.assert_allclose(
+        ngrams.tfidf((char, word), texts[:80]).toarray(),
+        _sklearn((char, word), texts[:80]).toarray(),
+        rtol=0,
+        atol=1e-6,
+    )
