@@ -7,6 +7,7 @@ over *distinct* descriptions (cached) or over the few reasons of flagged items.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
@@ -312,7 +313,7 @@ class Scorer:
                     f"{_kg(unit)} kg per unit is {'heavy' if unit > usual else 'light'}"
                     f" for '{d}' (usually about {_kg(usual)} kg)",
                 )
-                if np.isfinite(unit)
+                if math.isfinite(unit)
                 else _WEIGHT_MISSING
                 for unit, usual, d in zip(
                     facts.unit_weight[rows].tolist(),
@@ -329,7 +330,7 @@ class Scorer:
                     f"{'low' if usd_kg < usual else 'high'} for '{d}' "
                     f"(usually about {usual:.0f} USD/kg)",
                 )
-                if np.isfinite(usd_kg)
+                if math.isfinite(usd_kg)
                 else _VALUE_MISSING
                 for usd_kg, usual, d in zip(
                     facts.usd_per_kg[rows].tolist(),
