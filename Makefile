@@ -9,6 +9,9 @@ MODELS_DIR ?= models
 # The contract's labelled sample, beside the repository: the default model's card records
 # its sim-to-real check on it when present (it is never trained on).
 DEV_DATA ?= ../shared/data/dev_declarations.csv
+# Labelled declarations written by people (corpora/README.md): learned from, thresholds, and
+# measured side by side in the model card.
+CORPORA ?= corpora
 
 .PHONY: install model run test lint format bench clean
 
@@ -23,7 +26,7 @@ $(VENV)/.installed: pyproject.toml
 install: $(VENV)/.installed
 
 model: install
-	$(BIN)/parcel-screen models ensure-default --models-dir $(MODELS_DIR) --dev-data $(DEV_DATA)
+	$(BIN)/parcel-screen models ensure-default --models-dir $(MODELS_DIR) --dev-data $(DEV_DATA) --corpora $(CORPORA)
 
 run: model
 	$(BIN)/parcel-screen serve --host $(HOST) --port $(PORT) --models-dir $(MODELS_DIR)

@@ -12,6 +12,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from training.corpora import HEADLINE as WRITTEN_HEADLINE
 from training.metrics import HEADLINE
 from training.registry import Registry, RegistryError
 
@@ -55,7 +56,8 @@ def metrics_table(title: str, columns: dict[str, dict[str, Any]]) -> Table:
     table.add_column("metric")
     for name in columns:
         table.add_column(name, justify="right")
-    for metric in (*HEADLINE, "items", "positives"):
+    # Item metrics, then parcel decisions at the stored thresholds (written corpora).
+    for metric in dict.fromkeys((*HEADLINE, *WRITTEN_HEADLINE, "items", "positives")):
         row = []
         for values in columns.values():
             value = values.get(metric)
@@ -200,6 +202,13 @@ def train(
         Path | None,
         typer.Option(help="Labelled file for a sim-to-real check, recorded in the model card."),
     ] = None,
+    corpora: Annotated[
+        Path | None,
+        typer.Option(
+            help="Written corpora: learn from its train/ sets, set thresholds on its "
+            "calibration/ sets (ordinary traffic), measure every set into the card."
+        ),
+    ] = None,
 ) -> None:
     """Train a model, register it (as a candidate unless --activate) and print its metrics.
 
@@ -216,6 +225,7 @@ def train(
                 rows=rows or DEFAULT_ROWS,
                 seed=seed,
                 dev_data=dev_data,
+                corpora=corpora if corpora and corpora.is_dir() else None,
             ),
             progress=lambda message: err.print(message, markup=False),
         )
@@ -230,7 +240,10 @@ def train(
         columns["dev (sim-to-real)"] = result.card["metrics"]["dev"]
     if "dev_unseen_text" in result.card["metrics"]:
         columns["dev, unseen wording"] = result.card["metrics"]["dev_unseen_text"]
+    for name, values in result.card["metrics"].get("written", {}).items():
+        columns[f"{name} ({values['use']})"] = values
     out.print(metrics_table(f"model {version}", columns))
+    out.print(f"thresholds set on {result.card['thresholds_set_on']}")
     out.print(f"registered {version}{' (active)' if activate else ' (candidate)'} in {models_dir}")
     print_comparison(version, result.card, previous_active, activate)
 
@@ -282,8 +295,10 @@ def models_ensure_default(
     rows: Annotated[int, typer.Option(help="Synthetic rows to train on.")] = DEFAULT_ROWS,
     seed: Annotated[int, typer.Option(help="Seed.")] = DEFAULT_SEED,
     dev_data: Annotated[Path | None, typer.Option(help="Sim-to-real check file.")] = None,
+    corpora: Annotated[Path | None, typer.Option(help="Written corpora (see `train`).")] = None,
 ) -> None:
-    """Build and activate the default model (synthetic data) unless one is active already."""
+    """Build and activate the default model (synthetic data and the written corpora) unless
+    one is active already."""
     registry = Registry(models_dir)
     active = registry.active_version()
     if active is not None:
@@ -301,6 +316,7 @@ def models_ensure_default(
         seed=seed,
         activate=True,
         dev_data=dev_data if dev_data and dev_data.is_file() else None,
+        corpora=corpora,
     )
 
 

@@ -98,6 +98,9 @@ _new_lists: Final = np.frompyfunc(lambda _: [], 1, 1)
 REASON_SEPARATOR: Final = " | "
 
 
+# Expectations (weight, value, HS chapter) are quoted from this confidence on: the share of
+# a description's words the text models know, or 1 with a known HS heading.
+QUOTABLE_CONFIDENCE: Final = 0.5
 # Kinds of reason whose message quotes the (shortened) description.
 _QUOTES_DESCRIPTION: Final = frozenset({"weight", "value", "hs_code", "vague_description"})
 # Below this many items, plain Python beats numpy's per-call cost in the reasons' bookkeeping
@@ -172,8 +175,12 @@ class Scorer:
         for j, group in enumerate(groups):
             self._group_matrix[j, self._groups.index(group)] = 1.0
         signal_names = list(model.text_.get_feature_names_out())
-        self._expected_weight = signal_names.index("expected_log_unit_weight")
-        self._expected_value = signal_names.index("expected_log_usd_per_kg")
+        self._signal_columns = _SignalColumns(
+            weight=signal_names.index("expected_log_unit_weight"),
+            value=signal_names.index("expected_log_usd_per_kg"),
+            confidence=signal_names.index("expectation_confidence"),
+            text=[signal_names.index(f"text_{c}") for c in RISK_CLASSES],
+        )
         self._term_cache: dict[tuple[str, str], str | None] = {}
 
     @classmethod
@@ -255,7 +262,7 @@ class Scorer:
                 contributions[start : start + len(block)] = per_feature @ self._group_matrix
             order = np.argsort(-contributions, axis=1)[:, :MAX_REASONS]
             strong = np.take_along_axis(contributions, order, axis=1) >= MIN_REASON_LOGIT
-            facts = _ItemFacts(items, scores, self._expected_weight, self._expected_value)
+            facts = _ItemFacts(items, scores, self._signal_columns)
             # Terms are looked up for every item that will quote one, in one batch.
             terms_group = self._groups.index("terms") if "terms" in self._groups else -1
             quoting = rows[((order == terms_group) & strong).any(axis=1)]
@@ -306,25 +313,34 @@ class Scorer:
                 )
                 for d, c in zip(full, classes, strict=True)
             ]
+        # An expectation is quoted only where it is the models' own for this kind of goods:
+        # not for wording they hardly know, nor for a description that names gear (the
+        # expectations are those of ordinary goods; "бронежилет" is not a heavy T-shirt).
+        quotable = facts.expectation_quotable[rows].tolist()
         if group == "weight":
             return [
-                (
+                None
+                if not ok
+                else (
                     "weight_mismatch",
                     f"{_kg(unit)} kg per unit is {'heavy' if unit > usual else 'light'}"
                     f" for '{d}' (usually about {_kg(usual)} kg)",
                 )
                 if math.isfinite(unit)
                 else _WEIGHT_MISSING
-                for unit, usual, d in zip(
+                for unit, usual, d, ok in zip(
                     facts.unit_weight[rows].tolist(),
                     facts.expected_weight[rows].tolist(),
                     descriptions,
+                    quotable,
                     strict=True,
                 )
             ]
         if group == "value":
             return [
-                (
+                None
+                if not ok
+                else (
                     "value_mismatch",
                     f"declared {usd_kg:.0f} USD/kg is "
                     f"{'low' if usd_kg < usual else 'high'} for '{d}' "
@@ -332,10 +348,11 @@ class Scorer:
                 )
                 if math.isfinite(usd_kg)
                 else _VALUE_MISSING
-                for usd_kg, usual, d in zip(
+                for usd_kg, usual, d, ok in zip(
                     facts.usd_per_kg[rows].tolist(),
                     facts.expected_value[rows].tolist(),
                     descriptions,
+                    quotable,
                     strict=True,
                 )
             ]
@@ -345,9 +362,11 @@ class Scorer:
                     "hs_mismatch",
                     f"HS code {hs} (chapter {hs[:2]}) does not fit '{d}'",
                 )
-                if isinstance(hs, str)
-                else _HS_MISSING
-                for hs, d in zip(facts.hs_code[rows].tolist(), descriptions, strict=True)
+                if isinstance(hs, str) and ok
+                else (_HS_MISSING if not isinstance(hs, str) else None)
+                for hs, d, ok in zip(
+                    facts.hs_code[rows].tolist(), descriptions, quotable, strict=True
+                )
             ]
         if group == "vague_description":
             return [
@@ -468,16 +487,24 @@ class Scorer:
         return out
 
 
+@dataclass(frozen=True)
+class _SignalColumns:
+    """Where reasons find the text signals they quote."""
+
+    weight: int
+    value: int
+    confidence: int
+    text: list[int]
+
+
 class _ItemFacts:
     """Per-item values that reasons quote, each computed (as a whole column) on first use:
     most batches quote only a few kinds of reason."""
 
-    def __init__(
-        self, items: ItemColumns, scores: ItemScores, expected_weight: int, expected_value: int
-    ) -> None:
+    def __init__(self, items: ItemColumns, scores: ItemScores, signals: _SignalColumns) -> None:
         self._items = items
         self._scores = scores
-        self._expected_columns = (expected_weight, expected_value)
+        self._signals = signals
         self.description = column(items, "description")
         self.risk_class = scores.risk_class
 
@@ -521,11 +548,21 @@ class _ItemFacts:
 
     @cached_property
     def expected_weight(self) -> np.ndarray:
-        return np.exp(self._scores.signals[:, self._expected_columns[0]])
+        return np.exp(self._scores.signals[:, self._signals.weight])
 
     @cached_property
     def expected_value(self) -> np.ndarray:
-        return np.exp(self._scores.signals[:, self._expected_columns[1]])
+        return np.exp(self._scores.signals[:, self._signals.value])
+
+    @cached_property
+    def expectation_quotable(self) -> np.ndarray:
+        """Whether the expected weight, value and HS chapter are the models' knowledge of
+        this kind of ordinary goods (well-known wording or a known HS heading, and wording
+        that does not itself name gear)."""
+        signals = self._scores.signals
+        confident = signals[:, self._signals.confidence] >= QUOTABLE_CONFIDENCE
+        ordinary = signals[:, self._signals.text].max(axis=1) < 0.0
+        return confident & ordinary
 
     @cached_property
     def gear_class(self) -> np.ndarray:

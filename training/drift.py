@@ -251,13 +251,12 @@ def _new_terms(
     known: dict[str, bool] = {}
     for word in counts:
         known[word] = any(token in vocabulary for token in re.findall(r"\w+", matching_text(word)))
-    unknown = {word: n for word, n in counts.items() if not known[word]}
+    # Terms seen once are mostly typos and one-off goods (ordinary traffic names thousands
+    # of kinds of goods); wording that is catching on recurs, and only it counts as drift.
+    unknown = {word: n for word, n in counts.items() if not known[word] and n >= 2}
     total = sum(counts.values())
     share = sum(unknown.values()) / total if total else 0.0
-    # Terms seen once are mostly typos; the list is for wording that is catching on.
-    frequent = sorted(
-        ((w, n) for w, n in unknown.items() if n >= 2), key=lambda item: (-item[1], item[0])
-    )
+    frequent = sorted(unknown.items(), key=lambda item: (-item[1], item[0]))
     return frequent[:NEW_TERMS_SHOWN], float(share)
 
 

@@ -35,6 +35,7 @@ from sklearn.linear_model import Ridge, SGDClassifier
 from sklearn.model_selection import KFold
 
 from training import knowledge, ngrams
+from training.common_words import is_common
 from training.row_cache import RowCache
 from training.schema import CATEGORIES, LABEL_CLASSES, MAIL_CLASSES, RISK_CLASSES
 from training.text import matching_text
@@ -54,6 +55,9 @@ _LEANING_CACHE_ENTRIES: Final = 20_000
 _TEXT_BLOCK: Final = 4096
 # Lowest log-odds of gear that the text alone can contribute (see FormFeatures.transform).
 _TEXT_FLOOR: Final = 4.0
+# Log-odds of the gear class a word must carry on its own to be named "typical of" it (a
+# word that barely leans is no evidence an officer would accept).
+_TERM_LEANING: Final = 1.0
 
 
 def column(items: ItemColumns, name: str, dtype: Any = object) -> np.ndarray:
@@ -294,6 +298,20 @@ def _distinct(descriptions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return factorize(np.where(pd.isna(descriptions), "", descriptions))
 
 
+# Positions of the fixed signals (the HS chapter log-probabilities follow them).
+_SIGNAL_COLUMNS: Final = {
+    name: j
+    for j, name in enumerate(
+        [
+            *(f"text_{c}" for c in RISK_CLASSES),
+            "expected_log_unit_weight",
+            "expected_log_usd_per_kg",
+            "expectation_confidence",
+        ]
+    )
+}
+
+
 class TextSignals(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):  # type: ignore[misc,call-arg]
     """What the description alone says: gear-likeness, expected weight, value and HS chapter.
 
@@ -317,8 +335,9 @@ class TextSignals(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None): 
         self.random_state = random_state
         self.vectorizer = vectorizer
 
-    # Learned: vectorizer_, chapters_, parts_ (the fitted text models); caches: cache_
-    # (signals per description) and word_leaning_ (gear leaning per word, for reasons).
+    # Learned: vectorizer_, chapters_, parts_ (the fitted text models), hs_expectations_
+    # (weight and value per HS heading and chapter); caches: cache_ (signals per
+    # description) and word_leaning_ (gear leaning per word, for reasons).
 
     def __getstate__(self) -> dict[str, Any]:
         # The caches are rebuilt from traffic; pickling them would bloat the artifact.
@@ -329,7 +348,7 @@ class TextSignals(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None): 
 
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
         names = [f"text_{c}" for c in RISK_CLASSES]
-        names += ["expected_log_unit_weight", "expected_log_usd_per_kg"]
+        names += ["expected_log_unit_weight", "expected_log_usd_per_kg", "expectation_confidence"]
         names += [f"chapter_logp_{c}" for c in self.chapters_]
         return np.asarray(names, dtype=object)
 
@@ -407,7 +426,9 @@ class TextSignals(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None): 
             parts["chapter"] = chapter_model
         return parts
 
-    def _signals(self, parts: dict[str, Any], matrix: sp.csr_matrix) -> np.ndarray:
+    def _signals(
+        self, parts: dict[str, Any], matrix: sp.csr_matrix, known: np.ndarray
+    ) -> np.ndarray:
         gear: SGDClassifier = parts["gear"]
         chapter_model: SGDClassifier | None = parts["chapter"]
         models = [gear, parts["log_unit_weight"], parts["log_usd_per_kg"]]
@@ -426,9 +447,70 @@ class TextSignals(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None): 
         weight, value = decisions[1], decisions[2]
         chapter_lp = np.full((matrix.shape[0], len(self.chapters_)), np.log(_LOG_FLOOR))
         if chapter_model is not None:
-            known = [self.chapters_.index(c) for c in chapter_model.classes_]
-            chapter_lp[:, known] = _log_proba(decisions[3])
-        return np.column_stack([text, weight, value, chapter_lp]).astype(np.float64)
+            modelled = [self.chapters_.index(c) for c in chapter_model.classes_]
+            chapter_lp[:, modelled] = _log_proba(decisions[3])
+        return np.column_stack([text, weight, value, known, chapter_lp]).astype(np.float64)
+
+    def _known_share(self, descriptions: Sequence[str]) -> np.ndarray:
+        """Share of each description's words the text models learned from: how far its
+        expected weight and value are the models' knowledge rather than their average."""
+        vocabulary = self.vectorizer_.word_.vocabulary_
+        out = np.zeros(len(descriptions))
+        for i, description in enumerate(descriptions):
+            words = _WORD.findall(matching_text(str(description)))
+            if words:
+                out[i] = sum(word in vocabulary for word in words) / len(words)
+        return out
+
+    def _fit_hs_expectations(
+        self, targets: dict[str, np.ndarray], hs_codes: np.ndarray, benign: np.ndarray
+    ) -> None:
+        """Typical log weight per unit and log USD/kg of benign goods per HS heading (4
+        digits) and chapter (2 digits): what to expect of goods the text models do not know."""
+        digits = pd.Series(hs_codes, dtype=object).where(benign)
+        frame = pd.DataFrame(
+            {
+                "w": targets["log_unit_weight"],
+                "v": targets["log_usd_per_kg"],
+                "heading": digits.str[:4],
+                "chapter": digits.str[:2],
+            }
+        ).replace([np.inf, -np.inf], np.nan)
+        tables: dict[str, dict[str, tuple[float, float]]] = {}
+        for level in ("heading", "chapter"):
+            grouped = frame.dropna(subset=[level]).groupby(level)
+            stats = grouped[["w", "v"]].median()[grouped.size() >= _MIN_CHAPTER_EXAMPLES]
+            tables[level] = {
+                str(code): (float(row.w), float(row.v)) for code, row in stats.iterrows()
+            }
+        self.hs_expectations_ = tables
+
+    def _with_hs_expectations(self, items: ItemColumns, signals: np.ndarray) -> np.ndarray:
+        """Signals whose expected weight and value lean on the declared HS heading as far as
+        the description is unknown; the confidence is then that of a known heading."""
+        tables = self.__dict__.get("hs_expectations_")
+        if not tables:
+            return signals
+        codes, distinct = factorize(column(items, "hs_code"))
+        found = np.full((len(distinct), 2), np.nan)
+        for i, code in enumerate(distinct.tolist()):
+            if isinstance(code, str):
+                hit = tables["heading"].get(code[:4]) or tables["chapter"].get(code[:2])
+                if hit is not None:
+                    found[i] = hit
+        per_row = found[codes] if len(codes) else np.zeros((0, 2))
+        has_hs = np.isfinite(per_row[:, 0])
+        if not has_hs.any():
+            return signals
+        names = _SIGNAL_COLUMNS
+        known = signals[:, names["expectation_confidence"]]
+        for j, name in enumerate(("expected_log_unit_weight", "expected_log_usd_per_kg")):
+            text = signals[:, names[name]]
+            signals[:, names[name]] = np.where(
+                has_hs, known * text + (1 - known) * per_row[:, j], text
+            )
+        signals[:, names["expectation_confidence"]] = np.where(has_hs, 1.0, known)
+        return signals
 
     def fit(self, items: ItemColumns, label_class: np.ndarray) -> TextSignals:
         self.fit_transform(items, label_class)
@@ -439,12 +521,14 @@ class TextSignals(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None): 
         codes, uniques = _distinct(descriptions)
         label_class = np.asarray(label_class, dtype=object)
         targets = self._targets(items)
+        self._fit_hs_expectations(targets, column(items, "hs_code"), label_class == "benign")
         benign_chapters = pd.Series(targets["chapter"][label_class == "benign"]).value_counts()
         self.chapters_: list[str] = sorted(
             benign_chapters[benign_chapters >= _MIN_CHAPTER_EXAMPLES].index.astype(str)
         )
         self.vectorizer_ = (self.vectorizer or DescriptionVectorizer()).fit(list(uniques))
         matrix = self.vectorizer_.transform(list(uniques))
+        known = self._known_share(list(uniques))
 
         out = np.zeros((len(descriptions), len(self.get_feature_names_out())))
         # Folds over *distinct* descriptions: a text is never scored by a model that saw it.
@@ -453,19 +537,19 @@ class TextSignals(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None): 
             in_train = np.isin(codes, train_codes)
             parts = self._fit_parts(matrix, codes, label_class, targets, np.flatnonzero(in_train))
             held = np.flatnonzero(~in_train)
-            signals = self._signals(parts, matrix[held_codes])
+            signals = self._signals(parts, matrix[held_codes], known[held_codes])
             lookup = np.full(len(uniques), -1)
             lookup[held_codes] = np.arange(len(held_codes))
             out[held] = signals[lookup[codes[held]]]
         self.parts_ = self._fit_parts(
             matrix, codes, label_class, targets, np.arange(len(descriptions))
         )
-        return out
+        return self._with_hs_expectations(items, out)
 
     def transform(self, items: ItemColumns) -> np.ndarray:
         descriptions = column(items, "description")
         codes, uniques = _distinct(descriptions)
-        return self.signals_for(uniques)[codes]
+        return self._with_hs_expectations(items, self.signals_for(uniques)[codes])
 
     def signals_for(self, descriptions: Sequence[str] | np.ndarray) -> np.ndarray:
         """Signals for distinct descriptions, from the cache where they repeat (safe to call
@@ -481,7 +565,9 @@ class TextSignals(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None): 
         for start in range(0, len(missing), _TEXT_BLOCK):
             block = missing[start : start + _TEXT_BLOCK]
             texts = [keys[i] for i in block]
-            computed = self._signals(self.parts_, self.vectorizer_.transform(texts))
+            computed = self._signals(
+                self.parts_, self.vectorizer_.transform(texts), self._known_share(texts)
+            )
             rows[block] = computed
             cache.add(texts, computed)
         return rows
@@ -504,14 +590,16 @@ class TextSignals(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None): 
         Each word is scored on its own by the gear model (log-odds of the class against
         benign), so the reason names the term as the sender wrote it ("Бронежилет", "6Б45",
         "防弹衣"). All words of all descriptions go through the vectorizer in one call.
-        None where no word leans towards the class.
+        Function words and the most common words ("for", "на", "body", "вещи") are never
+        named: an officer would not call them typical of gear. None where no other word
+        leans clearly towards the class.
         """
         gear: SGDClassifier = self.parts_["gear"]
         known = list(gear.classes_)
         if "benign" not in known:
             return [None] * len(descriptions)
         columns = [c for c in RISK_CLASSES if c in known]
-        words_of = [_WORD.findall(d) for d in descriptions]
+        words_of = [[w for w in _WORD.findall(d) if not is_common(w)] for d in descriptions]
         # Words repeat across descriptions and batches: each is scored once per process.
         leaning_of: dict[str, np.ndarray] = self.__dict__.setdefault("word_leaning_", {})
         new_words = sorted({w for words in words_of for w in words} - leaning_of.keys())
@@ -531,7 +619,7 @@ class TextSignals(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None): 
                 continue
             j = columns.index(risk_class)
             best = max(words, key=lambda w: cast(np.ndarray, leaning[w])[j])
-            out.append(best if cast(np.ndarray, leaning[best])[j] > 0 else None)
+            out.append(best if cast(np.ndarray, leaning[best])[j] > _TERM_LEANING else None)
         return out
 
 
@@ -768,9 +856,13 @@ class FormFeatures(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
         with np.errstate(divide="ignore", invalid="ignore"):
             log_unit = np.log(np.maximum(net / quantity, _LOG_FLOOR))
         weight_known = np.isfinite(log_unit)
+        # An expectation the models hardly know (unseen wording, no HS heading to fall back
+        # on) is a guess near the average of all goods: its residual counts for less.
+        confidence = signals[:, sig["expectation_confidence"]]
         weight_res = np.where(
             weight_known, log_unit - signals[:, sig["expected_log_unit_weight"]], 0.0
         )
+        weight_res *= confidence
         out[:, col["weight_log_unit"]] = np.where(weight_known, log_unit, 0.0)
         out[:, col["weight_residual_over"]] = np.maximum(weight_res, 0.0)
         out[:, col["weight_residual_far_over"]] = np.maximum(weight_res - 1.0, 0.0)
@@ -784,6 +876,7 @@ class FormFeatures(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
         value_res = np.where(
             value_known, log_usd_kg - signals[:, sig["expected_log_usd_per_kg"]], 0.0
         )
+        value_res *= confidence
         usd_known = np.isfinite(usd)
         out[:, col["value_log_usd_unit"]] = np.where(
             usd_known, np.log1p(np.maximum(np.where(usd_known, usd, 0.0) / quantity, 0.0)), 0.0

@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import re
 import tomllib
+from collections import Counter
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -19,8 +20,23 @@ from typing import Any, Final
 LEXICON_DIR: Final = Path(__file__).resolve().parent / "lexicon"
 
 # Description languages / registers: en_mt is machine-translated English of Chinese sellers,
-# translit is Russian written in Latin letters.
-LANGUAGES: Final = ("ru", "en", "en_mt", "zh", "translit", "pl", "de", "uk")
+# translit is Russian written in Latin letters; kk Kazakh, uz Uzbek, ky Kyrgyz, hy Armenian,
+# tr Turkish (the Central Asian and Caucasus lanes).
+LANGUAGES: Final = (
+    "ru", "en", "en_mt", "zh", "translit", "pl", "de", "uk", "kk", "uz", "ky", "hy", "tr",
+)  # fmt: skip
+# Kinds of ordinary goods: the goods catalogue and the benign item files name one per item;
+# cover stories draw the text of disguised gear from them.
+FAMILIES: Final = (
+    "clothing", "outerwear", "footwear", "underwear_socks", "workwear_uniform_civil",
+    "accessories_bags", "home_textiles", "cosmetics_perfume", "food", "drinks", "sweets",
+    "medicine_supplements", "books_print", "documents", "phones_electronics",
+    "computers_parts", "electronic_components", "household_appliances", "kitchenware",
+    "tools_hardware", "auto_moto_parts", "sports_fitness", "outdoor_camping_fishing",
+    "hunting_airsoft_outdoor_lookalike", "protective_civil", "toys_baby",
+    "hobby_crafts_music", "souvenirs_gifts_art", "jewellery_watches", "personal_belongings",
+    "mixed_box", "building_materials", "optics_cameras", "garden", "pet", "medical_devices",
+)  # fmt: skip
 FIRST_YEAR: Final = 2023
 
 _PHRASE_KEY: Final = re.compile(r"^(?P<language>[a-z]+(?:_mt)?)(?:_(?P<since>\d{4}))?$")
@@ -77,6 +93,20 @@ class ItemType:
     covers: tuple[str, ...]
     category: dict[str, float] | None
     mail: dict[str, float] | None
+    family: str | None = None  # benign items: the kind of goods (FAMILIES)
+
+
+@dataclass(frozen=True)
+class CoverStory:
+    """How gear is written up when hidden: a pool of ordinary items whose text it borrows."""
+
+    key: str
+    families: dict[str, float]
+    keys: tuple[str, ...]
+    keys_weight: float
+    vague_kind: str | None
+    vague_share: float
+    since: int
 
 
 @dataclass(frozen=True)
@@ -184,20 +214,27 @@ def vague_groups() -> dict[str, PhraseGroup]:
 
 
 @cache
-def disguise_groups() -> dict[str, PhraseGroup]:
+def cover_stories() -> dict[str, CoverStory]:
     """Cover stories for gear, keyed by name (see disguises.toml)."""
-    groups: dict[str, PhraseGroup] = {}
+    stories: dict[str, CoverStory] = {}
     for key, table in _read_toml("disguises.toml").items():
-        since = int(table.get("since", FIRST_YEAR))
-        phrasings = _phrasings(table, since)
-        if "vague" in table:
-            phrasings += tuple(
-                Phrasing(p.text, p.language, since) for p in _vague_phrasings(table["vague"])
-            )
-        if not phrasings:
-            raise ValueError(f"disguise {key!r} has no phrasings")
-        groups[key] = PhraseGroup(key, phrasings, *_hs(table["hs"]), since=since)
-    return groups
+        families = _weights(table.get("families", {}))
+        unknown = set(families) - set(FAMILIES)
+        if unknown:
+            raise ValueError(f"cover story {key!r}: unknown families {sorted(unknown)}")
+        vague = table.get("vague")
+        if vague is not None and vague not in vague_kinds():
+            raise ValueError(f"cover story {key!r}: unknown vague kind {vague!r}")
+        stories[key] = CoverStory(
+            key=key,
+            families=families,
+            keys=tuple(table.get("keys", ())),
+            keys_weight=float(table.get("keys_weight", 1.0)),
+            vague_kind=vague,
+            vague_share=float(table.get("vague_share", 0.0)),
+            since=int(table.get("since", FIRST_YEAR)),
+        )
+    return stories
 
 
 @cache
@@ -229,27 +266,114 @@ def item_catalogue() -> tuple[ItemType, ...]:
                     covers=tuple(table.get("covers", ())),
                     category=_weights(table["category"]) if "category" in table else None,
                     mail=_weights(table["mail"]) if "mail" in table else None,
+                    family=table.get("family"),
                 )
             )
+    items.extend(goods_catalogue())
     _check_catalogue(items)
     return tuple(items)
 
 
+# Columns of the goods catalogue that hold phrasings, by language.
+_GOODS_LANGUAGES: Final = (
+    "ru", "en", "zh", "de", "pl", "uk", "kk", "uz", "ky", "hy", "tr", "translit",
+)  # fmt: skip
+# The vague word an honest sender may write instead of the name, by family.
+_FAMILY_VAGUE: Final = {
+    "clothing": "clothing", "outerwear": "clothing", "footwear": "clothing",
+    "underwear_socks": "clothing", "workwear_uniform_civil": "clothing",
+    "home_textiles": "clothing", "auto_moto_parts": "parts", "tools_hardware": "parts",
+    "phones_electronics": "electronics", "computers_parts": "electronics",
+    "electronic_components": "electronics", "household_appliances": "electronics",
+    "toys_baby": "toys",
+}  # fmt: skip
+# Families whose parcels travel under their own category and mail class.
+_FAMILY_CATEGORY: Final = {"documents": {"documents": 20.0, "other": 1.0}}
+_FAMILY_MAIL: Final = {
+    "documents": {"letter": 70.0, "small_packet": 5.0, "ems": 15.0, "courier": 10.0}
+}
+
+
+def _goods_item(row: dict[str, str], source: str) -> ItemType:
+    key = row["key"].strip()
+    family = row["family"].strip()
+    if family not in FAMILIES:
+        raise ValueError(f"{source}: {key!r} has unknown family {family!r}")
+    codes = row["hs"].split()
+    # Honest senders pick the first code most often.
+    hs = {code: float(len(codes) - i) for i, code in enumerate(codes)}
+    quantity: dict[int, float] = {}
+    for pair in row["qty"].split():
+        count, _, weight = pair.partition(":")
+        quantity[max(int(count), 1)] = float(weight or 1)
+    origins: dict[str, float] = {}
+    for pair in (row.get("origins") or "").split():
+        country, _, factor = pair.partition(":")
+        origins[country.upper()] = float(factor)
+    phrasings: list[Phrasing] = []
+    for language in _GOODS_LANGUAGES:
+        for text in (row.get(language) or "").split("|"):
+            if text.strip():
+                phrasings.append(Phrasing(text.strip(), language, FIRST_YEAR))
+    low, high = float(row["usd_low"]), float(row["usd_high"])
+    return ItemType(
+        key=key,
+        label_class="benign",
+        share=float(row["share"]),
+        weight_median_kg=float(row["unit_kg"]),
+        weight_sigma=float(row["spread"]),
+        worth_usd=(min(low, high), max(low, high)),
+        quantities=tuple(quantity),
+        quantity_weights=tuple(quantity.values()),
+        names=PhraseGroup(f"item:{key}", tuple(phrasings), *_hs(hs)),
+        origins=origins,
+        elsewhere=1.0,
+        kit=False,
+        palette=None,
+        vague_kind=_FAMILY_VAGUE.get(family, "general"),
+        disguises={},
+        covers=(),
+        category=_FAMILY_CATEGORY.get(family),
+        mail=_FAMILY_MAIL.get(family),
+        family=family,
+    )
+
+
+@cache
+def goods_catalogue() -> tuple[ItemType, ...]:
+    """The catalogue of ordinary postal goods (lexicon/goods/*.csv), shares scaled so that it
+    carries `catalogue_share` of benign traffic beside the hand-kept benign item files."""
+    found: list[ItemType] = []
+    for path in sorted((LEXICON_DIR / "goods").glob("*.csv")):
+        with path.open(encoding="utf-8", newline="") as handle:
+            for row in csv.DictReader(handle):
+                if not (row.get("key") or "").strip():
+                    continue
+                try:
+                    found.append(_goods_item(row, path.name))
+                except (KeyError, ValueError) as exc:
+                    raise ValueError(f"{path.name}: row {row.get('key')!r}: {exc}") from exc
+    return tuple(found)
+
+
 def _check_catalogue(items: list[ItemType]) -> None:
-    keys = [item.key for item in items]
-    if len(set(keys)) != len(keys):
-        raise ValueError("duplicate item keys in the lexicon")
+    counts = Counter(item.key for item in items)
+    duplicates = sorted(key for key, count in counts.items() if count > 1)
+    if duplicates:
+        raise ValueError(f"duplicate item keys in the lexicon: {', '.join(duplicates)}")
     benign = {item.key for item in items if item.label_class == "benign"}
-    disguises = disguise_groups()
+    stories = cover_stories()
     for item in items:
+        if item.label_class == "benign" and item.family not in FAMILIES:
+            raise ValueError(f"benign item {item.key!r} needs a family, one of FAMILIES")
         if not item.names.phrasings:
             raise ValueError(f"item {item.key!r} has no phrasings")
         for cover in item.covers:
             if cover not in benign:
                 raise ValueError(f"item {item.key!r}: cover {cover!r} is not a benign item")
-        for disguise in item.disguises:
-            if disguise not in disguises:
-                raise ValueError(f"item {item.key!r}: unknown disguise {disguise!r}")
+        for story in item.disguises:
+            if story not in stories:
+                raise ValueError(f"item {item.key!r}: unknown cover story {story!r}")
         if item.label_class != "benign" and not (item.disguises and item.covers):
             raise ValueError(f"gear item {item.key!r} needs disguises and covers")
 

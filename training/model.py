@@ -116,18 +116,6 @@ class RiskModel:
         platt = LogisticRegression(C=1e4, max_iter=1000).fit(logit, np.asarray(label, dtype=int))
         self.calibration_ = (float(platt.coef_[0, 0]), float(platt.intercept_[0]))
 
-    def choose_thresholds(
-        self,
-        item_scores: np.ndarray,
-        benign: np.ndarray,
-        review_fpr: float = DEFAULT_REVIEW_FPR,
-        inspect_fpr: float = DEFAULT_INSPECT_FPR,
-    ) -> Thresholds:
-        review = threshold_at_fpr(item_scores, benign, review_fpr)
-        inspect = max(review, threshold_at_fpr(item_scores, benign, inspect_fpr))
-        self.thresholds_ = Thresholds(review, inspect, review_fpr, inspect_fpr)
-        return self.thresholds_
-
     def score(self, items: ItemColumns) -> ItemScores:
         signals = self.text_.transform(items)
         # Plain numpy rather than scaler.transform/predict_proba: their input validation

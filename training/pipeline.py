@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from training import corpora
+from training.model import RiskModel
 from training.schema import normalise_declarations
 from training.text import matching_text
 from training.train import TrainingResult, evaluate_model, fit_and_evaluate
@@ -25,6 +27,11 @@ class TrainingRequest:
     rows: int = 300_000  # synthetic rows when there is no `data`
     seed: int = 0
     dev_data: Path | None = None
+    # Written corpora (see training.corpora): train/ sets are learned from (each row
+    # repeated `written_repeat` times), calibration/ sets set the thresholds, and every set
+    # is measured into the card.
+    corpora: Path | None = None
+    written_repeat: int = 20
 
 
 def read_labelled(path: Path) -> pd.DataFrame:
@@ -38,6 +45,26 @@ def read_labelled(path: Path) -> pd.DataFrame:
     if "label" not in frame.columns or frame["label"].notna().sum() == 0:
         raise ValueError(f"{path}: no usable labels (a `label` column of 0/1 is needed)")
     return frame
+
+
+def _written(root: Path | None, use: str) -> pd.DataFrame | None:
+    """All sets of one use under a corpora directory as one frame (None if there are none)."""
+    if root is None:
+        return None
+    sets = corpora.written_sets(root, use)
+    if not sets:
+        return None
+    return pd.concat([corpora.read_set(s) for s in sets], ignore_index=True)
+
+
+def measure_written(model: RiskModel, root: Path) -> dict[str, dict[str, object]]:
+    """Metrics of a model on every written set, by name, with what the set is used for
+    (figures on train/ sets are in-sample, on calibration/ sets at their own thresholds)."""
+    out: dict[str, dict[str, object]] = {}
+    for use in (corpora.BLIND, corpora.CALIBRATION, corpora.TRAIN):
+        for written in corpora.written_sets(root, use):
+            out[written.name] = {"use": use, **corpora.measure(model, corpora.read_set(written))}
+    return out
 
 
 def synthetic_frame(rows: int, seed: int) -> pd.DataFrame:
@@ -67,9 +94,22 @@ def run_training(
     if not frames:
         raise ValueError("nothing to train on: give --data files or --synthetic rows")
     frame = pd.concat(frames, ignore_index=True)
-    progress(f"fitting on {len(frame):,} rows")
-    result = fit_and_evaluate(frame, random_state=request.seed % (2**32))
+    written = _written(request.corpora, corpora.TRAIN)
+    calibration = _written(request.corpora, corpora.CALIBRATION)
+    if written is not None:
+        sources.append({"kind": "written", "rows": len(written), "repeat": request.written_repeat})
+    extra = 0 if written is None else len(written)
+    progress(f"fitting on {len(frame):,} rows (+ {extra:,} written)")
+    result = fit_and_evaluate(
+        frame,
+        random_state=request.seed % (2**32),
+        written=written,
+        written_repeat=request.written_repeat,
+        calibration=calibration,
+    )
     result.card["training_data"]["sources"] = sources
+    if request.corpora is not None:
+        result.card["metrics"]["written"] = measure_written(result.model, request.corpora)
     if request.dev_data is not None:
         dev = read_labelled(request.dev_data)
         result.card["metrics"]["dev"] = evaluate_model(result.model, dev)

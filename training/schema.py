@@ -55,7 +55,8 @@ DECLARATION_FIELDS: Final = PARCEL_FIELDS + ITEM_FIELDS
 ALL_FIELDS: Final = DECLARATION_FIELDS + LABEL_FIELDS
 NUMERIC_FIELDS: Final = ("gross_weight_kg", "quantity", "net_weight_kg", "value", "item_no")
 
-MAIL_CLASSES: Final = ("letter", "parcel", "ems", "courier")
+# Order matters: position 0 is the letter (the generator and features index by position).
+MAIL_CLASSES: Final = ("letter", "parcel", "ems", "courier", "small_packet")
 CATEGORIES: Final = (
     "gift",
     "documents",
@@ -357,15 +358,23 @@ _MAIL_CLASS_ALIASES: Final[dict[str, str]] = {
         "letter": (
             "letter",
             "letters",
-            "small packet",
-            "packet",
             "письмо",
-            "бандероль",
-            "мелкий пакет",
-            "小包",
             "信函",
             "brief",
             "list",
+        ),
+        # The UPU letter-post small packet (up to 2 kg): its own class since the contract
+        # named it; before, exports that wrote it were read as letters.
+        "small_packet": (
+            "small packet",
+            "small packets",
+            "packet",
+            "мелкий пакет",
+            "бандероль",
+            "小包",
+            "päckchen",
+            "paczka mała",
+            "e-packet",
         ),
         "parcel": ("parcel", "parcels", "package", "посылка", "包裹", "paket", "paczka"),
         "ems": ("ems", "емс", "ems express", "特快专递"),
@@ -859,7 +868,7 @@ Currency = Annotated[str | None, BeforeValidator(_scalar(normalise_currency))]
 HsCode = Annotated[str | None, BeforeValidator(_scalar(normalise_hs_code))]
 Identifier = Annotated[str | None, BeforeValidator(_scalar(normalise_identifier))]
 MailClass = Annotated[
-    Literal["letter", "parcel", "ems", "courier"] | None,
+    Literal["letter", "small_packet", "parcel", "ems", "courier"] | None,
     BeforeValidator(_scalar(normalise_mail_class)),
 ]
 Category = Annotated[

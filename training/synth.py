@@ -122,17 +122,21 @@ class _Catalogue:
     plain_palette: BoolArray
     item_category: tuple[FloatArray | None, ...]
     item_mail: tuple[FloatArray | None, ...]
-    # phrase groups: item names first (same index as items), then disguises, then vague kinds
+    # phrase groups: item names first (same index as items), then vague kinds
     groups: tuple[PhraseGroup, ...]
     group_hs_cumulative: tuple[FloatArray, ...]
-    disguise_index: dict[str, int]
     vague_index: dict[str, int]
     item_vague_group: IntArray
-    # per item and year: cumulative over the item's disguise groups, and the group ids
+    # per item and year: cumulative over the item's cover stories, and the story ids
     disguise_choices: tuple[IntArray, ...]
     disguise_cumulative: tuple[tuple[FloatArray, ...], ...]
+    # per cover story: the ordinary items it borrows (cumulative by honest traffic), and
+    # its vague words (group id, -1 for none) with the share of lines that use them
+    story_items: tuple[IntArray, ...]
+    story_item_cumulative: tuple[FloatArray, ...]
+    story_vague_group: IntArray
+    story_vague_share: FloatArray
     cover_items: tuple[IntArray, ...]
-    relabel_pools: tuple[IntArray, ...]  # per risk class: benign items whose names gear takes
     companion_cumulative: FloatArray
     companion_items: IntArray
     kit_cumulative: FloatArray
@@ -159,22 +163,23 @@ def _catalogue() -> _Catalogue:
     items = knowledge.item_catalogue()
     keys = [item.key for item in items]
     index = {key: i for i, key in enumerate(keys)}
-    disguises = knowledge.disguise_groups()
+    stories = knowledge.cover_stories()
+    story_names = list(stories)
+    story_index = {key: i for i, key in enumerate(story_names)}
     vague = knowledge.vague_groups()
-    groups = tuple(item.names for item in items) + tuple(disguises.values()) + tuple(vague.values())
-    disguise_index = {key: len(items) + i for i, key in enumerate(disguises)}
-    vague_index = {key: len(items) + len(disguises) + i for i, key in enumerate(vague)}
+    groups = tuple(item.names for item in items) + tuple(vague.values())
+    vague_index = {key: len(items) + i for i, key in enumerate(vague)}
 
     disguise_choices: list[IntArray] = []
     disguise_cumulative: list[tuple[FloatArray, ...]] = []
     for item in items:
         names = list(item.disguises) or ["gift_vague"]
-        ids = np.array([disguise_index[name] for name in names], dtype=np.int64)
+        ids = np.array([story_index[name] for name in names], dtype=np.int64)
         per_year: list[FloatArray] = []
         for year in YEARS:
             weights = np.array(
                 [
-                    item.disguises.get(name, 1.0) if disguises[name].since <= year else 0.0
+                    item.disguises.get(name, 1.0) if stories[name].since <= year else 0.0
                     for name in names
                 ]
             )
@@ -191,7 +196,8 @@ def _catalogue() -> _Catalogue:
     lanes = knowledge.lanes()
     class_of = {name: i for i, name in enumerate(LABEL_CLASSES)}
     item_class = np.array([class_of[item.label_class] for item in items], dtype=np.int64)
-    shares = np.array([item.share for item in items])
+    shares = _traffic_shares(items, float(settings["benign"]["catalogue_share"]))
+    story_pools = [_cover_pool(stories[name], items, shares) for name in story_names]
 
     def origin_factor(origin: str) -> FloatArray:
         return np.array([item.origins.get(origin, item.elsewhere) for item in items])
@@ -228,7 +234,6 @@ def _catalogue() -> _Catalogue:
         ),
         groups=groups,
         group_hs_cumulative=tuple(_cumulative(group.hs_weights) for group in groups),
-        disguise_index=disguise_index,
         vague_index=vague_index,
         item_vague_group=np.array(
             [vague_index.get(item.vague_kind, vague_index["general"]) for item in items],
@@ -236,12 +241,18 @@ def _catalogue() -> _Catalogue:
         ),
         disguise_choices=tuple(disguise_choices),
         disguise_cumulative=tuple(disguise_cumulative),
+        story_items=tuple(pool for pool, _ in story_pools),
+        story_item_cumulative=tuple(cumulative for _, cumulative in story_pools),
+        story_vague_group=np.array(
+            [
+                -1 if (kind := stories[name].vague_kind) is None else vague_index[kind]
+                for name in story_names
+            ],
+            dtype=np.int64,
+        ),
+        story_vague_share=np.array([stories[name].vague_share for name in story_names]),
         cover_items=tuple(
             np.array([index[cover] for cover in item.covers], dtype=np.int64) for item in items
-        ),
-        relabel_pools=tuple(
-            np.array([index[key] for key in settings["relabelled"][name]], dtype=np.int64)
-            for name in RISK_CLASSES
         ),
         companion_cumulative=_cumulative(list(companions.values())),
         companion_items=np.array([index[key] for key in companions], dtype=np.int64),
@@ -274,6 +285,43 @@ def _catalogue() -> _Catalogue:
         ),
         usd_per_unit=knowledge.usd_per_unit(),
     )
+
+
+def _traffic_shares(items: Sequence[ItemType], catalogue_share: float) -> FloatArray:
+    """Each item's relative volume; the goods catalogue scaled to `catalogue_share` of the
+    benign traffic (its shares are on their own scale)."""
+    shares = np.array([item.share for item in items], dtype=np.float64)
+    catalogue = {item.key for item in knowledge.goods_catalogue()}
+    from_catalogue = np.array([item.key in catalogue for item in items])
+    benign = np.array([item.label_class == "benign" for item in items])
+    kept_total = shares[benign & ~from_catalogue].sum()
+    catalogue_total = shares[from_catalogue].sum()
+    if catalogue_total > 0 and kept_total > 0:
+        scale = catalogue_share / (1.0 - catalogue_share) * kept_total / catalogue_total
+        shares = np.where(from_catalogue, shares * scale, shares)
+    return shares
+
+
+def _cover_pool(
+    story: knowledge.CoverStory, items: Sequence[ItemType], shares: FloatArray
+) -> tuple[IntArray, FloatArray]:
+    """Ordinary items a cover story borrows, and the cumulative chance of each: within each
+    of the story's families (and its look-alike keys) in proportion to honest traffic."""
+    weights = np.zeros(len(items))
+    benign = np.array([item.label_class == "benign" for item in items])
+    family = np.array([item.family or "" for item in items], dtype=object)
+    for name, family_weight in story.families.items():
+        members = benign & (family == name)
+        if members.any():
+            weights += np.where(members, family_weight * shares / shares[members].sum(), 0.0)
+    if story.keys:
+        members = benign & np.array([any(k in item.key for k in story.keys) for item in items])
+        if members.any():
+            weights += np.where(members, story.keys_weight * shares / shares[members].sum(), 0.0)
+    pool = np.flatnonzero(weights > 0)
+    if len(pool) == 0:
+        raise ValueError(f"cover story {story.key!r} finds no ordinary items")
+    return pool.astype(np.int64), _cumulative(weights[pool])
 
 
 @cache
@@ -409,21 +457,29 @@ def _decorate(
     prefixes: dict[str, list[str]] = templates["vague_prefix"]
     separators: list[str] = templates["bilingual_separator"]["values"]
     palettes = ("", "tactical", "plain")
+    fallback: dict[str, list[str]] = settings["language_fallback"]
+
+    def localised(table: dict[str, list[str]], language: str) -> list[str]:
+        for candidate in (language, *fallback.get(language, []), "en"):
+            if candidate in table:
+                return table[candidate]
+        return next(iter(table.values()))
+
     for i in np.flatnonzero(any_flag).tolist():
         text = texts[i]
         lang = LANGUAGES[language[i]]
         if flags["colour"][i]:
-            text = f"{text} {local.choice(colours[palettes[palette[i]]][lang])}"
+            text = f"{text} {local.choice(localised(colours[palettes[palette[i]]], lang))}"
         if flags["condition"][i]:
-            text = f"{text} {local.choice(conditions[lang])}"
+            text = f"{text} {local.choice(localised(conditions, lang))}"
         if flags["quantity_suffix"][i]:
-            text = f"{text} {local.choice(suffixes[lang]).format(q=quantity[i])}"
+            text = f"{text} {local.choice(localised(suffixes, lang)).format(q=quantity[i])}"
         if flags["bilingual"][i] and second_text[i] != texts[i]:
             separator = local.choice(separators)
             closing = ")" if separator == " (" else ""
             text = f"{text}{separator}{second_text[i]}{closing}"
         if flags["vague_prefix"][i]:
-            text = f"{local.choice(prefixes[lang])} {text}"
+            text = f"{local.choice(localised(prefixes, lang))} {text}"
         if flags["typo"][i]:
             text = _typo(text, local)
         if flags["caps"][i]:
@@ -568,26 +624,33 @@ def _block(
         covers = cat.cover_items[gear_item]
         text_item[rows] = covers[rng.integers(len(covers), size=len(rows))]
 
-    group = text_item.copy()
-    group = np.where(register == _VAGUE, cat.item_vague_group[item], group)
+    # Disguised lines: a cover story, then an ordinary item of its pool whose description
+    # and HS code the line borrows, written as honest senders write that item (or one of the
+    # story's vague words); weight stays the gear's own.
     disguised_rows = np.flatnonzero(register == _DISGUISED)
     keys = item[disguised_rows] * len(YEARS) + line_year[disguised_rows]
-    choice = np.zeros(len(disguised_rows), dtype=np.int64)
+    story = np.zeros(len(disguised_rows), dtype=np.int64)
     uniform = rng.random(len(disguised_rows))
     for key, rows in _grouped(keys):
         gear_item, year_index = divmod(key, len(YEARS))
-        choice[rows] = cat.disguise_choices[gear_item][
+        story[rows] = cat.disguise_choices[gear_item][
             _draw(cat.disguise_cumulative[gear_item][year_index], uniform[rows])
         ]
-    group[disguised_rows] = choice
+    cover = np.zeros(len(disguised_rows), dtype=np.int64)
+    uniform = rng.random(len(disguised_rows))
+    for story_no, rows in _grouped(story):
+        pool = cat.story_items[story_no]
+        cover[rows] = pool[_draw(cat.story_item_cumulative[story_no], uniform[rows])]
+    text_item[disguised_rows] = cover
+    vague_story = (rng.random(len(disguised_rows)) < cat.story_vague_share[story]) & (
+        cat.story_vague_group[story] >= 0
+    )
+    written_vague = register == _VAGUE
+    written_vague[disguised_rows[vague_story]] = True
 
-    # Relabelled lines: gear under the plain name of an ordinary item (text and HS code
-    # borrowed, weight and value the gear's own).
-    relabel_settings = settings["relabelled"]
-    relabelled = disguised_rows[rng.random(len(disguised_rows)) < relabel_settings["share"]]
-    for class_no, rows in _grouped(label_class[relabelled]):
-        pool = cat.relabel_pools[class_no - 1]
-        group[relabelled[rows]] = pool[rng.integers(len(pool), size=len(rows))]
+    group = text_item.copy()
+    group = np.where(register == _VAGUE, cat.item_vague_group[item], group)
+    group[disguised_rows[vague_story]] = cat.story_vague_group[story[vague_story]]
 
     # --- language and text
     parcel_language = _draw_by_row(cat.lane_language, lane, rng)
@@ -612,8 +675,9 @@ def _block(
     base_text = pick_text(language)
     second_text = pick_text(second_language)
 
-    # --- HS code (from the phrase group actually written; vague benign keeps the item's)
-    hs_group = np.where(register == _VAGUE, item, group)
+    # --- HS code (from the phrase group actually written; a vague word keeps the HS code of
+    # the goods it stands for: the item's own, or the disguise's cover)
+    hs_group = np.where(written_vague, text_item, group)
     hs_index = _sample_from_groups(hs_group, cat.group_hs_cumulative, rng)
     hs_text = np.empty(n, dtype=object)
     hs_format = settings["hs_format"]
@@ -641,7 +705,9 @@ def _block(
         cat.weight_log_median[item] + cat.weight_sigma[item] * rng.standard_normal(n)
     )
     real_weight = unit_weight * quantity
-    worth_item = np.where(register == _STEALTH, text_item, item)
+    positive_settings = settings["positive"]
+    as_cover = (register == _DISGUISED) & (rng.random(n) < positive_settings["declared_as_cover"])
+    worth_item = np.where((register == _STEALTH) | as_cover, text_item, item)
     unit_worth = np.exp(
         cat.worth_log_low[worth_item]
         + (cat.worth_log_high[worth_item] - cat.worth_log_low[worth_item]) * rng.random(n)
@@ -650,7 +716,6 @@ def _block(
     worth_usd = worth_usd * quantity
 
     benign_settings = settings["benign"]
-    positive_settings = settings["positive"]
 
     def ratio(bounds: list[float]) -> FloatArray:
         low, high = bounds
@@ -661,7 +726,7 @@ def _block(
         register == _EXPLICIT,
         ratio(positive_settings["declared_ratio_explicit"]),
         np.where(
-            register == _DISGUISED,
+            (register == _DISGUISED) & ~as_cover,
             ratio(positive_settings["declared_ratio_disguised"]),
             ratio(benign_settings["declared_ratio"]),
         ),
@@ -678,7 +743,9 @@ def _block(
         currency[rows] = names[currency_no[rows]]
     rates = np.array([cat.usd_per_unit[c] for c in currency], dtype=np.float64)
 
-    first_item = item[starts]
+    # The parcel's category and mail class follow what its first line says it is (the
+    # documents a disguise pretends to be travel as documents, by letter).
+    first_item = text_item[starts]
     category = np.where(
         positive,
         _draw_by_row(cat.lane_category_positive, lane, rng),
@@ -687,7 +754,7 @@ def _block(
     mail = _draw_by_row(cat.lane_mail, lane, rng)
     uniform = rng.random(n_parcels)
     for it, rows in _grouped(first_item):
-        overrides = rows[~positive[rows]]
+        overrides = rows[~positive[rows] | (cat.item_class[it] == 0)]
         category_table = cat.item_category[it]
         if category_table is not None and len(overrides):
             category[overrides] = _draw(category_table, uniform[overrides])
@@ -726,8 +793,14 @@ def _block(
     net_sum = np.bincount(parcel, weights=net_weight, minlength=n_parcels)
     gross = np.round(np.maximum(real_sum + packaging, net_sum + 0.01), 2)
     gross = np.where(gross < net_sum, np.ceil(net_sum * 100 + 1) / 100, gross)
-    letter = mail == 0
-    mail = np.where(letter & (gross > parcel_settings["letter_max_kg"]), 1, mail)
+    letter_post = (mail == _MAIL_CLASSES.index("letter")) | (
+        mail == _MAIL_CLASSES.index("small_packet")
+    )
+    mail = np.where(
+        letter_post & (gross > parcel_settings["letter_max_kg"]),
+        _MAIL_CLASSES.index("parcel"),
+        mail,
+    )
 
     # --- ids
     id_settings = settings["ids"]

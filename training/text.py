@@ -14,6 +14,8 @@ import unicodedata
 from functools import lru_cache
 from typing import Final
 
+from training.common_words import function_words
+
 _CYRILLIC_TO_LATIN: Final = {
     "а": "a", "б": "b", "в": "v", "г": "g", "д": "d", "е": "e", "ё": "e", "ж": "zh",
     "з": "z", "и": "i", "й": "y", "к": "k", "л": "l", "м": "m", "н": "n", "о": "o",
@@ -48,7 +50,7 @@ _CYRILLIC_TO_LATIN_LOOKALIKE: Final = str.maketrans(
 
 _CYRILLIC: Final = re.compile(r"[\u0400-\u04ff]")
 _LATIN: Final = re.compile(r"[a-z]")
-_SPACES: Final = re.compile(r"\s+")
+_WORD_OR_OTHER: Final = re.compile(r"\w+")
 _LATIN_EXTRAS: Final = str.maketrans({"ł": "l", "ß": "ss", "ø": "o", "æ": "ae", "đ": "d"})
 # Letters that can lose an accent (Latin-1 Supplement to Latin Extended-B); text without
 # any, most of it, is left as it is without a look at each character.
@@ -111,15 +113,28 @@ def matching_text(description: str) -> str:
         # The steps of `_matching_text` that ASCII can need: NFKC, accents, homoglyphs and
         # transliteration leave it as it is, and `split` cuts where `\s` matches
         # (3.8 -> 1.3 us a text; tested equal).
-        return fold_translit_variants(" ".join(description.lower().split()))
+        return fold_translit_variants(without_function_words(description.lower()))
     return _matching_text(description)
+
+
+def without_function_words(text: str) -> str:
+    """Casefolded text without its function words and bare numbers, spaces collapsed.
+
+    "for", "на", "dlya" or a lone "2" carry no evidence of what is in a parcel; left in,
+    a model learns them from whatever text it was shown (see `training.common_words`).
+    """
+    noise = function_words()
+    kept = _WORD_OR_OTHER.sub(
+        lambda match: " " if match[0] in noise or match[0].isdigit() else match[0], text
+    )
+    return " ".join(kept.split())
 
 
 def _matching_text(description: str) -> str:
     text = unicodedata.normalize("NFKC", description).casefold()
     text = _strip_latin_accents(text)
     text = _MIXED_WORD.sub(lambda match: _fold_homoglyphs(match.group(0)), text)
-    text = _SPACES.sub(" ", text).strip()
+    text = without_function_words(text)
     if _CYRILLIC.search(text):
         return f"{text} | {fold_translit_variants(transliterate(text))}"
     return fold_translit_variants(text)

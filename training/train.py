@@ -17,12 +17,18 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from training.corpora import parcel_threshold
 from training.metrics import risk_metrics
-from training.model import RiskModel, columns_of, threshold_at_fpr
+from training.model import RiskModel, Thresholds, columns_of, threshold_at_fpr
 from training.schema import ERROR_COLUMN
 
-# name -> (review FPR, inspect FPR) on benign items of the held-out split.
+# name -> (review, inspect) false-alarm rates: on ordinary parcels of the calibration sets
+# when there are any, else on benign items of the held-out split.
 THRESHOLD_PROFILES = {"strict": (0.05, 0.01), "lenient": (0.01, 0.002)}
+# Default false-alarm rates on ordinary written traffic: the share of ordinary parcels an
+# officer is sent (review, inspect).
+REVIEW_PARCEL_SHARE = 0.02
+INSPECT_PARCEL_SHARE = 0.005
 
 
 @dataclass
@@ -74,8 +80,18 @@ def fit_and_evaluate(
     random_state: int = 0,
     review_fpr: float = 0.03,
     inspect_fpr: float = 0.005,
+    written: pd.DataFrame | None = None,
+    written_repeat: int = 1,
+    calibration: pd.DataFrame | None = None,
 ) -> TrainingResult:
-    """Fit on the older rows, calibrate and measure on the newer ones."""
+    """Fit on the older rows, calibrate and measure on the newer ones.
+
+    `written` rows (labelled declarations written by people) always train, each repeated
+    `written_repeat` times so a few hundred of them weigh against the generator's many.
+    With `calibration` (ordinary traffic, never trained on), the decision thresholds send
+    `review_fpr` / `inspect_fpr` of its ordinary parcels to review / inspect; otherwise
+    they are those rates on benign items of the held-out split.
+    """
     started = time.perf_counter()
     frame, skipped = usable_labelled_rows(frame)
     if frame["label"].nunique() < 2:
@@ -84,6 +100,11 @@ def fit_and_evaluate(
     train, holdout = frame[~holdout_mask], frame[holdout_mask]
     if holdout["label"].nunique() < 2:
         raise ValueError("the held-out (newest) rows need both positive and negative items")
+    written_rows = 0
+    if written is not None and len(written):
+        written, _ = usable_labelled_rows(written)
+        written_rows = len(written)
+        train = pd.concat([train, *([written] * written_repeat)], ignore_index=True)
 
     model = RiskModel(random_state=random_state)
     model.fit(columns_of(train), train["label"].to_numpy(), train["label_class"].to_numpy())
@@ -94,13 +115,32 @@ def fit_and_evaluate(
     # names); a parcel is then flagged when its riskiest item passes them. Counting benign
     # lines of gear parcels as false alarms would push the cut-offs to near 1.
     benign = holdout["label"].to_numpy() == 0
-    thresholds = model.choose_thresholds(scores.risk_score, benign, review_fpr, inspect_fpr)
+    if calibration is not None:
+        calibration, _ = usable_labelled_rows(calibration)
+        calibration_scores = model.score(columns_of(calibration)).risk_score
+
+        def cut(share: float) -> float:
+            return parcel_threshold(calibration, calibration_scores, share)
+
+        threshold_basis = (
+            f"ordinary parcels of the calibration sets ({calibration['declaration_id'].nunique()}"
+            " parcels of written traffic, never trained on)"
+        )
+    else:
+
+        def cut(share: float) -> float:
+            return threshold_at_fpr(scores.risk_score, benign, share)
+
+        threshold_basis = "benign items of the synthetic hold-out"
+    review_cut = cut(review_fpr)
+    thresholds = Thresholds(review_cut, max(review_cut, cut(inspect_fpr)), review_fpr, inspect_fpr)
+    model.thresholds_ = thresholds
     # Alternative operating points a deployment can pick by name (`--threshold-profile`):
-    # review / inspect false-alarm rates on benign items.
+    # review / inspect false-alarm rates on the same basis.
     profiles = {
         name: {
-            "review": threshold_at_fpr(scores.risk_score, benign, review),
-            "inspect": threshold_at_fpr(scores.risk_score, benign, inspect),
+            "review": cut(review),
+            "inspect": max(cut(review), cut(inspect)),
             "review_fpr": review,
             "inspect_fpr": inspect,
         }
@@ -127,8 +167,11 @@ def fit_and_evaluate(
             "class_counts": {k: int(v) for k, v in frame["label_class"].value_counts().items()},
             "skipped": skipped,
             "fingerprint": fingerprint(frame),
+            "written_rows": written_rows,
+            "written_repeat": written_repeat if written_rows else 0,
         },
         "thresholds": thresholds.as_dict(),
+        "thresholds_set_on": threshold_basis,
         "threshold_profiles": profiles,
         "metrics": {"holdout": metrics},
         "training_seconds": round(time.perf_counter() - started, 1),

@@ -154,32 +154,30 @@ def test_gear_is_undervalued_and_heavy_where_it_should_be() -> None:
     assert usd[optics].median() > 50
 
 
-def test_vocabulary_drifts_over_time() -> None:
+def test_explicit_naming_gets_rarer_over_time() -> None:
     frame, registers = _sample()
     year = frame["posted_at"].dt.year
     gear = (frame["label_class"] != "benign").to_numpy()
     explicit = pd.Series(registers == "explicit")[gear]
     by_year = explicit.groupby(year[gear].to_numpy()).mean()
     assert by_year[2023] > by_year[2026] + 0.08
-    early = {
-        phrasing.text
-        for group in (
-            *knowledge.disguise_groups().values(),
-            *(item.names for item in knowledge.item_catalogue()),
-        )
-        for phrasing in group.phrasings
-        if phrasing.since < 2025
-    }
-    late_only = {
-        phrasing.text
-        for group in knowledge.disguise_groups().values()
-        for phrasing in group.phrasings
-        if phrasing.since >= 2025
-    } - early
-    disguised = pd.Series(registers == "disguised")
-    hits = frame["description"].isin(late_only) & disguised
-    assert hits.any()
-    assert not (hits & (year < 2025)).any()
+
+
+def test_disguised_gear_is_written_in_the_words_of_honest_goods() -> None:
+    frame, registers = _sample()
+    folded = frame["description"].str.casefold()
+    benign = set(folded[frame["label_class"] == "benign"])
+    disguised = folded[pd.Series(registers == "disguised").to_numpy()]
+    # Decorations (counts, colours, typos) make some texts unique; the rest are word for
+    # word what honest senders write.
+    assert disguised.isin(benign).mean() > 0.6
+    gear_names = {
+        phrasing.text.casefold()
+        for item in knowledge.item_catalogue()
+        if item.label_class != "benign"
+        for phrasing in item.names.phrasings
+    } - benign
+    assert not disguised.isin(gear_names).any()
 
 
 def test_write_synthetic_csv_round_trips_atomically(tmp_path: Path) -> None:

@@ -1,0 +1,119 @@
+"""The written corpora: labelled declarations written by people, not by the generator.
+
+A model learned from a generator is only as good as the generator's picture of the trade, so
+it is judged on declarations written independently of it (see corpora/README.md for how
+each set was made). Sets live in three folders of `corpora/` by what they may be used for:
+
+- `train/`: written sets the model may learn from (added to the synthetic data);
+- `calibration/`: ordinary traffic that sets the decision thresholds (never trained on);
+- `blind/`: sets nobody tuning the model reads; only their aggregate metrics are looked at,
+  once per model change.
+
+This module finds the sets and measures a model on them, parcel by parcel as an officer
+meets them: how many ordinary parcels go to review or inspect, how much gear is caught.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final
+
+import numpy as np
+import pandas as pd
+
+from training.metrics import risk_metrics
+from training.model import RiskModel, Thresholds, columns_of, parcel_scores
+
+# Folders of a corpora directory, by use.
+TRAIN: Final = "train"
+CALIBRATION: Final = "calibration"
+BLIND: Final = "blind"
+# Headline figures of a set, in the order they are reported.
+HEADLINE: Final = (
+    "roc_auc",
+    "average_precision",
+    "recall_at_2pct_fpr",
+    "benign_parcels_flagged",
+    "benign_parcels_inspected",
+    "gear_parcels_caught",
+)
+
+
+@dataclass(frozen=True)
+class WrittenSet:
+    name: str
+    use: str
+    path: Path
+
+
+def written_sets(root: Path, use: str) -> list[WrittenSet]:
+    """The CSV sets of one use under a corpora directory, by name (none if it is absent)."""
+    folder = Path(root) / use
+    if not folder.is_dir():
+        return []
+    return [WrittenSet(p.stem, use, p) for p in sorted(folder.glob("*.csv"))]
+
+
+def read_set(written: WrittenSet) -> pd.DataFrame:
+    """A written set, normalised and with usable labels only (through the export reader)."""
+    from training.pipeline import read_labelled
+    from training.train import usable_labelled_rows
+
+    frame, _ = usable_labelled_rows(read_labelled(written.path))
+    return frame
+
+
+def parcel_rates(
+    frame: pd.DataFrame, risk_score: np.ndarray, thresholds: Thresholds
+) -> dict[str, Any]:
+    """Decisions per parcel at the thresholds: the share of all-benign parcels sent to review
+    or inspect (the officers' false alarms) and of parcels with gear caught at review."""
+    ids = frame["declaration_id"].to_numpy()
+    parcel = parcel_scores(ids, np.asarray(risk_score, dtype=float))
+    gear = frame.groupby("declaration_id", sort=False)["label"].transform("max").to_numpy()
+    first = ~pd.Series(ids).duplicated().to_numpy()
+    benign_parcels = first & (gear == 0)
+    gear_parcels = first & (gear == 1)
+    out: dict[str, Any] = {
+        "parcels": int(first.sum()),
+        "benign_parcels": int(benign_parcels.sum()),
+        "gear_parcels": int(gear_parcels.sum()),
+    }
+    if benign_parcels.any():
+        out["benign_parcels_flagged"] = float(np.mean(parcel[benign_parcels] >= thresholds.review))
+        out["benign_parcels_inspected"] = float(
+            np.mean(parcel[benign_parcels] >= thresholds.inspect)
+        )
+    if gear_parcels.any():
+        out["gear_parcels_caught"] = float(np.mean(parcel[gear_parcels] >= thresholds.review))
+        out["gear_parcels_inspected"] = float(np.mean(parcel[gear_parcels] >= thresholds.inspect))
+    return out
+
+
+def measure(model: RiskModel, frame: pd.DataFrame) -> dict[str, Any]:
+    """Item metrics (where the set has both labels) and parcel decisions of a model."""
+    scores = model.score(columns_of(frame))
+    labels = frame["label"].to_numpy()
+    metrics: dict[str, Any] = {"items": len(frame), "positives": int(labels.sum())}
+    if 0 < labels.sum() < len(labels):
+        metrics = risk_metrics(
+            labels, scores.risk_score, frame["label_class"].to_numpy(), scores.risk_class
+        )
+        metrics.pop("reliability", None)
+    metrics.update(parcel_rates(frame, scores.risk_score, model.thresholds_))
+    return metrics
+
+
+def parcel_threshold(frame: pd.DataFrame, risk_score: np.ndarray, flagged_share: float) -> float:
+    """The lowest cut-off that sends at most `flagged_share` of the all-benign parcels of
+    `frame` to a decision (a parcel is as risky as its riskiest item)."""
+    ids = frame["declaration_id"].to_numpy()
+    parcel = parcel_scores(ids, np.asarray(risk_score, dtype=float))
+    gear = frame.groupby("declaration_id", sort=False)["label"].transform("max").to_numpy()
+    first = ~pd.Series(ids).duplicated().to_numpy()
+    benign = np.sort(parcel[first & (gear == 0)])[::-1]
+    if len(benign) == 0:
+        raise ValueError("no ordinary parcels to set thresholds on")
+    allowed = int(np.floor(flagged_share * len(benign)))
+    return float(np.nextafter(benign[min(allowed, len(benign) - 1)], np.inf))
