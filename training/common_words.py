@@ -27,8 +27,8 @@ _FREQUENCY_LANGUAGES: Final = ("en", "ru", "uk", "de", "pl", "tr")
 # Zipf frequency (log10 of uses per billion words) from which a word is "common": about the
 # 1,500 most frequent words of each language.
 COMMON_ZIPF: Final = 5.0
-# A transliterated function word this frequent in English is an English word first.
-_ENGLISH_WORD_ZIPF: Final = 2.5
+# A foreign or transliterated function word this frequent in English is an English word too.
+_ENGLISH_WORD_ZIPF: Final = 3.0
 # The trade's own short terms that foreign stop-word lists hold: armour and tube generations
 # in Roman numerals ("level IV", "Gen II"), ACH and MICH helmets.
 _TRADE_TERM: Final = re.compile(r"^(?:[ivx]+|ach|mich)$")
@@ -45,7 +45,12 @@ def function_words() -> frozenset[str]:
 
     words: set[str] = {w.casefold() for w in ENGLISH_STOP_WORDS}
     for language in _STOP_WORD_LANGUAGES:
-        words.update(w.casefold() for w in get_stop_words(language))
+        for word in get_stop_words(language):
+            folded = word.casefold()
+            # Another language's function word can be an English content word ("hat",
+            # "die", "war"): those stay, unless a letter or two long ("na", "w", "z").
+            if len(folded) <= 2 or zipf_frequency(folded, "en") < _ENGLISH_WORD_ZIPF:
+                words.add(folded)
     # Transliterated Russian and Ukrainian function words, unless the Latin spelling is an
     # English word too ("той" -> "toy", "год" -> "god", "нет" -> "net").
     cyrillic = [w for w in words if any("\u0400" <= c <= "\u04ff" for c in w)]

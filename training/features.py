@@ -856,13 +856,9 @@ class FormFeatures(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
         with np.errstate(divide="ignore", invalid="ignore"):
             log_unit = np.log(np.maximum(net / quantity, _LOG_FLOOR))
         weight_known = np.isfinite(log_unit)
-        # An expectation the models hardly know (unseen wording, no HS heading to fall back
-        # on) is a guess near the average of all goods: its residual counts for less.
-        confidence = signals[:, sig["expectation_confidence"]]
         weight_res = np.where(
             weight_known, log_unit - signals[:, sig["expected_log_unit_weight"]], 0.0
         )
-        weight_res *= confidence
         out[:, col["weight_log_unit"]] = np.where(weight_known, log_unit, 0.0)
         out[:, col["weight_residual_over"]] = np.maximum(weight_res, 0.0)
         out[:, col["weight_residual_far_over"]] = np.maximum(weight_res - 1.0, 0.0)
@@ -876,7 +872,6 @@ class FormFeatures(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
         value_res = np.where(
             value_known, log_usd_kg - signals[:, sig["expected_log_usd_per_kg"]], 0.0
         )
-        value_res *= confidence
         usd_known = np.isfinite(usd)
         out[:, col["value_log_usd_unit"]] = np.where(
             usd_known, np.log1p(np.maximum(np.where(usd_known, usd, 0.0) / quantity, 0.0)), 0.0

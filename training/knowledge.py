@@ -21,9 +21,10 @@ LEXICON_DIR: Final = Path(__file__).resolve().parent / "lexicon"
 
 # Description languages / registers: en_mt is machine-translated English of Chinese sellers,
 # translit is Russian written in Latin letters; kk Kazakh, uz Uzbek, ky Kyrgyz, hy Armenian,
-# tr Turkish (the Central Asian and Caucasus lanes).
+# tr Turkish, ka Georgian, tg Tajik, az Azerbaijani (the Central Asian and Caucasus lanes).
 LANGUAGES: Final = (
     "ru", "en", "en_mt", "zh", "translit", "pl", "de", "uk", "kk", "uz", "ky", "hy", "tr",
+    "ka", "tg", "az",
 )  # fmt: skip
 # Kinds of ordinary goods: the goods catalogue and the benign item files name one per item;
 # cover stories draw the text of disguised gear from them.
@@ -276,7 +277,7 @@ def item_catalogue() -> tuple[ItemType, ...]:
 
 # Columns of the goods catalogue that hold phrasings, by language.
 _GOODS_LANGUAGES: Final = (
-    "ru", "en", "zh", "de", "pl", "uk", "kk", "uz", "ky", "hy", "tr", "translit",
+    "ru", "en", "zh", "de", "pl", "uk", "kk", "uz", "ky", "hy", "tr", "translit", "ka", "tg", "az",
 )  # fmt: skip
 # The vague word an honest sender may write instead of the name, by family.
 _FAMILY_VAGUE: Final = {

@@ -29,6 +29,9 @@ THRESHOLD_PROFILES = {"strict": (0.05, 0.01), "lenient": (0.01, 0.002)}
 # officer is sent (review, inspect).
 REVIEW_PARCEL_SHARE = 0.02
 INSPECT_PARCEL_SHARE = 0.005
+# Without ordinary written traffic: false-alarm rates on benign items of the hold-out.
+REVIEW_ITEM_FPR = 0.03
+INSPECT_ITEM_FPR = 0.005
 
 
 @dataclass
@@ -78,8 +81,8 @@ def fit_and_evaluate(
     *,
     holdout_share: float = 0.2,
     random_state: int = 0,
-    review_fpr: float = 0.03,
-    inspect_fpr: float = 0.005,
+    review_fpr: float | None = None,
+    inspect_fpr: float | None = None,
     written: pd.DataFrame | None = None,
     written_repeat: int = 1,
     calibration: pd.DataFrame | None = None,
@@ -89,8 +92,9 @@ def fit_and_evaluate(
     `written` rows (labelled declarations written by people) always train, each repeated
     `written_repeat` times so a few hundred of them weigh against the generator's many.
     With `calibration` (ordinary traffic, never trained on), the decision thresholds send
-    `review_fpr` / `inspect_fpr` of its ordinary parcels to review / inspect; otherwise
-    they are those rates on benign items of the held-out split.
+    `review_fpr` / `inspect_fpr` of its ordinary parcels to review / inspect (default 2% /
+    0.5%); otherwise they are those rates on benign items of the held-out split (default
+    3% / 0.5%).
     """
     started = time.perf_counter()
     frame, skipped = usable_labelled_rows(frame)
@@ -132,6 +136,10 @@ def fit_and_evaluate(
             return threshold_at_fpr(scores.risk_score, benign, share)
 
         threshold_basis = "benign items of the synthetic hold-out"
+    if review_fpr is None:
+        review_fpr = REVIEW_PARCEL_SHARE if calibration is not None else REVIEW_ITEM_FPR
+    if inspect_fpr is None:
+        inspect_fpr = INSPECT_PARCEL_SHARE if calibration is not None else INSPECT_ITEM_FPR
     review_cut = cut(review_fpr)
     thresholds = Thresholds(review_cut, max(review_cut, cut(inspect_fpr)), review_fpr, inspect_fpr)
     model.thresholds_ = thresholds
