@@ -209,6 +209,9 @@ def train(
             "calibration/ sets (ordinary traffic), measure every set into the card."
         ),
     ] = None,
+    written_repeat: Annotated[
+        int, typer.Option(help="How many times each written training row counts.", min=1)
+    ] = 60,
 ) -> None:
     """Train a model, register it (as a candidate unless --activate) and print its metrics.
 
@@ -226,6 +229,7 @@ def train(
                 seed=seed,
                 dev_data=dev_data,
                 corpora=corpora if corpora and corpora.is_dir() else None,
+                written_repeat=written_repeat,
             ),
             progress=lambda message: err.print(message, markup=False),
         )

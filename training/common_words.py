@@ -22,13 +22,21 @@ from typing import Final
 
 # The languages of the lanes that have word lists (Chinese needs no function-word removal:
 # its text is read as character n-grams, and wordfreq's Chinese words are segmented).
-_STOP_WORD_LANGUAGES: Final = ("russian", "ukrainian", "polish", "german", "turkish")
+_STOP_WORD_LANGUAGES: Final = {
+    "russian": "ru",
+    "ukrainian": "uk",
+    "polish": "pl",
+    "german": "de",
+    "turkish": "tr",
+}
 _FREQUENCY_LANGUAGES: Final = ("en", "ru", "uk", "de", "pl", "tr")
 # Zipf frequency (log10 of uses per billion words) from which a word is "common": about the
 # 1,500 most frequent words of each language.
 COMMON_ZIPF: Final = 5.0
 # A foreign or transliterated function word this frequent in English is an English word too.
 _ENGLISH_WORD_ZIPF: Final = 3.0
+# ... unless it is this much more frequent (Zipf) in its own language than in English.
+_OWN_LANGUAGE_MARGIN: Final = 2.5
 # The trade's own short terms that foreign stop-word lists hold: armour and tube generations
 # in Roman numerals ("level IV", "Gen II"), ACH and MICH helmets.
 _TRADE_TERM: Final = re.compile(r"^(?:[ivx]+|ach|mich)$")
@@ -44,12 +52,18 @@ def function_words() -> frozenset[str]:
     from training.text import transliterate
 
     words: set[str] = {w.casefold() for w in ENGLISH_STOP_WORDS}
-    for language in _STOP_WORD_LANGUAGES:
+    for language, code in _STOP_WORD_LANGUAGES.items():
         for word in get_stop_words(language):
             folded = word.casefold()
-            # Another language's function word can be an English content word ("hat",
-            # "die", "war"): those stay, unless a letter or two long ("na", "w", "z").
-            if len(folded) <= 2 or zipf_frequency(folded, "en") < _ENGLISH_WORD_ZIPF:
+            # Another language's function word can be an English content word too ("hat",
+            # "war", "man"): it stays unless it is far more frequent in its own language
+            # ("und", "mit") or a letter or two long ("na", "w", "z").
+            english = zipf_frequency(folded, "en")
+            if (
+                len(folded) <= 2
+                or english < _ENGLISH_WORD_ZIPF
+                or zipf_frequency(folded, code) - english >= _OWN_LANGUAGE_MARGIN
+            ):
                 words.add(folded)
     # Transliterated Russian and Ukrainian function words, unless the Latin spelling is an
     # English word too ("той" -> "toy", "год" -> "god", "нет" -> "net").

@@ -773,11 +773,15 @@ class FormFeatures(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
             "weight_residual_over",
             "weight_residual_far_over",
             "weight_residual_extreme",
+            "weight_residual_under",
+            "weight_heavy_gift",
+            "weight_heavy_and_cheap",
             "weight_missing",
             "value_log_usd_unit",
             "value_residual",
             "value_residual_under",
             "value_residual_far_under",
+            "value_residual_extreme_under",
             "value_missing",
             "value_zero",
             "quantity_log",
@@ -796,6 +800,7 @@ class FormFeatures(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
             "parcel_unexplained_weight",
             "parcel_hidden_weight",
             "parcel_weight_share",
+            "parcel_gross_log",
         ]
         return names
 
@@ -863,6 +868,7 @@ class FormFeatures(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
         out[:, col["weight_residual_over"]] = np.maximum(weight_res, 0.0)
         out[:, col["weight_residual_far_over"]] = np.maximum(weight_res - 1.0, 0.0)
         out[:, col["weight_residual_extreme"]] = np.maximum(weight_res - 2.0, 0.0)
+        out[:, col["weight_residual_under"]] = np.maximum(-weight_res - 1.0, 0.0)
         out[:, col["weight_missing"]] = ~weight_known
 
         usd = usd_values(items)
@@ -879,6 +885,11 @@ class FormFeatures(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
         out[:, col["value_residual"]] = value_res
         out[:, col["value_residual_under"]] = np.maximum(-value_res, 0.0)
         out[:, col["value_residual_far_under"]] = np.maximum(-value_res - 1.5, 0.0)
+        out[:, col["value_residual_extreme_under"]] = np.maximum(-value_res - 3.0, 0.0)
+        # Heavy for its wording *and* cheap for it: the signature of gear under the name of
+        # ordinary goods (an honest heavy thing is declared at an honest value).
+        heavy = np.maximum(weight_res - 0.5, 0.0)
+        out[:, col["weight_heavy_and_cheap"]] = heavy * np.maximum(-value_res, 0.0)
         out[:, col["value_missing"]] = ~value_known
         out[:, col["value_zero"]] = usd_known & (np.where(usd_known, usd, 1.0) == 0)
         out[:, col["quantity_log"]] = np.log(quantity)
@@ -915,6 +926,8 @@ class FormFeatures(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
         _set_one_hot(out, origin, one_hot["origin_"])
         _set_one_hot(out, destination, one_hot["destination_"])
         out[:, col["category_missing"]] = np.array([c is None for c in category], dtype=float)
+        gift = out[:, col["category_gift"]]
+        out[:, col["weight_heavy_gift"]] = gift * heavy
         out[:, col["vague"]] = _vague_flags(column(items, "description"))
 
         n_items, unexplained, share = _parcel_context(items, net)
@@ -928,6 +941,8 @@ class FormFeatures(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
         missing_kg = np.maximum(expected_kg - np.where(np.isfinite(net), net, expected_kg), 0.0)
         out[:, col["parcel_hidden_weight"]] = np.log1p(np.minimum(missing_kg, gap_kg))
         out[:, col["parcel_weight_share"]] = share
+        gross = column(items, "gross_weight_kg", float)
+        out[:, col["parcel_gross_log"]] = np.where(np.isfinite(gross), np.log1p(gross), 0.0)
         return out
 
     def group_of(self, name: str) -> str:

@@ -31,7 +31,7 @@ class TrainingRequest:
     # repeated `written_repeat` times), calibration/ sets set the thresholds, and every set
     # is measured into the card.
     corpora: Path | None = None
-    written_repeat: int = 20
+    written_repeat: int = 60
 
 
 def read_labelled(path: Path) -> pd.DataFrame:

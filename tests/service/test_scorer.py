@@ -5,6 +5,7 @@ import pandas as pd
 import pytest
 
 from service.scorer import Scorer, ScoringPolicy, random_selection
+from training.common_words import is_common
 from training.schema import DeclarationIn
 
 
@@ -65,6 +66,37 @@ def test_reasons_name_the_term_and_the_weight(tiny_scorer: Scorer) -> None:
     messages = {r["code"]: r["message"] for r in disguised["items"][0]["reasons"]}
     assert "weight_mismatch" in messages
     assert "8 kg per unit is heavy for 'cotton T-shirt'" in messages["weight_mismatch"]
+
+
+@pytest.mark.parametrize(
+    "description",
+    ["куртка мужская", "сувенир на память", "small", "for", "вещи для мужчины", "body 2"],
+)
+def test_reasons_never_call_a_common_word_typical_of_gear(
+    tiny_scorer: Scorer, description: str
+) -> None:
+    scored = tiny_scorer.score_declaration(declaration(description, 9.0, value=300))
+    for reason in scored["items"][0]["reasons"]:
+        if reason["code"] == "suspicious_term":
+            term = reason["message"].split("'")[1]
+            assert not is_common(term), reason["message"]
+    # Asked directly, the text model names none of their common words.
+    (term,) = tiny_scorer.model.text_.top_terms([description], ["body_armor"])
+    assert term is None or not is_common(term)
+
+
+def test_expectations_are_quoted_only_for_ordinary_wording(tiny_scorer: Scorer) -> None:
+    # The expected weight of ordinary goods is not that of a vest named as armour: 9 kg is
+    # what such a vest weighs, so no weight reason quotes an ordinary expectation for it.
+    named = declaration("Бронежилет 6Б45", 9.0)
+    named.items[0].hs_code = "6211"
+    explicit = tiny_scorer.score_declaration(named)
+    codes = [r["code"] for r in explicit["items"][0]["reasons"]]
+    assert "weight_mismatch" not in codes
+    assert "hs_mismatch" not in codes
+    # Wording the models have never seen, with no HS code: no "usually about" either.
+    unseen = tiny_scorer.score_declaration(declaration("Qzxv wrmpt blorf", 9.0))
+    assert all("usually about" not in r["message"] for r in unseen["items"][0]["reasons"])
 
 
 def test_frame_and_declaration_paths_agree(tiny_scorer: Scorer) -> None:

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from training import knowledge
+from training import knowledge, synth
 from training.schema import ALL_FIELDS, LABEL_CLASSES, NUMERIC_FIELDS, normalise_declarations
 from training.synth import (
     REGISTERS,
@@ -222,3 +222,39 @@ def test_lexicon_interfaces() -> None:
     catalogue = knowledge.item_catalogue()
     for label_class in LABEL_CLASSES[1:]:
         assert sum(item.label_class == label_class for item in catalogue) >= 8
+
+
+def test_goods_catalogue_is_a_wide_world_of_ordinary_goods() -> None:
+    goods = knowledge.goods_catalogue()
+    assert len(goods) >= 400
+    assert {item.family for item in goods} <= set(knowledge.FAMILIES)
+    assert len({item.family for item in goods}) >= 10
+    for item in goods:
+        assert item.label_class == "benign"
+        assert item.names.phrasings
+        assert all(4 <= len(code.replace(".", "")) <= 10 for code in item.names.hs_codes)
+        assert item.weight_median_kg > 0 and item.worth_usd[0] <= item.worth_usd[1]
+
+
+def test_cover_stories_borrow_only_ordinary_items_of_their_pools() -> None:
+    items = knowledge.item_catalogue()
+    catalogue = synth._catalogue()
+    for name, story in knowledge.cover_stories().items():
+        pool = catalogue.story_items[list(knowledge.cover_stories()).index(name)]
+        for index in pool.tolist():
+            item = items[index]
+            assert item.label_class == "benign"
+            assert item.family in story.families or any(k in item.key for k in story.keys)
+
+
+def test_bad_goods_rows_are_refused_with_the_file_and_key(tmp_path: Path) -> None:
+    row = {
+        "key": "odd_thing", "family": "spaceships", "hs": "8802", "unit_kg": "1",
+        "spread": "0.1", "usd_low": "1", "usd_high": "2", "qty": "1:1", "share": "1",
+        "en": "odd thing",
+    }  # fmt: skip
+    with pytest.raises(ValueError, match="unknown family 'spaceships'"):
+        knowledge._goods_item(row, "goods_test.csv")
+    row.update(family="garden", hs="12")
+    with pytest.raises(ValueError, match="bad HS code"):
+        knowledge._goods_item(row, "goods_test.csv")

@@ -1,0 +1,47 @@
+"""Function words and the most common words carry no evidence."""
+
+from __future__ import annotations
+
+import pytest
+
+from training.common_words import function_words, is_common
+from training.text import matching_text
+
+
+@pytest.mark.parametrize(
+    ("description", "expected"),
+    [
+        ("сувенир на память", "сувенир память | suvenir pamyat"),
+        ("for", ""),
+        ("Жилет для мужчины 2 шт", "жилет мужчины шт | zhilet muzhchiny sht"),
+        ("kamizelka na ryby", "kamizelka ryby"),
+        ("gift for my friend", "gift friend"),
+        ("подарок dlya druga", "подарок druga | podarok druga"),
+    ],
+)
+def test_matching_text_drops_function_words_and_bare_numbers(
+    description: str, expected: str
+) -> None:
+    assert matching_text(description) == expected
+
+
+def test_the_trades_own_short_terms_and_english_words_stay() -> None:
+    # Armour levels, ACH / MICH helmets; "hat" and "war" are German function words but
+    # English content words.
+    assert matching_text("Body armor level IV") == "body armor level iv"
+    assert matching_text("ACH helmet") == "ach helmet"
+    assert matching_text("MICH 2000") == "mich"
+    assert matching_text("Hat") == "hat"
+    words = function_words()
+    assert {"iv", "ach", "mich", "hat", "toy"}.isdisjoint(words)
+    assert {"for", "на", "для", "dlya", "mit", "ve", "z"} <= words
+
+
+@pytest.mark.parametrize("word", ["for", "на", "small", "man", "body", "вещи", "2", "Army"])
+def test_common_words_are_recognised(word: str) -> None:
+    assert is_common(word)
+
+
+@pytest.mark.parametrize("word", ["бронежилет", "plitonoska", "helmet", "тепловизор", "6Б45"])
+def test_the_words_of_gear_are_not_common(word: str) -> None:
+    assert not is_common(word)

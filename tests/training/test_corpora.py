@@ -1,0 +1,96 @@
+"""The written corpora: parcel decisions, thresholds set on ordinary traffic, measurement."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from training import corpora
+from training.model import Thresholds
+from training.train import TrainingResult, fit_and_evaluate
+
+
+def _frame(labels_by_parcel: list[list[int]]) -> pd.DataFrame:
+    rows = []
+    for p, labels in enumerate(labels_by_parcel):
+        for i, label in enumerate(labels):
+            rows.append({"declaration_id": f"P{p}", "item_no": i + 1, "label": label})
+    return pd.DataFrame(rows)
+
+
+def test_parcel_rates_count_parcels_by_their_riskiest_item() -> None:
+    # P0 benign (flagged by its second line), P1 benign (clear), P2 gear caught, P3 gear
+    # missed, P4 benign inspected.
+    frame = _frame([[0, 0], [0], [0, 1], [1], [0]])
+    scores = np.array([0.1, 0.6, 0.2, 0.3, 0.7, 0.4, 0.95])
+    rates = corpora.parcel_rates(frame, scores, Thresholds(review=0.5, inspect=0.9))
+    assert rates["parcels"] == 5
+    assert rates["benign_parcels"] == 3
+    assert rates["benign_parcels_flagged"] == pytest.approx(2 / 3)
+    assert rates["benign_parcels_inspected"] == pytest.approx(1 / 3)
+    assert rates["gear_parcels_caught"] == pytest.approx(1 / 2)
+
+
+def test_parcel_threshold_flags_at_most_the_share_asked_for() -> None:
+    frame = _frame([[0]] * 10 + [[1]])
+    scores = np.r_[np.linspace(0.05, 0.95, 10), 0.99]
+    cut = corpora.parcel_threshold(frame, scores, 0.2)
+    benign = scores[:10]
+    assert np.mean(benign >= cut) == pytest.approx(0.2)
+    assert corpora.parcel_threshold(frame, scores, 0.0) > benign.max()
+    with pytest.raises(ValueError, match="no ordinary parcels"):
+        corpora.parcel_threshold(_frame([[1]]), np.array([0.5]), 0.1)
+
+
+def _write(frame: pd.DataFrame, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    out = frame.copy()
+    out["posted_at"] = out["posted_at"].dt.strftime("%Y-%m-%d")
+    out.to_csv(path, index=False)
+
+
+@pytest.fixture(scope="module")
+def corpora_dir(tmp_path_factory: pytest.TempPathFactory, synthetic_sample: pd.DataFrame) -> Path:
+    """A corpora folder written by the test: a labelled set per use."""
+    root = tmp_path_factory.mktemp("corpora")
+    parcels = synthetic_sample["declaration_id"].drop_duplicates()
+    blind = synthetic_sample[synthetic_sample["declaration_id"].isin(parcels.iloc[:300])]
+    ordinary = synthetic_sample[synthetic_sample["declaration_id"].isin(parcels.iloc[300:900])]
+    ordinary = ordinary.groupby("declaration_id").filter(lambda p: p["label"].max() == 0)
+    _write(blind, root / corpora.BLIND / "some_blind_set.csv")
+    _write(ordinary, root / corpora.CALIBRATION / "ordinary.csv")
+    return root
+
+
+def test_written_sets_are_found_by_use(corpora_dir: Path) -> None:
+    assert [w.name for w in corpora.written_sets(corpora_dir, corpora.BLIND)] == ["some_blind_set"]
+    assert corpora.written_sets(corpora_dir, corpora.TRAIN) == []
+    assert corpora.written_sets(corpora_dir / "missing", corpora.BLIND) == []
+
+
+def test_thresholds_set_on_ordinary_traffic_hold_their_rate_there(
+    corpora_dir: Path, synthetic_sample: pd.DataFrame, tiny_training: TrainingResult
+) -> None:
+    (calibration,) = corpora.written_sets(corpora_dir, corpora.CALIBRATION)
+    ordinary = corpora.read_set(calibration)
+    result = fit_and_evaluate(synthetic_sample, random_state=7, calibration=ordinary)
+    assert result.card["thresholds_set_on"].startswith("ordinary parcels of the calibration")
+    assert result.card["thresholds"]["review_fpr"] == 0.02
+    measured = corpora.measure(result.model, ordinary)
+    assert measured["benign_parcels_flagged"] <= 0.02
+    assert measured["benign_parcels_inspected"] <= 0.005
+    # Without ordinary traffic the cut-offs come from benign items of the hold-out.
+    assert tiny_training.card["thresholds_set_on"] == "benign items of the synthetic hold-out"
+
+
+def test_measure_reports_items_and_parcels(
+    corpora_dir: Path, tiny_training: TrainingResult
+) -> None:
+    (blind,) = corpora.written_sets(corpora_dir, corpora.BLIND)
+    measured = corpora.measure(tiny_training.model, corpora.read_set(blind))
+    assert set(corpora.HEADLINE) <= set(measured)
+    assert 0.5 < measured["roc_auc"] <= 1.0
+    assert measured["parcels"] == 300
