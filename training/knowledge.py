@@ -406,6 +406,16 @@ def lanes() -> tuple[Lane, ...]:
 
 
 @cache
+def legal_basis() -> dict[str, dict[str, str]]:
+    """Per risk class, the legal basis an officer cites when holding such goods on export
+    from Russia (`short`, one line) and the control-list categories behind it (`detail`)."""
+    table = _read_toml("legal_basis.toml")
+    return {
+        name: {"short": str(v["short"]), "detail": str(v["detail"])} for name, v in table.items()
+    }
+
+
+@cache
 def generator_settings() -> dict[str, Any]:
     """Rates, templates and distributions of generator.toml, as parsed."""
     return _read_toml("generator.toml")

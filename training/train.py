@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from training import knowledge
 from training.corpora import parcel_threshold
 from training.metrics import risk_metrics
 from training.model import RiskModel, Thresholds, columns_of, threshold_at_fpr
@@ -180,6 +181,7 @@ def fit_and_evaluate(
         },
         "thresholds": thresholds.as_dict(),
         "thresholds_set_on": threshold_basis,
+        "legal_basis": knowledge.legal_basis(),
         "threshold_profiles": profiles,
         "metrics": {"holdout": metrics},
         "training_seconds": round(time.perf_counter() - started, 1),
