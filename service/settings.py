@@ -34,12 +34,36 @@ def _split_keys(value: Any) -> Any:
     return value
 
 
-def read_digest_file(path: Path) -> frozenset[str]:
-    """SHA-256 hex digests, one a line; blank lines and `#` comments are skipped."""
+# A key digest file holds a few dozen lines; anything far bigger is the wrong file (a
+# device, a log), refused rather than read without end.
+_MAX_DIGEST_FILE_BYTES = 1 << 20
+
+
+def read_digest_file(path: Path, setting: str = "PARCEL_SCREEN_API_KEYS_FILE") -> frozenset[str]:
+    """SHA-256 hex digests, one a line; blank lines and `#` comments are skipped.
+
+    A file that holds no digest at all is an error, not "no keys": the operator meant to
+    turn auth on, and a file emptied by a failed deployment must not turn it off. Lines
+    are never quoted back in messages: a wrong line may well be a plaintext key.
+    """
     try:
-        text = path.read_text(encoding="utf-8")
+        if not path.is_file():
+            raise SettingsError(f"{setting}: {path} is not a regular file")
+        with path.open("rb") as handle:
+            data = handle.read(_MAX_DIGEST_FILE_BYTES + 1)
     except OSError as exc:
-        raise SettingsError(f"cannot read API key digest file {path}: {exc.strerror}") from None
+        raise SettingsError(
+            f"{setting}: cannot read API key digest file {path}: {exc.strerror or exc}"
+        ) from None
+    if len(data) > _MAX_DIGEST_FILE_BYTES:
+        raise SettingsError(
+            f"{setting}: {path} is larger than {_MAX_DIGEST_FILE_BYTES} bytes; "
+            "expected one SHA-256 hex digest a line"
+        )
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise SettingsError(f"{setting}: {path} is not UTF-8 text") from None
     digests = set()
     for number, raw in enumerate(text.splitlines(), start=1):
         line = raw.split("#", 1)[0].strip().lower()
@@ -47,9 +71,15 @@ def read_digest_file(path: Path) -> frozenset[str]:
             continue
         if not _HEX_DIGEST.fullmatch(line):
             raise SettingsError(
-                f"{path}, line {number}: expected a SHA-256 hex digest (64 hex characters)"
+                f"{setting}: {path}, line {number}: expected a SHA-256 hex digest "
+                "(64 hex characters)"
             )
         digests.add(line)
+    if not digests:
+        raise SettingsError(
+            f"{setting}: {path} holds no key digest (it is empty or only comments); "
+            "refusing to start with auth switched off by an empty file"
+        )
     return frozenset(digests)
 
 
@@ -67,10 +97,12 @@ class Settings(BaseSettings):
     # every /v1 route; health and metrics stay open.
     api_keys: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list)
     # A file of SHA-256 hex digests of API keys, one a line, so keys need not sit in plaintext.
+    # A file that is empty, only comments, unreadable or not a regular file stops the
+    # service at start-up: it never means "no keys".
     api_keys_file: Path | None = None
     # Keys for /v1/admin/* (reload, feedback export); an admin key is also a valid API key.
     admin_api_keys: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list)
-    # Digests of admin keys, one a line.
+    # Digests of admin keys, one a line; refused at start-up like the API key file.
     admin_api_keys_file: Path | None = None
 
     # Largest request body accepted, in bytes; counted as it streams, so chunked uploads
@@ -116,6 +148,14 @@ class Settings(BaseSettings):
     def _keys(cls, value: Any) -> Any:
         return _split_keys(value)
 
+    @field_validator("api_keys_file", "admin_api_keys_file", mode="before")
+    @classmethod
+    def _file_named(cls, value: Any) -> Any:
+        # A variable set to nothing would become the current directory; say what it is.
+        if isinstance(value, str) and not value.strip():
+            raise ValueError("is set but empty: name the digest file, or unset the variable")
+        return value
+
     @field_validator("model_version", mode="before")
     @classmethod
     def _blank_is_none(cls, value: Any) -> Any:
@@ -139,14 +179,16 @@ class Settings(BaseSettings):
         """Digests of the keys that may call /v1 (admin keys included)."""
         digests = {key_digest(key.get_secret_value()) for key in self.api_keys}
         if self.api_keys_file is not None:
-            digests |= read_digest_file(self.api_keys_file)
+            digests |= read_digest_file(self.api_keys_file, "PARCEL_SCREEN_API_KEYS_FILE")
         return frozenset(digests) | self.admin_key_digests()
 
     def admin_key_digests(self) -> frozenset[str]:
         """Digests of the keys that may call /v1/admin."""
         digests = {key_digest(key.get_secret_value()) for key in self.admin_api_keys}
         if self.admin_api_keys_file is not None:
-            digests |= read_digest_file(self.admin_api_keys_file)
+            digests |= read_digest_file(
+                self.admin_api_keys_file, "PARCEL_SCREEN_ADMIN_API_KEYS_FILE"
+            )
         return frozenset(digests)
 
     @property
