@@ -83,7 +83,77 @@ def read_digest_file(path: Path, setting: str = "PARCEL_SCREEN_API_KEYS_FILE") -
     return frozenset(digests)
 
 
-class Settings(BaseSettings):
+# A signing key shorter than this is guessable offline from one signature in the history.
+MIN_SIGNING_KEY_CHARS = 32
+
+
+class RegistrySettings(BaseSettings):
+    """What every user of the model registry needs: the service and the command line.
+
+    Apart from `Settings` so that registry commands do not depend on the service's other
+    variables being valid.
+    """
+
+    model_config = SettingsConfigDict(
+        env_prefix="PARCEL_SCREEN_", extra="ignore", validate_default=True
+    )
+
+    # HMAC key that signs each registered or promoted model's SHA256SUMS in the registry
+    # history; with it set, only models signed with it load. Without it, loading trusts the
+    # digest pinned in the history at registration, which anyone able to rewrite the whole
+    # registry could change: set a key where the registry is writable by others.
+    model_signing_key: SecretStr | None = None
+    # A file holding the signing key (its first line), instead of the variable.
+    model_signing_key_file: Path | None = None
+
+    @field_validator("model_signing_key", mode="before")
+    @classmethod
+    def _blank_key_is_none(cls, value: Any) -> Any:
+        if isinstance(value, str) and not value.strip():
+            return None
+        return value
+
+    @model_validator(mode="after")
+    def _one_signing_key(self) -> RegistrySettings:
+        if self.model_signing_key is not None and self.model_signing_key_file is not None:
+            raise ValueError(
+                "set PARCEL_SCREEN_MODEL_SIGNING_KEY or PARCEL_SCREEN_MODEL_SIGNING_KEY_FILE, "
+                "not both"
+            )
+        return self
+
+    def signing_key(self) -> bytes | None:
+        """The model signing key, read from its file if it has one; None without a key."""
+        setting = "PARCEL_SCREEN_MODEL_SIGNING_KEY"
+        if self.model_signing_key_file is not None:
+            setting += "_FILE"
+            path = self.model_signing_key_file
+            try:
+                if not path.is_file():
+                    raise SettingsError(f"{setting}: {path} is not a regular file")
+                with path.open("rb") as handle:
+                    lines = handle.read(4096).decode("utf-8").splitlines()
+            except OSError as exc:
+                raise SettingsError(
+                    f"{setting}: cannot read {path}: {exc.strerror or exc}"
+                ) from None
+            except UnicodeDecodeError:
+                raise SettingsError(f"{setting}: {path} is not UTF-8 text") from None
+            key = lines[0].strip() if lines else ""
+        elif self.model_signing_key is not None:
+            key = self.model_signing_key.get_secret_value().strip()
+        else:
+            return None
+        if len(key) < MIN_SIGNING_KEY_CHARS:
+            # Empty included: a key file emptied by mistake must not switch signing off.
+            raise SettingsError(
+                f"{setting}: the key is {len(key)} characters; use at least "
+                f"{MIN_SIGNING_KEY_CHARS} (e.g. `openssl rand -hex 32`)"
+            )
+        return key.encode("utf-8")
+
+
+class Settings(RegistrySettings):
     model_config = SettingsConfigDict(
         env_prefix="PARCEL_SCREEN_", extra="ignore", validate_default=True
     )

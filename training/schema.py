@@ -273,6 +273,19 @@ class FieldError(ValueError):
     """A value that does not fit its field; the message says what was expected."""
 
 
+# Longest part of a caller's value quoted back in a message: enough to recognise it, never
+# a megabyte of it echoed into a response or a log line.
+SHOWN_CHARS: Final = 40
+
+
+def shown(value: object, limit: int = SHOWN_CHARS) -> str:
+    """A value quoted for a message (`repr`), cut to `limit` characters with its length."""
+    text = str(value)
+    if len(text) <= limit:
+        return repr(text)
+    return f"{text[:limit]!r}... ({len(text)} characters)"
+
+
 def _fold(value: str) -> str:
     text = unicodedata.normalize("NFKC", value).strip().casefold()
     return re.sub(r"[\s\-_]+", " ", text)

@@ -144,6 +144,9 @@ def _openapi(app: FastAPI) -> Callable[[], dict[str, Any]]:
 def create_app(settings: Settings | None = None) -> FastAPI:
     """The parcel-screen HTTP service; settings default to the environment."""
     settings = settings or Settings()
+    # A signing key that cannot be read stops the start, as a bad key file does (the model
+    # itself may load later, by a reload).
+    settings.signing_key()
     metrics = Metrics()
     audit = None
     if settings.audit_enabled:
