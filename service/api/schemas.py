@@ -19,7 +19,7 @@ from training.schema import (
     DeclarationIn,
     FieldError,
     normalise_label_class,
-    normalise_text,
+    validate_declaration_id,
 )
 
 
@@ -105,7 +105,8 @@ class FeedbackIn(BaseModel):
     @field_validator("declaration_id", mode="before")
     @classmethod
     def _declaration_id(cls, value: Any) -> Any:
-        return normalise_text(value) if isinstance(value, str) else value
+        # As the scoring routes read it, so an id with invisible characters finds its scoring.
+        return validate_declaration_id(value)
 
     @field_validator("label_class", mode="before")
     @classmethod
