@@ -202,6 +202,13 @@ class Settings(RegistrySettings):
     # the rest, so this bounds only how fresh the database is, not what it keeps.
     audit_flush_seconds: float = Field(0.1, gt=0, le=10)
 
+    # Inspection outcomes one API key may post a minute (POST /v1/feedback), in bursts of up
+    # to `feedback_burst`; beyond it, 429 with Retry-After. Outcomes come at the pace of
+    # inspections, or in a backfill of a few hundred: a flood is a broken client or
+    # someone steering the labels.
+    feedback_per_minute: int = Field(600, ge=1)
+    feedback_burst: int = Field(300, ge=1)
+
     # `json` for log shippers, `plain` for a person at a terminal.
     log_format: Literal["json", "plain"] = "json"
     # Root log level.

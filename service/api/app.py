@@ -23,6 +23,7 @@ from service.api.context import RequestContextMiddleware
 from service.api.errors import install_error_handlers
 from service.api.limits import BodyLimitMiddleware, TimeoutMiddleware
 from service.api.metrics import Metrics
+from service.api.ratelimit import RateLimiter
 from service.api.schemas import BatchRequest, JsonResponse
 from service.api.security import KeyRing
 from service.api.state import ModelHolder, ReloadFailedError, ServiceState
@@ -163,6 +164,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         metrics=metrics,
         models=ModelHolder(settings, metrics),
         audit=audit,
+        feedback_limiter=RateLimiter(settings.feedback_per_minute, settings.feedback_burst),
     )
 
     app = FastAPIOffline(

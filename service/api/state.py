@@ -18,6 +18,7 @@ import anyio
 from service.api.coalesce import DeclarationCoalescer
 from service.api.errors import ApiError, ServiceUnavailableError
 from service.api.metrics import Metrics
+from service.api.ratelimit import RateLimiter
 from service.api.security import KeyRing
 from service.audit import AuditLog
 from service.scorer import Scorer, ScoringPolicy
@@ -121,3 +122,5 @@ class ServiceState:
     models: ModelHolder
     audit: AuditLog | None
     coalescer: DeclarationCoalescer = field(default_factory=DeclarationCoalescer)
+    # Set by the app factory from the settings; the default suits states built in tests.
+    feedback_limiter: RateLimiter = field(default_factory=lambda: RateLimiter(600, 300))
