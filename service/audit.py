@@ -15,6 +15,7 @@ from __future__ import annotations
 import collections
 import contextlib
 import csv
+import hashlib
 import io
 import logging
 import os
@@ -22,7 +23,7 @@ import sqlite3
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -66,10 +67,13 @@ CREATE TABLE IF NOT EXISTS feedback (
     item_no INTEGER,
     outcome TEXT NOT NULL CHECK (outcome IN ('confirmed', 'cleared')),
     label_class TEXT,
-    note TEXT
+    note TEXT,
+    scored_id INTEGER
 );
 CREATE INDEX IF NOT EXISTS feedback_by_declaration ON feedback (declaration_id, id);
 """
+# Columns added to tables of databases made before them: (table, column, declaration).
+_ADDED_COLUMNS: Final = (("feedback", "scored_id", "INTEGER"),)
 
 # A writer that finds the database locked (an export, a backup) waits this long.
 _BUSY_TIMEOUT_MS: Final = 5000
@@ -78,7 +82,13 @@ _WRITE_ATTEMPTS: Final = 3
 EXPORT_EXTRA_COLUMNS: Final = (
     "scored_model_version",
     "scored_risk_score",
+    # Who scored the declaration the outcome is about, and who posted the outcomes (key
+    # ids: the first characters of the key's digest, never the key).
+    "scored_by",
     "feedback_outcome",
+    "feedback_by",
+    # Why a line needs a look before training (outcomes that disagree: no label then).
+    "feedback_conflict",
     "feedback_note",
     "feedback_at",
 )
@@ -107,7 +117,16 @@ def connect(path: Path) -> sqlite3.Connection:
 
 def init_db(path: Path) -> None:
     with contextlib.closing(connect(path)) as connection:
-        connection.executescript(_SCHEMA)
+        ensure_schema(connection)
+
+
+def ensure_schema(connection: sqlite3.Connection) -> None:
+    """Create the tables, and add the columns an older database lacks."""
+    connection.executescript(_SCHEMA)
+    for table, column, declaration in _ADDED_COLUMNS:
+        present = {row[1] for row in connection.execute(f"PRAGMA table_info({table})")}
+        if column not in present:
+            connection.execute(f"ALTER TABLE {table} ADD COLUMN {column} {declaration}")
 
 
 @dataclass(frozen=True)
@@ -139,6 +158,27 @@ class ScoredCsv:
     key_id: str | None
     scored_csv: bytes
     scored_at: float = field(default_factory=time.time)
+
+
+@dataclass(frozen=True)
+class Scoring:
+    """One audited scoring of a declaration, as feedback needs it."""
+
+    scored_id: int
+    key_id: str | None
+    items: list[int]
+    # The digest of the normalised input: equal digests, same declaration content.
+    content: str
+
+    @classmethod
+    def of(cls, scored_id: int, key_id: str | None, input_json: str) -> Scoring:
+        items = orjson.loads(input_json).get("items", [])
+        return cls(
+            scored_id=int(scored_id),
+            key_id=key_id,
+            items=[int(item["item_no"]) for item in items if item.get("item_no") is not None],
+            content=hashlib.sha256(input_json.encode("utf-8")).hexdigest(),
+        )
 
 
 @dataclass
@@ -396,18 +436,25 @@ class AuditLog:
 
     # -- feedback -------------------------------------------------------------------------
 
-    def scored_items(self, declaration_id: str) -> list[int] | None:
-        """Item numbers of the latest scoring of a declaration; None if never scored."""
+    def scorings(self, declaration_id: str) -> list[Scoring]:
+        """The latest scoring of a declaration by each key that scored it, oldest first.
+
+        Waits for the writer first, so a declaration scored a moment ago is found.
+        """
         self.flush()
         with contextlib.closing(connect(self.path)) as connection:
-            row = connection.execute(
-                "SELECT input_json FROM scored WHERE declaration_id = ? ORDER BY id DESC LIMIT 1",
+            rows = connection.execute(
+                "SELECT id, key_id, input_json FROM scored WHERE id IN ("
+                " SELECT MAX(id) FROM scored WHERE declaration_id = ? GROUP BY key_id"
+                ") ORDER BY id",
                 (declaration_id,),
-            ).fetchone()
-        if row is None:
-            return None
-        items = orjson.loads(row[0]).get("items", [])
-        return [int(item["item_no"]) for item in items if item.get("item_no") is not None]
+            ).fetchall()
+        return [Scoring.of(scored_id, key_id, input_json) for scored_id, key_id, input_json in rows]
+
+    def scored_items(self, declaration_id: str) -> list[int] | None:
+        """Item numbers of the latest scoring of a declaration; None if never scored."""
+        scorings = self.scorings(declaration_id)
+        return scorings[-1].items if scorings else None
 
     def add_feedback(
         self,
@@ -419,11 +466,15 @@ class AuditLog:
         note: str | None = None,
         request_id: str | None = None,
         key_id: str | None = None,
+        scored_id: int | None = None,
     ) -> int:
+        """Store an outcome; `key_id` is who posted it, `scored_id` the scoring it is about
+        (None: the latest scoring of the declaration when exported)."""
         with contextlib.closing(connect(self.path)) as connection:
             cursor = connection.execute(
                 "INSERT INTO feedback (received_at, request_id, key_id, declaration_id,"
-                " item_no, outcome, label_class, note) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                " item_no, outcome, label_class, note, scored_id)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     utc_now(),
                     request_id,
@@ -433,6 +484,7 @@ class AuditLog:
                     outcome,
                     label_class,
                     note,
+                    scored_id,
                 ),
             )
             return int(cursor.lastrowid or 0)
@@ -448,36 +500,66 @@ class _Feedback:
     label_class: str | None
     note: str | None
     received_at: str
+    key_id: str | None
 
 
-def _feedback_by_declaration(
-    connection: sqlite3.Connection,
-) -> dict[str, tuple[_Feedback | None, dict[int, _Feedback]]]:
-    """Per declaration: its latest parcel-level outcome and the latest per item."""
-    outcomes: dict[str, tuple[_Feedback | None, dict[int, _Feedback]]] = {}
-    rows = connection.execute(
-        "SELECT declaration_id, item_no, outcome, label_class, note, received_at"
-        " FROM feedback ORDER BY id"
-    )
-    for declaration_id, item_no, outcome, label_class, note, received_at in rows:
-        parcel, items = outcomes.get(declaration_id, (None, {}))
-        entry = _Feedback(item_no, outcome, label_class, note, received_at)
+@dataclass
+class _Outcomes:
+    """The outcomes posted about one scoring: on the parcel, and per item, oldest first."""
+
+    parcel: list[_Feedback] = field(default_factory=list)
+    items: dict[int, list[_Feedback]] = field(default_factory=dict)
+
+
+# The scoring each outcome is about: the one it was bound to when posted, or, for outcomes
+# stored before outcomes were bound, the latest scoring of the declaration.
+_BOUND_FEEDBACK: Final = """
+SELECT f.item_no, f.outcome, f.label_class, f.note, f.received_at, f.key_id,
+       COALESCE(f.scored_id,
+                (SELECT MAX(s.id) FROM scored s WHERE s.declaration_id = f.declaration_id))
+FROM feedback f ORDER BY f.id
+"""
+
+# Declarations with outcomes that more than one key scored, with different content. Those
+# are kept apart (each outcome goes with its own scoring), and flagged.
+_RESCORED_BY_OTHERS: Final = """
+SELECT declaration_id FROM scored
+WHERE declaration_id IN (SELECT declaration_id FROM feedback)
+GROUP BY declaration_id
+HAVING COUNT(DISTINCT COALESCE(key_id, '')) > 1 AND COUNT(DISTINCT input_json) > 1
+"""
+
+
+def _outcomes_by_scoring(connection: sqlite3.Connection) -> dict[int, _Outcomes]:
+    outcomes: dict[int, _Outcomes] = {}
+    for item_no, outcome, label_class, note, received_at, key_id, scored_id in connection.execute(
+        _BOUND_FEEDBACK
+    ):
+        if scored_id is None:
+            continue  # about a declaration the store no longer holds
+        entry = _Feedback(item_no, outcome, label_class, note, received_at, key_id)
+        bound = outcomes.setdefault(int(scored_id), _Outcomes())
         if item_no is None:
-            parcel = entry
+            bound.parcel.append(entry)
         else:
-            items[int(item_no)] = entry
-        outcomes[declaration_id] = (parcel, items)
+            bound.items.setdefault(int(item_no), []).append(entry)
     return outcomes
 
 
-def _latest_scored(connection: sqlite3.Connection) -> Iterator[tuple[str, str, str, str]]:
-    yield from connection.execute(
-        "SELECT s.declaration_id, s.model_version, s.input_json, s.result_json FROM scored s"
-        " JOIN (SELECT declaration_id, MAX(id) AS id FROM scored"
-        "       WHERE declaration_id IN (SELECT declaration_id FROM feedback)"
-        "       GROUP BY declaration_id) latest ON s.id = latest.id"
-        " ORDER BY s.id"
-    )
+def _scorings(
+    connection: sqlite3.Connection, ids: Iterable[int]
+) -> Iterator[tuple[int, str, str | None, str, str, str]]:
+    """(id, declaration id, key id, model version, input, result) of scorings, in order."""
+    wanted = sorted(ids)
+    for start in range(0, len(wanted), 500):
+        chunk = wanted[start : start + 500]
+        marks = ",".join("?" * len(chunk))
+        yield from connection.execute(
+            "SELECT id, declaration_id, key_id, model_version, input_json, result_json"
+            " FROM scored"
+            f" WHERE id IN ({marks}) ORDER BY id",
+            chunk,
+        )
 
 
 def _confirmed_item(items: list[dict[str, Any]], label_class: str | None) -> int | None:
@@ -493,42 +575,90 @@ def _confirmed_item(items: list[dict[str, Any]], label_class: str | None) -> int
     return int(best["item_no"])
 
 
+def _applicable(
+    outcomes: _Outcomes, item_no: int, scored_items: dict[int, dict[str, Any]]
+) -> list[_Feedback]:
+    """The outcomes that label one line: its own, else the parcel's that reach it.
+
+    A parcel cleared on inspection clears every line; a parcel confirmed without a line
+    named labels only the line it most likely refers to, since the other lines may well be
+    what they say. Parcel outcomes that disagree reach every line, to be flagged there.
+    """
+    if outcomes.items.get(item_no):
+        return outcomes.items[item_no]
+    parcel = outcomes.parcel
+    if not parcel:
+        return []
+    kinds = {feedback.outcome for feedback in parcel}
+    if len(kinds) > 1 or kinds == {"cleared"}:
+        return parcel
+    classes = {feedback.label_class for feedback in parcel}
+    named = classes.pop() if len(classes) == 1 else None
+    confirmed = _confirmed_item(list(scored_items.values()), named)
+    return parcel if item_no == confirmed else []
+
+
+def _verdict(feedback: _Feedback, scored: dict[str, Any]) -> tuple[str, str]:
+    """(outcome, class) an outcome says of a line: what two outcomes must share to agree."""
+    if feedback.outcome == "cleared":
+        return "cleared", "benign"
+    label_class = feedback.label_class or scored.get("risk_class") or ""
+    # An officer confirmed gear but the model called the line benign and no class was
+    # given: the class is unknown, the label is still right.
+    return "confirmed", "" if label_class == "benign" else label_class
+
+
+def _who(key_id: str | None) -> str:
+    return key_id or "no key"
+
+
+def _disagreement(applied: list[_Feedback], verdicts: list[tuple[str, str]]) -> str:
+    """Who said what, for outcomes that do not agree: `confirmed/helmet by ab12cd34 (2); ...`."""
+    said: dict[tuple[str, str], dict[str, int]] = {}
+    for feedback, verdict in zip(applied, verdicts, strict=True):
+        by = said.setdefault(verdict, {})
+        by[_who(feedback.key_id)] = by.get(_who(feedback.key_id), 0) + 1
+    parts = []
+    for (outcome, label_class), callers in said.items():
+        what = f"{outcome}/{label_class}" if outcome == "confirmed" and label_class else outcome
+        who = ", ".join(f"{caller} ({count})" for caller, count in callers.items())
+        parts.append(f"{what} by {who}")
+    return "outcomes disagree: " + "; ".join(parts)
+
+
 def _labelled_rows(
     declaration: dict[str, Any],
     result: dict[str, Any],
     model_version: str,
-    parcel_feedback: _Feedback | None,
-    item_feedback: dict[int, _Feedback],
+    scored_by: str | None,
+    outcomes: _Outcomes,
+    rescored: bool,
 ) -> Iterator[dict[str, Any]]:
     scored_items = {int(item["item_no"]): item for item in result.get("items", [])}
-    confirmed_item = None
-    if parcel_feedback is not None and parcel_feedback.outcome == "confirmed":
-        confirmed_item = _confirmed_item(list(scored_items.values()), parcel_feedback.label_class)
     for position, item in enumerate(declaration.get("items", []), start=1):
         item_no = int(item.get("item_no") or position)
-        feedback = item_feedback.get(item_no)
-        # A parcel cleared on inspection clears every line; a parcel confirmed without a
-        # line named labels only the line it most likely refers to, since the other lines
-        # may well be what they say.
-        if (
-            feedback is None
-            and parcel_feedback is not None
-            and (parcel_feedback.outcome == "cleared" or item_no == confirmed_item)
-        ):
-            feedback = parcel_feedback
-        if feedback is None:
+        applied = _applicable(outcomes, item_no, scored_items)
+        if not applied:
             continue
         scored = scored_items.get(item_no, {})
-        if feedback.outcome == "confirmed":
-            label = 1
-            label_class = feedback.label_class or scored.get("risk_class") or ""
-            if label_class == "benign":
-                # An officer confirmed gear but the model called the line benign and no
-                # class was given: the class is unknown, the label is still right.
-                label_class = ""
+        verdicts = [_verdict(feedback, scored) for feedback in applied]
+        distinct = set(verdicts)
+        flags = []
+        if len(distinct) == 1:
+            outcome, label_class = verdicts[0]
+            label: int | None = 1 if outcome == "confirmed" else 0
+        elif {outcome for outcome, _ in distinct} == {"confirmed"}:
+            # Gear for sure, of a disputed class: the label stands, the class is unknown.
+            outcome, label, label_class = "confirmed", 1, ""
+            flags.append(_disagreement(applied, verdicts))
         else:
-            label = 0
-            label_class = "benign"
+            # Kept, not decided by whoever spoke last: no label, so `train` skips the line
+            # until someone settles it.
+            outcome, label, label_class = "conflict", None, ""
+            flags.append(_disagreement(applied, verdicts))
+        if rescored:
+            flags.append("the declaration id was also scored with different content by another key")
+        latest = applied[-1]
         row: dict[str, Any] = {name: declaration.get(name) for name in PARCEL_FIELDS}
         row.update({name: item.get(name) for name in ITEM_FIELDS})
         row["item_no"] = item_no
@@ -536,9 +666,12 @@ def _labelled_rows(
         row["label_class"] = label_class
         row["scored_model_version"] = model_version
         row["scored_risk_score"] = scored.get("risk_score")
-        row["feedback_outcome"] = feedback.outcome
-        row["feedback_note"] = feedback.note
-        row["feedback_at"] = feedback.received_at
+        row["scored_by"] = scored_by
+        row["feedback_outcome"] = outcome
+        row["feedback_by"] = " ".join(dict.fromkeys(_who(f.key_id) for f in applied))
+        row["feedback_conflict"] = "; ".join(flags)
+        row["feedback_note"] = latest.note
+        row["feedback_at"] = latest.received_at
         yield row
 
 
@@ -553,9 +686,12 @@ def _cell(value: Any) -> Any:
 def export_feedback(db_path: Path, dest: Path) -> int:
     """Write labelled CSV of every item with an outcome; returns the number of rows.
 
-    `label` is 1 for confirmed, 0 for cleared; `label_class` comes from the feedback, else
-    from the class the model gave the line when confirmed, and is `benign` when cleared.
-    Later feedback on the same line wins. The file appears complete or not at all.
+    Each outcome labels the scoring it was posted about (its poster's own). `label` is 1
+    for confirmed, 0 for cleared; `label_class` comes from the feedback, else from the
+    class the model gave the line when confirmed, and is `benign` when cleared. Outcomes
+    that disagree are all kept: the line gets no label and `feedback_conflict` says who
+    said what. `scored_by` and `feedback_by` name the keys (by key id) that scored the
+    declaration and posted the outcomes. The file appears complete or not at all.
     """
     if not db_path.exists():
         raise FileNotFoundError(f"no audit database at {db_path}")
@@ -567,20 +703,26 @@ def export_feedback(db_path: Path, dest: Path) -> int:
             os.fdopen(handle, "w", encoding="utf-8", newline="") as out,
             contextlib.closing(connect(db_path)) as connection,
         ):
-            connection.executescript(_SCHEMA)
+            ensure_schema(connection)
             writer = csv.DictWriter(out, fieldnames=EXPORT_COLUMNS, extrasaction="ignore")
             writer.writeheader()
-            feedback = _feedback_by_declaration(connection)
-            for declaration_id, model_version, input_json, result_json in _latest_scored(
-                connection
-            ):
-                parcel_feedback, item_feedback = feedback[declaration_id]
+            outcomes = _outcomes_by_scoring(connection)
+            rescored = {row[0] for row in connection.execute(_RESCORED_BY_OTHERS)}
+            for (
+                scored_id,
+                declaration_id,
+                key_id,
+                model_version,
+                input_json,
+                result_json,
+            ) in _scorings(connection, outcomes):
                 for row in _labelled_rows(
                     orjson.loads(input_json),
                     orjson.loads(result_json),
                     model_version,
-                    parcel_feedback,
-                    item_feedback,
+                    key_id,
+                    outcomes[scored_id],
+                    declaration_id in rescored,
                 ):
                     writer.writerow({name: _cell(value) for name, value in row.items()})
                     written += 1

@@ -23,7 +23,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 models_app = typer.Typer(
-    help="The model registry: list, inspect, promote, roll back.", no_args_is_help=True
+    help="The model registry: list, inspect, promote, roll back, trust.", no_args_is_help=True
 )
 feedback_app = typer.Typer(help="Inspection outcomes kept for retraining.", no_args_is_help=True)
 app.add_typer(models_app, name="models")
@@ -49,6 +49,31 @@ def fail(message: str, code: int = 2) -> typer.Exit:
     """Print a one-line reason on stderr and exit non-zero."""
     err.print(f"parcel-screen: {message}", markup=False, highlight=False, soft_wrap=True)
     return typer.Exit(code)
+
+
+def open_registry(models_dir: Path) -> Registry:
+    """The registry, with the signing key of the environment (PARCEL_SCREEN_MODEL_SIGNING_KEY)
+    so that what this command registers or loads is signed or checked as the service does."""
+    from pydantic import ValidationError
+
+    from service.settings import RegistrySettings
+
+    try:
+        key = RegistrySettings().signing_key()
+    except ValidationError as exc:
+        raise fail("; ".join(str(error["msg"]) for error in exc.errors())) from None
+    except ValueError as exc:
+        raise fail(str(exc)) from None
+    return Registry(models_dir, signing_key=key)
+
+
+def active_or_none(registry: Registry) -> str | None:
+    """The active version, or None (with the reason on stderr) if ACTIVE names none."""
+    try:
+        return registry.active_version()
+    except RegistryError as exc:
+        err.print(str(exc), markup=False, highlight=False, soft_wrap=True)
+        return None
 
 
 def metrics_table(title: str, columns: dict[str, dict[str, Any]]) -> Table:
@@ -140,8 +165,8 @@ def score(
     if engine not in ("local", "dask"):
         raise fail(f"--engine must be local or dask, not {engine!r}")
     kept = [c for c in columns.split(",") if c.strip()] if columns else None
+    registry = open_registry(models_dir)
     try:
-        registry = Registry(models_dir)
         policy = profile_policy(registry.card(model), threshold_profile)
         scorer = Scorer.from_registry(registry, model, policy)
         if engine == "dask":
@@ -235,8 +260,8 @@ def train(
         )
     except (ValueError, OSError) as exc:
         raise fail(str(exc)) from exc
-    registry = Registry(models_dir)
-    previous_active = registry.active_version()
+    registry = open_registry(models_dir)
+    previous_active = active_or_none(registry)
     record_comparison(registry, result)
     version = registry.register(result.model, result.card, activate=activate)
     columns = {"holdout": result.card["metrics"]["holdout"]}
@@ -258,8 +283,8 @@ def train(
 @models_app.command("list")
 def models_list(models_dir: ModelsDir = Path("models")) -> None:
     """Every registered version, the active one marked."""
-    registry = Registry(models_dir)
-    active = registry.active_version()
+    registry = open_registry(models_dir)
+    active = active_or_none(registry)
     table = Table()
     for name in ("version", "active", "created", "rows", "AUC (holdout)", "AUC (dev)"):
         table.add_column(name)
@@ -286,7 +311,7 @@ def models_show(
 ) -> None:
     """The model card of a version, as JSON."""
     try:
-        card = Registry(models_dir).card(version)
+        card = open_registry(models_dir).card(version)
     except RegistryError as exc:
         raise fail(str(exc)) from exc
     card.get("model", {}).pop("features", None)
@@ -303,8 +328,8 @@ def models_ensure_default(
 ) -> None:
     """Build and activate the default model (synthetic data and the written corpora) unless
     one is active already."""
-    registry = Registry(models_dir)
-    active = registry.active_version()
+    registry = open_registry(models_dir)
+    active = active_or_none(registry)
     if active is not None:
         try:
             registry.verify(active)
@@ -381,7 +406,7 @@ def record_comparison(registry: Registry, result: Any) -> None:
     from training.drift import profile_of
     from training.gate import compare_on_holdout
 
-    active_version = registry.active_version()
+    active_version = active_or_none(registry)
     active_model = None
     load_error = None
     if active_version is not None:
@@ -504,7 +529,7 @@ def models_promote(
 
     if force and not (reason and reason.strip()):
         raise fail("--force needs --reason TEXT: say why, it is kept in the registry history")
-    registry = Registry(models_dir)
+    registry = open_registry(models_dir)
     try:
         card = registry.card(version)
         active = registry.active_version()
@@ -537,14 +562,37 @@ def models_rollback(models_dir: ModelsDir = Path("models")) -> None:
     Recorded in the registry history. The service keeps its model until it is told to
     reload.
     """
-    registry = Registry(models_dir)
-    current = registry.active_version()
+    registry = open_registry(models_dir)
+    current = active_or_none(registry)
     try:
         version = registry.rollback()
     except RegistryError as exc:
         raise fail(str(exc)) from exc
     say(f"rolled back from {current} to {version}")
     say(RELOAD_HINT)
+
+
+@models_app.command("trust")
+def models_trust(
+    version: Annotated[str, typer.Argument(metavar="VERSION", help="The version to trust.")],
+    reason: Annotated[
+        str | None, typer.Option(help="Why, in words; kept in the registry history.")
+    ] = None,
+    models_dir: ModelsDir = Path("models"),
+) -> None:
+    """Pin (and, with PARCEL_SCREEN_MODEL_SIGNING_KEY, sign) a version's SHA256SUMS.
+
+    For a version registered before pins were kept or before the signing key was set; only
+    run it on a model you know to be yours. A version pinned already cannot be trusted with
+    a different SHA256SUMS.
+    """
+    registry = open_registry(models_dir)
+    try:
+        digest = registry.trust(version, reason=reason)
+    except RegistryError as exc:
+        raise fail(str(exc)) from exc
+    signed = " and signed" if registry.signing_key is not None else ""
+    say(f"pinned{signed} {version} (SHA256SUMS {digest[:12]}...)")
 
 
 @app.command()
@@ -578,12 +626,11 @@ def evaluate(
     from training.evaluate import headline_rows, write_report
     from training.pipeline import read_labelled
 
+    registry = open_registry(models_dir)
     try:
         frame = read_labelled(data)
         # No random selection: evaluation is about what the model flags.
-        scorer = Scorer.from_registry(
-            Registry(models_dir), model, ScoringPolicy(random_selection_rate=0.0)
-        )
+        scorer = Scorer.from_registry(registry, model, ScoringPolicy(random_selection_rate=0.0))
         evaluation = evaluate_model_on(scorer, frame, data.name)
     except (ValueError, OSError, RegistryError) as exc:
         raise fail(str(exc)) from exc
@@ -691,7 +738,7 @@ def drift(
 
     if (current is None) == (audit_db is None):
         raise fail("give the current traffic: --current FILE or --audit-db PATH (one of them)")
-    registry = Registry(models_dir)
+    registry = open_registry(models_dir)
     loaded = None
     try:
         loaded = registry.load(model)

@@ -34,12 +34,36 @@ def _split_keys(value: Any) -> Any:
     return value
 
 
-def read_digest_file(path: Path) -> frozenset[str]:
-    """SHA-256 hex digests, one a line; blank lines and `#` comments are skipped."""
+# A key digest file holds a few dozen lines; anything far bigger is the wrong file (a
+# device, a log), refused rather than read without end.
+_MAX_DIGEST_FILE_BYTES = 1 << 20
+
+
+def read_digest_file(path: Path, setting: str = "PARCEL_SCREEN_API_KEYS_FILE") -> frozenset[str]:
+    """SHA-256 hex digests, one a line; blank lines and `#` comments are skipped.
+
+    A file that holds no digest at all is an error, not "no keys": the operator meant to
+    turn auth on, and a file emptied by a failed deployment must not turn it off. Lines
+    are never quoted back in messages: a wrong line may well be a plaintext key.
+    """
     try:
-        text = path.read_text(encoding="utf-8")
+        if not path.is_file():
+            raise SettingsError(f"{setting}: {path} is not a regular file")
+        with path.open("rb") as handle:
+            data = handle.read(_MAX_DIGEST_FILE_BYTES + 1)
     except OSError as exc:
-        raise SettingsError(f"cannot read API key digest file {path}: {exc.strerror}") from None
+        raise SettingsError(
+            f"{setting}: cannot read API key digest file {path}: {exc.strerror or exc}"
+        ) from None
+    if len(data) > _MAX_DIGEST_FILE_BYTES:
+        raise SettingsError(
+            f"{setting}: {path} is larger than {_MAX_DIGEST_FILE_BYTES} bytes; "
+            "expected one SHA-256 hex digest a line"
+        )
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise SettingsError(f"{setting}: {path} is not UTF-8 text") from None
     digests = set()
     for number, raw in enumerate(text.splitlines(), start=1):
         line = raw.split("#", 1)[0].strip().lower()
@@ -47,13 +71,89 @@ def read_digest_file(path: Path) -> frozenset[str]:
             continue
         if not _HEX_DIGEST.fullmatch(line):
             raise SettingsError(
-                f"{path}, line {number}: expected a SHA-256 hex digest (64 hex characters)"
+                f"{setting}: {path}, line {number}: expected a SHA-256 hex digest "
+                "(64 hex characters)"
             )
         digests.add(line)
+    if not digests:
+        raise SettingsError(
+            f"{setting}: {path} holds no key digest (it is empty or only comments); "
+            "refusing to start with auth switched off by an empty file"
+        )
     return frozenset(digests)
 
 
-class Settings(BaseSettings):
+# A signing key shorter than this is guessable offline from one signature in the history.
+MIN_SIGNING_KEY_CHARS = 32
+
+
+class RegistrySettings(BaseSettings):
+    """What every user of the model registry needs: the service and the command line.
+
+    Apart from `Settings` so that registry commands do not depend on the service's other
+    variables being valid.
+    """
+
+    model_config = SettingsConfigDict(
+        env_prefix="PARCEL_SCREEN_", extra="ignore", validate_default=True
+    )
+
+    # HMAC key that signs each registered or promoted model's SHA256SUMS in the registry
+    # history; with it set, only models signed with it load. Without it, loading trusts the
+    # digest pinned in the history at registration, which anyone able to rewrite the whole
+    # registry could change: set a key where the registry is writable by others.
+    model_signing_key: SecretStr | None = None
+    # A file holding the signing key (its first line), instead of the variable.
+    model_signing_key_file: Path | None = None
+
+    @field_validator("model_signing_key", mode="before")
+    @classmethod
+    def _blank_key_is_none(cls, value: Any) -> Any:
+        if isinstance(value, str) and not value.strip():
+            return None
+        return value
+
+    @model_validator(mode="after")
+    def _one_signing_key(self) -> RegistrySettings:
+        if self.model_signing_key is not None and self.model_signing_key_file is not None:
+            raise ValueError(
+                "set PARCEL_SCREEN_MODEL_SIGNING_KEY or PARCEL_SCREEN_MODEL_SIGNING_KEY_FILE, "
+                "not both"
+            )
+        return self
+
+    def signing_key(self) -> bytes | None:
+        """The model signing key, read from its file if it has one; None without a key."""
+        setting = "PARCEL_SCREEN_MODEL_SIGNING_KEY"
+        if self.model_signing_key_file is not None:
+            setting += "_FILE"
+            path = self.model_signing_key_file
+            try:
+                if not path.is_file():
+                    raise SettingsError(f"{setting}: {path} is not a regular file")
+                with path.open("rb") as handle:
+                    lines = handle.read(4096).decode("utf-8").splitlines()
+            except OSError as exc:
+                raise SettingsError(
+                    f"{setting}: cannot read {path}: {exc.strerror or exc}"
+                ) from None
+            except UnicodeDecodeError:
+                raise SettingsError(f"{setting}: {path} is not UTF-8 text") from None
+            key = lines[0].strip() if lines else ""
+        elif self.model_signing_key is not None:
+            key = self.model_signing_key.get_secret_value().strip()
+        else:
+            return None
+        if len(key) < MIN_SIGNING_KEY_CHARS:
+            # Empty included: a key file emptied by mistake must not switch signing off.
+            raise SettingsError(
+                f"{setting}: the key is {len(key)} characters; use at least "
+                f"{MIN_SIGNING_KEY_CHARS} (e.g. `openssl rand -hex 32`)"
+            )
+        return key.encode("utf-8")
+
+
+class Settings(RegistrySettings):
     model_config = SettingsConfigDict(
         env_prefix="PARCEL_SCREEN_", extra="ignore", validate_default=True
     )
@@ -67,10 +167,12 @@ class Settings(BaseSettings):
     # every /v1 route; health and metrics stay open.
     api_keys: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list)
     # A file of SHA-256 hex digests of API keys, one a line, so keys need not sit in plaintext.
+    # A file that is empty, only comments, unreadable or not a regular file stops the
+    # service at start-up: it never means "no keys".
     api_keys_file: Path | None = None
     # Keys for /v1/admin/* (reload, feedback export); an admin key is also a valid API key.
     admin_api_keys: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list)
-    # Digests of admin keys, one a line.
+    # Digests of admin keys, one a line; refused at start-up like the API key file.
     admin_api_keys_file: Path | None = None
 
     # Largest request body accepted, in bytes; counted as it streams, so chunked uploads
@@ -100,6 +202,13 @@ class Settings(BaseSettings):
     # the rest, so this bounds only how fresh the database is, not what it keeps.
     audit_flush_seconds: float = Field(0.1, gt=0, le=10)
 
+    # Inspection outcomes one API key may post a minute (POST /v1/feedback), in bursts of up
+    # to `feedback_burst`; beyond it, 429 with Retry-After. Outcomes come at the pace of
+    # inspections, or in a backfill of a few hundred: a flood is a broken client or
+    # someone steering the labels.
+    feedback_per_minute: int = Field(600, ge=1)
+    feedback_burst: int = Field(300, ge=1)
+
     # `json` for log shippers, `plain` for a person at a terminal.
     log_format: Literal["json", "plain"] = "json"
     # Root log level.
@@ -115,6 +224,14 @@ class Settings(BaseSettings):
     @classmethod
     def _keys(cls, value: Any) -> Any:
         return _split_keys(value)
+
+    @field_validator("api_keys_file", "admin_api_keys_file", mode="before")
+    @classmethod
+    def _file_named(cls, value: Any) -> Any:
+        # A variable set to nothing would become the current directory; say what it is.
+        if isinstance(value, str) and not value.strip():
+            raise ValueError("is set but empty: name the digest file, or unset the variable")
+        return value
 
     @field_validator("model_version", mode="before")
     @classmethod
@@ -139,14 +256,16 @@ class Settings(BaseSettings):
         """Digests of the keys that may call /v1 (admin keys included)."""
         digests = {key_digest(key.get_secret_value()) for key in self.api_keys}
         if self.api_keys_file is not None:
-            digests |= read_digest_file(self.api_keys_file)
+            digests |= read_digest_file(self.api_keys_file, "PARCEL_SCREEN_API_KEYS_FILE")
         return frozenset(digests) | self.admin_key_digests()
 
     def admin_key_digests(self) -> frozenset[str]:
         """Digests of the keys that may call /v1/admin."""
         digests = {key_digest(key.get_secret_value()) for key in self.admin_api_keys}
         if self.admin_api_keys_file is not None:
-            digests |= read_digest_file(self.admin_api_keys_file)
+            digests |= read_digest_file(
+                self.admin_api_keys_file, "PARCEL_SCREEN_ADMIN_API_KEYS_FILE"
+            )
         return frozenset(digests)
 
     @property

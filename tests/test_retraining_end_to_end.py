@@ -124,6 +124,8 @@ def workspace(tmp_path: Path) -> Iterator[tuple[Path, TestClient]]:
         audit_db=tmp_path / "audit.sqlite3",
         log_format="plain",
         reload_on_sighup=False,
+        # Outcomes are posted in one backfill here, faster than an integration posts them.
+        feedback_burst=100_000,
     )
     with TestClient(create_app(settings)) as client:
         yield tmp_path, client

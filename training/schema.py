@@ -273,8 +273,103 @@ class FieldError(ValueError):
     """A value that does not fit its field; the message says what was expected."""
 
 
+# Longest part of a caller's value quoted back in a message: enough to recognise it, never
+# a megabyte of it echoed into a response or a log line.
+SHOWN_CHARS: Final = 40
+
+
+def shown(value: object, limit: int = SHOWN_CHARS) -> str:
+    """A value quoted for a message (`repr`), cut to `limit` characters with its length."""
+    text = str(value)
+    if len(text) <= limit:
+        return repr(text)
+    return f"{text[:limit]!r}... ({len(text)} characters)"
+
+
+# Characters that show nothing, or that steer how text around them shows: control
+# characters (category Cc, except the whitespace ones, which become spaces), format
+# characters (Cf: zero-width space and joiners, bidi overrides and isolates, soft hyphen,
+# byte-order mark, tags) and the few other default-ignorable code points (variation
+# selectors, Hangul fillers, the combining grapheme joiner). Put between the letters of a
+# word ("bullet<U+200D>proof") they change nothing a person sees and everything a text model
+# sees, so text loses them before anything else looks at it. Ranges as (first, last) code
+# points; tests check them against the running Python's Unicode database.
+INVISIBLE_RANGES: Final = (
+    (0x0000, 0x0008),
+    (0x000E, 0x001B),
+    (0x007F, 0x0084),
+    (0x0086, 0x009F),
+    (0x00AD, 0x00AD),
+    (0x034F, 0x034F),
+    (0x0600, 0x0605),
+    (0x061C, 0x061C),
+    (0x06DD, 0x06DD),
+    (0x070F, 0x070F),
+    (0x0890, 0x0891),
+    (0x08E2, 0x08E2),
+    (0x115F, 0x1160),
+    (0x17B4, 0x17B5),
+    (0x180B, 0x180F),
+    (0x200B, 0x200F),
+    (0x202A, 0x202E),
+    (0x2060, 0x2064),
+    (0x2066, 0x206F),
+    (0x3164, 0x3164),
+    (0xFE00, 0xFE0F),
+    (0xFEFF, 0xFEFF),
+    (0xFFA0, 0xFFA0),
+    (0xFFF9, 0xFFFB),
+    (0x110BD, 0x110BD),
+    (0x110CD, 0x110CD),
+    (0x13430, 0x13438),
+    (0x1BCA0, 0x1BCA3),
+    (0x1D173, 0x1D17A),
+    (0xE0001, 0xE0001),
+    (0xE0020, 0xE007F),
+    (0xE0100, 0xE01EF),
+)
+
+
+def _character_class(escape: Callable[[int], str]) -> str:
+    return (
+        "["
+        + "".join(
+            escape(first) if first == last else f"{escape(first)}-{escape(last)}"
+            for first, last in INVISIBLE_RANGES
+        )
+        + "]"
+    )
+
+
+_INVISIBLE: Final = re.compile(_character_class(lambda c: f"\\U{c:08x}"))
+# The same class for Arrow's RE2, so exports drop exactly what the normaliser drops.
+INVISIBLE_RE2: Final = _character_class(lambda c: f"\\x{{{c:x}}}")
+
+
+# Control characters that count as whitespace: the normaliser's split turns them into
+# spaces; exports, which keep text as it came, turn them into spaces too (tab, line feed
+# and carriage return stay: CSV quotes them).
+SPACING_CONTROLS: Final = "\x0b\x0c\x1c\x1d\x1e\x1f\x85"
+_SPACING_CONTROLS: Final = re.compile(f"[{SPACING_CONTROLS}]")
+SPACING_CONTROLS_RE2: Final = "[" + "".join(f"\\x{{{ord(c):x}}}" for c in SPACING_CONTROLS) + "]"
+
+
+def export_text(value: str) -> str:
+    """Text as an export may carry it: invisible characters dropped, controls as spaces."""
+    if value.isascii() and value.isprintable():
+        return value
+    return _SPACING_CONTROLS.sub(" ", _INVISIBLE.sub("", value))
+
+
+def visible_text(value: str) -> str:
+    """`value` without the invisible characters above (whitespace ones left to the caller)."""
+    if value.isascii() and value.isprintable():
+        return value  # the common case: no control character, nothing outside ASCII
+    return _INVISIBLE.sub("", value)
+
+
 def _fold(value: str) -> str:
-    text = unicodedata.normalize("NFKC", value).strip().casefold()
+    text = unicodedata.normalize("NFKC", visible_text(value)).strip().casefold()
     return re.sub(r"[\s\-_]+", " ", text)
 
 
@@ -415,8 +510,12 @@ _CURRENCY_EXTRA: Final = {
 
 
 def normalise_text(value: str) -> str:
-    """NFKC, trimmed, inner whitespace collapsed to one space."""
-    return " ".join(unicodedata.normalize("NFKC", value).split())
+    """Invisible characters dropped, NFKC, trimmed, inner whitespace collapsed to one space.
+
+    The one normaliser of free text (descriptions, ids) for every surface: JSON, CSV and
+    Parquet, training and scoring.
+    """
+    return " ".join(unicodedata.normalize("NFKC", visible_text(value)).split())
 
 
 def normalise_country(value: str) -> str:
@@ -501,6 +600,10 @@ def normalise_description(value: str) -> str:
 
 def normalise_identifier(value: str) -> str:
     text = normalise_text(value)
+    if not text:
+        # Only reached for a value that is not blank: it held nothing but invisible
+        # characters, which is no identifier (and would group unrelated parcels together).
+        raise FieldError("must not be empty (it holds only invisible or control characters)")
     if len(text) > MAX_ID_CHARS:
         raise FieldError(f"must be at most {MAX_ID_CHARS} characters, got {len(text)}")
     return text
@@ -863,6 +966,18 @@ def _number(value: Any) -> Any:
     return value
 
 
+def validate_declaration_id(value: Any) -> str:
+    """A required declaration id from JSON, normalised (`ValueError` says what is wrong)."""
+    if not isinstance(value, str):
+        raise ValueError("expected a string")
+    if not value.strip():
+        raise ValueError("is required and must not be empty")
+    try:
+        return normalise_identifier(value)
+    except FieldError as exc:
+        raise ValueError(str(exc)) from None
+
+
 Country = Annotated[str | None, BeforeValidator(_scalar(normalise_country))]
 Currency = Annotated[str | None, BeforeValidator(_scalar(normalise_currency))]
 HsCode = Annotated[str | None, BeforeValidator(_scalar(normalise_hs_code))]
@@ -953,12 +1068,7 @@ class DeclarationIn(BaseModel):
     @field_validator("declaration_id", mode="before")
     @classmethod
     def _declaration_id(cls, value: Any) -> str:
-        if not isinstance(value, str):
-            raise ValueError("expected a string")
-        text = normalise_text(value)
-        if not text:
-            raise ValueError("is required and must not be empty")
-        return text
+        return validate_declaration_id(value)
 
     def to_columns(self) -> dict[str, list[Hashable | None]]:
         """Column-wise item rows (parcel fields repeated), the scorer's input without pandas."""

@@ -23,6 +23,7 @@ from service.api.context import RequestContextMiddleware
 from service.api.errors import install_error_handlers
 from service.api.limits import BodyLimitMiddleware, TimeoutMiddleware
 from service.api.metrics import Metrics
+from service.api.ratelimit import RateLimiter
 from service.api.schemas import BatchRequest, JsonResponse
 from service.api.security import KeyRing
 from service.api.state import ModelHolder, ReloadFailedError, ServiceState
@@ -144,6 +145,9 @@ def _openapi(app: FastAPI) -> Callable[[], dict[str, Any]]:
 def create_app(settings: Settings | None = None) -> FastAPI:
     """The parcel-screen HTTP service; settings default to the environment."""
     settings = settings or Settings()
+    # A signing key that cannot be read stops the start, as a bad key file does (the model
+    # itself may load later, by a reload).
+    settings.signing_key()
     metrics = Metrics()
     audit = None
     if settings.audit_enabled:
@@ -160,6 +164,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         metrics=metrics,
         models=ModelHolder(settings, metrics),
         audit=audit,
+        feedback_limiter=RateLimiter(settings.feedback_per_minute, settings.feedback_burst),
     )
 
     app = FastAPIOffline(

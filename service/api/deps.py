@@ -12,7 +12,13 @@ from typing import Annotated
 from fastapi import Depends, Request, Security
 
 from service.api.errors import ForbiddenError, UnauthorizedError
-from service.api.security import API_KEY_HEADER, Caller, api_key_scheme
+from service.api.security import (
+    API_KEY_HEADER,
+    Caller,
+    DuplicateKeyHeaderError,
+    api_key_scheme,
+    presented_key,
+)
 from service.api.state import ServiceState
 from service.scorer import Scorer
 
@@ -25,7 +31,11 @@ async def get_state(request: Request) -> ServiceState:
 State = Annotated[ServiceState, Depends(get_state)]
 
 
-def authenticate(state: ServiceState, api_key: str | None) -> Caller:
+def authenticate(state: ServiceState, request: Request) -> Caller:
+    try:
+        api_key = presented_key(request.headers.getlist(API_KEY_HEADER))
+    except DuplicateKeyHeaderError as exc:
+        raise UnauthorizedError(str(exc), code="duplicate_api_key") from None
     caller = state.keys.identify(api_key)
     if caller is None:
         message = f"missing {API_KEY_HEADER} header" if not api_key else f"invalid {API_KEY_HEADER}"
@@ -34,9 +44,12 @@ def authenticate(state: ServiceState, api_key: str | None) -> Caller:
 
 
 async def get_caller(
-    state: State, api_key: Annotated[str | None, Security(api_key_scheme)]
+    request: Request,
+    state: State,
+    # Declares the header in OpenAPI; the check reads every value of it from the request.
+    _api_key: Annotated[str | None, Security(api_key_scheme)],
 ) -> Caller:
-    return authenticate(state, api_key)
+    return authenticate(state, request)
 
 
 CallerDep = Annotated[Caller, Depends(get_caller)]
@@ -75,5 +88,5 @@ def scoring_call(request: Request) -> ScoringCall:
     requirement in OpenAPI by hand.
     """
     state: ServiceState = request.app.state.service
-    caller = authenticate(state, request.headers.get(API_KEY_HEADER))
+    caller = authenticate(state, request)
     return ScoringCall(state=state, caller=caller, scorer=state.models.require())

@@ -83,9 +83,21 @@ class NotFoundError(ApiError):
     code = "not_found"
 
 
+class ConflictError(ApiError):
+    status_code = 409
+    code = "conflict"
+
+
 class PayloadTooLargeError(ApiError):
     status_code = 413
     code = "payload_too_large"
+
+
+class TooManyRequestsError(ApiError):
+    """A caller over its rate limit; `Retry-After` says when to try again."""
+
+    status_code = 429
+    code = "rate_limited"
 
 
 class ServiceUnavailableError(ApiError):
@@ -208,6 +220,7 @@ _HTTP_CODES = {
     406: "not_acceptable",
     413: "payload_too_large",
     415: "unsupported_media_type",
+    429: "rate_limited",
 }
 
 

@@ -19,7 +19,7 @@ from training.schema import (
     DeclarationIn,
     FieldError,
     normalise_label_class,
-    normalise_text,
+    validate_declaration_id,
 )
 
 
@@ -101,11 +101,19 @@ class FeedbackIn(BaseModel):
         None, description="What was found; defaults to the class the model gave"
     )
     note: str | None = Field(None, max_length=2000)
+    scored_by: str | None = Field(
+        None,
+        pattern=r"^[0-9a-f]{8}$",
+        description="Extension: the key id of the scoring the outcome is about, for an admin "
+        "key when several keys scored the declaration with different content; other keys may "
+        "only name their own (the default)",
+    )
 
     @field_validator("declaration_id", mode="before")
     @classmethod
     def _declaration_id(cls, value: Any) -> Any:
-        return normalise_text(value) if isinstance(value, str) else value
+        # As the scoring routes read it, so an id with invisible characters finds its scoring.
+        return validate_declaration_id(value)
 
     @field_validator("label_class", mode="before")
     @classmethod
@@ -132,6 +140,9 @@ class FeedbackOut(BaseModel):
     item_no: int | None
     outcome: Literal["confirmed", "cleared"]
     label_class: str | None
+    # Extension: the key id of the scoring the outcome was recorded against (None when the
+    # service runs without keys).
+    scored_by: str | None = None
 
 
 class Thresholds(BaseModel):

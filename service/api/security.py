@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from fastapi.security import APIKeyHeader
 
-from service.settings import Settings, key_digest
+from service.settings import Settings, SettingsError, key_digest
 
 API_KEY_HEADER = "X-API-Key"
 KEY_ID_CHARS = 8
@@ -46,6 +46,21 @@ def _matches(candidate: str, digests: tuple[str, ...]) -> bool:
     return found
 
 
+class DuplicateKeyHeaderError(ValueError):
+    """A request that carries the key header more than once."""
+
+
+def presented_key(values: list[str]) -> str | None:
+    """The one key a request presents, from every value of its key header.
+
+    Two headers are refused rather than one picked: a proxy that adds its own key and a
+    client that sends another must not decide by header order who the caller is.
+    """
+    if len(values) > 1:
+        raise DuplicateKeyHeaderError(f"{API_KEY_HEADER} is sent more than once")
+    return values[0] if values else None
+
+
 @dataclass(frozen=True)
 class KeyRing:
     """The configured key digests; empty user digests mean auth is off."""
@@ -55,10 +70,15 @@ class KeyRing:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> KeyRing:
-        return cls(
+        """The key ring of the settings; reads the digest files, so a bad one fails here."""
+        ring = cls(
             user_digests=tuple(sorted(settings.api_key_digests())),
             admin_digests=tuple(sorted(settings.admin_key_digests())),
         )
+        # Keys were asked for but none came out: auth must not quietly go off.
+        if settings.auth_enabled and not ring.enabled:
+            raise SettingsError("API keys are configured but none could be read")
+        return ring
 
     @property
     def enabled(self) -> bool:

@@ -18,10 +18,11 @@ import anyio
 from service.api.coalesce import DeclarationCoalescer
 from service.api.errors import ApiError, ServiceUnavailableError
 from service.api.metrics import Metrics
+from service.api.ratelimit import RateLimiter
 from service.api.security import KeyRing
 from service.audit import AuditLog
 from service.scorer import Scorer, ScoringPolicy
-from service.settings import Settings
+from service.settings import Settings, SettingsError
 from training.registry import Registry, RegistryError
 
 log = logging.getLogger(__name__)
@@ -68,12 +69,12 @@ class ModelHolder:
 
     def _load(self) -> LoadedScorer:
         """Build and verify a scorer for the configured version (blocking)."""
-        registry = Registry(self.settings.models_dir)
         try:
+            registry = Registry(self.settings.models_dir, signing_key=self.settings.signing_key())
             scorer = Scorer.from_registry(
                 registry, self.settings.model_version, policy_of(self.settings)
             )
-        except RegistryError as exc:
+        except (RegistryError, SettingsError) as exc:
             raise ReloadFailedError(str(exc)) from exc
         except ValueError as exc:
             # A threshold override that does not fit the model's stored thresholds.
@@ -121,3 +122,5 @@ class ServiceState:
     models: ModelHolder
     audit: AuditLog | None
     coalescer: DeclarationCoalescer = field(default_factory=DeclarationCoalescer)
+    # Set by the app factory from the settings; the default suits states built in tests.
+    feedback_limiter: RateLimiter = field(default_factory=lambda: RateLimiter(600, 300))

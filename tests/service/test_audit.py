@@ -167,8 +167,10 @@ def test_export_joins_outcomes_with_inputs(audit: AuditLog, tmp_path: Path) -> N
         descriptions = [f"{name.lower()} line {n}" for n in range(1, len(scores) + 1)]
         audit.record(ScoredRecord("r", None, declaration(name, descriptions), result(name, scores)))
     audit.flush()
-    audit.add_feedback(declaration_id="ITEM", item_no=1, outcome="cleared")
-    audit.add_feedback(declaration_id="ITEM", item_no=1, outcome="confirmed", note="later wins")
+    audit.add_feedback(declaration_id="ITEM", item_no=1, outcome="confirmed", key_id="aaaa0001")
+    audit.add_feedback(
+        declaration_id="ITEM", item_no=1, outcome="confirmed", note="plates", key_id="bbbb0002"
+    )
     audit.add_feedback(declaration_id="CLEARED", outcome="cleared")
     audit.add_feedback(declaration_id="PARCEL", outcome="confirmed", label_class="tactical_apparel")
 
@@ -180,8 +182,10 @@ def test_export_joins_outcomes_with_inputs(audit: AuditLog, tmp_path: Path) -> N
     assert (item["label"], item["label_class"], item["feedback_note"]) == (
         "1",
         "body_armor",
-        "later wins",
+        "plates",
     )
+    # Outcomes that agree: one label, both callers named, nothing flagged.
+    assert (item["feedback_by"], item["feedback_conflict"]) == ("aaaa0001 bbbb0002", "")
     assert item["description"] == "item line 1"
     assert item["origin_country"] == "RU"
     assert item["net_weight_kg"] == "1.5"
@@ -198,3 +202,110 @@ def test_export_without_feedback_writes_a_header(audit: AuditLog, tmp_path: Path
     assert read_export(dest) == []
     with pytest.raises(FileNotFoundError):
         export_feedback(tmp_path / "missing.sqlite3", dest)
+
+
+def test_conflicting_outcomes_are_kept_and_flagged(audit: AuditLog, tmp_path: Path) -> None:
+    # Reproduces finding 2: 500 alternating outcomes on one id, the last one won.
+    audit.record(
+        ScoredRecord(
+            "r",
+            "aaaa0001",
+            declaration("FLIP", ["vest", "shirt"]),
+            result("FLIP", [(0.9, "body_armor"), (0.1, "benign")]),
+        )
+    )
+    audit.flush()
+    (scoring,) = audit.scorings("FLIP")
+    for number in range(6):
+        audit.add_feedback(
+            declaration_id="FLIP",
+            item_no=1,
+            outcome="confirmed" if number % 2 else "cleared",
+            key_id="aaaa0001" if number < 4 else "ffff0009",
+            scored_id=scoring.scored_id,
+        )
+    # A class dispute over gear keeps the label, not the class.
+    audit.add_feedback(
+        declaration_id="FLIP",
+        item_no=2,
+        outcome="confirmed",
+        label_class="helmet",
+        key_id="aaaa0001",
+    )
+    audit.add_feedback(
+        declaration_id="FLIP",
+        item_no=2,
+        outcome="confirmed",
+        label_class="body_armor",
+        key_id="ffff0009",
+    )
+    dest = tmp_path / "feedback.csv"
+    assert export_feedback(audit.path, dest) == 2
+    flipped, disputed = read_export(dest)
+    assert (flipped["label"], flipped["label_class"], flipped["feedback_outcome"]) == (
+        "",
+        "",
+        "conflict",
+    )
+    assert flipped["feedback_conflict"] == (
+        "outcomes disagree: cleared by aaaa0001 (2), ffff0009 (1); "
+        "confirmed/body_armor by aaaa0001 (2), ffff0009 (1)"
+    )
+    assert flipped["scored_by"] == "aaaa0001"
+    assert flipped["feedback_by"] == "aaaa0001 ffff0009"
+    assert (disputed["label"], disputed["label_class"]) == ("1", "")
+    assert (
+        "confirmed/helmet by aaaa0001 (1); confirmed/body_armor by ffff0009 (1)"
+        in (disputed["feedback_conflict"])
+    )
+
+
+def test_outcomes_go_with_the_scoring_they_were_posted_about(
+    audit: AuditLog, tmp_path: Path
+) -> None:
+    audit.record(
+        ScoredRecord(
+            "r1",
+            "aaaa0001",
+            declaration("SAME", ["plate carrier"]),
+            result("SAME", [(0.9, "body_armor")]),
+        )
+    )
+    # Another key re-scores the id with other content: kept apart, not mixed in.
+    audit.record(
+        ScoredRecord(
+            "r2", "ffff0009", declaration("SAME", ["socks"]), result("SAME", [(0.1, "benign")])
+        )
+    )
+    audit.flush()
+    first, second = audit.scorings("SAME")
+    assert (first.key_id, second.key_id) == ("aaaa0001", "ffff0009")
+    assert first.content != second.content
+    audit.add_feedback(
+        declaration_id="SAME", outcome="confirmed", key_id="aaaa0001", scored_id=first.scored_id
+    )
+    dest = tmp_path / "feedback.csv"
+    assert export_feedback(audit.path, dest) == 1
+    (row,) = read_export(dest)
+    assert (row["description"], row["label"], row["scored_by"]) == (
+        "plate carrier",
+        "1",
+        "aaaa0001",
+    )
+    assert "also scored with different content by another key" in row["feedback_conflict"]
+
+
+def test_an_older_database_gains_the_new_columns(tmp_path: Path) -> None:
+    path = tmp_path / "old.sqlite3"
+    with contextlib.closing(sqlite3.connect(path)) as connection:
+        connection.executescript(
+            "CREATE TABLE feedback (id INTEGER PRIMARY KEY, received_at TEXT NOT NULL,"
+            " request_id TEXT, key_id TEXT, declaration_id TEXT NOT NULL, item_no INTEGER,"
+            " outcome TEXT NOT NULL, label_class TEXT, note TEXT);"
+        )
+    log = AuditLog(path)
+    log.open()
+    try:
+        assert log.add_feedback(declaration_id="X", outcome="cleared", scored_id=1) == 1
+    finally:
+        log.close()

@@ -69,3 +69,32 @@ def test_unknown_version_is_a_one_line_error(tmp_path: Path) -> None:
     result = runner.invoke(app, ["models", "show", "1999-01-01.1", "--models-dir", str(tmp_path)])
     assert result.exit_code == 2
     assert "not found" in result.output
+
+
+def test_registry_commands_refuse_untrusted_models_in_one_line(
+    tmp_path: Path, tiny_registry: Path
+) -> None:
+    import shutil
+
+    models = tmp_path / "models"
+    shutil.copytree(tiny_registry, models)
+    (models / "history.jsonl").unlink()  # as registered before pins were kept
+    version = Registry(models).versions()[0]
+    source = tmp_path / "in.csv"
+    source.write_text("declaration_id,description\nA,socks\n")
+    scored = runner.invoke(
+        app, ["score", str(source), "-o", str(tmp_path / "out.csv"), "--models-dir", str(models)]
+    )
+    assert scored.exit_code == 2
+    assert "models trust" in scored.output
+    assert "Traceback" not in scored.output
+    trusted = runner.invoke(app, ["models", "trust", version, "--models-dir", str(models)])
+    assert trusted.exit_code == 0, trusted.output
+    scored = runner.invoke(
+        app, ["score", str(source), "-o", str(tmp_path / "out.csv"), "--models-dir", str(models)]
+    )
+    assert scored.exit_code == 0, scored.output
+    (models / "ACTIVE").write_text("../../etc\n")
+    listing = runner.invoke(app, ["models", "list", "--models-dir", str(models)])
+    assert listing.exit_code == 0
+    assert "does not name a model version" in listing.output

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
+from typing import Any
 
 import pytest
 from pydantic import ValidationError
@@ -62,10 +63,119 @@ def test_digest_file(tmp_path: Path) -> None:
 def test_bad_digest_file_names_the_line(tmp_path: Path) -> None:
     path = tmp_path / "keys.sha256"
     path.write_text(f"{key_digest('a')}\nplaintext-key\n")
-    with pytest.raises(SettingsError, match="line 2"):
+    with pytest.raises(SettingsError, match="line 2") as caught:
         read_digest_file(path)
-    with pytest.raises(SettingsError, match="cannot read"):
+    # A wrong line may be a plaintext key: never quoted back.
+    assert "plaintext-key" not in str(caught.value)
+    with pytest.raises(SettingsError, match="not a regular file"):
         read_digest_file(tmp_path / "missing")
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        key_digest("a")[:63],  # one hex short
+        key_digest("a") + "0",  # one hex long
+        "g" * 64,  # not hex
+        f"{key_digest('a')} {key_digest('b')}",  # two on a line
+        "sha256:" + key_digest("a"),
+    ],
+)
+def test_bad_digest_lines_are_refused(tmp_path: Path, line: str) -> None:
+    path = tmp_path / "keys.sha256"
+    path.write_text(f"# keys\n{key_digest('ok')}\n{line}\n")
+    with pytest.raises(SettingsError, match="line 3"):
+        read_digest_file(path)
+
+
+# Every way a key file can hold no usable key: each is an error, never "no keys".
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"", "holds no key digest"),
+        (b"\n\n   \n", "holds no key digest"),
+        (b"# the ops team's keys\n# (rotated 2026-11)\n", "holds no key digest"),
+        (b"#" + key_digest("commented-out").encode() + b"\n", "holds no key digest"),
+        (b"\xff\xfe" + "k".encode("utf-16-le"), "not UTF-8"),
+    ],
+)
+@pytest.mark.parametrize(
+    ("field", "variable"),
+    [
+        ("api_keys_file", "PARCEL_SCREEN_API_KEYS_FILE"),
+        ("admin_api_keys_file", "PARCEL_SCREEN_ADMIN_API_KEYS_FILE"),
+    ],
+)
+def test_a_key_file_without_keys_is_an_error(
+    tmp_path: Path, content: bytes, message: str, field: str, variable: str
+) -> None:
+    path = tmp_path / "keys.sha256"
+    path.write_bytes(content)
+    settings = Settings(**{field: path})  # type: ignore[arg-type]
+    assert settings.auth_enabled
+    with pytest.raises(SettingsError, match=message) as caught:
+        settings.api_key_digests()
+    assert variable in str(caught.value)
+
+
+def test_an_unreadable_key_file_is_an_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    directory = tmp_path / "keys.d"
+    directory.mkdir()
+    with pytest.raises(SettingsError, match="not a regular file"):
+        Settings(api_keys_file=directory).api_key_digests()
+    huge = tmp_path / "huge.sha256"
+    huge.write_bytes((key_digest("a") + "\n").encode() * 20_000)
+    with pytest.raises(SettingsError, match="larger than"):
+        Settings(api_keys_file=huge).api_key_digests()
+    locked = tmp_path / "locked.sha256"
+    locked.write_text(key_digest("a") + "\n")
+    real_open = Path.open
+
+    def refused(self: Path, *args: Any, **kwargs: Any) -> Any:
+        if self == locked:
+            raise PermissionError(13, "Permission denied")
+        return real_open(self, *args, **kwargs)
+
+    # Permissions alone do not stop a test run as root; the error is what matters.
+    monkeypatch.setattr(Path, "open", refused)
+    with pytest.raises(SettingsError, match=r"cannot read .*Permission denied"):
+        Settings(admin_api_keys_file=locked).admin_key_digests()
+
+
+def test_a_blank_key_file_variable_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PARCEL_SCREEN_API_KEYS_FILE", " ")
+    with pytest.raises(ValidationError, match="set but empty"):
+        Settings()
+
+
+def test_keys_from_the_list_and_the_file_together(tmp_path: Path) -> None:
+    path = tmp_path / "keys.sha256"
+    path.write_text(f"{key_digest('from-file')}\n")
+    admin = tmp_path / "admin.sha256"
+    admin.write_text(f"{key_digest('admin-from-file')}\n")
+    settings = Settings(
+        api_keys=["from-env"],
+        api_keys_file=path,
+        admin_api_keys=["admin-from-env"],
+        admin_api_keys_file=admin,
+    )
+    assert settings.api_key_digests() == {
+        key_digest(k) for k in ("from-env", "from-file", "admin-from-env", "admin-from-file")
+    }
+    assert settings.admin_key_digests() == {
+        key_digest(k) for k in ("admin-from-env", "admin-from-file")
+    }
+
+
+def test_an_empty_key_list_means_no_keys(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Unset and empty are the same for the list (the server hands settings to its workers
+    # that way); only a key file can be set and yet hold nothing, and that is refused.
+    monkeypatch.setenv("PARCEL_SCREEN_API_KEYS", " , ,")
+    settings = Settings()
+    assert not settings.auth_enabled
+    assert settings.api_key_digests() == frozenset()
 
 
 def test_blank_model_version_means_active(monkeypatch: pytest.MonkeyPatch) -> None:

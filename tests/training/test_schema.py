@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Callable
 
 import numpy as np
@@ -8,6 +9,7 @@ import pytest
 from pydantic import ValidationError
 
 from training.schema import (
+    INVISIBLE_RANGES,
     LINE_COLUMN,
     MAX_ID_CHARS,
     DeclarationIn,
@@ -16,7 +18,9 @@ from training.schema import (
     normalise_declarations,
     normalise_description,
     normalise_identifier,
+    normalise_text,
     parse_numbers,
+    shown,
 )
 
 
@@ -202,3 +206,85 @@ def test_text_fields_normalise_as_their_scalar_normaliser_says() -> None:
     assert "declaration_id: must be at most" in out["error"][5]
     assert "description: must be at most" in out["error"][7]
     assert out["declaration_id"][3] == "RB4"
+
+
+# --- invisible characters (issue 12, finding 4) -------------------------------------------
+
+
+def test_invisible_ranges_cover_every_format_and_control_character() -> None:
+    # Checked against the running Python's Unicode database, so an upgrade that adds
+    # format characters fails here rather than letting them through.
+    listed = {code for first, last in INVISIBLE_RANGES for code in range(first, last + 1)}
+    for code in range(0x110000):
+        char = chr(code)
+        if unicodedata.category(char) in ("Cf", "Cc") and not char.isspace():
+            assert code in listed, f"U+{code:04X} ({unicodedata.name(char, '?')})"
+    for code in listed:
+        char = chr(code)
+        assert not char.isspace()
+        assert unicodedata.category(char) in ("Cf", "Cc", "Mn", "Lo", "Cn"), f"U+{code:04X}"
+
+
+@pytest.mark.parametrize(
+    "disguised",
+    [
+        "bullet\u200dproof vest",
+        "b\u200bu\u200bl\u200bl\u200be\u200bt\u200bp\u200br\u200bo\u200bo\u200bf vest",
+        "\u202ebulletproof vest\u202c",
+        "\u2066bulletproof\u2069 vest\ufeff",
+        "bullet\u00adproof\x00 vest",
+        "bulletproof\x1f vest",  # a control that counts as a space: still one space
+        "bulletproof\ufe0f vest\U000e0041",
+    ],
+)
+def test_invisible_characters_do_not_change_a_description(disguised: str) -> None:
+    assert normalise_description(disguised) == "bulletproof vest"
+    assert normalise_text(disguised) == "bulletproof vest"
+    frame = normalise_declarations(raw_frame(description=[disguised, "ok", "bulletproof vest"]))
+    assert frame["description"].tolist()[0] == frame["description"].tolist()[2]
+    assert frame["error"].isna().all()
+
+
+@pytest.mark.parametrize("invisible", ["\u200b", "\u200b\u200d\u2060", "\u202e\u202c", "\x00\x01"])
+def test_descriptions_and_ids_of_invisible_characters_only_are_refused(invisible: str) -> None:
+    with pytest.raises(FieldError, match="must not be empty"):
+        normalise_description(invisible)
+    with pytest.raises(FieldError, match="invisible or control characters"):
+        normalise_identifier(invisible)
+    frame = normalise_declarations(
+        raw_frame(description=[invisible, "ok", "ok"], declaration_id=["RB1", invisible, "RB2"])
+    )
+    errors = frame["error"].tolist()
+    assert "description: is required and must not be empty" in errors[0]
+    assert "declaration_id: must not be empty" in errors[1]
+    assert errors[2] is None
+    item = {"description": "ok"}
+    with pytest.raises(ValidationError, match="description"):
+        DeclarationIn.model_validate(
+            {"declaration_id": "RB1", "items": [{"description": invisible}]}
+        )
+    with pytest.raises(ValidationError, match="declaration_id"):
+        DeclarationIn.model_validate({"declaration_id": invisible, "items": [item]})
+    with pytest.raises(ValidationError, match="sender_id"):
+        DeclarationIn.model_validate(
+            {"declaration_id": "RB1", "sender_id": invisible, "items": [item]}
+        )
+
+
+def test_json_and_frames_agree_on_invisible_characters() -> None:
+    text = "\u202eплито\u200dноска\u202c"
+    parsed = DeclarationIn.model_validate(
+        {"declaration_id": "R\u200bB1", "items": [{"description": text}]}
+    )
+    frame = normalise_declarations(
+        raw_frame(description=[text, "a", "b"], declaration_id=["R\u200bB1", "x", "y"])
+    )
+    assert parsed.items[0].description == frame["description"].iloc[0] == "плитоноска"
+    assert parsed.declaration_id == frame["declaration_id"].iloc[0] == "RB1"
+
+
+def test_long_values_are_shown_cut_short() -> None:
+    assert shown("abc") == "'abc'"
+    long = shown("x" * 1_000_000)
+    assert len(long) < 80
+    assert "1000000 characters" in long

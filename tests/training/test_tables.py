@@ -14,7 +14,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from training.schema import LINE_COLUMN, READ_ERROR_COLUMN
+from training.schema import INVISIBLE_RANGES, LINE_COLUMN, READ_ERROR_COLUMN
 from training.tables import (
     AtomicTableWriter,
     TableError,
@@ -414,6 +414,47 @@ def test_csv_bytes_edge_cells() -> None:
     assert csv_bytes(dated, header=["at", "n"]) == pandas_csv(dated)
     odd = pd.DataFrame({"cell": [3, "=x", None]}, dtype=object)
     assert csv_bytes(odd, header=["cell"]) == pandas_csv(odd)
+
+
+@pytest.mark.parametrize("as_arrow", [False, True])
+def test_exports_carry_no_invisible_or_control_characters(as_arrow: bool) -> None:
+    cells = [
+        "\u200b=cmd|' /C calc'!A0",  # an invisible lead must not hide a formula
+        "\u202e@SUM(1+1)\u202c",
+        "nul\x00inside",
+        "bullet\u200dproof",
+        "vertical\x0btab",
+        "кириллица «и» — знаки №1",  # ordinary non-ASCII text stays as it is
+        "tab\tand\nnewline",
+        None,
+    ]
+    frame = pd.DataFrame({"text": cells, "n": range(len(cells))})
+    written = csv_bytes(pa.Table.from_pandas(frame) if as_arrow else frame)
+    rows = list(csv.reader(io.StringIO(written.decode("utf-8"), newline="")))
+    assert [row[0] for row in rows] == [
+        "'=cmd|' /C calc'!A0",
+        "'@SUM(1+1)",
+        "nulinside",
+        "bulletproof",
+        "vertical tab",
+        "кириллица «и» — знаки №1",
+        "tab\tand\nnewline",
+        "",
+    ]
+    assert b"\x00" not in written
+    # The slow path (cells pandas writes) drops the same characters.
+    mixed = pd.DataFrame({"cell": [3, "\u200b=x", "a\x00b"]}, dtype=object)
+    assert csv_bytes(mixed) == b"3\n'=x\nab\n"
+
+
+def test_every_invisible_character_is_dropped_from_exports() -> None:
+    codes = [code for first, last in INVISIBLE_RANGES for code in range(first, last + 1)]
+    cells = [f"a{chr(code)}b" for code in codes]
+    written = csv_bytes(pd.DataFrame({"text": cells}))
+    assert written.decode("utf-8").splitlines() == ["ab"] * len(codes)
+    # Characters that share lead bytes with them (and are ordinary text) stay.
+    ordinary = ["\u00a0", "«", "\u2014", "\u2116", "\u2026", "\u20ac", "\u3000x", "\ufb01"]
+    assert csv_bytes(pd.DataFrame({"t": ordinary})).decode("utf-8").splitlines() == ordinary
 
 
 def test_blank_line_check_matches_the_line_rule() -> None:

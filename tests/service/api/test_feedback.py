@@ -3,13 +3,16 @@ from __future__ import annotations
 import csv
 import io
 from pathlib import Path
+from typing import Any
 
 from fastapi.testclient import TestClient
 
 from service.api import create_app
+from service.api.ratelimit import RateLimiter
 from service.audit import export_feedback
+from service.settings import key_digest
 from tests.service.conftest import SettingsFactory
-from tests.service.factories import armour_declaration, make_declaration
+from tests.service.factories import armour_declaration, make_declaration, make_item
 
 
 def test_feedback_on_an_unscored_declaration_is_404(client: TestClient) -> None:
@@ -98,3 +101,136 @@ def test_feedback_needs_the_audit_store(
         assert response.status_code == 503
         assert response.json()["code"] == "audit_disabled"
         assert client.get("/readyz").json()["audit"] == "disabled"
+
+
+# --- provenance (issue 12, finding 2) -------------------------------------------------------
+
+OFFICER, OTHER, ADMIN = "officer-key-1", "other-key-2", "admin-key-3"
+
+
+def key_id_of(key: str) -> str:
+    return key_digest(key)[:8]
+
+
+def keyed_app(settings_factory: SettingsFactory, models_dir: Path, **overrides: Any) -> Any:
+    return create_app(
+        settings_factory(
+            models_dir=models_dir, api_keys=[OFFICER, OTHER], admin_api_keys=[ADMIN], **overrides
+        )
+    )
+
+
+def as_key(key: str) -> dict[str, str]:
+    return {"X-API-Key": key}
+
+
+def test_only_the_scoring_key_or_an_admin_posts_outcomes(
+    settings_factory: SettingsFactory, models_dir: Path
+) -> None:
+    with TestClient(keyed_app(settings_factory, models_dir)) as client:
+        client.post("/v1/score", json=armour_declaration("P1"), headers=as_key(OFFICER))
+        outcome = {"declaration_id": "P1", "outcome": "cleared"}
+        refused = client.post("/v1/feedback", json=outcome, headers=as_key(OTHER))
+        assert refused.status_code == 403
+        assert refused.json()["code"] == "not_your_declaration"
+        naming = client.post(
+            "/v1/feedback",
+            json={**outcome, "scored_by": key_id_of(OFFICER)},
+            headers=as_key(OTHER),
+        )
+        assert naming.status_code == 403
+        own = client.post("/v1/feedback", json=outcome, headers=as_key(OFFICER))
+        assert own.status_code == 201
+        assert own.json()["scored_by"] == key_id_of(OFFICER)
+        admin = client.post("/v1/feedback", json=outcome, headers=as_key(ADMIN))
+        assert admin.status_code == 201
+        assert admin.json()["scored_by"] == key_id_of(OFFICER)
+        exported = client.get("/v1/admin/feedback/export", headers=as_key(ADMIN))
+    rows = list(csv.DictReader(io.StringIO(exported.text)))
+    assert {row["feedback_by"] for row in rows} == {f"{key_id_of(OFFICER)} {key_id_of(ADMIN)}"}
+    assert {row["scored_by"] for row in rows} == {key_id_of(OFFICER)}
+    assert OFFICER not in exported.text and ADMIN not in exported.text
+
+
+def test_a_rescored_declaration_id_is_kept_apart(
+    settings_factory: SettingsFactory, models_dir: Path
+) -> None:
+    # Reproduces finding 2: another key re-scored the id with its own description and
+    # then labelled it; export -> train learned what that key wanted.
+    with TestClient(keyed_app(settings_factory, models_dir)) as client:
+        client.post("/v1/score", json=armour_declaration("P2"), headers=as_key(OFFICER))
+        decoy = make_declaration("P2", items=[make_item(description="wool socks")])
+        assert client.post("/v1/score", json=decoy, headers=as_key(OTHER)).status_code == 200
+        theirs = client.post(
+            "/v1/feedback",
+            json={"declaration_id": "P2", "outcome": "cleared"},
+            headers=as_key(OTHER),
+        )
+        assert theirs.status_code == 201
+        assert theirs.json()["scored_by"] == key_id_of(OTHER)
+        ambiguous = client.post(
+            "/v1/feedback",
+            json={"declaration_id": "P2", "outcome": "confirmed"},
+            headers=as_key(ADMIN),
+        )
+        assert ambiguous.status_code == 409
+        assert ambiguous.json()["code"] == "ambiguous_declaration"
+        chosen = client.post(
+            "/v1/feedback",
+            json={
+                "declaration_id": "P2",
+                "item_no": 1,
+                "outcome": "confirmed",
+                "scored_by": key_id_of(OFFICER),
+            },
+            headers=as_key(ADMIN),
+        )
+        assert chosen.status_code == 201
+        exported = client.get("/v1/admin/feedback/export", headers=as_key(ADMIN))
+    rows = list(csv.DictReader(io.StringIO(exported.text)))
+    by_scorer = {row["scored_by"]: row for row in rows}
+    officer, other = by_scorer[key_id_of(OFFICER)], by_scorer[key_id_of(OTHER)]
+    # The officer's plate carrier keeps its label; the decoy's "cleared" only labels the socks.
+    assert officer["description"].startswith("plate carrier")
+    assert (officer["label"], officer["feedback_by"]) == ("1", key_id_of(ADMIN))
+    assert (other["description"], other["label"]) == ("wool socks", "0")
+    assert all("different content by another key" in row["feedback_conflict"] for row in rows)
+
+
+def test_feedback_is_rate_limited_per_key(
+    settings_factory: SettingsFactory, models_dir: Path
+) -> None:
+    app = keyed_app(settings_factory, models_dir, feedback_per_minute=1, feedback_burst=3)
+    with TestClient(app) as client:
+        for key in (OFFICER, OTHER):
+            client.post("/v1/score", json=make_declaration(f"RL-{key}"), headers=as_key(key))
+        outcome = {"declaration_id": f"RL-{OFFICER}", "outcome": "cleared"}
+        statuses = [
+            client.post("/v1/feedback", json=outcome, headers=as_key(OFFICER)).status_code
+            for _ in range(3)
+        ]
+        assert statuses == [201, 201, 201]
+        limited = client.post("/v1/feedback", json=outcome, headers=as_key(OFFICER))
+        assert limited.status_code == 429
+        assert limited.json()["code"] == "rate_limited"
+        assert 1 <= int(limited.headers["Retry-After"]) <= 60
+        # Another key has its own allowance.
+        other = client.post(
+            "/v1/feedback",
+            json={"declaration_id": f"RL-{OTHER}", "outcome": "cleared"},
+            headers=as_key(OTHER),
+        )
+        assert other.status_code == 201
+
+
+def test_rate_limiter_refills_over_time() -> None:
+    now = [0.0]
+    limiter = RateLimiter(per_minute=60, burst=2, clock=lambda: now[0])
+    assert limiter.acquire("a") is None
+    assert limiter.acquire("a") is None
+    wait = limiter.acquire("a")
+    assert wait is not None and 0.9 < wait <= 1.0
+    assert limiter.acquire("b") is None
+    now[0] += 1.0
+    assert limiter.acquire("a") is None
+    assert limiter.acquire("a") is not None

@@ -163,3 +163,49 @@ def test_sighup_reloads(
 
     new, serving = asyncio.run(asyncio.wait_for(scenario(), timeout=60))
     assert serving == new
+
+
+@pytest.mark.parametrize("active", ["../elsewhere", "/etc", "A" * (5 << 20)])
+def test_reload_refuses_an_active_file_naming_no_version(
+    client: TestClient, models_dir: Path, active: str
+) -> None:
+    old = client.get("/v1/model").json()["version"]
+    (models_dir / "ACTIVE").write_text(active + "\n")
+    response = client.post("/v1/admin/reload")
+    assert response.status_code == 409
+    # Refused without being quoted back (a 5 MB ACTIVE came back whole in the 409).
+    assert len(response.content) < 500
+    assert active[:20] not in response.json()["message"]
+    assert client.post("/v1/score", json=make_declaration()).json()["model_version"] == old
+
+
+def test_a_signing_key_refuses_unsigned_models(
+    settings_factory: SettingsFactory, models_dir: Path, tiny_training: TrainingResult
+) -> None:
+    key = "s" * 40
+    settings = settings_factory(models_dir=models_dir, model_signing_key=key)
+    with TestClient(create_app(settings)) as c:
+        # The tiny registry's model was registered without the key.
+        ready = c.get("/readyz").json()
+        assert ready["status"] == "not_ready"
+        assert "not signed" in ready["reason"]
+        Registry(models_dir, signing_key=key.encode()).trust(
+            Registry(models_dir).active_version() or ""
+        )
+        assert c.post("/v1/admin/reload").status_code == 200
+        assert c.get("/readyz").json()["status"] == "ready"
+
+
+def test_an_unusable_signing_key_stops_the_start(
+    settings_factory: SettingsFactory, tmp_path: Path
+) -> None:
+    from service.settings import SettingsError
+
+    with pytest.raises(SettingsError, match="at least 32"):
+        create_app(settings_factory(model_signing_key="short"))
+    empty = tmp_path / "signing.key"
+    empty.write_text("\n")
+    with pytest.raises(SettingsError, match="MODEL_SIGNING_KEY_FILE"):
+        create_app(settings_factory(model_signing_key_file=empty))
+    empty.write_text("f" * 64 + "\n")
+    create_app(settings_factory(model_signing_key_file=empty))

@@ -161,3 +161,54 @@ def test_batch_over_the_limit_is_413(settings_factory: SettingsFactory, models_d
 
 def test_batch_bad_json_is_400(client: TestClient) -> None:
     assert error_of(client.post("/v1/score/batch", content=b"[{"), 400)["code"] == "invalid_json"
+
+
+# --- invisible characters (issue 12, finding 4) -------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "disguised",
+    [
+        "bullet\u200dproof vest",
+        "plate\u200b carrier with level IV ballistic plates",
+        "\u202eplate carrier with level IV ballistic plates\u202c",
+    ],
+)
+def test_invisible_characters_do_not_change_a_score(client: TestClient, disguised: str) -> None:
+    # Reproduces finding 4: "bulletproof vest" 0.998, the same with U+200D 0.39.
+    plain = " ".join(
+        disguised.replace("\u200d", "").replace("\u200b", "").strip("\u202e\u202c").split()
+    )
+    scores = []
+    for text in (plain, disguised):
+        declaration = make_declaration(
+            "INV1", items=[make_item(description=text, net_weight_kg=3.2)]
+        )
+        response = client.post("/v1/score", json=declaration)
+        assert response.status_code == 200
+        scores.append(response.json())
+    assert scores[0]["items"] == scores[1]["items"]
+    assert scores[0]["parcel_risk_score"] == scores[1]["parcel_risk_score"]
+
+
+def test_invisible_only_descriptions_and_ids_are_refused(client: TestClient) -> None:
+    blank_text = make_declaration("INV2", items=[make_item(description="\u200b\u200d")])
+    body = error_of(client.post("/v1/score", json=blank_text), 422)
+    assert body["field"] == "items[0].description"
+    body = error_of(client.post("/v1/score", json=make_declaration("\u200b\u2060")), 422)
+    assert body["field"] == "declaration_id"
+    batch = client.post(
+        "/v1/score/batch", json={"declarations": [blank_text, make_declaration("INV3")]}
+    )
+    assert batch.status_code == 200
+    first, second = batch.json()["results"]
+    assert first["error"]["field"] == "items[0].description"
+    assert second["declaration_id"] == "INV3"
+    csv_body = "declaration_id,description\nINV4,\u200b\u200b\n\u200b,socks\nINV5,socks\n"
+    scored = client.post(
+        "/v1/score/csv", content=csv_body.encode(), headers={"Content-Type": "text/csv"}
+    )
+    rows = scored.text.splitlines()
+    assert "description: is required and must not be empty" in rows[1]
+    assert "declaration_id: must not be empty" in rows[2]
+    assert ",socks," in rows[3] and "error" not in rows[3]

@@ -8,7 +8,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from service.api import create_app
-from service.settings import Settings, key_digest
+from service.settings import Settings, SettingsError, key_digest
 from tests.service.conftest import SettingsFactory
 from tests.service.factories import make_declaration
 
@@ -112,3 +112,77 @@ def test_without_keys_everything_is_open(settings_factory: SettingsFactory) -> N
     with TestClient(create_app(settings)) as client:
         # No model here: past auth, the answer is 503, not 401.
         assert client.post("/v1/score", json=make_declaration()).status_code == 503
+
+
+@pytest.mark.parametrize("setting", ["api_keys_file", "admin_api_keys_file"])
+@pytest.mark.parametrize("content", ["", "# keys come later\n\n"])
+def test_an_app_with_an_empty_key_file_does_not_start(
+    settings_factory: SettingsFactory, tmp_path: Path, setting: str, content: str
+) -> None:
+    # Reproduces finding 1: an empty or comment-only file served every route without a key.
+    keys = tmp_path / "keys.sha256"
+    keys.write_text(content)
+    with pytest.raises(SettingsError, match="holds no key digest"):
+        create_app(settings_factory(**{setting: keys}))
+
+
+def test_serve_refuses_an_empty_key_file_on_any_address(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from service import server
+
+    keys = tmp_path / "keys.sha256"
+    keys.write_text("# nothing yet\n")
+    started: list[object] = []
+    monkeypatch.setattr(server.uvicorn, "run", lambda *args, **kwargs: started.append(args))
+    monkeypatch.setattr(server, "configure_logging", lambda *args, **kwargs: None)
+    for host in ("0.0.0.0", "127.0.0.1"):
+        with pytest.raises(SettingsError, match="holds no key digest"):
+            server.serve(Settings(api_keys_file=keys, audit_enabled=False), host=host)
+    assert started == []
+
+
+def test_serve_command_says_why_in_one_line(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from service.cli import app
+
+    keys = tmp_path / "admin.sha256"
+    keys.write_text("")
+    result = CliRunner().invoke(
+        app,
+        ["serve", "--host", "0.0.0.0", "--models-dir", str(tmp_path)],
+        env={"PARCEL_SCREEN_ADMIN_API_KEYS_FILE": str(keys)},
+    )
+    assert result.exit_code == 2
+    assert "holds no key digest" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_duplicate_key_headers_are_refused(keyed_client: TestClient) -> None:
+    # Reproduces finding 11: the first of two X-API-Key headers was taken.
+    headers = [("X-API-Key", USER_KEY), ("X-API-Key", "guess")]
+    for method, path, body in (
+        ("POST", "/v1/score", make_declaration()),
+        ("GET", "/v1/model", None),
+        ("POST", "/v1/admin/reload", None),
+    ):
+        response = keyed_client.request(method, path, json=body, headers=headers)
+        assert response.status_code == 401, path
+        assert response.json()["code"] == "duplicate_api_key"
+    twice = [("X-API-Key", ADMIN_KEY), ("X-API-Key", ADMIN_KEY)]
+    assert keyed_client.post("/v1/admin/reload", headers=twice).status_code == 401
+
+
+def test_admin_keys_alone_turn_auth_on(
+    settings_factory: SettingsFactory, tmp_path: Path, models_dir: Path
+) -> None:
+    admin = tmp_path / "admin.sha256"
+    admin.write_text(f"# ops\n{key_digest(ADMIN_KEY)}\n")
+    with TestClient(
+        create_app(settings_factory(models_dir=models_dir, admin_api_keys_file=admin))
+    ) as client:
+        assert client.post("/v1/score", json=make_declaration()).status_code == 401
+        assert client.post("/v1/admin/reload").status_code == 401
+        ok = client.post("/v1/admin/reload", headers={"X-API-Key": ADMIN_KEY})
+        assert ok.status_code == 200
