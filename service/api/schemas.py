@@ -11,7 +11,7 @@ from typing import Any, Literal
 
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
-from starlette.responses import Response
+from starlette.responses import JSONResponse
 
 from training.schema import (
     LABEL_CLASSES,
@@ -23,8 +23,12 @@ from training.schema import (
 )
 
 
-class JsonResponse(Response):
-    """JSON via orjson; numpy scalars from the model serialise as numbers."""
+class JsonResponse(JSONResponse):
+    """JSON via orjson; numpy scalars from the model serialise as numbers.
+
+    A `JSONResponse` subclass, so the OpenAPI document describes each response by its model
+    (a plain `Response` subclass is declared there as a string).
+    """
 
     media_type = "application/json"
 

@@ -8,6 +8,7 @@ from pathlib import Path
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import not_a_server_error
+from schemathesis.specs.openapi.checks import response_schema_conformance, status_code_conformance
 
 from service.api import create_app
 from tests.service.conftest import SettingsFactory
@@ -36,7 +37,9 @@ def test_no_server_errors(settings_factory: SettingsFactory, models_dir: Path) -
             suppress_health_check=list(HealthCheck),
         )
         def no_server_error(case: schemathesis.Case) -> None:
-            case.call_and_validate(checks=[not_a_server_error])
+            case.call_and_validate(
+                checks=[not_a_server_error, status_code_conformance, response_schema_conformance]
+            )
 
         no_server_error()
         checked.append(operation.label)
