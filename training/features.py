@@ -55,6 +55,8 @@ _LEANING_CACHE_ENTRIES: Final = 20_000
 _TEXT_BLOCK: Final = 4096
 # Lowest log-odds of gear that the text alone can contribute (see FormFeatures.transform).
 _TEXT_FLOOR: Final = 4.0
+# The least weight a residual against an expectation keeps when its wording is unknown.
+_LEAST_TRUST: Final = 0.5
 # Log-odds of the gear class a word must carry on its own to be named "typical of" it (a
 # word that barely leans is no evidence an officer would accept).
 _TERM_LEANING: Final = 1.0
@@ -861,9 +863,14 @@ class FormFeatures(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
         with np.errstate(divide="ignore", invalid="ignore"):
             log_unit = np.log(np.maximum(net / quantity, _LOG_FLOOR))
         weight_known = np.isfinite(log_unit)
+        # An expectation for wording the models hardly know (and no HS heading to lean on) is
+        # near the average of all goods: its residual counts half as much. (Training text is
+        # known by construction, so the model cannot learn this discount itself.)
+        trust = np.maximum(signals[:, sig["expectation_confidence"]], _LEAST_TRUST)
         weight_res = np.where(
             weight_known, log_unit - signals[:, sig["expected_log_unit_weight"]], 0.0
         )
+        weight_res *= trust
         out[:, col["weight_log_unit"]] = np.where(weight_known, log_unit, 0.0)
         out[:, col["weight_residual_over"]] = np.maximum(weight_res, 0.0)
         out[:, col["weight_residual_far_over"]] = np.maximum(weight_res - 1.0, 0.0)
@@ -878,6 +885,7 @@ class FormFeatures(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
         value_res = np.where(
             value_known, log_usd_kg - signals[:, sig["expected_log_usd_per_kg"]], 0.0
         )
+        value_res *= trust
         usd_known = np.isfinite(usd)
         out[:, col["value_log_usd_unit"]] = np.where(
             usd_known, np.log1p(np.maximum(np.where(usd_known, usd, 0.0) / quantity, 0.0)), 0.0

@@ -782,6 +782,10 @@ def _block(
     stated = np.where(
         understate, stated * ratio(positive_settings["net_understated_ratio"]), stated
     )
+    # Honest senders misstate net weight too: a family box weighed only as a whole, the
+    # net guessed low.
+    guessed = ~is_gear & (rng.random(n) < benign_settings["net_guessed_low_share"])
+    stated = np.where(guessed, stated * ratio(benign_settings["net_guessed_low_ratio"]), stated)
     # Nobody writes 0.5 kg steps for a 80 g letter: the step shrinks with the weight.
     step = np.minimum(step, 10.0 ** np.floor(np.log10(np.maximum(stated, 1e-3))))
     step = np.maximum(step, 0.001)

@@ -167,16 +167,24 @@ def test_disguised_gear_is_written_in_the_words_of_honest_goods() -> None:
     frame, registers = _sample()
     folded = frame["description"].str.casefold()
     benign = set(folded[frame["label_class"] == "benign"])
+    honest = {
+        text.casefold()
+        for item in knowledge.item_catalogue()
+        if item.label_class == "benign"
+        for phrasing in item.names.phrasings
+        for text in (phrasing.text, knowledge.transliterate(phrasing.text))
+    } | set(knowledge.vague_descriptions())
     disguised = folded[pd.Series(registers == "disguised").to_numpy()]
     # Decorations (counts, colours, typos) make some texts unique; the rest are word for
-    # word what honest senders write.
-    assert disguised.isin(benign).mean() > 0.6
+    # word what honest senders write, and honest senders in this very sample wrote half.
+    assert disguised.isin(honest).mean() > 0.7
+    assert disguised.isin(benign).mean() > 0.4
     gear_names = {
         phrasing.text.casefold()
         for item in knowledge.item_catalogue()
         if item.label_class != "benign"
         for phrasing in item.names.phrasings
-    } - benign
+    } - honest
     assert not disguised.isin(gear_names).any()
 
 
