@@ -31,9 +31,11 @@ RESULTS = ROOT / "benchmarks" / "results"
 DATA = RESULTS / "data"
 MODELS = ROOT / "models"
 DEV_DATA = (ROOT.parent / "shared" / "data" / "dev_declarations.csv").resolve()
+# Labelled declarations written by people (corpora/README.md), measured side by side.
+CORPORA = ROOT / "corpora"
 PY = sys.executable
 # The default model: `make model` builds it with these (see the Makefile and the CLI).
-DEFAULT_ROWS = 300_000
+DEFAULT_ROWS = 200_000
 DEFAULT_SEED = 20261128
 MB = 1024 * 1024
 
@@ -201,6 +203,7 @@ def ensure_default_model() -> str:
         command = [*cli(), "models", "ensure-default", "--models-dir", str(MODELS)]
         if DEV_DATA.is_file():
             command += ["--dev-data", str(DEV_DATA)]
+        command += ["--corpora", str(CORPORA)]
         subprocess.run(command, cwd=ROOT, check=True)
     version = registry.active_version()
     if version is None:

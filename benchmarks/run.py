@@ -186,9 +186,48 @@ def _targets(results: dict[str, Any]) -> list[tuple[str, str, bool | None]]:
     return out
 
 
+def _written_table(written: dict[str, Any]) -> str:
+    """Every written set side by side: the model's item metrics and parcel decisions, and
+    the watch-list's item metrics."""
+    rows = []
+    for name, entry in written.items():
+        ours = entry["parcel-screen"]
+        theirs = entry.get("watch-list", {})
+        rows.append(
+            [
+                f"{name} ({entry['use']})",
+                ours.get("roc_auc"),
+                ours.get("average_precision"),
+                ours.get("recall_at_2pct_fpr"),
+                ours.get("benign_parcels_flagged"),
+                ours.get("benign_parcels_inspected"),
+                ours.get("gear_parcels_caught"),
+                theirs.get("roc_auc"),
+                theirs.get("recall_at_2pct_fpr"),
+            ]
+        )
+    return _table(
+        "Written sets (corpora/): parcel-screen, and the watch-list's item metrics",
+        [
+            "set",
+            "ROC-AUC",
+            "AP",
+            "R@2%FPR",
+            "ordinary parcels flagged",
+            "inspected",
+            "gear parcels caught",
+            "watch-list AUC",
+            "watch-list R@2%",
+        ],
+        rows,
+    )
+
+
 def report(results: dict[str, Any]) -> str:
     parts: list[str] = []
     accuracy = results.get("accuracy", {})
+    if accuracy.get("written"):
+        parts.append(_written_table(accuracy["written"]))
     if "systems" in accuracy:
         sample = accuracy["sample"]
         rows = []

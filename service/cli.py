@@ -33,7 +33,7 @@ out = Console()
 err = Console(stderr=True)
 
 DEFAULT_SEED = 20261128
-DEFAULT_ROWS = 300_000
+DEFAULT_ROWS = 200_000
 
 ModelsDir = Annotated[
     Path,

@@ -68,6 +68,10 @@ _SIGNATURE: Final = "sums_hmac"
 # Libraries whose version must match between training and loading: a pickle of an
 # estimator is only guaranteed to load in the version that wrote it.
 PINNED_LIBRARIES: Final = {"scikit-learn": sklearn.__version__, "numpy": np.__version__}
+# The layout of the model's features and signals: a model written with another layout
+# cannot be scored by this code. 2: expectation confidence and HS-heading expectations,
+# function words dropped from the text, the physical interaction features.
+MODEL_FORMAT: Final = 2
 
 
 class RegistryError(Exception):
@@ -306,6 +310,12 @@ class Registry:
 
     def _checked_card(self, version: str, card_bytes: bytes) -> dict[str, Any]:
         card: dict[str, Any] = json.loads(card_bytes.decode("utf-8"))
+        if card.get("model_format", 1) != MODEL_FORMAT:
+            raise ArtifactIntegrityError(
+                f"model {version} has the feature layout of an older parcel-screen "
+                f"(format {card.get('model_format', 1)}, this one reads {MODEL_FORMAT}): "
+                "retrain it (`parcel-screen train`)"
+            )
         trained_with = card.get("libraries", {})
         for library, running in PINNED_LIBRARIES.items():
             if trained_with.get(library) not in (None, running):
@@ -343,7 +353,12 @@ class Registry:
         final = self.root / version
         if final.exists():
             raise RegistryError(f"model version {version} already exists")
-        card = {**card, "version": version, "libraries": {**PINNED_LIBRARIES}}
+        card = {
+            **card,
+            "version": version,
+            "libraries": {**PINNED_LIBRARIES},
+            "model_format": MODEL_FORMAT,
+        }
         staging = Path(tempfile.mkdtemp(dir=self.root, prefix=f".{version}."))
         try:
             joblib.dump(model, staging / ARTIFACT, compress=3)

@@ -280,3 +280,13 @@ def test_a_huge_active_file_is_refused_without_echo(registry: Registry) -> None:
     (registry.root / "ACTIVE").write_bytes(b"\xff\xfe..\n")
     with pytest.raises(RegistryError, match="does not name") as caught:
         registry.load()
+
+
+def test_a_model_of_an_older_feature_layout_is_refused(tmp_path: Path) -> None:
+    from training.registry import MODEL_FORMAT, ArtifactIntegrityError, Registry
+
+    registry = Registry(tmp_path)
+    with pytest.raises(ArtifactIntegrityError, match="older parcel-screen.*retrain"):
+        registry._checked_card("2026-01-01.1", b"{}")
+    card = registry._checked_card("2026-01-01.1", f'{{"model_format": {MODEL_FORMAT}}}'.encode())
+    assert card["model_format"] == MODEL_FORMAT
