@@ -20,7 +20,6 @@ import io
 import logging
 import os
 import sqlite3
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -32,6 +31,7 @@ from typing import Any, Final, Literal
 import orjson
 
 from service.scorer import REASON_SEPARATOR
+from training.files import output_destination, partial_file
 from training.schema import (
     DECLARATION_FIELDS,
     ITEM_FIELDS,
@@ -696,11 +696,12 @@ def export_feedback(db_path: Path, dest: Path) -> int:
     if not db_path.exists():
         raise FileNotFoundError(f"no audit database at {db_path}")
     dest.parent.mkdir(parents=True, exist_ok=True)
+    dest = output_destination(dest)
     written = 0
-    handle, temp_name = tempfile.mkstemp(prefix=f".{dest.name}.", dir=dest.parent)
+    binary, temp_name = partial_file(dest)
     try:
         with (
-            os.fdopen(handle, "w", encoding="utf-8", newline="") as out,
+            io.TextIOWrapper(binary, encoding="utf-8", newline="") as out,
             contextlib.closing(connect(db_path)) as connection,
         ):
             ensure_schema(connection)

@@ -19,7 +19,6 @@ import io
 import os
 import re
 import sys
-import tempfile
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -36,6 +35,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 from charset_normalizer import from_bytes
 
+from training.files import UnusableFileError, output_destination, partial_file, readable
 from training.schema import (
     INVISIBLE_RANGES,
     INVISIBLE_RE2,
@@ -429,9 +429,15 @@ def read_table(source: Source) -> pd.DataFrame:
 
 
 def read_declarations(source: Source) -> pd.DataFrame:
-    """The table normalised to typed declaration columns, with an `error` per row."""
-    table_format = detect_format(source)
-    chunks = list(iter_table_chunks(source, table_format=table_format))
+    """The table normalised to typed declaration columns, with an `error` per row.
+
+    A stream (`-`, a FIFO) is read once, into a temporary file, and read from there.
+    """
+    with contextlib.ExitStack() as stack:
+        if isinstance(source, Path):
+            source = stack.enter_context(readable(source))
+        table_format = detect_format(source)
+        chunks = list(iter_table_chunks(source, table_format=table_format))
     raw = chunks[0] if len(chunks) == 1 else pd.concat(chunks)
     return normalise_declarations(raw, decimal=table_format.decimal)
 
@@ -1211,7 +1217,9 @@ class AtomicTableWriter:
 
     Chunks go to a temporary file next to the destination, which replaces the destination
     on a clean exit from the `with` block; after an exception the temporary file is
-    removed and the destination is left as it was. `"-"` writes CSV to standard output.
+    removed and the destination is left as it was. A destination that exists and is not a
+    regular file is refused (`TableError`), and partial files of killed runs towards the
+    same destination are removed (see `training.files`). `"-"` writes CSV to standard output.
     CSV output is UTF-8 and `,`-separated, with `guard_formulas` applied.
     """
 
@@ -1243,12 +1251,12 @@ class AtomicTableWriter:
         if self.dest == "-":
             self._text = sys.stdout
             return self
-        dest = Path(self.dest)
-        descriptor, temp_name = tempfile.mkstemp(
-            dir=dest.parent, prefix=f".{dest.name}.", suffix=".partial"
-        )
-        self._temp = Path(temp_name)
-        self._handle = os.fdopen(descriptor, "wb")
+        try:
+            # A destination that is not a regular file would be replaced by one.
+            self.dest = output_destination(Path(self.dest))
+        except UnusableFileError as exc:
+            raise TableError(str(exc)) from None
+        self._handle, self._temp = partial_file(self.dest)
         return self
 
     def write(self, chunk: pd.DataFrame | pa.Table) -> None:

@@ -16,6 +16,7 @@ from service.audit import (
     ScoredRecord,
     export_feedback,
 )
+from training.files import UnusableFileError
 from training.schema import DeclarationIn
 
 
@@ -309,3 +310,13 @@ def test_an_older_database_gains_the_new_columns(tmp_path: Path) -> None:
         assert log.add_feedback(declaration_id="X", outcome="cleared", scored_id=1) == 1
     finally:
         log.close()
+
+
+def test_export_refuses_an_output_that_is_not_a_file(audit: AuditLog, tmp_path: Path) -> None:
+    with pytest.raises(UnusableFileError, match="is a device"):
+        export_feedback(audit.path, Path("/dev/null"))
+    directory = tmp_path / "dir"
+    directory.mkdir()
+    with pytest.raises(UnusableFileError, match="is a directory"):
+        export_feedback(audit.path, directory)
+    assert list(directory.iterdir()) == []
