@@ -39,6 +39,7 @@ from training.schema import (
     PARCEL_FIELDS,
     canonical_header,
 )
+from training.tables import allow_large_csv_fields
 
 log = logging.getLogger(__name__)
 
@@ -235,6 +236,9 @@ def _reasons(cell: str) -> list[dict[str, str]]:
 
 def _csv_rows(record: ScoredCsv) -> list[tuple[Any, ...]]:
     """One audit row per scored declaration of a scored CSV (rows with errors skipped)."""
+    # Cells of any size the scorer wrote must read back (the module's default limit lost
+    # the whole record of a request with one large cell).
+    allow_large_csv_fields()
     text = record.scored_csv.decode("utf-8-sig", errors="replace")
     first_line = text.split("\n", 1)[0]
     delimiter = ";" if first_line.count(";") > first_line.count(",") else ","
@@ -400,18 +404,18 @@ class AuditLog:
     def _insert(
         self, connection: sqlite3.Connection, records: list[ScoredRecord | ScoredCsv]
     ) -> None:
-        try:
-            rows = []
-            for record in records:
+        rows = []
+        for record in records:
+            # One record that cannot be turned into rows costs its own rows, not the batch's.
+            try:
                 if isinstance(record, ScoredCsv):
                     rows.extend(_csv_rows(record))
                 else:
                     rows.append(_row(record))
-        except Exception:
-            log.exception("audit: cannot serialise %d records", len(records))
-            if self._on_failed:
-                self._on_failed(len(records))
-            return
+            except Exception:
+                log.exception("audit: cannot serialise a record of request %s", record.request_id)
+                if self._on_failed:
+                    self._on_failed(1)
         for attempt in range(1, _WRITE_ATTEMPTS + 1):
             try:
                 with connection:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import math
 import sys
@@ -198,7 +199,7 @@ def score(
                     columns=kept,
                 ),
             )
-    except (TableError, RegistryError, ValueError, RuntimeError, OSError) as exc:
+    except (TableError, RegistryError, ValueError, RuntimeError, OSError, csv.Error) as exc:
         raise fail(str(exc)) from None
     except KeyboardInterrupt:
         raise fail("interrupted: no output was written", 130) from None

@@ -73,6 +73,21 @@ _UNCLOSED_QUOTE: Final = "a quote opened in this record never closes"
 # What `surrogateescape` turns undecodable bytes into.
 _UNDECODABLE: Final = re.compile("[\udc80-\udcff]")
 _NUMBER_FIELDS: Final = ("net_weight_kg", "gross_weight_kg", "value", "quantity")
+# Longest field the `csv` module reads. Its default (131,072 characters) is far below what a
+# request body or an export may hold in one cell, and a field over it stopped the whole
+# read. The limit is the process's own (the module has no other); above this much a field
+# is reported on its record instead.
+MAX_FIELD_CHARS: Final = 1 << 26
+
+
+def allow_large_csv_fields() -> None:
+    """Raise the `csv` module's field size limit to `MAX_FIELD_CHARS` (never lower it)."""
+    if csv.field_size_limit() < MAX_FIELD_CHARS:
+        csv.field_size_limit(MAX_FIELD_CHARS)
+
+
+allow_large_csv_fields()
+
 # Names of the start line and read error columns inside the reader's Arrow tables.
 _LINE: Final = "line"
 _ERROR: Final = "read_error"
@@ -645,7 +660,10 @@ def _read_header(blocks: Iterator[_Block], parser: _BlockParser) -> tuple[list[s
         if start == len(lines):
             continue
         reader = csv.reader(lines[start:], delimiter=parser.delimiter)
-        header = next(reader)
+        try:
+            header = next(reader)
+        except csv.Error as exc:
+            raise TableError(f"the header line cannot be read ({exc})") from None
         used = start + reader.line_num
         rest = _Block("".join(lines[used:]), block.first_line + used, block.final)
         return [parser.clean(h) for h in header], rest
@@ -773,7 +791,14 @@ class _BlockParser:
             records.add(start, *self._cells(row, self._width_problem(len(row))))
 
     def _add_unquoted(self, line: str, broken: _Broken, records: _Records) -> None:
-        row = next(csv.reader([line], delimiter=self.delimiter, quoting=csv.QUOTE_NONE), [])
+        try:
+            row = next(csv.reader([line], delimiter=self.delimiter, quoting=csv.QUOTE_NONE), [])
+        except csv.Error as exc:
+            # Not even readable without quoting (a field over the limit): the record stays,
+            # empty, with the reason.
+            reason = broken.reason if str(exc) in broken.reason else f"{broken.reason}; {exc}"
+            records.add(broken.start, [None] * self.width, reason)
+            return
         reason = f"{broken.reason}; the line was read without quoting"
         values, message = self._cells(row, _join(reason, self._width_problem(len(row))))
         records.add(broken.start, values, message)

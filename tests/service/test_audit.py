@@ -320,3 +320,20 @@ def test_export_refuses_an_output_that_is_not_a_file(audit: AuditLog, tmp_path: 
     with pytest.raises(UnusableFileError, match="is a directory"):
         export_feedback(audit.path, directory)
     assert list(directory.iterdir()) == []
+
+
+def test_a_record_that_cannot_be_stored_costs_only_itself(tmp_path: Path) -> None:
+    class Broken:
+        def model_dump(self, mode: str) -> dict[str, Any]:
+            raise ValueError("cannot be dumped")
+
+    failed: list[int] = []
+    log = AuditLog(tmp_path / "audit.sqlite3", on_failed=failed.append)
+    log.open()
+    log.record(ScoredRecord("bad", None, Broken(), result("BAD", [(0.1, "benign")])))
+    log.record(
+        ScoredRecord("good", None, declaration("GOOD", ["x"]), result("GOOD", [(0.1, "benign")]))
+    )
+    log.close()
+    assert rows(log.path, "SELECT declaration_id FROM scored") == [("GOOD",)]
+    assert failed == [1]
