@@ -26,9 +26,10 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Final, Literal
+from typing import IO, Any, Final, Literal
 
 import orjson
+import pandas as pd
 
 from service.scorer import REASON_SEPARATOR
 from training.files import output_destination, partial_file
@@ -39,7 +40,7 @@ from training.schema import (
     PARCEL_FIELDS,
     canonical_header,
 )
-from training.tables import allow_large_csv_fields
+from training.tables import allow_large_csv_fields, csv_bytes
 
 log = logging.getLogger(__name__)
 
@@ -679,12 +680,28 @@ def _labelled_rows(
         yield row
 
 
-def _cell(value: Any) -> Any:
+def _cell(value: Any) -> str:
+    """A cell as export text; every cell is text, so the writer guards and cleans them all."""
     if value is None:
         return ""
     if isinstance(value, float) and value.is_integer():
-        return int(value)
-    return value
+        return str(int(value))
+    return str(value)
+
+
+# Rows handed to the CSV writer at a time.
+_EXPORT_BATCH_ROWS: Final = 1000
+
+
+def _write_rows(out: IO[bytes], rows: list[dict[str, Any]], *, header: bool) -> None:
+    """Rows as CSV the way scored outputs are written: formula cells guarded, invisible and
+    control characters dropped (an officer's note is free text, read in spreadsheets)."""
+    frame = pd.DataFrame(
+        {name: [_cell(row.get(name)) for row in rows] for name in EXPORT_COLUMNS},
+        columns=list(EXPORT_COLUMNS),
+        dtype=object,
+    )
+    out.write(csv_bytes(frame, header=list(EXPORT_COLUMNS) if header else None))
 
 
 def export_feedback(db_path: Path, dest: Path) -> int:
@@ -702,15 +719,12 @@ def export_feedback(db_path: Path, dest: Path) -> int:
     dest.parent.mkdir(parents=True, exist_ok=True)
     dest = output_destination(dest)
     written = 0
-    binary, temp_name = partial_file(dest)
+    out, temp_name = partial_file(dest)
     try:
-        with (
-            io.TextIOWrapper(binary, encoding="utf-8", newline="") as out,
-            contextlib.closing(connect(db_path)) as connection,
-        ):
+        with out, contextlib.closing(connect(db_path)) as connection:
             ensure_schema(connection)
-            writer = csv.DictWriter(out, fieldnames=EXPORT_COLUMNS, extrasaction="ignore")
-            writer.writeheader()
+            pending: list[dict[str, Any]] = []
+            _write_rows(out, pending, header=True)
             outcomes = _outcomes_by_scoring(connection)
             rescored = {row[0] for row in connection.execute(_RESCORED_BY_OTHERS)}
             for (
@@ -729,8 +743,13 @@ def export_feedback(db_path: Path, dest: Path) -> int:
                     outcomes[scored_id],
                     declaration_id in rescored,
                 ):
-                    writer.writerow({name: _cell(value) for name, value in row.items()})
+                    pending.append(row)
                     written += 1
+                    if len(pending) >= _EXPORT_BATCH_ROWS:
+                        _write_rows(out, pending, header=False)
+                        pending.clear()
+            if pending:
+                _write_rows(out, pending, header=False)
             out.flush()
             os.fsync(out.fileno())
         os.replace(temp_name, dest)
