@@ -19,13 +19,14 @@ from service.api.errors import (
     InvalidInputError,
     MalformedBodyError,
     PayloadTooLargeError,
+    UnsupportedMediaTypeError,
     invalid_input,
     request_id_of,
 )
 from service.api.schemas import BatchResponse, JsonResponse, ScoredDeclaration
 from service.api.security import api_key_scheme
 from service.audit import ScoredCsv, ScoredRecord
-from training.schema import DeclarationIn
+from training.schema import MAX_ID_CHARS, DeclarationIn, shown
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +45,7 @@ ERROR_RESPONSES: Final[dict[int | str, dict[str, Any]]] = {
     400: {"model": ErrorBody, "description": "The body is not JSON"},
     401: {"model": ErrorBody, "description": "Missing or invalid API key"},
     413: {"model": ErrorBody, "description": "The body or batch is over the limit"},
+    415: {"model": ErrorBody, "description": "The body is not of the route's content type"},
     422: {"model": ErrorBody, "description": "The input does not fit the contract"},
     503: {"model": ErrorBody, "description": "No model loaded, or the request timed out"},
 }
@@ -62,6 +64,33 @@ def _json_body(schema: str) -> dict[str, Any]:
         },
         "security": _SECURITY,
     }
+
+
+def _media_type(request: Request) -> str:
+    return request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+
+
+def require_json(request: Request) -> None:
+    """415 unless the body is declared JSON: a form or text body sent here by mistake is
+    refused for what it is, not parsed as whatever it happens to look like."""
+    media_type = _media_type(request)
+    if media_type != "application/json" and not media_type.endswith("+json"):
+        raise UnsupportedMediaTypeError(
+            f"expected Content-Type: application/json, got {_shown_type(media_type)}"
+        )
+
+
+def require_csv(request: Request) -> None:
+    """415 unless the body is declared CSV (text/csv)."""
+    media_type = _media_type(request)
+    if media_type != "text/csv":
+        raise UnsupportedMediaTypeError(
+            f"expected Content-Type: text/csv, got {_shown_type(media_type)}"
+        )
+
+
+def _shown_type(media_type: str) -> str:
+    return shown(media_type) if media_type else "none"
 
 
 def _audit(
@@ -100,6 +129,7 @@ async def score(request: Request) -> JsonResponse:
     """A declaration (contract §1, JSON form) in; item and parcel scores, decision and
     reasons out (contract §2)."""
     call = scoring_call(request)
+    require_json(request)
     declaration = validate_declaration(await request.body())
     begin = time.perf_counter()
     results = await _score(call, [declaration])
@@ -149,6 +179,9 @@ def _batch_entries(body: bytes, limit: int) -> list[Any]:
 
 def _entry_error(entry: Any, error: InvalidInputError | MalformedBodyError) -> dict[str, Any]:
     declaration_id = entry.get("declaration_id") if isinstance(entry, dict) else None
+    if isinstance(declaration_id, str) and len(declaration_id) > MAX_ID_CHARS:
+        # Enough to recognise it; a megabyte of it is not sent back.
+        declaration_id = declaration_id[:MAX_ID_CHARS] + "..."
     return {
         "declaration_id": declaration_id if isinstance(declaration_id, str) else None,
         "error": {"code": error.code, "message": error.message, "field": error.field},
@@ -167,6 +200,7 @@ async def score_batch(request: Request) -> JsonResponse:
     request order. A declaration that does not validate gets an error entry in its place;
     the others are scored."""
     call = scoring_call(request)
+    require_json(request)
     entries = _batch_entries(await request.body(), call.state.settings.max_batch_declarations)
     results: list[dict[str, Any] | None] = [None] * len(entries)
     valid: list[DeclarationIn] = []
@@ -214,6 +248,7 @@ async def score_csv(request: Request) -> StreamingResponse:
     in; the scored CSV out, as the `score` command writes it: every input row in input
     order, unscorable rows kept with `error` filled."""
     call = scoring_call(request)
+    require_csv(request)
     from service.batch import score_csv_bytes
 
     body = await request.body()

@@ -45,10 +45,11 @@ def test_scores_a_csv_export(settings_factory: SettingsFactory, models_dir: Path
 
 
 def test_unusable_csv_is_422(client: TestClient) -> None:
-    response = client.post("/v1/score/csv", content=b"id;weight\nRB1;1\n")
+    csv_type = {"Content-Type": "text/csv"}
+    response = client.post("/v1/score/csv", content=b"id;weight\nRB1;1\n", headers=csv_type)
     assert response.status_code == 422
     assert response.json()["code"] == "unusable_csv"
-    empty = client.post("/v1/score/csv", content=b"  \n")
+    empty = client.post("/v1/score/csv", content=b"  \n", headers=csv_type)
     assert empty.status_code == 422
 
 
@@ -87,3 +88,14 @@ def test_a_huge_field_is_scored_and_audited(
     with contextlib.closing(sqlite3.connect(settings.audit_db)) as connection:
         audited = connection.execute("SELECT declaration_id FROM scored ORDER BY id").fetchall()
     assert audited == [("H1",), ("H4",)]  # every scored row, whatever its size
+
+
+def test_the_csv_route_needs_a_csv_content_type(client: TestClient) -> None:
+    for headers in ({}, {"Content-Type": "application/json"}, {"Content-Type": "text/plain"}):
+        response = client.post("/v1/score/csv", content=EXPORT, headers=headers)
+        assert response.status_code == 415
+        assert response.json()["code"] == "unsupported_media_type"
+    ok = client.post(
+        "/v1/score/csv", content=EXPORT, headers={"Content-Type": "text/csv; charset=windows-1251"}
+    )
+    assert ok.status_code == 200
