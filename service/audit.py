@@ -20,18 +20,19 @@ import io
 import logging
 import os
 import sqlite3
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Final, Literal
+from typing import IO, Any, Final, Literal
 
 import orjson
+import pandas as pd
 
 from service.scorer import REASON_SEPARATOR
+from training.files import output_destination, partial_file
 from training.schema import (
     DECLARATION_FIELDS,
     ITEM_FIELDS,
@@ -39,6 +40,7 @@ from training.schema import (
     PARCEL_FIELDS,
     canonical_header,
 )
+from training.tables import allow_large_csv_fields, csv_bytes
 
 log = logging.getLogger(__name__)
 
@@ -235,6 +237,9 @@ def _reasons(cell: str) -> list[dict[str, str]]:
 
 def _csv_rows(record: ScoredCsv) -> list[tuple[Any, ...]]:
     """One audit row per scored declaration of a scored CSV (rows with errors skipped)."""
+    # Cells of any size the scorer wrote must read back (the module's default limit lost
+    # the whole record of a request with one large cell).
+    allow_large_csv_fields()
     text = record.scored_csv.decode("utf-8-sig", errors="replace")
     first_line = text.split("\n", 1)[0]
     delimiter = ";" if first_line.count(";") > first_line.count(",") else ","
@@ -400,18 +405,18 @@ class AuditLog:
     def _insert(
         self, connection: sqlite3.Connection, records: list[ScoredRecord | ScoredCsv]
     ) -> None:
-        try:
-            rows = []
-            for record in records:
+        rows = []
+        for record in records:
+            # One record that cannot be turned into rows costs its own rows, not the batch's.
+            try:
                 if isinstance(record, ScoredCsv):
                     rows.extend(_csv_rows(record))
                 else:
                     rows.append(_row(record))
-        except Exception:
-            log.exception("audit: cannot serialise %d records", len(records))
-            if self._on_failed:
-                self._on_failed(len(records))
-            return
+            except Exception:
+                log.exception("audit: cannot serialise a record of request %s", record.request_id)
+                if self._on_failed:
+                    self._on_failed(1)
         for attempt in range(1, _WRITE_ATTEMPTS + 1):
             try:
                 with connection:
@@ -675,12 +680,28 @@ def _labelled_rows(
         yield row
 
 
-def _cell(value: Any) -> Any:
+def _cell(value: Any) -> str:
+    """A cell as export text; every cell is text, so the writer guards and cleans them all."""
     if value is None:
         return ""
     if isinstance(value, float) and value.is_integer():
-        return int(value)
-    return value
+        return str(int(value))
+    return str(value)
+
+
+# Rows handed to the CSV writer at a time.
+_EXPORT_BATCH_ROWS: Final = 1000
+
+
+def _write_rows(out: IO[bytes], rows: list[dict[str, Any]], *, header: bool) -> None:
+    """Rows as CSV the way scored outputs are written: formula cells guarded, invisible and
+    control characters dropped (an officer's note is free text, read in spreadsheets)."""
+    frame = pd.DataFrame(
+        {name: [_cell(row.get(name)) for row in rows] for name in EXPORT_COLUMNS},
+        columns=list(EXPORT_COLUMNS),
+        dtype=object,
+    )
+    out.write(csv_bytes(frame, header=list(EXPORT_COLUMNS) if header else None))
 
 
 def export_feedback(db_path: Path, dest: Path) -> int:
@@ -696,16 +717,14 @@ def export_feedback(db_path: Path, dest: Path) -> int:
     if not db_path.exists():
         raise FileNotFoundError(f"no audit database at {db_path}")
     dest.parent.mkdir(parents=True, exist_ok=True)
+    dest = output_destination(dest)
     written = 0
-    handle, temp_name = tempfile.mkstemp(prefix=f".{dest.name}.", dir=dest.parent)
+    out, temp_name = partial_file(dest)
     try:
-        with (
-            os.fdopen(handle, "w", encoding="utf-8", newline="") as out,
-            contextlib.closing(connect(db_path)) as connection,
-        ):
+        with out, contextlib.closing(connect(db_path)) as connection:
             ensure_schema(connection)
-            writer = csv.DictWriter(out, fieldnames=EXPORT_COLUMNS, extrasaction="ignore")
-            writer.writeheader()
+            pending: list[dict[str, Any]] = []
+            _write_rows(out, pending, header=True)
             outcomes = _outcomes_by_scoring(connection)
             rescored = {row[0] for row in connection.execute(_RESCORED_BY_OTHERS)}
             for (
@@ -724,8 +743,13 @@ def export_feedback(db_path: Path, dest: Path) -> int:
                     outcomes[scored_id],
                     declaration_id in rescored,
                 ):
-                    writer.writerow({name: _cell(value) for name, value in row.items()})
+                    pending.append(row)
                     written += 1
+                    if len(pending) >= _EXPORT_BATCH_ROWS:
+                        _write_rows(out, pending, header=False)
+                        pending.clear()
+            if pending:
+                _write_rows(out, pending, header=False)
             out.flush()
             os.fsync(out.fileno())
         os.replace(temp_name, dest)

@@ -36,6 +36,7 @@ import pyarrow as pa
 import pyarrow.ipc
 
 from service.scorer import SCORE_COLUMNS, Scorer, ScoringPolicy
+from training.files import output_destination, readable
 from training.model import columns_of
 from training.schema import (
     DECLARATION_FIELDS,
@@ -451,12 +452,25 @@ def score_table(
 ) -> BatchSummary:
     """Score a CSV or Parquet export into `dest` (`"-"`: CSV on standard output).
 
-    Raises `TableError` for input that cannot be read as a declaration table; nothing is
-    written then, nor when the run is interrupted.
+    `source` may be `-` (standard input) or a FIFO. Raises `TableError` for input that
+    cannot be read as a declaration table, and `UnusableFileError` (an `OSError`) for a
+    destination that is not a regular file; nothing is written then, nor when the run is
+    interrupted.
     """
     options = options or BatchOptions()
     if options.chunk_rows < 1:
         raise ValueError("the chunk size must be at least 1 row")
+    if dest != "-":
+        # Refused before reading anything: a device, FIFO or directory is not an output.
+        dest = output_destination(dest)
+    # A stream (`-`, a FIFO, /dev/stdin) is read once, into a file the reader can reopen.
+    with readable(source) as path:
+        return _score_table(path, dest, scorer, options)
+
+
+def _score_table(
+    source: Path, dest: Path | Literal["-"], scorer: Scorer, options: BatchOptions
+) -> BatchSummary:
     began = time.perf_counter()
     table_format = detect_format(source)
     layout = OutputLayout.of(table_format, options.columns)

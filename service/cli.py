@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import math
 import sys
@@ -105,9 +106,13 @@ def synth(
     seed: Annotated[int, typer.Option(help="Random seed: same seed, same file.")] = DEFAULT_SEED,
 ) -> None:
     """Write generated, labelled declarations in the contract's CSV form."""
+    from training.files import output_destination
     from training.synth import write_synthetic_csv
 
-    written = write_synthetic_csv(output, rows, seed)
+    try:
+        written = write_synthetic_csv(output_destination(output), rows, seed)
+    except OSError as exc:
+        raise fail(str(exc)) from None
     out.print(f"wrote {written:,} rows to {output}")
 
 
@@ -117,7 +122,8 @@ def score(
         str,
         typer.Argument(
             metavar="INPUT",
-            help="CSV or Parquet export; with --engine dask, a directory or glob of them.",
+            help="CSV or Parquet export ('-': standard input; a FIFO is read once); with "
+            "--engine dask, a directory or glob of them.",
         ),
     ],
     output: Annotated[
@@ -193,7 +199,7 @@ def score(
                     columns=kept,
                 ),
             )
-    except (TableError, RegistryError, ValueError, RuntimeError, OSError) as exc:
+    except (TableError, RegistryError, ValueError, RuntimeError, OSError, csv.Error) as exc:
         raise fail(str(exc)) from None
     except KeyboardInterrupt:
         raise fail("interrupted: no output was written", 130) from None

@@ -526,7 +526,7 @@ def normalise_country(value: str) -> str:
         return _COUNTRY_EXTRA[code]
     if code in _COUNTRY_ALPHA3:
         return _COUNTRY_ALPHA3[code]
-    raise FieldError(f"expected an ISO 3166-1 alpha-2 country code, got {value!r}")
+    raise FieldError(f"expected an ISO 3166-1 alpha-2 country code, got {shown(value)}")
 
 
 def normalise_currency(value: str) -> str:
@@ -535,21 +535,21 @@ def normalise_currency(value: str) -> str:
         return code
     if code in _CURRENCY_EXTRA:
         return _CURRENCY_EXTRA[code]
-    raise FieldError(f"expected an ISO 4217 currency code, got {value!r}")
+    raise FieldError(f"expected an ISO 4217 currency code, got {shown(value)}")
 
 
 def normalise_category(value: str) -> str:
     try:
         return _CATEGORY_ALIASES[_fold(value)]
     except KeyError:
-        raise FieldError(f"expected one of {', '.join(CATEGORIES)}, got {value!r}") from None
+        raise FieldError(f"expected one of {', '.join(CATEGORIES)}, got {shown(value)}") from None
 
 
 def normalise_mail_class(value: str) -> str:
     try:
         return _MAIL_CLASS_ALIASES[_fold(value)]
     except KeyError:
-        raise FieldError(f"expected one of {', '.join(MAIL_CLASSES)}, got {value!r}") from None
+        raise FieldError(f"expected one of {', '.join(MAIL_CLASSES)}, got {shown(value)}") from None
 
 
 _HS_SEPARATORS: Final = re.compile(r"[\s.\-]")
@@ -559,14 +559,14 @@ _HS_CODE: Final = re.compile(r"\d{4,10}")
 def normalise_hs_code(value: str) -> str:
     code = _HS_SEPARATORS.sub("", unicodedata.normalize("NFKC", value))
     if not _HS_CODE.fullmatch(code):
-        raise FieldError(f"expected an HS code of 4-10 digits, got {value!r}")
+        raise FieldError(f"expected an HS code of 4-10 digits, got {shown(value)}")
     return code
 
 
 def normalise_label_class(value: str) -> str:
     folded = _fold(value).replace(" ", "_")
     if folded not in LABEL_CLASSES:
-        raise FieldError(f"expected one of {', '.join(LABEL_CLASSES)}, got {value!r}")
+        raise FieldError(f"expected one of {', '.join(LABEL_CLASSES)}, got {shown(value)}")
     return folded
 
 
@@ -586,7 +586,7 @@ def normalise_label(value: str) -> int:
     try:
         return _LABEL_VALUES[_fold(value)]
     except KeyError:
-        raise FieldError(f"expected 0 or 1, got {value!r}") from None
+        raise FieldError(f"expected 0 or 1, got {shown(value)}") from None
 
 
 def normalise_description(value: str) -> str:
@@ -632,12 +632,12 @@ _NUMBER_JUNK: Final = re.compile(r"[\s\u00a0\u202f'’]")
 def parse_number(value: object, decimal: Literal[",", "."] | None = None) -> float:
     """A float from a number or a messy numeric string ("1 234,5", "1,234.5", "12,5")."""
     if isinstance(value, bool):
-        raise FieldError(f"expected a number, got {value!r}")
+        raise FieldError(f"expected a number, got {shown(value)}")
     if isinstance(value, int | float):
         return float(value)
     parsed = parse_numbers(pd.Series([value], dtype=object), decimal).iloc[0]
     if pd.isna(parsed):
-        raise FieldError(f"expected a number, got {value!r}")
+        raise FieldError(f"expected a number, got {shown(value)}")
     return float(parsed)
 
 
@@ -769,6 +769,17 @@ def _as_text(values: pd.Series) -> pd.Series:
     return values.astype(object).where(values.notna(), "").astype(str)
 
 
+def _quoted_cut(values: pd.Series) -> pd.Series:
+    """Values quoted for a row error, as `shown` quotes one: long ones cut, with their length."""
+    lengths = values.str.len()
+    long = lengths > SHOWN_CHARS
+    quoted = "'" + values + "'"
+    if bool(long.any()):
+        cut = "'" + values[long].str[:SHOWN_CHARS] + "'... (" + lengths[long].astype(str)
+        quoted[long] = cut + " characters)"
+    return quoted
+
+
 def _num(values: pd.Series) -> pd.Series:
     return values.map("{:g}".format)
 
@@ -803,7 +814,7 @@ class _ErrorCollector:
         else:
             picked = shown.iloc[positions]
             rendered = (
-                "'" + _as_text(picked) + "'"
+                _quoted_cut(_as_text(picked))
                 if quote
                 else (_num(picked) if pd.api.types.is_numeric_dtype(picked) else _as_text(picked))
             )
@@ -956,6 +967,10 @@ def _scalar(normalise: Callable[[str], Any]) -> Callable[[Any], Any]:
 
 
 def _number(value: Any) -> Any:
+    if isinstance(value, bool):
+        # JSON true is not 1 item: pydantic would take it as 1, and a client that sends it
+        # has a bug to hear about.
+        raise ValueError(f"expected a number, got {str(value).lower()}")
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
     if isinstance(value, str):

@@ -19,7 +19,6 @@ import io
 import os
 import re
 import sys
-import tempfile
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -36,6 +35,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 from charset_normalizer import from_bytes
 
+from training.files import UnusableFileError, output_destination, partial_file, readable
 from training.schema import (
     INVISIBLE_RANGES,
     INVISIBLE_RE2,
@@ -73,6 +73,21 @@ _UNCLOSED_QUOTE: Final = "a quote opened in this record never closes"
 # What `surrogateescape` turns undecodable bytes into.
 _UNDECODABLE: Final = re.compile("[\udc80-\udcff]")
 _NUMBER_FIELDS: Final = ("net_weight_kg", "gross_weight_kg", "value", "quantity")
+# Longest field the `csv` module reads. Its default (131,072 characters) is far below what a
+# request body or an export may hold in one cell, and a field over it stopped the whole
+# read. The limit is the process's own (the module has no other); above this much a field
+# is reported on its record instead.
+MAX_FIELD_CHARS: Final = 1 << 26
+
+
+def allow_large_csv_fields() -> None:
+    """Raise the `csv` module's field size limit to `MAX_FIELD_CHARS` (never lower it)."""
+    if csv.field_size_limit() < MAX_FIELD_CHARS:
+        csv.field_size_limit(MAX_FIELD_CHARS)
+
+
+allow_large_csv_fields()
+
 # Names of the start line and read error columns inside the reader's Arrow tables.
 _LINE: Final = "line"
 _ERROR: Final = "read_error"
@@ -429,9 +444,15 @@ def read_table(source: Source) -> pd.DataFrame:
 
 
 def read_declarations(source: Source) -> pd.DataFrame:
-    """The table normalised to typed declaration columns, with an `error` per row."""
-    table_format = detect_format(source)
-    chunks = list(iter_table_chunks(source, table_format=table_format))
+    """The table normalised to typed declaration columns, with an `error` per row.
+
+    A stream (`-`, a FIFO) is read once, into a temporary file, and read from there.
+    """
+    with contextlib.ExitStack() as stack:
+        if isinstance(source, Path):
+            source = stack.enter_context(readable(source))
+        table_format = detect_format(source)
+        chunks = list(iter_table_chunks(source, table_format=table_format))
     raw = chunks[0] if len(chunks) == 1 else pd.concat(chunks)
     return normalise_declarations(raw, decimal=table_format.decimal)
 
@@ -639,7 +660,10 @@ def _read_header(blocks: Iterator[_Block], parser: _BlockParser) -> tuple[list[s
         if start == len(lines):
             continue
         reader = csv.reader(lines[start:], delimiter=parser.delimiter)
-        header = next(reader)
+        try:
+            header = next(reader)
+        except csv.Error as exc:
+            raise TableError(f"the header line cannot be read ({exc})") from None
         used = start + reader.line_num
         rest = _Block("".join(lines[used:]), block.first_line + used, block.final)
         return [parser.clean(h) for h in header], rest
@@ -767,7 +791,14 @@ class _BlockParser:
             records.add(start, *self._cells(row, self._width_problem(len(row))))
 
     def _add_unquoted(self, line: str, broken: _Broken, records: _Records) -> None:
-        row = next(csv.reader([line], delimiter=self.delimiter, quoting=csv.QUOTE_NONE), [])
+        try:
+            row = next(csv.reader([line], delimiter=self.delimiter, quoting=csv.QUOTE_NONE), [])
+        except csv.Error as exc:
+            # Not even readable without quoting (a field over the limit): the record stays,
+            # empty, with the reason.
+            reason = broken.reason if str(exc) in broken.reason else f"{broken.reason}; {exc}"
+            records.add(broken.start, [None] * self.width, reason)
+            return
         reason = f"{broken.reason}; the line was read without quoting"
         values, message = self._cells(row, _join(reason, self._width_problem(len(row))))
         records.add(broken.start, values, message)
@@ -1211,7 +1242,9 @@ class AtomicTableWriter:
 
     Chunks go to a temporary file next to the destination, which replaces the destination
     on a clean exit from the `with` block; after an exception the temporary file is
-    removed and the destination is left as it was. `"-"` writes CSV to standard output.
+    removed and the destination is left as it was. A destination that exists and is not a
+    regular file is refused (`TableError`), and partial files of killed runs towards the
+    same destination are removed (see `training.files`). `"-"` writes CSV to standard output.
     CSV output is UTF-8 and `,`-separated, with `guard_formulas` applied.
     """
 
@@ -1243,12 +1276,12 @@ class AtomicTableWriter:
         if self.dest == "-":
             self._text = sys.stdout
             return self
-        dest = Path(self.dest)
-        descriptor, temp_name = tempfile.mkstemp(
-            dir=dest.parent, prefix=f".{dest.name}.", suffix=".partial"
-        )
-        self._temp = Path(temp_name)
-        self._handle = os.fdopen(descriptor, "wb")
+        try:
+            # A destination that is not a regular file would be replaced by one.
+            self.dest = output_destination(Path(self.dest))
+        except UnusableFileError as exc:
+            raise TableError(str(exc)) from None
+        self._handle, self._temp = partial_file(self.dest)
         return self
 
     def write(self, chunk: pd.DataFrame | pa.Table) -> None:

@@ -21,6 +21,7 @@ from pydantic import BaseModel
 from service.api import admin, feedback, health, model, score
 from service.api.context import RequestContextMiddleware
 from service.api.errors import install_error_handlers
+from service.api.inflight import WorkSlots
 from service.api.limits import BodyLimitMiddleware, TimeoutMiddleware
 from service.api.metrics import Metrics
 from service.api.ratelimit import RateLimiter
@@ -165,6 +166,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         models=ModelHolder(settings, metrics),
         audit=audit,
         feedback_limiter=RateLimiter(settings.feedback_per_minute, settings.feedback_burst),
+        work_slots=WorkSlots(settings.max_concurrent_batches),
     )
 
     app = FastAPIOffline(

@@ -93,6 +93,11 @@ class PayloadTooLargeError(ApiError):
     code = "payload_too_large"
 
 
+class UnsupportedMediaTypeError(ApiError):
+    status_code = 415
+    code = "unsupported_media_type"
+
+
 class TooManyRequestsError(ApiError):
     """A caller over its rate limit; `Retry-After` says when to try again."""
 

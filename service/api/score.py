@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+import weakref
 from collections.abc import AsyncIterator, Sequence
 from typing import Any, Final
 
@@ -19,13 +20,17 @@ from service.api.errors import (
     InvalidInputError,
     MalformedBodyError,
     PayloadTooLargeError,
+    ServiceUnavailableError,
+    UnsupportedMediaTypeError,
     invalid_input,
     request_id_of,
 )
+from service.api.inflight import Work
 from service.api.schemas import BatchResponse, JsonResponse, ScoredDeclaration
 from service.api.security import api_key_scheme
 from service.audit import ScoredCsv, ScoredRecord
-from training.schema import DeclarationIn
+from service.scorer import Scorer
+from training.schema import MAX_ID_CHARS, DeclarationIn, shown
 
 log = logging.getLogger(__name__)
 
@@ -39,13 +44,24 @@ router = APIRouter(prefix="/v1", tags=["scoring"])
 # call cannot hold up other requests and the request deadline can still answer. Single
 # declarations that arrive in the same loop turn are scored together (see coalesce).
 INLINE_MAX_ITEMS: Final = 16
+# Items of a batch scored in one scorer call. The scorer's working memory grows with the
+# items of a call (a 9.8 MB batch scored in one call took ~1.5 GB); in groups of whole
+# declarations up to this many items, a request's memory is its input plus one group's.
+BATCH_CALL_ITEMS: Final = 4096
+# What a 503 for a full house of batch work tells the client to wait.
+BUSY_RETRY_SECONDS: Final = 2
 
 ERROR_RESPONSES: Final[dict[int | str, dict[str, Any]]] = {
     400: {"model": ErrorBody, "description": "The body is not JSON"},
     401: {"model": ErrorBody, "description": "Missing or invalid API key"},
     413: {"model": ErrorBody, "description": "The body or batch is over the limit"},
+    415: {"model": ErrorBody, "description": "The body is not of the route's content type"},
     422: {"model": ErrorBody, "description": "The input does not fit the contract"},
-    503: {"model": ErrorBody, "description": "No model loaded, or the request timed out"},
+    503: {
+        "model": ErrorBody,
+        "description": "No model loaded, the request timed out, or too many batch or CSV "
+        "requests are in flight (see Retry-After)",
+    },
 }
 
 
@@ -64,6 +80,33 @@ def _json_body(schema: str) -> dict[str, Any]:
     }
 
 
+def _media_type(request: Request) -> str:
+    return request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+
+
+def require_json(request: Request) -> None:
+    """415 unless the body is declared JSON: a form or text body sent here by mistake is
+    refused for what it is, not parsed as whatever it happens to look like."""
+    media_type = _media_type(request)
+    if media_type != "application/json" and not media_type.endswith("+json"):
+        raise UnsupportedMediaTypeError(
+            f"expected Content-Type: application/json, got {_shown_type(media_type)}"
+        )
+
+
+def require_csv(request: Request) -> None:
+    """415 unless the body is declared CSV (text/csv)."""
+    media_type = _media_type(request)
+    if media_type != "text/csv":
+        raise UnsupportedMediaTypeError(
+            f"expected Content-Type: text/csv, got {_shown_type(media_type)}"
+        )
+
+
+def _shown_type(media_type: str) -> str:
+    return shown(media_type) if media_type else "none"
+
+
 def _audit(
     call: ScoringCall,
     request: Request,
@@ -79,14 +122,60 @@ def _audit(
         audit.record(ScoredRecord(request_id, key_id, declaration, result))
 
 
-async def _score(call: ScoringCall, declarations: list[DeclarationIn]) -> list[dict[str, Any]]:
+def _groups(declarations: list[DeclarationIn], max_items: int) -> list[list[DeclarationIn]]:
+    """Consecutive whole declarations, up to `max_items` items a group (at least one each)."""
+    groups: list[list[DeclarationIn]] = []
+    items = 0
+    for declaration in declarations:
+        size = len(declaration.items)
+        if not groups or items + size > max_items:
+            groups.append([])
+            items = 0
+        groups[-1].append(declaration)
+        items += size
+    return groups
+
+
+def _score_in_groups(
+    scorer: Scorer, declarations: list[DeclarationIn], work: Work
+) -> list[dict[str, Any]]:
+    """Scores of a batch, a group at a time; stops when the request gives up.
+
+    Results do not depend on the grouping: parcels are scored whole, and random selection
+    draws on the parcel's id alone.
+    """
+    results: list[dict[str, Any]] = []
+    for group in _groups(declarations, BATCH_CALL_ITEMS):
+        work.check()
+        results.extend(scorer.score_declarations(group))
+    return results
+
+
+async def _score(
+    call: ScoringCall, declarations: list[DeclarationIn], work: Work | None = None
+) -> list[dict[str, Any]]:
     scorer = call.scorer
     if len(declarations) == 1 and len(declarations[0].items) <= INLINE_MAX_ITEMS:
         return [await call.state.coalescer.score(scorer, declarations[0])]
+    if work is not None:
+        return await work.run(_score_in_groups, scorer, declarations, work)
     # abandon_on_cancel: the request deadline can answer without waiting for the thread.
     return await anyio.to_thread.run_sync(
         scorer.score_declarations, declarations, abandon_on_cancel=True
     )
+
+
+def claim_work(call: ScoringCall) -> Work:
+    """A slot for a batch or CSV request's work, or 503 (with Retry-After) if none is free."""
+    work = call.state.work_slots.claim()
+    if work is None:
+        raise ServiceUnavailableError(
+            f"{call.state.work_slots.limit} batch or CSV requests are being scored already; "
+            "try again shortly",
+            code="busy",
+            headers={"Retry-After": str(BUSY_RETRY_SECONDS)},
+        )
+    return work
 
 
 @router.post(
@@ -100,6 +189,7 @@ async def score(request: Request) -> JsonResponse:
     """A declaration (contract §1, JSON form) in; item and parcel scores, decision and
     reasons out (contract §2)."""
     call = scoring_call(request)
+    require_json(request)
     declaration = validate_declaration(await request.body())
     begin = time.perf_counter()
     results = await _score(call, [declaration])
@@ -149,6 +239,9 @@ def _batch_entries(body: bytes, limit: int) -> list[Any]:
 
 def _entry_error(entry: Any, error: InvalidInputError | MalformedBodyError) -> dict[str, Any]:
     declaration_id = entry.get("declaration_id") if isinstance(entry, dict) else None
+    if isinstance(declaration_id, str) and len(declaration_id) > MAX_ID_CHARS:
+        # Enough to recognise it; a megabyte of it is not sent back.
+        declaration_id = declaration_id[:MAX_ID_CHARS] + "..."
     return {
         "declaration_id": declaration_id if isinstance(declaration_id, str) else None,
         "error": {"code": error.code, "message": error.message, "field": error.field},
@@ -167,6 +260,16 @@ async def score_batch(request: Request) -> JsonResponse:
     request order. A declaration that does not validate gets an error entry in its place;
     the others are scored."""
     call = scoring_call(request)
+    require_json(request)
+    # Before the body is read: a request turned away holds no memory.
+    work = claim_work(call)
+    try:
+        return await _score_batch(call, request, work)
+    finally:
+        work.close()
+
+
+async def _score_batch(call: ScoringCall, request: Request, work: Work) -> JsonResponse:
     entries = _batch_entries(await request.body(), call.state.settings.max_batch_declarations)
     results: list[dict[str, Any] | None] = [None] * len(entries)
     valid: list[DeclarationIn] = []
@@ -177,9 +280,10 @@ async def score_batch(request: Request) -> JsonResponse:
             positions.append(position)
         except (InvalidInputError, MalformedBodyError) as error:
             results[position] = _entry_error(entry, error)
+    del entries  # parsed JSON of the whole body: not needed while scoring
     if valid:
         begin = time.perf_counter()
-        scored = await _score(call, valid)
+        scored = await _score(call, valid, work)
         call.state.metrics.observe_scoring("batch", scored, time.perf_counter() - begin)
         _audit(call, request, valid, scored)
         for position, result in zip(positions, scored, strict=True):
@@ -214,6 +318,20 @@ async def score_csv(request: Request) -> StreamingResponse:
     in; the scored CSV out, as the `score` command writes it: every input row in input
     order, unscorable rows kept with `error` filled."""
     call = scoring_call(request)
+    require_csv(request)
+    work = claim_work(call)
+    try:
+        response = await _score_csv(call, request, work)
+    except BaseException:
+        work.close()
+        raise
+    # The slot goes with the stream: released when the stream ends or is dropped (a client
+    # that goes away), or, should the stream never start, when it is collected.
+    weakref.finalize(response.body_iterator, work.close)
+    return response
+
+
+async def _score_csv(call: ScoringCall, request: Request, work: Work) -> StreamingResponse:
     from service.batch import score_csv_bytes
 
     body = await request.body()
@@ -221,12 +339,13 @@ async def score_csv(request: Request) -> StreamingResponse:
         raise InvalidInputError("the request body is empty; send a CSV file", code="empty_body")
     begin = time.perf_counter()
     chunks = score_csv_bytes(call.scorer, body)
+    del body  # the reader holds what it needs
 
     def next_chunk() -> Any:
         return next(chunks, _END)
 
     try:
-        first = await anyio.to_thread.run_sync(next_chunk, abandon_on_cancel=True)
+        first = await work.run(next_chunk)
     except ValueError as exc:
         # The batch reader's verdict on unusable input (no description column, an
         # encoding it cannot read): the caller's to fix.
@@ -238,12 +357,15 @@ async def score_csv(request: Request) -> StreamingResponse:
 
     async def stream() -> AsyncIterator[bytes]:
         written: list[bytes] = []
-        chunk = first
-        while chunk is not _END:
-            assert isinstance(chunk, bytes)
-            written.append(chunk)
-            yield chunk
-            chunk = await anyio.to_thread.run_sync(next_chunk)
+        try:
+            chunk = first
+            while chunk is not _END:
+                assert isinstance(chunk, bytes)
+                written.append(chunk)
+                yield chunk
+                chunk = await work.run(next_chunk)
+        finally:
+            work.close()
         metrics.scoring_latency.labels("csv").observe(time.perf_counter() - begin)
         if audit is not None:
             audit.record(ScoredCsv(request_id, key_id, b"".join(written)))

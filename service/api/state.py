@@ -17,6 +17,7 @@ import anyio
 
 from service.api.coalesce import DeclarationCoalescer
 from service.api.errors import ApiError, ServiceUnavailableError
+from service.api.inflight import WorkSlots
 from service.api.metrics import Metrics
 from service.api.ratelimit import RateLimiter
 from service.api.security import KeyRing
@@ -124,3 +125,5 @@ class ServiceState:
     coalescer: DeclarationCoalescer = field(default_factory=DeclarationCoalescer)
     # Set by the app factory from the settings; the default suits states built in tests.
     feedback_limiter: RateLimiter = field(default_factory=lambda: RateLimiter(600, 300))
+    # Batch and CSV work in flight (see inflight).
+    work_slots: WorkSlots = field(default_factory=lambda: WorkSlots(2))

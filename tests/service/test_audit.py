@@ -16,6 +16,7 @@ from service.audit import (
     ScoredRecord,
     export_feedback,
 )
+from training.files import UnusableFileError
 from training.schema import DeclarationIn
 
 
@@ -309,3 +310,30 @@ def test_an_older_database_gains_the_new_columns(tmp_path: Path) -> None:
         assert log.add_feedback(declaration_id="X", outcome="cleared", scored_id=1) == 1
     finally:
         log.close()
+
+
+def test_export_refuses_an_output_that_is_not_a_file(audit: AuditLog, tmp_path: Path) -> None:
+    with pytest.raises(UnusableFileError, match="is a device"):
+        export_feedback(audit.path, Path("/dev/null"))
+    directory = tmp_path / "dir"
+    directory.mkdir()
+    with pytest.raises(UnusableFileError, match="is a directory"):
+        export_feedback(audit.path, directory)
+    assert list(directory.iterdir()) == []
+
+
+def test_a_record_that_cannot_be_stored_costs_only_itself(tmp_path: Path) -> None:
+    class Broken:
+        def model_dump(self, mode: str) -> dict[str, Any]:
+            raise ValueError("cannot be dumped")
+
+    failed: list[int] = []
+    log = AuditLog(tmp_path / "audit.sqlite3", on_failed=failed.append)
+    log.open()
+    log.record(ScoredRecord("bad", None, Broken(), result("BAD", [(0.1, "benign")])))
+    log.record(
+        ScoredRecord("good", None, declaration("GOOD", ["x"]), result("GOOD", [(0.1, "benign")]))
+    )
+    log.close()
+    assert rows(log.path, "SELECT declaration_id FROM scored") == [("GOOD",)]
+    assert failed == [1]

@@ -9,6 +9,8 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -32,6 +34,7 @@ from service.batch import (
 )
 from service.cli import app
 from service.scorer import Scorer
+from training.files import partial_file, remove_dead_partials
 from training.registry import Registry
 from training.tables import TableError
 
@@ -398,6 +401,140 @@ def _alive(pid: int) -> bool:
     except OSError:
         return False
     return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def test_a_killed_run_leaves_a_partial_file_that_the_next_run_removes(
+    dev_rows: list[list[str]], tmp_path: Path, tiny_registry: Path
+) -> None:
+    # Reproduces finding 7: a SIGKILL left 108 MB of .partial that later runs never cleaned.
+    out_dir, command = _long_two_worker_run(dev_rows, tmp_path, tiny_registry)
+    process = subprocess.Popen(command, cwd=REPO, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 30
+        while not any(p.stat().st_size for p in out_dir.iterdir()) and process.poll() is None:
+            assert time.monotonic() < deadline, "the run never started writing"
+            time.sleep(0.01)
+        process.kill()
+        process.wait(timeout=10)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    (partial,) = out_dir.iterdir()
+    assert partial.name.endswith(".partial") and f".{process.pid}." in partial.name
+    # Another run's partial file, still being written, is left alone.
+    alive = out_dir / partial.name.replace(f".{process.pid}.", f".{os.getpid()}.")
+    alive.write_text("in progress")
+    rerun = subprocess.run(
+        command, check=False, cwd=REPO, capture_output=True, text=True, timeout=300
+    )
+    assert rerun.returncode == 0, rerun.stderr
+    assert sorted(p.name for p in out_dir.iterdir()) == sorted(["s.csv", alive.name])
+
+
+@pytest.mark.parametrize("kind", ["device", "fifo", "directory", "link to a device"])
+def test_outputs_that_are_not_regular_files_are_refused(
+    tmp_path: Path, tiny_registry: Path, dev_csv: Path, kind: str
+) -> None:
+    # Reproduces finding 7: `-o /dev/full` (or /dev/null as root) was replaced by a file.
+    if kind == "device":
+        dest = Path("/dev/null")
+    elif kind == "fifo":
+        dest = tmp_path / "pipe"
+        os.mkfifo(dest)
+    elif kind == "directory":
+        dest = tmp_path / "out"
+        dest.mkdir()
+    else:
+        dest = tmp_path / "link.csv"
+        dest.symlink_to("/dev/null")
+    before = os.stat(dest).st_mode
+    result = runner.invoke(
+        app, ["score", str(dev_csv), "-o", str(dest), "--models-dir", str(tiny_registry)]
+    )
+    assert result.exit_code == 2
+    assert "not a file" in result.output
+    assert len(result.output.strip().splitlines()) == 1
+    assert os.stat(dest).st_mode == before
+    assert not [p for p in dest.parent.iterdir() if p.name.endswith(".partial")]
+
+
+def test_a_link_to_a_file_is_written_through(
+    tmp_path: Path, tiny_scorer: Scorer, dev_csv: Path
+) -> None:
+    target = tmp_path / "target.csv"
+    target.write_text("old\n")
+    link = tmp_path / "link.csv"
+    link.symlink_to(target)
+    score_table(dev_csv, link, tiny_scorer, BatchOptions(workers=1))
+    assert link.is_symlink()
+    assert len(read_output(target)) == 250
+
+
+def _small_export(tmp_path: Path, dev_rows: list[list[str]]) -> bytes:
+    return write_rows(tmp_path / "small.csv", dev_rows[:40]).read_bytes()
+
+
+def test_a_fifo_is_read_once(
+    tmp_path: Path, tiny_registry: Path, dev_rows: list[list[str]]
+) -> None:
+    # Reproduces finding 7: input from a FIFO hung (opened three times).
+    data = _small_export(tmp_path, dev_rows)
+    fifo = tmp_path / "in.fifo"
+    os.mkfifo(fifo)
+    opened: list[int] = []
+
+    def feed() -> None:
+        with fifo.open("wb") as pipe:
+            opened.append(1)
+            pipe.write(data)
+
+    feeder = threading.Thread(target=feed, daemon=True)
+    feeder.start()
+    dest = tmp_path / "out.csv"
+    result = runner.invoke(
+        app,
+        ["score", str(fifo), "-o", str(dest), "--models-dir", str(tiny_registry), "--workers", "1"],
+    )
+    feeder.join(timeout=10)
+    assert result.exit_code == 0, result.output
+    assert opened == [1]
+    assert len(read_output(dest)) == 39
+
+
+@pytest.mark.parametrize("name", ["-", "/dev/stdin"])
+def test_standard_input_is_read_once(
+    tmp_path: Path, tiny_registry: Path, dev_rows: list[list[str]], name: str
+) -> None:
+    # Reproduces finding 7: `/dev/stdin` (and `<(cat in.csv)`) gave "header has 0 columns".
+    data = _small_export(tmp_path, dev_rows)
+    dest = tmp_path / "out.csv"
+    command = [sys.executable, "-m", "service.cli", "score", name, "-o", str(dest)]
+    command += ["--models-dir", str(tiny_registry), "--workers", "1"]
+    process = subprocess.Popen(
+        command, cwd=REPO, stdin=subprocess.PIPE, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL
+    )
+    _, stderr = process.communicate(data, timeout=120)
+    assert process.returncode == 0, stderr.decode()
+    assert len(read_output(dest)) == 39
+    # The spool it read from is gone with it.
+    spools = Path(tempfile.gettempdir()).glob(".parcel-screen-input.*")
+    assert not [p for p in spools if f".{process.pid}." in p.name]
+
+
+def test_partial_files_of_dead_runs_only_are_removed(tmp_path: Path) -> None:
+    dest = tmp_path / "out.csv"
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    handle, mine = partial_file(dest)
+    handle.close()
+    dead = tmp_path / mine.name.replace(f".{os.getpid()}.", f".{child.pid}.")
+    dead.write_text("left by a killed run")
+    elsewhere = tmp_path / mine.name.replace(f".{os.getpid()}.", f".{child.pid}.").replace(
+        f".{dest.name}.", ".other.csv."
+    )
+    elsewhere.write_text("another destination's")
+    assert remove_dead_partials(dest) == [dead]
+    assert mine.exists() and elsewhere.exists()
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="parent-death signal is Linux")

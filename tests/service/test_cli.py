@@ -1,12 +1,15 @@
 from __future__ import annotations
 
+import csv
 import json
 from pathlib import Path
 
 import pandas as pd
+import pytest
 from typer.testing import CliRunner
 
 from service.cli import app
+from training import tables
 from training.registry import Registry
 
 runner = CliRunner()
@@ -98,3 +101,33 @@ def test_registry_commands_refuse_untrusted_models_in_one_line(
     listing = runner.invoke(app, ["models", "list", "--models-dir", str(models)])
     assert listing.exit_code == 0
     assert "does not name a model version" in listing.output
+
+
+def test_score_with_a_huge_field_prints_one_line(
+    tmp_path: Path, tiny_registry: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Reproduces finding 6: a 53-line traceback ("field larger than field limit").
+    big = "x" * 200_000
+    source = tmp_path / "in.csv"
+    source.write_text(
+        f"declaration_id,description,note\nA,socks,{big}\nB,{big},n\nC,vest,ok,extra\n"
+    )
+    dest = tmp_path / "out.csv"
+    args = ["score", str(source), "-o", str(dest), "--models-dir", str(tiny_registry)]
+    result = runner.invoke(app, [*args, "--workers", "1"])
+    assert result.exit_code == 0, result.output
+    assert "Traceback" not in result.output
+    scored = pd.read_csv(dest, dtype=str, keep_default_na=False)
+    assert scored["error"].tolist()[0] == ""
+    assert "at most 512 characters" in scored["error"].tolist()[1]
+    # Even over the raised limit, a field is a row error, not a failed run.
+    monkeypatch.setattr(tables, "MAX_FIELD_CHARS", 1000)
+    limit = csv.field_size_limit(1000)
+    try:
+        result = runner.invoke(app, [*args, "--workers", "1"])
+    finally:
+        csv.field_size_limit(limit)
+    assert result.exit_code == 0, result.output
+    scored = pd.read_csv(dest, dtype=str, keep_default_na=False)
+    assert "field larger than field limit" in scored["error"].tolist()[0]
+    assert scored["declaration_id"].tolist()[2] == "C"

@@ -13,6 +13,7 @@ from service.audit import export_feedback
 from service.settings import key_digest
 from tests.service.conftest import SettingsFactory
 from tests.service.factories import armour_declaration, make_declaration, make_item
+from training.tables import read_declarations
 
 
 def test_feedback_on_an_unscored_declaration_is_404(client: TestClient) -> None:
@@ -234,3 +235,33 @@ def test_rate_limiter_refills_over_time() -> None:
     now[0] += 1.0
     assert limiter.acquire("a") is None
     assert limiter.acquire("a") is not None
+
+
+def test_feedback_export_is_guarded_and_clean(
+    settings_factory: SettingsFactory, models_dir: Path, tmp_path: Path
+) -> None:
+    # Reproduces finding 8: formula cells written raw, and a NUL accepted over HTTP made
+    # `evaluate` refuse the whole export as binary.
+    settings = settings_factory(models_dir=models_dir)
+    with TestClient(create_app(settings)) as client:
+        declaration = make_declaration(
+            "EXP1", items=[make_item(description="nul\x00 in the\x07 description\u202e")]
+        )
+        assert client.post("/v1/score", json=declaration).status_code == 200
+        for note in ("=cmd|' /C calc'!A0", "@SUM(1+1)", '\u200b+HYPERLINK("x")', "nul\x00note"):
+            posted = client.post(
+                "/v1/feedback",
+                json={"declaration_id": "EXP1", "outcome": "cleared", "note": note},
+            )
+            assert posted.status_code == 201
+            dest = tmp_path / "feedback.csv"
+            assert export_feedback(settings.audit_db, dest) == 1
+            raw = dest.read_bytes()
+            assert b"\x00" not in raw and b"\x07" not in raw and "\u202e".encode() not in raw
+            (row,) = list(csv.DictReader(io.StringIO(raw.decode("utf-8"))))
+            assert row["description"] == "nul in the description"
+            assert not row["feedback_note"].startswith(("=", "+", "@", "\u200b"))
+    assert row["feedback_note"] == "nulnote"
+    # The export reads back as a labelled file (what `evaluate` and `train` do with it).
+    frame = read_declarations(dest)
+    assert frame["description"].tolist() == ["nul in the description"]

@@ -35,11 +35,22 @@ def test_scores_one_declaration(client: TestClient) -> None:
         assert all(set(reason) == {"code", "message"} for reason in item["reasons"])
 
 
-def test_accepts_a_body_without_content_type(client: TestClient) -> None:
-    response = client.post(
-        "/v1/score", content=b'{"declaration_id": "X1", "items": [{"description": "book"}]}'
-    )
-    assert response.status_code == 200
+JSON = {"Content-Type": "application/json"}
+
+
+@pytest.mark.parametrize("content_type", [None, "text/plain", "application/x-www-form-urlencoded"])
+@pytest.mark.parametrize("path", ["/v1/score", "/v1/score/batch"])
+def test_json_routes_need_a_json_content_type(
+    client: TestClient, path: str, content_type: str | None
+) -> None:
+    # Reproduces finding 11: score endpoints accepted any content type.
+    body = b'{"declaration_id": "X1", "items": [{"description": "book"}]}'
+    headers = {} if content_type is None else {"Content-Type": content_type}
+    response = client.post(path, content=body, headers=headers)
+    assert response.status_code == 415
+    assert response.json()["code"] == "unsupported_media_type"
+    with_charset = {"Content-Type": "application/json; charset=utf-8"}
+    assert client.post("/v1/score", content=body, headers=with_charset).status_code == 200
 
 
 def error_of(response: Any, status: int) -> dict[str, Any]:
@@ -50,9 +61,10 @@ def error_of(response: Any, status: int) -> dict[str, Any]:
 
 
 def test_bad_json_is_400(client: TestClient) -> None:
-    body = error_of(client.post("/v1/score", content=b'{"declaration_id": '), 400)
+    body = error_of(client.post("/v1/score", content=b'{"declaration_id": ', headers=JSON), 400)
     assert body["code"] == "invalid_json"
-    assert error_of(client.post("/v1/score", content=b""), 400)["code"] == "invalid_json"
+    empty = client.post("/v1/score", content=b"", headers=JSON)
+    assert error_of(empty, 400)["code"] == "invalid_json"
 
 
 @pytest.mark.parametrize(
@@ -102,12 +114,13 @@ def test_streamed_oversize_body_is_413(settings_factory: SettingsFactory, models
             yield b" " * 1024
 
     with TestClient(app) as limited:
-        body = error_of(limited.post("/v1/score", content=chunks()), 413)
+        body = error_of(limited.post("/v1/score", content=chunks(), headers=JSON), 413)
         assert body["code"] == "payload_too_large"
         # Under the limit, a chunked body goes through.
         small = limited.post(
             "/v1/score",
             content=iter([b'{"declaration_id": "C1", ', b'"items": [{"description": "tea"}]}']),
+            headers=JSON,
         )
         assert small.status_code == 200
 
@@ -160,7 +173,8 @@ def test_batch_over_the_limit_is_413(settings_factory: SettingsFactory, models_d
 
 
 def test_batch_bad_json_is_400(client: TestClient) -> None:
-    assert error_of(client.post("/v1/score/batch", content=b"[{"), 400)["code"] == "invalid_json"
+    bad = client.post("/v1/score/batch", content=b"[{", headers=JSON)
+    assert error_of(bad, 400)["code"] == "invalid_json"
 
 
 # --- invisible characters (issue 12, finding 4) -------------------------------------------
@@ -212,3 +226,34 @@ def test_invisible_only_descriptions_and_ids_are_refused(client: TestClient) -> 
     assert "description: is required and must not be empty" in rows[1]
     assert "declaration_id: must not be empty" in rows[2]
     assert ",socks," in rows[3] and "error" not in rows[3]
+
+
+def test_quantity_true_is_refused(client: TestClient) -> None:
+    # Reproduces finding 11: `quantity: true` was taken as 1.
+    for field in ("quantity", "item_no", "net_weight_kg", "value"):
+        declaration = make_declaration("Q1", items=[make_item(**{field: True})])
+        body = error_of(client.post("/v1/score", json=declaration), 422)
+        assert body["field"] == f"items[0].{field}"
+    body = error_of(
+        client.post("/v1/score", json=make_declaration("Q2", gross_weight_kg=False)), 422
+    )
+    assert body["field"] == "gross_weight_kg"
+
+
+def test_a_long_invalid_id_is_not_echoed(client: TestClient) -> None:
+    # Reproduces finding 11: a 1 MB invalid id came back in full.
+    long_id = "X" * 1_000_000
+    single = client.post("/v1/score", json=make_declaration(long_id))
+    assert single.status_code == 422
+    assert len(single.content) < 2000
+    batch = client.post(
+        "/v1/score/batch",
+        json={"declarations": [make_declaration(long_id), make_declaration("OK")]},
+    )
+    assert batch.status_code == 200
+    assert len(batch.content) < 5000
+    first = batch.json()["results"][0]
+    assert first["declaration_id"].startswith("XXXX") and len(first["declaration_id"]) < 100
+    country = client.post("/v1/score", json=make_declaration("C1", origin_country="Q" * 100_000))
+    assert country.status_code == 422
+    assert len(country.content) < 2000

@@ -45,8 +45,57 @@ def test_scores_a_csv_export(settings_factory: SettingsFactory, models_dir: Path
 
 
 def test_unusable_csv_is_422(client: TestClient) -> None:
-    response = client.post("/v1/score/csv", content=b"id;weight\nRB1;1\n")
+    csv_type = {"Content-Type": "text/csv"}
+    response = client.post("/v1/score/csv", content=b"id;weight\nRB1;1\n", headers=csv_type)
     assert response.status_code == 422
     assert response.json()["code"] == "unusable_csv"
-    empty = client.post("/v1/score/csv", content=b"  \n")
+    empty = client.post("/v1/score/csv", content=b"  \n", headers=csv_type)
     assert empty.status_code == 422
+
+
+# A field over the `csv` module's default limit (131,072 characters), in a pass-through
+# column and in a description, with a record that sends the reader down its careful path.
+HUGE = "x" * 200_000
+HUGE_FIELD_EXPORT = (
+    "declaration_id,description,note\n"
+    f"H1,wool socks,{HUGE}\n"
+    f"H2,{HUGE},n\n"
+    "H3,plate carrier,ok,stray field\n"
+    "H4,book,ok\n"
+).encode()
+
+
+def test_a_huge_field_is_scored_and_audited(
+    settings_factory: SettingsFactory, models_dir: Path
+) -> None:
+    # Reproduces findings 5 and 6: 200 with the header only, the connection cut, and the
+    # request's whole audit record lost.
+    settings = settings_factory(models_dir=models_dir)
+    with TestClient(create_app(settings)) as client:
+        response = client.post(
+            "/v1/score/csv", content=HUGE_FIELD_EXPORT, headers={"Content-Type": "text/csv"}
+        )
+        assert response.status_code == 200
+        rows = list(csv.DictReader(io.StringIO(response.text)))
+        # Read-your-writes: an outcome right after finds the declarations.
+        posted = client.post("/v1/feedback", json={"declaration_id": "H4", "outcome": "cleared"})
+        assert posted.status_code == 201, posted.text
+    assert [row["declaration_id"] for row in rows] == ["H1", "H2", "H3", "H4"]
+    assert len(rows[0]["note"]) == len(HUGE)
+    assert rows[0]["decision"] and not rows[0]["error"]
+    assert "description: must be at most 512 characters" in rows[1]["error"]
+    assert "has 4 fields" in rows[2]["error"]
+    with contextlib.closing(sqlite3.connect(settings.audit_db)) as connection:
+        audited = connection.execute("SELECT declaration_id FROM scored ORDER BY id").fetchall()
+    assert audited == [("H1",), ("H4",)]  # every scored row, whatever its size
+
+
+def test_the_csv_route_needs_a_csv_content_type(client: TestClient) -> None:
+    for headers in ({}, {"Content-Type": "application/json"}, {"Content-Type": "text/plain"}):
+        response = client.post("/v1/score/csv", content=EXPORT, headers=headers)
+        assert response.status_code == 415
+        assert response.json()["code"] == "unsupported_media_type"
+    ok = client.post(
+        "/v1/score/csv", content=EXPORT, headers={"Content-Type": "text/csv; charset=windows-1251"}
+    )
+    assert ok.status_code == 200
