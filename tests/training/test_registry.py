@@ -286,7 +286,7 @@ def test_a_model_of_an_older_feature_layout_is_refused(tmp_path: Path) -> None:
     from training.registry import MODEL_FORMAT, ArtifactIntegrityError, Registry
 
     registry = Registry(tmp_path)
-    with pytest.raises(ArtifactIntegrityError, match="older parcel-screen.*retrain"):
+    with pytest.raises(ArtifactIntegrityError, match=r"older parcel-screen.*retrain"):
         registry._checked_card("2026-01-01.1", b"{}")
     card = registry._checked_card("2026-01-01.1", f'{{"model_format": {MODEL_FORMAT}}}'.encode())
     assert card["model_format"] == MODEL_FORMAT
