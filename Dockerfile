@@ -8,9 +8,11 @@ ENV PATH=/opt/venv/bin:$PATH
 COPY pyproject.toml README.md ./
 COPY service ./service
 COPY training ./training
+COPY corpora ./corpora
 RUN pip install .
-# The default model is built here, deterministically, from synthetic data only.
-RUN parcel-screen models ensure-default --models-dir /app/models
+# The default model is built here, deterministically, from synthetic data and the written
+# corpora (as `make model` does).
+RUN parcel-screen models ensure-default --models-dir /app/models --corpora /app/corpora
 
 # Runtime stage: the venv and the model, run as an unprivileged user.
 FROM python:3.11-slim

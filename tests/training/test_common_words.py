@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from training.common_words import function_words, is_common
+from training.common_words import (
+    common_words,
+    derive_common_words,
+    derive_function_words,
+    function_words,
+    is_common,
+)
 from training.text import matching_text
 
 
@@ -45,3 +51,9 @@ def test_common_words_are_recognised(word: str) -> None:
 @pytest.mark.parametrize("word", ["бронежилет", "plitonoska", "helmet", "тепловизор", "6Б45"])
 def test_the_words_of_gear_are_not_common(word: str) -> None:
     assert not is_common(word)
+
+
+def test_the_word_lists_are_what_the_libraries_give() -> None:
+    # The files spare the service wordfreq's ~2 s of loading; they must stay derived.
+    assert sorted(function_words()) == derive_function_words()
+    assert sorted(common_words()) == derive_common_words()
