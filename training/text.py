@@ -50,7 +50,8 @@ _CYRILLIC_TO_LATIN_LOOKALIKE: Final = str.maketrans(
 
 _CYRILLIC: Final = re.compile(r"[\u0400-\u04ff]")
 _LATIN: Final = re.compile(r"[a-z]")
-_WORD_OR_OTHER: Final = re.compile(r"\w+")
+# Punctuation that may cling to a word ("for,", "(2", "вещи.").
+_PUNCTUATION: Final = ".,;:!?()[]{}\"'«»„“”/\\-–—*#№+"
 _LATIN_EXTRAS: Final = str.maketrans({"ł": "l", "ß": "ss", "ø": "o", "æ": "ae", "đ": "d"})
 # Letters that can lose an accent (Latin-1 Supplement to Latin Extended-B); text without
 # any, most of it, is left as it is without a look at each character.
@@ -122,12 +123,15 @@ def without_function_words(text: str) -> str:
 
     "for", "на", "dlya" or a lone "2" carry no evidence of what is in a parcel; left in,
     a model learns them from whatever text it was shown (see `training.common_words`).
+    Words are cut at whitespace and judged without the punctuation around them ("for,").
     """
     noise = function_words()
-    kept = _WORD_OR_OTHER.sub(
-        lambda match: " " if match[0] in noise or match[0].isdigit() else match[0], text
-    )
-    return " ".join(kept.split())
+    kept = []
+    for token in text.split():
+        core = token.strip(_PUNCTUATION)
+        if core not in noise and not core.isdigit():
+            kept.append(token)
+    return " ".join(kept)
 
 
 def _matching_text(description: str) -> str:
