@@ -3,8 +3,11 @@
 One SQLite database (WAL, so readers never wait for the writer). Scored declarations are
 written off the request path: requests append records to a queue that one writer thread
 commits in batches; closing the log drains the queue, so a clean shutdown loses no row.
-Feedback is rare and must be checked against what was scored, so it is written directly,
-after the queue has been flushed.
+A locked store is waited out; past the wait, or when the store fails (a full disk, the file
+gone), rows go to a spill file and into the database once it recovers (`audit_spill`); a
+database file deleted or replaced while serving is opened afresh. Feedback is rare and must
+be checked against what was scored, so it is written directly, after the queue has been
+flushed to the database.
 
 `export_feedback` joins outcomes with the audited inputs into labelled CSV in the
 contract's format, ready for retraining.
@@ -26,11 +29,12 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, Any, Final, Literal
+from typing import IO, Any, Final, Literal, TypeVar
 
 import orjson
 import pandas as pd
 
+from service.audit_spill import Spill
 from service.scorer import REASON_SEPARATOR
 from training.files import output_destination, partial_file
 from training.schema import (
@@ -43,6 +47,8 @@ from training.schema import (
 from training.tables import allow_large_csv_fields, csv_bytes
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 Outcome = Literal["confirmed", "cleared"]
 
@@ -79,7 +85,6 @@ _ADDED_COLUMNS: Final = (("feedback", "scored_id", "INTEGER"),)
 
 # A writer that finds the database locked (an export, a backup) waits this long.
 _BUSY_TIMEOUT_MS: Final = 5000
-_WRITE_ATTEMPTS: Final = 3
 
 EXPORT_EXTRA_COLUMNS: Final = (
     "scored_model_version",
@@ -105,20 +110,24 @@ def utc_iso(seconds: float) -> str:
     return datetime.fromtimestamp(seconds, UTC).isoformat(timespec="microseconds")
 
 
-def connect(path: Path) -> sqlite3.Connection:
+def connect(path: Path, busy_timeout_ms: int = _BUSY_TIMEOUT_MS) -> sqlite3.Connection:
     """A connection with the pragmas every user of the audit database needs."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    connection = sqlite3.connect(path, timeout=_BUSY_TIMEOUT_MS / 1000, isolation_level=None)
-    connection.execute("PRAGMA journal_mode=WAL")
-    # NORMAL is durable across application crashes in WAL mode; only an OS crash can lose
-    # the last commits, which is the price of not syncing every batch.
-    connection.execute("PRAGMA synchronous=NORMAL")
-    connection.execute(f"PRAGMA busy_timeout={_BUSY_TIMEOUT_MS}")
+    connection = sqlite3.connect(path, timeout=busy_timeout_ms / 1000, isolation_level=None)
+    try:
+        connection.execute("PRAGMA journal_mode=WAL")
+        # NORMAL is durable across application crashes in WAL mode; only an OS crash can
+        # lose the last commits, which is the price of not syncing every batch.
+        connection.execute("PRAGMA synchronous=NORMAL")
+        connection.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+    except BaseException:
+        connection.close()
+        raise
     return connection
 
 
-def init_db(path: Path) -> None:
-    with contextlib.closing(connect(path)) as connection:
+def init_db(path: Path, busy_timeout_ms: int = _BUSY_TIMEOUT_MS) -> None:
+    with contextlib.closing(connect(path, busy_timeout_ms)) as connection:
         ensure_schema(connection)
 
 
@@ -186,6 +195,8 @@ class Scoring:
 @dataclass
 class _Flush:
     done: threading.Event = field(default_factory=threading.Event)
+    # Whether what was queued before it reached the database (not the spill file).
+    in_store: bool = True
 
 
 def _input_json(declaration: Any) -> bytes:
@@ -303,8 +314,36 @@ _INSERT_SCORED: Final = (
 )
 
 
+class AuditUnavailableError(Exception):
+    """The audit store cannot answer now (locked past the wait, failing); try again later."""
+
+
+def _is_lock(exc: sqlite3.Error) -> bool:
+    text = str(exc).lower()
+    return isinstance(exc, sqlite3.OperationalError) and ("locked" in text or "busy" in text)
+
+
+def _identity(path: Path) -> tuple[int, int] | None:
+    """The file behind a path (device, inode), to tell when it is deleted or replaced."""
+    try:
+        status = os.stat(path)
+    except OSError:
+        return None
+    return status.st_dev, status.st_ino
+
+
+# How long the writer keeps spilling after the store failed before it tries the store again.
+_RETRY_STORE_SECONDS: Final = 2.0
+
+
 class AuditLog:
-    """Scored declarations queued by requests and committed in batches by one thread."""
+    """Scored declarations queued by requests and committed in batches by one thread.
+
+    A locked database is waited for (with backoff, up to `lock_wait` seconds); past that,
+    and on any other failure (a full disk, a database gone), rows go to the spill file and
+    are put into the database when it takes writes again. A database file deleted or
+    replaced under the running service is noticed and opened afresh.
+    """
 
     def __init__(
         self,
@@ -312,14 +351,22 @@ class AuditLog:
         *,
         batch_rows: int = 500,
         flush_interval: float = 0.1,
+        lock_wait: float = 10.0,
+        spill_path: Path | None = None,
+        refuse_when_failing: bool = False,
         on_written: Callable[[int], None] | None = None,
         on_failed: Callable[[int], None] | None = None,
+        on_spilled: Callable[[int], None] | None = None,
     ) -> None:
         self.path = path
         self.batch_rows = batch_rows
         self.flush_interval = flush_interval
+        self.lock_wait = lock_wait
+        self.spill = Spill(spill_path or path.with_name(path.name + ".spill.jsonl"))
+        self.refuse_when_failing = refuse_when_failing
         self._on_written = on_written
         self._on_failed = on_failed
+        self._on_spilled = on_spilled
         # A deque the writer drains on a timer rather than a queue that wakes it per record:
         # appending costs the request well under a microsecond and no thread switch (a
         # wake-up per record cost ~50 us of event-loop time in GIL hand-offs, measured).
@@ -330,11 +377,25 @@ class AuditLog:
         self._stopping = False
         self._thread: threading.Thread | None = None
         self._closed = False
+        # The writer's connection and the file it was opened on (writer thread only).
+        self._connection: sqlite3.Connection | None = None
+        self._opened_on: tuple[int, int] | None = None
+        # Rows neither the database nor the spill file took (both failing): kept, retried.
+        self._unsaved: list[tuple[Any, ...]] = []
+        # Why the store fails, None while it takes writes; and when to try it again.
+        self.failure: str | None = None
+        self._retry_at = 0.0
+        # Writes after close come from request threads racing the shutdown.
+        self._late = threading.Lock()
 
     # -- lifecycle ------------------------------------------------------------------------
 
     def open(self) -> None:
-        init_db(self.path)
+        try:
+            init_db(self.path, self._busy_timeout_ms)
+        except (sqlite3.Error, OSError) as exc:
+            # The service starts all the same: rows spill until the store comes back.
+            self._failed(exc)
         self._thread = threading.Thread(target=self._run, name="audit-writer", daemon=True)
         self._thread.start()
 
@@ -347,18 +408,26 @@ class AuditLog:
         self._wake.set()
         self._thread.join()
         # A request that saw the log open just before it closed may have appended late.
-        late = [item for item in self._pending if not isinstance(item, _Flush)]
-        self._pending.clear()
-        if late:
-            self._write_now(late)
+        with self._late:
+            self._drain()
+            self._disconnect()
 
     @property
     def depth(self) -> int:
-        return len(self._pending)
+        return len(self._pending) + len(self._unsaved)
 
     @property
     def running(self) -> bool:
         return self._thread is not None and self._thread.is_alive()
+
+    @property
+    def accepting(self) -> bool:
+        """Whether scoring may go on: yes, unless the store fails and failures refuse."""
+        return not (self.refuse_when_failing and self.failure is not None)
+
+    @property
+    def _busy_timeout_ms(self) -> int:
+        return int(min(_BUSY_TIMEOUT_MS, self.lock_wait * 1000))
 
     # -- writing --------------------------------------------------------------------------
 
@@ -366,20 +435,38 @@ class AuditLog:
         """Queue a scored declaration; never blocks."""
         if self._closed:
             # Only a request racing the shutdown gets here; write it rather than lose it.
-            self._write_now([record])
+            with self._late:
+                self._save(self._rows_of([record]))
+                self._disconnect()
             return
         self._pending.append(record)
 
     def flush(self, timeout: float | None = None) -> bool:
-        """Wait until everything queued before this call is committed."""
+        """Wait until everything queued before this call is committed to the database.
+
+        False if that did not happen in time, or if rows went to the spill file instead.
+        """
         if not self.running:
-            return True
+            return self.failure is None and not self._pending
         marker = _Flush()
         self._pending.append(marker)
         self._wake.set()
-        return marker.done.wait(timeout)
+        return marker.done.wait(timeout) and marker.in_store
 
-    def _drain(self, connection: sqlite3.Connection) -> None:
+    def _run(self) -> None:
+        try:
+            while not self._stopping:
+                self._wake.wait(self.flush_interval)
+                self._wake.clear()
+                try:
+                    self._drain()
+                except Exception:  # a bug must not stop the writer: rows keep coming
+                    log.exception("audit: the writer failed; going on")
+            self._drain()
+        finally:
+            self._disconnect()
+
+    def _drain(self) -> None:
         while self._pending:
             records: list[ScoredRecord | ScoredCsv] = []
             markers: list[_Flush] = []
@@ -389,22 +476,14 @@ class AuditLog:
                     markers.append(item)
                 else:
                     records.append(item)
-            if records:
-                self._insert(connection, records)
+            in_store = self._save(self._rows_of(records))
             for marker in markers:
+                marker.in_store = in_store
                 marker.done.set()
+        if (self._unsaved or self.spill.pending) and time.monotonic() >= self._retry_at:
+            self._save([])  # nothing new: put what waits into the store
 
-    def _run(self) -> None:
-        with contextlib.closing(connect(self.path)) as connection:
-            while not self._stopping:
-                self._wake.wait(self.flush_interval)
-                self._wake.clear()
-                self._drain(connection)
-            self._drain(connection)
-
-    def _insert(
-        self, connection: sqlite3.Connection, records: list[ScoredRecord | ScoredCsv]
-    ) -> None:
+    def _rows_of(self, records: list[ScoredRecord | ScoredCsv]) -> list[tuple[Any, ...]]:
         rows = []
         for record in records:
             # One record that cannot be turned into rows costs its own rows, not the batch's.
@@ -417,27 +496,137 @@ class AuditLog:
                 log.exception("audit: cannot serialise a record of request %s", record.request_id)
                 if self._on_failed:
                     self._on_failed(1)
-        for attempt in range(1, _WRITE_ATTEMPTS + 1):
+        return rows
+
+    def _save(self, rows: list[tuple[Any, ...]]) -> bool:
+        """Put rows into the database, else the spill file; True if in the database."""
+        rows, self._unsaved = [*self._unsaved, *rows], []
+        if self.failure is not None and time.monotonic() < self._retry_at:
+            self._spill(rows)
+            return False
+        try:
+            connection = self._connect()
+            if self.spill.pending:
+                replayed = self.spill.replay(connection, _INSERT_SCORED)
+                if replayed:
+                    log.warning("audit: %d spilled rows put into the database", replayed)
+                    if self._on_written:
+                        self._on_written(replayed)
+            if rows:
+                self._insert(connection, rows)
+        except (sqlite3.Error, OSError) as exc:
+            self._failed(exc)
+            self._disconnect()
+            self._spill(rows)
+            return False
+        if self.failure is not None:
+            log.warning(
+                "audit: the database takes writes again", extra={"audit_db": str(self.path)}
+            )
+            self.failure = None
+        if rows and self._on_written:
+            self._on_written(len(rows))
+        return True
+
+    def _insert(self, connection: sqlite3.Connection, rows: list[tuple[Any, ...]]) -> None:
+        """Insert in one transaction, waiting out a lock with backoff up to `lock_wait`."""
+        deadline = time.monotonic() + self.lock_wait
+        delay = 0.05
+        while True:
             try:
                 with connection:
                     connection.execute("BEGIN")
                     connection.executemany(_INSERT_SCORED, rows)
-            except sqlite3.Error as exc:
-                if attempt < _WRITE_ATTEMPTS and isinstance(exc, sqlite3.OperationalError):
-                    log.warning("audit: write failed (%s), retrying", exc)
-                    time.sleep(0.05 * attempt)
-                    continue
-                log.exception("audit: lost %d records", len(rows))
-                if self._on_failed:
-                    self._on_failed(len(rows))
                 return
-            if self._on_written:
-                self._on_written(len(rows))
-            return
+            except sqlite3.OperationalError as exc:
+                left = deadline - time.monotonic()
+                if not _is_lock(exc) or left <= 0:
+                    raise
+                log.warning("audit: the database is locked (%s); waiting", exc)
+                time.sleep(min(delay, left))
+                delay = min(delay * 2, 1.0)
 
-    def _write_now(self, records: list[ScoredRecord | ScoredCsv]) -> None:
-        with contextlib.closing(connect(self.path)) as connection:
-            self._insert(connection, records)
+    def _spill(self, rows: list[tuple[Any, ...]]) -> None:
+        if not rows:
+            return
+        try:
+            self.spill.append(rows)
+        except OSError as exc:
+            # The spill file fails too (the same full disk): the rows stay in memory, in
+            # the queue's depth, and are tried again.
+            log.error(
+                "audit: cannot spill %d rows either (%s); keeping them in memory", len(rows), exc
+            )
+            self._unsaved = rows
+            return
+        if self._on_spilled:
+            self._on_spilled(len(rows))
+
+    def _failed(self, exc: BaseException) -> None:
+        if self.failure is None:
+            log.error(
+                "audit: the database fails (%s); spilling rows to %s",
+                exc,
+                self.spill.path,
+                extra={"audit_db": str(self.path)},
+            )
+        self.failure = f"{type(exc).__name__}: {exc}"
+        self._retry_at = time.monotonic() + _RETRY_STORE_SECONDS
+
+    def _connect(self) -> sqlite3.Connection:
+        """The writer's connection, opened afresh if the file was deleted or replaced."""
+        if self._connection is not None and _identity(self.path) == self._opened_on:
+            return self._connection
+        if self._connection is not None:
+            log.warning(
+                "audit: the database file was deleted or replaced; opening it afresh",
+                extra={"audit_db": str(self.path)},
+            )
+            # Closed first: its last checkpoint goes to the old file, not the new one.
+            self._disconnect()
+        connection = connect(self.path, self._busy_timeout_ms)
+        try:
+            ensure_schema(connection)
+        except BaseException:
+            connection.close()
+            raise
+        self._connection, self._opened_on = connection, _identity(self.path)
+        return connection
+
+    def _disconnect(self) -> None:
+        if self._connection is not None:
+            with contextlib.suppress(sqlite3.Error):
+                self._connection.close()
+        self._connection, self._opened_on = None, None
+
+    def _with_store(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        """Run `work` on a fresh connection, waiting out a lock up to `lock_wait`.
+
+        `AuditUnavailableError` when the store stays locked or fails: the caller is told
+        to come back, rather than given a 500 (or nothing stored and no word of it).
+        """
+        deadline = time.monotonic() + self.lock_wait
+        delay = 0.05
+        while True:
+            try:
+                with contextlib.closing(connect(self.path, self._busy_timeout_ms)) as connection:
+                    try:
+                        return work(connection)
+                    except sqlite3.OperationalError as exc:
+                        if "no such table" not in str(exc):
+                            raise
+                        # The file was deleted (and made afresh by connecting): tables back.
+                        ensure_schema(connection)
+                        return work(connection)
+            except sqlite3.OperationalError as exc:
+                left = deadline - time.monotonic()
+                if _is_lock(exc) and left > 0:
+                    time.sleep(min(delay, left))
+                    delay = min(delay * 2, 1.0)
+                    continue
+                raise AuditUnavailableError(f"the audit store is unavailable ({exc})") from exc
+            except (sqlite3.Error, OSError) as exc:
+                raise AuditUnavailableError(f"the audit store is unavailable ({exc})") from exc
 
     # -- feedback -------------------------------------------------------------------------
 
@@ -446,14 +635,22 @@ class AuditLog:
 
         Waits for the writer first, so a declaration scored a moment ago is found.
         """
-        self.flush()
-        with contextlib.closing(connect(self.path)) as connection:
-            rows = connection.execute(
+        if not self.flush(timeout=self.lock_wait + 5):
+            # The declaration may be among rows not yet in the database (spilled, or the
+            # writer waiting out a lock): "never scored" could be false.
+            raise AuditUnavailableError(
+                "the audit store is behind (recent declarations are not in it yet)"
+            )
+
+        def latest(connection: sqlite3.Connection) -> list[Any]:
+            return connection.execute(
                 "SELECT id, key_id, input_json FROM scored WHERE id IN ("
                 " SELECT MAX(id) FROM scored WHERE declaration_id = ? GROUP BY key_id"
                 ") ORDER BY id",
                 (declaration_id,),
             ).fetchall()
+
+        rows = self._with_store(latest)
         return [Scoring.of(scored_id, key_id, input_json) for scored_id, key_id, input_json in rows]
 
     def scored_items(self, declaration_id: str) -> list[int] | None:
@@ -475,24 +672,28 @@ class AuditLog:
     ) -> int:
         """Store an outcome; `key_id` is who posted it, `scored_id` the scoring it is about
         (None: the latest scoring of the declaration when exported)."""
-        with contextlib.closing(connect(self.path)) as connection:
+        values = (
+            utc_now(),
+            request_id,
+            key_id,
+            declaration_id,
+            item_no,
+            outcome,
+            label_class,
+            note,
+            scored_id,
+        )
+
+        def insert(connection: sqlite3.Connection) -> int:
             cursor = connection.execute(
                 "INSERT INTO feedback (received_at, request_id, key_id, declaration_id,"
                 " item_no, outcome, label_class, note, scored_id)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    utc_now(),
-                    request_id,
-                    key_id,
-                    declaration_id,
-                    item_no,
-                    outcome,
-                    label_class,
-                    note,
-                    scored_id,
-                ),
+                values,
             )
             return int(cursor.lastrowid or 0)
+
+        return self._with_store(insert)
 
 
 # -- export -------------------------------------------------------------------------------

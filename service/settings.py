@@ -205,6 +205,17 @@ class Settings(RegistrySettings):
     # How often the audit writer commits what requests queued; a clean shutdown commits
     # the rest, so this bounds only how fresh the database is, not what it keeps.
     audit_flush_seconds: float = Field(0.1, gt=0, le=10)
+    # How long an audit write waits for a locked database (a backup, another process
+    # writing) before the writer spills its rows, or POST /v1/feedback answers 503 with
+    # Retry-After; a lock is never a 500.
+    audit_lock_wait_seconds: float = Field(10.0, gt=0, le=600)
+    # Where audit rows wait while the database cannot take them (locked past the wait, a
+    # full disk, gone), put into it when it takes writes again. Default: beside the
+    # database, `<audit_db>.spill.jsonl`; on another disk it also covers a full one.
+    audit_spill_path: Path | None = None
+    # While the audit database fails: `spill` keeps scoring (rows go to the spill file);
+    # `refuse` answers scoring requests 503, where nothing may be scored without a record.
+    audit_on_failure: Literal["spill", "refuse"] = "spill"
 
     # Inspection outcomes one API key may post a minute (POST /v1/feedback), in bursts of up
     # to `feedback_burst`; beyond it, 429 with Retry-After. Outcomes come at the pace of

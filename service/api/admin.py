@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import tempfile
 from pathlib import Path
 from typing import Any, Final
@@ -67,7 +68,16 @@ async def export(state: State, admin: AdminDep) -> FileResponse:
         audit.flush()
         export_feedback(audit.path, dest)
 
-    await anyio.to_thread.run_sync(build)
+    try:
+        await anyio.to_thread.run_sync(build)
+    except (sqlite3.Error, OSError) as exc:
+        dest.unlink(missing_ok=True)
+        directory.rmdir()
+        raise ServiceUnavailableError(
+            f"the audit store cannot be read now ({exc})",
+            code="audit_unavailable",
+            headers={"Retry-After": "5"},
+        ) from None
 
     def cleanup() -> None:
         dest.unlink(missing_ok=True)

@@ -156,8 +156,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             settings.audit_db,
             batch_rows=settings.audit_batch_rows,
             flush_interval=settings.audit_flush_seconds,
+            lock_wait=settings.audit_lock_wait_seconds,
+            spill_path=settings.audit_spill_path,
+            refuse_when_failing=settings.audit_on_failure == "refuse",
             on_written=lambda rows: metrics.audit_rows.labels("written").inc(rows),
             on_failed=lambda rows: metrics.audit_rows.labels("failed").inc(rows),
+            on_spilled=lambda rows: metrics.audit_rows.labels("spilled").inc(rows),
         )
     state = ServiceState(
         settings=settings,

@@ -11,7 +11,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request, Security
 
-from service.api.errors import ForbiddenError, UnauthorizedError
+from service.api.errors import ForbiddenError, ServiceUnavailableError, UnauthorizedError
 from service.api.security import (
     API_KEY_HEADER,
     Caller,
@@ -89,4 +89,12 @@ def scoring_call(request: Request) -> ScoringCall:
     """
     state: ServiceState = request.app.state.service
     caller = authenticate(state, request)
+    audit = state.audit
+    if audit is not None and not audit.accepting:
+        # PARCEL_SCREEN_AUDIT_ON_FAILURE=refuse: nothing is scored without its record.
+        raise ServiceUnavailableError(
+            "the audit store is failing and this service scores nothing it cannot record",
+            code="audit_unavailable",
+            headers={"Retry-After": "5"},
+        )
     return ScoringCall(state=state, caller=caller, scorer=state.models.require())

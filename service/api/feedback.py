@@ -27,9 +27,12 @@ from service.api.errors import (
 from service.api.ratelimit import retry_after
 from service.api.schemas import FeedbackIn, FeedbackOut
 from service.api.security import Caller
-from service.audit import AuditLog, Scoring
+from service.audit import AuditLog, AuditUnavailableError, Scoring
 
 router = APIRouter(prefix="/v1", tags=["feedback"])
+
+# What a 503 for a busy or failing audit store tells the client to wait.
+AUDIT_RETRY_SECONDS: Final = 5
 
 _RESPONSES: Final[dict[int | str, dict[str, Any]]] = {
     401: {"model": ErrorBody, "description": "Missing or invalid API key"},
@@ -42,7 +45,10 @@ _RESPONSES: Final[dict[int | str, dict[str, Any]]] = {
     },
     422: {"model": ErrorBody, "description": "The outcome does not fit the contract"},
     429: {"model": ErrorBody, "description": "Too many outcomes from this key; see Retry-After"},
-    503: {"model": ErrorBody, "description": "The audit store is switched off"},
+    503: {
+        "model": ErrorBody,
+        "description": "The audit store is switched off, locked or failing (see Retry-After)",
+    },
 }
 
 
@@ -149,9 +155,18 @@ async def feedback(
         )
     # Waits for the audit writer to commit what is queued, so a declaration scored a
     # moment ago is found.
-    feedback_id, scoring = await anyio.to_thread.run_sync(
-        _store, state.audit, feedback, request_id_of(request), caller
-    )
+    try:
+        feedback_id, scoring = await anyio.to_thread.run_sync(
+            _store, state.audit, feedback, request_id_of(request), caller
+        )
+    except AuditUnavailableError as exc:
+        # Locked past the wait, or failing: the outcome is not stored, and the caller is
+        # told so and when to try again (never a 500, never a silent loss).
+        raise ServiceUnavailableError(
+            f"{exc}; the outcome was not stored, send it again",
+            code="audit_unavailable",
+            headers={"Retry-After": str(AUDIT_RETRY_SECONDS)},
+        ) from None
     return FeedbackOut(
         feedback_id=feedback_id,
         declaration_id=feedback.declaration_id,

@@ -25,22 +25,37 @@ async def healthz() -> JsonResponse:
 )
 async def readyz(state: State) -> JsonResponse:
     """Ready once a model is loaded and the audit writer runs; 503 (with the reason)
-    otherwise."""
+    otherwise. A failing audit store shows as `audit: failing` with the reason; it makes
+    the service not ready only where failures refuse scoring."""
     audit = state.audit
-    audit_status = "disabled" if audit is None else ("ok" if audit.running else "stopped")
+    audit_status = "disabled"
+    audit_problem = None
+    if audit is not None and not audit.running:
+        audit_status, audit_problem = "stopped", "the audit writer is not running"
+    elif audit is not None and audit.failure is not None:
+        audit_status = "failing"
+        audit_problem = f"the audit store is failing ({audit.failure}); " + (
+            "scoring is refused until it recovers"
+            if not audit.accepting
+            else f"records are spilled to {audit.spill.path} until it recovers"
+        )
+    elif audit is not None:
+        audit_status = "ok"
     loaded = state.models.current
     reason = None
     if loaded is None:
         reason = state.models.last_error
-    elif audit_status == "stopped":
-        reason = "the audit writer is not running"
+    elif audit_status == "stopped" or (audit is not None and not audit.accepting):
+        reason = audit_problem
     if loaded is None or reason is not None:
         return JsonResponse(
             {"status": "not_ready", "reason": reason, "audit": audit_status}, status_code=503
         )
-    return JsonResponse(
-        {"status": "ready", "model_version": loaded.scorer.model_version, "audit": audit_status}
-    )
+    # Spilling, the service still scores and records durably: ready, and says why not ok.
+    body = {"status": "ready", "model_version": loaded.scorer.model_version, "audit": audit_status}
+    if audit_problem is not None:
+        body["reason"] = audit_problem
+    return JsonResponse(body)
 
 
 @router.get(

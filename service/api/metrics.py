@@ -108,7 +108,7 @@ class Metrics:
         )
         self.audit_rows = Counter(
             f"{PREFIX}_audit_rows",
-            "Audit rows by result (written, failed)",
+            "Audit rows by result (written; spilled, to be written later; failed, lost)",
             ("result",),
             registry=self.registry,
         )

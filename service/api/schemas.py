@@ -179,4 +179,4 @@ class Readiness(BaseModel):
     status: Literal["ready", "not_ready"]
     model_version: str | None = None
     reason: str | None = None
-    audit: Literal["ok", "disabled", "stopped"]
+    audit: Literal["ok", "disabled", "stopped", "failing"]
