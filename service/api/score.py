@@ -165,10 +165,17 @@ async def _score(
     )
 
 
-def claim_work(call: ScoringCall) -> Work:
-    """A slot for a batch or CSV request's work, or 503 (with Retry-After) if none is free."""
+async def claim_work(call: ScoringCall, request: Request) -> Work:
+    """A slot for a batch or CSV request's work, or 503 (with Retry-After) if none is free.
+
+    A request turned away has its body read and dropped chunk by chunk first (it holds no
+    memory): answered while still sending a 10 MB body, a client sees its connection reset
+    instead of the 503.
+    """
     work = call.state.work_slots.claim()
     if work is None:
+        async for _ in request.stream():
+            pass
         raise ServiceUnavailableError(
             f"{call.state.work_slots.limit} batch or CSV requests are being scored already; "
             "try again shortly",
@@ -261,8 +268,8 @@ async def score_batch(request: Request) -> JsonResponse:
     the others are scored."""
     call = scoring_call(request)
     require_json(request)
-    # Before the body is read: a request turned away holds no memory.
-    work = claim_work(call)
+    # Before the body is kept: a request turned away holds no memory.
+    work = await claim_work(call, request)
     try:
         return await _score_batch(call, request, work)
     finally:
@@ -319,7 +326,7 @@ async def score_csv(request: Request) -> StreamingResponse:
     order, unscorable rows kept with `error` filled."""
     call = scoring_call(request)
     require_csv(request)
-    work = claim_work(call)
+    work = await claim_work(call, request)
     try:
         response = await _score_csv(call, request, work)
     except BaseException:
