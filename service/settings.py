@@ -183,9 +183,10 @@ class Settings(RegistrySettings):
     # Time a request may take before its response starts; a streamed response, once
     # started, is not cut off.
     request_timeout_seconds: float = Field(30.0, gt=0)
-    # Batch and CSV requests scored at once; more get 503 with Retry-After before their body
-    # is read. Each holds memory in proportion to its body while it runs (a full batch a few
-    # hundred MB), so this bounds the service's memory under concurrent large requests.
+    # Full-size (max_body_bytes) batch and CSV requests scored at once; smaller ones take a
+    # share by body size (at least a sixteenth). Beyond it, 503 with Retry-After before the
+    # body is kept. Each holds memory in proportion to its body while it runs (a full batch
+    # a few hundred MB), so this bounds the service's memory under concurrent large requests.
     max_concurrent_batches: int = Field(2, ge=1)
 
     # Per-deployment decision thresholds on the parcel risk score; unset means the

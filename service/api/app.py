@@ -170,7 +170,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         models=ModelHolder(settings, metrics),
         audit=audit,
         feedback_limiter=RateLimiter(settings.feedback_per_minute, settings.feedback_burst),
-        work_slots=WorkSlots(settings.max_concurrent_batches),
+        work_slots=WorkSlots(settings.max_concurrent_batches, settings.max_body_bytes),
     )
 
     app = FastAPIOffline(

@@ -77,27 +77,43 @@ class Work:
 
 
 class WorkSlots:
-    """At most `limit` heavy requests' work at once."""
+    """At most `limit` full-size heavy requests' work at once, counted in body bytes.
 
-    def __init__(self, limit: int) -> None:
+    Memory follows the body, so a request takes its share of a byte budget (`limit` times
+    the largest body): a maximal batch takes a whole share, a batch of a hundred
+    declarations a sixteenth (the least a request takes), so small batches are not turned
+    away while large ones are bounded.
+    """
+
+    # The least share of a full-size request that one request takes.
+    SMALLEST_SHARE = 16
+
+    def __init__(self, limit: int, full_size: int = 1) -> None:
         self.limit = limit
-        self._slots = threading.BoundedSemaphore(limit)
+        self.full_size = full_size
+        self._budget = limit * full_size
         self._lock = threading.Lock()
         self._in_use = 0
+        self._bytes = 0
 
     @property
     def in_use(self) -> int:
+        """Requests holding a share now."""
         return self._in_use
 
-    def claim(self) -> Work | None:
-        """A slot's work, or None if every slot is taken (never waits)."""
-        if not self._slots.acquire(blocking=False):
-            return None
+    def claim(self, size: int | None = None) -> Work | None:
+        """Work taking the share of a request of `size` body bytes (None: a full-size one),
+        or None if the budget cannot take it now (never waits)."""
+        full = self.full_size
+        cost = full if size is None else min(max(size, full // self.SMALLEST_SHARE, 1), full)
         with self._lock:
+            if self._bytes + cost > self._budget:
+                return None
+            self._bytes += cost
             self._in_use += 1
-        return Work(self._free)
+        return Work(lambda: self._free(cost))
 
-    def _free(self) -> None:
+    def _free(self, cost: int) -> None:
         with self._lock:
             self._in_use -= 1
-        self._slots.release()
+            self._bytes -= cost

@@ -172,13 +172,14 @@ async def claim_work(call: ScoringCall, request: Request) -> Work:
     memory): answered while still sending a 10 MB body, a client sees its connection reset
     instead of the 503.
     """
-    work = call.state.work_slots.claim()
+    declared = request.headers.get("content-length", "")
+    work = call.state.work_slots.claim(int(declared) if declared.isdigit() else None)
     if work is None:
         async for _ in request.stream():
             pass
         raise ServiceUnavailableError(
-            f"{call.state.work_slots.limit} batch or CSV requests are being scored already; "
-            "try again shortly",
+            "the batch and CSV requests being scored already take the memory set aside for "
+            "them; try again shortly",
             code="busy",
             headers={"Retry-After": str(BUSY_RETRY_SECONDS)},
         )

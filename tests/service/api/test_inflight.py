@@ -82,9 +82,9 @@ def test_a_timed_out_batch_keeps_its_slot_until_its_thread_ends(
         assert timed_out.status_code == 503
         assert timed_out.json()["code"] == "timeout"
         slots: WorkSlots = app.state.service.work_slots
-        # Its thread still computes: the memory is still held, so is the slot.
+        # Its thread still computes: the memory is still held, so is its share.
         assert slots.in_use == 1
-        assert client.post("/v1/score/batch", json=batch_of(2)).json()["code"] == "busy"
+        assert slots.claim() is None  # a full-size request does not fit beside it
         release.set()
         deadline = time.monotonic() + 10
         while slots.in_use:
@@ -93,6 +93,18 @@ def test_a_timed_out_batch_keeps_its_slot_until_its_thread_ends(
         scorer.score_declarations = real
         assert client.post("/v1/score/batch", json=batch_of(2)).status_code == 200
     assert calls == [3]
+
+
+def test_small_batches_take_a_small_share_of_the_budget() -> None:
+    slots = WorkSlots(2, full_size=1600)
+    small = [slots.claim(50) for _ in range(32)]  # a sixteenth each at least: 32 fit
+    assert all(work is not None for work in small)
+    assert slots.claim(50) is None
+    for work in small[:16]:
+        assert work is not None
+        work.close()
+    assert slots.claim() is not None  # a full-size request fits again
+    assert slots.claim(None) is None
 
 
 def test_work_given_up_is_not_started() -> None:
