@@ -45,6 +45,11 @@ ItemColumns = Mapping[str, Any] | pd.DataFrame
 
 # Below this many benign examples an HS chapter is not modelled (too few to learn from).
 _MIN_CHAPTER_EXAMPLES: Final = 5
+# HS chapters the text models tell apart; rarer ones are one class, OTHER_CHAPTER. Each
+# modelled chapter is a column of a dense product for every new description: 81 chapters
+# cost 16-19% of batch speed against 36 (docs/decisions.md).
+_MAX_CHAPTERS: Final = 40
+OTHER_CHAPTER: Final = "other"
 _LOG_FLOOR: Final = 1e-3
 _WORD: Final = re.compile(r"\w+")
 # Entries of the per-process caches of text signals (per description: ~0.55 kB each with
@@ -415,7 +420,7 @@ class TextSignals(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None): 
         chapter = targets["chapter"][rows]
         ok = benign & pd.notna(chapter)
         frame = pd.DataFrame({"code": row_codes[ok], "ch": chapter[ok]})
-        frame = frame[frame["ch"].isin(self.chapters_)]
+        frame["ch"] = frame["ch"].where(frame["ch"].isin(self.chapters_), OTHER_CHAPTER)
         pairs = frame.value_counts().reset_index()
         parts["chapter"] = None
         if pairs["ch"].nunique() >= 2:
@@ -525,9 +530,11 @@ class TextSignals(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None): 
         targets = self._targets(items)
         self._fit_hs_expectations(targets, column(items, "hs_code"), label_class == "benign")
         benign_chapters = pd.Series(targets["chapter"][label_class == "benign"]).value_counts()
-        self.chapters_: list[str] = sorted(
-            benign_chapters[benign_chapters >= _MIN_CHAPTER_EXAMPLES].index.astype(str)
-        )
+        frequent = benign_chapters[benign_chapters >= _MIN_CHAPTER_EXAMPLES]
+        self.chapters_: list[str] = [
+            *sorted(frequent.index[:_MAX_CHAPTERS].astype(str)),
+            OTHER_CHAPTER,
+        ]
         self.vectorizer_ = (self.vectorizer or DescriptionVectorizer()).fit(list(uniques))
         matrix = self.vectorizer_.transform(list(uniques))
         known = self._known_share(list(uniques))
@@ -905,9 +912,14 @@ class FormFeatures(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
         chapters = hs_chapters(items)
         codes, distinct = factorize(chapters)
         chapter_signal = lookups["chapter_signal"]
+        # A declared chapter the text models do not tell apart is read as "another chapter".
+        other_chapter = chapter_signal.get(OTHER_CHAPTER, -1)
         signal_column = (
             np.array(
-                [chapter_signal.get(c, -1) if c is not None else -2 for c in distinct],
+                [
+                    -2 if c is None else chapter_signal.get(c, other_chapter)
+                    for c in distinct.tolist()
+                ],
                 dtype=np.intp,
             )[codes]
             if len(codes)

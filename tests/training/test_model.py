@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 from sklearn.base import clone
 
-from training.features import DescriptionVectorizer, FormFeatures, TextSignals
+from training.features import OTHER_CHAPTER, DescriptionVectorizer, FormFeatures, TextSignals
 from training.model import columns_of, parcel_scores, threshold_at_fpr
 from training.schema import RISK_CLASSES
 from training.train import TrainingResult, fingerprint, fit_and_evaluate
@@ -130,3 +130,19 @@ def test_fingerprint_tells_data_sets_apart_even_with_duplicate_rows() -> None:
     twice_b = pd.DataFrame({"description": ["honey", "honey"], "value": ["2", "2"]})
     assert fingerprint(twice_a) != fingerprint(twice_b)
     assert fingerprint(twice_a) == fingerprint(twice_a.copy())
+
+
+def test_rare_hs_chapters_are_read_as_one_other_chapter(tiny_training: TrainingResult) -> None:
+    text = tiny_training.model.text_
+    form = tiny_training.model.form_
+    assert text.chapters_[-1] == OTHER_CHAPTER
+    assert len(text.chapters_) <= 41
+    rare = next(f"{c:02d}" for c in range(1, 98) if f"{c:02d}" not in text.chapters_)
+    items = one_item("cotton T-shirt", 0.2, 12, "USD", hs_code=f"{rare}0100")
+    signals = text.transform(items)
+    features = form.transform(items, signals)
+    names = list(form.get_feature_names_out())
+    other = list(text.get_feature_names_out()).index(f"chapter_logp_{OTHER_CHAPTER}")
+    expected = min(max(signals[0, other], np.log(1e-3)), 0.0)
+    assert features[0, names.index("hs_fit_logp")] == pytest.approx(expected)
+    assert features[0, names.index("hs_missing")] == 0.0
