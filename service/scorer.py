@@ -23,6 +23,7 @@ from training.features import (
     trim_cache,
     unit_weights,
     usd_values,
+    vague_flags,
 )
 from training.model import ItemScores, RiskModel, columns_of, parcel_scores
 from training.registry import Registry
@@ -558,11 +559,13 @@ class _ItemFacts:
     def expectation_quotable(self) -> np.ndarray:
         """Whether the expected weight, value and HS chapter are the models' knowledge of
         this kind of ordinary goods (well-known wording or a known HS heading, and wording
-        that does not itself name gear)."""
+        that does not itself name gear nor is only a vague word)."""
         signals = self._scores.signals
         confident = signals[:, self._signals.confidence] >= QUOTABLE_CONFIDENCE
         ordinary = signals[:, self._signals.text].max(axis=1) < 0.0
-        return confident & ordinary
+        # A vague word ("вещи б/у", "gift") names no kind of goods to expect anything of.
+        specific = vague_flags(self.description) == 0
+        return confident & ordinary & specific
 
     @cached_property
     def gear_class(self) -> np.ndarray:

@@ -65,6 +65,10 @@ _LEAST_TRUST: Final = 0.5
 # Log-odds of the gear class a word must carry on its own to be named "typical of" it (a
 # word that barely leans is no evidence an officer would accept).
 _TERM_LEANING: Final = 1.0
+# Rows of honest goods a word must appear in to count as honest senders' everyday wording:
+# such a word ("жилет", "одеяло", "kiyim") is never named "typical of" gear, whatever the
+# model learned of the covers smugglers prefer.
+_HONEST_WORD_ROWS: Final = 20
 
 
 def column(items: ItemColumns, name: str, dtype: Any = object) -> np.ndarray:
@@ -550,6 +554,7 @@ class TextSignals(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None): 
             lookup = np.full(len(uniques), -1)
             lookup[held_codes] = np.arange(len(held_codes))
             out[held] = signals[lookup[codes[held]]]
+        self.honest_words_ = _honest_words(uniques, codes, label_class == "benign")
         self.parts_ = self._fit_parts(
             matrix, codes, label_class, targets, np.arange(len(descriptions))
         )
@@ -599,16 +604,20 @@ class TextSignals(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None): 
         Each word is scored on its own by the gear model (log-odds of the class against
         benign), so the reason names the term as the sender wrote it ("Бронежилет", "6Б45",
         "防弹衣"). All words of all descriptions go through the vectorizer in one call.
-        Function words and the most common words ("for", "на", "body", "вещи") are never
-        named: an officer would not call them typical of gear. None where no other word
-        leans clearly towards the class.
+        Function words, the most common words ("for", "на", "body", "вещи") and the words
+        honest senders use every day ("жилет", "одеяло") are never named: an officer would
+        not call them typical of gear. None where no other word leans clearly towards it.
         """
         gear: SGDClassifier = self.parts_["gear"]
         known = list(gear.classes_)
         if "benign" not in known:
             return [None] * len(descriptions)
         columns = [c for c in RISK_CLASSES if c in known]
-        words_of = [[w for w in _WORD.findall(d) if not is_common(w)] for d in descriptions]
+        honest: frozenset[str] = self.__dict__.get("honest_words_", frozenset())
+        words_of = [
+            [w for w in _WORD.findall(d) if not is_common(w) and w.casefold() not in honest]
+            for d in descriptions
+        ]
         # Words repeat across descriptions and batches: each is scored once per process.
         leaning_of: dict[str, np.ndarray] = self.__dict__.setdefault("word_leaning_", {})
         new_words = sorted({w for words in words_of for w in words} - leaning_of.keys())
@@ -630,6 +639,17 @@ class TextSignals(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None): 
             best = max(words, key=lambda w: cast(np.ndarray, leaning[w])[j])
             out.append(best if cast(np.ndarray, leaning[best])[j] > _TERM_LEANING else None)
         return out
+
+
+def _honest_words(uniques: np.ndarray, codes: np.ndarray, benign: np.ndarray) -> frozenset[str]:
+    """Words (casefolded) of at least _HONEST_WORD_ROWS rows of honest goods."""
+    rows = np.bincount(codes[benign], minlength=len(uniques))
+    counts: dict[str, int] = {}
+    for description, n in zip(uniques.tolist(), rows.tolist(), strict=True):
+        if n:
+            for word in {w.casefold() for w in _WORD.findall(str(description))}:
+                counts[word] = counts.get(word, 0) + n
+    return frozenset(word for word, n in counts.items() if n >= _HONEST_WORD_ROWS)
 
 
 _LEANING: weakref.WeakKeyDictionary[Any, tuple[list[str], np.ndarray]] = weakref.WeakKeyDictionary()
@@ -678,7 +698,8 @@ def hs_chapters(items: ItemColumns) -> np.ndarray:
     return chapters[codes] if len(codes) else np.full(0, None, dtype=object)
 
 
-def _vague_flags(descriptions: np.ndarray) -> np.ndarray:
+def vague_flags(descriptions: np.ndarray) -> np.ndarray:
+    """1.0 where a description is only a vague word (\"gift\", \"вещи\"), else 0.0."""
     vague = knowledge.vague_descriptions()
     codes, distinct = factorize(descriptions)
     flags = np.array(
@@ -948,7 +969,7 @@ class FormFeatures(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
         out[:, col["category_missing"]] = np.array([c is None for c in category], dtype=float)
         gift = out[:, col["category_gift"]]
         out[:, col["weight_heavy_gift"]] = gift * heavy
-        out[:, col["vague"]] = _vague_flags(column(items, "description"))
+        out[:, col["vague"]] = vague_flags(column(items, "description"))
 
         n_items, unexplained, share = _parcel_context(items, net)
         gap_kg = np.expm1(unexplained)

@@ -167,3 +167,12 @@ def test_batch_keeps_declarations_with_the_same_id_apart(tiny_scorer: Scorer) ->
         ]
     )
     assert results[0]["parcel_risk_score"] > results[1]["parcel_risk_score"]
+
+
+def test_words_honest_senders_use_every_day_are_never_typical_of_gear(tiny_scorer: Scorer) -> None:
+    text = tiny_scorer.model.text_
+    honest = text.honest_words_
+    assert honest, "the model keeps the everyday words of honest goods"
+    everyday = sorted(honest)[:50]
+    terms = text.top_terms(everyday, ["body_armor"] * len(everyday))
+    assert all(term is None for term in terms)
