@@ -7,14 +7,12 @@ import json
 import math
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Final
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from training.corpora import HEADLINE as WRITTEN_HEADLINE
-from training.metrics import HEADLINE
 from training.registry import Registry, RegistryError
 
 app = typer.Typer(
@@ -77,22 +75,40 @@ def active_or_none(registry: Registry) -> str | None:
         return None
 
 
-def metrics_table(title: str, columns: dict[str, dict[str, Any]]) -> Table:
+# Columns of the metrics table: item metrics, then parcel decisions at the stored thresholds
+# (written corpora: ordinary parcels flagged, sent to inspect; gear parcels caught), with
+# headers short enough for a terminal.
+METRIC_COLUMNS: Final = {
+    "roc_auc": "AUC",
+    "average_precision": "AP",
+    "recall_at_1pct_fpr": "R@1%",
+    "recall_at_2pct_fpr": "R@2%",
+    "recall_at_5pct_fpr": "R@5%",
+    "brier": "brier",
+    "benign_parcels_flagged": "flagged",
+    "benign_parcels_inspected": "inspected",
+    "gear_parcels_caught": "caught",
+    "items": "items",
+    "positives": "gear",
+}
+
+
+def metrics_table(title: str, sets: dict[str, dict[str, Any]]) -> Table:
+    """One row per data set, one column per metric ("-" where a set has none)."""
     table = Table(title=title)
-    table.add_column("metric")
-    for name in columns:
-        table.add_column(name, justify="right")
-    # Item metrics, then parcel decisions at the stored thresholds (written corpora).
-    for metric in dict.fromkeys((*HEADLINE, *WRITTEN_HEADLINE, "items", "positives")):
-        row = []
-        for values in columns.values():
+    table.add_column("set", no_wrap=True)
+    for header in METRIC_COLUMNS.values():
+        table.add_column(header, justify="right")
+    for name, values in sets.items():
+        cells = []
+        for metric in METRIC_COLUMNS:
             value = values.get(metric)
-            row.append(
+            cells.append(
                 "-"
                 if value is None
                 else (f"{value:.3f}" if isinstance(value, float) else str(value))
             )
-        table.add_row(metric, *row)
+        table.add_row(name, *cells)
     return table
 
 

@@ -36,7 +36,7 @@ def test_train_registers_a_candidate_and_ensure_default_is_idempotent(tmp_path: 
     registry = Registry(models)
     assert len(registry.versions()) == 1
     assert registry.active_version() is None  # a candidate, not active
-    assert "roc_auc" in result.output
+    assert "AUC" in result.output and "holdout" in result.output
 
     result = runner.invoke(
         app, ["models", "ensure-default", "--models-dir", str(models), "--rows", "4000"]
