@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from training.metrics import risk_metrics
-from training.model import RiskModel, Thresholds, columns_of, parcel_scores
+from training.model import RiskModel, Thresholds, columns_of, parcel_scores, threshold_at_fpr
 
 # Folders of a corpora directory, by use.
 TRAIN: Final = "train"
@@ -64,30 +64,33 @@ def read_set(written: WrittenSet) -> pd.DataFrame:
     return frame
 
 
+def _parcels(frame: pd.DataFrame, risk_score: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per parcel (in order of first appearance): its score (that of its riskiest item) and
+    whether it carries gear."""
+    ids = frame["declaration_id"].to_numpy()
+    parcel = parcel_scores(ids, np.asarray(risk_score, dtype=float))
+    gear = frame.groupby("declaration_id", sort=False)["label"].transform("max").to_numpy()
+    first = ~pd.Series(ids).duplicated().to_numpy()
+    return parcel[first], gear[first] == 1
+
+
 def parcel_rates(
     frame: pd.DataFrame, risk_score: np.ndarray, thresholds: Thresholds
 ) -> dict[str, Any]:
     """Decisions per parcel at the thresholds: the share of all-benign parcels sent to review
     or inspect (the officers' false alarms) and of parcels with gear caught at review."""
-    ids = frame["declaration_id"].to_numpy()
-    parcel = parcel_scores(ids, np.asarray(risk_score, dtype=float))
-    gear = frame.groupby("declaration_id", sort=False)["label"].transform("max").to_numpy()
-    first = ~pd.Series(ids).duplicated().to_numpy()
-    benign_parcels = first & (gear == 0)
-    gear_parcels = first & (gear == 1)
+    score, gear = _parcels(frame, risk_score)
     out: dict[str, Any] = {
-        "parcels": int(first.sum()),
-        "benign_parcels": int(benign_parcels.sum()),
-        "gear_parcels": int(gear_parcels.sum()),
+        "parcels": len(score),
+        "benign_parcels": int((~gear).sum()),
+        "gear_parcels": int(gear.sum()),
     }
-    if benign_parcels.any():
-        out["benign_parcels_flagged"] = float(np.mean(parcel[benign_parcels] >= thresholds.review))
-        out["benign_parcels_inspected"] = float(
-            np.mean(parcel[benign_parcels] >= thresholds.inspect)
-        )
-    if gear_parcels.any():
-        out["gear_parcels_caught"] = float(np.mean(parcel[gear_parcels] >= thresholds.review))
-        out["gear_parcels_inspected"] = float(np.mean(parcel[gear_parcels] >= thresholds.inspect))
+    if (~gear).any():
+        out["benign_parcels_flagged"] = float(np.mean(score[~gear] >= thresholds.review))
+        out["benign_parcels_inspected"] = float(np.mean(score[~gear] >= thresholds.inspect))
+    if gear.any():
+        out["gear_parcels_caught"] = float(np.mean(score[gear] >= thresholds.review))
+        out["gear_parcels_inspected"] = float(np.mean(score[gear] >= thresholds.inspect))
     return out
 
 
@@ -108,12 +111,7 @@ def measure(model: RiskModel, frame: pd.DataFrame) -> dict[str, Any]:
 def parcel_threshold(frame: pd.DataFrame, risk_score: np.ndarray, flagged_share: float) -> float:
     """The lowest cut-off that sends at most `flagged_share` of the all-benign parcels of
     `frame` to a decision (a parcel is as risky as its riskiest item)."""
-    ids = frame["declaration_id"].to_numpy()
-    parcel = parcel_scores(ids, np.asarray(risk_score, dtype=float))
-    gear = frame.groupby("declaration_id", sort=False)["label"].transform("max").to_numpy()
-    first = ~pd.Series(ids).duplicated().to_numpy()
-    benign = np.sort(parcel[first & (gear == 0)])[::-1]
-    if len(benign) == 0:
+    score, gear = _parcels(frame, risk_score)
+    if gear.all():
         raise ValueError("no ordinary parcels to set thresholds on")
-    allowed = int(np.floor(flagged_share * len(benign)))
-    return float(np.nextafter(benign[min(allowed, len(benign) - 1)], np.inf))
+    return threshold_at_fpr(score, ~gear, flagged_share)

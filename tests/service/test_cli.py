@@ -131,3 +131,39 @@ def test_score_with_a_huge_field_prints_one_line(
     scored = pd.read_csv(dest, dtype=str, keep_default_na=False)
     assert "field larger than field limit" in scored["error"].tolist()[0]
     assert scored["declaration_id"].tolist()[2] == "C"
+
+
+def test_train_with_corpora_learns_written_sets_and_sets_thresholds_on_ordinary_traffic(
+    tmp_path: Path,
+) -> None:
+    corpora = tmp_path / "corpora"
+    written = tmp_path / "written.csv"
+    runner.invoke(app, ["synth", "--rows", "1500", "--seed", "9", "-o", str(written)])
+    frame = pd.read_csv(written, dtype=str, keep_default_na=False)
+    gear = frame.groupby("declaration_id")["label"].transform("max") == "1"
+    (corpora / "train").mkdir(parents=True)
+    (corpora / "calibration").mkdir()
+    (corpora / "blind").mkdir()
+    frame.iloc[:600].to_csv(corpora / "train" / "some_writer.csv", index=False)
+    frame[~gear].iloc[600:].to_csv(corpora / "calibration" / "ordinary.csv", index=False)
+    frame.iloc[600:].to_csv(corpora / "blind" / "held_back.csv", index=False)
+    models = tmp_path / "models"
+    result = runner.invoke(
+        app,
+        [
+            *("train", "--models-dir", str(models), "--rows", "4000", "--seed", "5"),
+            *("--corpora", str(corpora), "--written-repeat", "3"),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert "thresholds set on ordinary parcels of the calibration sets" in result.output
+    card = Registry(models).card(Registry(models).versions()[0])
+    assert card["training_data"]["written_rows"] == 600
+    assert card["training_data"]["written_repeat"] == 3
+    written_sets = card["metrics"]["written"]
+    assert {name: v["use"] for name, v in written_sets.items()} == {
+        "held_back": "blind",
+        "ordinary": "calibration",
+        "some_writer": "train",
+    }
+    assert written_sets["ordinary"]["benign_parcels_flagged"] <= 0.02
