@@ -35,8 +35,10 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.ipc
 
+from service.batch_history import StoreLookup, file_history
 from service.scorer import SCORE_COLUMNS, Scorer, ScoringPolicy
 from training.files import output_destination, readable
+from training.history import HistoryTable
 from training.model import columns_of
 from training.schema import (
     DECLARATION_FIELDS,
@@ -152,8 +154,16 @@ def _column_position(name: str, originals: list[str], frame_columns: list[str]) 
 # --- scoring rows --------------------------------------------------------------------------
 
 
-def score_rows(scorer: Scorer, raw: pd.DataFrame, decimal: Decimal = ".") -> pd.DataFrame:
+def score_rows(
+    scorer: Scorer,
+    raw: pd.DataFrame,
+    decimal: Decimal = ".",
+    history: HistoryTable | None = None,
+) -> pd.DataFrame:
     """The output score columns (and `error`) for reader rows that hold whole parcels.
+
+    `history` holds the parties' history of each parcel (by declaration id); without it
+    every parcel is scored as one from parties with no history.
 
     The result has one row per row of `raw`, with its index. Rows that cannot be scored have
     `error` set and empty score columns. Should scoring itself fail on some parcel, that
@@ -162,22 +172,28 @@ def score_rows(scorer: Scorer, raw: pd.DataFrame, decimal: Decimal = ".") -> pd.
     whole file into errors.
     """
     try:
-        return _score_raw(scorer, raw, decimal)
+        return _score_raw(scorer, raw, decimal, history)
     except Exception as exc:
         # Never expected (a bug, or a model that does not fit): said out loud, so that the
         # recovery cannot hide it. One such bug went unseen while it doubled a unit's time.
         log.warning("scoring %d rows failed (%s); scoring them in parts", len(raw), _one_line(exc))
         log.debug("scoring failure", exc_info=exc)
-        return _score_around_failure(scorer, raw, decimal, exc)
+        return _score_around_failure(scorer, raw, decimal, history, exc)
 
 
-def _score_raw(scorer: Scorer, raw: pd.DataFrame, decimal: Decimal) -> pd.DataFrame:
+def _score_raw(
+    scorer: Scorer, raw: pd.DataFrame, decimal: Decimal, history: HistoryTable | None
+) -> pd.DataFrame:
     normalised = normalise_declarations(raw, decimal=decimal, with_labels=False)
-    return _score_normalised(scorer, normalised)
+    return _score_normalised(scorer, normalised, history)
 
 
 def _score_around_failure(
-    scorer: Scorer, raw: pd.DataFrame, decimal: Decimal, failure: Exception
+    scorer: Scorer,
+    raw: pd.DataFrame,
+    decimal: Decimal,
+    history: HistoryTable | None,
+    failure: Exception,
 ) -> pd.DataFrame:
     """Halves the rows at a parcel boundary until the parcel that fails is found.
 
@@ -193,7 +209,7 @@ def _score_around_failure(
     failures: list[Exception] = []
     for half in halves:
         try:
-            results.append(_score_raw(scorer, half, decimal))
+            results.append(_score_raw(scorer, half, decimal, history))
         except Exception as exc:
             results.append(None)
             failures.append(exc)
@@ -206,7 +222,7 @@ def _score_around_failure(
         [
             result
             if result is not None
-            else _score_around_failure(scorer, half, decimal, failures[0])
+            else _score_around_failure(scorer, half, decimal, history, failures[0])
             for half, result in zip(halves, results, strict=True)
         ]
     )
@@ -228,7 +244,9 @@ def _one_line(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
 
 
-def _score_normalised(scorer: Scorer, normalised: pd.DataFrame) -> pd.DataFrame:
+def _score_normalised(
+    scorer: Scorer, normalised: pd.DataFrame, history: HistoryTable | None = None
+) -> pd.DataFrame:
     rows = len(normalised)
     error = normalised[ERROR_COLUMN].to_numpy(dtype=object)
     valid = pd.isna(error)
@@ -241,6 +259,8 @@ def _score_normalised(scorer: Scorer, normalised: pd.DataFrame) -> pd.DataFrame:
     if valid.any():
         ids = normalised["declaration_id"].to_numpy(dtype=object)
         items = columns_of(normalised if valid.all() else normalised[valid])
+        if history is not None:
+            items.update(history.columns_for(ids[valid]))
         # Parcels are runs of consecutive rows; the real ids still drive random selection.
         items["declaration_id"] = parcel_runs(ids)[valid]
         # An id array is what the scorer indexes; it needs no list.
@@ -436,6 +456,10 @@ class BatchOptions:
     progress: bool | None = None  # None: when stderr is a terminal
     # Told the running row count after each written piece (an embedding caller's progress).
     on_rows: Callable[[int], None] | None = field(default=None, repr=False)
+    # Count each parcel's parties over the whole file (and the store) before scoring.
+    history: bool = True
+    # What the store knows of the file's parties (None: the file alone).
+    store: StoreLookup | None = field(default=None, repr=False)
 
 
 def available_cores() -> int:
@@ -482,7 +506,14 @@ def _score_table(
     show_progress = sys.stderr.isatty() if options.progress is None else options.progress
     with contextlib.ExitStack() as stack:
         stack.enter_context(_sigterm_as_interrupt())
-        scoring = stack.enter_context(_Scoring.start(scorer, workers, table_format.decimal))
+        history = (
+            file_history(source, table_format, options.chunk_rows, store=options.store)
+            if options.history and scorer.reads_history
+            else None
+        )
+        scoring = stack.enter_context(
+            _Scoring.start(scorer, workers, table_format.decimal, history)
+        )
         progress = stack.enter_context(_Progress.start(show_progress, estimated_rows))
         tables = iter_table_batches(
             source, chunk_rows=options.chunk_rows, table_format=table_format
@@ -554,11 +585,16 @@ class RenderedUnit:
 
 
 def render_unit(
-    scorer: Scorer, unit: list[pa.Table], decimal: Decimal, layout: OutputLayout, kind: Kind
+    scorer: Scorer,
+    unit: list[pa.Table],
+    decimal: Decimal,
+    layout: OutputLayout,
+    kind: Kind,
+    history: HistoryTable | None = None,
 ) -> RenderedUnit:
     """Score a unit of reader tables and render its output rows."""
     rows = unit[0] if len(unit) == 1 else pa.concat_tables(unit, promote_options="default")
-    scores = score_rows(scorer, table_frame(_worker_view(rows)), decimal)
+    scores = score_rows(scorer, table_frame(_worker_view(rows)), decimal, history)
     table = output_table(rows, scores, layout)
     return RenderedUnit(
         rows=len(scores),
@@ -573,18 +609,26 @@ class _Scoring:
     """Scores units of pieces, in order: in this process, or on a pool of workers."""
 
     def __init__(
-        self, scorer: Scorer, decimal: Decimal, pool: ProcessPoolExecutor | None, workers: int
+        self,
+        scorer: Scorer,
+        decimal: Decimal,
+        pool: ProcessPoolExecutor | None,
+        workers: int,
+        history: HistoryTable | None,
     ) -> None:
         self.scorer = scorer
         self.decimal = decimal
         self.pool = pool
         self.workers = workers
+        self.history = history
 
     @classmethod
     @contextlib.contextmanager
-    def start(cls, scorer: Scorer, workers: int, decimal: Decimal) -> Iterator[_Scoring]:
+    def start(
+        cls, scorer: Scorer, workers: int, decimal: Decimal, history: HistoryTable | None
+    ) -> Iterator[_Scoring]:
         if workers <= 1:
-            yield cls(scorer, decimal, None, 1)
+            yield cls(scorer, decimal, None, 1, history)
             return
         # Objects loaded so far (the model above all) move out of the collector's sight:
         # its passes would write to their pages and undo the sharing of forked memory.
@@ -593,14 +637,14 @@ class _Scoring:
             max_workers=workers,
             mp_context=_pool_context(),
             initializer=_init_worker,
-            initargs=(scorer,),
+            initargs=(scorer, history),
         )
         try:
             # Start the workers now, before the reader's threads exist, so that forking
             # copies a process with no threads in it.
             for started in [pool.submit(_worker_ready) for _ in range(workers)]:
                 started.result()
-            yield cls(scorer, decimal, pool, workers)
+            yield cls(scorer, decimal, pool, workers, history)
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
 
@@ -610,7 +654,7 @@ class _Scoring:
         """Every unit scored and rendered, in input order."""
         if self.pool is None:
             for unit in units:
-                yield render_unit(self.scorer, unit, self.decimal, layout, kind)
+                yield render_unit(self.scorer, unit, self.decimal, layout, kind, self.history)
             return
         pending: deque[Future[RenderedUnit]] = deque()
         # Enough queued work that no worker waits while the parent writes.
@@ -664,10 +708,11 @@ def _worker_view(piece: Piece) -> Piece:
 
 
 _worker_scorer: Scorer | None = None
+_worker_history: HistoryTable | None = None
 
 
-def _init_worker(scorer: Scorer) -> None:
-    global _worker_scorer  # noqa: PLW0603 - the pool initializer's one way to hand state on
+def _init_worker(scorer: Scorer, history: HistoryTable | None = None) -> None:
+    global _worker_scorer, _worker_history  # noqa: PLW0603 - the pool initializer's one way to hand state on
     # Ctrl-C and SIGTERM are the parent's to handle: it shuts the pool down.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
@@ -683,6 +728,7 @@ def _init_worker(scorer: Scorer) -> None:
     pa.set_memory_pool(pa.system_memory_pool())
     _keep_freed_memory()
     _worker_scorer = scorer
+    _worker_history = history
 
 
 # glibc's malloc options (`mallopt`): the size from which a block gets a mapping of its own
@@ -753,7 +799,7 @@ def _render_in_worker(
 ) -> RenderedUnit:
     assert _worker_scorer is not None, "worker started without a scorer"
     unit = [pa.ipc.open_stream(wire).read_all()]
-    rendered = render_unit(_worker_scorer, unit, decimal, layout, kind)
+    rendered = render_unit(_worker_scorer, unit, decimal, layout, kind, _worker_history)
     del unit
     # A unit leaves ~220 objects in reference cycles (pandas Series and their cached `.str`
     # and `.dt` accessors), ~2 MB. Left to the collector's own schedule they reached the
@@ -889,7 +935,10 @@ class _Progress:
 
 
 def score_csv_bytes(
-    scorer: Scorer, body: bytes, chunk_rows: int = HTTP_CHUNK_ROWS
+    scorer: Scorer,
+    body: bytes,
+    chunk_rows: int = HTTP_CHUNK_ROWS,
+    store: StoreLookup | None = None,
 ) -> Iterator[bytes]:
     """The scored CSV of a CSV (or Parquet) body, as UTF-8 bytes, chunk by chunk.
 
@@ -899,12 +948,17 @@ def score_csv_bytes(
     try:
         table_format = detect_format(bytes(body))
         layout = OutputLayout.of(table_format)
+        history = (
+            file_history(bytes(body), table_format, chunk_rows, store=store)
+            if scorer.reads_history
+            else None
+        )
         chunks = iter_table_chunks(bytes(body), chunk_rows=chunk_rows, table_format=table_format)
     except TableError as exc:
         raise UnusableInputError(str(exc)) from None
     yield csv_bytes(pd.DataFrame([layout.names]), header=False)
     for unit in parcel_units(chunks):
-        scores = score_rows(scorer, _joined(unit), table_format.decimal)
+        scores = score_rows(scorer, _joined(unit), table_format.decimal, history)
         for piece, piece_scores in _split(unit, scores):
             yield csv_bytes(output_frame(piece, piece_scores, layout), header=False)
 

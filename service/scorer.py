@@ -25,6 +25,13 @@ from training.features import (
     usd_values,
     vague_flags,
 )
+from training.history import (
+    COUNT_FACTS,
+    HISTORY_PREFIXES,
+    TEXT_FACTS,
+    history_message,
+    watchlist_message,
+)
 from training.model import ItemScores, RiskModel, columns_of, parcel_scores
 from training.registry import Registry
 from training.schema import ERROR_COLUMN, RISK_CLASSES, DeclarationIn
@@ -190,6 +197,11 @@ class Scorer:
     ) -> Scorer:
         loaded = registry.load(version)
         return cls(loaded.model, loaded.card, policy)
+
+    @cached_property
+    def reads_history(self) -> bool:
+        """Whether the model reads the parties' history (models trained with it do)."""
+        return any(name.startswith(HISTORY_PREFIXES) for name in self.model.feature_names)
 
     @property
     def thresholds(self) -> dict[str, float]:
@@ -407,6 +419,17 @@ class Scorer:
             ]
         if group == "quantity":
             return [("quantity", f"{q:g} unit(s) declared") for q in facts.quantity[rows].tolist()]
+        if group in ("sender_history", "recipient_history"):
+            role = group.removesuffix("_history")
+            return [
+                None if (said := history_message(role, facts.history(r))) is None else (group, said)
+                for r in rows.tolist()
+            ]
+        if group == "watchlist":
+            return [
+                None if (said := watchlist_message(facts.history(r))) is None else (group, said)
+                for r in rows.tolist()
+            ]
         return [None] * len(rows)
 
     def _find_terms(self, facts: _ItemFacts, rows: np.ndarray) -> dict[tuple[str, str], str | None]:
@@ -576,6 +599,20 @@ class _ItemFacts:
     def n_items(self) -> np.ndarray:
         codes = parcel_codes(self._column("declaration_id"))
         return np.bincount(codes)[codes] if len(codes) else np.zeros(0)
+
+    @cached_property
+    def _history_columns(self) -> dict[str, np.ndarray]:
+        out = {name: column(self._items, name, float) for name in COUNT_FACTS}
+        out.update({name: column(self._items, name) for name in TEXT_FACTS})
+        return out
+
+    def history(self, row: int) -> dict[str, Any]:
+        """The history facts of one item's parcel (absent facts read as none)."""
+        out: dict[str, Any] = {name: values[row] for name, values in self._history_columns.items()}
+        for name in COUNT_FACTS:
+            out[name] = float(out[name]) if math.isfinite(out[name]) else 0.0
+        out["destination_country"] = self.destination[row]
+        return out
 
     def term_class(self, row: int) -> str:
         """The gear class a term reason speaks of: the predicted one, or the likeliest gear."""

@@ -36,6 +36,7 @@ from sklearn.model_selection import KFold
 
 from training import knowledge, ngrams
 from training.common_words import is_common
+from training.history import HISTORY_FEATURES
 from training.row_cache import RowCache
 from training.schema import CATEGORIES, LABEL_CLASSES, MAIL_CLASSES, RISK_CLASSES
 from training.text import matching_text
@@ -780,6 +781,9 @@ class FormFeatures(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
         "destination_": "lane",
         "parcel_": "parcel",
         "quantity": "quantity",
+        "sender_history_": "sender_history",
+        "recipient_history_": "recipient_history",
+        "watchlist_": "watchlist",
     }
 
     def fit(self, items: ItemColumns, signal_names: Sequence[str] | np.ndarray) -> FormFeatures:
@@ -831,6 +835,7 @@ class FormFeatures(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
             "parcel_hidden_weight",
             "parcel_weight_share",
             "parcel_gross_log",
+            *HISTORY_FEATURES,
         ]
         return names
 
@@ -984,6 +989,11 @@ class FormFeatures(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
         out[:, col["parcel_weight_share"]] = share
         gross = column(items, "gross_weight_kg", float)
         out[:, col["parcel_gross_log"]] = np.where(np.isfinite(gross), np.log1p(gross), 0.0)
+        # What the parties' past says; a parcel without history (no columns) reads as none.
+        for name, (fact, scale) in HISTORY_FEATURES.items():
+            values = column(items, fact, float)
+            values = np.where(np.isfinite(values), values, 0.0)
+            out[:, col[name]] = np.log1p(values) if scale == "log" else np.minimum(values, 1.0)
         return out
 
     def group_of(self, name: str) -> str:

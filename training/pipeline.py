@@ -9,11 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 import pandas as pd
 
 from training import corpora
+from training.history import with_history
 from training.model import RiskModel
 from training.schema import normalise_declarations
 from training.text import matching_text
@@ -35,7 +37,8 @@ class TrainingRequest:
 
 
 def read_labelled(path: Path) -> pd.DataFrame:
-    """A labelled export, normalised; refuses a file that has no usable labels."""
+    """A labelled export, normalised, with the history its own parcels make (as the batch
+    command counts it); refuses a file that has no usable labels."""
     from training.tables import TableError, read_declarations
 
     try:
@@ -44,7 +47,14 @@ def read_labelled(path: Path) -> pd.DataFrame:
         raise ValueError(str(exc)) from exc
     if "label" not in frame.columns or frame["label"].notna().sum() == 0:
         raise ValueError(f"{path}: no usable labels (a `label` column of 0/1 is needed)")
-    return frame
+    return with_history(frame, now=_history_now(frame))
+
+
+def _history_now(frame: pd.DataFrame) -> datetime:
+    """Where an undated parcel of a labelled file sits: after its latest dated parcel, so
+    a file reads the same whatever day it is measured on."""
+    latest = pd.to_datetime(frame.get("posted_at"), errors="coerce").max()
+    return datetime(2000, 1, 1) if pd.isna(latest) else latest.to_pydatetime()
 
 
 def _written(root: Path | None, use: str) -> pd.DataFrame | None:
@@ -68,10 +78,16 @@ def measure_written(model: RiskModel, root: Path) -> dict[str, dict[str, object]
 
 
 def synthetic_frame(rows: int, seed: int) -> pd.DataFrame:
-    from training.synth import generate_declarations
+    """Generated declarations with the history their parties made, including the outcomes
+    and watch list officers' work would have left in a store."""
+    from training.synth import generate_declarations, simulated_store
 
     chunks = [normalise_declarations(c) for c in generate_declarations(rows, seed)]
-    return pd.concat(chunks, ignore_index=True)
+    frame = pd.concat(chunks, ignore_index=True)
+    outcome, watch = simulated_store(frame, seed)
+    frame["outcome"] = outcome.to_numpy()
+    frame = with_history(frame, watch=watch, now=_history_now(frame))
+    return frame.drop(columns=["outcome"])
 
 
 def run_training(

@@ -11,12 +11,13 @@ decides where the stream of parcels is cut into frames.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import random
 import tempfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from functools import cache
 from pathlib import Path
 from typing import Any, Final
@@ -26,6 +27,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from training import knowledge
+from training.history import WatchEntry
 from training.knowledge import LANGUAGES, ItemType, PhraseGroup
 from training.schema import ALL_FIELDS, CATEGORIES, LABEL_CLASSES, MAIL_CLASSES, RISK_CLASSES
 
@@ -401,8 +403,8 @@ def _s10_check_digit(serials: IntArray) -> IntArray:
     return np.where(check == 10, 0, np.where(check == 11, 5, check)).astype(np.int64)
 
 
-def _hash_ids(values: IntArray, salt: int) -> IntArray:
-    """Stable 24-bit ids from integers (splitmix64 finaliser)."""
+def _hash_ids(values: IntArray, salt: int, bits: int = 24) -> IntArray:
+    """Stable `bits`-bit ids from integers (splitmix64 finaliser)."""
     with np.errstate(over="ignore"):
         x = values.astype(np.uint64) + np.uint64(salt & 0xFFFFFFFFFFFF) * np.uint64(
             0x9E3779B97F4A7C15
@@ -410,7 +412,70 @@ def _hash_ids(values: IntArray, salt: int) -> IntArray:
         x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
         x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
         x = x ^ (x >> np.uint64(31))
-    return (x & np.uint64(0xFFFFFF)).astype(np.int64)
+    return (x & np.uint64((1 << bits) - 1)).astype(np.int64)
+
+
+# --- parties --------------------------------------------------------------------------------
+
+
+def _parties(
+    settings: dict[str, Any],
+    rng: np.random.Generator,
+    seed: int,
+    positive: BoolArray,
+    origin: ObjectArray,
+    destination: ObjectArray,
+    category: IntArray,
+) -> tuple[ObjectArray, ObjectArray]:
+    """Sender and recipient ids of each parcel: who ships, to whom, and how often.
+
+    Ids of the same party recur across blocks (they hash the seed, not the block), so a
+    party's parcels spread over the years the generator covers. Gear comes from repeat
+    shippers and goes to collectors who buy from many sellers; honest traffic has its own
+    repeat shippers (families sending to the same relatives, small sellers) and its own
+    collectors (forwarding addresses), so being a repeat party alone proves little.
+    """
+    n = len(positive)
+    draw = rng.random((3, n))
+    pick = rng.integers(0, 2**31, size=(3, n))
+    salt = seed * 16
+    # Everyone else ships once: wide ids so that chance collisions make no false history.
+    sender = _hash_ids(rng.integers(0, 2**62, size=n), salt + 1, bits=40)
+    recipient = _hash_ids(rng.integers(0, 2**62, size=n), salt + 2, bits=40)
+
+    def pool(key: IntArray, size: int, salt_no: int) -> IntArray:
+        return _hash_ids(key * 1_000_003 + pick[salt_no % 3] % size, salt + salt_no, bits=40)
+
+    origin_code = np.array([sum(map(ord, str(o))) for o in origin], dtype=np.int64)
+    destination_code = np.array([sum(map(ord, str(d))) for d in destination], dtype=np.int64)
+    benign = ~positive
+    # Gear: repeat senders per origin, a few contacts of their own or a collector abroad.
+    offender = positive & (draw[0] < settings["offender_share"])
+    # Offenders ship ordinary parcels too (presents, their own belongings).
+    offender |= benign & (draw[0] < settings["offender_benign_share"])
+    sender = np.where(offender, pool(np.zeros(n, np.int64), settings["offenders"], 3), sender)
+    collector = positive & (draw[1] < settings["collector_share"])
+    contact = offender & ~collector
+    recipient = np.where(
+        contact,
+        _hash_ids(sender * 8 + pick[2] % settings["offender_contacts"], salt + 4, bits=40),
+        recipient,
+    )
+    recipient = np.where(collector, pool(destination_code, settings["collectors"], 5), recipient)
+    # Honest repeat shippers: families (to one or two relatives), small sellers (to many).
+    family = benign & ~offender & (draw[0] >= 1 - settings["family_share"])
+    sender = np.where(family, pool(np.zeros(n, np.int64), settings["families"], 6), sender)
+    recipient = np.where(family, _hash_ids(sender * 8 + pick[2] % 2, salt + 7, bits=40), recipient)
+    sale = category == CATEGORIES.index("sale_of_goods")
+    seller = benign & ~offender & ~family & sale & (draw[2] < settings["seller_share"])
+    sender = np.where(seller, pool(origin_code, settings["sellers"], 8), sender)
+    # Forwarding addresses receive from many senders, like collectors of gear do.
+    forwarder = benign & ~family & (draw[1] < settings["forwarder_share"])
+    recipient = np.where(forwarder, pool(destination_code, settings["forwarders"], 9), recipient)
+    return (
+        np.array([f"S-{v:010x}" for v in sender.tolist()], dtype=object),
+        np.array([f"R-{v:010x}" for v in recipient.tolist()], dtype=object),
+    )
 
 
 # --- text decoration ------------------------------------------------------------------------
@@ -809,6 +874,7 @@ def _block(
     # --- ids
     id_settings = settings["ids"]
     origin = np.array(cat.lane_origin, dtype=object)[lane]
+    destination = np.array([lane_.destination for lane_ in knowledge.lanes()], dtype=object)[lane]
     global_parcel = block_no * BLOCK_PARCELS + np.arange(n_parcels, dtype=np.int64)
     serial = (global_parcel * 7_654_321 + _hash_ids(np.array([seed]), 17)[0] * 37) % 100_000_000
     check = _s10_check_digit(serial)
@@ -835,35 +901,9 @@ def _block(
             )
         ]
 
-    origin_code = np.array([sum(map(ord, o)) for o in origin], dtype=np.int64)
-    random_ids = rng.integers(0, 2**24, size=(2, n_parcels))
-    pool_pick = rng.integers(0, 2**31, size=(2, n_parcels))
-    sender = random_ids[0]
-    recipient = random_ids[1]
-    smuggler_sender = positive & (rng.random(n_parcels) < id_settings["smuggler_sender_share"])
-    smuggler_recipient = positive & (
-        rng.random(n_parcels) < id_settings["smuggler_recipient_share"]
+    sender_id, recipient_id = _parties(
+        settings["parties"], rng, seed, positive, origin, destination, category
     )
-    sender = np.where(
-        smuggler_sender,
-        _hash_ids(origin_code * 100_000 + pool_pick[0] % id_settings["smuggler_senders"], seed + 1),
-        sender,
-    )
-    recipient = np.where(
-        smuggler_recipient,
-        _hash_ids(pool_pick[1] % id_settings["smuggler_recipients"], seed + 2),
-        recipient,
-    )
-    shop_sender = ~positive & (category == _CATEGORIES.index("sale_of_goods")) & (origin == "CN")
-    sender = np.where(
-        shop_sender, _hash_ids(pool_pick[0] % id_settings["shop_pool"], seed + 3), sender
-    )
-    repeat = ~positive & ~shop_sender & (rng.random(n_parcels) < id_settings["benign_repeat_share"])
-    sender = np.where(
-        repeat, _hash_ids(pool_pick[0] % id_settings["benign_repeat_pool"], seed + 4), sender
-    )
-    sender_id = np.array([f"S-{v:06x}" for v in sender], dtype=object)
-    recipient_id = np.array([f"R-{v:06x}" for v in recipient], dtype=object)
 
     # --- text
     palette = np.where(
@@ -900,7 +940,6 @@ def _block(
     sender_out = blank_parcel(sender_id, "sender_id")
     recipient_out = blank_parcel(recipient_id, "recipient_id")
 
-    destination = np.array([lane_.destination for lane_ in knowledge.lanes()], dtype=object)[lane]
     frame = pd.DataFrame(
         {
             "declaration_id": declaration_id[parcel],
@@ -925,6 +964,58 @@ def _block(
         columns=list(ALL_FIELDS),
     )
     return frame, register.astype(np.int64)
+
+
+# --- what a store would know of those parties -------------------------------------------------
+
+
+def simulated_store(frame: pd.DataFrame, seed: int) -> tuple[pd.Series, list[WatchEntry]]:
+    """Inspection outcomes and a watch list for generated declarations, as officers' work
+    would leave them: the outcome of each parcel (None for most) and the listed parties.
+
+    A share of gear parcels was inspected and confirmed, a smaller share of honest parcels
+    inspected and cleared; a share of the parties that shipped or collected gear were put
+    on the watch list, and a few honest ones (a false lead). Depends only on the frame and
+    the seed.
+    """
+    settings = knowledge.generator_settings()["store"]
+    rng = np.random.default_rng([seed, 1299])
+    parcels = frame.groupby("declaration_id", sort=False).agg(
+        label=("label", "max"),
+        sender_id=("sender_id", "first"),
+        recipient_id=("recipient_id", "first"),
+    )
+    gear = parcels["label"].to_numpy() == 1
+    draw = rng.random(len(parcels))
+    outcome = np.full(len(parcels), None, dtype=object)
+    outcome[gear & (draw < settings["confirmed_share"])] = "confirmed"
+    outcome[~gear & (draw < settings["cleared_share"])] = "cleared"
+    by_declaration = pd.Series(outcome, index=parcels.index)
+
+    listed_at = datetime(min(YEARS), 1, 1)
+    watch: list[WatchEntry] = []
+    for role in ("sender", "recipient"):
+        ids = parcels[f"{role}_id"]
+        shipped_gear = set(ids[gear].dropna())
+        for party in sorted(set(ids.dropna())):
+            share = settings["watch_gear_share" if party in shipped_gear else "watch_honest_share"]
+            # One draw per party from its id, so the list does not depend on parcel order.
+            if _unit_hash(f"{seed}:{role}:{party}") < share:
+                watch.append(
+                    WatchEntry(
+                        party_id=party,
+                        role=role,  # type: ignore[arg-type]
+                        reason="earlier seizure reported by another office",
+                        listed_by="generator",
+                        listed_at=listed_at,
+                    )
+                )
+    return frame["declaration_id"].map(by_declaration), watch
+
+
+def _unit_hash(text: str) -> float:
+    digest = hashlib.blake2b(text.encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big") / 2**64
 
 
 # --- public interface --------------------------------------------------------------------------

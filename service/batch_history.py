@@ -1,0 +1,63 @@
+"""The history an export makes of itself: a first pass that keeps one record per parcel.
+
+A CSV export is history in itself: each parcel's sender and recipient may appear on other
+parcels of the file, before it by `posted_at`. Before scoring, the batch command reads only
+the parcel columns of the file (one record per declaration, a few fields each, so memory
+grows with parcels, not with rows or columns) and turns them, with what the store knows of
+the same parties, into history facts that each scored row looks up by its declaration id.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+
+import pandas as pd
+
+from training.history import PARCEL_COLUMNS, HistoryTable, WatchEntry
+from training.schema import normalise_declarations
+from training.tables import Source, TableFormat, iter_table_batches, table_frame
+
+# What the store knows of some parties: their earlier parcels (a parcel frame with outcome
+# columns, see `training.history.records_frame`) and the watch list as it stands.
+StoreLookup = Callable[[list[str]], tuple[pd.DataFrame | None, list[WatchEntry]]]
+
+
+def file_parcels(source: Source, table_format: TableFormat, chunk_rows: int) -> pd.DataFrame:
+    """One record per declaration of a table: the parcel columns history is counted from.
+
+    Values are normalised as scoring normalises them; a value that cannot be read is left
+    out (the row's own error is reported by the scoring pass).
+    """
+    parts: list[pd.DataFrame] = []
+    present = [c for c in PARCEL_COLUMNS if c in table_format.frame_columns()]
+    if "declaration_id" not in present:
+        return pd.DataFrame(columns=list(PARCEL_COLUMNS))
+    for table in iter_table_batches(source, chunk_rows=chunk_rows, table_format=table_format):
+        raw = table_frame(table.select(present))
+        # Only the parcel columns are read: a placeholder description keeps the normaliser
+        # from reporting the absent one.
+        raw["description"] = "-"
+        normalised = normalise_declarations(raw, decimal=table_format.decimal, with_labels=False)
+        part = normalised[list(PARCEL_COLUMNS)]
+        parts.append(part[part["declaration_id"].notna()].drop_duplicates("declaration_id"))
+    if not parts:
+        return pd.DataFrame(columns=list(PARCEL_COLUMNS))
+    return pd.concat(parts, ignore_index=True).drop_duplicates("declaration_id")
+
+
+def file_history(
+    source: Source,
+    table_format: TableFormat,
+    chunk_rows: int,
+    *,
+    store: StoreLookup | None = None,
+    now: datetime | None = None,
+) -> HistoryTable:
+    """The history facts of every parcel of a table: its own parcels, and the store's."""
+    parcels = file_parcels(source, table_format, chunk_rows)
+    known, watch = None, []
+    if store is not None:
+        parties = pd.concat([parcels["sender_id"], parcels["recipient_id"]]).dropna().unique()
+        known, watch = store(sorted(str(p) for p in parties))
+    return HistoryTable.of(parcels, known=known, watch=watch, now=now)

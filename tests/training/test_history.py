@@ -1,0 +1,185 @@
+"""History facts: counted as their definition says, the same by every path."""
+
+from __future__ import annotations
+
+import random
+from datetime import datetime, timedelta
+
+import numpy as np
+import pandas as pd
+
+from training.history import (
+    COUNT_FACTS,
+    HISTORY_FACTS,
+    HistoryTable,
+    PartyParcel,
+    WatchEntry,
+    history_facts,
+    history_message,
+    parcel_history,
+    records_frame,
+    watchlist_message,
+    with_history,
+)
+
+NOW = datetime(2026, 6, 1)
+
+
+def _parcels(count: int, seed: int) -> list[PartyParcel]:
+    rng = random.Random(seed)
+    out = []
+    for i in range(count):
+        out.append(
+            PartyParcel(
+                declaration_id=f"D{rng.randrange(10**6):06d}-{i}",
+                posted_at=datetime(2026, 1, 1) + timedelta(days=rng.randint(0, 90)),
+                sender_id=rng.choice(["a", "b", "c", None, "d"]),
+                recipient_id=rng.choice(["x", "y", "z", None, "a"]),
+                destination_country=rng.choice(["CN", "KZ", None]),
+                gross_weight_kg=rng.choice([1.0, 2.5, None]),
+                outcome=rng.choice([None, None, "confirmed", "cleared"]),
+            )
+        )
+    return out
+
+
+def _by_definition(target: PartyParcel, others: list[PartyParcel]) -> dict[str, object]:
+    """The facts of one parcel, counted one by one as the module's docstring defines them."""
+    key = (target.posted_at, target.declaration_id)
+    earlier = [p for p in others if (p.posted_at, p.declaration_id) < key]
+    start = target.posted_at - timedelta(days=30)
+    out: dict[str, object] = {}
+    for role, other in (("sender", "recipient"), ("recipient", "sender")):
+        party = getattr(target, f"{role}_id")
+        mine = [p for p in earlier if party is not None and getattr(p, f"{role}_id") == party]
+        word = "recipients" if role == "sender" else "senders"
+        out[f"{role}_parcels_before"] = len(mine)
+        out[f"{role}_{word}"] = len({getattr(p, f"{other}_id") for p in mine} - {None})
+        out[f"{role}_{word}_30d"] = len(
+            {getattr(p, f"{other}_id") for p in mine if p.posted_at >= start} - {None}
+        )
+        out[f"{role}_confirmed"] = sum(p.outcome == "confirmed" for p in mine)
+        out[f"{role}_cleared"] = sum(p.outcome == "cleared" for p in mine)
+        seized = [p.posted_at for p in mine if p.outcome == "confirmed"]
+        out[f"{role}_last_confirmed"] = max(seized).date().isoformat() if seized else None
+    out["sender_lane_kg_30d"] = sum(
+        p.gross_weight_kg or 0.0
+        for p in earlier
+        if target.sender_id is not None
+        and p.sender_id == target.sender_id
+        and p.destination_country == target.destination_country
+        and p.posted_at >= start
+    )
+    return out
+
+
+def test_facts_count_what_the_definition_counts() -> None:
+    parcels = _parcels(300, seed=1)
+    facts = history_facts(records_frame(parcels), now=NOW)
+    for row, target in enumerate(parcels):
+        expected = _by_definition(target, parcels)
+        for name, value in expected.items():
+            assert facts[name].iloc[row] == value, (target, name)
+
+
+def test_one_parcel_in_plain_python_matches_the_vectorised_facts() -> None:
+    parcels = _parcels(200, seed=2)
+    watch = [
+        WatchEntry("a", "sender", "seized before", "officer", datetime(2025, 1, 1)),
+        WatchEntry("x", "recipient", "expired", "officer", datetime(2025, 1, 1), NOW),
+    ]
+    known = records_frame(parcels)
+    for target in parcels[:60]:
+        frame = records_frame([target]).drop(columns=["outcome", "outcome_at"])
+        vectorised = history_facts(frame, known=known, watch=watch, now=NOW).iloc[0].to_dict()
+        plain = parcel_history(vars(target), parcels, watch=watch, now=NOW)
+        assert plain == {
+            k: (None if v is None or (isinstance(v, float) and np.isnan(v)) else v)
+            for k, v in vectorised.items()
+        }
+
+
+def test_the_parcel_itself_never_counts_and_rescoring_is_idempotent() -> None:
+    first = PartyParcel("D1", datetime(2026, 1, 1), "s", "r", "CN", 3.0, outcome="confirmed")
+    again = PartyParcel("D1", datetime(2026, 1, 1), "s", "r", "CN", 3.0)
+    facts = parcel_history(vars(again), [first], now=NOW)
+    assert facts["sender_parcels_before"] == 0
+    assert facts["sender_confirmed"] == 0
+
+
+def test_a_seizure_before_is_history_and_one_after_is_not() -> None:
+    seized = PartyParcel("D1", datetime(2026, 3, 2), "s", "r1", "CN", 9.0, outcome="confirmed")
+    later = {"declaration_id": "D2", "posted_at": datetime(2026, 4, 1), "sender_id": "s"}
+    earlier = {"declaration_id": "D0", "posted_at": datetime(2026, 2, 1), "sender_id": "s"}
+    facts = parcel_history(later, [seized], now=NOW)
+    assert facts["sender_confirmed"] == 1
+    assert facts["sender_last_confirmed"] == "2026-03-02"
+    assert history_message("sender", facts) == ("sender had 1 confirmed seizure, latest 2026-03-02")
+    assert parcel_history(earlier, [seized], now=NOW)["sender_confirmed"] == 0
+
+
+def test_ties_in_time_are_broken_by_declaration_id_not_by_order() -> None:
+    day = datetime(2026, 1, 5)
+    parcels = [PartyParcel(f"D{i}", day, "s", f"r{i}", "CN", 1.0) for i in (3, 1, 2)]
+    facts = history_facts(records_frame(parcels), now=NOW)
+    assert facts["sender_parcels_before"].tolist() == [2.0, 0.0, 1.0]
+
+
+def test_the_window_keeps_parcels_exactly_thirty_days_old() -> None:
+    start = datetime(2026, 1, 1)
+    parcels = [
+        PartyParcel("A", start, "s", "r1", "CN", 2.0),
+        PartyParcel("B", start + timedelta(days=30), "s", "r2", "CN", 1.0),
+        PartyParcel("C", start + timedelta(days=31), "s", "r3", "CN", 1.0),
+    ]
+    facts = history_facts(records_frame(parcels), now=NOW)
+    assert facts["sender_recipients_30d"].tolist() == [0.0, 1.0, 1.0]
+    assert facts["sender_lane_kg_30d"].tolist() == [0.0, 2.0, 1.0]
+    assert facts["sender_recipients"].tolist() == [0.0, 1.0, 2.0]
+
+
+def test_a_watch_entry_counts_while_it_is_active() -> None:
+    parcel = {"declaration_id": "D1", "sender_id": "s", "recipient_id": "r"}
+    active = WatchEntry(
+        "r", "recipient", "collects from many sellers", "officer", datetime(2026, 1, 1)
+    )
+    expired = WatchEntry(
+        "s", "sender", "old lead", "officer", datetime(2025, 1, 1), datetime(2026, 1, 1)
+    )
+    facts = parcel_history(parcel, [], watch=[active, expired], now=NOW)
+    assert facts["recipient_watchlisted"] == 1 and facts["sender_watchlisted"] == 0
+    assert watchlist_message(facts) == "recipient on the watch list: collects from many sellers"
+    # The role matters: a recipient on the list is not flagged when it sends.
+    assert (
+        parcel_history({"declaration_id": "D2", "sender_id": "r"}, [], watch=[active], now=NOW)[
+            "sender_watchlisted"
+        ]
+        == 0
+    )
+
+
+def test_no_history_gives_zero_facts_and_no_message() -> None:
+    facts = parcel_history({"declaration_id": "D1", "sender_id": "new"}, [], now=NOW)
+    assert all(facts[name] == 0 for name in COUNT_FACTS)
+    assert history_message("sender", facts) is None
+    assert watchlist_message(facts) is None
+
+
+def test_item_rows_and_a_history_table_carry_their_parcels_facts() -> None:
+    items = pd.DataFrame(
+        {
+            "declaration_id": ["D1", "D1", "D2", "D3"],
+            "posted_at": pd.to_datetime(["2026-01-01"] * 2 + ["2026-01-02", None]),
+            "sender_id": ["s", "s", "s", "s"],
+            "recipient_id": ["r1", "r1", "r2", "r3"],
+            "destination_country": ["CN"] * 4,
+            "gross_weight_kg": [4.0, 4.0, 1.0, 2.0],
+        }
+    )
+    out = with_history(items, now=NOW)
+    assert out["sender_parcels_before"].tolist() == [0.0, 0.0, 1.0, 2.0]
+    assert set(HISTORY_FACTS) <= set(out.columns)
+    table = HistoryTable.of(items, now=NOW)
+    looked_up = table.columns_for(np.array(["D3", "D1", "unknown"], dtype=object))
+    assert looked_up["sender_parcels_before"][:2].tolist() == [2.0, 0.0]
+    assert np.isnan(looked_up["sender_parcels_before"][2])
