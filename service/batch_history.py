@@ -56,7 +56,8 @@ def file_history(
 ) -> HistoryTable:
     """The history facts of every parcel of a table: its own parcels, and the store's."""
     parcels = file_parcels(source, table_format, chunk_rows)
-    known, watch = None, []
+    known: pd.DataFrame | None = None
+    watch: list[WatchEntry] = []
     if store is not None:
         parties = pd.concat([parcels["sender_id"], parcels["recipient_id"]]).dropna().unique()
         known, watch = store(sorted(str(p) for p in parties))

@@ -8,7 +8,7 @@ over *distinct* descriptions (cached) or over the few reasons of flagged items.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any, Final
@@ -27,8 +27,10 @@ from training.features import (
 )
 from training.history import (
     COUNT_FACTS,
+    HISTORY_FACTS,
     HISTORY_PREFIXES,
     TEXT_FACTS,
+    Role,
     history_message,
     watchlist_message,
 )
@@ -420,7 +422,7 @@ class Scorer:
         if group == "quantity":
             return [("quantity", f"{q:g} unit(s) declared") for q in facts.quantity[rows].tolist()]
         if group in ("sender_history", "recipient_history"):
-            role = group.removesuffix("_history")
+            role: Role = "sender" if group == "sender_history" else "recipient"
             return [
                 None if (said := history_message(role, facts.history(r))) is None else (group, said)
                 for r in rows.tolist()
@@ -450,13 +452,26 @@ class Scorer:
 
     # --- the surfaces ---------------------------------------------------------------------
 
-    def score_declarations(self, declarations: Sequence[DeclarationIn]) -> list[dict[str, Any]]:
-        """Scored declarations (contract §2), in order, scored together in one pass."""
+    def score_declarations(
+        self,
+        declarations: Sequence[DeclarationIn],
+        histories: Sequence[Mapping[str, Any]] | None = None,
+    ) -> list[dict[str, Any]]:
+        """Scored declarations (contract §2), in order, scored together in one pass.
+
+        `histories` holds each declaration's history facts (`training.history`); without
+        them every parcel is scored as one from parties with no history.
+        """
         if not declarations:
             return []
         merged: dict[str, list[Any]] = {}
-        for declaration in declarations:
-            for name, values in declaration.to_columns().items():
+        for position, declaration in enumerate(declarations):
+            columns = declaration.to_columns()
+            if histories is not None:
+                size = len(declaration.items)
+                facts = histories[position]
+                columns.update({name: [facts.get(name)] * size for name in HISTORY_FACTS})
+            for name, values in columns.items():
                 merged.setdefault(name, []).extend(values)
         # Two declarations may share an id; a running number keeps their parcels apart.
         sizes = [len(d.items) for d in declarations]

@@ -141,7 +141,7 @@ def records_frame(records: Iterable[PartyParcel]) -> pd.DataFrame:
     return pd.DataFrame(
         {
             "declaration_id": [r.declaration_id for r in rows],
-            "posted_at": pd.to_datetime([r.posted_at for r in rows]),
+            "posted_at": pd.to_datetime(pd.Series([r.posted_at for r in rows], dtype=object)),
             "sender_id": [r.sender_id for r in rows],
             "recipient_id": [r.recipient_id for r in rows],
             "destination_country": [r.destination_country for r in rows],
@@ -150,7 +150,7 @@ def records_frame(records: Iterable[PartyParcel]) -> pd.DataFrame:
                 dtype=np.float64,
             ),
             "outcome": [r.outcome for r in rows],
-            "outcome_at": pd.to_datetime([r.outcome_at for r in rows]),
+            "outcome_at": pd.to_datetime(pd.Series([r.outcome_at for r in rows], dtype=object)),
         },
         columns=[*PARCEL_COLUMNS, *OUTCOME_COLUMNS],
     )
@@ -182,7 +182,7 @@ class HistoryTable:
 
     def columns_for(self, declaration_ids: Any) -> dict[str, np.ndarray]:
         """The facts of each item row by its declaration id (none for an unknown id)."""
-        position = self.ids.get_indexer(np.asarray(declaration_ids, dtype=object))
+        position = self.ids.get_indexer(pd.Index(np.asarray(declaration_ids, dtype=object)))
         found = position >= 0
         out: dict[str, np.ndarray] = {}
         for name, values in self.facts.items():
@@ -270,9 +270,10 @@ def history_facts(
     recipient = everything["recipient_id"].to_numpy(dtype=object)
     destination = everything["destination_country"].to_numpy(dtype=object)
     weight = everything["gross_weight_kg"].to_numpy(dtype=np.float64)
-    outcome = everything["outcome"].to_numpy(dtype=object)
-    confirmed = (outcome == "confirmed").astype(np.float64)
-    cleared = (outcome == "cleared").astype(np.float64)
+    outcomes: pd.Series = everything["outcome"]
+    seized = outcomes.eq("confirmed").to_numpy(dtype=bool)
+    confirmed = seized.astype(np.float64)
+    cleared = outcomes.eq("cleared").to_numpy(dtype=np.float64)
     window = RECENT_DAYS * _DAY_NS
 
     facts: dict[str, np.ndarray] = {}
@@ -285,7 +286,7 @@ def history_facts(
         facts[f"{role}_{counterpart}_30d"] = _distinct_recent(party, other, time, rank, window)
         facts[f"{role}_confirmed"] = _before(party, time, rank, confirmed)
         facts[f"{role}_cleared"] = _before(party, time, rank, cleared)
-        facts[f"{role}_last_confirmed"] = _last_before(party, time, rank, outcome == "confirmed")
+        facts[f"{role}_last_confirmed"] = _last_before(party, time, rank, seized)
     lane = np.array(
         [None if s is None else f"{s}\x1f{d}" for s, d in zip(sender, destination, strict=True)],
         dtype=object,
@@ -293,11 +294,12 @@ def history_facts(
     kg = np.where(np.isfinite(weight), weight, 0.0)
     facts["sender_lane_kg_30d"] = _before(lane, time, rank, kg, expire_after=window)
 
-    listed = {
+    listed: dict[tuple[str, str], str] = {
         (entry.party_id, entry.role): entry.reason for entry in watch if entry.active_at(moment)
     }
     for role, party in (("sender", sender), ("recipient", recipient)):
-        reasons = np.array([listed.get((p, role)) for p in party.tolist()], dtype=object)
+        reasons = np.empty(len(party), dtype=object)
+        reasons[:] = [listed.get((p, role)) for p in party.tolist()]
         facts[f"{role}_watch_reason"] = reasons
         facts[f"{role}_watchlisted"] = np.array([r is not None for r in reasons], dtype=np.float64)
 

@@ -53,7 +53,9 @@ def read_labelled(path: Path) -> pd.DataFrame:
 def _history_now(frame: pd.DataFrame) -> datetime:
     """Where an undated parcel of a labelled file sits: after its latest dated parcel, so
     a file reads the same whatever day it is measured on."""
-    latest = pd.to_datetime(frame.get("posted_at"), errors="coerce").max()
+    if "posted_at" not in frame.columns:
+        return datetime(2000, 1, 1)
+    latest = pd.to_datetime(frame["posted_at"], errors="coerce").max()
     return datetime(2000, 1, 1) if pd.isna(latest) else latest.to_pydatetime()
 
 

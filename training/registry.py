@@ -70,8 +70,9 @@ _SIGNATURE: Final = "sums_hmac"
 PINNED_LIBRARIES: Final = {"scikit-learn": sklearn.__version__, "numpy": np.__version__}
 # The layout of the model's features and signals: a model written with another layout
 # cannot be scored by this code. 2: expectation confidence and HS-heading expectations,
-# function words dropped from the text, the physical interaction features.
-MODEL_FORMAT: Final = 2
+# function words dropped from the text, the physical interaction features. 3: the parties'
+# history (sender, recipient, watch list).
+MODEL_FORMAT: Final = 3
 
 
 class RegistryError(Exception):

@@ -27,7 +27,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from training import knowledge
-from training.history import WatchEntry
+from training.history import ROLES, WatchEntry
 from training.knowledge import LANGUAGES, ItemType, PhraseGroup
 from training.schema import ALL_FIELDS, CATEGORIES, LABEL_CLASSES, MAIL_CLASSES, RISK_CLASSES
 
@@ -994,7 +994,7 @@ def simulated_store(frame: pd.DataFrame, seed: int) -> tuple[pd.Series, list[Wat
 
     listed_at = datetime(min(YEARS), 1, 1)
     watch: list[WatchEntry] = []
-    for role in ("sender", "recipient"):
+    for role in ROLES:
         ids = parcels[f"{role}_id"]
         shipped_gear = set(ids[gear].dropna())
         for party in sorted(set(ids.dropna())):
@@ -1004,7 +1004,7 @@ def simulated_store(frame: pd.DataFrame, seed: int) -> tuple[pd.Series, list[Wat
                 watch.append(
                     WatchEntry(
                         party_id=party,
-                        role=role,  # type: ignore[arg-type]
+                        role=role,
                         reason="earlier seizure reported by another office",
                         listed_by="generator",
                         listed_at=listed_at,

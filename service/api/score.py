@@ -29,6 +29,7 @@ from service.api.inflight import Work
 from service.api.schemas import BatchResponse, JsonResponse, ScoredDeclaration
 from service.api.security import api_key_scheme
 from service.audit import ScoredCsv, ScoredRecord
+from service.party_history import PartyHistory
 from service.scorer import Scorer
 from training.schema import MAX_ID_CHARS, DeclarationIn, shown
 
@@ -137,7 +138,7 @@ def _groups(declarations: list[DeclarationIn], max_items: int) -> list[list[Decl
 
 
 def _score_in_groups(
-    scorer: Scorer, declarations: list[DeclarationIn], work: Work
+    scorer: Scorer, history: PartyHistory, declarations: list[DeclarationIn], work: Work | None
 ) -> list[dict[str, Any]]:
     """Scores of a batch, a group at a time; stops when the request gives up.
 
@@ -146,8 +147,10 @@ def _score_in_groups(
     """
     results: list[dict[str, Any]] = []
     for group in _groups(declarations, BATCH_CALL_ITEMS):
-        work.check()
-        results.extend(scorer.score_declarations(group))
+        if work is not None:
+            work.check()
+        facts = history.facts(group) if scorer.reads_history else None
+        results.extend(scorer.score_declarations(group, facts))
     return results
 
 
@@ -155,13 +158,18 @@ async def _score(
     call: ScoringCall, declarations: list[DeclarationIn], work: Work | None = None
 ) -> list[dict[str, Any]]:
     scorer = call.scorer
+    history = call.state.party_history
     if len(declarations) == 1 and len(declarations[0].items) <= INLINE_MAX_ITEMS:
-        return [await call.state.coalescer.score(scorer, declarations[0])]
+        # The store's answers for a party are cached: a lookup here costs microseconds.
+        facts = history.facts(declarations) if scorer.reads_history else None
+        return [
+            await call.state.coalescer.score(scorer, declarations[0], facts[0] if facts else None)
+        ]
     if work is not None:
-        return await work.run(_score_in_groups, scorer, declarations, work)
+        return await work.run(_score_in_groups, scorer, history, declarations, work)
     # abandon_on_cancel: the request deadline can answer without waiting for the thread.
     return await anyio.to_thread.run_sync(
-        scorer.score_declarations, declarations, abandon_on_cancel=True
+        _score_in_groups, scorer, history, declarations, None, abandon_on_cancel=True
     )
 
 
@@ -346,7 +354,10 @@ async def _score_csv(call: ScoringCall, request: Request, work: Work) -> Streami
     if not body.strip():
         raise InvalidInputError("the request body is empty; send a CSV file", code="empty_body")
     begin = time.perf_counter()
-    chunks = score_csv_bytes(call.scorer, body)
+    history = call.state.party_history
+    chunks = score_csv_bytes(
+        call.scorer, body, store=history.lookup if history.records is not None else None
+    )
     del body  # the reader holds what it needs
 
     def next_chunk() -> Any:

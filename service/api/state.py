@@ -22,6 +22,7 @@ from service.api.metrics import Metrics
 from service.api.ratelimit import RateLimiter
 from service.api.security import KeyRing
 from service.audit import AuditLog
+from service.party_history import PartyHistory
 from service.scorer import Scorer, ScoringPolicy
 from service.settings import Settings, SettingsError
 from training.registry import Registry, RegistryError
@@ -123,6 +124,8 @@ class ServiceState:
     models: ModelHolder
     audit: AuditLog | None
     coalescer: DeclarationCoalescer = field(default_factory=DeclarationCoalescer)
+    # The parties' history from the store (none until the app factory connects one).
+    party_history: PartyHistory = field(default_factory=lambda: PartyHistory(None))
     # Set by the app factory from the settings; the default suits states built in tests.
     feedback_limiter: RateLimiter = field(default_factory=lambda: RateLimiter(600, 300))
     # Batch and CSV work in flight (see inflight).

@@ -116,7 +116,36 @@ def test_declaration_ids_look_like_s10_and_are_unique_per_parcel() -> None:
     s10 = parcels["declaration_id"].str.fullmatch(r"[A-Z]{2}\d{9}[A-Z]{2}|LP00\d{9}[A-Z]{2}")
     assert s10.all()
     ids = frame["sender_id"].dropna()
-    assert ids.str.fullmatch(r"S-[0-9a-f]{6}").all()
+    assert ids.str.fullmatch(r"S-[0-9a-f]{10}").all()
+
+
+def test_parties_repeat_on_both_sides_of_the_trade() -> None:
+    """Gear goes to collectors who buy from many sellers, but honest parties repeat too:
+    being a repeat party alone must not be what separates gear."""
+    frame = _frame()
+    parcels = frame.groupby("declaration_id").agg(
+        gear=("label", "max"), sender=("sender_id", "first"), recipient=("recipient_id", "first")
+    )
+    senders_of = parcels.groupby("recipient")["sender"].nunique()
+    collecting = parcels["recipient"].map(senders_of)
+    gear = parcels["gear"] == 1
+    assert collecting[gear].mean() > 1.3 * collecting[~gear].mean()
+    sent = parcels["sender"].map(parcels["sender"].value_counts())
+    assert (sent[~gear] > 1).mean() > 0.2  # families and small sellers ship again
+    assert (sent[gear] > 1).mean() > 0.2  # so do sellers of gear
+
+
+def test_simulated_outcomes_confirm_only_gear_and_depend_only_on_the_seed() -> None:
+    from training.synth import simulated_store
+
+    frame = _frame()
+    outcome, watch = simulated_store(frame, 3)
+    again, watch_again = simulated_store(frame, 3)
+    assert outcome.equals(again) and watch == watch_again
+    gear = frame.groupby("declaration_id")["label"].transform("max") == 1
+    assert set(outcome[~gear].dropna()) <= {"cleared"}
+    assert (outcome[gear] == "confirmed").mean() > 0.05
+    assert {entry.role for entry in watch} == {"sender", "recipient"}
 
 
 def test_scripts_languages_and_registers() -> None:

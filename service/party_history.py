@@ -1,0 +1,92 @@
+"""The history of a declaration's parties as the store knows it, for scoring.
+
+The store hands over records (`training.history.PartyParcel`, `WatchEntry`); this module
+turns them into the facts the model reads, for one declaration at a time over HTTP
+(`parcel_history`, plain Python) or for a whole file in batch (`StoreLookup`). A service
+without a store scores every parcel as one from parties with no history.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+import pandas as pd
+
+from training.history import PartyParcel, WatchEntry, parcel_history, records_frame
+from training.schema import DeclarationIn
+
+
+class PartyRecords(Protocol):
+    """What the store answers about parties (see `service.store`)."""
+
+    def party_parcels(self, party_ids: Collection[str]) -> Mapping[str, list[PartyParcel]]: ...
+
+    def watch_entries(self, party_ids: Collection[str], at: datetime) -> list[WatchEntry]: ...
+
+
+def utc_naive_now() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def parcel_fields(declaration: DeclarationIn) -> dict[str, Any]:
+    """The parcel fields history is counted from, as `parcel_history` reads them."""
+    columns = declaration.to_columns()
+    return {
+        "declaration_id": declaration.declaration_id,
+        "posted_at": columns["posted_at"][0],
+        "sender_id": declaration.sender_id,
+        "recipient_id": declaration.recipient_id,
+        "destination_country": declaration.destination_country,
+        "gross_weight_kg": declaration.gross_weight_kg,
+    }
+
+
+class PartyHistory:
+    """History facts of declarations from the store's records (None without a store)."""
+
+    def __init__(self, records: PartyRecords | None) -> None:
+        self.records = records
+
+    def facts(
+        self, declarations: Sequence[DeclarationIn], now: datetime | None = None
+    ) -> list[dict[str, Any]] | None:
+        """Each declaration's history facts, or None when there is no history to read."""
+        if self.records is None:
+            return None
+        parties = {
+            party
+            for declaration in declarations
+            for party in (declaration.sender_id, declaration.recipient_id)
+            if party is not None
+        }
+        if not parties:
+            return None
+        moment = now or utc_naive_now()
+        parcels = self.records.party_parcels(parties)
+        watch = self.records.watch_entries(parties, moment)
+        out = []
+        for declaration in declarations:
+            own = [
+                record
+                for party in (declaration.sender_id, declaration.recipient_id)
+                if party is not None
+                for record in parcels.get(party, ())
+            ]
+            out.append(parcel_history(parcel_fields(declaration), own, watch=watch, now=moment))
+        return out
+
+    def lookup(self, party_ids: list[str]) -> tuple[pd.DataFrame | None, list[WatchEntry]]:
+        """What the store knows of a file's parties, for the batch pass (StoreLookup)."""
+        if self.records is None or not party_ids:
+            return None, []
+        records: dict[str, PartyParcel] = {}
+        # In slices: a file can name hundreds of thousands of parties.
+        for start in range(0, len(party_ids), 1000):
+            chunk = party_ids[start : start + 1000]
+            for parcels in self.records.party_parcels(chunk).values():
+                for record in parcels:
+                    records.setdefault(record.declaration_id, record)
+        watch = self.records.watch_entries(party_ids, utc_naive_now())
+        return records_frame(records.values()), watch
