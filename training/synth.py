@@ -420,6 +420,7 @@ def _hash_ids(values: IntArray, salt: int, bits: int = 24) -> IntArray:
 
 def _parties(
     settings: dict[str, Any],
+    rows: int,
     rng: np.random.Generator,
     seed: int,
     positive: BoolArray,
@@ -433,9 +434,12 @@ def _parties(
     party's parcels spread over the years the generator covers. Gear comes from repeat
     shippers and goes to collectors who buy from many sellers; honest traffic has its own
     repeat shippers (families sending to the same relatives, small sellers) and its own
-    collectors (forwarding addresses), so being a repeat party alone proves little.
+    collectors (forwarding addresses), so being a repeat party alone proves little. Pools
+    are sized per 100,000 rows generated, so a party ships about as often in a small run
+    as in a large one.
     """
     n = len(positive)
+    scale = rows / 100_000
     draw = rng.random((3, n))
     pick = rng.integers(0, 2**31, size=(3, n))
     salt = seed * 16
@@ -443,7 +447,8 @@ def _parties(
     sender = _hash_ids(rng.integers(0, 2**62, size=n), salt + 1, bits=40)
     recipient = _hash_ids(rng.integers(0, 2**62, size=n), salt + 2, bits=40)
 
-    def pool(key: IntArray, size: int, salt_no: int) -> IntArray:
+    def pool(key: IntArray, per_100k: int, salt_no: int) -> IntArray:
+        size = max(1, round(per_100k * scale))
         return _hash_ids(key * 1_000_003 + pick[salt_no % 3] % size, salt + salt_no, bits=40)
 
     origin_code = np.array([sum(map(ord, str(o))) for o in origin], dtype=np.int64)
@@ -568,7 +573,7 @@ def _sample_from_groups(
 
 
 def _block(
-    seed: int, block_no: int, positive_share: float, row_budget: int | None
+    seed: int, block_no: int, positive_share: float, row_budget: int | None, total_rows: int
 ) -> tuple[pd.DataFrame, IntArray]:
     """One block of parcels as (frame with ALL_FIELDS, register code per row)."""
     cat = _catalogue()
@@ -902,7 +907,7 @@ def _block(
         ]
 
     sender_id, recipient_id = _parties(
-        settings["parties"], rng, seed, positive, origin, destination, category
+        settings["parties"], total_rows, rng, seed, positive, origin, destination, category
     )
 
     # --- text
@@ -1027,7 +1032,7 @@ def _blocks(rows: int, seed: int, positive_share: float) -> Iterator[tuple[pd.Da
     # A block of BLOCK_PARCELS parcels never has fewer rows than parcels.
     while produced < rows:
         remaining = rows - produced
-        frame, register = _block(seed, block_no, positive_share, remaining)
+        frame, register = _block(seed, block_no, positive_share, remaining, rows)
         produced += len(frame)
         block_no += 1
         yield frame, register
