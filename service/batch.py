@@ -460,6 +460,8 @@ class BatchOptions:
     history: bool = True
     # What the store knows of the file's parties (None: the file alone).
     store: StoreLookup | None = field(default=None, repr=False)
+    # History counted beforehand over more than this file (the dask engine's whole run).
+    history_table: HistoryTable | None = field(default=None, repr=False)
 
 
 def available_cores() -> int:
@@ -506,11 +508,9 @@ def _score_table(
     show_progress = sys.stderr.isatty() if options.progress is None else options.progress
     with contextlib.ExitStack() as stack:
         stack.enter_context(_sigterm_as_interrupt())
-        history = (
-            file_history(source, table_format, options.chunk_rows, store=options.store)
-            if options.history and scorer.reads_history
-            else None
-        )
+        history = options.history_table
+        if history is None and options.history and scorer.reads_history:
+            history = file_history(source, table_format, options.chunk_rows, store=options.store)
         scoring = stack.enter_context(
             _Scoring.start(scorer, workers, table_format.decimal, history)
         )

@@ -173,6 +173,13 @@ def score(
         str | None,
         typer.Option(help="dask scheduler address (default: a local cluster for the run)."),
     ] = None,
+    history: Annotated[
+        bool,
+        typer.Option(
+            help="Count each parcel's sender and recipient over the whole file before scoring "
+            "(--no-history: score every parcel as one from parties with no history)."
+        ),
+    ] = True,
 ) -> None:
     """Score a declaration export: every row back, in order, with its scores or its error."""
     from service.batch import BatchOptions, profile_policy, score_table
@@ -202,6 +209,7 @@ def score(
                 output_format=kind,
                 chunk_rows=chunk_size,
                 columns=kept,
+                history=history,
             )
         else:
             summary = score_table(
@@ -213,6 +221,7 @@ def score(
                     workers=workers,
                     output_format=kind,
                     columns=kept,
+                    history=history,
                 ),
             )
     except (TableError, RegistryError, ValueError, RuntimeError, OSError, csv.Error) as exc:

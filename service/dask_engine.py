@@ -11,6 +11,7 @@ every file has been scored, so a failed or interrupted run adds nothing to OUTPU
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import glob
 import importlib
 import os
@@ -21,8 +22,12 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, Final
 
+import pandas as pd
+
 from service.batch import BatchOptions, BatchSummary, UnusableInputError, score_table
+from service.batch_history import StoreLookup, file_parcels
 from service.scorer import Scorer
+from training.history import HistoryTable, WatchEntry
 from training.tables import Kind, detect_format
 
 TABLE_SUFFIXES: Final = (".csv", ".tsv", ".txt", ".parquet", ".pq")
@@ -60,6 +65,8 @@ def score_partitions(
     chunk_rows: int | None = None,
     columns: Sequence[str] | None = None,
     local_processes: bool = True,
+    store: StoreLookup | None = None,
+    history: bool = True,
 ) -> BatchSummary:
     """Score every file of a directory or glob into parts in `out_dir`, on a dask cluster.
 
@@ -79,9 +86,16 @@ def score_partitions(
         detect_format(file)
     kind: Kind = output_format or "csv"
     names = part_names(files, kind)
-    options = BatchOptions(workers=1, output_format=kind, columns=columns, progress=False)
+    options = BatchOptions(
+        workers=1, output_format=kind, columns=columns, progress=False, history=history
+    )
     if chunk_rows is not None:
         options.chunk_rows = chunk_rows
+    # The files of a run are one history: each parcel is scored with what every file says
+    # of its parties (and the store), as if the run were one export.
+    table = (
+        runs_history(files, options.chunk_rows, store) if history and scorer.reads_history else None
+    )
     began = time.perf_counter()
     with contextlib.ExitStack() as stack:
         if scheduler is not None:
@@ -96,13 +110,14 @@ def score_partitions(
             )
             client = stack.enter_context(distributed.Client(cluster))
         staging = stack.enter_context(_staging_directory(out_dir))
-        [shared_scorer] = client.scatter([scorer], broadcast=True)
+        [shared_scorer, shared_history] = client.scatter([scorer, table], broadcast=True)
         futures = client.map(
             _score_part,
             [str(f) for f in files],
             [str(staging / name) for name in names],
             scorer=shared_scorer,
             options=options,
+            history=shared_history,
             pure=False,
         )
         summaries: list[BatchSummary] = client.gather(futures)
@@ -117,8 +132,31 @@ def score_partitions(
     return total
 
 
-def _score_part(source: str, dest: str, scorer: Scorer, options: BatchOptions) -> BatchSummary:
-    return score_table(Path(source), Path(dest), scorer, options)
+def _score_part(
+    source: str,
+    dest: str,
+    scorer: Scorer,
+    options: BatchOptions,
+    history: HistoryTable | None,
+) -> BatchSummary:
+    return score_table(
+        Path(source), Path(dest), scorer, dataclasses.replace(options, history_table=history)
+    )
+
+
+def runs_history(
+    files: Sequence[Path], chunk_rows: int, store: StoreLookup | None = None
+) -> HistoryTable:
+    """The history facts of every parcel of every file, counted as one export."""
+    parcels = pd.concat(
+        [file_parcels(f, detect_format(f), chunk_rows) for f in files], ignore_index=True
+    )
+    known: pd.DataFrame | None = None
+    watch: list[WatchEntry] = []
+    if store is not None:
+        parties = pd.concat([parcels["sender_id"], parcels["recipient_id"]]).dropna().unique()
+        known, watch = store(sorted(str(p) for p in parties))
+    return HistoryTable.of(parcels, known=known, watch=watch)
 
 
 @contextlib.contextmanager

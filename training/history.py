@@ -238,6 +238,8 @@ def history_facts(
     stands at `now`.
     """
     moment = pd.Timestamp(now if now is not None else datetime.now(UTC).replace(tzinfo=None))
+    if len(parcels) == 0:
+        return pd.DataFrame({name: [] for name in HISTORY_FACTS}, index=parcels.index)
     targets = _tidy(parcels)
     everything = targets
     if known is not None and len(known):
@@ -424,6 +426,8 @@ def _distinct_recent(
         )
     )
     known = np.flatnonzero(pair >= 0)
+    if len(known) == 0:
+        return np.zeros(len(time))
     order = known[np.lexsort((rank[known], time[known], pair[known]))]
     same_as_previous = np.r_[False, pair[order][1:] == pair[order][:-1]]
     gap_before = np.r_[0, np.diff(time[order])]

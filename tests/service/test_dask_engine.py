@@ -11,7 +11,12 @@ import pandas as pd
 import pytest
 
 from service.batch import BatchOptions, score_table
-from service.dask_engine import DaskUnavailableError, input_files, score_partitions
+from service.dask_engine import (
+    DaskUnavailableError,
+    input_files,
+    runs_history,
+    score_partitions,
+)
 from service.scorer import Scorer
 from training.tables import TableError
 
@@ -44,9 +49,11 @@ def test_dask_parts_match_the_local_engine(
     parts = sorted(p.name for p in out_dir.iterdir())
     assert parts == ["part-00000-a.csv", "part-00001-b.csv", "part-00002-c.csv"]
     assert summary.rows == 500
+    # The files of a run are one history, as if they were one export.
+    history = runs_history(input_files(inputs), 64)
     for part, source in zip(parts, input_files(inputs), strict=True):
         local = tmp_path / f"local-{source.stem}.csv"
-        score_table(source, local, tiny_scorer, BatchOptions(workers=1))
+        score_table(source, local, tiny_scorer, BatchOptions(workers=1, history_table=history))
         assert (out_dir / part).read_bytes() == local.read_bytes(), part
     # Nothing is left beside the output directory.
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []

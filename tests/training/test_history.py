@@ -183,3 +183,19 @@ def test_item_rows_and_a_history_table_carry_their_parcels_facts() -> None:
     looked_up = table.columns_for(np.array(["D3", "D1", "unknown"], dtype=object))
     assert looked_up["sender_parcels_before"][:2].tolist() == [2.0, 0.0]
     assert np.isnan(looked_up["sender_parcels_before"][2])
+
+
+def test_parcels_without_parties_or_dates_have_no_history() -> None:
+    parcels = pd.DataFrame(
+        {
+            "declaration_id": ["W1", "W2"],
+            "posted_at": [pd.NaT, pd.NaT],
+            "sender_id": [None, None],
+            "recipient_id": [None, None],
+            "destination_country": [None, None],
+            "gross_weight_kg": [np.nan, np.nan],
+        }
+    )
+    facts = history_facts(parcels, now=NOW)
+    assert (facts[list(COUNT_FACTS)] == 0).all().all()
+    assert len(history_facts(parcels.iloc[:0], now=NOW)) == 0

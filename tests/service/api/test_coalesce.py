@@ -26,9 +26,9 @@ class CountingScorer(Scorer):
 
     calls: list[int]
 
-    def score_declarations(self, declarations: Any) -> list[dict[str, Any]]:
+    def score_declarations(self, declarations: Any, histories: Any = None) -> list[dict[str, Any]]:
         self.calls.append(len(declarations))
-        return super().score_declarations(declarations)
+        return super().score_declarations(declarations, histories)
 
 
 @pytest.fixture
@@ -76,7 +76,9 @@ def test_a_lone_request_is_scored_without_waiting_for_company(counting: Counting
 
 def test_a_scoring_failure_reaches_every_waiting_request(tiny_scorer: Scorer) -> None:
     class Failing(Scorer):
-        def score_declarations(self, declarations: Any) -> list[dict[str, Any]]:
+        def score_declarations(
+            self, declarations: Any, histories: Any = None
+        ) -> list[dict[str, Any]]:
             raise RuntimeError("model broke")
 
     failing = Failing(tiny_scorer.model, tiny_scorer.card)

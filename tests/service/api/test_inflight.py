@@ -14,6 +14,7 @@ from fastapi.testclient import TestClient
 from service.api import create_app
 from service.api.inflight import Work, WorkAbandonedError, WorkSlots
 from service.api.score import BATCH_CALL_ITEMS, _score_in_groups
+from service.party_history import PartyHistory
 from tests.service.conftest import SettingsFactory
 from tests.service.factories import make_declaration, make_item
 from training.schema import DeclarationIn
@@ -72,10 +73,10 @@ def test_a_timed_out_batch_keeps_its_slot_until_its_thread_ends(
         scorer = app.state.service.models.current.scorer
         real = scorer.score_declarations
 
-        def slow(declarations: list[DeclarationIn]) -> list[dict[str, Any]]:
+        def slow(declarations: list[DeclarationIn], histories: Any = None) -> list[dict[str, Any]]:
             calls.append(len(declarations))
             release.wait(10)
-            return real(declarations)
+            return real(declarations, histories)
 
         scorer.score_declarations = slow
         timed_out = client.post("/v1/score/batch", json=batch_of(3))
@@ -128,7 +129,11 @@ def test_batches_are_scored_in_bounded_groups_and_stop_when_abandoned() -> None:
     sizes: list[int] = []
 
     class Counting:
-        def score_declarations(self, group: list[DeclarationIn]) -> list[dict[str, Any]]:
+        reads_history = False
+
+        def score_declarations(
+            self, group: list[DeclarationIn], histories: Any = None
+        ) -> list[dict[str, Any]]:
             sizes.append(sum(len(d.items) for d in group))
             return [{"declaration_id": d.declaration_id} for d in group]
 
@@ -136,11 +141,11 @@ def test_batches_are_scored_in_bounded_groups_and_stop_when_abandoned() -> None:
         DeclarationIn.model_validate(d) for d in batch_of(1000, items=10)["declarations"]
     ]
     work = Work(lambda: None)
-    results = _score_in_groups(Counting(), declarations, work)  # type: ignore[arg-type]
+    results = _score_in_groups(Counting(), PartyHistory(None), declarations, work)  # type: ignore[arg-type]
     assert [r["declaration_id"] for r in results] == [d.declaration_id for d in declarations]
     assert max(sizes) <= BATCH_CALL_ITEMS and sum(sizes) == 10_000 and len(sizes) > 1
     sizes.clear()
     work.close()
     with pytest.raises(WorkAbandonedError):
-        _score_in_groups(Counting(), declarations, work)  # type: ignore[arg-type]
+        _score_in_groups(Counting(), PartyHistory(None), declarations, work)  # type: ignore[arg-type]
     assert sizes == []

@@ -1,0 +1,200 @@
+"""The parties' history in scoring: one declaration, a batch file, the CSV endpoint."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping
+from datetime import datetime
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from service.batch import BatchOptions, score_csv_bytes, score_table
+from service.party_history import PartyHistory
+from service.scorer import Scorer
+from training.history import PartyParcel, WatchEntry
+from training.schema import DeclarationIn
+
+NOW = datetime(2026, 6, 1)
+
+
+class MemoryRecords:
+    """Party records kept in memory, as the store answers them."""
+
+    def __init__(self, parcels: list[PartyParcel], watch: list[WatchEntry] = ()) -> None:  # type: ignore[assignment]
+        self.parcels = parcels
+        self.watch = list(watch)
+
+    def party_parcels(self, party_ids: Collection[str]) -> Mapping[str, list[PartyParcel]]:
+        return {
+            party: [p for p in self.parcels if party in (p.sender_id, p.recipient_id)]
+            for party in party_ids
+        }
+
+    def watch_entries(self, party_ids: Collection[str], at: datetime) -> list[WatchEntry]:
+        return [w for w in self.watch if w.party_id in party_ids and w.active_at(at)]
+
+
+def _jacket(declaration_id: str, sender: str, recipient: str = "R-new") -> DeclarationIn:
+    return DeclarationIn.model_validate(
+        {
+            "declaration_id": declaration_id,
+            "posted_at": "2026-05-01",
+            "origin_country": "RU",
+            "destination_country": "CN",
+            "category": "gift",
+            "mail_class": "parcel",
+            "gross_weight_kg": 3.2,
+            "sender_id": sender,
+            "recipient_id": recipient,
+            "items": [
+                {
+                    "description": "куртка зимняя",
+                    "hs_code": "6201",
+                    "quantity": 1,
+                    "net_weight_kg": 3.0,
+                    "value": 3000,
+                    "currency": "RUB",
+                }
+            ],
+        }
+    )
+
+
+def _seizures(sender: str) -> list[PartyParcel]:
+    """Five parcels of gear, confirmed on inspection, to five recipients."""
+    return [
+        PartyParcel(
+            f"RB00000000{day}RU",
+            datetime(2026, 3, day),
+            sender,
+            f"R-old-{day}",
+            "CN",
+            9.0,
+            decision="inspect",
+            outcome="confirmed",
+            outcome_at=datetime(2026, 3, 20),
+        )
+        for day in range(1, 6)
+    ]
+
+
+def test_a_sender_with_seizures_scores_higher_and_is_told_why(tiny_scorer: Scorer) -> None:
+    history = PartyHistory(MemoryRecords(_seizures("S-caught")))
+    caught = _jacket("RB100000001RU", "S-caught")
+    new = _jacket("RB100000002RU", "S-new")
+    facts = history.facts([caught, new], now=NOW)
+    assert facts is not None
+    scored_caught, scored_new = tiny_scorer.score_declarations([caught, new], facts)
+    assert scored_caught["parcel_risk_score"] > scored_new["parcel_risk_score"]
+    assert scored_caught["decision"] != "clear"
+    codes = [r["code"] for r in scored_caught["items"][0]["reasons"]]
+    assert "sender_history" in codes
+
+
+def test_no_history_scores_as_without_a_store(tiny_scorer: Scorer) -> None:
+    declaration = _jacket("RB100000003RU", "S-first")
+    facts = PartyHistory(MemoryRecords([])).facts([declaration], now=NOW)
+    assert tiny_scorer.score_declarations([declaration], facts) == (
+        tiny_scorer.score_declarations([declaration])
+    )
+    assert PartyHistory(None).facts([declaration]) is None
+
+
+def test_a_watch_listed_recipient_is_named_in_the_facts(tiny_scorer: Scorer) -> None:
+    entry = WatchEntry("R-list", "recipient", "collects plates", "officer", datetime(2026, 1, 1))
+    facts = PartyHistory(MemoryRecords([], [entry])).facts(
+        [_jacket("RB100000004RU", "S-x", "R-list")], now=NOW
+    )
+    assert facts is not None
+    assert facts[0]["recipient_watchlisted"] == 1
+    assert facts[0]["recipient_watch_reason"] == "collects plates"
+
+
+def _file(tmp_path: Path) -> Path:
+    rows = []
+    for number, (sender, posted) in enumerate(
+        [("S-a", "2026-01-03"), ("S-a", "2026-01-01"), ("S-b", "2026-01-02"), ("S-a", "2026-01-02")]
+    ):
+        rows.append(
+            {
+                "declaration_id": f"RB20000000{number}RU",
+                "posted_at": posted,
+                "origin_country": "RU",
+                "destination_country": "KZ",
+                "sender_id": sender,
+                "recipient_id": f"R-{number % 2}",
+                "gross_weight_kg": 6.5,
+                "description": "подарок",
+                "net_weight_kg": 6.0,
+                "value": 1000,
+                "currency": "RUB",
+            }
+        )
+    path = tmp_path / "export.csv"
+    pd.DataFrame(rows).to_csv(path, index=False)
+    return path
+
+
+def test_batch_counts_the_file_as_history_and_agrees_with_one_declaration(
+    tiny_scorer: Scorer, tmp_path: Path
+) -> None:
+    source = _file(tmp_path)
+    out = tmp_path / "scored.csv"
+    score_table(source, out, tiny_scorer, BatchOptions(workers=1, progress=False))
+    scored = pd.read_csv(out, dtype=str)
+    without = tmp_path / "alone.csv"
+    score_table(
+        source, without, tiny_scorer, BatchOptions(workers=1, progress=False, history=False)
+    )
+    alone = pd.read_csv(without, dtype=str)
+    # The same parcel, scored alone over HTTP with the file's other parcels as the store.
+    frame = pd.read_csv(source, dtype=str)
+    records = [
+        PartyParcel(
+            r.declaration_id,
+            datetime.fromisoformat(r.posted_at),
+            r.sender_id,
+            r.recipient_id,
+            r.destination_country,
+            float(r.gross_weight_kg),
+        )
+        for r in frame.itertuples()
+    ]
+    history = PartyHistory(MemoryRecords(records))
+    for row in frame.itertuples():
+        declaration = DeclarationIn.model_validate(
+            {
+                "declaration_id": row.declaration_id,
+                "posted_at": row.posted_at,
+                "origin_country": "RU",
+                "destination_country": "KZ",
+                "sender_id": row.sender_id,
+                "recipient_id": row.recipient_id,
+                "gross_weight_kg": 6.5,
+                "items": [
+                    {
+                        "description": "подарок",
+                        "net_weight_kg": 6.0,
+                        "value": 1000,
+                        "currency": "RUB",
+                    }
+                ],
+            }
+        )
+        one = tiny_scorer.score_declarations([declaration], history.facts([declaration], now=NOW))
+        assert float(scored.loc[row.Index, "risk_score"]) == pytest.approx(
+            one[0]["items"][0]["risk_score"], abs=1e-4
+        )
+    # The third parcel of S-a (by posted_at, not by file order) has the most history.
+    assert (scored["risk_score"] != alone["risk_score"]).any()
+
+
+def test_the_csv_endpoint_path_counts_the_body_like_the_batch_command(
+    tiny_scorer: Scorer, tmp_path: Path
+) -> None:
+    source = _file(tmp_path)
+    out = tmp_path / "scored.csv"
+    score_table(source, out, tiny_scorer, BatchOptions(workers=1, progress=False))
+    body = b"".join(score_csv_bytes(tiny_scorer, source.read_bytes()))
+    assert body == out.read_bytes()
