@@ -1,4 +1,4 @@
-"""What one running app holds: settings, keys, metrics, the audit log and the model.
+"""What one running app holds: settings, keys, metrics, the store and the model.
 
 The serving model sits behind one attribute that is swapped in a single assignment.
 A request takes the scorer once, at its start, and keeps that reference, so requests in
@@ -21,9 +21,9 @@ from service.api.inflight import WorkSlots
 from service.api.metrics import Metrics
 from service.api.ratelimit import RateLimiter
 from service.api.security import KeyRing
-from service.audit import AuditLog
 from service.scorer import Scorer, ScoringPolicy
 from service.settings import Settings, SettingsError
+from service.store import AuditLog, Store
 from training.registry import Registry, RegistryError
 
 log = logging.getLogger(__name__)
@@ -121,7 +121,10 @@ class ServiceState:
     keys: KeyRing
     metrics: Metrics
     models: ModelHolder
+    # The store's audit writer (None: PARCEL_SCREEN_AUDIT_ENABLED=false).
     audit: AuditLog | None
+    # The store itself: party histories (`store.history`, cached), the watch list, exports.
+    store: Store | None = None
     coalescer: DeclarationCoalescer = field(default_factory=DeclarationCoalescer)
     # Set by the app factory from the settings; the default suits states built in tests.
     feedback_limiter: RateLimiter = field(default_factory=lambda: RateLimiter(600, 300))

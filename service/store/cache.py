@@ -110,8 +110,8 @@ class HistoryCache:
         self.misses += len(missing)
         loaded = self._load_parcels(missing)
         watch: dict[str, list[WatchEntry]] = {party: [] for party in missing}
-        for entry in self._load_watch(missing):
-            watch.setdefault(entry.party_id, []).append(entry)
+        for listed in self._load_watch(missing):
+            watch.setdefault(listed.party_id, []).append(listed)
         expires = now + self.ttl
         fresh = {
             party: _Entry(expires, tuple(loaded.get(party, ())), tuple(watch[party]))

@@ -245,9 +245,7 @@ class Database:
                     time.sleep(min(delay, left))
                     delay = min(delay * 2, 1.0)
                     continue
-                raise StoreUnavailableError(
-                    f"the store is unavailable ({_reason(exc)})"
-                ) from exc
+                raise StoreUnavailableError(f"the store is unavailable ({_reason(exc)})") from exc
             except STORE_ERRORS as exc:
                 raise StoreUnavailableError(f"the store is unavailable ({_reason(exc)})") from exc
 

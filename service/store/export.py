@@ -104,7 +104,9 @@ def _outcomes_by_scoring(connection: sa.Connection) -> dict[int, _Outcomes]:
     return outcomes
 
 
-def _scorings(connection: sa.Connection, ids: Iterable[int]) -> Iterator[sa.Row[Any]]:
+def _scorings(
+    connection: sa.Connection, ids: Iterable[int]
+) -> Iterator[tuple[int, str, str | None, str, str, str]]:
     """(id, declaration id, key id, model version, input, result) of scorings, in order."""
     wanted = sorted(ids)
     for start in range(0, len(wanted), 500):
@@ -351,7 +353,9 @@ def export_scored(source: Path | Database, dest: Path, since: str | None = None)
     with _atomic(dest) as out, database.engine().connect() as connection:
         out.write(csv_bytes(pd.DataFrame(columns=columns, dtype=object), header=columns))
         result = connection.execution_options(yield_per=_EXPORT_BATCH_ROWS).execute(
-            sa.select(scored.c.scored_at, scored.c.decision, scored.c.model_version, scored.c.input_json)
+            sa.select(
+                scored.c.scored_at, scored.c.decision, scored.c.model_version, scored.c.input_json
+            )
             .where(scored.c.id.in_(latest))
             .order_by(scored.c.id)
         )

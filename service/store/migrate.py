@@ -46,7 +46,9 @@ def upgrade(engine: sa.Engine, revision: str = "head") -> None:
     """Create the schema, or bring it to `revision`, in one transaction."""
     with engine.begin() as connection:
         if engine.dialect.name == "postgresql":
-            connection.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _ADVISORY_LOCK_KEY})
+            connection.execute(
+                sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _ADVISORY_LOCK_KEY}
+            )
         if revision == "head" and current(connection) == head():
             return
         command.upgrade(_config(connection), revision)

@@ -122,9 +122,9 @@ def _merged(facts: Iterable[ParcelFacts]) -> list[tuple[ParcelFacts, datetime]]:
         first[key] = min(first.get(key, fact.scored_at), fact.scored_at)
         known = latest.get(key)
         if known is None or fact.scored_at >= known.scored_at:
-            if known is not None and fact.posted_at is None and known.posted_at is not None:
-                fact = replace(fact, posted_at=known.posted_at)
-            latest[key] = fact
+            posted = known.posted_at if known is not None else None
+            keep_posted = fact.posted_at is None and posted is not None
+            latest[key] = replace(fact, posted_at=posted) if keep_posted else fact
     return [(fact, first[key]) for key, fact in latest.items()]
 
 
@@ -168,7 +168,9 @@ def upsert(connection: sa.Connection, facts: Iterable[ParcelFacts]) -> list[Parc
         updates: dict[str, Any] = {
             name: sa.case((newer, excluded[name]), else_=parcels.c[name]) for name in _LATEST
         }
-        updates["last_scored_at"] = sa.case((newer, excluded.last_scored_at), else_=parcels.c.last_scored_at)
+        updates["last_scored_at"] = sa.case(
+            (newer, excluded.last_scored_at), else_=parcels.c.last_scored_at
+        )
         updates["first_scored_at"] = sa.case(
             (excluded.first_scored_at < parcels.c.first_scored_at, excluded.first_scored_at),
             else_=parcels.c.first_scored_at,

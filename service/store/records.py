@@ -37,6 +37,7 @@ SCORED_COLUMNS: Final = (
     "result_json",
 )
 
+
 def utc_now() -> str:
     return utc_iso(time.time())
 
@@ -201,6 +202,8 @@ def csv_rows(record: ScoredCsv) -> list[tuple[Any, ...]]:
             }
         )
     return [
-        scored_row(ScoredRecord(record.request_id, record.key_id, declaration, result, record.scored_at))
+        scored_row(
+            ScoredRecord(record.request_id, record.key_id, declaration, result, record.scored_at)
+        )
         for declaration, result in parcels.values()
     ]

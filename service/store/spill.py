@@ -20,6 +20,7 @@ from typing import Any
 
 import orjson
 
+
 class Spill:
     """An append-only file of audit rows (each a JSON array of the `scored` columns)."""
 

@@ -15,10 +15,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from service.settings import SettingsError, StoreSettings
 from service.store import history, parcels, watchlist
 from service.store.audit import AuditLog
 from service.store.cache import HistoryCache
-from service.store.engine import Database
+from service.store.engine import Database, StoreUrlError
 from service.store.export import export_feedback, export_scored
 from training.history import PartyParcel, Role, WatchEntry
 
@@ -96,9 +97,7 @@ class Store:
         `history`); parcels past the retention window go at the same time."""
         party = watchlist.check_party(party_id)
         now = _now()
-        forgotten = self.database.run(
-            lambda connection: history.forget(connection, party, by, now)
-        )
+        forgotten = self.database.run(lambda connection: history.forget(connection, party, by, now))
         self.history.invalidate([party])
         self.purge(now=now)
         return forgotten
@@ -115,7 +114,7 @@ class Store:
 
     def watch_list(self) -> list[WatchEntry]:
         """Every entry, expired ones included, by party and role."""
-        return self.database.run(lambda connection: watchlist.entries(connection))
+        return self.database.run(watchlist.entries)
 
     def watch(
         self,
@@ -131,9 +130,7 @@ class Store:
         and whether it is new. `WatchListError` names a field that does not fit."""
         moment = now or _now()
         entry = watchlist.check(party_id, role, reason, expires, moment)
-        created = self.database.run(
-            lambda connection: watchlist.put(connection, entry, by, moment)
-        )
+        created = self.database.run(lambda connection: watchlist.put(connection, entry, by, moment))
         self.history.invalidate([entry.party_id])
         return (
             WatchEntry(entry.party_id, entry.role, entry.reason, by, moment, entry.expires_at),
@@ -171,3 +168,24 @@ class Store:
 
     def export_scored(self, dest: Path, since: str | None = None) -> int:
         return export_scored(self.database, dest, since)
+
+
+def database_of(settings: StoreSettings, lock_wait: float = 10.0) -> Database:
+    """The store the settings name (`PARCEL_SCREEN_DATABASE_URL`, or the superseded
+    `PARCEL_SCREEN_AUDIT_DB` file); `SettingsError` for a URL the store cannot use."""
+    try:
+        if settings.database_url is None and settings.audit_db is not None:
+            return Database.sqlite(settings.audit_db, lock_wait=lock_wait)
+        return Database(settings.store_url(), lock_wait=lock_wait)
+    except StoreUrlError as exc:
+        raise SettingsError(str(exc)) from None
+
+
+def store_of(settings: StoreSettings, lock_wait: float = 10.0, **audit_options: Any) -> Store:
+    """The store the settings name, with their retention and cache time."""
+    return Store(
+        database_of(settings, lock_wait),
+        retention_days=settings.history_retention_days,
+        cache_seconds=settings.history_cache_seconds,
+        **audit_options,
+    )

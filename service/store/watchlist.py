@@ -99,9 +99,7 @@ def parse_expiry(value: Any, now: datetime) -> datetime | None:
     return moment
 
 
-def check(
-    party_id: Any, role: Any, reason: Any, expires: Any, now: datetime
-) -> WatchRequest:
+def check(party_id: Any, role: Any, reason: Any, expires: Any, now: datetime) -> WatchRequest:
     """A watch-list entry from raw input, or `WatchListError` naming the field."""
     party = check_party(party_id)
     if role not in ROLES:

@@ -58,12 +58,12 @@ def upgrade() -> None:
         if "scored_id" not in columns:
             # A plain ADD COLUMN: SQLite does it in place, rows untouched.
             op.execute("ALTER TABLE feedback ADD COLUMN scored_id INTEGER")
-    for table, index, columns in (
+    for table, index, indexed in (
         ("scored", "scored_by_declaration", ["declaration_id", "id"]),
         ("feedback", "feedback_by_declaration", ["declaration_id", "id"]),
     ):
         if index not in {found["name"] for found in inspector.get_indexes(table)}:
-            op.create_index(index, table, columns)
+            op.create_index(index, table, indexed)
 
 
 def downgrade() -> None:
