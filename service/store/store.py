@@ -98,7 +98,8 @@ class Store:
         party = watchlist.check_party(party_id)
         now = _now()
         forgotten = self.database.run(lambda connection: history.forget(connection, party, by, now))
-        self.history.invalidate([party])
+        # Its counterparties' cached parcels name it too: forgetting is rare, drop them all.
+        self.history.clear()
         self.purge(now=now)
         return forgotten
 
