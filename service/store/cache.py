@@ -56,7 +56,8 @@ class HistoryCache:
         self._load_watch = load_watch
         self.ttl = ttl
         self.max_parties = max_parties
-        self._clock = clock
+        # Public so a test can move time on instead of sleeping.
+        self.clock = clock
         self._entries: OrderedDict[str, _Entry] = OrderedDict()
         self._lock = threading.Lock()
         # Bumped by every invalidation; a load that saw it change is not kept.
@@ -90,7 +91,7 @@ class HistoryCache:
             self._entries.clear()
 
     def _get(self, party_ids: Collection[str]) -> dict[str, _Entry]:
-        now = self._clock()
+        now = self.clock()
         found: dict[str, _Entry] = {}
         missing: list[str] = []
         with self._lock:
