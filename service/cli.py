@@ -735,15 +735,24 @@ def drift(
     current: Annotated[
         Path | None, typer.Option(help="Current traffic: a CSV/Parquet export of declarations.")
     ] = None,
+    from_store: Annotated[
+        bool,
+        typer.Option(
+            "--from-store",
+            help="Take current traffic from the store (PARCEL_SCREEN_DATABASE_URL): its "
+            "`audit export` is written to a temporary file and read.",
+        ),
+    ] = False,
     audit_db: Annotated[
         Path | None,
         typer.Option(
-            "--audit-db", help="Take current traffic from the service's audit database instead."
+            "--audit-db",
+            help="As --from-store, from a SQLite audit database (superseded).",
         ),
     ] = None,
     since: Annotated[
         str | None,
-        typer.Option(help="With --audit-db: only declarations scored on/after this date."),
+        typer.Option(help="From the store: only declarations scored on/after this date."),
     ] = None,
     model: Annotated[
         str | None,
@@ -769,14 +778,16 @@ def drift(
         model_vocabulary,
         profile_of,
         psi_status,
-        read_audit,
         usable_rows,
     )
     from training.model import columns_of
     from training.tables import TableError, read_declarations
 
-    if (current is None) == (audit_db is None):
-        raise fail("give the current traffic: --current FILE or --audit-db PATH (one of them)")
+    if (current is not None) + (audit_db is not None) + from_store != 1:
+        raise fail(
+            "give the current traffic: --current FILE, --from-store or --audit-db PATH "
+            "(one of them)"
+        )
     registry = open_registry(models_dir)
     loaded = None
     try:
@@ -789,8 +800,8 @@ def drift(
         if current is not None:
             current_frame = usable_rows(read_declarations(current))
         else:
-            assert audit_db is not None
-            current_frame = read_audit(audit_db, since)
+            # Training reads exports of the store, never its tables.
+            current_frame = usable_rows(read_declarations(exported_traffic(audit_db, since)))
         current_scores = (
             None if loaded is None else loaded.model.score(columns_of(current_frame)).risk_score
         )
@@ -820,7 +831,7 @@ def drift(
     source = f"model {loaded.version}'s held-out data" if reference is None and loaded else ""
     say(
         f"reference: {source or reference} ({result.reference_rows:,} items); "
-        f"current: {current or audit_db} ({result.current_rows:,} items)"
+        f"current: {current or audit_db or 'the store'} ({result.current_rows:,} items)"
     )
     table = Table(title="population stability index (PSI)")
     for name in ("quantity", "PSI", "reading"):
@@ -841,6 +852,23 @@ def drift(
             terms.add_row(term, str(count))
         out.print(terms)
     say(result.summary)
+
+
+def exported_traffic(audit_db: Path | None, since: str | None) -> Path:
+    """The store's scored traffic (`audit export`) in a temporary file, removed at exit."""
+    import atexit
+    import shutil
+    import tempfile
+
+    from service.store.export import export_scored
+
+    directory = Path(tempfile.mkdtemp(prefix="parcel-screen-drift-"))
+    atexit.register(shutil.rmtree, directory, ignore_errors=True)
+    path = directory / "scored.csv"
+    rows = store_call(lambda: export_scored(export_source(audit_db), path, since))
+    if rows == 0:
+        raise fail(f"the store holds no scored declarations{' since ' + since if since else ''}")
+    return path
 
 
 @feedback_app.command("export")
