@@ -161,6 +161,9 @@ def upsert(connection: sa.Connection, facts: Iterable[ParcelFacts]) -> list[Parc
             }
             for fact, first_scored_at in batch
         ]
+        if dialect == "sqlite":
+            _upsert_sqlite(connection, values, with_posted)
+            continue
         statement = insert(parcels)
         excluded = statement.excluded
         # A spilled scoring replayed after a newer one must not win over it.
@@ -182,6 +185,57 @@ def upsert(connection: sa.Connection, facts: Iterable[ParcelFacts]) -> list[Parc
             values,
         )
     return [fact for fact, _ in merged]
+
+
+def _sqlite_time(moment: datetime) -> str:
+    # The text SQLAlchemy's DateTime keeps on SQLite, so both ways of writing compare alike.
+    return moment.strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
+_UPSERT_COLUMNS: Final = (
+    "declaration_id",
+    "posted_at",
+    *_LATEST,
+    "first_scored_at",
+    "last_scored_at",
+)
+
+
+def _upsert_statement(with_posted: bool) -> str:
+    newer = "excluded.last_scored_at >= parcels.last_scored_at"
+    updates = [
+        f"{name} = CASE WHEN {newer} THEN excluded.{name} ELSE {name} END"
+        for name in (*_LATEST, "last_scored_at", *(("posted_at",) if with_posted else ()))
+    ]
+    updates.append(
+        "first_scored_at = CASE WHEN excluded.first_scored_at < parcels.first_scored_at"
+        " THEN excluded.first_scored_at ELSE first_scored_at END"
+    )
+    return (
+        f"INSERT INTO parcels ({', '.join(_UPSERT_COLUMNS)})"
+        f" VALUES ({', '.join('?' * len(_UPSERT_COLUMNS))})"
+        f" ON CONFLICT (declaration_id) DO UPDATE SET {', '.join(updates)}"
+    )
+
+
+_UPSERT_SQLITE: Final = {flag: _upsert_statement(flag) for flag in (True, False)}
+
+
+def _upsert_sqlite(
+    connection: sa.Connection, values: list[dict[str, Any]], with_posted: bool
+) -> None:
+    """The same upsert, straight to the driver (SQLAlchemy's per-row parameter handling
+    cost more than the statement itself)."""
+    rows = [
+        tuple(
+            _sqlite_time(value) if isinstance(value, datetime) else value
+            for value in (entry[name] for name in _UPSERT_COLUMNS)
+        )
+        for entry in values
+    ]
+    driver = connection.connection.driver_connection
+    assert driver is not None
+    driver.executemany(_UPSERT_SQLITE[with_posted], rows)
 
 
 # -- outcomes ----------------------------------------------------------------------------
