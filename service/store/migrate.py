@@ -7,6 +7,7 @@ that start together migrate one after the other (the second finds the schema at 
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Final
 
@@ -17,6 +18,10 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
 MIGRATIONS: Final = Path(__file__).with_name("migrations")
+
+log = logging.getLogger(__name__)
+# Alembic narrates every step at INFO; the one line below says what happened.
+logging.getLogger("alembic").setLevel(logging.WARNING)
 
 # Any constant shared by every parcel-screen process: the key of the migration lock.
 _ADVISORY_LOCK_KEY: Final = 0x70617263656C
@@ -49,6 +54,13 @@ def upgrade(engine: sa.Engine, revision: str = "head") -> None:
             connection.execute(
                 sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _ADVISORY_LOCK_KEY}
             )
-        if revision == "head" and current(connection) == head():
+        before = current(connection)
+        if revision == "head" and before == head():
             return
         command.upgrade(_config(connection), revision)
+        log.info(
+            "store: schema migrated from %s to %s",
+            before or "nothing (new, or made before migrations)",
+            current(connection),
+            extra={"store": engine.url.render_as_string(hide_password=True)},
+        )
