@@ -23,7 +23,7 @@ COPY --from=build --chown=parcel:parcel /app/models /app/models
 RUN mkdir -p /app/var && chown parcel:parcel /app/var
 ENV PATH=/opt/venv/bin:$PATH \
     PARCEL_SCREEN_MODELS_DIR=/app/models \
-    PARCEL_SCREEN_AUDIT_DB=/app/var/audit.sqlite3 \
+    PARCEL_SCREEN_DATABASE_URL=sqlite:////app/var/audit.sqlite3 \
     PARCEL_SCREEN_LOG_FORMAT=json
 USER parcel
 EXPOSE 8000

@@ -6,14 +6,22 @@ import csv
 import json
 import math
 import sys
+from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any, Final
+from typing import TYPE_CHECKING, Annotated, Any, Final, TypeVar
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from training.registry import Registry, RegistryError
+
+if TYPE_CHECKING:
+    from service.settings import StoreSettings
+    from service.store import Database, Store
+
+T = TypeVar("T")
 
 app = typer.Typer(
     help="Score postal customs declarations (CN22/CN23) for hidden tactical and military gear.",
@@ -25,8 +33,17 @@ models_app = typer.Typer(
     help="The model registry: list, inspect, promote, roll back, trust.", no_args_is_help=True
 )
 feedback_app = typer.Typer(help="Inspection outcomes kept for retraining.", no_args_is_help=True)
+watchlist_app = typer.Typer(
+    help="The watch list of parties (senders, recipients) kept by data staff.",
+    no_args_is_help=True,
+)
+history_app = typer.Typer(help="What the store knows of a party.", no_args_is_help=True)
+audit_app = typer.Typer(help="The audit trail of scored declarations.", no_args_is_help=True)
 app.add_typer(models_app, name="models")
 app.add_typer(feedback_app, name="feedback")
+app.add_typer(watchlist_app, name="watchlist")
+app.add_typer(history_app, name="history")
+app.add_typer(audit_app, name="audit")
 
 out = Console()
 err = Console(stderr=True)
@@ -194,6 +211,12 @@ def score(
     if engine not in ("local", "dask"):
         raise fail(f"--engine must be local or dask, not {engine!r}")
     kept = [c for c in columns.split(",") if c.strip()] if columns else None
+    store = configured_store() if history else None
+    lookup = None
+    if store is not None:
+        from service.party_history import PartyHistory
+
+        lookup = PartyHistory(store).lookup
     registry = open_registry(models_dir)
     try:
         policy = profile_policy(registry.card(model), threshold_profile)
@@ -210,6 +233,7 @@ def score(
                 chunk_rows=chunk_size,
                 columns=kept,
                 history=history,
+                store=lookup,
             )
         else:
             summary = score_table(
@@ -222,6 +246,7 @@ def score(
                     output_format=kind,
                     columns=kept,
                     history=history,
+                    store=lookup,
                 ),
             )
     except (TableError, RegistryError, ValueError, RuntimeError, OSError, csv.Error) as exc:
@@ -727,15 +752,24 @@ def drift(
     current: Annotated[
         Path | None, typer.Option(help="Current traffic: a CSV/Parquet export of declarations.")
     ] = None,
+    from_store: Annotated[
+        bool,
+        typer.Option(
+            "--from-store",
+            help="Take current traffic from the store (PARCEL_SCREEN_DATABASE_URL): its "
+            "`audit export` is written to a temporary file and read.",
+        ),
+    ] = False,
     audit_db: Annotated[
         Path | None,
         typer.Option(
-            "--audit-db", help="Take current traffic from the service's audit database instead."
+            "--audit-db",
+            help="As --from-store, from a SQLite audit database (superseded).",
         ),
     ] = None,
     since: Annotated[
         str | None,
-        typer.Option(help="With --audit-db: only declarations scored on/after this date."),
+        typer.Option(help="From the store: only declarations scored on/after this date."),
     ] = None,
     model: Annotated[
         str | None,
@@ -761,14 +795,16 @@ def drift(
         model_vocabulary,
         profile_of,
         psi_status,
-        read_audit,
         usable_rows,
     )
     from training.model import columns_of
     from training.tables import TableError, read_declarations
 
-    if (current is None) == (audit_db is None):
-        raise fail("give the current traffic: --current FILE or --audit-db PATH (one of them)")
+    if (current is not None) + (audit_db is not None) + from_store != 1:
+        raise fail(
+            "give the current traffic: --current FILE, --from-store or --audit-db PATH "
+            "(one of them)"
+        )
     registry = open_registry(models_dir)
     loaded = None
     try:
@@ -781,8 +817,8 @@ def drift(
         if current is not None:
             current_frame = usable_rows(read_declarations(current))
         else:
-            assert audit_db is not None
-            current_frame = read_audit(audit_db, since)
+            # Training reads exports of the store, never its tables.
+            current_frame = usable_rows(read_declarations(exported_traffic(audit_db, since)))
         current_scores = (
             None if loaded is None else loaded.model.score(columns_of(current_frame)).risk_score
         )
@@ -812,7 +848,7 @@ def drift(
     source = f"model {loaded.version}'s held-out data" if reference is None and loaded else ""
     say(
         f"reference: {source or reference} ({result.reference_rows:,} items); "
-        f"current: {current or audit_db} ({result.current_rows:,} items)"
+        f"current: {current or audit_db or 'the store'} ({result.current_rows:,} items)"
     )
     table = Table(title="population stability index (PSI)")
     for name in ("quantity", "PSI", "reading"):
@@ -835,32 +871,271 @@ def drift(
     say(result.summary)
 
 
+def exported_traffic(audit_db: Path | None, since: str | None) -> Path:
+    """The store's scored traffic (`audit export`) in a temporary file, removed at exit."""
+    import atexit
+    import shutil
+    import tempfile
+
+    from service.store.export import export_scored
+
+    directory = Path(tempfile.mkdtemp(prefix="parcel-screen-drift-"))
+    atexit.register(shutil.rmtree, directory, ignore_errors=True)
+    path = directory / "scored.csv"
+    rows = store_call(lambda: export_scored(export_source(audit_db), path, since))
+    if rows == 0:
+        raise fail(f"the store holds no scored declarations{' since ' + since if since else ''}")
+    return path
+
+
 @feedback_app.command("export")
 def feedback_export(
     output: Annotated[Path, typer.Option("-o", "--output", help="Labelled CSV file to write.")],
-    audit_db: Annotated[
-        Path,
-        typer.Option(
-            "--audit-db",
-            envvar="PARCEL_SCREEN_AUDIT_DB",
-            help="The service's audit database (scored declarations and inspection outcomes).",
-        ),
-    ] = Path("var/audit.sqlite3"),
+    audit_db: AuditDb = None,
 ) -> None:
     """Write every inspected item (confirmed: label 1, cleared: label 0) as labelled CSV.
 
     The file goes straight to `parcel-screen train --data FILE` (usually with --synthetic N,
-    since feedback alone is rarely enough to train on).
+    since feedback alone is rarely enough to train on). Reads the store that
+    PARCEL_SCREEN_DATABASE_URL names (or --audit-db, a SQLite file).
     """
-    from service.audit import export_feedback
+    from service.store.engine import StoreUnavailableError
+    from service.store.export import export_feedback
 
     try:
-        written = export_feedback(audit_db, output)
-    except (OSError, ValueError) as exc:
+        written = export_feedback(export_source(audit_db), output)
+    except (OSError, ValueError, StoreUnavailableError) as exc:
         raise fail(str(exc)) from exc
     say(f"exported {written:,} labelled rows to {output}")
     if written == 0:
         err.print("no inspection outcomes yet: `train --data` will refuse this file", markup=False)
+
+
+# --- the store: audit export, watch list, party history -----------------------------------
+
+AuditDb = Annotated[
+    Path | None,
+    typer.Option(
+        "--audit-db",
+        help="A SQLite audit database to read instead of the store PARCEL_SCREEN_DATABASE_URL "
+        "names (superseded; for databases of older deployments).",
+    ),
+]
+
+
+def store_settings() -> StoreSettings:
+    """The store settings of the environment, the same the service reads."""
+    from pydantic import ValidationError
+
+    from service.settings import StoreSettings
+
+    try:
+        return StoreSettings()
+    except ValidationError as exc:
+        raise fail("; ".join(str(error["msg"]) for error in exc.errors())) from None
+
+
+def open_store() -> Store:
+    """The store PARCEL_SCREEN_DATABASE_URL names; its schema is created or migrated on
+    first use."""
+    from service.settings import SettingsError
+    from service.store.store import store_of
+
+    try:
+        return store_of(store_settings())
+    except SettingsError as exc:
+        raise fail(str(exc)) from None
+
+
+def configured_store() -> Store | None:
+    """The store, when there is one to read: a PostgreSQL URL, or a SQLite file that
+    exists (scoring a file never creates an empty store)."""
+    store = open_store()
+    path = store.database.sqlite_path
+    if path is not None and not path.exists():
+        return None
+    return store
+
+
+def export_source(audit_db: Path | None) -> Path | Database:
+    """What an export reads: --audit-db, else the configured store. A SQLite file that does
+    not exist is named as such rather than made empty."""
+    if audit_db is not None:
+        return audit_db
+    database = open_store().database
+    if database.sqlite_path is not None:
+        return database.sqlite_path
+    return database
+
+
+def cli_user() -> str:
+    """Who made a change from the command line, as the watch-list log keeps it."""
+    import getpass
+
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):
+        return "cli:unknown"
+
+
+def store_call(work: Callable[[], T]) -> T:
+    """Run a store call; its refusals as a one-line reason and exit status 2."""
+    from service.store.engine import StoreUnavailableError
+    from service.store.watchlist import WatchListError, WatchListImportError
+
+    try:
+        return work()
+    except (WatchListError, WatchListImportError, StoreUnavailableError) as exc:
+        raise fail(str(exc)) from None
+    except OSError as exc:
+        raise fail(str(exc)) from None
+
+
+def moment(value: datetime | None) -> str:
+    return "-" if value is None else value.isoformat(sep=" ", timespec="seconds")
+
+
+@audit_app.command("export")
+def audit_export(
+    output: Annotated[Path, typer.Option("-o", "--output", help="CSV file to write.")],
+    since: Annotated[
+        str | None, typer.Option(help="Only declarations scored on/after this date (ISO).")
+    ] = None,
+    audit_db: AuditDb = None,
+) -> None:
+    """Write the latest scoring of each declaration as CSV: the contract's columns plus
+    scored_at, decision and model_version. What `drift` reads as current traffic."""
+    from service.store.export import export_scored
+
+    rows = store_call(lambda: export_scored(export_source(audit_db), output, since))
+    say(f"exported {rows:,} scored items to {output}")
+
+
+@watchlist_app.command("add")
+def watchlist_add(
+    party_id: Annotated[str, typer.Argument(help="The party's id, as declarations carry it.")],
+    role: Annotated[str, typer.Option(help="sender or recipient")],
+    reason: Annotated[str, typer.Option(help="Why the party is watched.")],
+    expires: Annotated[
+        str | None,
+        typer.Option(help="Last day the entry applies (YYYY-MM-DD, UTC); default: until removed."),
+    ] = None,
+) -> None:
+    """Put a party on the watch list (or update its entry for that role)."""
+    store = open_store()
+    entry, created = store_call(
+        lambda: store.watch(party_id, role.strip().lower(), reason, expires, by=cli_user())
+    )
+    until = f" until {moment(entry.expires_at)}" if entry.expires_at else ""
+    say(f"{'added' if created else 'updated'}: {entry.party_id} as {entry.role}{until}")
+
+
+@watchlist_app.command("remove")
+def watchlist_remove(
+    party_id: Annotated[str, typer.Argument(help="The party's id.")],
+) -> None:
+    """Take a party off the watch list (every role)."""
+    store = open_store()
+    removed = store_call(lambda: store.unwatch(party_id, by=cli_user()))
+    if not removed:
+        raise fail(f"{party_id} is not on the watch list", code=1)
+    say(f"removed: {party_id} as {', '.join(entry.role for entry in removed)}")
+
+
+@watchlist_app.command("list")
+def watchlist_list() -> None:
+    """Every entry of the watch list (expired ones marked)."""
+    store = open_store()
+    entries = store_call(store.watch_list)
+    now = datetime.now(UTC).replace(tzinfo=None)
+    table = Table(title=f"watch list ({len(entries)} entries)")
+    for name in ("party", "role", "reason", "listed by", "listed at", "expires", "active"):
+        table.add_column(name)
+    for entry in entries:
+        table.add_row(
+            entry.party_id,
+            entry.role,
+            entry.reason,
+            entry.listed_by,
+            moment(entry.listed_at),
+            moment(entry.expires_at),
+            "yes" if entry.active_at(now) else "expired",
+        )
+    out.print(table)
+
+
+@watchlist_app.command("import")
+def watchlist_import(
+    file: Annotated[Path, typer.Argument(help="CSV with columns party_id, role, reason, expires.")],
+) -> None:
+    """Add or update every entry of a CSV file. A file with any bad row changes nothing:
+    every bad row is reported with its row number and field."""
+    store = open_store()
+    count = store_call(lambda: store.import_watch_list(file, by=cli_user()))
+    say(f"imported {count:,} entries from {file}")
+
+
+@history_app.command("show")
+def history_show(party_id: Annotated[str, typer.Argument(help="The party's id.")]) -> None:
+    """A party's parcels within the retention window: as sender and recipient, decisions,
+    inspection outcomes, counterparties, watch-list entries."""
+    store = open_store()
+    summary = store_call(lambda: store.party_history(party_id))
+    say(
+        f"{summary.party_id}: {len(summary.parcels)} parcels ({summary.as_sender} as sender, "
+        f"{summary.as_recipient} as recipient) in the last {store.retention_days} days"
+    )
+    say(f"sent to review: {summary.review}, to inspection: {summary.inspect}")
+    say(
+        f"outcomes: {summary.confirmed} confirmed (latest {moment(summary.latest_confirmed_at)}), "
+        f"{summary.cleared} cleared (latest {moment(summary.latest_cleared_at)})"
+    )
+    say(f"distinct counterparties: {summary.counterparties}")
+    if summary.watch:
+        now = datetime.now(UTC).replace(tzinfo=None)
+        for entry in summary.watch:
+            state = "active" if entry.active_at(now) else "expired"
+            say(
+                f"watch list: {entry.role}, {entry.reason} (by {entry.listed_by}, "
+                f"{moment(entry.listed_at)}, expires {moment(entry.expires_at)}, {state})"
+            )
+    else:
+        say("watch list: not listed")
+    if summary.parcels:
+        table = Table(title="parcels (newest first, at most 20)")
+        for name in ("declaration", "posted", "sender", "recipient", "to", "decision", "outcome"):
+            table.add_column(name)
+        for parcel in sorted(summary.parcels, key=lambda p: p.posted_at, reverse=True)[:20]:
+            table.add_row(
+                parcel.declaration_id,
+                moment(parcel.posted_at),
+                parcel.sender_id or "-",
+                parcel.recipient_id or "-",
+                parcel.destination_country or "-",
+                parcel.decision or "-",
+                parcel.outcome or "-",
+            )
+        out.print(table)
+
+
+@history_app.command("forget")
+def history_forget(
+    party_id: Annotated[str, typer.Argument(help="The party's id.")],
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
+) -> None:
+    """Remove everything the store keeps about a party: its id in the parcels index and in
+    the stored inputs of its declarations, its watch-list entries and its id in the
+    watch-list log. Parcels past the retention window are purged at the same time."""
+    if not yes and not typer.confirm(f"forget every trace of {party_id}?"):
+        raise fail("nothing forgotten", code=1)
+    store = open_store()
+    done = store_call(lambda: store.forget(party_id, by=cli_user()))
+    say(
+        f"forgot {done.party_id}: its id taken out of {done.parcels} parcels "
+        f"({done.parcels_removed} removed, no party left on them), "
+        f"of {done.scorings_scrubbed} stored scorings, and {done.watch_entries} watch-list "
+        "entries removed"
+    )
 
 
 def main() -> None:

@@ -44,10 +44,15 @@ def parcel_fields(declaration: DeclarationIn) -> dict[str, Any]:
 
 
 class PartyHistory:
-    """History facts of declarations from the store's records (None without a store)."""
+    """History facts of declarations from the store's records (None without a store).
 
-    def __init__(self, records: PartyRecords | None) -> None:
+    `records` answers one declaration's parties (the store's cache, on the HTTP path);
+    `bulk` a whole file's (the store itself: a file's parties would only churn a cache).
+    """
+
+    def __init__(self, records: PartyRecords | None, bulk: PartyRecords | None = None) -> None:
         self.records = records
+        self.bulk = bulk if bulk is not None else records
 
     def facts(
         self, declarations: Sequence[DeclarationIn], now: datetime | None = None
@@ -79,14 +84,14 @@ class PartyHistory:
 
     def lookup(self, party_ids: list[str]) -> tuple[pd.DataFrame | None, list[WatchEntry]]:
         """What the store knows of a file's parties, for the batch pass (StoreLookup)."""
-        if self.records is None or not party_ids:
+        if self.bulk is None or not party_ids:
             return None, []
         records: dict[str, PartyParcel] = {}
         # In slices: a file can name hundreds of thousands of parties.
         for start in range(0, len(party_ids), 1000):
             chunk = party_ids[start : start + 1000]
-            for parcels in self.records.party_parcels(chunk).values():
+            for parcels in self.bulk.party_parcels(chunk).values():
                 for record in parcels:
                     records.setdefault(record.declaration_id, record)
-        watch = self.records.watch_entries(party_ids, utc_naive_now())
+        watch = self.bulk.watch_entries(party_ids, utc_naive_now())
         return records_frame(records.values()), watch

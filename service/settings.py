@@ -153,7 +153,63 @@ class RegistrySettings(BaseSettings):
         return key.encode("utf-8")
 
 
-class Settings(RegistrySettings):
+# Where the store is when nothing says otherwise: a SQLite file, nothing to install.
+DEFAULT_DATABASE_URL = "sqlite:///var/store.sqlite3"
+
+
+class StoreSettings(BaseSettings):
+    """Where the store is and what it keeps: read alike by the service and the CLI.
+
+    Apart from `Settings` so that store commands do not depend on the service's other
+    variables being valid.
+    """
+
+    model_config = SettingsConfigDict(
+        env_prefix="PARCEL_SCREEN_", extra="ignore", validate_default=True
+    )
+
+    # The store of audit trail, feedback, party history and watch list, as a URL:
+    # `sqlite:///var/store.sqlite3` (a SQLite file; four slashes for an absolute path) or
+    # `postgresql://user:password@host:5432/db`, which several replicas share. The schema
+    # is created or migrated on first use.
+    database_url: str | None = None
+    # Superseded by database_url: the SQLite file of the audit trail, as older deployments
+    # set it. Still honoured when set (and database_url is not).
+    audit_db: Path | None = None
+    # Parcels older than this are left out of party histories and purged by the audit
+    # writer (hourly) and by `history forget`. Two years: long enough for a shipper's
+    # pattern over seasons, short enough not to keep personal data without need.
+    history_retention_days: int = Field(730, ge=1, le=36500)
+    # How long the service trusts a party history it read (seconds); this process's own
+    # changes drop it at once, so this bounds how long replicas sharing a PostgreSQL store
+    # may miss each other's outcomes and watch-list changes. 0 turns the cache off.
+    history_cache_seconds: float = Field(5.0, ge=0, le=3600)
+
+    @field_validator("database_url", mode="before")
+    @classmethod
+    def _blank_url_is_none(cls, value: Any) -> Any:
+        if isinstance(value, str) and not value.strip():
+            return None
+        return value.strip() if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _one_store(self) -> StoreSettings:
+        if self.database_url is not None and self.audit_db is not None:
+            raise ValueError(
+                "set PARCEL_SCREEN_DATABASE_URL or PARCEL_SCREEN_AUDIT_DB (superseded), not both"
+            )
+        return self
+
+    def store_url(self) -> str:
+        """The store's URL: database_url, else the superseded audit_db file, else the default."""
+        if self.database_url is not None:
+            return self.database_url
+        if self.audit_db is not None:
+            return f"sqlite:///{self.audit_db}"
+        return DEFAULT_DATABASE_URL
+
+
+class Settings(RegistrySettings, StoreSettings):
     model_config = SettingsConfigDict(
         env_prefix="PARCEL_SCREEN_", extra="ignore", validate_default=True
     )
@@ -199,20 +255,19 @@ class Settings(RegistrySettings):
 
     # Record every scored declaration and every feedback outcome.
     audit_enabled: bool = True
-    # SQLite database of the audit trail and feedback.
-    audit_db: Path = Path("var/audit.sqlite3")
     # Most rows the audit writer commits in one transaction.
     audit_batch_rows: int = Field(500, ge=1)
     # How often the audit writer commits what requests queued; a clean shutdown commits
     # the rest, so this bounds only how fresh the database is, not what it keeps.
     audit_flush_seconds: float = Field(0.1, gt=0, le=10)
-    # How long an audit write waits for a locked database (a backup, another process
-    # writing) before the writer spills its rows, or POST /v1/feedback answers 503 with
-    # Retry-After; a lock is never a 500.
+    # How long a store write waits for a locked database (a backup, another process
+    # writing) before the writer spills its rows, or POST /v1/feedback (and the admin
+    # routes) answer 503 with Retry-After; a lock is never a 500.
     audit_lock_wait_seconds: float = Field(10.0, gt=0, le=600)
     # Where audit rows wait while the database cannot take them (locked past the wait, a
-    # full disk, gone), put into it when it takes writes again. Default: beside the
-    # database, `<audit_db>.spill.jsonl`; on another disk it also covers a full one.
+    # full disk, gone), put into it when it takes writes again. Default: beside a SQLite
+    # store, `<file>.spill.jsonl`; with PostgreSQL, `var/store.spill.jsonl` on each
+    # replica's own disk. On another disk than a SQLite store it also covers a full one.
     audit_spill_path: Path | None = None
     # While the audit database fails: `spill` keeps scoring (rows go to the spill file);
     # `refuse` answers scoring requests 503, where nothing may be scored without a record.

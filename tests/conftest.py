@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
 from service.scorer import Scorer
+from tests.postgres import HOW_TO_GET, PostgresServer, running_server, server_binaries
 from training.pipeline import synthetic_frame
 from training.registry import Registry
 from training.train import TrainingResult, fit_and_evaluate
@@ -53,3 +55,22 @@ def tiny_registry(tmp_path_factory: pytest.TempPathFactory, tiny_training: Train
 @pytest.fixture(scope="session")
 def tiny_scorer(tiny_registry: Path) -> Scorer:
     return Scorer.from_registry(Registry(tiny_registry))
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """A PostgreSQL server of the test run's own (skips when the binaries are missing)."""
+    binaries = server_binaries()
+    if binaries is None:
+        pytest.skip(HOW_TO_GET)
+    with running_server(binaries) as server:
+        yield server
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A fresh, empty store of each engine: a SQLite file, a database on the test server."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'var' / 'store.sqlite3'}"
+    server: PostgresServer = request.getfixturevalue("postgres_server")
+    return server.create_database()

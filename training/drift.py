@@ -13,23 +13,19 @@ held-out rows at training time (the newest traffic it was measured on).
 
 from __future__ import annotations
 
-import contextlib
 import re
-import sqlite3
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Final
 
 import numpy as np
-import orjson
 import pandas as pd
 
 from training import knowledge
 from training.features import hs_chapters, unit_weights, usd_values
 from training.model import columns_of
-from training.schema import ERROR_COLUMN, ITEM_FIELDS, PARCEL_FIELDS, normalise_declarations
+from training.schema import ERROR_COLUMN
 from training.text import matching_text
 
 PSI_MAJOR: Final = 0.25
@@ -316,28 +312,3 @@ def usable_rows(frame: pd.DataFrame) -> pd.DataFrame:
     if ERROR_COLUMN in frame:
         return frame[frame[ERROR_COLUMN].isna()]
     return frame
-
-
-def read_audit(db_path: Path, since: str | None = None) -> pd.DataFrame:
-    """Scored declarations of the audit store as a normalised frame (latest scoring each)."""
-    if not db_path.is_file():
-        raise FileNotFoundError(f"no audit database at {db_path}")
-    query = (
-        "SELECT input_json FROM scored WHERE id IN"
-        " (SELECT MAX(id) FROM scored {where} GROUP BY declaration_id) ORDER BY id"
-    )
-    where, params = ("WHERE scored_at >= ?", (since,)) if since else ("", ())
-    connection = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
-    with contextlib.closing(connection):
-        rows = connection.execute(query.format(where=where), params).fetchall()
-    records: list[dict[str, Any]] = []
-    for (input_json,) in rows:
-        declaration = orjson.loads(input_json)
-        parcel = {name: declaration.get(name) for name in PARCEL_FIELDS}
-        for item in declaration.get("items", []):
-            records.append({**parcel, **{name: item.get(name) for name in ITEM_FIELDS}})
-    if not records:
-        raise ValueError(f"{db_path}: no scored declarations{' since ' + since if since else ''}")
-    raw = pd.DataFrame.from_records(records, columns=[*PARCEL_FIELDS, *ITEM_FIELDS])
-    raw = raw.astype(object).where(raw.notna(), other=np.nan)
-    return normalise_declarations(raw, with_labels=False)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 import tempfile
 from pathlib import Path
 from typing import Any, Final
@@ -15,7 +14,8 @@ from starlette.responses import FileResponse
 from service.api.deps import AdminDep, State
 from service.api.errors import ErrorBody, ServiceUnavailableError
 from service.api.schemas import ReloadOut
-from service.audit import export_feedback
+from service.store.engine import STORE_ERRORS, StoreUnavailableError
+from service.store.export import export_feedback
 
 router = APIRouter(prefix="/v1/admin", tags=["admin"])
 
@@ -66,11 +66,11 @@ async def export(state: State, admin: AdminDep) -> FileResponse:
 
     def build() -> None:
         audit.flush()
-        export_feedback(audit.path, dest)
+        export_feedback(audit.database, dest)
 
     try:
         await anyio.to_thread.run_sync(build)
-    except (sqlite3.Error, OSError) as exc:
+    except (StoreUnavailableError, *STORE_ERRORS) as exc:
         dest.unlink(missing_ok=True)
         directory.rmdir()
         raise ServiceUnavailableError(

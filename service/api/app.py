@@ -18,7 +18,7 @@ from fastapi.openapi.utils import get_openapi
 from fastapi_offline import FastAPIOffline
 from pydantic import BaseModel
 
-from service.api import admin, feedback, health, model, score
+from service.api import admin, feedback, health, model, parties, score
 from service.api.context import RequestContextMiddleware
 from service.api.errors import install_error_handlers
 from service.api.inflight import WorkSlots
@@ -28,8 +28,9 @@ from service.api.ratelimit import RateLimiter
 from service.api.schemas import BatchRequest, JsonResponse
 from service.api.security import KeyRing
 from service.api.state import ModelHolder, ReloadFailedError, ServiceState
-from service.audit import AuditLog
+from service.party_history import PartyHistory
 from service.settings import Settings
+from service.store.store import store_of
 from training.schema import DeclarationIn
 
 log = logging.getLogger(__name__)
@@ -54,6 +55,7 @@ _TAGS = [
     {"name": "feedback", "description": "Inspection outcomes, kept for retraining"},
     {"name": "model", "description": "The model being served"},
     {"name": "admin", "description": "Operator actions; need an admin key"},
+    {"name": "parties", "description": "The watch list and party histories; need an admin key"},
     {"name": "operations", "description": "Health, readiness and metrics; open"},
 ]
 
@@ -100,9 +102,11 @@ def install_sighup_reload(state: ServiceState) -> Callable[[], None]:
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     state: ServiceState = app.state.service
-    audit = state.audit
-    if audit is not None:
-        audit.open()
+    store, audit = state.store, state.audit
+    if store is not None and audit is not None:
+        # Creates or migrates the schema (when the store can be reached: otherwise rows
+        # spill until it can) and starts the audit writer.
+        await anyio.to_thread.run_sync(store.open)
         state.metrics.watch_audit_queue(lambda: audit.depth)
     # The service starts without a model rather than not at all: /healthz answers, /readyz
     # says why it is not ready, and a reload can fix it without a restart.
@@ -115,10 +119,10 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
     finally:
         remove_sighup()
-        if audit is not None:
+        if store is not None:
             # Drains the queue: every declaration scored before shutdown is committed.
-            await anyio.to_thread.run_sync(audit.close)
-            log.info("audit log closed", extra={"audit_db": str(audit.path)})
+            await anyio.to_thread.run_sync(store.close)
+            log.info("store closed", extra={"store": store.database.describe()})
 
 
 def _openapi(app: FastAPI) -> Callable[[], dict[str, Any]]:
@@ -150,13 +154,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # itself may load later, by a reload).
     settings.signing_key()
     metrics = Metrics()
-    audit = None
+    store = None
     if settings.audit_enabled:
-        audit = AuditLog(
-            settings.audit_db,
+        store = store_of(
+            settings,
+            settings.audit_lock_wait_seconds,
             batch_rows=settings.audit_batch_rows,
             flush_interval=settings.audit_flush_seconds,
-            lock_wait=settings.audit_lock_wait_seconds,
             spill_path=settings.audit_spill_path,
             refuse_when_failing=settings.audit_on_failure == "refuse",
             on_written=lambda rows: metrics.audit_rows.labels("written").inc(rows),
@@ -168,7 +172,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         keys=KeyRing.from_settings(settings),
         metrics=metrics,
         models=ModelHolder(settings, metrics),
-        audit=audit,
+        audit=None if store is None else store.audit,
+        store=store,
+        party_history=PartyHistory(None) if store is None else PartyHistory(store.history, store),
         feedback_limiter=RateLimiter(settings.feedback_per_minute, settings.feedback_burst),
         work_slots=WorkSlots(settings.max_concurrent_batches, settings.max_body_bytes),
     )
@@ -183,7 +189,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.service = state
     install_error_handlers(app)
-    for module in (score, feedback, model, admin, health):
+    for module in (score, feedback, model, admin, parties, health):
         app.include_router(module.router)
     app.openapi = _openapi(app)  # type: ignore[method-assign]
 

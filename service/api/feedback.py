@@ -27,7 +27,8 @@ from service.api.errors import (
 from service.api.ratelimit import retry_after
 from service.api.schemas import FeedbackIn, FeedbackOut
 from service.api.security import Caller
-from service.audit import AuditLog, AuditUnavailableError, Scoring
+from service.store import AuditLog, Scoring
+from service.store import StoreUnavailableError as AuditUnavailableError
 
 router = APIRouter(prefix="/v1", tags=["feedback"])
 

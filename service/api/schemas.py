@@ -7,6 +7,7 @@ orjson, which keeps model validation off the hot path.
 
 from __future__ import annotations
 
+from datetime import date, datetime
 from typing import Any, Literal
 
 import orjson
@@ -180,3 +181,76 @@ class Readiness(BaseModel):
     model_version: str | None = None
     reason: str | None = None
     audit: Literal["ok", "disabled", "stopped", "failing"]
+
+
+# -- the watch list and party histories (admin) ------------------------------------------
+
+
+class WatchEntryIn(BaseModel):
+    """A party to put on the watch list (or whose entry for that role to update)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    party_id: str = Field(min_length=1, max_length=64, examples=["S-5F2A9C"])
+    role: Literal["sender", "recipient"]
+    reason: str = Field(min_length=1, max_length=500, examples=["seized plates, case 2026/118"])
+    # A date: the entry stands through that day (UTC); or an ISO 8601 datetime.
+    expires: date | datetime | None = None
+
+
+class WatchEntryOut(BaseModel):
+    party_id: str
+    role: Literal["sender", "recipient"]
+    reason: str
+    # Who listed it: `key:<key id>`, `cli:<user>`, or `no key` on a service without keys.
+    listed_by: str
+    listed_at: datetime
+    expires_at: datetime | None
+    # Whether it applies now (not expired).
+    active: bool
+
+
+class WatchListOut(BaseModel):
+    entries: list[WatchEntryOut]
+
+
+class WatchChangeOut(BaseModel):
+    entry: WatchEntryOut
+    created: bool
+
+
+class WatchRemovedOut(BaseModel):
+    party_id: str
+    removed: list[WatchEntryOut]
+
+
+class PartyParcelOut(BaseModel):
+    declaration_id: str
+    posted_at: datetime
+    sender_id: str | None
+    recipient_id: str | None
+    destination_country: str | None
+    gross_weight_kg: float | None
+    decision: str | None
+    outcome: Literal["confirmed", "cleared"] | None
+    outcome_at: datetime | None
+
+
+class PartyHistoryOut(BaseModel):
+    """What the store knows of a party within the retention window."""
+
+    party_id: str
+    as_sender: int
+    as_recipient: int
+    # Parcels whose latest decision was review / inspect.
+    review: int
+    inspect: int
+    confirmed: int
+    cleared: int
+    latest_confirmed_at: datetime | None
+    latest_cleared_at: datetime | None
+    counterparties: int
+    watch: list[WatchEntryOut]
+    # Newest first, at most `limit` of them; `parcels_total` counts them all.
+    parcels: list[PartyParcelOut]
+    parcels_total: int

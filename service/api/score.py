@@ -356,7 +356,7 @@ async def _score_csv(call: ScoringCall, request: Request, work: Work) -> Streami
     begin = time.perf_counter()
     history = call.state.party_history
     chunks = score_csv_bytes(
-        call.scorer, body, store=history.lookup if history.records is not None else None
+        call.scorer, body, store=history.lookup if history.bulk is not None else None
     )
     del body  # the reader holds what it needs
 

@@ -1,4 +1,4 @@
-"""What one running app holds: settings, keys, metrics, the audit log and the model.
+"""What one running app holds: settings, keys, metrics, the store and the model.
 
 The serving model sits behind one attribute that is swapped in a single assignment.
 A request takes the scorer once, at its start, and keeps that reference, so requests in
@@ -21,10 +21,10 @@ from service.api.inflight import WorkSlots
 from service.api.metrics import Metrics
 from service.api.ratelimit import RateLimiter
 from service.api.security import KeyRing
-from service.audit import AuditLog
 from service.party_history import PartyHistory
 from service.scorer import Scorer, ScoringPolicy
 from service.settings import Settings, SettingsError
+from service.store import AuditLog, Store
 from training.registry import Registry, RegistryError
 
 log = logging.getLogger(__name__)
@@ -122,7 +122,10 @@ class ServiceState:
     keys: KeyRing
     metrics: Metrics
     models: ModelHolder
+    # The store's audit writer (None: PARCEL_SCREEN_AUDIT_ENABLED=false).
     audit: AuditLog | None
+    # The store itself: party histories (`store.history`, cached), the watch list, exports.
+    store: Store | None = None
     coalescer: DeclarationCoalescer = field(default_factory=DeclarationCoalescer)
     # The parties' history from the store (none until the app factory connects one).
     party_history: PartyHistory = field(default_factory=lambda: PartyHistory(None))

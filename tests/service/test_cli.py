@@ -167,3 +167,41 @@ def test_train_with_corpora_learns_written_sets_and_sets_thresholds_on_ordinary_
         "some_writer": "train",
     }
     assert written_sets["ordinary"]["benign_parcels_flagged"] <= 0.02
+
+
+def test_watchlist_and_history_commands(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PARCEL_SCREEN_DATABASE_URL", f"sqlite:///{tmp_path / 'store.sqlite3'}")
+
+    def run(*args: str) -> tuple[int, str]:
+        result = runner.invoke(app, list(args))
+        return result.exit_code, result.output
+
+    code, output = run(
+        "watchlist",
+        "add",
+        "S-9",
+        "--role",
+        "sender",
+        "--reason",
+        "tip-off",
+        "--expires",
+        "2099-01-31",
+    )
+    assert (code, output.strip()) == (0, "added: S-9 as sender until 2099-02-01 00:00:00")
+    code, output = run("watchlist", "add", "S-9", "--role", "carrier", "--reason", "x")
+    assert code == 2 and "role: must be sender or recipient" in output
+    bad = tmp_path / "bad.csv"
+    bad.write_text("party_id,role,reason,expires\nA,sender,x,\nB,sender,,\n", encoding="utf-8")
+    code, output = run("watchlist", "import", str(bad))
+    assert code == 2 and "row 3, reason" in output and "nothing imported" in output
+    good = tmp_path / "good.csv"
+    good.write_text("party_id,role,reason,expires\nA,sender,x,\nB,recipient,y,\n", encoding="utf-8")
+    assert run("watchlist", "import", str(good)) == (0, f"imported 2 entries from {good}\n")
+    code, output = run("watchlist", "list")
+    assert code == 0 and "S-9" in output and "B" in output
+    code, output = run("history", "show", "S-9")
+    assert code == 0 and "0 parcels" in output and "tip-off" in output
+    code, output = run("history", "forget", "S-9", "--yes")
+    assert code == 0 and "1 watch-list entries removed" in output
+    assert run("watchlist", "remove", "S-9")[0] == 1
+    assert run("watchlist", "remove", "A") == (0, "removed: A as sender\n")

@@ -14,7 +14,8 @@ def test_defaults() -> None:
     settings = Settings()
     assert settings.models_dir == Path("models")
     assert settings.model_version is None
-    assert settings.audit_db == Path("var/audit.sqlite3")
+    assert settings.audit_db is None
+    assert settings.store_url() == "sqlite:///var/store.sqlite3"
     assert settings.audit_enabled
     assert settings.max_body_bytes == 10 * 1024 * 1024
     assert settings.max_batch_declarations == 1000

@@ -135,6 +135,7 @@ def test_sighup_reloads(
         metrics=metrics,
         models=ModelHolder(settings, metrics),
         audit=None,
+        store=None,
     )
 
     async def scenario() -> tuple[Any, Any]:
