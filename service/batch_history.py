@@ -15,7 +15,7 @@ from datetime import datetime
 import pandas as pd
 
 from training.history import PARCEL_COLUMNS, HistoryTable, WatchEntry
-from training.schema import normalise_declarations
+from training.schema import LINE_COLUMN, normalise_declarations
 from training.tables import Source, TableFormat, iter_table_batches, table_frame
 
 # What the store knows of some parties: their earlier parcels (a parcel frame with outcome
@@ -33,12 +33,13 @@ def file_parcels(source: Source, table_format: TableFormat, chunk_rows: int) -> 
     present = [c for c in PARCEL_COLUMNS if c in table_format.frame_columns()]
     if "declaration_id" not in present:
         return pd.DataFrame(columns=list(PARCEL_COLUMNS))
+    # The line numbers name rows without an id as scoring names them ("ROW-<line>").
+    extra = [LINE_COLUMN]
     for table in iter_table_batches(source, chunk_rows=chunk_rows, table_format=table_format):
-        raw = table_frame(table.select(present))
-        # Only the parcel columns are read: a placeholder description keeps the normaliser
-        # from reporting the absent one.
-        raw["description"] = "-"
-        normalised = normalise_declarations(raw, decimal=table_format.decimal, with_labels=False)
+        raw = table_frame(table.select([*present, *extra]))
+        normalised = normalise_declarations(
+            raw, decimal=table_format.decimal, with_labels=False, only=PARCEL_COLUMNS
+        )
         part = normalised[list(PARCEL_COLUMNS)]
         parts.append(part[part["declaration_id"].notna()].drop_duplicates("declaration_id"))
     if not parts:

@@ -131,8 +131,6 @@ PARCEL_COLUMNS: Final = (
 OUTCOME_COLUMNS: Final = ("outcome", "outcome_at")
 
 _DAY_NS: Final = 86_400 * 10**9
-# A window longer than any history (and short enough that no time overflows with it).
-_EVER: Final = 100 * 366 * _DAY_NS
 
 
 def records_frame(records: Iterable[PartyParcel]) -> pd.DataFrame:
@@ -173,7 +171,9 @@ class HistoryTable:
         watch: Sequence[WatchEntry] = (),
         now: datetime | None = None,
     ) -> HistoryTable:
-        parcels = parcels.drop_duplicates("declaration_id").reset_index(drop=True)
+        if not pd.Index(parcels["declaration_id"]).is_unique:
+            parcels = parcels.drop_duplicates("declaration_id")
+        parcels = parcels.reset_index(drop=True)
         facts = history_facts(parcels, known=known, watch=watch, now=now)
         return cls(
             pd.Index(parcels["declaration_id"]),
@@ -254,13 +254,12 @@ def history_facts(
         others = others[~others["declaration_id"].isin(targets["declaration_id"])]
         everything = pd.concat([targets, others], ignore_index=True)
     # A parcel counts once however often it is listed (a file can repeat a declaration).
-    everything = everything.drop_duplicates("declaration_id", keep="first").reset_index(drop=True)
-    n_targets = len(targets.drop_duplicates("declaration_id"))
-    target_pos = (
-        pd.Index(everything["declaration_id"]).get_indexer(targets["declaration_id"])
-        if n_targets != len(targets) or len(everything) != len(targets)
-        else np.arange(len(targets))
-    )
+    target_pos = np.arange(len(targets))
+    identity = len(everything) == len(targets)
+    if not pd.Index(everything["declaration_id"]).is_unique:
+        identity = False
+        everything = everything.drop_duplicates("declaration_id").reset_index(drop=True)
+        target_pos = pd.Index(everything["declaration_id"]).get_indexer(targets["declaration_id"])
 
     time = everything["posted_at"].fillna(moment).to_numpy("datetime64[ns]").astype(np.int64)
     # Ties in time (date-only posted_at) are broken by declaration id, never arrival order.
@@ -268,208 +267,200 @@ def history_facts(
     rank[np.lexsort((everything["declaration_id"].to_numpy(dtype=str), time))] = np.arange(
         len(everything)
     )
-    sender = everything["sender_id"].to_numpy(dtype=object)
-    recipient = everything["recipient_id"].to_numpy(dtype=object)
-    destination = everything["destination_country"].to_numpy(dtype=object)
+    timeline = _Timeline(time, rank, RECENT_DAYS * _DAY_NS)
+    sender, sender_names = _codes(everything["sender_id"])
+    recipient, recipient_names = _codes(everything["recipient_id"])
+    destination, _ = _codes(everything["destination_country"])
     weight = everything["gross_weight_kg"].to_numpy(dtype=np.float64)
     outcomes: pd.Series = everything["outcome"]
     seized = outcomes.eq("confirmed").to_numpy(dtype=bool)
-    confirmed = seized.astype(np.float64)
-    cleared = outcomes.eq("cleared").to_numpy(dtype=np.float64)
-    window = RECENT_DAYS * _DAY_NS
+    cleared = outcomes.eq("cleared").to_numpy(dtype=bool)
 
     facts: dict[str, np.ndarray] = {}
     for role, party, other in (("sender", sender, recipient), ("recipient", recipient, sender)):
-        known_party = _present(party)
-        ones = known_party.astype(np.float64)
-        facts[f"{role}_parcels_before"] = _before(party, time, rank, ones)
         counterpart = "recipients" if role == "sender" else "senders"
-        facts[f"{role}_{counterpart}"] = _distinct_recent(party, other, time, rank, _EVER)
-        facts[f"{role}_{counterpart}_30d"] = _distinct_recent(party, other, time, rank, window)
-        facts[f"{role}_confirmed"] = _before(party, time, rank, confirmed)
-        facts[f"{role}_cleared"] = _before(party, time, rank, cleared)
-        facts[f"{role}_last_confirmed"] = _last_before(party, time, rank, seized)
-    lane = np.array(
-        [None if s is None else f"{s}\x1f{d}" for s, d in zip(sender, destination, strict=True)],
-        dtype=object,
-    )
+        by_party = timeline.grouped(party)
+        facts[f"{role}_parcels_before"] = by_party.before(np.ones(len(party)))
+        facts[f"{role}_confirmed"] = by_party.before(seized)
+        facts[f"{role}_cleared"] = by_party.before(cleared)
+        facts[f"{role}_last_confirmed"] = by_party.last_day_before(seized)
+        # A pair of parties enters the count at its first parcel, or at one after a gap
+        # longer than the window, and leaves the window after a parcel no other parcel of
+        # the pair follows within it.
+        pair = np.where((party >= 0) & (other >= 0), party * (int(other.max()) + 1) + other, -1)
+        first, enters, leaves = timeline.grouped(pair).runs()
+        facts[f"{role}_{counterpart}"] = by_party.before(first)
+        facts[f"{role}_{counterpart}_30d"] = by_party.before(enters) - by_party.in_window_before(
+            leaves, before_window=True
+        )
+    lane = np.where(sender >= 0, sender * (int(destination.max()) + 2) + (destination + 1), -1)
     kg = np.where(np.isfinite(weight), weight, 0.0)
-    facts["sender_lane_kg_30d"] = _before(lane, time, rank, kg, expire_after=window)
+    facts["sender_lane_kg_30d"] = timeline.grouped(lane).in_window_before(kg)
 
-    listed: dict[tuple[str, str], str] = {
-        (entry.party_id, entry.role): entry.reason for entry in watch if entry.active_at(moment)
-    }
-    for role, party in (("sender", sender), ("recipient", recipient)):
-        reasons = np.empty(len(party), dtype=object)
-        reasons[:] = [listed.get((p, role)) for p in party.tolist()]
+    listed = [entry for entry in watch if entry.active_at(moment)]
+    for role, codes, names in (
+        ("sender", sender, sender_names),
+        ("recipient", recipient, recipient_names),
+    ):
+        reason_of = {entry.party_id: entry.reason for entry in listed if entry.role == role}
+        by_code = np.full(len(names) + 1, None, dtype=object)
+        if reason_of:
+            by_code[:-1] = pd.Series(names, dtype=object).map(reason_of).to_numpy(dtype=object)
+            by_code[pd.isna(by_code)] = None
+        reasons = by_code[codes]  # code -1 picks the trailing None
         facts[f"{role}_watch_reason"] = reasons
-        facts[f"{role}_watchlisted"] = np.array([r is not None for r in reasons], dtype=np.float64)
+        facts[f"{role}_watchlisted"] = np.not_equal(reasons, None).astype(np.float64)
 
-    out = pd.DataFrame({name: facts[name][target_pos] for name in HISTORY_FACTS})
+    out = pd.DataFrame(
+        {name: facts[name] if identity else facts[name][target_pos] for name in HISTORY_FACTS},
+        copy=False,
+    )
     out.index = parcels.index
     return out
 
 
 def _tidy(parcels: pd.DataFrame) -> pd.DataFrame:
+    """The columns read here, typed: datetimes, floats, and strings or None."""
     out = pd.DataFrame(index=range(len(parcels)))
     for name in (*PARCEL_COLUMNS, *OUTCOME_COLUMNS):
-        values = parcels[name].to_numpy() if name in parcels.columns else None
+        present = name in parcels.columns
         if name in ("posted_at", "outcome_at"):
-            out[name] = pd.to_datetime(
-                pd.Series(values if values is not None else [pd.NaT] * len(parcels)),
-                errors="coerce",
-                utc=True,
-            ).dt.tz_localize(None)
+            values = parcels[name].to_numpy() if present else [pd.NaT] * len(parcels)
+            out[name] = pd.to_datetime(pd.Series(values), errors="coerce", utc=True).dt.tz_localize(
+                None
+            )
         elif name == "gross_weight_kg":
-            out[name] = pd.to_numeric(
-                pd.Series(values if values is not None else [np.nan] * len(parcels)),
-                errors="coerce",
-            ).to_numpy(dtype=np.float64)
+            values = parcels[name].to_numpy() if present else [np.nan] * len(parcels)
+            out[name] = pd.to_numeric(pd.Series(values), errors="coerce").to_numpy(np.float64)
         else:
-            column = np.full(len(parcels), None, dtype=object)
-            if values is not None:
-                column[:] = [None if _missing(v) else str(v) for v in values.tolist()]
-            out[name] = column
-    out["declaration_id"] = out["declaration_id"].astype(object)
+            out[name] = _texts(parcels[name] if present else None, len(parcels))
     return out
 
 
-def _missing(value: object) -> bool:
-    return value is None or (isinstance(value, float) and np.isnan(value)) or value == ""
+def _texts(column: pd.Series | None, length: int) -> np.ndarray:
+    """Strings or None (blank and missing cells are None)."""
+    if column is None:
+        return np.full(length, None, dtype=object)
+    values = pd.Series(column.to_numpy(dtype=object), dtype=object)
+    blank = values.isna().to_numpy() | (values == "").to_numpy()
+    # Normalised frames hold strings already: one C pass tells, and nothing is converted.
+    if pd.api.types.infer_dtype(values, skipna=True) not in ("string", "empty"):
+        values = values.map(lambda v: v if isinstance(v, str) else str(v))
+    out = values.to_numpy(dtype=object)
+    out[blank] = None
+    return out
 
 
-def _present(party: np.ndarray) -> np.ndarray:
-    return np.array([p is not None for p in party.tolist()], dtype=bool)
+def _codes(column: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Integer codes of a column's values (-1 for none) and the values by code."""
+    codes, names = pd.factorize(column, use_na_sentinel=True)
+    return np.asarray(codes, dtype=np.int64), np.asarray(names, dtype=object)
 
 
-def _codes(keys: np.ndarray) -> np.ndarray:
-    """Integer codes of keys; -1 for a missing key."""
-    codes, _ = pd.factorize(pd.Series(keys, dtype=object), use_na_sentinel=True)
-    return np.asarray(codes, dtype=np.int64)
+class _Timeline:
+    """Parcels placed in time, for counting per group what came before each of them.
 
-
-def _sweep(
-    events: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
-    queries: tuple[np.ndarray, np.ndarray, np.ndarray],
-) -> np.ndarray:
-    """For each query: the sum of its group's event values strictly before it.
-
-    Events `(group, time, order, value)` and queries `(group, time, order)` are placed by
-    (time, order); a query comes before an event at the same place, so a parcel never
-    counts its own event. Group -1 (no such party) has no events and gets 0.
+    A parcel's place is (time, rank): `rank` orders parcels by time, then declaration id.
+    Window edges are compared on a dense numbering of the instants involved, so a group
+    and an instant pack into one sortable integer.
     """
-    e_group, e_time, e_order, e_value = events
-    q_group, q_time, q_order = queries
-    keep = e_group >= 0
-    e_group, e_time, e_order, e_value = e_group[keep], e_time[keep], e_order[keep], e_value[keep]
-    n_events = len(e_group)
-    group = np.concatenate([e_group, q_group])
-    is_event = np.concatenate([np.ones(n_events, np.int8), np.zeros(len(q_group), np.int8)])
-    place = np.lexsort(
-        (is_event, np.concatenate([e_order, q_order]), np.concatenate([e_time, q_time]), group)
-    )
-    value = np.concatenate([e_value, np.zeros(len(q_group))])[place]
-    running = np.cumsum(value)
-    sorted_group = group[place]
-    starts = np.flatnonzero(np.r_[True, sorted_group[1:] != sorted_group[:-1]])
-    # What was summed before each group began, spread over the group's rows.
-    before_group = np.repeat(running[starts] - value[starts], np.diff(np.r_[starts, len(place)]))
-    within = running - before_group
-    position = np.empty(len(place), dtype=np.int64)
-    position[place] = np.arange(len(place))
-    out = within[position[n_events:]]
-    out[q_group < 0] = 0.0
-    # Sums of whole numbers stay whole despite the running total's rounding.
-    return np.asarray(np.round(out, 6), dtype=np.float64)
+
+    def __init__(self, time: np.ndarray, rank: np.ndarray, window: int) -> None:
+        self.time = time
+        self.rank = rank
+        self.window = window
+        instants = np.unique(np.concatenate([time, time - window]))
+        self.instant = np.searchsorted(instants, time)
+        self.window_start = np.searchsorted(instants, time - window)
+        self.bits = max(1, len(instants).bit_length())
+
+    def grouped(self, group: np.ndarray) -> _Groups:
+        return _Groups(self, group)
 
 
-def _before(
-    party: np.ndarray,
-    time: np.ndarray,
-    rank: np.ndarray,
-    value: np.ndarray,
-    *,
-    expire_after: int | None = None,
-) -> np.ndarray:
-    """Per parcel: the sum of `value` over its party's earlier parcels (optionally only
-    those of the last `expire_after` nanoseconds)."""
-    group = _codes(party)
-    last = np.full(len(time), np.iinfo(np.int64).max)
-    e_group, e_time, e_order, e_value = group, time, rank, value
-    if expire_after is not None:
-        # A parcel leaves the window just after `expire_after`: a parcel posted exactly
-        # that much later still counts it.
-        e_group = np.concatenate([group, group])
-        e_time = np.concatenate([time, time + expire_after])
-        e_order = np.concatenate([rank, last])
-        e_value = np.concatenate([value, -value])
-    return _sweep((e_group, e_time, e_order, e_value), (group, time, rank))
+class _Groups:
+    """Parcels sorted by (group, place): sums over earlier parcels of the same group."""
 
+    def __init__(self, timeline: _Timeline, group: np.ndarray) -> None:
+        self.timeline = timeline
+        self.group = group
+        # One integer key sorts by group, then place (ranks are 0..n-1).
+        self.order = np.argsort(group * len(group) + timeline.rank, kind="stable")
+        sorted_group = group[self.order]
+        position = np.arange(len(group))
+        starts = np.r_[True, sorted_group[1:] != sorted_group[:-1]] if len(group) else position
+        # Each sorted position's group start.
+        self.start = np.maximum.accumulate(np.where(starts, position, 0))
+        self.sorted_group = sorted_group
 
-def _distinct_recent(
-    party: np.ndarray, other: np.ndarray, time: np.ndarray, rank: np.ndarray, window: int
-) -> np.ndarray:
-    """Per parcel: distinct counterparties of its party's parcels in the last `window`.
+    def _unsorted(self, values: np.ndarray) -> np.ndarray:
+        out = np.empty_like(values)
+        out[self.order] = values
+        return np.where(self.group >= 0, out, 0) if out.dtype.kind == "f" else out
 
-    A (party, counterparty) pair counts while one of its parcels lies in the window: it
-    enters at a parcel that follows a gap longer than the window (or its first parcel) and
-    leaves `window` after a parcel that no other parcel of the pair follows within it.
-    """
-    group = _codes(party)
-    pair = _codes(
-        np.array(
-            [
-                None if p is None or o is None else f"{p}\x1f{o}"
-                for p, o in zip(party, other, strict=True)
-            ],
-            dtype=object,
+    def _prefix(self, values: np.ndarray) -> np.ndarray:
+        """Per sorted position: the sum of `values` at earlier positions of its group."""
+        ordered = np.asarray(values, dtype=np.float64)[self.order]
+        running = np.cumsum(ordered) - ordered
+        return np.asarray(running - running[self.start], dtype=np.float64)
+
+    def before(self, values: np.ndarray) -> np.ndarray:
+        """Per parcel: the sum of `values` over its group's earlier parcels."""
+        return np.asarray(np.round(self._unsorted(self._prefix(values)), 6), dtype=np.float64)
+
+    def in_window_before(self, values: np.ndarray, *, before_window: bool = False) -> np.ndarray:
+        """Per parcel: the sum of `values` over its group's earlier parcels posted within
+        the window before it (`before_window`: posted before that window instead)."""
+        timeline = self.timeline
+        prefix = self._prefix(values)
+        shift = timeline.bits
+        keys = (self.sorted_group << shift) | timeline.instant[self.order]
+        wanted = (self.sorted_group << shift) | timeline.window_start[self.order]
+        # The first position of the group posted at or after the window's start.
+        edge = np.maximum(np.searchsorted(keys, wanted, side="left"), self.start)
+        inside = prefix - prefix[np.minimum(edge, len(prefix) - 1)] if len(prefix) else prefix
+        sums = prefix[np.minimum(edge, len(prefix) - 1)] if before_window else inside
+        if before_window:
+            # Parcels before the window: everything up to the edge, nothing when the edge
+            # is the parcel itself or the group's start.
+            sums = np.where(edge > self.start, sums, 0.0)
+        return np.asarray(np.round(self._unsorted(sums), 6), dtype=np.float64)
+
+    def runs(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Per parcel of a group (a pair of parties): whether it is the group's first, and
+        whether it starts or ends a run of parcels no more than the window apart."""
+        time = self.timeline.time[self.order]
+        group = self.sorted_group
+        known = group >= 0
+        same_before = np.r_[False, group[1:] == group[:-1]] & known
+        gap_before = np.r_[0, np.diff(time)]
+        same_after = np.r_[same_before[1:], False]
+        gap_after = np.r_[np.diff(time), 0]
+        window = self.timeline.window
+        first = known & ~same_before
+        enters = known & (~same_before | (gap_before > window))
+        leaves = known & (~same_after | (gap_after > window))
+        return tuple(  # type: ignore[return-value]
+            self._unsorted(flag.astype(np.float64)) for flag in (first, enters, leaves)
         )
-    )
-    known = np.flatnonzero(pair >= 0)
-    if len(known) == 0:
-        return np.zeros(len(time))
-    order = known[np.lexsort((rank[known], time[known], pair[known]))]
-    same_as_previous = np.r_[False, pair[order][1:] == pair[order][:-1]]
-    gap_before = np.r_[0, np.diff(time[order])]
-    enters = ~same_as_previous | (gap_before > window)
-    same_as_next = np.r_[same_as_previous[1:], False]
-    gap_after = np.r_[np.diff(time[order]), 0]
-    leaves = ~same_as_next | (gap_after > window)
-    last = np.iinfo(np.int64).max
-    entering, leaving = order[enters], order[leaves]
-    events = (
-        np.concatenate([group[entering], group[leaving]]),
-        np.concatenate([time[entering], time[leaving] + window]),
-        np.concatenate([rank[entering], np.full(len(leaving), last)]),
-        np.concatenate([np.ones(len(entering)), -np.ones(len(leaving))]),
-    )
-    return _sweep(events, (group, time, rank))
 
-
-def _last_before(
-    party: np.ndarray, time: np.ndarray, rank: np.ndarray, mask: np.ndarray
-) -> np.ndarray:
-    """Per parcel: the ISO date of its party's latest earlier parcel where `mask` holds."""
-    group = _codes(party)
-    out = np.full(len(time), None, dtype=object)
-    events = np.flatnonzero(mask & (group >= 0))
-    if len(events) == 0:
+    def last_day_before(self, mask: np.ndarray) -> np.ndarray:
+        """Per parcel: the ISO date of its group's latest earlier parcel where `mask` holds."""
+        ordered = np.asarray(mask, dtype=bool)[self.order] & (self.sorted_group >= 0)
+        position = np.arange(len(ordered))
+        latest = (
+            np.maximum.accumulate(np.where(ordered, position, -1)) if len(ordered) else position
+        )
+        previous = np.r_[-1, latest[:-1]] if len(ordered) else position
+        found = (previous >= self.start) & (previous >= 0)
+        out_sorted = np.full(len(ordered), None, dtype=object)
+        if found.any():
+            days = self.timeline.time[self.order][previous[found]] // _DAY_NS
+            out_sorted[found] = [str(np.datetime64(int(d), "D")) for d in days.tolist()]
+        out = np.empty(len(ordered), dtype=object)
+        out[self.order] = out_sorted
+        out[self.group < 0] = None
         return out
-    n_events = len(events)
-    all_group = np.concatenate([group[events], group])
-    all_time = np.concatenate([time[events], time])
-    is_event = np.concatenate([np.ones(n_events, np.int8), np.zeros(len(time), np.int8)])
-    place = np.lexsort((is_event, np.concatenate([rank[events], rank]), all_time, all_group))
-    day = all_time[place] // _DAY_NS
-    seen = pd.Series(np.where(is_event[place] == 1, day, np.nan))
-    # Within a group places run in time order: the latest earlier event is the last one.
-    latest = seen.groupby(all_group[place]).ffill().to_numpy()
-    position = np.empty(len(place), dtype=np.int64)
-    position[place] = np.arange(len(place))
-    found = latest[position[n_events:]]
-    has = np.isfinite(found) & (group >= 0)
-    out[has] = [str(np.datetime64(int(v), "D")) for v in found[has].tolist()]
-    return out
 
 
 def _plural(n: float, one: str, many: str) -> str:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Sequence
 from datetime import date, datetime
 from typing import Annotated, Any, Final, Literal
 
@@ -849,6 +849,7 @@ def normalise_declarations(
     *,
     decimal: Literal[",", "."] | None = None,
     with_labels: bool | None = None,
+    only: Sequence[str] | None = None,
 ) -> pd.DataFrame:
     """Typed, checked declaration columns from a frame whose headers are already canonical.
 
@@ -859,6 +860,8 @@ def normalise_declarations(
 
     `decimal` fixes the decimal separator of numeric text columns; by default it is
     inferred per column. `with_labels` defaults to whether a `label` column is present.
+    `only` normalises just those fields (a pass that reads a few columns of a file); the
+    checks of fields left out are left out too.
     """
     index = raw.index
     lines = raw[LINE_COLUMN] if LINE_COLUMN in raw.columns else None
@@ -867,6 +870,8 @@ def normalise_declarations(
     if with_labels is None:
         with_labels = "label" in raw.columns
     fields = ALL_FIELDS if with_labels else DECLARATION_FIELDS
+    if only is not None:
+        fields = tuple(field for field in fields if field in only)
 
     def column(field: str) -> pd.Series:
         if field in raw.columns:
@@ -925,8 +930,9 @@ def normalise_declarations(
     # Required fields. The description normaliser raises rather than return nothing, so an
     # empty result without a message is a blank cell (missing or only whitespace): found
     # without a second pass over the column.
-    missing_description = frame["description"].isna() & description_messages.isna()
-    errors.add("description", missing_description, "is required and must not be empty")
+    if "description" in frame.columns:
+        missing_description = frame["description"].isna() & description_messages.isna()
+        errors.add("description", missing_description, "is required and must not be empty")
 
     # A missing declaration id gets one derived from the row, so every row is its own parcel.
     missing_id = frame["declaration_id"].isna() | (frame["declaration_id"] == "")
@@ -935,7 +941,7 @@ def normalise_declarations(
         frame.loc[missing_id, "declaration_id"] = "ROW-" + row_ids[missing_id].astype(str)
 
     # Item numbers default to the row's position within its parcel (grouped only if needed).
-    if bool(frame["item_no"].isna().any()):
+    if "item_no" in frame.columns and bool(frame["item_no"].isna().any()):
         position = frame.groupby("declaration_id", sort=False).cumcount() + 1
         frame["item_no"] = frame["item_no"].fillna(position.astype("float64"))
 

@@ -199,3 +199,11 @@ def test_parcels_without_parties_or_dates_have_no_history() -> None:
     facts = history_facts(parcels, now=NOW)
     assert (facts[list(COUNT_FACTS)] == 0).all().all()
     assert len(history_facts(parcels.iloc[:0], now=NOW)) == 0
+
+
+def test_a_declaration_listed_twice_is_one_parcel_beside_the_stores() -> None:
+    day = datetime(2026, 1, 5)
+    listed = records_frame([PartyParcel("A", day, "s", "r", "CN", 1.0)] * 2)
+    known = records_frame([PartyParcel("B", day - timedelta(days=1), "s", "r2", "CN", 1.0)])
+    facts = history_facts(listed, known=known, now=NOW)
+    assert facts["sender_parcels_before"].tolist() == [1.0, 1.0]

@@ -1,0 +1,116 @@
+"""Who sends it, end to end: outcomes and the watch list raise the next parcel of a party,
+over HTTP and in batch alike, and forgetting the party takes it back (contract section 5)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+from fastapi.testclient import TestClient
+from typer.testing import CliRunner
+
+from service.cli import app as cli
+from tests.service.factories import armour_declaration, make_declaration, make_item
+
+
+def _jacket(declaration_id: str, sender: str, posted: str = "2026-05-01") -> dict[str, Any]:
+    """An ordinary-looking parcel: a winter jacket, 3 kg, sent as a gift."""
+    return make_declaration(
+        declaration_id,
+        items=[
+            make_item(
+                description="куртка зимняя",
+                hs_code="6201",
+                quantity=1,
+                net_weight_kg=3.0,
+                value=3000,
+                currency="RUB",
+            )
+        ],
+        posted_at=posted,
+        gross_weight_kg=3.2,
+        sender_id=sender,
+        recipient_id="R-new",
+    )
+
+
+def _seize(client: TestClient, sender: str) -> None:
+    """Five parcels of plates from `sender`, each confirmed on inspection."""
+    for day in range(1, 6):
+        declaration = armour_declaration(f"RB10000000{day}RU")
+        declaration.update(sender_id=sender, recipient_id=f"R-{day}", posted_at=f"2026-03-0{day}")
+        assert client.post("/v1/score", json=declaration).status_code == 200
+        outcome = {"declaration_id": declaration["declaration_id"], "outcome": "confirmed"}
+        assert client.post("/v1/feedback", json=outcome).status_code == 201
+
+
+def _score(client: TestClient, declaration: dict[str, Any]) -> dict[str, Any]:
+    response = client.post("/v1/score", json=declaration)
+    assert response.status_code == 200, response.text
+    return dict(response.json())
+
+
+def _codes(scored: dict[str, Any]) -> list[str]:
+    return [reason["code"] for item in scored["items"] for reason in item["reasons"]]
+
+
+def test_seizures_raise_the_senders_next_parcel_until_the_sender_is_forgotten(
+    client: TestClient,
+) -> None:
+    _seize(client, "S-caught")
+    caught = _score(client, _jacket("RB200000001RU", "S-caught"))
+    new = _score(client, _jacket("RB200000002RU", "S-new"))
+    assert caught["parcel_risk_score"] > new["parcel_risk_score"]
+    assert caught["decision"] != "clear"
+    assert "sender_history" in _codes(caught)
+    message = next(
+        r["message"] for r in caught["items"][0]["reasons"] if r["code"] == "sender_history"
+    )
+    assert message == "sender had 5 confirmed seizures, latest 2026-03-05"
+
+    store = client.app.state.service.store  # type: ignore[attr-defined]
+    store.audit.flush(timeout=10)
+    store.forget("S-caught", by="test")
+    again = _score(client, _jacket("RB200000001RU", "S-caught"))
+    assert again["parcel_risk_score"] == pytest.approx(new["parcel_risk_score"], abs=1e-3)
+    assert "sender_history" not in _codes(again)
+
+
+def test_a_watch_listed_recipient_is_named_in_the_reasons(client: TestClient) -> None:
+    listed = {"party_id": "R-list", "role": "recipient", "reason": "collects plates"}
+    assert client.post("/v1/admin/watchlist", json=listed).status_code == 201
+    declaration = _jacket("RB300000001RU", "S-any")
+    declaration["recipient_id"] = "R-list"
+    scored = _score(client, declaration)
+    plain = _score(client, _jacket("RB300000002RU", "S-any2"))
+    assert scored["parcel_risk_score"] > plain["parcel_risk_score"]
+    reasons = [r for item in scored["items"] for r in item["reasons"] if r["code"] == "watchlist"]
+    assert reasons and reasons[0]["message"] == "recipient on the watch list: collects plates"
+
+
+def test_batch_reads_the_same_store(
+    client: TestClient, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _seize(client, "S-caught")
+    store = client.app.state.service.store  # type: ignore[attr-defined]
+    store.audit.flush(timeout=10)
+    over_http = _score(client, _jacket("RB400000001RU", "S-caught"))
+    declaration = _jacket("RB400000001RU", "S-caught")
+    item = declaration.pop("items")[0]
+    export = tmp_path / "export.csv"
+    pd.DataFrame([{**declaration, **item}]).to_csv(export, index=False)
+    database = store.database.sqlite_path
+    monkeypatch.setenv("PARCEL_SCREEN_DATABASE_URL", f"sqlite:///{database}")
+    models = client.app.state.service.settings.models_dir  # type: ignore[attr-defined]
+    out = tmp_path / "scored.csv"
+    result = CliRunner().invoke(
+        cli, ["score", str(export), "-o", str(out), "--models-dir", str(models), "--workers", "1"]
+    )
+    assert result.exit_code == 0, result.output
+    scored = pd.read_csv(out, dtype=str).iloc[0]
+    assert float(scored["risk_score"]) == pytest.approx(
+        over_http["items"][0]["risk_score"], abs=1e-4
+    )
+    assert "sender_history: sender had 5 confirmed seizures" in scored["reasons"]
