@@ -44,11 +44,13 @@ def _memory(measured: common.Measured) -> dict[str, Any]:
     }
 
 
-def score_file(source: Path, rows: int, cap: float) -> dict[str, Any]:
+def score_file(source: Path, rows: int, cap: float, *, history: bool = True) -> dict[str, Any]:
     dest = common.DATA / f"scored_{source.stem}.csv"
     dest.unlink(missing_ok=True)
     command = [*common.cli(), "score", str(source), "-o", str(dest)]
     command += ["--models-dir", str(common.MODELS)]
+    if not history:
+        command.append("--no-history")
     counted: list[int] = []
     measured = common.run_measured(
         command, timeout=cap, before_stop=lambda: counted.append(_partial_rows(dest))
@@ -162,14 +164,23 @@ def run(quick: bool, budget: common.Budget, baseline: Any | None = None) -> dict
     }
     # Caps: at the 100k rows/s target 1M rows take 10 s and 5M 50 s; slower runs are
     # stopped and reported with their rows/s so far. 15 s stay for the sample below.
+    # At 1M rows the file is also scored without the parties' history (its first pass over
+    # the file, and the lookups): the same run shows what history costs.
     for rows, path in ((small, small_path), (big, big_path)):
         floor = floor_file(path, rows, cap=budget.cap(20 if quick else 60, reserve=15))
         ours = score_file(path, rows, cap=budget.cap(30 if quick else 75, reserve=15))
         results["sizes"][str(rows)] = {"pandas_floor": floor, "parcel_screen": ours}
-        print(
+        line = (
             f"  {rows:>9,} rows: score {ours['rows_per_s']:,} rows/s "
             f"({'done' if ours['finished'] else ours.get('note', 'failed')}), "
             f"floor {floor['rows_per_s']:,} rows/s"
         )
+        if rows == small:
+            alone = score_file(
+                path, rows, cap=budget.cap(30 if quick else 75, reserve=15), history=False
+            )
+            results["sizes"][str(rows)]["parcel_screen_without_history"] = alone
+            line += f", without history {alone['rows_per_s']:,} rows/s"
+        print(line)
     results["sample"] = sample_rates(small_path, baseline, 1_000 if quick else SAMPLE_ROWS)
     return results

@@ -258,10 +258,12 @@ def report(results: dict[str, Any]) -> str:
     if "sizes" in batch:
         rows = []
         for size, entry in batch["sizes"].items():  # sizes only: keys are row counts
-            for name, run in (
+            runs = [
                 ("parcel-screen score", entry["parcel_screen"]),
+                ("parcel-screen score --no-history", entry.get("parcel_screen_without_history")),
                 ("pandas read+write floor", entry["pandas_floor"]),
-            ):
+            ]
+            for name, run in [(name, run) for name, run in runs if run is not None]:
                 rows.append(
                     [
                         f"{int(size):,} rows: {name}",

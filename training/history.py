@@ -309,7 +309,7 @@ def history_facts(
             by_code[pd.isna(by_code)] = None
         reasons = by_code[codes]  # code -1 picks the trailing None
         facts[f"{role}_watch_reason"] = reasons
-        facts[f"{role}_watchlisted"] = np.not_equal(reasons, None).astype(np.float64)
+        facts[f"{role}_watchlisted"] = pd.notna(reasons).astype(np.float64)
 
     out = pd.DataFrame(
         {name: facts[name] if identity else facts[name][target_pos] for name in HISTORY_FACTS},
@@ -325,12 +325,16 @@ def _tidy(parcels: pd.DataFrame) -> pd.DataFrame:
     for name in (*PARCEL_COLUMNS, *OUTCOME_COLUMNS):
         present = name in parcels.columns
         if name in ("posted_at", "outcome_at"):
-            values = parcels[name].to_numpy() if present else [pd.NaT] * len(parcels)
+            values = (
+                parcels[name].to_numpy()
+                if present
+                else np.full(len(parcels), np.datetime64("NaT"), dtype="datetime64[ns]")
+            )
             out[name] = pd.to_datetime(pd.Series(values), errors="coerce", utc=True).dt.tz_localize(
                 None
             )
         elif name == "gross_weight_kg":
-            values = parcels[name].to_numpy() if present else [np.nan] * len(parcels)
+            values = parcels[name].to_numpy() if present else np.full(len(parcels), np.nan)
             out[name] = pd.to_numeric(pd.Series(values), errors="coerce").to_numpy(np.float64)
         else:
             out[name] = _texts(parcels[name] if present else None, len(parcels))

@@ -869,7 +869,7 @@ def normalise_declarations(
     out: dict[str, pd.Series] = {}
     if with_labels is None:
         with_labels = "label" in raw.columns
-    fields = ALL_FIELDS if with_labels else DECLARATION_FIELDS
+    fields: tuple[str, ...] = ALL_FIELDS if with_labels else DECLARATION_FIELDS
     if only is not None:
         fields = tuple(field for field in fields if field in only)
 

@@ -163,6 +163,19 @@ def fit_and_evaluate(
         scores.risk_class,
     )
     scored = holdout.assign(risk_score=scores.risk_score, risk_class=scores.risk_class)
+    # The parcels whose sender had sent before: where the parties' history can speak.
+    repeat_metrics = None
+    if "sender_parcels_before" in holdout.columns:
+        repeat = holdout["sender_parcels_before"].fillna(0).to_numpy(dtype=float) > 0
+        if holdout["label"][repeat].nunique() == 2:
+            repeat_metrics = risk_metrics(
+                holdout["label"].to_numpy()[repeat],
+                scores.risk_score[repeat],
+                holdout["label_class"].to_numpy()[repeat],
+                scores.risk_class[repeat],
+            )
+            repeat_metrics.pop("reliability", None)
+            repeat_metrics["items"] = int(repeat.sum())
     card = {
         "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "model": model.describe(),
@@ -183,7 +196,10 @@ def fit_and_evaluate(
         "thresholds_set_on": threshold_basis,
         "legal_basis": knowledge.legal_basis(),
         "threshold_profiles": profiles,
-        "metrics": {"holdout": metrics},
+        "metrics": {
+            "holdout": metrics,
+            **({"holdout_repeat_senders": repeat_metrics} if repeat_metrics else {}),
+        },
         "training_seconds": round(time.perf_counter() - started, 1),
         "python": platform.python_version(),
     }
