@@ -8,8 +8,10 @@ parcels, the watch list changed, the party forgotten. Changes made by other repl
 sharing a PostgreSQL store are seen once the entry expires, so the TTL bounds how stale a
 replica can be.
 
-A load that overlapped an invalidation is answered but not kept, so a stale read never
-outlives the change that made it stale.
+A load that overlapped an invalidation of one of its parties is answered but not kept, so
+a stale read never outlives the change that made it stale; invalidations of other parties
+(every commit of the audit writer makes some) do not stop it being kept. Parties the store
+has never seen (most senders ship once) are answered from `KnownParties` without a query.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Final
 
+from service.store.known import KnownParties
 from service.store.parcels import utc_naive
 from training.history import PartyParcel, WatchEntry
 
@@ -40,6 +43,10 @@ class _Entry:
     watch: tuple[WatchEntry, ...]
 
 
+# The answer for a party the store has never seen.
+_NOTHING: Final = _Entry(float("inf"), (), ())
+
+
 class HistoryCache:
     """Party parcels and watch entries, as the store answers them, kept for `ttl` seconds."""
 
@@ -51,6 +58,7 @@ class HistoryCache:
         ttl: float = 5.0,
         max_parties: int = DEFAULT_MAX_PARTIES,
         clock: Callable[[], float] = time.monotonic,
+        known: KnownParties | None = None,
     ) -> None:
         self._load_parcels = load_parcels
         self._load_watch = load_watch
@@ -58,10 +66,14 @@ class HistoryCache:
         self.max_parties = max_parties
         # Public so a test can move time on instead of sleeping.
         self.clock = clock
+        self.known = known
         self._entries: OrderedDict[str, _Entry] = OrderedDict()
         self._lock = threading.Lock()
-        # Bumped by every invalidation; a load that saw it change is not kept.
+        # Bumped by every invalidation. A load is not kept for a party invalidated since it
+        # began (`_invalidated`: party -> generation, the oldest forgotten past `_floor`).
         self._generation = 0
+        self._invalidated: OrderedDict[str, int] = OrderedDict()
+        self._floor = 0
         self.hits = 0
         self.misses = 0
 
@@ -84,11 +96,29 @@ class HistoryCache:
             self._generation += 1
             for party in party_ids:
                 self._entries.pop(party, None)
+                self._invalidated[party] = self._generation
+                self._invalidated.move_to_end(party)
+            while len(self._invalidated) > self.max_parties:
+                _, generation = self._invalidated.popitem(last=False)
+                self._floor = max(self._floor, generation)
+
+    def recorded(self, party_ids: set[str]) -> None:
+        """Parties whose parcels this process just committed: their history changed, and
+        the store now knows them."""
+        if self.known is not None:
+            self.known.add(party_ids)
+        self.invalidate(party_ids)
 
     def clear(self) -> None:
         with self._lock:
             self._generation += 1
+            self._floor = self._generation
+            self._invalidated.clear()
             self._entries.clear()
+
+    def _kept(self, party: str, generation: int) -> bool:
+        """Whether a load begun at `generation` may be kept for `party` (lock held)."""
+        return generation >= self._floor and self._invalidated.get(party, -1) <= generation
 
     def _get(self, party_ids: Collection[str]) -> dict[str, _Entry]:
         now = self.clock()
@@ -106,6 +136,12 @@ class HistoryCache:
                 else:
                     missing.append(party)
         self.hits += len(found)
+        if self.known is not None and missing:
+            # Never seen by the store: nothing to read (and nothing worth keeping).
+            unknown = [party for party in missing if not self.known.might_know(party)]
+            for party in unknown:
+                found[party] = _NOTHING
+            missing = [party for party in missing if party not in found]
         if not missing:
             return found
         self.misses += len(missing)
@@ -121,8 +157,11 @@ class HistoryCache:
         found.update(fresh)
         if self.ttl > 0:
             with self._lock:
-                if self._generation == generation:
-                    self._entries.update(fresh)
-                    while len(self._entries) > self.max_parties:
-                        self._entries.popitem(last=False)
+                self._entries.update(
+                    (party, entry)
+                    for party, entry in fresh.items()
+                    if self._kept(party, generation)
+                )
+                while len(self._entries) > self.max_parties:
+                    self._entries.popitem(last=False)
         return found

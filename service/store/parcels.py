@@ -18,7 +18,7 @@ import orjson
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
-from service.store.tables import ID_CHARS, feedback, parcels
+from service.store.tables import ID_CHARS, feedback, parcels, watchlist
 from training.history import Outcome, PartyParcel
 from training.schema import FieldError, normalise_identifier
 
@@ -350,6 +350,24 @@ def party_parcels(
                     found[party].append(record)
     for records in found.values():
         records.sort(key=lambda record: (record.posted_at, record.declaration_id))
+    return found
+
+
+def parties(connection: sa.Connection, since: datetime | None = None) -> list[str]:
+    """The party ids of the parcels kept (those scored since `since`, when given) and of
+    the watch list (listed since `since`)."""
+    found: list[str] = []
+    kept = sa.select(parcels.c.sender_id, parcels.c.recipient_id)
+    listed = sa.select(watchlist.c.party_id)
+    if since is not None:
+        kept = kept.where(parcels.c.last_scored_at >= since)
+        listed = listed.where(watchlist.c.listed_at >= since)
+    for sender, recipient in connection.execute(kept):
+        if sender:
+            found.append(sender)
+        if recipient:
+            found.append(recipient)
+    found.extend(party for (party,) in connection.execute(listed) if party)
     return found
 
 

@@ -9,6 +9,7 @@ store's `lock_wait` and raises `StoreUnavailableError` past it.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Collection
 from datetime import UTC, datetime
@@ -19,9 +20,12 @@ from service.settings import SettingsError, StoreSettings
 from service.store import history, parcels, watchlist
 from service.store.audit import AuditLog
 from service.store.cache import HistoryCache
-from service.store.engine import Database, StoreUrlError
+from service.store.engine import Database, StoreUnavailableError, StoreUrlError
 from service.store.export import export_feedback, export_scored
+from service.store.known import KnownParties
 from training.history import PartyParcel, Role, WatchEntry
+
+log = logging.getLogger(__name__)
 
 # Parcels older than this many days are neither returned nor kept (see settings).
 DEFAULT_RETENTION_DAYS = 730
@@ -43,22 +47,38 @@ class Store:
     ) -> None:
         self.database = database
         self.retention_days = retention_days
+        self.known = KnownParties(
+            lambda: database.run(parcels.parties),
+            lambda since: database.run(lambda connection: parcels.parties(connection, since)),
+            ttl=cache_seconds,
+            clock=clock,
+            wall_clock=_now,
+        )
         self.history = HistoryCache(
-            self.party_parcels, self._all_watch_entries, ttl=cache_seconds, clock=clock
+            self.party_parcels,
+            self._all_watch_entries,
+            ttl=cache_seconds,
+            clock=clock,
+            known=self.known,
         )
         self.audit = AuditLog(
             database,
             lock_wait=database.lock_wait,
             retention_days=retention_days,
-            on_parties=self.history.invalidate,
+            on_parties=self.history.recorded,
             **audit_options,
         )
 
     # -- lifecycle ------------------------------------------------------------------------
 
     def open(self) -> None:
-        """Migrate the schema (if it can be reached) and start the audit writer."""
+        """Migrate the schema (if it can be reached), start the audit writer, and read which
+        parties the store knows (until then every party is looked up)."""
         self.audit.open()
+        try:
+            self.known.load()
+        except StoreUnavailableError as exc:
+            log.warning("known parties not loaded: %s", exc)
 
     def close(self) -> None:
         """Commit what the writer holds and let go of the database."""
@@ -132,7 +152,7 @@ class Store:
         moment = now or _now()
         entry = watchlist.check(party_id, role, reason, expires, moment)
         created = self.database.run(lambda connection: watchlist.put(connection, entry, by, moment))
-        self.history.invalidate([entry.party_id])
+        self.history.recorded({entry.party_id})
         return (
             WatchEntry(entry.party_id, entry.role, entry.reason, by, moment, entry.expires_at),
             created,
@@ -159,7 +179,7 @@ class Store:
                 watchlist.put(connection, entry, by, now, action="import")
 
         self.database.run(put_all)
-        self.history.invalidate([entry.party_id for entry in entries])
+        self.history.recorded({entry.party_id for entry in entries})
         return len(entries)
 
     # -- exports --------------------------------------------------------------------------

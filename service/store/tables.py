@@ -73,6 +73,8 @@ parcels = sa.Table(
     sa.Index("parcels_by_sender", "sender_id", "posted_at"),
     sa.Index("parcels_by_recipient", "recipient_id", "posted_at"),
     sa.Index("parcels_by_posted_at", "posted_at"),
+    # Parties scored since a moment: how a replica learns of parties others recorded.
+    sa.Index("parcels_by_last_scored_at", "last_scored_at"),
 )
 
 # One row per party and role on the watch list; removing an entry deletes its row (the

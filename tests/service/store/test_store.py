@@ -358,3 +358,62 @@ def test_inputs_keep_their_shape(store: Store) -> None:
     with contextlib.closing(store.database.engine().connect()) as connection:
         (text,) = connection.execute(sa.select(scored.c.input_json)).scalars().all()
     assert orjson.loads(text)["sender_id"] == "S-1"
+
+
+def test_parties_the_store_never_saw_are_answered_without_a_query(
+    store: Store, clock: FakeClock, database_url: str
+) -> None:
+    score(store, declaration("N1", sender="S-seen", recipient="R-seen"))
+    store.watch("W-only", "recipient", "collector", by="cli:ann")
+    queries: list[list[str]] = []
+    load = store.history._load_parcels
+    store.history._load_parcels = lambda ids: queries.append(list(ids)) or load(ids)  # type: ignore[method-assign]
+    answer = store.history.party_parcels(["S-never", "S-seen", "W-only"])
+    assert answer["S-never"] == []
+    assert [p.declaration_id for p in answer["S-seen"]] == ["N1"]
+    assert queries == [["S-seen", "W-only"]]
+    # The same answers as the store's own, party by party.
+    assert answer == store.party_parcels(["S-never", "S-seen", "W-only"])
+
+    # A party another replica records is known here once the TTL has passed.
+    other = Store(Database(database_url, lock_wait=2))
+    other.open()
+    score(other, declaration("N2", sender="S-elsewhere", recipient="R-2"))
+    other.close()
+    assert not store.known.might_know("S-elsewhere")
+    clock.now += store.history.ttl + 0.1
+    assert store.known.might_know("S-elsewhere")
+    assert [
+        p.declaration_id for p in store.history.party_parcels(["S-elsewhere"])["S-elsewhere"]
+    ] == ["N2"]
+
+
+def test_a_load_is_kept_unless_its_own_party_changed_meanwhile(store: Store) -> None:
+    score(store, declaration("G1", sender="S-a", recipient="R-a"))
+    score(store, declaration("G2", sender="S-b", recipient="R-b"))
+    load = store.history._load_parcels
+
+    def load_while_others_change(ids: Any) -> Any:
+        answer = load(ids)
+        store.history.invalidate(["S-b"])  # another party's parcel committed meanwhile
+        return answer
+
+    store.history._load_parcels = load_while_others_change  # type: ignore[method-assign]
+    store.history.party_parcels(["S-a"])
+    store.history._load_parcels = load  # type: ignore[method-assign]
+    hits = store.history.hits
+    store.history.party_parcels(["S-a"])
+    assert store.history.hits == hits + 1  # kept despite S-b's change
+
+    def load_while_it_changes(ids: Any) -> Any:
+        answer = load(ids)
+        store.history.invalidate(["S-a"])
+        return answer
+
+    store.history._load_parcels = load_while_it_changes  # type: ignore[method-assign]
+    store.history.invalidate(["S-a"])
+    store.history.party_parcels(["S-a"])
+    store.history._load_parcels = load  # type: ignore[method-assign]
+    misses = store.history.misses
+    store.history.party_parcels(["S-a"])
+    assert store.history.misses == misses + 1  # not kept: S-a changed during its load

@@ -36,6 +36,7 @@ def upgrade() -> None:
     op.create_index("parcels_by_sender", "parcels", ["sender_id", "posted_at"])
     op.create_index("parcels_by_recipient", "parcels", ["recipient_id", "posted_at"])
     op.create_index("parcels_by_posted_at", "parcels", ["posted_at"])
+    op.create_index("parcels_by_last_scored_at", "parcels", ["last_scored_at"])
     op.create_table(
         "watchlist",
         sa.Column("party_id", sa.String(128), primary_key=True),
