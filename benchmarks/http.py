@@ -106,7 +106,7 @@ def _wait_ready(port: int, process: subprocess.Popen[bytes], timeout: float = 60
 def _start(kind: str, workers: int, port: int, scratch: Path) -> subprocess.Popen[bytes]:
     env = {**os.environ}
     if kind == "parcel-screen":
-        env["PARCEL_SCREEN_AUDIT_DB"] = str(scratch / f"audit_{port}.sqlite3")
+        env["PARCEL_SCREEN_DATABASE_URL"] = f"sqlite:///{scratch / f'store_{port}.sqlite3'}"
         env["PARCEL_SCREEN_LOG_LEVEL"] = "WARNING"
         command = [*common.cli(), "serve", "--host", "127.0.0.1", "--port", str(port)]
         command += ["--workers", str(workers), "--models-dir", str(common.MODELS)]

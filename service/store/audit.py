@@ -88,8 +88,10 @@ class AuditLog:
         on_written: Callable[[int], None] | None = None,
         on_failed: Callable[[int], None] | None = None,
         on_spilled: Callable[[int], None] | None = None,
-        # Told the parties whose history changed (a parcel scored, an outcome posted).
+        # Told the parties whose history changed (an outcome posted, spilled rows put in).
         on_parties: Callable[[set[str]], None] | None = None,
+        # Told the parcels of scorings just committed (what each party's history gained).
+        on_parcels: Callable[[list[parcels.ParcelFacts]], None] | None = None,
     ) -> None:
         if isinstance(database, Path):
             database = Database.sqlite(database, lock_wait=lock_wait)
@@ -104,6 +106,7 @@ class AuditLog:
         self._on_failed = on_failed
         self._on_spilled = on_spilled
         self._on_parties = on_parties
+        self._on_parcels = on_parcels
         # A deque the writer drains on a timer rather than a queue that wakes it per record:
         # appending costs the request well under a microsecond and no thread switch (a
         # wake-up per record cost ~50 us of event-loop time in GIL hand-offs, measured).
@@ -262,8 +265,8 @@ class AuditLog:
 
     def _write(
         self, connection: sa.Connection, rows: list[tuple[Any, ...]] | list[list[Any]]
-    ) -> set[str]:
-        """Rows and their parcels, in the caller's transaction; returns their parties."""
+    ) -> list[parcels.ParcelFacts]:
+        """Rows and their parcels, in the caller's transaction; returns the parcels."""
         if connection.dialect.name == "sqlite":
             # Straight to the driver: SQLAlchemy's per-row parameter handling tripled the
             # writer's cost per row on SQLite (measured, docs/decisions.md).
@@ -281,8 +284,7 @@ class AuditLog:
                 continue
             if fact is not None:
                 facts.append(fact)
-        written = parcels.upsert(connection, facts)
-        return {party for fact in written for party in fact.parties}
+        return parcels.upsert(connection, facts)
 
     def _parties_changed(self, parties: set[str]) -> None:
         # Told after the commit, so a cache refilled at once reads the new rows.
@@ -296,8 +298,12 @@ class AuditLog:
         while True:
             try:
                 with connection.begin():
-                    parties = self._write(connection, rows)
-                self._parties_changed(parties)
+                    written = self._write(connection, rows)
+                # Told after the commit, so a cache refilled at once reads the new rows.
+                if self._on_parcels is not None:
+                    self._on_parcels(written)
+                else:
+                    self._parties_changed({p for fact in written for p in fact.parties})
                 return
             except sa.exc.DBAPIError as exc:
                 left = deadline - time.monotonic()
@@ -315,11 +321,11 @@ class AuditLog:
             for row in spilled:
                 batch.append(row)
                 if len(batch) >= _REPLAY_BATCH:
-                    parties |= self._write(connection, batch)
+                    parties |= {p for fact in self._write(connection, batch) for p in fact.parties}
                     count += len(batch)
                     batch = []
             if batch:
-                parties |= self._write(connection, batch)
+                parties |= {p for fact in self._write(connection, batch) for p in fact.parties}
                 count += len(batch)
         self._parties_changed(parties)
         return count

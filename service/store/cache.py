@@ -20,7 +20,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Collection, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Final
 
@@ -103,11 +103,38 @@ class HistoryCache:
                 self._floor = max(self._floor, generation)
 
     def recorded(self, party_ids: set[str]) -> None:
-        """Parties whose parcels this process just committed: their history changed, and
-        the store now knows them."""
+        """Parties whose history changed (an outcome, a watch-list entry): the store now
+        knows them, and what is kept of them is dropped."""
         if self.known is not None:
             self.known.add(party_ids)
         self.invalidate(party_ids)
+
+    def add_parcels(self, written: Iterable[tuple[PartyParcel, bool]]) -> None:
+        """Parcels this process just committed (each with whether its scoring had a
+        posted_at), as the store now holds them: added to the entries kept of their parties
+        (a parcel scored again replaces its record, keeps its outcome, and keeps its date
+        when this scoring had none), so a party's next parcel reads its history without a
+        query."""
+        records = list(written)
+        parties = {p for r, _ in records for p in (r.sender_id, r.recipient_id) if p}
+        if self.known is not None:
+            self.known.add(parties)
+        with self._lock:
+            self._generation += 1
+            for party in parties:
+                # A load begun before this commit lacks the parcel: not to be kept.
+                self._invalidated[party] = self._generation
+                self._invalidated.move_to_end(party)
+                entry = self._entries.get(party)
+                if entry is None:
+                    continue
+                mine = [
+                    (r, dated) for r, dated in records if party in (r.sender_id, r.recipient_id)
+                ]
+                self._entries[party] = _with_parcels(entry, mine)
+            while len(self._invalidated) > self.max_parties:
+                _, generation = self._invalidated.popitem(last=False)
+                self._floor = max(self._floor, generation)
 
     def clear(self) -> None:
         with self._lock:
@@ -165,3 +192,22 @@ class HistoryCache:
                 while len(self._entries) > self.max_parties:
                     self._entries.popitem(last=False)
         return found
+
+
+def _with_parcels(entry: _Entry, records: list[tuple[PartyParcel, bool]]) -> _Entry:
+    """An entry with parcels added or replaced by declaration id, oldest first."""
+    by_id = {parcel.declaration_id: parcel for parcel in entry.parcels}
+    for written, dated in records:
+        known = by_id.get(written.declaration_id)
+        by_id[written.declaration_id] = (
+            written
+            if known is None
+            else replace(
+                written,
+                outcome=known.outcome,
+                outcome_at=known.outcome_at,
+                posted_at=written.posted_at if dated else known.posted_at,
+            )
+        )
+    ordered = sorted(by_id.values(), key=lambda p: (p.posted_at, p.declaration_id))
+    return _Entry(entry.expires, tuple(ordered), entry.watch)

@@ -66,7 +66,25 @@ class Store:
             lock_wait=database.lock_wait,
             retention_days=retention_days,
             on_parties=self.history.recorded,
+            on_parcels=self._parcels_written,
             **audit_options,
+        )
+
+    def _parcels_written(self, written: list[parcels.ParcelFacts]) -> None:
+        self.history.add_parcels(
+            (
+                PartyParcel(
+                    declaration_id=fact.declaration_id,
+                    posted_at=fact.posted_at or fact.scored_at,
+                    sender_id=fact.sender_id,
+                    recipient_id=fact.recipient_id,
+                    destination_country=fact.destination_country,
+                    gross_weight_kg=fact.gross_weight_kg,
+                    decision=fact.decision,
+                ),
+                fact.posted_at is not None,
+            )
+            for fact in written
         )
 
     # -- lifecycle ------------------------------------------------------------------------

@@ -417,3 +417,20 @@ def test_a_load_is_kept_unless_its_own_party_changed_meanwhile(store: Store) -> 
     misses = store.history.misses
     store.history.party_parcels(["S-a"])
     assert store.history.misses == misses + 1  # not kept: S-a changed during its load
+
+
+def test_parcels_scored_here_join_the_cached_history_without_a_query(store: Store) -> None:
+    score(store, declaration("C1", sender="S-c", posted_at="2026-11-01T10:00:00"))
+    store.audit.add_feedback(declaration_id="C1", outcome="confirmed")
+    assert store.history.party_parcels(["S-c"]) == store.party_parcels(["S-c"])
+    misses = store.history.misses
+    # A new parcel, and the first one scored again without a date: the cache follows.
+    score(store, declaration("C2", sender="S-c", posted_at="2026-11-02T10:00:00"))
+    score(store, declaration("C1", sender="S-c", posted_at=None, weight=5.0))
+    cached = store.history.party_parcels(["S-c"])
+    assert store.history.misses == misses
+    assert cached == store.party_parcels(["S-c"])
+    assert [(p.declaration_id, p.outcome) for p in cached["S-c"]] == [
+        ("C1", "confirmed"),
+        ("C2", None),
+    ]
