@@ -37,6 +37,7 @@ from service.store.records import (
     scored_row,
 )
 from service.store.spill import Spill
+from service.store.sqlite_rows import insert_rows
 from service.store.tables import scored
 from training.history import Outcome
 
@@ -57,10 +58,7 @@ class _Flush:
     in_store: bool = True
 
 
-_INSERT_SCORED_SQLITE: Final = (
-    f"INSERT INTO scored ({', '.join(SCORED_COLUMNS)})"
-    f" VALUES ({', '.join('?' * len(SCORED_COLUMNS))})"
-)
+_INSERT_SCORED_SQLITE: Final = f"INSERT INTO scored ({', '.join(SCORED_COLUMNS)})"
 
 
 def _values(row: tuple[Any, ...] | list[Any]) -> dict[str, Any]:
@@ -272,7 +270,7 @@ class AuditLog:
             # writer's cost per row on SQLite (measured, docs/decisions.md).
             driver = connection.connection.driver_connection
             assert driver is not None
-            driver.executemany(_INSERT_SCORED_SQLITE, [tuple(row) for row in rows])
+            insert_rows(driver, _INSERT_SCORED_SQLITE, [tuple(row) for row in rows])
         else:
             connection.execute(scored.insert(), [_values(row) for row in rows])
         facts = []

@@ -26,7 +26,7 @@ from typing import Final
 
 from service.store.known import KnownParties
 from service.store.parcels import utc_naive
-from training.history import PartyParcel, WatchEntry
+from training.history import PartyParcel, PartySummary, WatchEntry
 
 # Parties kept at most (least recently used go first): ~1 KB each with a few parcels.
 DEFAULT_MAX_PARTIES: Final = 50_000
@@ -35,12 +35,14 @@ LoadParcels = Callable[[Collection[str]], dict[str, list[PartyParcel]]]
 LoadWatch = Callable[[Collection[str]], list[WatchEntry]]
 
 
-@dataclass(frozen=True)
+@dataclass
 class _Entry:
     expires: float
     parcels: tuple[PartyParcel, ...]
     # Every entry of the party, expired ones too: which are active depends on the moment asked.
     watch: tuple[WatchEntry, ...]
+    # The parcels summed up, made on first use (an entry is replaced, never changed).
+    summary: PartySummary | None = None
 
 
 # The answer for a party the store has never seen.
@@ -80,6 +82,17 @@ class HistoryCache:
     def party_parcels(self, party_ids: Collection[str]) -> dict[str, list[PartyParcel]]:
         """Every parcel each party took part in (within the retention window)."""
         return {party: list(entry.parcels) for party, entry in self._get(party_ids).items()}
+
+    def summaries(self, party_ids: Collection[str]) -> dict[str, PartySummary]:
+        """Each party's parcels summed up (`training.history.PartySummary`), kept with them."""
+        out: dict[str, PartySummary] = {}
+        for party, entry in self._get(party_ids).items():
+            if not entry.parcels:
+                continue
+            if entry.summary is None:
+                entry.summary = PartySummary(party, entry.parcels)
+            out[party] = entry.summary
+        return out
 
     def watch_entries(self, party_ids: Collection[str], at: datetime) -> list[WatchEntry]:
         """The watch-list entries of the parties active at `at` (UTC)."""

@@ -207,3 +207,31 @@ def test_a_declaration_listed_twice_is_one_parcel_beside_the_stores() -> None:
     known = records_frame([PartyParcel("B", day - timedelta(days=1), "s", "r2", "CN", 1.0)])
     facts = history_facts(listed, known=known, now=NOW)
     assert facts["sender_parcels_before"].tolist() == [1.0, 1.0]
+
+
+def test_party_summaries_give_the_plain_facts() -> None:
+    from training.history import PartySummary, summarised_history
+
+    parcels = _parcels(250, seed=4)
+    # Scorings of parcels already recorded, one of them re-dated earlier than its record.
+    moved = PartyParcel(
+        parcels[0].declaration_id,
+        parcels[0].posted_at + timedelta(days=20),
+        parcels[0].sender_id,
+        parcels[0].recipient_id,
+        "CN",
+        2.0,
+    )
+    watch = [WatchEntry("b", "sender", "seized before", "officer", datetime(2025, 1, 1))]
+    for target in [*parcels[:80], moved]:
+        parcel = vars(target)
+        parties = {p for p in (target.sender_id, target.recipient_id) if p is not None}
+        records = {
+            party: [p for p in parcels if party in (p.sender_id, p.recipient_id)]
+            for party in parties
+        }
+        summaries = {party: PartySummary(party, rows) for party, rows in records.items()}
+        own = [r for rows in records.values() for r in rows]
+        assert summarised_history(parcel, summaries, watch=watch, now=NOW) == parcel_history(
+            parcel, own, watch=watch, now=NOW
+        ), target
