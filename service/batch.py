@@ -511,6 +511,9 @@ def _score_table(
         history = options.history_table
         if history is None and options.history and scorer.reads_history:
             history = file_history(source, table_format, options.chunk_rows, store=options.store)
+            # The pass's parcel records are gone; their memory goes back before the
+            # workers fork (they would each carry the parent's heap otherwise).
+            _return_freed_memory()
         scoring = stack.enter_context(
             _Scoring.start(scorer, workers, table_format.decimal, history)
         )

@@ -158,9 +158,15 @@ def records_frame(records: Iterable[PartyParcel]) -> pd.DataFrame:
 @dataclass(frozen=True)
 class HistoryTable:
     """History facts by declaration id, for item rows to look up (a batch run computes
-    them for a whole file before scoring any of it)."""
+    them for a whole file before scoring any of it).
 
-    ids: pd.Index
+    Held compactly, since a batch run keeps it for the whole file: ids as 64-bit hashes
+    (sorted, looked up by binary search; two ids of one file sharing a hash is a chance of
+    about one in 10^7 at a million parcels), counts as float32 (whole numbers and kilos,
+    exact enough for the model's log scale).
+    """
+
+    keys: np.ndarray
     facts: dict[str, np.ndarray]
 
     @classmethod
@@ -176,22 +182,39 @@ class HistoryTable:
             parcels = parcels.drop_duplicates("declaration_id")
         parcels = parcels.reset_index(drop=True)
         facts = history_facts(parcels, known=known, watch=watch, now=now)
+        keys = _id_hashes(parcels["declaration_id"].to_numpy(dtype=object))
+        order = np.argsort(keys, kind="stable")
         return cls(
-            pd.Index(parcels["declaration_id"]),
-            {name: facts[name].to_numpy() for name in HISTORY_FACTS},
+            keys[order],
+            {
+                name: (
+                    facts[name].to_numpy(dtype=np.float32)
+                    if name in COUNT_FACTS
+                    else facts[name].to_numpy(dtype=object)
+                )[order]
+                for name in HISTORY_FACTS
+            },
         )
 
     def columns_for(self, declaration_ids: Any) -> dict[str, np.ndarray]:
         """The facts of each item row by its declaration id (none for an unknown id)."""
-        position = self.ids.get_indexer(pd.Index(np.asarray(declaration_ids, dtype=object)))
-        found = position >= 0
+        wanted = _id_hashes(np.asarray(declaration_ids, dtype=object))
+        position = np.minimum(np.searchsorted(self.keys, wanted), max(len(self.keys) - 1, 0))
+        found = (self.keys[position] == wanted) if len(self.keys) else np.zeros(len(wanted), bool)
         out: dict[str, np.ndarray] = {}
         for name, values in self.facts.items():
-            column = np.full(len(position), np.nan if values.dtype.kind == "f" else None)
-            column = column.astype(values.dtype if values.dtype.kind == "f" else object)
+            if values.dtype.kind == "f":
+                column = np.full(len(wanted), np.nan)
+            else:
+                column = np.full(len(wanted), None, dtype=object)
             column[found] = values[position[found]]
             out[name] = column
         return out
+
+
+def _id_hashes(ids: np.ndarray) -> np.ndarray:
+    """Stable 64-bit hashes of declaration ids (SipHash, pandas' fixed key)."""
+    return np.asarray(pd.util.hash_array(np.asarray(ids, dtype=object)), dtype=np.uint64)
 
 
 def with_history(
