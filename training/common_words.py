@@ -126,13 +126,13 @@ def is_common(word: str) -> bool:
 
 def write_word_lists() -> None:
     """Derive both lists from the libraries and write them (atomically) into the lexicon."""
-    from training.registry import atomic_write
+    from training.files import atomic_file
 
     for path, words in (
         (FUNCTION_WORDS_FILE, derive_function_words()),
         (COMMON_WORDS_FILE, derive_common_words()),
     ):
-        with atomic_write(path) as handle:
+        with atomic_file(path, "w") as handle:
             handle.write(_HEADER + "".join(f"{w}\n" for w in words))
 
 

@@ -11,10 +11,6 @@ from __future__ import annotations
 import base64
 import html
 import io
-import os
-import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
@@ -29,6 +25,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 from sklearn.metrics import precision_recall_curve, roc_curve
 
+from training.files import replacing
 from training.metrics import FPR_POINTS, risk_metrics
 from training.model import columns_of, parcel_scores
 from training.schema import LABEL_CLASSES
@@ -536,31 +533,14 @@ def render_html(evaluation: Evaluation, pngs: dict[str, bytes]) -> str:
     )
 
 
-@contextmanager
-def _replacing(path: Path) -> Iterator[Path]:
-    """A temp path beside `path`, renamed over it once written: never a half file."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        yield Path(tmp)
-        # mkstemp makes the file private; a report is meant to be shared like any other file.
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def write_report(evaluation: Evaluation, directory: Path) -> Path:
     """`report.html` (plots embedded) and the plots as PNGs; returns the HTML path."""
     directory.mkdir(parents=True, exist_ok=True)
     pngs = {name: png_bytes(figure) for name, figure in figures(evaluation).items()}
     for name, data in pngs.items():
-        with _replacing(directory / f"{name}.png") as tmp:
+        with replacing(directory / f"{name}.png") as tmp:
             tmp.write_bytes(data)
     report = directory / "report.html"
-    with _replacing(report) as tmp:
+    with replacing(report) as tmp:
         tmp.write_text(render_html(evaluation, pngs), encoding="utf-8")
     return report

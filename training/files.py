@@ -23,7 +23,7 @@ import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, Final
+from typing import IO, Any, Final
 
 PARTIAL_SUFFIX: Final = ".partial"
 # The name standing for standard input, as for standard output.
@@ -121,6 +121,40 @@ def partial_file(dest: Path, mode: str = "wb") -> tuple[IO[bytes], Path]:
         suffix=PARTIAL_SUFFIX,
     )
     return os.fdopen(descriptor, mode), Path(name)
+
+
+@contextlib.contextmanager
+def replacing(dest: Path) -> Iterator[Path]:
+    """A path beside `dest` to write in full; renamed over `dest` (synced, with the
+    permissions a new file gets) when the block ends, removed if it fails. Readers of
+    `dest` see the old file or the new one, never half a file. The one way this project
+    replaces a file.
+    """
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    dest = output_destination(dest)
+    handle, temporary = partial_file(dest)
+    handle.close()
+    try:
+        yield temporary
+        with temporary.open("rb+") as written:
+            os.fsync(written.fileno())
+        # mkstemp makes the file private; an output is meant to be shared like any other.
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(temporary, 0o666 & ~umask)
+        os.replace(temporary, dest)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
+
+
+@contextlib.contextmanager
+def atomic_file(dest: Path, mode: str = "wb", newline: str | None = None) -> Iterator[IO[Any]]:
+    """`replacing`, opened: a binary file, or UTF-8 text with `mode="w"`."""
+    with replacing(dest) as temporary:
+        encoding = None if "b" in mode else "utf-8"
+        with temporary.open(mode, encoding=encoding, newline=newline) as handle:
+            yield handle
 
 
 def needs_spooling(source: Path) -> bool:

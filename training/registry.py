@@ -34,18 +34,17 @@ import json
 import os
 import re
 import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, Any, Final
+from typing import Any, Final
 
 import joblib
 import numpy as np
 import pandas as pd
 import sklearn
 
+from training.files import atomic_file
 from training.schema import shown
 
 ARTIFACT: Final = "model.joblib"
@@ -115,25 +114,6 @@ def sha256_of(path: Path) -> str:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
-
-
-@contextmanager
-def atomic_write(path: Path, mode: str = "w") -> Iterator[IO[Any]]:
-    """Write to a temp file beside `path`, fsync, then rename over it."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        handle: IO[Any] = (
-            os.fdopen(fd, mode) if "b" in mode else os.fdopen(fd, mode, encoding="utf-8")
-        )
-        with handle:
-            yield handle
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _json_default(value: Any) -> Any:
@@ -385,7 +365,7 @@ class Registry:
             previous = self.active_version()
         except RegistryError:
             previous = None  # an ACTIVE file that names no version is what this replaces
-        with atomic_write(self.root / ACTIVE) as handle:
+        with atomic_file(self.root / ACTIVE, "w") as handle:
             handle.write(version + "\n")
         self._record(action, version, previous=previous, reason=reason, **self._vouch(version))
 

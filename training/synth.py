@@ -12,9 +12,7 @@ decides where the stream of parcels is cut into frames.
 from __future__ import annotations
 
 import hashlib
-import os
 import random
-import tempfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -27,6 +25,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from training import knowledge
+from training.files import atomic_file
 from training.history import ROLES, WatchEntry
 from training.knowledge import LANGUAGES, ItemType, PhraseGroup
 from training.schema import ALL_FIELDS, CATEGORIES, LABEL_CLASSES, MAIL_CLASSES, RISK_CLASSES
@@ -1118,34 +1117,13 @@ def _csv_form(frame: pd.DataFrame) -> pd.DataFrame:
 
 def write_synthetic_csv(path: Path, rows: int, seed: int) -> int:
     """Write `rows` generated declarations as the contract CSV, atomically; returns rows."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     written = 0
-    with tempfile.NamedTemporaryFile(
-        "w",
-        encoding="utf-8",
-        newline="",
-        dir=path.parent,
-        prefix=f".{path.name}.",
-        suffix=".tmp",
-        delete=False,
-    ) as handle:
-        temporary = Path(handle.name)
-        try:
-            header = True
-            for frame in generate_declarations(rows, seed):
-                _csv_form(frame).to_csv(handle, index=False, header=header)
-                header = False
-                written += len(frame)
-            if header:
-                handle.write(",".join(ALL_FIELDS) + "\n")
-        except BaseException:
-            handle.close()
-            temporary.unlink(missing_ok=True)
-            raise
-    try:
-        os.replace(temporary, path)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
+    with atomic_file(Path(path), "w", newline="") as handle:
+        header = True
+        for frame in generate_declarations(rows, seed):
+            _csv_form(frame).to_csv(handle, index=False, header=header)
+            header = False
+            written += len(frame)
+        if header:
+            handle.write(",".join(ALL_FIELDS) + "\n")
     return written

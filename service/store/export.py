@@ -9,8 +9,6 @@ complete or not at all.
 
 from __future__ import annotations
 
-import contextlib
-import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,7 +20,7 @@ import sqlalchemy as sa
 
 from service.store.engine import Database
 from service.store.tables import scored
-from training.files import output_destination, partial_file
+from training.files import atomic_file
 from training.schema import (
     DECLARATION_FIELDS,
     ITEM_FIELDS,
@@ -272,24 +270,6 @@ def open_source(source: Path | Database) -> Database:
     return Database.sqlite(source)
 
 
-@contextlib.contextmanager
-def _atomic(dest: Path) -> Iterator[IO[bytes]]:
-    """A file written beside `dest`, synced and renamed over it only when complete."""
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    dest = output_destination(dest)
-    out, temp_name = partial_file(dest)
-    try:
-        with out:
-            yield out
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(temp_name, dest)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(temp_name)
-        raise
-
-
 def export_feedback(source: Path | Database, dest: Path) -> int:
     """Write labelled CSV of every item with an outcome; returns the number of rows.
 
@@ -302,7 +282,7 @@ def export_feedback(source: Path | Database, dest: Path) -> int:
     """
     database = open_source(source)
     written = 0
-    with _atomic(dest) as out, database.engine().connect() as connection:
+    with atomic_file(dest) as out, database.engine().connect() as connection:
         pending: list[dict[str, Any]] = []
         _write_rows(out, pending, header=True)
         outcomes = _outcomes_by_scoring(connection)
@@ -350,7 +330,7 @@ def export_scored(source: Path | Database, dest: Path, since: str | None = None)
     latest = latest.group_by(scored.c.declaration_id)
     written = 0
     columns = list(SCORED_EXPORT_COLUMNS)
-    with _atomic(dest) as out, database.engine().connect() as connection:
+    with atomic_file(dest) as out, database.engine().connect() as connection:
         out.write(csv_bytes(pd.DataFrame(columns=columns, dtype=object), header=columns))
         result = connection.execution_options(yield_per=_EXPORT_BATCH_ROWS).execute(
             sa.select(
