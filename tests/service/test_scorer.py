@@ -176,3 +176,36 @@ def test_words_honest_senders_use_every_day_are_never_typical_of_gear(tiny_score
     everyday = sorted(honest)[:50]
     terms = text.top_terms(everyday, ["body_armor"] * len(everyday))
     assert all(term is None for term in terms)
+
+
+def test_the_scorers_answer_is_the_documented_response_shape(
+    tiny_scorer: Scorer, synthetic_sample: pd.DataFrame
+) -> None:
+    """The scorer builds the response as plain dicts (fast); the API documents it as
+    `ScoredDeclaration`. Every answer must be exactly that model, no key more or less."""
+    from service.api.schemas import ScoredDeclaration
+    from training.history import COUNT_FACTS, TEXT_FACTS
+
+    frame = synthetic_sample.head(400)
+    declarations = []
+    for declaration_id, rows in frame.groupby("declaration_id", sort=False):
+        first = rows.iloc[0]
+        declarations.append(
+            DeclarationIn.model_validate(
+                {
+                    "declaration_id": declaration_id,
+                    "origin_country": first["origin_country"],
+                    "destination_country": first["destination_country"],
+                    "gross_weight_kg": first["gross_weight_kg"],
+                    "items": [
+                        {"description": d, "net_weight_kg": w}
+                        for d, w in zip(rows["description"], rows["net_weight_kg"], strict=True)
+                    ],
+                }
+            )
+        )
+    seized = {**dict.fromkeys(COUNT_FACTS, 0.0), **dict.fromkeys(TEXT_FACTS)}
+    seized.update(sender_confirmed=2.0, sender_last_confirmed="2026-03-02")
+    histories = [seized if i % 2 else {} for i in range(len(declarations))]
+    for result in tiny_scorer.score_declarations(declarations, histories):
+        assert ScoredDeclaration.model_validate(result).model_dump() == result
