@@ -13,7 +13,6 @@ The output is written through `AtomicTableWriter`, so an interrupted run leaves 
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import gc
 import logging
 import multiprocessing
@@ -36,7 +35,14 @@ import pyarrow as pa
 import pyarrow.ipc
 
 from service.batch_history import StoreLookup, file_history
-from service.scorer import SCORE_COLUMNS, Scorer, ScoringPolicy
+from service.batch_progress import Progress, estimated_rows
+from service.process_tuning import (
+    die_with_parent,
+    keep_freed_memory,
+    limit_native_threads,
+    return_freed_memory,
+)
+from service.scorer import SCORE_COLUMNS, Scorer
 from training.files import output_destination, readable
 from training.history import HistoryTable
 from training.model import columns_of
@@ -93,10 +99,6 @@ class UnusableInputError(TableError, ValueError):
 
 class ScoringFailedError(RuntimeError):
     """Scoring fails whatever the rows: a bug, or a model that does not fit this code."""
-
-
-class ThresholdProfileError(ValueError):
-    """A threshold profile the model card does not define; the message lists the known ones."""
 
 
 # --- what a run writes ---------------------------------------------------------------------
@@ -500,9 +502,9 @@ def _score_table(
     began = time.perf_counter()
     table_format = detect_format(source)
     layout = OutputLayout.of(table_format, options.columns)
-    estimated_rows = _estimated_rows(source, table_format)
+    expected_rows = estimated_rows(source, table_format)
     workers = options.workers or available_cores()
-    if estimated_rows is not None and estimated_rows <= options.chunk_rows:
+    if expected_rows is not None and expected_rows <= options.chunk_rows:
         workers = 1  # one chunk: starting workers would cost more than it saves
     summary = BatchSummary()
     show_progress = sys.stderr.isatty() if options.progress is None else options.progress
@@ -513,11 +515,11 @@ def _score_table(
             history = file_history(source, table_format, options.chunk_rows, store=options.store)
             # The pass's parcel records are gone; their memory goes back before the
             # workers fork (they would each carry the parent's heap otherwise).
-            _return_freed_memory()
+            return_freed_memory()
         scoring = stack.enter_context(
             _Scoring.start(scorer, workers, table_format.decimal, history)
         )
-        progress = stack.enter_context(_Progress.start(show_progress, estimated_rows))
+        progress = stack.enter_context(Progress.start(show_progress, expected_rows))
         tables = iter_table_batches(
             source, chunk_rows=options.chunk_rows, table_format=table_format
         )
@@ -536,7 +538,7 @@ def _score_table(
             progress.advance(unit.rows)
             del unit  # written: its bytes can go before the next unit is awaited
             if written % _RETURN_MEMORY_EVERY == 0:
-                _return_freed_memory()
+                return_freed_memory()
             if options.on_rows is not None:
                 options.on_rows(summary.rows)
     summary.seconds = time.perf_counter() - began
@@ -719,8 +721,8 @@ def _init_worker(scorer: Scorer, history: HistoryTable | None = None) -> None:
     # Ctrl-C and SIGTERM are the parent's to handle: it shuts the pool down.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    _die_with_parent()
-    _limit_native_threads()
+    die_with_parent()
+    limit_native_threads()
     gc.set_threshold(_SCORING_GC_THRESHOLD, *gc.get_threshold()[1:])
     # Arrow's memory from glibc, like numpy's: scoring (numpy) and rendering (Arrow) then
     # reuse each other's freed memory. With Arrow on its own allocator, each step's freed
@@ -729,52 +731,9 @@ def _init_worker(scorer: Scorer, history: HistoryTable | None = None) -> None:
     # the kernel (1M rows: 1.5 s of 10.3 s per worker), against ~0.4 s now, at a lower peak
     # (417 MB against 424-439 MB).
     pa.set_memory_pool(pa.system_memory_pool())
-    _keep_freed_memory()
+    keep_freed_memory()
     _worker_scorer = scorer
     _worker_history = history
-
-
-# glibc's malloc options (`mallopt`): the size from which a block gets a mapping of its own
-# (unmapped, so faulted in afresh, when freed), and the free memory kept at the top of the
-# heap before it goes back to the system.
-_M_TRIM_THRESHOLD: Final = -1
-_M_MMAP_THRESHOLD: Final = -3
-_OWN_MAPPING_BYTES: Final = 32 << 20
-_KEEP_FREED_BYTES: Final = 128 << 20
-
-
-def _keep_freed_memory() -> None:
-    """Fixed malloc thresholds for a pool worker, where glibc's adapt as it goes.
-
-    A unit's arrays (a few MB each) are then reused from the heap instead of mapped and
-    unmapped: a worker's page faults per 1M rows fell from ~85-125k to ~66k, and its kernel
-    time from ~0.5 to ~0.3 s, at the same peak (5M rows: 434-435 MB).
-    """
-    if _LIBC is not None and hasattr(_LIBC, "mallopt"):
-        _LIBC.mallopt(_M_MMAP_THRESHOLD, _OWN_MAPPING_BYTES)
-        _LIBC.mallopt(_M_TRIM_THRESHOLD, _KEEP_FREED_BYTES)
-
-
-def _die_with_parent() -> None:
-    """Ask Linux to SIGTERM this worker when its parent dies.
-
-    A parent killed outright (SIGKILL, OOM) cannot shut its pool down; without this its
-    workers live on, idle, holding a model each (seen: ~300 MB per orphan).
-    """
-    if not sys.platform.startswith("linux"):
-        return
-    with contextlib.suppress(OSError, AttributeError):
-        libc = ctypes.CDLL(None, use_errno=True)
-        pr_set_pdeathsig = 1
-        libc.prctl(pr_set_pdeathsig, signal.SIGTERM)
-
-
-def _limit_native_threads() -> None:
-    """One BLAS/OpenMP thread per worker: the pool already uses every core."""
-    with contextlib.suppress(ImportError):
-        from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
-
-        threadpool_limits(limits=1)
 
 
 def _worker_ready() -> bool:
@@ -813,32 +772,6 @@ def _render_in_worker(
     return rendered
 
 
-def _return_freed_memory() -> None:
-    """Hand freed memory back to the system: in the process that writes, every few units.
-
-    Arrow's allocator and glibc's keep freed memory for reuse, each for its own. The
-    writing process reads with Arrow and takes rendered units as Python bytes (glibc):
-    without handing memory back, its peak crept up (see `_RETURN_MEMORY_EVERY`). Pool
-    workers do not call this: they put Arrow on glibc instead (see `_init_worker`).
-    """
-    pa.default_memory_pool().release_unused()
-    if _LIBC is not None:
-        _LIBC.malloc_trim(0)
-
-
-def _glibc() -> Any:
-    if not sys.platform.startswith("linux"):
-        return None
-    try:
-        libc = ctypes.CDLL(None)
-        return libc if hasattr(libc, "malloc_trim") else None
-    except OSError:
-        return None
-
-
-_LIBC: Final = _glibc()
-
-
 @contextlib.contextmanager
 def _sigterm_as_interrupt() -> Iterator[None]:
     """SIGTERM unwinds like Ctrl-C, so the partial output is removed on the way out."""
@@ -854,84 +787,6 @@ def _sigterm_as_interrupt() -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
-
-
-# --- progress ----------------------------------------------------------------------------
-
-
-def _estimated_rows(source: Path | bytes, table_format: TableFormat) -> int | None:
-    """Rows in the table: exact for Parquet, from the file size and a sample for CSV."""
-    if not isinstance(source, Path):
-        return None
-    try:
-        if table_format.kind == "parquet":
-            import pyarrow.parquet as pq
-
-            return int(pq.ParquetFile(source).metadata.num_rows)
-        size = source.stat().st_size
-        with source.open("rb") as handle:
-            sample = handle.read(1 << 20)
-    except OSError:
-        return None
-    lines = sample.count(b"\n")
-    if len(sample) >= size:
-        return max(lines - 1, 0)
-    return int(size * lines / len(sample)) if lines else None
-
-
-class _Progress:
-    """A rich progress bar on stderr, or nothing."""
-
-    def __init__(self, bar: Any, task: Any) -> None:
-        self.bar = bar
-        self.task = task
-
-    @classmethod
-    @contextlib.contextmanager
-    def start(cls, enabled: bool, total: int | None) -> Iterator[_Progress]:
-        if not enabled:
-            yield cls(None, None)
-            return
-        from rich.console import Console
-        from rich.progress import (
-            BarColumn,
-            Progress,
-            TextColumn,
-            TimeElapsedColumn,
-            TimeRemainingColumn,
-        )
-
-        bar = Progress(
-            TextColumn("scoring"),
-            BarColumn(),
-            TextColumn("{task.completed:,.0f} rows"),
-            TextColumn("{task.fields[rate]}"),
-            TimeElapsedColumn(),
-            TextColumn("ETA"),
-            TimeRemainingColumn(),
-            console=Console(stderr=True),
-            transient=True,
-        )
-        with bar:
-            yield cls(bar, bar.add_task("scoring", total=total, rate=""))
-
-    def advance(self, rows: int) -> None:
-        if self.bar is None:
-            return
-        task = self.bar.tasks[0]
-        completed = task.completed + rows
-        total = task.total
-        if total is not None and completed > total:
-            total = completed * 1.01  # the estimate was low; keep the bar short of done
-        # The average over the run so far: steadier than rich's recent-window speed, which
-        # jumps about when chunks land in bursts.
-        elapsed = task.elapsed or 0.0
-        self.bar.update(
-            self.task,
-            completed=completed,
-            total=total,
-            rate=f"{completed / elapsed:,.0f} rows/s" if elapsed > 0.5 else "",
-        )
 
 
 # --- the HTTP CSV endpoint ----------------------------------------------------------------
@@ -970,33 +825,3 @@ def csv_bytes(frame: pd.DataFrame, *, header: bool) -> bytes:
     """A frame as CSV the way the batch writer writes it (formula-guarded, UTF-8)."""
     names = [str(c) for c in frame.columns] if header else None
     return table_csv_bytes(frame, header=names)
-
-
-# --- threshold profiles --------------------------------------------------------------------
-
-
-def profile_policy(card: dict[str, Any], profile: str | None) -> ScoringPolicy | None:
-    """The scoring policy of a named threshold profile of a model card (None: the model's own).
-
-    `default` always exists: it is the card's `thresholds` unless the card defines it.
-    """
-    if profile is None:
-        return None
-    profiles: dict[str, Any] = dict(card.get("threshold_profiles") or {})
-    profiles.setdefault("default", card.get("thresholds", {}))
-    chosen = profiles.get(profile)
-    if chosen is None:
-        known = ", ".join(sorted(profiles))
-        raise ThresholdProfileError(
-            f"model {card.get('version', '?')} has no threshold profile {profile!r} "
-            f"(known: {known})"
-        )
-    try:
-        return ScoringPolicy(
-            review_threshold=float(chosen["review"]), inspect_threshold=float(chosen["inspect"])
-        )
-    except (KeyError, TypeError, ValueError):
-        raise ThresholdProfileError(
-            f"threshold profile {profile!r} of model {card.get('version', '?')} "
-            "lacks numeric review/inspect thresholds"
-        ) from None

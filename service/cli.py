@@ -199,7 +199,8 @@ def score(
     ] = True,
 ) -> None:
     """Score a declaration export: every row back, in order, with its scores or its error."""
-    from service.batch import BatchOptions, profile_policy, score_table
+    from service.batch import BatchOptions, score_table
+    from service.policy import scoring_policy
     from service.scorer import Scorer
     from training.tables import Kind, TableError
 
@@ -219,7 +220,11 @@ def score(
         lookup = PartyHistory(store).lookup
     registry = open_registry(models_dir)
     try:
-        policy = profile_policy(registry.card(model), threshold_profile)
+        policy = (
+            scoring_policy(registry.card(model), profile=threshold_profile)
+            if threshold_profile is not None
+            else None
+        )
         scorer = Scorer.from_registry(registry, model, policy)
         if engine == "dask":
             from service.dask_engine import score_partitions

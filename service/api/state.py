@@ -22,6 +22,7 @@ from service.api.metrics import Metrics
 from service.api.ratelimit import RateLimiter
 from service.api.security import KeyRing
 from service.party_history import PartyHistory
+from service.policy import scoring_policy
 from service.scorer import Scorer, ScoringPolicy
 from service.settings import Settings, SettingsError
 from service.store import AuditLog, Store
@@ -44,7 +45,7 @@ class LoadedScorer:
 
 
 def policy_of(settings: Settings) -> ScoringPolicy:
-    return ScoringPolicy(
+    return scoring_policy(
         review_threshold=settings.review_threshold,
         inspect_threshold=settings.inspect_threshold,
         random_selection_rate=settings.random_selection_rate,

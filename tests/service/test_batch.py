@@ -26,13 +26,12 @@ from service.batch import (
     BatchOptions,
     BatchSummary,
     ScoringFailedError,
-    ThresholdProfileError,
     parcel_units,
-    profile_policy,
     score_csv_bytes,
     score_table,
 )
 from service.cli import app
+from service.policy import ThresholdProfileError, scoring_policy
 from service.scorer import Scorer
 from training.files import partial_file, remove_dead_partials
 from training.registry import Registry
@@ -645,11 +644,12 @@ def test_threshold_profile_sets_the_decisions(
 def test_unknown_threshold_profile_lists_the_known_ones(tiny_registry: Path) -> None:
     card = Registry(tiny_registry).card()
     with pytest.raises(ThresholdProfileError, match=r"known: default, lenient, strict"):
-        profile_policy(card, "paranoid")
-    default = profile_policy(
-        {"version": "x", "thresholds": {"review": 0.4, "inspect": 0.8}}, "default"
+        scoring_policy(card, profile="paranoid")
+    default = scoring_policy(
+        {"version": "x", "thresholds": {"review": 0.4, "inspect": 0.8}}, profile="default"
     )
-    assert default is not None and default.review_threshold == 0.4
+    assert (default.review_threshold, default.inspect_threshold) == (0.4, 0.8)
+    assert scoring_policy(review_threshold=0.3).review_threshold == 0.3
 
 
 def test_cli_rejects_an_unknown_profile(dev_csv: Path, tiny_registry: Path) -> None:
