@@ -9,7 +9,7 @@ every parcel a party took part in, as sender or recipient, within the retention 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
@@ -339,6 +339,32 @@ _BY_PARTY: Final = sa.union(
 )
 
 
+def _sqlite_rows(driver: Any, parties: list[str], since: datetime) -> Iterator[PartyParcel]:
+    """`_BY_PARTY` straight through SQLite's driver: SQLAlchemy's statement and result
+    handling cost ~0.4 ms a lookup, ten times the query, on the HTTP path (pinned to the
+    SQLAlchemy read by the store tests, which run both engines)."""
+    marks = ", ".join("?" * len(parties))
+    columns = ", ".join(column.name for column in _COLUMNS)
+    sql = (
+        f"SELECT {columns} FROM parcels WHERE sender_id IN ({marks}) AND posted_at >= ?"
+        f" UNION SELECT {columns} FROM parcels WHERE recipient_id IN ({marks}) AND posted_at >= ?"
+    )
+    moment = _sqlite_time(since)
+    for row in driver.execute(sql, [*parties, moment, *parties, moment]):
+        declaration_id, posted, sender, recipient, country, weight, decision, outcome, at = row
+        yield PartyParcel(
+            declaration_id=declaration_id,
+            posted_at=datetime.fromisoformat(posted),
+            sender_id=sender,
+            recipient_id=recipient,
+            destination_country=country,
+            gross_weight_kg=weight,
+            decision=decision,
+            outcome=_outcome(outcome) if outcome else None,
+            outcome_at=datetime.fromisoformat(at) if at else None,
+        )
+
+
 def party_parcels(
     connection: sa.Connection, party_ids: Collection[str], since: datetime
 ) -> dict[str, list[PartyParcel]]:
@@ -346,10 +372,20 @@ def party_parcels(
     (by posted_at, then declaration id); every asked party has an entry."""
     wanted = sorted({party for party in party_ids if party})
     found: dict[str, list[PartyParcel]] = {party: [] for party in wanted}
+    sqlite_driver = (
+        connection.connection.driver_connection if connection.dialect.name == "sqlite" else None
+    )
     for start in range(0, len(wanted), _CHUNK):
         chunk = wanted[start : start + _CHUNK]
-        for row in connection.execute(_BY_PARTY, {"parties": chunk, "since": since}):
-            record = _record(row)
+        rows = (
+            _sqlite_rows(sqlite_driver, chunk, since)
+            if sqlite_driver is not None
+            else (
+                _record(row)
+                for row in connection.execute(_BY_PARTY, {"parties": chunk, "since": since})
+            )
+        )
+        for record in rows:
             for party in {record.sender_id, record.recipient_id}:
                 if party in found:
                     found[party].append(record)
