@@ -434,3 +434,24 @@ def test_parcels_scored_here_join_the_cached_history_without_a_query(store: Stor
         ("C1", "confirmed"),
         ("C2", None),
     ]
+
+
+def test_the_sqlite_driver_read_is_the_sqlalchemy_read(tmp_path: Path) -> None:
+    from service.store import parcels as parcel_rows
+
+    store = Store(Database(f"sqlite:///{tmp_path / 'store.sqlite3'}", lock_wait=2))
+    store.open()
+    score(store, declaration("D1", sender="S-d", posted_at="2026-11-01T10:00:00"))
+    score(store, declaration("D2", recipient="S-d", posted_at=None, weight=2.5))
+    store.audit.add_feedback(declaration_id="D1", outcome="confirmed")
+    since = datetime(2020, 1, 1)
+    with store.database.engine().connect() as connection:
+        driver = connection.connection.driver_connection
+        direct = sorted(parcel_rows._sqlite_rows(driver, ["S-d"], since), key=repr)
+        bound = {"parties": ["S-d"], "since": since}
+        plain = sorted(
+            (parcel_rows._record(r) for r in connection.execute(parcel_rows._BY_PARTY, bound)),
+            key=repr,
+        )
+    store.close()
+    assert direct == plain and len(direct) == 2
