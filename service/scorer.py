@@ -8,15 +8,17 @@ over *distinct* descriptions (cached) or over the few reasons of flagged items.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, lru_cache
 from typing import Any, Final
 
 import numpy as np
 import pandas as pd
 
 from training.features import (
+    OTHER_CHAPTER,
     ItemColumns,
     column,
     parcel_codes,
@@ -150,6 +152,35 @@ def _short(description: str, limit: int = 40) -> str:
     return description if len(description) <= limit else description[: limit - 1] + "…"
 
 
+# Below this an expected worth per kg is no basis for "too high" or "too low".
+_LEAST_QUOTED_USD_PER_KG: Final = 0.5
+
+
+def _usd(value: float) -> str:
+    return f"{value:.0f}" if value >= 10 else f"{value:.1f}"
+
+
+@lru_cache(maxsize=1)
+def _vague_latin() -> frozenset[str]:
+    """The vague words as senders also type them in Latin letters ("veshi b/u")."""
+    from training.knowledge import transliterate, vague_descriptions
+
+    return frozenset(_latin_key(transliterate(word)) for word in vague_descriptions())
+
+
+def _latin_key(text: str) -> str:
+    # Senders write щ as "shch", "sch" or "sh" ("veshchi", "veshi"): one key for all.
+    return re.sub(r"shch|shh|sch", "sh", text.casefold().strip(" .,!"))
+
+
+def _vague_in_latin(descriptions: np.ndarray) -> np.ndarray:
+    vague = _vague_latin()
+    return np.array(
+        [isinstance(d, str) and _latin_key(d) in vague for d in descriptions.tolist()],
+        dtype=bool,
+    )
+
+
 def _kg(value: float) -> str:
     return f"{value:.2g}" if value < 10 else f"{value:.0f}"
 
@@ -190,6 +221,12 @@ class Scorer:
             value=signal_names.index("expected_log_usd_per_kg"),
             confidence=signal_names.index("expectation_confidence"),
             text=[signal_names.index(f"text_{c}") for c in RISK_CLASSES],
+            chapters=[j for j, name in enumerate(signal_names) if name.startswith("chapter_logp_")],
+            chapter_names=[
+                name.removeprefix("chapter_logp_")
+                for name in signal_names
+                if name.startswith("chapter_logp_")
+            ],
         )
         self._term_cache: dict[tuple[str, str], str | None] = {}
 
@@ -354,12 +391,12 @@ class Scorer:
         if group == "value":
             return [
                 None
-                if not ok
+                if not ok or usual < _LEAST_QUOTED_USD_PER_KG
                 else (
                     "value_mismatch",
-                    f"declared {usd_kg:.0f} USD/kg is "
+                    f"declared {_usd(usd_kg)} USD/kg is "
                     f"{'low' if usd_kg < usual else 'high'} for '{d}' "
-                    f"(usually about {usual:.0f} USD/kg)",
+                    f"(usually about {_usd(usual)} USD/kg)",
                 )
                 if math.isfinite(usd_kg)
                 else _VALUE_MISSING
@@ -372,15 +409,19 @@ class Scorer:
                 )
             ]
         if group == "hs_code":
+            # "Does not fit" only where the wording points to another chapter with
+            # confidence: a code the text models merely know little about (a Ukrainian
+            # "warm clothes, jackets" under 6201) is no evidence against the declarant.
+            elsewhere = facts.chapter_elsewhere[rows].tolist()
             return [
                 (
                     "hs_mismatch",
                     f"HS code {hs} (chapter {hs[:2]}) does not fit '{d}'",
                 )
-                if isinstance(hs, str) and ok
+                if isinstance(hs, str) and ok and other
                 else (_HS_MISSING if not isinstance(hs, str) else None)
-                for hs, d, ok in zip(
-                    facts.hs_code[rows].tolist(), descriptions, quotable, strict=True
+                for hs, d, ok, other in zip(
+                    facts.hs_code[rows].tolist(), descriptions, quotable, elsewhere, strict=True
                 )
             ]
         if group == "vague_description":
@@ -534,6 +575,9 @@ class _SignalColumns:
     value: int
     confidence: int
     text: list[int]
+    # The text models' log-probabilities of each HS chapter, and the chapters' names.
+    chapters: list[int]
+    chapter_names: list[str]
 
 
 class _ItemFacts:
@@ -601,9 +645,31 @@ class _ItemFacts:
         signals = self._scores.signals
         confident = signals[:, self._signals.confidence] >= QUOTABLE_CONFIDENCE
         ordinary = signals[:, self._signals.text].max(axis=1) < 0.0
-        # A vague word ("вещи б/у", "gift") names no kind of goods to expect anything of.
-        specific = vague_flags(self.description) == 0
+        # A vague word ("вещи б/у", "veshi b/u", "gift") names no kind of goods to expect
+        # anything of.
+        specific = (vague_flags(self.description) == 0) & ~_vague_in_latin(self.description)
         return confident & ordinary & specific
+
+    @cached_property
+    def chapter_elsewhere(self) -> np.ndarray:
+        """Whether the wording points to an HS chapter other than the declared one with
+        confidence (at least half the text models' probability on one other chapter)."""
+        hs = self.hs_code
+        signals = self._scores.signals
+        columns = self._signals.chapters
+        names = self._signals.chapter_names
+        out = np.zeros(len(hs), dtype=bool)
+        if not columns:
+            return out
+        logp = signals[:, columns]
+        best = logp.argmax(axis=1)
+        confident = logp[np.arange(len(hs)), best] >= np.log(0.5)
+        for row, code in enumerate(hs.tolist()):
+            chapter = names[best[row]]
+            # "Another chapter" lumps many together: pointing there says nothing precise.
+            if isinstance(code, str) and confident[row] and chapter != OTHER_CHAPTER:
+                out[row] = chapter != code[:2]
+        return out
 
     @cached_property
     def gear_class(self) -> np.ndarray:

@@ -507,6 +507,12 @@ def history_message(role: Role, facts: Mapping[str, Any]) -> str | None:
     parcels = float(facts.get(f"{role}_parcels_before") or 0)
     if parcels <= 0:
         return None
+    # Repeat shipping alone is what families and small sellers do: said only where it looks
+    # like the trade (many counterparties, kilos down one lane), else left unsaid.
+    if role == "sender" and not _sender_pattern(facts):
+        return None
+    if role == "recipient" and not _recipient_pattern(facts):
+        return None
     if role == "sender":
         kg = float(facts.get("sender_lane_kg_30d") or 0)
         recent = float(facts.get("sender_recipients_30d") or 0)
@@ -527,6 +533,26 @@ def history_message(role: Role, facts: Mapping[str, Any]) -> str | None:
     return (
         f"recipient received {_plural(parcels, 'earlier parcel', 'earlier parcels')} "
         f"from {_plural(senders, 'sender', 'senders')}"
+    )
+
+
+# What makes a party's past worth an officer's attention without a seizure on it.
+_MANY_COUNTERPARTIES: Final = 3
+_HEAVY_LANE_KG: Final = 20.0
+
+
+def _sender_pattern(facts: Mapping[str, Any]) -> bool:
+    return (
+        float(facts.get("sender_recipients") or 0) >= _MANY_COUNTERPARTIES
+        or float(facts.get("sender_recipients_30d") or 0) >= 2
+        or float(facts.get("sender_lane_kg_30d") or 0) >= _HEAVY_LANE_KG
+    )
+
+
+def _recipient_pattern(facts: Mapping[str, Any]) -> bool:
+    return (
+        float(facts.get("recipient_senders") or 0) >= _MANY_COUNTERPARTIES
+        or float(facts.get("recipient_senders_30d") or 0) >= 2
     )
 
 

@@ -209,3 +209,12 @@ def test_the_scorers_answer_is_the_documented_response_shape(
     histories = [seized if i % 2 else {} for i in range(len(declarations))]
     for result in tiny_scorer.score_declarations(declarations, histories):
         assert ScoredDeclaration.model_validate(result).model_dump() == result
+
+
+def test_vague_words_typed_in_latin_letters_get_no_expectation() -> None:
+    from service.scorer import _vague_in_latin
+
+    flags = _vague_in_latin(
+        np.array(["veshi b/u", "Veshchi b/u.", "kurtka zimnyaya", "куртка", None], dtype=object)
+    )
+    assert flags.tolist() == [True, True, False, False, False]

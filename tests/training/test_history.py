@@ -235,3 +235,18 @@ def test_party_summaries_give_the_plain_facts() -> None:
         assert summarised_history(parcel, summaries, watch=watch, now=NOW) == parcel_history(
             parcel, own, watch=watch, now=NOW
         ), target
+
+
+def test_repeat_shipping_alone_is_not_told_as_suspicious() -> None:
+    family = {"sender_parcels_before": 4.0, "sender_recipients": 1.0}
+    assert history_message("sender", family) is None
+    seller_of_many = {**family, "sender_recipients": 6.0}
+    assert history_message("sender", seller_of_many) == (
+        "sender sent 4 earlier parcels to 6 recipients"
+    )
+    relatives = {"recipient_parcels_before": 3.0, "recipient_senders": 2.0}
+    assert history_message("recipient", relatives) is None
+    collector = {"recipient_parcels_before": 7.0, "recipient_senders_30d": 7.0}
+    assert history_message("recipient", collector) == (
+        "recipient received parcels from 7 senders in 30 days"
+    )
