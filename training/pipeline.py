@@ -139,3 +139,34 @@ def run_training(
         if unseen["label"].nunique() == 2:
             result.card["metrics"]["dev_unseen_text"] = evaluate_model(result.model, unseen)
     return result
+
+
+def compare_with_active(
+    result: TrainingResult,
+    active: RiskModel | None,
+    active_version: str | None,
+    load_error: str | None = None,
+) -> None:
+    """Put the candidate-vs-active comparison and the drift profile into the new card.
+
+    Both are computed on the candidate's held-out rows, which exist only during training:
+    `models promote` and `drift --model` later read what is stored here. The card is
+    written by training alone (`train.fit_and_evaluate`, then this module).
+    """
+    from training.drift import profile_of
+    from training.gate import compare_on_holdout
+
+    holdout = result.holdout
+    comparison = compare_on_holdout(
+        result.model,
+        active,
+        active_version if active is not None else None,
+        holdout,
+        str(result.card["training_data"].get("holdout", "held-out rows")),
+    )
+    if load_error is not None:
+        comparison["active_error"] = load_error
+    result.card["comparison"] = comparison
+    result.card["training_data"]["profile"] = profile_of(
+        holdout, holdout["risk_score"].to_numpy()
+    ).to_card()

@@ -113,13 +113,8 @@ SMALL_HOLDOUT_GEAR = 30
 
 
 def record_comparison(registry: Registry, result: Any) -> None:
-    """Put the candidate-vs-active comparison and the drift profile into the new card.
-
-    Both are computed on the candidate's held-out rows, which exist only during training:
-    `models promote` and `drift --model` later read what is stored here.
-    """
-    from training.drift import profile_of
-    from training.gate import compare_on_holdout
+    """Compare the candidate with the active model of `registry` (its card records it)."""
+    from training.pipeline import compare_with_active
 
     active_version = active_or_none(registry)
     active_model = None
@@ -130,20 +125,7 @@ def record_comparison(registry: Registry, result: Any) -> None:
         except RegistryError as exc:
             load_error = str(exc)
             err.print(f"cannot compare with the active model {active_version}: {exc}", markup=False)
-    holdout = result.holdout
-    comparison = compare_on_holdout(
-        result.model,
-        active_model,
-        active_version if active_model is not None else None,
-        holdout,
-        str(result.card["training_data"].get("holdout", "held-out rows")),
-    )
-    if load_error is not None:
-        comparison["active_error"] = load_error
-    result.card["comparison"] = comparison
-    result.card["training_data"]["profile"] = profile_of(
-        holdout, holdout["risk_score"].to_numpy()
-    ).to_card()
+    compare_with_active(result, active_model, active_version, load_error)
 
 
 def comparison_table(version: str, comparison: dict[str, Any]) -> Table:
