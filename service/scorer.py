@@ -114,6 +114,8 @@ REASON_SEPARATOR: Final = " | "
 # a description's words the text models know, or 1 with a known HS heading.
 QUOTABLE_CONFIDENCE: Final = 0.5
 # Kinds of reason whose message quotes the (shortened) description.
+# Kinds of reason that need to know whether a description names gear.
+_ASKS_FOR_TERMS: Final = ("terms", "weight", "value", "hs_code")
 _QUOTES_DESCRIPTION: Final = frozenset({"weight", "value", "hs_code", "vague_description"})
 # Below this many items, plain Python beats numpy's per-call cost in the reasons' bookkeeping
 # (one declaration is most HTTP traffic).
@@ -152,6 +154,8 @@ def _short(description: str, limit: int = 40) -> str:
     return description if len(description) <= limit else description[: limit - 1] + "…"
 
 
+# What joins several kinds of goods in one line: commas, semicolons, "+", "and" words.
+_LIST: Final = re.compile(r"[,;+&]|\s(?:и|and|und|i|va|və|ва|жана|եւ|და)\s", re.IGNORECASE)
 # Below this an expected worth per kg is no basis for "too high" or "too low".
 _LEAST_QUOTED_USD_PER_KG: Final = 0.5
 
@@ -316,9 +320,12 @@ class Scorer:
             strong = np.take_along_axis(contributions, order, axis=1) >= MIN_REASON_LOGIT
             facts = _ItemFacts(items, scores, self._signal_columns)
             # Terms are looked up for every item that will quote one, in one batch.
-            terms_group = self._groups.index("terms") if "terms" in self._groups else -1
-            quoting = rows[((order == terms_group) & strong).any(axis=1)]
+            # Terms are looked up for the items that quote one, and for those whose weight,
+            # value or HS reason depends on whether their wording names gear at all.
+            asking = [self._groups.index(g) for g in _ASKS_FOR_TERMS if g in self._groups]
+            quoting = rows[(np.isin(order, asking) & strong).any(axis=1)]
             terms = self._find_terms(facts, quoting)
+            facts.terms = terms
             # One kind of reason at a time: its messages are made for all its items at once.
             for rank in range(order.shape[1]):
                 for group, positions in _positions_by_group(order[:, rank], strong[:, rank]):
@@ -413,6 +420,10 @@ class Scorer:
             # confidence: a code the text models merely know little about (a Ukrainian
             # "warm clothes, jackets" under 6201) is no evidence against the declarant.
             elsewhere = facts.chapter_elsewhere[rows].tolist()
+            # A line listing several goods ("blanket, pillow") may span chapters: the
+            # declared one may fit one of them.
+            single = [_LIST.search(str(d)) is None for d in facts.description[rows].tolist()]
+            elsewhere = [other and one for other, one in zip(elsewhere, single, strict=True)]
             return [
                 (
                     "hs_mismatch",
@@ -590,6 +601,8 @@ class _ItemFacts:
         self._signals = signals
         self.description = column(items, "description")
         self.risk_class = scores.risk_class
+        # The gear term of (description, class), where looked up (None: none to name).
+        self.terms: dict[tuple[str, str], str | None] = {}
 
     def _column(self, name: str) -> np.ndarray:
         return column(self._items, name)
@@ -645,6 +658,12 @@ class _ItemFacts:
         signals = self._scores.signals
         confident = signals[:, self._signals.confidence] >= QUOTABLE_CONFIDENCE
         ordinary = signals[:, self._signals.text].max(axis=1) < 0.0
+        # Wording that leans to gear yet has no gear term to name ("куртка зимняя": honest
+        # words that disguises borrow) names ordinary goods: their expectation holds.
+        for row in np.flatnonzero(~ordinary).tolist():
+            key = (str(self.description[row]), self.term_class(row))
+            if key in self.terms and self.terms[key] is None:
+                ordinary[row] = True
         # A vague word ("вещи б/у", "veshi b/u", "gift") names no kind of goods to expect
         # anything of.
         specific = (vague_flags(self.description) == 0) & ~_vague_in_latin(self.description)

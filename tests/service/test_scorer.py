@@ -218,3 +218,28 @@ def test_vague_words_typed_in_latin_letters_get_no_expectation() -> None:
         np.array(["veshi b/u", "Veshchi b/u.", "kurtka zimnyaya", "куртка", None], dtype=object)
     )
     assert flags.tolist() == [True, True, False, False, False]
+
+
+def test_a_winter_jacket_too_heavy_is_told_so_and_armour_only_by_its_name(
+    tiny_scorer: Scorer,
+) -> None:
+    """Honest words that disguises borrow still get their expected weight; a name of gear
+    gets no "usually about" of ordinary goods."""
+
+    def reasons(description: str, kg: float) -> list[str]:
+        declaration = DeclarationIn.model_validate(
+            {
+                "declaration_id": "J1",
+                "origin_country": "RU",
+                "destination_country": "CN",
+                "category": "gift",
+                "gross_weight_kg": kg + 0.3,
+                "items": [{"description": description, "quantity": 1, "net_weight_kg": kg}],
+            }
+        )
+        scored = tiny_scorer.score_declarations([declaration])[0]
+        return [r["message"] for r in scored["items"][0]["reasons"]]
+
+    assert not any("usually" in m for m in reasons("бронежилет", 9.5))
+    jacket = reasons("куртка зимняя", 9.0)
+    assert any(m.startswith("9 kg per unit is heavy for 'куртка зимняя'") for m in jacket), jacket
