@@ -566,6 +566,15 @@ def watchlist_message(facts: Mapping[str, Any]) -> str | None:
     return "; ".join(said) or None
 
 
+def _placed(posted: datetime | None, moment: datetime) -> datetime:
+    """Where a parcel sits in time: its posted_at, or `moment` without one. A date pandas
+    cannot hold (before 1677 or after 2262: a typo, "0001-01-01") counts as none, as the
+    vectorised count reads it."""
+    if posted is None or not pd.Timestamp.min < pd.Timestamp(posted) < pd.Timestamp.max:
+        return moment
+    return posted
+
+
 def parcel_history(
     parcel: Mapping[str, Any],
     records: Iterable[PartyParcel],
@@ -580,7 +589,7 @@ def parcel_history(
     """
     moment = now if now is not None else datetime.now(UTC).replace(tzinfo=None)
     own_id = str(parcel["declaration_id"])
-    time = parcel.get("posted_at") or moment
+    time = _placed(parcel.get("posted_at"), moment)
     place = (time, own_id)
     window_start = time - timedelta(days=RECENT_DAYS)
     earlier: dict[str, PartyParcel] = {}
@@ -675,7 +684,7 @@ class _RoleRecords:
 
     def facts(self, parcel: Mapping[str, Any], moment: datetime) -> dict[str, Any]:
         own_id = str(parcel["declaration_id"])
-        time = parcel.get("posted_at") or moment
+        time = _placed(parcel.get("posted_at"), moment)
         end = bisect.bisect_left(self.keys, (time, own_id))
         own = self.positions.get(own_id)
         if own is not None and own < end:

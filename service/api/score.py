@@ -28,9 +28,9 @@ from service.api.errors import (
 from service.api.inflight import Work
 from service.api.schemas import BatchResponse, JsonResponse, ScoredDeclaration
 from service.api.security import api_key_scheme
-from service.audit import ScoredCsv, ScoredRecord
 from service.party_history import PartyHistory
 from service.scorer import Scorer
+from service.store.records import ScoredCsv, ScoredRecord
 from training.schema import MAX_ID_CHARS, DeclarationIn, shown
 
 log = logging.getLogger(__name__)

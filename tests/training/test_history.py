@@ -250,3 +250,16 @@ def test_repeat_shipping_alone_is_not_told_as_suspicious() -> None:
     assert history_message("recipient", collector) == (
         "recipient received parcels from 7 senders in 30 days"
     )
+
+
+def test_a_date_out_of_range_counts_as_no_date() -> None:
+    """ "0001-01-01" passes the contract's date check; it must not break the count (it did,
+    found by the schema fuzzer) and reads as no date, as the vectorised count reads it."""
+    from training.history import PartySummary, summarised_history
+
+    earlier = [PartyParcel("A", datetime(2026, 1, 1), "s", "r", "CN", 1.0)]
+    parcel = {"declaration_id": "B", "posted_at": datetime(1, 1, 1), "sender_id": "s"}
+    plain = parcel_history(parcel, earlier, now=NOW)
+    summed = summarised_history(parcel, {"s": PartySummary("s", earlier)}, now=NOW)
+    assert plain == summed
+    assert plain["sender_parcels_before"] == 1.0

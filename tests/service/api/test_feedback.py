@@ -9,8 +9,8 @@ from fastapi.testclient import TestClient
 
 from service.api import create_app
 from service.api.ratelimit import RateLimiter
-from service.audit import export_feedback
 from service.settings import key_digest
+from service.store.export import export_feedback
 from tests.service.conftest import SettingsFactory
 from tests.service.factories import armour_declaration, make_declaration, make_item
 from training.tables import read_declarations

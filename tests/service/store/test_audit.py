@@ -9,13 +9,9 @@ from typing import Any
 import orjson
 import pytest
 
-from service.audit import (
-    EXPORT_COLUMNS,
-    AuditLog,
-    ScoredCsv,
-    ScoredRecord,
-    export_feedback,
-)
+from service.store.audit import AuditLog
+from service.store.export import EXPORT_COLUMNS, export_feedback
+from service.store.records import ScoredCsv, ScoredRecord
 from training.files import UnusableFileError
 from training.schema import DeclarationIn
 

@@ -13,11 +13,12 @@ import pytest
 from fastapi.testclient import TestClient
 
 from service.api import create_app
-from service.audit import AuditLog, ScoredRecord
-from service.audit_spill import Spill
+from service.store.audit import AuditLog
+from service.store.records import ScoredRecord
+from service.store.spill import Spill
 from tests.service.conftest import SettingsFactory
 from tests.service.factories import make_declaration
-from tests.service.test_audit import declaration, result
+from tests.service.store.test_audit import declaration, result
 
 
 def count(db: Path, sql: str = "SELECT COUNT(*) FROM scored") -> int:
