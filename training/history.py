@@ -12,8 +12,11 @@ sent down the same lane, confirmed and cleared outcomes, the watch list. Earlier
 fed its own past decisions amplifies its own mistakes, and a CSV export has none.
 
 The store (service side) hands over `PartyParcel` records and `WatchEntry` rows; the batch
-command builds the same records from the file itself. Both end in `history_facts`, one
-vectorised function, so HTTP and batch give the same score for the same history.
+command builds the same records from the file itself. One definition, counted three ways,
+each pinned to the others by the tests: `history_facts` (vectorised: a file, a training
+set), `parcel_history` (plain Python over one parcel's records) and `PartySummary` (a
+party's records summed up once, for the many parcels of a busy shipper). So HTTP and batch
+give the same score for the same history.
 """
 
 from __future__ import annotations
