@@ -298,18 +298,25 @@ def cutoff(now: datetime, retention_days: int) -> datetime:
     return utc_naive(now) - timedelta(days=retention_days)
 
 
-def _record(row: sa.Row[Any]) -> PartyParcel:
+def _record(row: Sequence[Any]) -> PartyParcel:
+    """A parcel record from a row in `_COLUMNS` order: a SQLAlchemy row (datetimes) or a
+    driver's tuple (SQLite's text times)."""
+    declaration_id, posted, sender, recipient, country, weight, decision, outcome, at = row
     return PartyParcel(
-        declaration_id=row.declaration_id,
-        posted_at=row.posted_at,
-        sender_id=row.sender_id,
-        recipient_id=row.recipient_id,
-        destination_country=row.destination_country,
-        gross_weight_kg=row.gross_weight_kg,
-        decision=row.decision,
-        outcome=_outcome(row.outcome) if row.outcome else None,
-        outcome_at=row.outcome_at,
+        declaration_id=declaration_id,
+        posted_at=_time(posted),
+        sender_id=sender,
+        recipient_id=recipient,
+        destination_country=country,
+        gross_weight_kg=weight,
+        decision=decision,
+        outcome=_outcome(outcome) if outcome else None,
+        outcome_at=_time(at) if at else None,
     )
+
+
+def _time(value: datetime | str) -> datetime:
+    return value if isinstance(value, datetime) else datetime.fromisoformat(value)
 
 
 _COLUMNS: Final = (
@@ -351,18 +358,7 @@ def _sqlite_rows(driver: Any, parties: list[str], since: datetime) -> Iterator[P
     )
     moment = _sqlite_time(since)
     for row in driver.execute(sql, [*parties, moment, *parties, moment]):
-        declaration_id, posted, sender, recipient, country, weight, decision, outcome, at = row
-        yield PartyParcel(
-            declaration_id=declaration_id,
-            posted_at=datetime.fromisoformat(posted),
-            sender_id=sender,
-            recipient_id=recipient,
-            destination_country=country,
-            gross_weight_kg=weight,
-            decision=decision,
-            outcome=_outcome(outcome) if outcome else None,
-            outcome_at=datetime.fromisoformat(at) if at else None,
-        )
+        yield _record(row)
 
 
 def party_parcels(

@@ -198,3 +198,31 @@ def test_the_csv_endpoint_path_counts_the_body_like_the_batch_command(
     score_table(source, out, tiny_scorer, BatchOptions(workers=1, progress=False))
     body = b"".join(score_csv_bytes(tiny_scorer, source.read_bytes()))
     assert body == out.read_bytes()
+
+
+def test_the_cli_scores_with_and_without_history(
+    tiny_scorer: Scorer, tiny_registry: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    from service.cli import app
+
+    # No store to read: the file alone is the history (a store file is never created).
+    store = tmp_path / "none.sqlite3"
+    monkeypatch.setenv("PARCEL_SCREEN_DATABASE_URL", f"sqlite:///{store}")
+    source = _file(tmp_path)
+    models = tiny_registry
+    outputs = {}
+    for flag in ("--history", "--no-history"):
+        out = tmp_path / f"cli{flag}.csv"
+        args = ["score", str(source), "-o", str(out), "--models-dir", str(models), "--workers", "1"]
+        result = CliRunner().invoke(app, [*args, flag])
+        assert result.exit_code == 0, result.output
+        outputs[flag] = out.read_bytes()
+    for flag, history in (("--history", True), ("--no-history", False)):
+        expected = tmp_path / f"api{flag}.csv"
+        options = BatchOptions(workers=1, progress=False, history=history)
+        score_table(source, expected, tiny_scorer, options)
+        assert outputs[flag] == expected.read_bytes(), flag
+    assert outputs["--history"] != outputs["--no-history"]
+    assert not store.exists()
