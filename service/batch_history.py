@@ -14,7 +14,8 @@ from datetime import datetime
 
 import pandas as pd
 
-from training.history import PARCEL_COLUMNS, HistoryTable, WatchEntry
+from training.gear_words import names_gear
+from training.history import NAMED_COLUMN, PARCEL_COLUMNS, HistoryTable, WatchEntry
 from training.schema import LINE_COLUMN, normalise_declarations
 from training.tables import Source, TableFormat, iter_table_batches, table_frame
 
@@ -29,22 +30,38 @@ def file_parcels(source: Source, table_format: TableFormat, chunk_rows: int) -> 
     Values are normalised as scoring normalises them; a value that cannot be read is left
     out (the row's own error is reported by the scoring pass).
     """
+    columns = [*PARCEL_COLUMNS, NAMED_COLUMN]
     parts: list[pd.DataFrame] = []
-    present = [c for c in PARCEL_COLUMNS if c in table_format.frame_columns()]
+    available = table_format.frame_columns()
+    present = [c for c in PARCEL_COLUMNS if c in available]
     if "declaration_id" not in present:
-        return pd.DataFrame(columns=list(PARCEL_COLUMNS))
+        return pd.DataFrame(columns=columns)
     # The line numbers name rows without an id as scoring names them ("ROW-<line>").
-    extra = [LINE_COLUMN]
+    extra = [LINE_COLUMN, *(["description"] if "description" in available else [])]
     for table in iter_table_batches(source, chunk_rows=chunk_rows, table_format=table_format):
         raw = table_frame(table.select([*present, *extra]))
         normalised = normalise_declarations(
             raw, decimal=table_format.decimal, with_labels=False, only=PARCEL_COLUMNS
         )
-        part = normalised[list(PARCEL_COLUMNS)]
-        parts.append(part[part["declaration_id"].notna()].drop_duplicates("declaration_id"))
+        part = normalised[list(PARCEL_COLUMNS)].copy()
+        part = part.assign(
+            **{
+                NAMED_COLUMN: names_gear(raw["description"])
+                if "description" in raw.columns
+                else False
+            }
+        )
+        part = part[part["declaration_id"].notna()]
+        # A parcel names gear when any of its lines does (its lines may span chunks).
+        part[NAMED_COLUMN] = part.groupby("declaration_id", sort=False)[NAMED_COLUMN].transform(
+            "any"
+        )
+        parts.append(part.drop_duplicates("declaration_id"))
     if not parts:
-        return pd.DataFrame(columns=list(PARCEL_COLUMNS))
-    return pd.concat(parts, ignore_index=True).drop_duplicates("declaration_id")
+        return pd.DataFrame(columns=columns)
+    every = pd.concat(parts, ignore_index=True)
+    every[NAMED_COLUMN] = every.groupby("declaration_id", sort=False)[NAMED_COLUMN].transform("any")
+    return every.drop_duplicates("declaration_id")
 
 
 def file_history(

@@ -55,6 +55,9 @@ class PartyParcel:
     # The inspection outcome that stands for the parcel, if any, and when it was posted.
     outcome: Outcome | None = None
     outcome_at: datetime | None = None
+    # Whether a line of it named gear (`training.gear_words`): what an officer reading the
+    # party's earlier forms notices.
+    names_gear: bool = False
 
 
 @dataclass(frozen=True)
@@ -82,6 +85,7 @@ SENDER_FACTS: Final = (
     "sender_lane_kg_30d",  # gross kg the sender sent to this destination, last RECENT_DAYS
     "sender_confirmed",  # the sender's parcels on which gear was confirmed
     "sender_cleared",  # ... and which inspection cleared
+    "sender_named_gear",  # the sender's parcels whose description named gear
 )
 RECIPIENT_FACTS: Final = (
     "recipient_parcels_before",
@@ -89,6 +93,7 @@ RECIPIENT_FACTS: Final = (
     "recipient_senders_30d",  # distinct senders to the recipient in the last RECENT_DAYS
     "recipient_confirmed",
     "recipient_cleared",
+    "recipient_named_gear",
 )
 WATCH_FACTS: Final = ("sender_watchlisted", "recipient_watchlisted")
 COUNT_FACTS: Final = (*SENDER_FACTS, *RECIPIENT_FACTS, *WATCH_FACTS)
@@ -99,6 +104,8 @@ TEXT_FACTS: Final = (
     "recipient_last_confirmed",
     "sender_watch_reason",
     "recipient_watch_reason",
+    "sender_last_named_gear",
+    "recipient_last_named_gear",
 )
 HISTORY_FACTS: Final = (*COUNT_FACTS, *TEXT_FACTS)
 
@@ -112,11 +119,13 @@ HISTORY_FEATURES: Final[dict[str, tuple[str, str]]] = {
     "sender_history_lane_kg_30d": ("sender_lane_kg_30d", "log"),
     "sender_history_confirmed": ("sender_confirmed", "log"),
     "sender_history_cleared": ("sender_cleared", "log"),
+    "sender_history_named_gear": ("sender_named_gear", "log"),
     "recipient_history_parcels": ("recipient_parcels_before", "log"),
     "recipient_history_senders": ("recipient_senders", "log"),
     "recipient_history_senders_30d": ("recipient_senders_30d", "log"),
     "recipient_history_confirmed": ("recipient_confirmed", "log"),
     "recipient_history_cleared": ("recipient_cleared", "log"),
+    "recipient_history_named_gear": ("recipient_named_gear", "log"),
     "watchlist_sender": ("sender_watchlisted", "flag"),
     "watchlist_recipient": ("recipient_watchlisted", "flag"),
 }
@@ -133,6 +142,7 @@ PARCEL_COLUMNS: Final = (
     "gross_weight_kg",
 )
 OUTCOME_COLUMNS: Final = ("outcome", "outcome_at")
+NAMED_COLUMN: Final = "names_gear"
 
 _DAY_NS: Final = 86_400 * 10**9
 
@@ -153,8 +163,9 @@ def records_frame(records: Iterable[PartyParcel]) -> pd.DataFrame:
             ),
             "outcome": [r.outcome for r in rows],
             "outcome_at": pd.to_datetime(pd.Series([r.outcome_at for r in rows], dtype=object)),
+            NAMED_COLUMN: np.array([r.names_gear for r in rows], dtype=bool),
         },
-        columns=[*PARCEL_COLUMNS, *OUTCOME_COLUMNS],
+        columns=[*PARCEL_COLUMNS, *OUTCOME_COLUMNS, NAMED_COLUMN],
     )
 
 
@@ -182,6 +193,10 @@ class HistoryTable:
         now: datetime | None = None,
     ) -> HistoryTable:
         if not pd.Index(parcels["declaration_id"]).is_unique:
+            if NAMED_COLUMN in parcels.columns:
+                # Listed twice (a run's files), a parcel names gear if either listing does.
+                named = parcels.groupby("declaration_id", sort=False)[NAMED_COLUMN].transform("any")
+                parcels = parcels.assign(**{NAMED_COLUMN: named})
             parcels = parcels.drop_duplicates("declaration_id")
         parcels = parcels.reset_index(drop=True)
         facts = history_facts(parcels, known=known, watch=watch, now=now)
@@ -244,8 +259,14 @@ def with_history(
 def parcels_of(items: pd.DataFrame) -> pd.DataFrame:
     """One row per parcel (its first item row) of an item frame, with the columns read here."""
     present = [c for c in (*PARCEL_COLUMNS, *OUTCOME_COLUMNS) if c in items.columns]
-    first = items.drop_duplicates("declaration_id")[present]
-    return first.reset_index(drop=True)
+    first = items.drop_duplicates("declaration_id")[present].reset_index(drop=True)
+    if "description" in items.columns:
+        from training.gear_words import names_gear
+
+        named = pd.Series(names_gear(items["description"]), index=items.index)
+        by_parcel = named.groupby(items["declaration_id"].to_numpy(), sort=False).any()
+        first[NAMED_COLUMN] = first["declaration_id"].isin(by_parcel.index[by_parcel]).to_numpy()
+    return first
 
 
 def history_facts(
@@ -299,6 +320,7 @@ def history_facts(
     recipient, recipient_names = _codes(everything["recipient_id"])
     destination, _ = _codes(everything["destination_country"])
     weight = everything["gross_weight_kg"].to_numpy(dtype=np.float64)
+    named = everything[NAMED_COLUMN].to_numpy(dtype=np.float64)
     outcomes: pd.Series = everything["outcome"]
     seized = outcomes.eq("confirmed").to_numpy(dtype=bool)
     cleared = outcomes.eq("cleared").to_numpy(dtype=bool)
@@ -310,6 +332,8 @@ def history_facts(
         facts[f"{role}_parcels_before"] = by_party.before(np.ones(len(party)))
         facts[f"{role}_confirmed"] = by_party.before(seized)
         facts[f"{role}_cleared"] = by_party.before(cleared)
+        facts[f"{role}_named_gear"] = by_party.before(named)
+        facts[f"{role}_last_named_gear"] = by_party.last_day_before(named > 0)
         facts[f"{role}_last_confirmed"] = by_party.last_day_before(seized)
         # A pair of parties enters the count at its first parcel, or at one after a gap
         # longer than the window, and leaves the window after a parcel no other parcel of
@@ -349,6 +373,11 @@ def history_facts(
 def _tidy(parcels: pd.DataFrame) -> pd.DataFrame:
     """The columns read here, typed: datetimes, floats, and strings or None."""
     out = pd.DataFrame(index=range(len(parcels)))
+    out[NAMED_COLUMN] = (
+        parcels[NAMED_COLUMN].eq(True).to_numpy(dtype=bool)
+        if NAMED_COLUMN in parcels.columns
+        else np.zeros(len(parcels), dtype=bool)
+    )
     for name in (*PARCEL_COLUMNS, *OUTCOME_COLUMNS):
         present = name in parcels.columns
         if name in ("posted_at", "outcome_at"):
@@ -507,6 +536,13 @@ def history_message(role: Role, facts: Mapping[str, Any]) -> str | None:
         return f"{role} had {_plural(confirmed, 'confirmed seizure', 'confirmed seizures')}" + (
             f", latest {latest}" if latest else ""
         )
+    named = float(facts.get(f"{role}_named_gear") or 0)
+    if named > 0:
+        latest = facts.get(f"{role}_last_named_gear")
+        return (
+            f"{role} declared gear by name on {_plural(named, 'earlier parcel', 'earlier parcels')}"
+            + (f", latest {latest}" if latest else "")
+        )
     parcels = float(facts.get(f"{role}_parcels_before") or 0)
     if parcels <= 0:
         return None
@@ -610,12 +646,15 @@ def parcel_history(
         others = [getattr(r, f"{other}_id") for r in mine]
         recent = [getattr(r, f"{other}_id") for r in mine if r.posted_at >= window_start]
         seized = [r.posted_at for r in mine if r.outcome == "confirmed"]
+        named = [r.posted_at for r in mine if r.names_gear]
         out[f"{role}_parcels_before"] = float(len(mine))
         out[f"{role}_{counterpart}"] = float(len({o for o in others if o is not None}))
         out[f"{role}_{counterpart}_30d"] = float(len({o for o in recent if o is not None}))
         out[f"{role}_confirmed"] = float(len(seized))
         out[f"{role}_cleared"] = float(sum(r.outcome == "cleared" for r in mine))
         out[f"{role}_last_confirmed"] = max(seized).date().isoformat() if seized else None
+        out[f"{role}_named_gear"] = float(len(named))
+        out[f"{role}_last_named_gear"] = max(named).date().isoformat() if named else None
         if role == "sender":
             out["sender_lane_kg_30d"] = float(
                 sum(
@@ -674,6 +713,8 @@ class _RoleRecords:
         self.confirmed = [0]
         self.cleared = [0]
         self.last_confirmed: list[datetime | None] = [None]
+        self.named = [0]
+        self.last_named: list[datetime | None] = [None]
         for record, counterpart in zip(records, self.counterparts, strict=True):
             if counterpart is not None:
                 distinct.add(counterpart)
@@ -684,6 +725,9 @@ class _RoleRecords:
             if record.outcome == "confirmed" and (latest is None or record.posted_at > latest):
                 latest = record.posted_at
             self.last_confirmed.append(latest)
+            self.named.append(self.named[-1] + record.names_gear)
+            # Records are in place order, so the latest named one is the last seen.
+            self.last_named.append(record.posted_at if record.names_gear else self.last_named[-1])
 
     def facts(self, parcel: Mapping[str, Any], moment: datetime) -> dict[str, Any]:
         own_id = str(parcel["declaration_id"])
@@ -697,6 +741,7 @@ class _RoleRecords:
         role = self.role
         counterpart = "recipients" if role == "sender" else "senders"
         last = self.last_confirmed[end]
+        last_named = self.last_named[end]
         out: dict[str, Any] = {
             f"{role}_parcels_before": float(end),
             f"{role}_{counterpart}": float(self.distinct[end]),
@@ -704,6 +749,10 @@ class _RoleRecords:
             f"{role}_confirmed": float(self.confirmed[end]),
             f"{role}_cleared": float(self.cleared[end]),
             f"{role}_last_confirmed": last.date().isoformat() if last is not None else None,
+            f"{role}_named_gear": float(self.named[end]),
+            f"{role}_last_named_gear": (
+                last_named.date().isoformat() if last_named is not None else None
+            ),
         }
         if role == "sender":
             destination = parcel.get("destination_country")

@@ -105,6 +105,7 @@ def parcel_out(parcel: PartyParcel) -> PartyParcelOut:
         recipient_id=parcel.recipient_id,
         destination_country=parcel.destination_country,
         gross_weight_kg=parcel.gross_weight_kg,
+        names_gear=parcel.names_gear,
         decision=parcel.decision,
         outcome=parcel.outcome,
         outcome_at=_utc(parcel.outcome_at),

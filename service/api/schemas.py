@@ -231,6 +231,8 @@ class PartyParcelOut(BaseModel):
     recipient_id: str | None
     destination_country: str | None
     gross_weight_kg: float | None
+    # Whether a line of the parcel named gear openly ("бронежилет 6Б45", "plate carrier").
+    names_gear: bool
     decision: str | None
     outcome: Literal["confirmed", "cleared"] | None
     outcome_at: datetime | None

@@ -143,6 +143,8 @@ def history_show(party_id: Annotated[str, typer.Argument(help="The party's id.")
         f"{summary.cleared} cleared (latest {moment(summary.latest_cleared_at)})"
     )
     say(f"distinct counterparties: {summary.counterparties}")
+    named = sum(parcel.names_gear for parcel in summary.parcels)
+    say(f"parcels that named gear: {named}")
     if summary.watch:
         now = datetime.now(UTC).replace(tzinfo=None)
         for entry in summary.watch:
@@ -155,7 +157,8 @@ def history_show(party_id: Annotated[str, typer.Argument(help="The party's id.")
         say("watch list: not listed")
     if summary.parcels:
         table = Table(title="parcels (newest first, at most 20)")
-        for name in ("declaration", "posted", "sender", "recipient", "to", "decision", "outcome"):
+        columns = ("declaration", "posted", "sender", "recipient", "to", "named gear")
+        for name in (*columns, "decision", "outcome"):
             table.add_column(name)
         for parcel in sorted(summary.parcels, key=lambda p: p.posted_at, reverse=True)[:20]:
             table.add_row(
@@ -164,6 +167,7 @@ def history_show(party_id: Annotated[str, typer.Argument(help="The party's id.")
                 parcel.sender_id or "-",
                 parcel.recipient_id or "-",
                 parcel.destination_country or "-",
+                "yes" if parcel.names_gear else "-",
                 parcel.decision or "-",
                 parcel.outcome or "-",
             )

@@ -20,6 +20,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from service.store.sqlite_rows import insert_rows
 from service.store.tables import ID_CHARS, feedback, parcels, watchlist
+from training.gear_words import any_names_gear
 from training.history import Outcome, PartyParcel
 from training.schema import FieldError, normalise_identifier
 
@@ -80,6 +81,7 @@ class ParcelFacts:
     decision: str | None
     model_version: str | None
     scored_at: datetime
+    names_gear: bool = False
 
     @property
     def parties(self) -> tuple[str, ...]:
@@ -110,6 +112,9 @@ def facts_of(row: Sequence[Any]) -> ParcelFacts | None:
         decision=str(decision)[:16] if decision else None,
         model_version=str(model_version)[:64] if model_version else None,
         scored_at=scored_at,
+        names_gear=any_names_gear(
+            item.get("description") for item in data.get("items") or () if isinstance(item, dict)
+        ),
     )
 
 
@@ -135,6 +140,7 @@ _LATEST: Final = (
     "recipient_id",
     "destination_country",
     "gross_weight_kg",
+    "names_gear",
     "decision",
     "model_version",
 )
@@ -301,7 +307,7 @@ def cutoff(now: datetime, retention_days: int) -> datetime:
 def _record(row: Sequence[Any]) -> PartyParcel:
     """A parcel record from a row in `_COLUMNS` order: a SQLAlchemy row (datetimes) or a
     driver's tuple (SQLite's text times)."""
-    declaration_id, posted, sender, recipient, country, weight, decision, outcome, at = row
+    declaration_id, posted, sender, recipient, country, weight, named, decision, outcome, at = row
     return PartyParcel(
         declaration_id=declaration_id,
         posted_at=_time(posted),
@@ -309,6 +315,7 @@ def _record(row: Sequence[Any]) -> PartyParcel:
         recipient_id=recipient,
         destination_country=country,
         gross_weight_kg=weight,
+        names_gear=bool(named),
         decision=decision,
         outcome=_outcome(outcome) if outcome else None,
         outcome_at=_time(at) if at else None,
@@ -326,6 +333,7 @@ _COLUMNS: Final = (
     parcels.c.recipient_id,
     parcels.c.destination_country,
     parcels.c.gross_weight_kg,
+    parcels.c.names_gear,
     parcels.c.decision,
     parcels.c.outcome,
     parcels.c.outcome_at,

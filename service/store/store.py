@@ -81,6 +81,7 @@ class Store:
                     destination_country=fact.destination_country,
                     gross_weight_kg=fact.gross_weight_kg,
                     decision=fact.decision,
+                    names_gear=fact.names_gear,
                 ),
                 fact.posted_at is not None,
             )

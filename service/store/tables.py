@@ -64,6 +64,8 @@ parcels = sa.Table(
     sa.Column("recipient_id", sa.String(ID_CHARS)),
     sa.Column("destination_country", sa.String(8)),
     sa.Column("gross_weight_kg", sa.Float),
+    # Whether a line of the parcel named gear (`training.gear_words`).
+    sa.Column("names_gear", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Column("decision", sa.String(16)),
     sa.Column("model_version", sa.String(64)),
     sa.Column("outcome", sa.String(16)),

@@ -38,6 +38,7 @@ def _parcels(count: int, seed: int) -> list[PartyParcel]:
                 destination_country=rng.choice(["CN", "KZ", None]),
                 gross_weight_kg=rng.choice([1.0, 2.5, None]),
                 outcome=rng.choice([None, None, "confirmed", "cleared"]),
+                names_gear=rng.random() < 0.2,
             )
         )
     return out
@@ -62,6 +63,9 @@ def _by_definition(target: PartyParcel, others: list[PartyParcel]) -> dict[str, 
         out[f"{role}_cleared"] = sum(p.outcome == "cleared" for p in mine)
         seized = [p.posted_at for p in mine if p.outcome == "confirmed"]
         out[f"{role}_last_confirmed"] = max(seized).date().isoformat() if seized else None
+        named = [p.posted_at for p in mine if p.names_gear]
+        out[f"{role}_named_gear"] = len(named)
+        out[f"{role}_last_named_gear"] = max(named).date().isoformat() if named else None
     out["sender_lane_kg_30d"] = sum(
         p.gross_weight_kg or 0.0
         for p in earlier
@@ -90,7 +94,7 @@ def test_one_parcel_in_plain_python_matches_the_vectorised_facts() -> None:
     ]
     known = records_frame(parcels)
     for target in parcels[:60]:
-        frame = records_frame([target]).drop(columns=["outcome", "outcome_at"])
+        frame = records_frame([target]).drop(columns=["outcome", "outcome_at", "names_gear"])
         vectorised = history_facts(frame, known=known, watch=watch, now=NOW).iloc[0].to_dict()
         plain = parcel_history(vars(target), parcels, watch=watch, now=NOW)
         assert plain == {
@@ -263,3 +267,29 @@ def test_a_date_out_of_range_counts_as_no_date() -> None:
     summed = summarised_history(parcel, {"s": PartySummary("s", earlier)}, now=NOW)
     assert plain == summed
     assert plain["sender_parcels_before"] == 1.0
+
+
+def test_a_party_that_named_gear_before_is_told_so() -> None:
+    """An officer reading the sender's earlier forms sees "бронежилет 6Б45"; the count and
+    the reason say so, on the parcel after it only."""
+    from training.history import history_message
+
+    items = pd.DataFrame(
+        {
+            "declaration_id": ["A", "B", "C"],
+            "posted_at": pd.to_datetime(["2026-01-05", "2026-02-01", "2026-02-01"]),
+            "sender_id": ["s", "s", "other"],
+            "recipient_id": ["r1", "r2", "r3"],
+            "destination_country": ["CN", "CN", "CN"],
+            "gross_weight_kg": [9.0, 9.5, 9.5],
+            "description": ["бронежилет 6Б45 с плитами", "одежда", "одежда"],
+        }
+    )
+    facts = with_history(items, now=NOW).set_index("declaration_id")
+    assert facts.loc["A", "sender_named_gear"] == 0
+    assert facts.loc["B", "sender_named_gear"] == 1
+    assert facts.loc["B", "sender_last_named_gear"] == "2026-01-05"
+    assert facts.loc["C", "sender_named_gear"] == 0
+    assert history_message("sender", facts.loc["B"].to_dict()) == (
+        "sender declared gear by name on 1 earlier parcel, latest 2026-01-05"
+    )

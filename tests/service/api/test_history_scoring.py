@@ -114,3 +114,27 @@ def test_batch_reads_the_same_store(
         over_http["items"][0]["risk_score"], abs=1e-4
     )
     assert "sender_history: sender had 5 confirmed seizures" in scored["reasons"]
+
+
+def test_a_sender_who_named_gear_before_is_counted_over_http_and_in_batch(
+    client: TestClient, tmp_path: Path
+) -> None:
+    """The store remembers that a parcel named gear; the sender's next parcel, however
+    plainly worded, carries that fact, as the file's own first pass counts it."""
+    from service.party_history import PartyHistory
+    from training.schema import DeclarationIn
+
+    named = armour_declaration("RB300000001RU")
+    named.update(sender_id="S-open", recipient_id="R-1", posted_at="2026-04-01")
+    _score(client, named)
+    store = client.app.state.service.store  # type: ignore[attr-defined]
+    store.audit.flush(timeout=10)
+
+    history: PartyHistory = client.app.state.service.party_history  # type: ignore[attr-defined]
+    later = DeclarationIn.model_validate(_jacket("RB300000002RU", "S-open"))
+    facts = history.facts([later])
+    assert facts is not None
+    assert facts[0]["sender_named_gear"] == 1.0
+    assert facts[0]["sender_last_named_gear"] == "2026-04-01"
+    plain = DeclarationIn.model_validate(_jacket("RB300000003RU", "S-plain"))
+    assert history.facts([plain])[0]["sender_named_gear"] == 0.0  # type: ignore[index]

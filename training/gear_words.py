@@ -1,0 +1,158 @@
+"""Words that name gear and nothing honest senders ship: when a description *names* gear.
+
+An officer reading a sender's earlier parcels notices "бронежилет 6Б45", "plate carrier"
+or "防弹衣", not "куртка" or "подарок". The words here are those of the gear nomenclature
+(`lexicon/items_*.toml`, every language and transliteration) that no phrasing of ordinary
+goods, look-alikes or vague descriptions uses, and that are not ordinary words of a lane
+language (wordfreq's Zipf frequency under 3 in each: "военный", "снаряжения" or "альфа"
+also appear on honest forms). A description holding one of them names gear, whatever the
+rest of it says; one that hides gear in honest words does not.
+
+Deriving the list loads the goods catalogue and wordfreq's data (seconds), so it is derived
+once into `lexicon/gear_words.txt` (`python -m training.gear_words` rewrites it) and read
+from there; a test pins the file to the derivation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from functools import cache
+from itertools import pairwise
+from typing import Final
+
+import numpy as np
+import pandas as pd
+
+from training.common_words import LEXICON_DIR, is_common
+from training.text import matching_text
+
+GEAR_WORDS_FILE: Final = LEXICON_DIR / "gear_words.txt"
+# A word this frequent (Zipf) in a lane language is an ordinary word there.
+ORDINARY_ZIPF: Final = 3.0
+_FREQUENCY_LANGUAGES: Final = ("en", "ru", "uk", "de", "pl", "tr")
+# Shorter words are abbreviations that also occur in ordinary text ("бр", "ss", "ik"),
+# unless they are designations with digits.
+_MIN_LETTERS: Final = 4
+_PUNCTUATION: Final = "\"'()[]{}.,;:!?/\\|-+*«»“”„№#&"
+_UNITS: Final = frozenset({
+    "x", "х", "xx", "mm", "мм", "cm", "см", "km", "км", "um", "nm", "m", "м", "t", "т", "kg",
+    "кг", "g", "г", "l", "л", "ml", "мл", "w", "вт", "v", "в", "mah", "gb", "k", "p", "шт", "pcs",
+})  # fmt: skip
+# Common words that still name gear in a pair ("army helmet", "military radio").
+_ARMS: Final = frozenset({"army", "military", "армейский", "военный"})
+_HEADER: Final = "# Derived by `python -m training.gear_words`; do not edit by hand.\n"
+
+
+def _words(text: str) -> set[str]:
+    """The words of a text as the text models read it (with its transliteration)."""
+    return {w.strip(_PUNCTUATION) for w in matching_text(text).split()} - {""}
+
+
+def _pairs(text: str) -> set[str]:
+    """Adjacent word pairs of a text as the text models read it ("plate carrier")."""
+    words = [w.strip(_PUNCTUATION) for w in matching_text(text).split()]
+    return {f"{a} {b}" for a, b in pairwise(words) if a and b and "|" not in (a, b)}
+
+
+def _long_enough(word: str) -> bool:
+    """Four letters, or a model designation: letters with two digits or more ("6Б45")."""
+    letters = "".join(c for c in word if c.isalpha())
+    if len(letters) >= _MIN_LETTERS:
+        return True
+    # Sizes and units are not designations ("250x300", "40mm", "1535nm").
+    return bool(letters) and letters not in _UNITS and sum(c.isdigit() for c in word) >= 2
+
+
+def derive_gear_words() -> list[str]:
+    """The words only gear phrasings use (slow: loads the catalogue and wordfreq)."""
+    from wordfreq import zipf_frequency
+
+    from training.knowledge import item_catalogue, vague_descriptions
+
+    honest: set[str] = set()
+    honest_pairs: set[str] = set()
+    gear_tokens: set[str] = set()
+    gear_pairs: set[str] = set()
+    for item in item_catalogue():
+        for phrasing in item.names.phrasings:
+            if item.label_class == "benign":
+                honest.update(_words(phrasing.text))
+                honest_pairs.update(_pairs(phrasing.text))
+            else:
+                gear_tokens.update(phrasing.text.split())
+                gear_pairs.update(_pairs(phrasing.text))
+    for text in vague_descriptions():
+        honest.update(_words(text))
+        honest_pairs.update(_pairs(text))
+
+    def ordinary(word: str) -> bool:
+        return (
+            word in honest
+            or is_common(word)
+            or not _long_enough(word)
+            or max(zipf_frequency(word, language) for language in _FREQUENCY_LANGUAGES)
+            >= ORDINARY_ZIPF
+        )
+
+    words: set[str] = set()
+    for token in gear_tokens:
+        # A token and its transliteration stand or fall together: "костюмы" is ordinary,
+        # so "kostyumy" is too.
+        forms = _words(token)
+        if forms and not any(ordinary(form) for form in forms if not form.isascii()):
+            words.update(form for form in forms if not ordinary(form))
+    # Ordinary words may name gear together ("plate carrier", "body armor"): a pair that
+    # no honest phrasing uses, of words that carry evidence on their own.
+    for pair in gear_pairs - honest_pairs:
+        first, second = pair.split(" ")
+        if any(w in words for w in (first, second)):
+            continue  # already named by one of its words
+        usable = all(
+            (sum(c.isalpha() for c in w) >= 3 and not is_common(w)) or w in _ARMS
+            for w in (first, second)
+        )
+        # One of the two must be a word honest phrasings never use ("carrier" in "plate
+        # carrier", "army" in "army boots"): two honest words pair up by chance.
+        if usable and any(w not in honest or w in _ARMS for w in (first, second)):
+            words.add(pair)
+    return sorted(words)
+
+
+@cache
+def gear_words() -> frozenset[str]:
+    """The words that name gear only (as `training.text.matching_text` writes them)."""
+    lines = GEAR_WORDS_FILE.read_text(encoding="utf-8").splitlines()
+    return frozenset(line for line in lines if line and not line.startswith("#"))
+
+
+def description_names_gear(description: str) -> bool:
+    named = gear_words()
+    return not named.isdisjoint(_words(description)) or not named.isdisjoint(_pairs(description))
+
+
+def names_gear(descriptions: Iterable[object]) -> np.ndarray:
+    """Per description: whether it names gear (a blank or missing one does not).
+
+    Each distinct description is read once: exports repeat their descriptions.
+    """
+    values = pd.Series(list(descriptions), dtype=object)
+    distinct = values.dropna().unique()
+    named = {d: description_names_gear(str(d)) for d in distinct}
+    return np.asarray([named.get(v, False) if isinstance(v, str) else False for v in values], bool)
+
+
+def any_names_gear(descriptions: Iterable[object]) -> bool:
+    """Whether any line of a parcel names gear."""
+    return any(isinstance(d, str) and d and description_names_gear(d) for d in descriptions)
+
+
+def write_gear_words() -> None:
+    """Derive the list and write it (atomically) into the lexicon."""
+    from training.files import atomic_file
+
+    with atomic_file(GEAR_WORDS_FILE, "w") as handle:
+        handle.write(_HEADER + "".join(f"{w}\n" for w in derive_gear_words()))
+
+
+if __name__ == "__main__":
+    write_gear_words()
