@@ -75,3 +75,38 @@ def test_urls_name_the_engine() -> None:
             store_url(bad)
     # Messages and logs never show the password.
     assert "pw" not in Database("postgresql://u:pw@db:5432/screen").describe()
+
+
+def test_a_store_before_named_gear_keeps_its_parcels(database_url: str) -> None:
+    """Revision 0003 adds `parcels.names_gear`: parcels recorded before it read as not
+    naming gear, and history keeps counting them."""
+    from datetime import datetime
+
+    from service.store.migrate import upgrade
+
+    database = Database(database_url)
+    engine = database.engine()
+    with engine.begin() as connection:
+        connection.execute(sa.text("DROP TABLE IF EXISTS alembic_version"))
+        for table in ("watchlist_changes", "watchlist", "parcels", "feedback", "scored"):
+            connection.execute(sa.text(f"DROP TABLE IF EXISTS {table}"))
+    upgrade(engine, "0002")
+    moment = datetime(2026, 1, 5)
+    with engine.begin() as connection:
+        connection.execute(
+            sa.text(
+                "INSERT INTO parcels (declaration_id, posted_at, sender_id, recipient_id,"
+                " first_scored_at, last_scored_at) VALUES ('OLD', :t, 's', 'r', :t, :t)"
+            ),
+            {"t": moment},
+        )
+    upgrade(engine)
+    with engine.connect() as connection:
+        assert current(connection) == head()
+    store = Store(database)
+    store.open()
+    try:
+        (record,) = store.party_parcels(["s"])["s"]
+        assert (record.declaration_id, record.names_gear) == ("OLD", False)
+    finally:
+        store.close()
