@@ -377,8 +377,16 @@ class Scorer:
         # expectations are those of ordinary goods; "бронежилет" is not a heavy T-shirt).
         quotable = facts.expectation_quotable[rows].tolist()
         if group == "weight":
+            vague = facts.vague[rows].tolist()
             return [
-                None
+                # A vague word has no usual weight to quote, but the weight it hides is
+                # what an officer weighs it by.
+                (
+                    "vague_description",
+                    f"'{d}' is too vague to say what the goods are, for {_kg(unit)} kg per unit",
+                )
+                if not ok and is_vague and math.isfinite(unit)
+                else None
                 if not ok
                 else (
                     "weight_mismatch",
@@ -387,11 +395,12 @@ class Scorer:
                 )
                 if math.isfinite(unit)
                 else _WEIGHT_MISSING
-                for unit, usual, d, ok in zip(
+                for unit, usual, d, ok, is_vague in zip(
                     facts.unit_weight[rows].tolist(),
                     facts.expected_weight[rows].tolist(),
                     descriptions,
                     quotable,
+                    vague,
                     strict=True,
                 )
             ]
@@ -666,8 +675,12 @@ class _ItemFacts:
                 ordinary[row] = True
         # A vague word ("вещи б/у", "veshi b/u", "gift") names no kind of goods to expect
         # anything of.
-        specific = (vague_flags(self.description) == 0) & ~_vague_in_latin(self.description)
-        return confident & ordinary & specific
+        return confident & ordinary & ~self.vague
+
+    @cached_property
+    def vague(self) -> np.ndarray:
+        """Whether the description is only a vague word ("вещи б/у", "veshi b/u", "gift")."""
+        return (vague_flags(self.description) != 0) | _vague_in_latin(self.description)
 
     @cached_property
     def chapter_elsewhere(self) -> np.ndarray:

@@ -243,3 +243,18 @@ def test_a_winter_jacket_too_heavy_is_told_so_and_armour_only_by_its_name(
     assert not any("usually" in m for m in reasons("бронежилет", 9.5))
     jacket = reasons("куртка зимняя", 9.0)
     assert any(m.startswith("9 kg per unit is heavy for 'куртка зимняя'") for m in jacket), jacket
+
+
+def test_a_heavy_parcel_under_a_vague_word_is_told_by_its_weight(tiny_scorer: Scorer) -> None:
+    """"одежда" names no kind of goods to expect a weight of, but 9.5 kg in one unit of it
+    is what an officer would weigh it by: said as a fact, with no "usually about"."""
+    # Every item looked at, whatever this small model makes of it.
+    strict = Scorer(
+        tiny_scorer.model,
+        tiny_scorer.card,
+        ScoringPolicy(review_threshold=0.0, inspect_threshold=0.0, random_selection_rate=0.0),
+    )
+    scored = strict.score_declaration(declaration("одежда", 9.5, value=300))
+    messages = [r["message"] for r in scored["items"][0]["reasons"]]
+    assert "'одежда' is too vague to say what the goods are, for 9.5 kg per unit" in messages
+    assert not any("usually" in m for m in messages)
