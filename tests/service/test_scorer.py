@@ -246,7 +246,7 @@ def test_a_winter_jacket_too_heavy_is_told_so_and_armour_only_by_its_name(
 
 
 def test_a_heavy_parcel_under_a_vague_word_is_told_by_its_weight(tiny_scorer: Scorer) -> None:
-    """"одежда" names no kind of goods to expect a weight of, but 9.5 kg in one unit of it
+    """ "одежда" names no kind of goods to expect a weight of, but 9.5 kg in one unit of it
     is what an officer would weigh it by: said as a fact, with no "usually about"."""
     # Every item looked at, whatever this small model makes of it.
     strict = Scorer(
