@@ -158,6 +158,15 @@ def _short(description: str, limit: int = 40) -> str:
 _LIST: Final = re.compile(r"[,;+&]|\s(?:и|and|und|i|va|və|ва|жана|եւ|და)\s", re.IGNORECASE)
 # Below this an expected worth per kg is no basis for "too high" or "too low".
 _LEAST_QUOTED_USD_PER_KG: Final = 0.5
+# How far from the usual a weight or worth must be before it is called heavy, light, high or
+# low: 6.9 kg is no news for a child's bicycle of "usually about 6.3 kg", though the model
+# may still weigh the difference.
+_WEIGHT_RATIO_SAID: Final = 1.5
+_VALUE_RATIO_SAID: Final = 2.0
+
+
+def _far_from(actual: float, usual: float, ratio: float) -> bool:
+    return usual > 0 and actual > 0 and abs(math.log(actual / usual)) >= math.log(ratio)
 
 
 def _usd(value: float) -> str:
@@ -376,6 +385,11 @@ class Scorer:
         # not for wording they hardly know, nor for a description that names gear (the
         # expectations are those of ordinary goods; "бронежилет" is not a heavy T-shirt).
         quotable = facts.expectation_quotable[rows].tolist()
+        if group in ("weight", "value"):
+            # A line listing several goods ("одежда, обувь, игрушки") is a box of them: the
+            # weight and worth of one kind of goods say nothing of it.
+            listed = [_LIST.search(str(d)) is not None for d in facts.description[rows].tolist()]
+            quotable = [ok and not many for ok, many in zip(quotable, listed, strict=True)]
         if group == "weight":
             vague = facts.vague[rows].tolist()
             return [
@@ -388,6 +402,7 @@ class Scorer:
                 if not ok and is_vague and math.isfinite(unit)
                 else None
                 if not ok
+                or (math.isfinite(unit) and not _far_from(unit, usual, _WEIGHT_RATIO_SAID))
                 else (
                     "weight_mismatch",
                     f"{_kg(unit)} kg per unit is {'heavy' if unit > usual else 'light'}"
@@ -407,7 +422,9 @@ class Scorer:
         if group == "value":
             return [
                 None
-                if not ok or usual < _LEAST_QUOTED_USD_PER_KG
+                if not ok
+                or usual < _LEAST_QUOTED_USD_PER_KG
+                or (math.isfinite(usd_kg) and not _far_from(usd_kg, usual, _VALUE_RATIO_SAID))
                 else (
                     "value_mismatch",
                     f"declared {_usd(usd_kg)} USD/kg is "

@@ -258,3 +258,22 @@ def test_a_heavy_parcel_under_a_vague_word_is_told_by_its_weight(tiny_scorer: Sc
     messages = [r["message"] for r in scored["items"][0]["reasons"]]
     assert "'одежда' is too vague to say what the goods are, for 9.5 kg per unit" in messages
     assert not any("usually" in m for m in messages)
+
+
+def test_a_box_of_several_goods_is_not_weighed_as_one_kind(tiny_scorer: Scorer) -> None:
+    """"одежда, обувь, игрушки" is a box of them: no garment's weight or worth is quoted."""
+    strict = Scorer(
+        tiny_scorer.model,
+        tiny_scorer.card,
+        ScoringPolicy(review_threshold=0.0, inspect_threshold=0.0, random_selection_rate=0.0),
+    )
+    scored = strict.score_declaration(declaration("одежда, обувь, игрушки", 12.0, value=50))
+    assert not any("usually" in r["message"] for r in scored["items"][0]["reasons"])
+
+
+def test_a_weight_near_the_usual_is_not_called_heavy() -> None:
+    from service.scorer import _far_from
+
+    assert not _far_from(6.9, 6.3, 1.5)  # a child's bicycle
+    assert _far_from(9.5, 1.7, 1.5) and _far_from(0.3, 1.7, 1.5)
+    assert not _far_from(0.0, 1.7, 1.5)  # nothing to compare
