@@ -1,22 +1,26 @@
 """Words that name gear and nothing honest senders ship: when a description *names* gear.
 
-An officer reading a sender's earlier parcels notices "бронежилет 6Б45", "plate carrier"
+An officer reading a sender's earlier parcels notices "бронежилет 6Б45", "bulletproof vest"
 or "防弹衣", not "куртка" or "подарок". The words here are those of the gear nomenclature
-(`lexicon/items_*.toml`, every language and transliteration) that no phrasing of ordinary
-goods, look-alikes or vague descriptions uses, and that are not ordinary words of a lane
-language (wordfreq's Zipf frequency under 3 in each: "военный", "снаряжения" or "альфа"
-also appear on honest forms). A description holding one of them names gear, whatever the
-rest of it says; one that hides gear in honest words does not.
+(`lexicon/items_*.toml`, as written and transliterated) that no phrasing of ordinary goods,
+look-alikes or vague descriptions uses, nor any honest line of the written sets that may be
+read (train and calibration), and that are not ordinary words of a lane language
+(wordfreq's Zipf frequency under 3.5 in each: "военный", "снаряжения" or "альфа" also
+appear on honest forms); and the pairs of words that only gear phrasings use ("bulletproof
+vest"). A description holding one of them names gear, whatever the rest of it says; one
+that hides gear in honest words does not.
 
-Deriving the list loads the goods catalogue and wordfreq's data (seconds), so it is derived
-once into `lexicon/gear_words.txt` (`python -m training.gear_words` rewrites it) and read
-from there; a test pins the file to the derivation.
+Deriving the list loads the goods catalogue, the written sets and wordfreq's data
+(seconds), so it is derived once into `lexicon/gear_words.txt` (`python -m
+training.gear_words` rewrites it, as it must after a written set is added) and read from
+there; a test pins the file to the derivation.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from functools import cache
+from pathlib import Path
 from itertools import pairwise
 from typing import Final
 
@@ -24,11 +28,12 @@ import numpy as np
 import pandas as pd
 
 from training.common_words import LEXICON_DIR, is_common
-from training.text import matching_text
+from training.text import transliterate
 
 GEAR_WORDS_FILE: Final = LEXICON_DIR / "gear_words.txt"
+CORPORA_DIR: Final = Path(__file__).resolve().parents[1] / "corpora"
 # A word this frequent (Zipf) in a lane language is an ordinary word there.
-ORDINARY_ZIPF: Final = 3.0
+ORDINARY_ZIPF: Final = 3.5
 _FREQUENCY_LANGUAGES: Final = ("en", "ru", "uk", "de", "pl", "tr")
 # Shorter words are abbreviations that also occur in ordinary text ("бр", "ss", "ik"),
 # unless they are designations with digits.
@@ -43,24 +48,53 @@ _ARMS: Final = frozenset({"army", "military", "армейский", "военн�
 _HEADER: Final = "# Derived by `python -m training.gear_words`; do not edit by hand.\n"
 
 
-def _words(text: str) -> set[str]:
-    """The words of a text as the text models read it (with its transliteration)."""
-    return {w.strip(_PUNCTUATION) for w in matching_text(text).split()} - {""}
+def _tokens(text: str) -> list[str]:
+    """A text's words, casefolded, without the punctuation around them.
+
+    Deliberately plainer than what the text models read (no transliteration, no spelling
+    folds): it runs over every description of an export before scoring, so it must cost a
+    split. The list holds the transliterations instead.
+    """
+    return [t for t in (w.strip(_PUNCTUATION) for w in text.casefold().split()) if t]
 
 
-def _pairs(text: str) -> set[str]:
-    """Adjacent word pairs of a text as the text models read it ("plate carrier")."""
-    words = [w.strip(_PUNCTUATION) for w in matching_text(text).split()]
-    return {f"{a} {b}" for a, b in pairwise(words) if a and b and "|" not in (a, b)}
+def _pairs(tokens: list[str]) -> set[str]:
+    """Adjacent word pairs ("plate carrier")."""
+    return {f"{a} {b}" for a, b in pairwise(tokens)}
+
+
+def _spellings(text: str) -> list[list[str]]:
+    """A phrasing's words as written and as transliterated (senders type both)."""
+    written = _tokens(text)
+    latin = _tokens(transliterate(text))
+    return [written] if latin == written else [written, latin]
 
 
 def _long_enough(word: str) -> bool:
     """Four letters, or a model designation: letters with two digits or more ("6Б45")."""
     letters = "".join(c for c in word if c.isalpha())
-    if len(letters) >= _MIN_LETTERS:
+    # A Chinese character is a syllable: "防弹衣" (body armour) is a whole word.
+    if len(letters) >= _MIN_LETTERS or sum("\u4e00" <= c <= "\u9fff" for c in letters) >= 2:
         return True
     # Sizes and units are not designations ("250x300", "40mm", "1535nm").
     return bool(letters) and letters not in _UNITS and sum(c.isdigit() for c in word) >= 2
+
+
+def _written_honest_texts() -> list[str]:
+    """Descriptions of honest goods in the written sets that may be read (train and
+    calibration, never blind): how people really write ordinary goods ("воротник" of fur)."""
+    import csv
+
+    from training.corpora import CALIBRATION, TRAIN, written_sets
+
+    texts: list[str] = []
+    for use in (TRAIN, CALIBRATION):
+        for written in written_sets(CORPORA_DIR, use):
+            with written.path.open(encoding="utf-8", newline="") as handle:
+                texts.extend(
+                    row["description"] for row in csv.DictReader(handle) if row.get("label") == "0"
+                )
+    return texts
 
 
 def derive_gear_words() -> list[str]:
@@ -73,17 +107,20 @@ def derive_gear_words() -> list[str]:
     honest_pairs: set[str] = set()
     gear_tokens: set[str] = set()
     gear_pairs: set[str] = set()
+    honest_texts = [
+        p.text for i in item_catalogue() if i.label_class == "benign" for p in i.names.phrasings
+    ]
+    for text in [*honest_texts, *vague_descriptions(), *_written_honest_texts()]:
+        for tokens in _spellings(text):
+            honest.update(tokens)
+            honest_pairs.update(_pairs(tokens))
     for item in item_catalogue():
+        if item.label_class == "benign":
+            continue
         for phrasing in item.names.phrasings:
-            if item.label_class == "benign":
-                honest.update(_words(phrasing.text))
-                honest_pairs.update(_pairs(phrasing.text))
-            else:
-                gear_tokens.update(phrasing.text.split())
-                gear_pairs.update(_pairs(phrasing.text))
-    for text in vague_descriptions():
-        honest.update(_words(text))
-        honest_pairs.update(_pairs(text))
+            gear_tokens.update(_tokens(phrasing.text))
+            for tokens in _spellings(phrasing.text):
+                gear_pairs.update(_pairs(tokens))
 
     def ordinary(word: str) -> bool:
         return (
@@ -98,8 +135,8 @@ def derive_gear_words() -> list[str]:
     for token in gear_tokens:
         # A token and its transliteration stand or fall together: "костюмы" is ordinary,
         # so "kostyumy" is too.
-        forms = _words(token)
-        if forms and not any(ordinary(form) for form in forms if not form.isascii()):
+        forms = {token, *_tokens(transliterate(token))}
+        if not any(ordinary(form) for form in forms if not form.isascii()):
             words.update(form for form in forms if not ordinary(form))
     # Ordinary words may name gear together ("plate carrier", "body armor"): a pair that
     # no honest phrasing uses, of words that carry evidence on their own.
@@ -127,7 +164,8 @@ def gear_words() -> frozenset[str]:
 
 def description_names_gear(description: str) -> bool:
     named = gear_words()
-    return not named.isdisjoint(_words(description)) or not named.isdisjoint(_pairs(description))
+    tokens = _tokens(description)
+    return not named.isdisjoint(tokens) or not named.isdisjoint(_pairs(tokens))
 
 
 def names_gear(descriptions: Iterable[object]) -> np.ndarray:
