@@ -20,8 +20,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from functools import cache
-from pathlib import Path
 from itertools import pairwise
+from pathlib import Path
 from typing import Final
 
 import numpy as np
