@@ -261,7 +261,7 @@ def test_a_heavy_parcel_under_a_vague_word_is_told_by_its_weight(tiny_scorer: Sc
 
 
 def test_a_box_of_several_goods_is_not_weighed_as_one_kind(tiny_scorer: Scorer) -> None:
-    """"одежда, обувь, игрушки" is a box of them: no garment's weight or worth is quoted."""
+    """ "одежда, обувь, игрушки" is a box of them: no garment's weight or worth is quoted."""
     strict = Scorer(
         tiny_scorer.model,
         tiny_scorer.card,
