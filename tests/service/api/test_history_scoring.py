@@ -11,7 +11,9 @@ import pytest
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
+from service.api.app import create_app
 from service.cli import app as cli
+from tests.service.conftest import SettingsFactory
 from tests.service.factories import armour_declaration, make_declaration, make_item
 
 
@@ -57,25 +59,29 @@ def _codes(scored: dict[str, Any]) -> list[str]:
 
 
 def test_seizures_raise_the_senders_next_parcel_until_the_sender_is_forgotten(
-    client: TestClient,
+    settings_factory: SettingsFactory, models_dir: Path
 ) -> None:
-    _seize(client, "S-caught")
-    caught = _score(client, _jacket("RB200000001RU", "S-caught"))
-    new = _score(client, _jacket("RB200000002RU", "S-new"))
-    assert caught["parcel_risk_score"] > new["parcel_risk_score"]
-    assert caught["decision"] != "clear"
-    assert "sender_history" in _codes(caught)
-    message = next(
-        r["message"] for r in caught["items"][0]["reasons"] if r["code"] == "sender_history"
-    )
-    assert message == "sender had 5 confirmed seizures, latest 2026-03-05"
+    # Every parcel is looked at (review cut-off 0), so each says what weighed in its score,
+    # whatever the cut-offs of this small model.
+    settings = settings_factory(models_dir=models_dir, review_threshold=0.0)
+    with TestClient(create_app(settings)) as client:
+        _seize(client, "S-caught")
+        caught = _score(client, _jacket("RB200000001RU", "S-caught"))
+        new = _score(client, _jacket("RB200000002RU", "S-new"))
+        assert caught["parcel_risk_score"] > new["parcel_risk_score"]
+        assert "sender_history" in _codes(caught)
+        assert "sender_history" not in _codes(new)
+        message = next(
+            r["message"] for r in caught["items"][0]["reasons"] if r["code"] == "sender_history"
+        )
+        assert message == "sender had 5 confirmed seizures, latest 2026-03-05"
 
-    store = client.app.state.service.store  # type: ignore[attr-defined]
-    store.audit.flush(timeout=10)
-    store.forget("S-caught", by="test")
-    again = _score(client, _jacket("RB200000001RU", "S-caught"))
-    assert again["parcel_risk_score"] == pytest.approx(new["parcel_risk_score"], abs=1e-3)
-    assert "sender_history" not in _codes(again)
+        store = client.app.state.service.store  # type: ignore[attr-defined]
+        store.audit.flush(timeout=10)
+        store.forget("S-caught", by="test")
+        again = _score(client, _jacket("RB200000001RU", "S-caught"))
+        assert again["parcel_risk_score"] == pytest.approx(new["parcel_risk_score"], abs=1e-3)
+        assert "sender_history" not in _codes(again)
 
 
 def test_a_watch_listed_recipient_is_named_in_the_reasons(client: TestClient) -> None:
@@ -125,6 +131,7 @@ def test_a_sender_who_named_gear_before_is_counted_over_http_and_in_batch(
     from training.schema import DeclarationIn
 
     named = armour_declaration("RB300000001RU")
+    named["items"][0]["description"] = "бронежилет 6Б45 Ратник с плитами"
     named.update(sender_id="S-open", recipient_id="R-1", posted_at="2026-04-01")
     _score(client, named)
     store = client.app.state.service.store  # type: ignore[attr-defined]
@@ -138,3 +145,20 @@ def test_a_sender_who_named_gear_before_is_counted_over_http_and_in_batch(
     assert facts[0]["sender_last_named_gear"] == "2026-04-01"
     plain = DeclarationIn.model_validate(_jacket("RB300000003RU", "S-plain"))
     assert history.facts([plain])[0]["sender_named_gear"] == 0.0  # type: ignore[index]
+
+    # The batch command's first pass counts the same from a file of the two parcels
+    # (the gear named on the second line of the first parcel).
+    from service.batch_history import file_history
+    from training.tables import detect_format
+
+    rows = [
+        {**{k: v for k, v in named.items() if k != "items"}, **named["items"][1], "item_no": 1},
+        {**{k: v for k, v in named.items() if k != "items"}, **named["items"][0], "item_no": 2},
+    ]
+    jacket = _jacket("RB300000002RU", "S-open")
+    rows.append({**{k: v for k, v in jacket.items() if k != "items"}, **jacket["items"][0]})
+    export = tmp_path / "export.csv"
+    pd.DataFrame(rows).to_csv(export, index=False)
+    table = file_history(export, detect_format(export), 1)
+    columns = table.columns_for(["RB300000001RU", "RB300000002RU"])
+    assert columns["sender_named_gear"].tolist() == [0.0, 1.0]
