@@ -48,10 +48,14 @@ def parse_fast(
     if invalid:
         return None
     spans = np.ones(table.num_rows, dtype=np.int64)
-    # As many records as lines: every record is one line, no cell holds a line break.
-    if quoted and table.num_rows != line_count:
-        for column in table.columns:
-            spans += _line_breaks(column)
+    if quoted:
+        # With as many records as lines, every record is one line and no cell holds a line
+        # break, but for the last record: pyarrow takes a quote still open at the end of the
+        # data to end there, with the last line end inside the cell (the block ended inside
+        # a quoted field, which the careful path carries on into the next block).
+        last = max(table.num_rows - 1, 0) if table.num_rows == line_count else 0
+        for column in table.slice(last).columns:
+            spans[last:] += _line_breaks(column)
     if int(spans.sum()) != line_count:
         return None
     return table, spans
