@@ -24,8 +24,9 @@ from typing import Any, Final
 
 import pandas as pd
 
-from service.batch import BatchOptions, BatchSummary, UnusableInputError, score_table
+from service.batch import BatchOptions, BatchSummary, score_table
 from service.batch_history import StoreLookup, file_parcels
+from service.batch_output import UnusableInputError
 from service.scorer import Scorer
 from training.history import HistoryTable, WatchEntry
 from training.tables import Kind, detect_format

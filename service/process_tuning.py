@@ -78,7 +78,7 @@ def return_freed_memory() -> None:
     Arrow's allocator and glibc's keep freed memory for reuse, each for its own. The
     writing process reads with Arrow and takes rendered units as Python bytes (glibc):
     without handing memory back, its peak crept up (`service.batch`). Pool
-    workers do not call this: they put Arrow on glibc instead (`service.batch`).
+    workers do not call this: they put Arrow on glibc instead (`service.batch_pool`).
     """
     pa.default_memory_pool().release_unused()
     if _LIBC is not None:

@@ -9,8 +9,8 @@ import pytest
 from typer.testing import CliRunner
 
 from service.cli import app
-from training import tables
 from training.registry import Registry
+from training.tables import source as table_source
 
 runner = CliRunner()
 
@@ -121,7 +121,7 @@ def test_score_with_a_huge_field_prints_one_line(
     assert scored["error"].tolist()[0] == ""
     assert "at most 512 characters" in scored["error"].tolist()[1]
     # Even over the raised limit, a field is a row error, not a failed run.
-    monkeypatch.setattr(tables, "MAX_FIELD_CHARS", 1000)
+    monkeypatch.setattr(table_source, "MAX_FIELD_CHARS", 1000)
     limit = csv.field_size_limit(1000)
     try:
         result = runner.invoke(app, [*args, "--workers", "1"])

@@ -18,7 +18,6 @@ from training.schema import INVISIBLE_RANGES, LINE_COLUMN, READ_ERROR_COLUMN
 from training.tables import (
     AtomicTableWriter,
     TableError,
-    _has_blank_line,
     csv_bytes,
     detect_format,
     guard_formulas,
@@ -28,6 +27,7 @@ from training.tables import (
     read_table,
     table_frame,
 )
+from training.tables.csv_fast import _has_blank_line
 
 # A labelled export the project keeps itself (250 rows of a written set, CRLF, RFC 4180).
 DEV = Path(__file__).resolve().parents[1] / "fixtures" / "declarations.csv"
@@ -506,10 +506,10 @@ def test_writer_takes_arrow_tables(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("newline", ["\n", "\r\n", "\r"])
 def test_lines_are_counted_alike_for_every_line_ending(newline: str) -> None:
-    from training.tables import _Block
+    from training.tables.csv_blocks import Block
 
     text = newline.join(["a,b", "1,2", '"x\ny",3', "", "4,5"]) + newline
-    block = _Block(text, 1, final=True)
+    block = Block(text, 1, final=True)
     assert block.line_count == len(block.lines) == len(io.StringIO(text, newline="").readlines())
 
 
@@ -520,7 +520,7 @@ def test_where_blocks_end_does_not_change_what_is_read(
 ) -> None:
     """Blocks cut inside quoted line breaks, between CR and LF, inside a line longer than
     a block, or at a last line without its line break: the records are the same."""
-    from training import tables
+    from training.tables import csv_blocks
 
     rows = [
         "declaration_id,description,net_weight_kg",
@@ -532,6 +532,6 @@ def test_where_blocks_end_does_not_change_what_is_read(
     ]
     data = newline.join(rows).encode()
     expected = pd.concat(list(iter_table_chunks(data)))
-    monkeypatch.setattr(tables, "_BLOCK_CHARS", block_chars)
+    monkeypatch.setattr(csv_blocks, "_BLOCK_CHARS", block_chars)
     pdt.assert_frame_equal(pd.concat(list(iter_table_chunks(data))), expected)
     assert len(expected) == 5
