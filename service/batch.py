@@ -30,20 +30,17 @@ from types import FrameType
 from typing import Final, Literal
 
 import pandas as pd
-import pyarrow as pa
 
 from service.batch_history import StoreLookup, file_history
 from service.batch_output import (
-    WORKER_COLUMNS,
     OutputLayout,
     RenderedUnit,
     UnusableInputError,
-    output_frame,
+    render_unit,
 )
-from service.batch_parcels import Piece, parcel_units
+from service.batch_parcels import parcel_units
 from service.batch_pool import Scoring
 from service.batch_progress import Progress, estimated_rows
-from service.batch_scoring import score_rows
 from service.process_tuning import return_freed_memory
 from service.scorer import Scorer
 from training.files import output_destination, readable
@@ -54,8 +51,6 @@ from training.tables import (
     TableError,
     detect_format,
     iter_table_batches,
-    iter_table_chunks,
-    table_frame,
 )
 from training.tables import csv_bytes as table_csv_bytes
 
@@ -235,34 +230,13 @@ def score_csv_bytes(
             if scorer.reads_history
             else None
         )
-        chunks = iter_table_chunks(bytes(body), chunk_rows=chunk_rows, table_format=table_format)
+        tables = iter_table_batches(bytes(body), chunk_rows=chunk_rows, table_format=table_format)
     except TableError as exc:
         raise UnusableInputError(str(exc)) from None
-    yield csv_bytes(pd.DataFrame([layout.names]), header=False)
-    for unit in parcel_units(chunks):
-        scores = score_rows(scorer, _joined(unit), table_format.decimal, history)
-        for piece, piece_scores in _split(unit, scores):
-            yield csv_bytes(output_frame(piece, piece_scores, layout), header=False)
-
-
-def csv_bytes(frame: pd.DataFrame, *, header: bool) -> bytes:
-    """A frame as CSV the way the batch writer writes it (formula-guarded, UTF-8)."""
-    names = [str(c) for c in frame.columns] if header else None
-    return table_csv_bytes(frame, header=names)
-
-
-def _joined(unit: Sequence[pd.DataFrame | pa.Table]) -> pd.DataFrame:
-    tables = [piece for piece in unit if isinstance(piece, pa.Table)]
-    if tables and len(tables) == len(unit):
-        return table_frame(tables[0] if len(tables) == 1 else pa.concat_tables(tables))
-    frames = [table_frame(p) if isinstance(p, pa.Table) else p for p in unit]
-    if len(frames) == 1:
-        return frames[0]
-    return pd.concat(frames) if frames else pd.DataFrame(columns=list(WORKER_COLUMNS))
-
-
-def _split(unit: list[Piece], scores: pd.DataFrame) -> Iterator[tuple[Piece, pd.DataFrame]]:
-    start = 0
-    for piece in unit:
-        yield piece, scores.iloc[start : start + len(piece)]
-        start += len(piece)
+    # The header as a row of text cells: formula-guarded like every other cell.
+    yield table_csv_bytes(pd.DataFrame([layout.names]))
+    # The rows go out as the `score` command renders them (one rendering of scored rows).
+    for unit in parcel_units(tables):
+        rendered = render_unit(scorer, unit, table_format.decimal, layout, "csv", history)
+        assert rendered.csv is not None
+        yield rendered.csv

@@ -11,7 +11,6 @@ from typing import Final
 import pandas as pd
 import pyarrow as pa
 
-from service.batch_parcels import Piece
 from service.batch_scoring import OUTPUT_SCORE_COLUMNS, score_rows
 from service.scorer import Scorer
 from training.history import HistoryTable
@@ -151,8 +150,7 @@ def render_unit(
     )
 
 
-def _worker_view(piece: Piece) -> Piece:
-    if isinstance(piece, pa.Table):
-        # Arrow tables pickle as their buffers: far cheaper for the parent than objects.
-        return piece.select([c for c in piece.column_names if c in WORKER_COLUMNS])
-    return piece[[c for c in piece.columns if c in WORKER_COLUMNS]]
+def _worker_view(piece: pa.Table) -> pa.Table:
+    # Only the columns scoring reads: Arrow tables pickle as their buffers, and a wide
+    # export's other columns stay with the parent, which writes them out as they are.
+    return piece.select([c for c in piece.column_names if c in WORKER_COLUMNS])

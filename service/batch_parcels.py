@@ -9,7 +9,7 @@ boundaries fall.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Final, TypeVar, cast
+from typing import Final, cast
 
 import numpy as np
 import pandas as pd
@@ -20,9 +20,6 @@ from training.schema import normalise_text
 # A run of more rows than this under one id is not a parcel (a constant id column, say):
 # it is not held back whole, so memory stays bounded whatever the file holds.
 MAX_PARCEL_ROWS: Final = 10_000
-# Rows as the reader hands them on: pandas chunks, or Arrow tables the parent passes to the
-# workers (and the writer) without making a Python object per cell.
-Piece = TypeVar("Piece", pd.DataFrame, pa.Table)
 
 
 def parcel_runs(ids: np.ndarray) -> np.ndarray:
@@ -78,18 +75,19 @@ def _id_key(value: object) -> str | None:
     return normalise_text(str(value)) or None
 
 
-def parcel_units(chunks: Iterator[Piece]) -> Iterator[list[Piece]]:
+def parcel_units(chunks: Iterator[pa.Table]) -> Iterator[list[pa.Table]]:
     """Chunks regrouped so that no parcel is split: each unit is a list of row pieces.
 
-    The trailing parcel of a chunk is held back and goes with the next chunk; pieces are
-    handed on as they are, so the reader's frames (or Arrow tables) need no copying.
+    The reader's Arrow tables go on as they are (slices share their buffers), to the
+    workers and the writer without a Python object per cell. The trailing parcel of a
+    chunk is held back and goes with the next chunk.
     """
-    carry: list[Piece] = []
+    carry: list[pa.Table] = []
     carry_rows = 0
     for chunk in chunks:
         if not len(chunk):
             continue
-        if "declaration_id" not in _column_names(chunk):
+        if "declaration_id" not in chunk.column_names:
             yield [*carry, chunk]  # every row is a parcel of its own
             carry, carry_rows = [], 0
             continue
@@ -103,35 +101,19 @@ def parcel_units(chunks: Iterator[Piece]) -> Iterator[list[Piece]]:
             carry.append(chunk)
             carry_rows += held
         else:
-            head: list[Piece] = [_rows(chunk, 0, start)] if start else []
+            head = [chunk.slice(0, start)] if start else []
             yield [*carry, *head]
-            carry, carry_rows = [_rows(chunk, start, len(chunk))], held
+            carry, carry_rows = [chunk.slice(start)], held
     if carry:
         yield carry
 
 
-def _same_parcel(before: Piece, after: Piece) -> bool:
-    first = _id_key(_id_at(after, 0))
-    return first is not None and first == _id_key(_id_at(before, len(before) - 1))
+def _same_parcel(before: pa.Table, after: pa.Table) -> bool:
+    first = _id_key(after.column("declaration_id")[0].as_py())
+    return first is not None and first == _id_key(
+        before.column("declaration_id")[len(before) - 1].as_py()
+    )
 
 
-def _column_names(piece: pd.DataFrame | pa.Table) -> list[str]:
-    return piece.column_names if isinstance(piece, pa.Table) else list(piece.columns)
-
-
-def _ids(piece: pd.DataFrame | pa.Table) -> pd.Series:
-    if isinstance(piece, pa.Table):
-        return cast("pd.Series", piece.column("declaration_id").to_pandas())
-    return piece["declaration_id"]
-
-
-def _id_at(piece: pd.DataFrame | pa.Table, row: int) -> object:
-    if isinstance(piece, pa.Table):
-        return piece.column("declaration_id")[row].as_py()
-    return piece["declaration_id"].iloc[row]
-
-
-def _rows(piece: Piece, start: int, stop: int) -> Piece:
-    if isinstance(piece, pa.Table):
-        return piece.slice(start, stop - start)
-    return piece.iloc[start:stop]
+def _ids(piece: pa.Table) -> pd.Series:
+    return cast("pd.Series", piece.column("declaration_id").to_pandas())
