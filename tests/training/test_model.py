@@ -6,7 +6,7 @@ import pytest
 from sklearn.base import clone
 
 from training.features import OTHER_CHAPTER, DescriptionVectorizer, FormFeatures, TextSignals
-from training.model import columns_of, parcel_scores, threshold_at_fpr
+from training.model import LABEL_CLASSES, columns_of, parcel_scores, threshold_at_fpr
 from training.schema import RISK_CLASSES
 from training.train import TrainingResult, fingerprint, fit_and_evaluate
 
@@ -146,3 +146,25 @@ def test_rare_hs_chapters_are_read_as_one_other_chapter(tiny_training: TrainingR
     expected = min(max(signals[0, other], np.log(1e-3)), 0.0)
     assert features[0, names.index("hs_fit_logp")] == pytest.approx(expected)
     assert features[0, names.index("hs_missing")] == 0.0
+
+
+@pytest.mark.parametrize("rows", [1, 7, 2_000])
+def test_scoring_arithmetic_is_sklearns(tiny_training: TrainingResult, rows: int) -> None:
+    """`RiskModel.score` skips the scaler's and `predict_proba`'s input checks for speed
+    (one declaration at a time); it must give what scikit-learn's own path gives, for one
+    item, a few and many."""
+    model = tiny_training.model
+    items = tiny_training.holdout.head(rows)
+    columns = columns_of(items)
+    scores = model.score(columns)
+    raw = model.form_.transform(columns, model.text_.transform(columns))
+    standardised = model.scaler_.transform(raw)
+    slope, intercept = model.calibration_
+    logit = model.risk_.decision_function(standardised)
+    np.testing.assert_allclose(
+        scores.risk_score, 1 / (1 + np.exp(-(slope * logit + intercept))), rtol=1e-9
+    )
+    expected = pd.DataFrame(
+        model.class_.predict_proba(standardised), columns=model.class_.classes_
+    ).reindex(columns=list(LABEL_CLASSES), fill_value=0.0)
+    np.testing.assert_allclose(scores.class_proba, expected.to_numpy(), rtol=1e-9, atol=1e-12)
