@@ -382,6 +382,10 @@ def test_parties_the_store_never_saw_are_answered_without_a_query(
     other.close()
     assert not store.known.might_know("S-elsewhere")
     clock.now += store.history.ttl + 0.1
+    # The read of recent parties starts now, off the asking thread, which goes on with
+    # what is known meanwhile.
+    store.known.might_know("S-elsewhere")
+    store.known.wait_refreshed(10)
     assert store.known.might_know("S-elsewhere")
     assert [
         p.declaration_id for p in store.history.party_parcels(["S-elsewhere"])["S-elsewhere"]
@@ -493,3 +497,35 @@ def test_a_party_the_cache_lacks_is_read_in_one_transaction(store: Store) -> Non
     assert watched.reason == "seen with plates"
     assert [p.declaration_id for p in store.history.party_parcels(["S-t"])["S-t"]] == ["T1"]
     assert len(units) == 1
+
+
+def test_a_due_read_of_recent_parties_does_not_hold_up_the_asker() -> None:
+    import threading
+
+    from service.store.known import KnownParties
+
+    clock = FakeClock()
+    reading = threading.Event()
+    release = threading.Event()
+
+    def since(_: datetime) -> list[str]:
+        reading.set()
+        release.wait(10)
+        return ["S-new"]
+
+    known = KnownParties(
+        lambda: ["S-old"],
+        since,
+        ttl=5,
+        clock=clock,
+        wall_clock=lambda: datetime(2026, 12, 4),
+    )
+    known.load()
+    clock.now += 6
+    # Due: the read starts in its own thread, and the asker is answered from what is known.
+    assert known.might_know("S-old")
+    assert not known.might_know("S-new")
+    assert reading.wait(10)
+    release.set()
+    known.wait_refreshed(10)
+    assert known.might_know("S-new")
