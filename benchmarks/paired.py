@@ -8,6 +8,11 @@ repeating descriptions (generated traffic, whose parties repeat from small pools
 connections and at 1, then unique descriptions (every description, id and weight made
 unique) at 16 and at 1. The floor is `benchmarks.floor_app` under the same options.
 
+Besides requests/s and latency, each step reports the server's CPU time per request (all
+its threads and worker processes), which other work on the machine disturbs far less than
+throughput. The summary gives each figure's median over the rounds and, per round, each
+server's ratio to the first one named, whose median is the paired comparison.
+
     python -m benchmarks.paired --server before=../old-checkout --server after=. \
         [--rounds 2] [--seconds 8] [--workers 1] [--out results.json]
 
@@ -28,10 +33,15 @@ import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import psutil
+
 from benchmarks import common
 from benchmarks.http import SEED, _stop, declarations, uniquified
 
 FLOOR = "floor"
+# One client thread: it drives 16 connections easily and leaves the server the other core.
+_THREADS = 1
 # (name, body file, connections): the steps of a round, in order.
 STEPS = (
     ("repeat c16", "repeat", 16),
@@ -40,19 +50,19 @@ STEPS = (
     ("unique c1", "unique", 1),
 )
 
-# Each wrk thread walks the body file from its own start, one body a request; `done` prints
-# one JSON line with the totals and latency percentiles (microseconds).
+# Each wrk thread walks the body file from its own start (its number), a thread-count stride
+# a request (the script's arguments: the file and the thread count; a thread's Lua state
+# sees only what `setup` hands it); `done` prints one JSON line with the totals and latency
+# percentiles (microseconds).
 _SCRIPT = """
 local bodies = {}
 local at = 0
 local step = 1
-local threads = {}
 local counter = 0
 
 function setup(thread)
   thread:set("first", counter)
   counter = counter + 1
-  table.insert(threads, thread)
 end
 
 function init(args)
@@ -60,7 +70,7 @@ function init(args)
     if #line > 0 then bodies[#bodies + 1] = line end
   end
   at = first
-  step = counter
+  step = tonumber(args[2])
   wrk.method = "POST"
   wrk.headers["Content-Type"] = "application/json"
 end
@@ -114,9 +124,38 @@ def _start(name: str, checkout: Path | None, port: int, workers: int, scratch: P
     )
 
 
+def _cpu_seconds(process: Any) -> float:
+    """CPU time of a server and its worker processes so far."""
+    try:
+        root = psutil.Process(process.pid)
+        tree = [root, *root.children(recursive=True)]
+    except psutil.NoSuchProcess:
+        return 0.0
+    total = 0.0
+    for member in tree:
+        try:
+            times = member.cpu_times()
+        except psutil.NoSuchProcess:
+            continue
+        total += times.user + times.system
+    return total
+
+
+def _step(
+    process: Any, port: int, script: Path, bodies: Path, connections: int, seconds: float
+) -> dict[str, Any]:
+    before = _cpu_seconds(process)
+    result = _wrk(port, script, bodies, connections, seconds)
+    used = _cpu_seconds(process) - before
+    if result.get("requests"):
+        result["server_cpu_ms"] = round(1000 * used / result["requests"], 3)
+    return result
+
+
 def _wrk(port: int, script: Path, bodies: Path, connections: int, seconds: float) -> dict[str, Any]:
-    command = ["wrk", "-t1", f"-c{connections}", f"-d{seconds:g}s", "--timeout", "10s"]
+    command = ["wrk", f"-t{_THREADS}", f"-c{connections}", f"-d{seconds:g}s", "--timeout", "10s"]
     command += ["-s", str(script), f"http://127.0.0.1:{port}/v1/score", "--", str(bodies)]
+    command += [str(_THREADS)]
     done = subprocess.run(
         command, check=False, capture_output=True, text=True, timeout=seconds + 60
     )
@@ -125,6 +164,7 @@ def _wrk(port: int, script: Path, bodies: Path, connections: int, seconds: float
         return {"error": done.stderr.strip() or done.stdout.strip()[-200:]}
     raw = json.loads(line)
     return {
+        "requests": raw["requests"],
         "requests_per_s": round(raw["requests"] / (raw["micros"] / 1e6), 1),
         "p50_ms": raw["p50_us"] / 1000,
         "p90_ms": raw["p90_us"] / 1000,
@@ -151,17 +191,47 @@ def _round(
                 continue
             _wrk(port, script, files["warmup"], 16, min(3.0, seconds))
             out[name] = {
-                step: _wrk(port, script, files[kind], connections, seconds)
+                step: _step(process, port, script, files[kind], connections, seconds)
                 for step, kind, connections in STEPS
             }
         finally:
             _stop(process)
         line = ", ".join(
             f"{step} {r.get('requests_per_s', 0):,.0f}/s"
-            f" p50 {r.get('p50_ms')} p99 {r.get('p99_ms')} ms"
+            f" p50 {r.get('p50_ms')} p99 {r.get('p99_ms')} ms cpu {r.get('server_cpu_ms')} ms"
             for step, r in out[name].items()
         )
         print(f"  {name}: {line}", flush=True)
+    return out
+
+
+_FIGURES = ("requests_per_s", "p50_ms", "p99_ms", "server_cpu_ms")
+
+
+def summary(rounds: list[dict[str, dict[str, Any]]]) -> dict[str, Any]:
+    """Per server and step: each figure's median over the rounds, and the median over the
+    rounds of its ratio to the first server's figure in the same round."""
+    names = list(rounds[0]) if rounds else []
+    out: dict[str, Any] = {}
+    for name in names:
+        steps: dict[str, Any] = {}
+        for step, _, _ in STEPS:
+            runs = [r.get(name, {}).get(step, {}) for r in rounds]
+            base = [r.get(names[0], {}).get(step, {}) for r in rounds]
+            entry: dict[str, Any] = {"errors": sum(run.get("errors", 0) for run in runs)}
+            for figure in _FIGURES:
+                values = [run[figure] for run in runs if figure in run]
+                if values:
+                    entry[figure] = round(float(np.median(values)), 3)
+                ratios = [
+                    run[figure] / first[figure]
+                    for run, first in zip(runs, base, strict=True)
+                    if run.get(figure) and first.get(figure)
+                ]
+                if ratios and name != names[0]:
+                    entry[f"{figure}_ratio"] = round(float(np.median(ratios)), 3)
+            steps[step] = entry
+        out[name] = steps
     return out
 
 
@@ -204,6 +274,8 @@ def main(argv: list[str] | None = None) -> int:
             results["rounds"].append(
                 _round(servers, files, script, args.seconds, args.workers, scratch)
             )
+    results["summary"] = summary(results["rounds"])
+    print(json.dumps(results["summary"], indent=1))
     if args.out is not None:
         args.out.write_text(json.dumps(results, indent=2))
     return 0
