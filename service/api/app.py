@@ -21,6 +21,7 @@ from pydantic import BaseModel
 from starlette.types import ASGIApp
 
 from service.api import admin, feedback, health, model, parties, score
+from service.api.direct import DirectRoutes, RequestRoute
 from service.api.envelope import Envelope
 from service.api.errors import install_error_handlers
 from service.api.inflight import WorkSlots
@@ -190,25 +191,31 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.service = state
     install_error_handlers(app)
-    for module in (score, feedback, model, admin, parties, health):
-        app.include_router(module.router)
+    routers = [module.router for module in (score, feedback, model, admin, parties, health)]
+    for router in routers:
+        app.include_router(router)
     app.openapi = _openapi(app)  # type: ignore[method-assign]
-
-    app.build_middleware_stack = _middleware_stack(app, settings, metrics)  # type: ignore[method-assign]
+    direct = [route for router in routers for route in router.routes]
+    app.build_middleware_stack = _middleware_stack(  # type: ignore[method-assign]
+        app, settings, metrics, [route for route in direct if isinstance(route, RequestRoute)]
+    )
     return app
 
 
-def _middleware_stack(app: FastAPI, settings: Settings, metrics: Metrics) -> Callable[[], ASGIApp]:
+def _middleware_stack(
+    app: FastAPI, settings: Settings, metrics: Metrics, direct: list[RequestRoute]
+) -> Callable[[], ASGIApp]:
     """The envelope around the routes, in place of Starlette's and FastAPI's own stack.
 
     Their error and exception middlewares are replaced by the envelope's error answers
     (with the same handlers), and their body-limit and exception-telemetry layers are not
     used here; what is kept is the exit stack FastAPI's routes expect in each request's
-    scope. Middleware added with `add_middleware` goes inside the envelope.
+    scope. Middleware added with `add_middleware` goes inside the envelope. The scoring
+    routes are answered without the router (`service.api.direct`).
     """
 
     def build() -> ASGIApp:
-        inner: ASGIApp = AsyncExitStackMiddleware(app.router)
+        inner: ASGIApp = DirectRoutes(AsyncExitStackMiddleware(app.router), direct)
         for cls, args, kwargs in reversed(app.user_middleware):
             inner = cls(inner, *args, **kwargs)
         return Envelope(

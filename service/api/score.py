@@ -5,17 +5,17 @@ from __future__ import annotations
 import logging
 import time
 import weakref
-from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
+from collections.abc import AsyncIterator, Sequence
 from typing import Any, Final
 
 import anyio
 import orjson
 from fastapi import APIRouter, Request
-from fastapi.routing import APIRoute
 from pydantic import ValidationError
-from starlette.responses import Response, StreamingResponse
+from starlette.responses import StreamingResponse
 
 from service.api.deps import ScoringCall, scoring_call
+from service.api.direct import RequestRoute
 from service.api.errors import (
     ErrorBody,
     InvalidInputError,
@@ -35,34 +35,6 @@ from service.store.records import ScoredCsv, ScoredRecord
 from training.schema import MAX_ID_CHARS, DeclarationIn, shown
 
 log = logging.getLogger(__name__)
-
-
-class RequestRoute(APIRoute):
-    """A route whose endpoint takes the request alone and returns its response itself.
-
-    Documented like any route (the scoring routes declare their body and security in
-    `openapi_extra`), but called without FastAPI's per-request work around an endpoint
-    (reading the body for parameters, solving dependencies, serialising a return value):
-    these endpoints read and answer for themselves, and that work cost ~15 us a request.
-    """
-
-    def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
-        super().__init__(path, endpoint, **kwargs)
-        dependant = self.dependant
-        if (
-            dependant.request_param_name is None
-            or dependant.dependencies
-            or dependant.path_params
-            or dependant.query_params
-            or dependant.header_params
-            or dependant.cookie_params
-            or dependant.body_params
-        ):
-            raise TypeError(f"{path}: a RequestRoute endpoint takes the Request and nothing else")
-
-    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
-        handler: Callable[[Request], Coroutine[Any, Any, Response]] = self.endpoint
-        return handler
 
 
 router = APIRouter(prefix="/v1", tags=["scoring"], route_class=RequestRoute)
