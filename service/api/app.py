@@ -14,15 +14,17 @@ from typing import Any
 
 import anyio
 from fastapi import FastAPI
+from fastapi.middleware.asyncexitstack import AsyncExitStackMiddleware
 from fastapi.openapi.utils import get_openapi
 from fastapi_offline import FastAPIOffline
 from pydantic import BaseModel
+from starlette.types import ASGIApp
 
 from service.api import admin, feedback, health, model, parties, score
-from service.api.context import RequestContextMiddleware
+from service.api.direct import DirectRoutes, RequestRoute
+from service.api.envelope import Envelope
 from service.api.errors import install_error_handlers
 from service.api.inflight import WorkSlots
-from service.api.limits import BodyLimitMiddleware, TimeoutMiddleware
 from service.api.metrics import Metrics
 from service.api.ratelimit import RateLimiter
 from service.api.schemas import BatchRequest, JsonResponse
@@ -189,16 +191,43 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.service = state
     install_error_handlers(app)
-    for module in (score, feedback, model, admin, parties, health):
-        app.include_router(module.router)
+    routers = [module.router for module in (score, feedback, model, admin, parties, health)]
+    for router in routers:
+        app.include_router(router)
     app.openapi = _openapi(app)  # type: ignore[method-assign]
-
-    # Added innermost first: the request context wraps everything, so even a 413 from the
-    # body limit carries a request id and is counted.
-    app.add_middleware(TimeoutMiddleware, seconds=settings.request_timeout_seconds)
-    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
-    app.add_middleware(RequestContextMiddleware, metrics=metrics, access_log=settings.access_log)
+    direct = [route for router in routers for route in router.routes]
+    app.build_middleware_stack = _middleware_stack(  # type: ignore[method-assign]
+        app, settings, metrics, [route for route in direct if isinstance(route, RequestRoute)]
+    )
     return app
+
+
+def _middleware_stack(
+    app: FastAPI, settings: Settings, metrics: Metrics, direct: list[RequestRoute]
+) -> Callable[[], ASGIApp]:
+    """The envelope around the routes, in place of Starlette's and FastAPI's own stack.
+
+    Their error and exception middlewares are replaced by the envelope's error answers
+    (with the same handlers), and their body-limit and exception-telemetry layers are not
+    used here; what is kept is the exit stack FastAPI's routes expect in each request's
+    scope. Middleware added with `add_middleware` goes inside the envelope. The scoring
+    routes are answered without the router (`service.api.direct`).
+    """
+
+    def build() -> ASGIApp:
+        inner: ASGIApp = DirectRoutes(AsyncExitStackMiddleware(app.router), direct)
+        for cls, args, kwargs in reversed(app.user_middleware):
+            inner = cls(inner, *args, **kwargs)
+        return Envelope(
+            inner,
+            metrics=metrics,
+            max_body_bytes=settings.max_body_bytes,
+            timeout_seconds=settings.request_timeout_seconds,
+            handlers=app.exception_handlers,
+            access_log=settings.access_log,
+        )
+
+    return build
 
 
 def create_app_from_env() -> FastAPI:

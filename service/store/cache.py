@@ -1,12 +1,12 @@
 """A small per-party cache of histories and watch-list entries, for the HTTP path.
 
 A declaration has two parties; reading their parcels and watch entries from the store
-costs two queries, far more than scoring allows. The cache keeps each party's records for
-a short time (`PARCEL_SCREEN_HISTORY_CACHE_SECONDS`) and drops a party at once when this
-process learns its history changed: a parcel of it scored, an outcome posted on one of its
-parcels, the watch list changed, the party forgotten. Changes made by other replicas
-sharing a PostgreSQL store are seen once the entry expires, so the TTL bounds how stale a
-replica can be.
+(two queries in one transaction) costs more than scoring allows. The cache keeps each
+party's records for a short time (`PARCEL_SCREEN_HISTORY_CACHE_SECONDS`) and drops a party
+at once when this process learns its history changed: a parcel of it scored, an outcome
+posted on one of its parcels, the watch list changed, the party forgotten. Changes made by
+other replicas sharing a PostgreSQL store are seen once the entry expires, so the TTL
+bounds how stale a replica can be.
 
 A load that overlapped an invalidation of one of its parties is answered but not kept, so
 a stale read never outlives the change that made it stale; invalidations of other parties
@@ -19,7 +19,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Final
@@ -31,8 +31,9 @@ from training.history import PartyParcel, PartySummary, WatchEntry
 # Parties kept at most (least recently used go first): ~1 KB each with a few parcels.
 DEFAULT_MAX_PARTIES: Final = 50_000
 
-LoadParcels = Callable[[Collection[str]], dict[str, list[PartyParcel]]]
-LoadWatch = Callable[[Collection[str]], list[WatchEntry]]
+# What the store holds of some parties, read together: each one's parcels, and their
+# watch-list entries (expired ones too).
+Load = Callable[[Collection[str]], tuple[Mapping[str, list[PartyParcel]], list[WatchEntry]]]
 
 
 @dataclass
@@ -54,16 +55,14 @@ class HistoryCache:
 
     def __init__(
         self,
-        load_parcels: LoadParcels,
-        load_watch: LoadWatch,
+        load: Load,
         *,
         ttl: float = 5.0,
         max_parties: int = DEFAULT_MAX_PARTIES,
         clock: Callable[[], float] = time.monotonic,
         known: KnownParties | None = None,
     ) -> None:
-        self._load_parcels = load_parcels
-        self._load_watch = load_watch
+        self._load = load
         self.ttl = ttl
         self.max_parties = max_parties
         # Public so a test can move time on instead of sleeping.
@@ -185,9 +184,9 @@ class HistoryCache:
         if not missing:
             return found
         self.misses += len(missing)
-        loaded = self._load_parcels(missing)
+        loaded, listed_entries = self._load(missing)
         watch: dict[str, list[WatchEntry]] = {party: [] for party in missing}
-        for listed in self._load_watch(missing):
+        for listed in listed_entries:
             watch.setdefault(listed.party_id, []).append(listed)
         expires = now + self.ttl
         fresh = {

@@ -55,8 +55,7 @@ class Store:
             wall_clock=_now,
         )
         self.history = HistoryCache(
-            self.party_parcels,
-            self._all_watch_entries,
+            self._party_records,
             ttl=cache_seconds,
             clock=clock,
             known=self.known,
@@ -115,6 +114,21 @@ class Store:
         return self.database.run(
             lambda connection: parcels.party_parcels(connection, party_ids, since)
         )
+
+    def _party_records(
+        self, party_ids: Collection[str]
+    ) -> tuple[dict[str, list[PartyParcel]], list[WatchEntry]]:
+        """The parties' parcels (as `party_parcels`) and watch-list entries (expired ones
+        too), in one transaction: what the history cache loads for a party it lacks."""
+        since = parcels.cutoff(_now(), self.retention_days)
+
+        def read(connection: Any) -> tuple[dict[str, list[PartyParcel]], list[WatchEntry]]:
+            return (
+                parcels.party_parcels(connection, party_ids, since),
+                watchlist.entries(connection, party_ids),
+            )
+
+        return self.database.run(read)
 
     def watch_entries(self, party_ids: Collection[str], at: datetime) -> list[WatchEntry]:
         """The watch-list entries of the parties active at `at` (UTC)."""

@@ -210,3 +210,22 @@ def test_an_unusable_signing_key_stops_the_start(
         create_app(settings_factory(model_signing_key_file=empty))
     empty.write_text("f" * 64 + "\n")
     create_app(settings_factory(model_signing_key_file=empty))
+
+
+def test_a_loaded_model_is_out_of_the_collector_s_sight_and_a_replaced_one_is_freed(
+    client: TestClient,
+) -> None:
+    import gc
+    import weakref
+
+    holder = client.app.state.service.models  # type: ignore[attr-defined]
+    scorer = holder.require()
+    # Frozen: full collections no longer walk the model's objects.
+    assert gc.get_freeze_count() > 0
+    assert not any(found is scorer for found in gc.get_objects())
+    replaced = weakref.ref(scorer)
+    del scorer
+    assert client.post("/v1/admin/reload").status_code == 200
+    assert client.post("/v1/admin/reload").status_code == 200
+    assert replaced() is None
+    assert client.post("/v1/score", json=make_declaration()).status_code == 200

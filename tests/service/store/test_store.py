@@ -366,8 +366,8 @@ def test_parties_the_store_never_saw_are_answered_without_a_query(
     score(store, declaration("N1", sender="S-seen", recipient="R-seen"))
     store.watch("W-only", "recipient", "collector", by="cli:ann")
     queries: list[list[str]] = []
-    load = store.history._load_parcels
-    store.history._load_parcels = lambda ids: queries.append(list(ids)) or load(ids)  # type: ignore[method-assign]
+    load = store.history._load
+    store.history._load = lambda ids: queries.append(list(ids)) or load(ids)  # type: ignore[method-assign]
     answer = store.history.party_parcels(["S-never", "S-seen", "W-only"])
     assert answer["S-never"] == []
     assert [p.declaration_id for p in answer["S-seen"]] == ["N1"]
@@ -382,6 +382,10 @@ def test_parties_the_store_never_saw_are_answered_without_a_query(
     other.close()
     assert not store.known.might_know("S-elsewhere")
     clock.now += store.history.ttl + 0.1
+    # The read of recent parties starts now, off the asking thread, which goes on with
+    # what is known meanwhile.
+    store.known.might_know("S-elsewhere")
+    store.known.wait_refreshed(10)
     assert store.known.might_know("S-elsewhere")
     assert [
         p.declaration_id for p in store.history.party_parcels(["S-elsewhere"])["S-elsewhere"]
@@ -391,16 +395,16 @@ def test_parties_the_store_never_saw_are_answered_without_a_query(
 def test_a_load_is_kept_unless_its_own_party_changed_meanwhile(store: Store) -> None:
     score(store, declaration("G1", sender="S-a", recipient="R-a"))
     score(store, declaration("G2", sender="S-b", recipient="R-b"))
-    load = store.history._load_parcels
+    load = store.history._load
 
     def load_while_others_change(ids: Any) -> Any:
         answer = load(ids)
         store.history.invalidate(["S-b"])  # another party's parcel committed meanwhile
         return answer
 
-    store.history._load_parcels = load_while_others_change  # type: ignore[method-assign]
+    store.history._load = load_while_others_change  # type: ignore[method-assign]
     store.history.party_parcels(["S-a"])
-    store.history._load_parcels = load  # type: ignore[method-assign]
+    store.history._load = load  # type: ignore[method-assign]
     hits = store.history.hits
     store.history.party_parcels(["S-a"])
     assert store.history.hits == hits + 1  # kept despite S-b's change
@@ -410,10 +414,10 @@ def test_a_load_is_kept_unless_its_own_party_changed_meanwhile(store: Store) -> 
         store.history.invalidate(["S-a"])
         return answer
 
-    store.history._load_parcels = load_while_it_changes  # type: ignore[method-assign]
+    store.history._load = load_while_it_changes  # type: ignore[method-assign]
     store.history.invalidate(["S-a"])
     store.history.party_parcels(["S-a"])
-    store.history._load_parcels = load  # type: ignore[method-assign]
+    store.history._load = load  # type: ignore[method-assign]
     misses = store.history.misses
     store.history.party_parcels(["S-a"])
     assert store.history.misses == misses + 1  # not kept: S-a changed during its load
@@ -455,3 +459,73 @@ def test_the_sqlite_driver_read_is_the_sqlalchemy_read(tmp_path: Path) -> None:
         )
     store.close()
     assert direct == plain and len(direct) == 2
+
+
+def test_the_sqlite_driver_read_of_the_watch_list_is_the_sqlalchemy_read(tmp_path: Path) -> None:
+    from service.store import watchlist as watch_rows
+
+    store = Store(Database(f"sqlite:///{tmp_path / 'store.sqlite3'}", lock_wait=2))
+    store.open()
+    store.watch("S-w", "sender", "seen with plates", by="cli:ann")
+    store.watch("S-w", "recipient", "collector", "2999-01-01", by="cli:ann")
+    store.watch("R-w", "recipient", "collector", by="cli:bob")
+    parties = ["S-w", "R-w", "NOBODY"]
+    with store.database.engine().connect() as connection:
+        direct = watch_rows.entries(connection, parties)
+        plain = [
+            watch_rows._entry(row)
+            for row in connection.execute(watch_rows._OF_PARTIES, {"parties": sorted(parties)})
+        ]
+    store.close()
+    assert direct == plain
+    assert [(e.party_id, e.role, e.expires_at) for e in direct] == [
+        ("R-w", "recipient", None),
+        ("S-w", "recipient", datetime(2999, 1, 2)),
+        ("S-w", "sender", None),
+    ]
+
+
+def test_a_party_the_cache_lacks_is_read_in_one_transaction(store: Store) -> None:
+    score(store, declaration("T1", sender="S-t", recipient="R-t"))
+    store.watch("S-t", "sender", "seen with plates", by="cli:ann")
+    units: list[Any] = []
+    run = store.database.run
+    store.database.run = lambda work: units.append(work) or run(work)  # type: ignore[method-assign]
+    store.history.clear()
+    at = datetime.now(UTC).replace(tzinfo=None) + timedelta(minutes=1)
+    (watched,) = store.history.watch_entries(["S-t", "R-t"], at)
+    assert watched.reason == "seen with plates"
+    assert [p.declaration_id for p in store.history.party_parcels(["S-t"])["S-t"]] == ["T1"]
+    assert len(units) == 1
+
+
+def test_a_due_read_of_recent_parties_does_not_hold_up_the_asker() -> None:
+    import threading
+
+    from service.store.known import KnownParties
+
+    clock = FakeClock()
+    reading = threading.Event()
+    release = threading.Event()
+
+    def since(_: datetime) -> list[str]:
+        reading.set()
+        release.wait(10)
+        return ["S-new"]
+
+    known = KnownParties(
+        lambda: ["S-old"],
+        since,
+        ttl=5,
+        clock=clock,
+        wall_clock=lambda: datetime(2026, 12, 4),
+    )
+    known.load()
+    clock.now += 6
+    # Due: the read starts in its own thread, and the asker is answered from what is known.
+    assert known.might_know("S-old")
+    assert not known.might_know("S-new")
+    assert reading.wait(10)
+    release.set()
+    known.wait_refreshed(10)
+    assert known.might_know("S-new")
