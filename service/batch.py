@@ -30,6 +30,7 @@ from types import FrameType
 from typing import Final, Literal
 
 import pandas as pd
+import pyarrow as pa
 
 from service.batch_history import StoreLookup, file_history
 from service.batch_output import (
@@ -216,11 +217,14 @@ def score_csv_bytes(
     body: bytes,
     chunk_rows: int = HTTP_CHUNK_ROWS,
     store: StoreLookup | None = None,
+    on_rows: Callable[[pa.Table], None] | None = None,
 ) -> Iterator[bytes]:
     """The scored CSV of a CSV (or Parquet) body, as UTF-8 bytes, chunk by chunk.
 
-    Scored in this process, as `score` would write it. Unusable input raises
-    `UnusableInputError` (a `TableError`) from the first `next()`, before any bytes.
+    Scored in this process, as `score` would write it; `on_rows` is handed each chunk's
+    rows as an Arrow table under the answer's column names (what the audit records).
+    Unusable input raises `UnusableInputError` (a `TableError`) from the first `next()`,
+    before any bytes.
     """
     try:
         table_format = detect_format(bytes(body))
@@ -237,6 +241,16 @@ def score_csv_bytes(
     yield table_csv_bytes(pd.DataFrame([layout.names]))
     # The rows go out as the `score` command renders them (one rendering of scored rows).
     for unit in parcel_units(tables):
-        rendered = render_unit(scorer, unit, table_format.decimal, layout, "csv", history)
+        rendered = render_unit(
+            scorer,
+            unit,
+            table_format.decimal,
+            layout,
+            "csv",
+            history,
+            keep_table=on_rows is not None,
+        )
         assert rendered.csv is not None
+        if on_rows is not None and rendered.table is not None:
+            on_rows(rendered.table)
         yield rendered.csv

@@ -136,8 +136,11 @@ def render_unit(
     layout: OutputLayout,
     kind: Kind,
     history: HistoryTable | None = None,
+    *,
+    keep_table: bool = False,
 ) -> RenderedUnit:
-    """Score a unit of reader tables and render its output rows."""
+    """Score a unit of reader tables and render its output rows (`keep_table`: the table
+    too when rendering CSV, for an audit of the rows)."""
     rows = unit[0] if len(unit) == 1 else pa.concat_tables(unit, promote_options="default")
     scores = score_rows(scorer, table_frame(_worker_view(rows)), decimal, history)
     table = output_table(rows, scores, layout)
@@ -146,7 +149,7 @@ def render_unit(
         errors=int(scores[ERROR_COLUMN].notna().sum()),
         flagged=int(scores["decision"].isin(FLAGGED_DECISIONS).sum()),
         csv=table_csv_bytes(table) if kind == "csv" else None,
-        table=None if kind == "csv" else table,
+        table=table if kind != "csv" or keep_table else None,
     )
 
 

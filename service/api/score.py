@@ -10,6 +10,7 @@ from typing import Any, Final
 
 import anyio
 import orjson
+import pyarrow as pa
 from fastapi import APIRouter, Request
 from pydantic import ValidationError
 from starlette.responses import StreamingResponse
@@ -357,8 +358,14 @@ async def _score_csv(call: ScoringCall, request: Request, work: Work) -> Streami
         raise InvalidInputError("the request body is empty; send a CSV file", code="empty_body")
     begin = time.perf_counter()
     history = call.state.party_history
+    audit = call.state.audit
+    # The scored rows, as rendered, for the audit (never the answer's text parsed back).
+    scored_tables: list[pa.Table] = []
     chunks = score_csv_bytes(
-        call.scorer, body, store=history.lookup if history.bulk is not None else None
+        call.scorer,
+        body,
+        store=history.lookup if history.bulk is not None else None,
+        on_rows=scored_tables.append if audit is not None else None,
     )
     del body  # the reader holds what it needs
 
@@ -371,24 +378,21 @@ async def _score_csv(call: ScoringCall, request: Request, work: Work) -> Streami
         # The batch reader's verdict on unusable input (no description column, an
         # encoding it cannot read): the caller's to fix.
         raise InvalidInputError(str(exc), code="unusable_csv") from None
-    audit = call.state.audit
     key_id = call.caller.key_id
     metrics = call.state.metrics
     request_id = request_id_of(request)
 
     async def stream() -> AsyncIterator[bytes]:
-        written: list[bytes] = []
         try:
             chunk = first
             while chunk is not _END:
                 assert isinstance(chunk, bytes)
-                written.append(chunk)
                 yield chunk
                 chunk = await work.run(next_chunk)
         finally:
             work.close()
         metrics.scoring_latency.labels("csv").observe(time.perf_counter() - begin)
         if audit is not None:
-            audit.record(ScoredCsv(request_id, key_id, b"".join(written)))
+            audit.record(ScoredCsv(request_id, key_id, scored_tables))
 
     return StreamingResponse(stream(), media_type="text/csv; charset=utf-8")

@@ -9,9 +9,8 @@ the same tuples.
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
+import math
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -19,10 +18,10 @@ from datetime import UTC, datetime
 from typing import Any, Final
 
 import orjson
+import pyarrow as pa
 
 from service.scorer import REASON_SEPARATOR
 from training.schema import ITEM_FIELDS, PARCEL_FIELDS, canonical_header
-from training.tables import allow_large_csv_fields
 
 # The columns of a row, in order (the id is the database's).
 SCORED_COLUMNS: Final = (
@@ -67,13 +66,14 @@ class ScoredRecord:
 class ScoredCsv:
     """A scored CSV answer, audited one row per scored declaration.
 
-    The request path only hands over the bytes it sent; splitting them into
-    declarations is the writer thread's work.
+    The request path hands over the scored rows as it rendered them (Arrow tables under the
+    answer's column names, the same rows the CSV it sent was written from); grouping them
+    into declarations is the writer thread's work.
     """
 
     request_id: str
     key_id: str | None
-    scored_csv: bytes
+    tables: list[pa.Table]
     scored_at: float = field(default_factory=time.time)
 
 
@@ -136,6 +136,13 @@ def _number(text: str) -> float | None:
         return None
 
 
+def _text(value: object) -> str:
+    """A cell as the CSV answer shows it ("" for none)."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    return value if isinstance(value, str) else str(value)
+
+
 def _reasons(cell: str) -> list[dict[str, str]]:
     reasons = []
     for entry in cell.split(REASON_SEPARATOR):
@@ -147,16 +154,14 @@ def _reasons(cell: str) -> list[dict[str, str]]:
 
 def csv_rows(record: ScoredCsv) -> list[tuple[Any, ...]]:
     """One audit row per scored declaration of a scored CSV (rows with errors skipped)."""
-    # Cells of any size the scorer wrote must read back (the module's default limit lost
-    # the whole record of a request with one large cell).
-    allow_large_csv_fields()
-    text = record.scored_csv.decode("utf-8-sig", errors="replace")
-    first_line = text.split("\n", 1)[0]
-    delimiter = ";" if first_line.count(";") > first_line.count(",") else ","
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
-    header = next(reader, None)
-    if header is None:
+    if not record.tables:
         return []
+    header = record.tables[0].column_names
+    reader = (
+        [_text(value) for value in row]
+        for table in record.tables
+        for row in zip(*(column.to_pylist() for column in table.columns), strict=True)
+    )
     position: dict[str, int] = {}
     for index, name in enumerate(header):
         if name in (*_SCORE_COLUMNS, "model_version", "error"):

@@ -12,6 +12,7 @@ import pytest
 from service.store.audit import AuditLog
 from service.store.export import EXPORT_COLUMNS, export_feedback
 from service.store.records import ScoredCsv, ScoredRecord
+from tests.service.store.scored import scored_table
 from training.files import UnusableFileError
 from training.schema import DeclarationIn
 
@@ -133,7 +134,7 @@ def test_scored_csv_is_audited_per_declaration(audit: AuditLog) -> None:
         "RB1;socks;0,2;y;0.1;benign;0.9;inspect;;v1;\n"
         "RB2;;0,2;z;;;;;;;description: is required and must not be empty\n"
     ).encode()
-    audit.record(ScoredCsv("req-csv", "key12345", scored))
+    audit.record(ScoredCsv("req-csv", "key12345", [scored_table(scored)]))
     audit.flush()
     ((input_json, result_json),) = rows(audit.path, "SELECT input_json, result_json FROM scored")
     stored, scores = orjson.loads(input_json), orjson.loads(result_json)

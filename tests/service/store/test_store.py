@@ -18,6 +18,7 @@ from service.store import Database, ScoredCsv, ScoredRecord, Store
 from service.store.parcels import standing_outcome
 from service.store.tables import parcels, scored, watchlist_changes
 from service.store.watchlist import WatchListError, WatchListImportError
+from tests.service.store.scored import scored_table
 from training.history import PartyParcel
 from training.schema import DeclarationIn
 
@@ -116,7 +117,7 @@ def test_a_scored_csv_records_its_parcels(store: Store) -> None:
         b'C1,2026-11-27,S-9, R-9 ,"7,5",vest,0.9,body_armor,0.9,inspect,,v1,\n'
         b"C2,,S-9,,1,socks,,,,,,,description: bad\n"
     )
-    store.audit.record(ScoredCsv("r", None, body))
+    store.audit.record(ScoredCsv("r", None, [scored_table(body)]))
     assert store.audit.flush(timeout=10)
     (parcel,) = store.party_parcels(["S-9"])["S-9"]
     assert (parcel.declaration_id, parcel.recipient_id, parcel.gross_weight_kg) == (
