@@ -17,7 +17,7 @@ for a DataFrame).
 One job a module:
 
 - `columns`: item columns read as arrays (`column`), grouped by value (`factorize`,
-  `parcel_codes`).
+  `parcel_codes`); the scikit-learn tags of estimators that read them.
 - `measures`: what the form states per row: weight per unit, US dollars, HS chapter, vague
   wording.
 - `vectorizer`: `DescriptionVectorizer`, the description's character and word n-grams.
@@ -28,7 +28,13 @@ One job a module:
 Callers import from `training.features`; the modules are its parts.
 """
 
-from training.features.columns import ItemColumns, column, factorize, parcel_codes
+from training.features.columns import (
+    ItemColumns,
+    column,
+    factorize,
+    item_columns_tags,
+    parcel_codes,
+)
 from training.features.form import FormFeatures
 from training.features.measures import hs_chapters, unit_weights, usd_values, vague_flags
 from training.features.text_signals import OTHER_CHAPTER, TextSignals
@@ -47,6 +53,7 @@ __all__ = [
     "column",
     "factorize",
     "hs_chapters",
+    "item_columns_tags",
     "parcel_codes",
     "trim_cache",
     "unit_weights",

@@ -12,6 +12,7 @@ from typing import Any, Final
 
 import numpy as np
 import pandas as pd
+from sklearn.utils import Tags
 
 # A normalised frame, or plain column lists (one JSON declaration, without pandas).
 ItemColumns = Mapping[str, Any] | pd.DataFrame
@@ -80,3 +81,14 @@ def _length(items: ItemColumns) -> int:
     for values in items.values():
         return len(values)
     return 0
+
+
+def item_columns_tags(tags: Tags) -> Tags:
+    """scikit-learn tags of an estimator that reads item columns: named fields of text and
+    numbers, missing values allowed, never an anonymous 2-D array of numbers (so sklearn's
+    generic checks, which feed such arrays, do not apply; docs/decisions.md)."""
+    tags.input_tags.two_d_array = False
+    tags.input_tags.string = True
+    tags.input_tags.categorical = True
+    tags.input_tags.allow_nan = True
+    return tags

@@ -12,12 +12,14 @@ from typing import Any, Final
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.utils import Tags
 
 from training.features.columns import (
     SMALL_INPUT,
     ItemColumns,
     column,
     factorize,
+    item_columns_tags,
     parcel_codes,
 )
 from training.features.measures import LOG_FLOOR, hs_chapters, usd_values, vague_flags
@@ -107,7 +109,21 @@ class FormFeatures(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
         "watchlist_": "watchlist",
     }
 
-    def fit(self, items: ItemColumns, signal_names: Sequence[str] | np.ndarray) -> FormFeatures:
+    def __sklearn_tags__(self) -> Tags:
+        tags = item_columns_tags(super().__sklearn_tags__())
+        tags.target_tags.required = False
+        return tags
+
+    def fit(
+        self,
+        items: ItemColumns,
+        y: Any = None,
+        *,
+        signal_names: Sequence[str] | np.ndarray,
+    ) -> FormFeatures:
+        """Learn the one-hot vocabularies; `signal_names` names the columns of the text
+        signals `transform` will be given (`TextSignals.get_feature_names_out()`). `y` is
+        not used."""
         origin = column(items, "origin_country")
         destination = column(items, "destination_country")
         lanes = pd.Series([f"{o}-{d}" for o, d in zip(origin, destination, strict=True)])

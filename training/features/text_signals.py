@@ -20,9 +20,10 @@ import scipy.sparse as sp
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.linear_model import Ridge, SGDClassifier
 from sklearn.model_selection import KFold
+from sklearn.utils import Tags
 
 from training.common_words import is_common
-from training.features.columns import ItemColumns, column, factorize
+from training.features.columns import ItemColumns, column, factorize, item_columns_tags
 from training.features.linear import linear_outputs, log_probabilities
 from training.features.measures import LOG_FLOOR, hs_chapters, unit_weights, usd_values
 from training.features.vectorizer import DescriptionVectorizer
@@ -273,14 +274,19 @@ class TextSignals(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None): 
         signals[:, names["expectation_confidence"]] = np.where(has_hs, 1.0, known)
         return signals
 
-    def fit(self, items: ItemColumns, label_class: np.ndarray) -> TextSignals:
-        self.fit_transform(items, label_class)
+    def __sklearn_tags__(self) -> Tags:
+        return item_columns_tags(super().__sklearn_tags__())
+
+    def fit(self, items: ItemColumns, y: np.ndarray) -> TextSignals:
+        """Fit on item columns and their label classes `y` (LABEL_CLASSES; any other value,
+        such as "unknown_gear", counts as gear of no known class)."""
+        self.fit_transform(items, y)
         return self
 
-    def fit_transform(self, items: ItemColumns, label_class: np.ndarray) -> np.ndarray:
+    def fit_transform(self, items: ItemColumns, y: np.ndarray) -> np.ndarray:
         descriptions = column(items, "description")
         codes, uniques = _distinct(descriptions)
-        label_class = np.asarray(label_class, dtype=object)
+        label_class = np.asarray(y, dtype=object)
         targets = self._targets(items)
         self._fit_hs_expectations(targets, column(items, "hs_code"), label_class == "benign")
         benign_chapters = pd.Series(targets["chapter"][label_class == "benign"]).value_counts()

@@ -14,6 +14,7 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.utils import Tags
 
 from training import ngrams
 from training.text import matching_text
@@ -35,6 +36,14 @@ class DescriptionVectorizer(TransformerMixin, BaseEstimator, auto_wrap_output_ke
         self.min_df = min_df
         self.max_char_features = max_char_features
         self.max_word_features = max_word_features
+
+    def __sklearn_tags__(self) -> Tags:
+        # As sklearn's own text vectorisers: a sequence of strings in, no target.
+        tags = super().__sklearn_tags__()
+        tags.input_tags.two_d_array = False
+        tags.input_tags.string = True
+        tags.target_tags.required = False
+        return tags
 
     def fit(self, descriptions: Sequence[str], y: Any = None) -> DescriptionVectorizer:
         texts = [matching_text(d) for d in descriptions]
