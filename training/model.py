@@ -13,14 +13,25 @@ from typing import Any, Final
 
 import numpy as np
 import pandas as pd
+from sklearn.base import BaseEstimator
 from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import StandardScaler
+from sklearn.utils import Tags
 
-from training.features import FormFeatures, ItemColumns, TextSignals, column, parcel_codes
+from training.features import (
+    FormFeatures,
+    ItemColumns,
+    TextSignals,
+    column,
+    item_columns_tags,
+    parcel_codes,
+)
 from training.schema import LABEL_CLASSES
 
 DEFAULT_REVIEW_FPR: Final = 0.03
 DEFAULT_INSPECT_FPR: Final = 0.005
+# The label class of gear confirmed without saying which kind (a labelled row with no class).
+UNKNOWN_GEAR: Final = "unknown_gear"
 
 
 @dataclass(frozen=True)
@@ -66,7 +77,7 @@ def threshold_at_fpr(scores: np.ndarray, benign: np.ndarray, fpr: float) -> floa
     return float(np.nextafter(cut, np.inf))
 
 
-class RiskModel:
+class RiskModel(BaseEstimator):  # type: ignore[misc]
     """Text signals + form features + calibrated linear risk and class models."""
 
     def __init__(self, c: float = 0.5, random_state: int = 0, max_form_rows: int = 80_000) -> None:
@@ -74,12 +85,34 @@ class RiskModel:
         self.random_state = random_state
         self.max_form_rows = max_form_rows
 
-    def fit(self, items: ItemColumns, label: np.ndarray, label_class: np.ndarray) -> RiskModel:
+    def __sklearn_tags__(self) -> Tags:
+        return item_columns_tags(super().__sklearn_tags__())
+
+    def fit(
+        self, items: ItemColumns, y: np.ndarray, *, label: np.ndarray | None = None
+    ) -> RiskModel:
+        """Fit on item columns and their label classes `y`: one of LABEL_CLASSES, or
+        UNKNOWN_GEAR for gear confirmed without a class (such rows train the risk score
+        only).
+
+        `label` is the recorded outcome (1 gear, 0 none); without it, it is read off `y`
+        (every class but "benign" is gear). Training passes it: a recorded label can
+        disagree with the class (an inspection error, which the generator makes on
+        purpose), and the risk score learns from the label as recorded.
+        """
+        label_class = np.asarray(y, dtype=object)
+        unknown = sorted(set(label_class.tolist()) - {*LABEL_CLASSES, UNKNOWN_GEAR}, key=str)
+        if unknown:
+            raise ValueError(
+                f"label classes must be one of {', '.join((*LABEL_CLASSES, UNKNOWN_GEAR))}; "
+                f"got {', '.join(map(repr, unknown[:5]))}"
+            )
+        if label is None:
+            label = (label_class != "benign").astype(int)
         label = np.asarray(label, dtype=int)
-        label_class = np.asarray(label_class, dtype=object)
         self.text_ = TextSignals(random_state=self.random_state)
         signals = self.text_.fit_transform(items, label_class)
-        self.form_ = FormFeatures().fit(items, self.text_.get_feature_names_out())
+        self.form_ = FormFeatures().fit(items, signal_names=self.text_.get_feature_names_out())
         raw = self.form_.transform(items, signals)
         # ~150 dense features need far fewer rows than the text models: a fixed sample keeps
         # the form model's fit time flat as training sets grow.

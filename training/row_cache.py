@@ -1,4 +1,5 @@
-"""A bounded cache of float rows by text key, kept as one matrix.
+"""Bounded per-process caches: float rows by text key, kept as one matrix (`RowCache`), and
+plain dicts trimmed past a limit (`trim_cache`).
 
 Text signals are cached per distinct description. Kept as one array per description, the
 cache cost ~600 bytes an entry, each row pinned the whole batch matrix it was cut from, and
@@ -11,6 +12,7 @@ from __future__ import annotations
 import itertools
 import threading
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -66,3 +68,12 @@ class RowCache:
         slots = np.fromiter((slot for _, slot in kept), dtype=np.intp, count=len(kept))
         self._rows[: len(kept)] = self._rows[slots]
         self._slots = {key: position for position, (key, _) in enumerate(kept)}
+
+
+def trim_cache(cache: dict[Any, Any], limit: int) -> None:
+    """Past `limit` entries, drop the older half (insertion order): a flood of unique keys
+    must not grow memory, and dropping all would make the next batch start cold."""
+    if len(cache) > limit:
+        # One C-level pass over the keys: no other thread runs in the middle of it.
+        for key in list(itertools.islice(cache, len(cache) - limit // 2)):
+            cache.pop(key, None)

@@ -20,7 +20,7 @@ import pandas as pd
 from training import knowledge
 from training.corpora import parcel_threshold
 from training.metrics import risk_metrics
-from training.model import RiskModel, Thresholds, columns_of, threshold_at_fpr
+from training.model import UNKNOWN_GEAR, RiskModel, Thresholds, columns_of, threshold_at_fpr
 from training.schema import ERROR_COLUMN
 
 # name -> (review, inspect) false-alarm rates: on ordinary parcels of the calibration sets
@@ -72,7 +72,7 @@ def usable_labelled_rows(frame: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, i
     usable["label"] = usable["label"].astype(int)
     missing_class = usable["label_class"].isna()
     usable.loc[missing_class, "label_class"] = np.where(
-        usable.loc[missing_class, "label"] == 1, "unknown_gear", "benign"
+        usable.loc[missing_class, "label"] == 1, UNKNOWN_GEAR, "benign"
     )
     return usable, skipped
 
@@ -112,7 +112,7 @@ def fit_and_evaluate(
         train = pd.concat([train, *([written] * written_repeat)], ignore_index=True)
 
     model = RiskModel(random_state=random_state)
-    model.fit(columns_of(train), train["label"].to_numpy(), train["label_class"].to_numpy())
+    model.fit(columns_of(train), train["label_class"].to_numpy(), label=train["label"].to_numpy())
     holdout_items = columns_of(holdout)
     model.calibrate(holdout_items, holdout["label"].to_numpy())
     scores = model.score(holdout_items)

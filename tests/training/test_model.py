@@ -110,7 +110,7 @@ def test_transformers_follow_the_sklearn_contract(synthetic_sample: pd.DataFrame
     assert out.shape == (len(sample), len(signals.get_feature_names_out()))
     assert signals.transform(items).shape == out.shape
 
-    form = FormFeatures().fit(items, signals.get_feature_names_out())
+    form = FormFeatures().fit(items, signal_names=signals.get_feature_names_out())
     dense = form.transform(items, out)
     assert dense.shape == (len(sample), len(form.get_feature_names_out()))
     assert np.isfinite(dense).all()

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from training import knowledge, synth
+from training import knowledge
 from training.schema import ALL_FIELDS, LABEL_CLASSES, NUMERIC_FIELDS, normalise_declarations
 from training.synth import (
     REGISTERS,
@@ -17,6 +17,7 @@ from training.synth import (
     generate_declarations_with_registers,
     write_synthetic_csv,
 )
+from training.synth.catalogue import compiled_catalogue
 
 ROWS = 30_000
 SEED = 11
@@ -241,7 +242,7 @@ def test_write_synthetic_csv_leaves_no_temp_file_on_failure(
     def broken(*_: object, **__: object) -> None:
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr("training.synth.generate_declarations", broken)
+    monkeypatch.setattr("training.synth.write.generate_declarations", broken)
     with pytest.raises(RuntimeError):
         write_synthetic_csv(tmp_path / "out.csv", 10, 1)
     assert list(tmp_path.iterdir()) == []
@@ -275,7 +276,7 @@ def test_goods_catalogue_is_a_wide_world_of_ordinary_goods() -> None:
 
 def test_cover_stories_borrow_only_ordinary_items_of_their_pools() -> None:
     items = knowledge.item_catalogue()
-    catalogue = synth._catalogue()
+    catalogue = compiled_catalogue()
     for name, story in knowledge.cover_stories().items():
         pool = catalogue.story_items[list(knowledge.cover_stories()).index(name)]
         for index in pool.tolist():

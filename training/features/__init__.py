@@ -1,0 +1,62 @@
+"""Features of a declaration item, the way an officer reads the form.
+
+Two layers, both scikit-learn estimators with named outputs:
+
+- `TextSignals` reads the description alone: how much it sounds like each kind of gear,
+  what such goods normally weigh per unit and cost per kg (learned on benign items only),
+  and which HS chapter they normally fall under. It is computed once per *distinct*
+  description and cached, because real traffic repeats "clothes" and "одежда" endlessly.
+- `FormFeatures` sets the rest of the form against those expectations: the residual of the
+  declared weight and value, whether the HS code fits, category, mail class, lane and the
+  parcel around the item.
+
+Inputs are *item columns*: any mapping from contract field to an array-like, i.e. a
+normalised frame or the plain lists of one JSON declaration (so one declaration does not pay
+for a DataFrame).
+
+One job a module:
+
+- `columns`: item columns read as arrays (`column`), grouped by value (`factorize`,
+  `parcel_codes`); the scikit-learn tags of estimators that read them.
+- `measures`: what the form states per row: weight per unit, US dollars, HS chapter, vague
+  wording.
+- `vectorizer`: `DescriptionVectorizer`, the description's character and word n-grams.
+- `linear`: the fitted linear text models' outputs from one sparse product.
+- `text_signals`: `TextSignals`, and the words of a description typical of gear (reasons).
+- `form`: `FormFeatures`, the named features the model's linear layer reads.
+
+Callers import from `training.features`; the modules are its parts.
+"""
+
+from training.features.columns import (
+    ItemColumns,
+    column,
+    factorize,
+    item_columns_tags,
+    parcel_codes,
+)
+from training.features.form import FormFeatures
+from training.features.measures import hs_chapters, unit_weights, usd_values, vague_flags
+from training.features.text_signals import OTHER_CHAPTER, TextSignals
+from training.features.vectorizer import DescriptionVectorizer
+
+# Models pickled before this package was split name the vocabulary's class here.
+from training.features.vectorizer import _VocabularyArrays as _VocabularyArrays
+from training.row_cache import trim_cache
+
+__all__ = [
+    "OTHER_CHAPTER",
+    "DescriptionVectorizer",
+    "FormFeatures",
+    "ItemColumns",
+    "TextSignals",
+    "column",
+    "factorize",
+    "hs_chapters",
+    "item_columns_tags",
+    "parcel_codes",
+    "trim_cache",
+    "unit_weights",
+    "usd_values",
+    "vague_flags",
+]

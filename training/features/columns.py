@@ -1,0 +1,94 @@
+"""Item columns: any mapping from contract field to an array-like (a normalised frame, or the
+plain lists of one JSON declaration), read as numpy arrays and grouped by value.
+
+Every feature is computed on whole columns; grouping by distinct value first is what keeps
+Python loops to the few distinct descriptions, chapters and lanes of a batch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Final
+
+import numpy as np
+import pandas as pd
+from sklearn.utils import Tags
+
+# A normalised frame, or plain column lists (one JSON declaration, without pandas).
+ItemColumns = Mapping[str, Any] | pd.DataFrame
+
+
+def column(items: ItemColumns, name: str, dtype: Any = object) -> np.ndarray:
+    """One column of item columns as a numpy array (None/NaN for a missing column)."""
+    if name not in items:
+        n = _length(items)
+        if dtype is float:
+            return np.full(n, np.nan)
+        return np.full(n, None, dtype=object)
+    values = items[name]
+    if isinstance(values, pd.Series):
+        values = values.to_numpy()
+    if dtype is float:
+        try:
+            # None becomes NaN: the JSON path hands over plain lists with None for missing.
+            return np.asarray(values, dtype=float)
+        except (TypeError, ValueError):
+            return pd.to_numeric(pd.Series(values, dtype=object), errors="coerce").to_numpy(
+                dtype=float
+            )
+    if isinstance(values, np.ndarray) and values.dtype.kind in "iu":
+        # Whole numbers (parcel keys made by the batch reader) stay unboxed: grouping them
+        # is a C hash of ints, boxing them first cost more than the grouping.
+        return values
+    return np.asarray(values, dtype=object)
+
+
+# Below this many rows a dict is faster than pandas' hashing machinery (fixed setup cost).
+SMALL_INPUT: Final = 32
+
+
+def factorize(values: Any) -> tuple[np.ndarray, np.ndarray]:
+    """(codes, distinct values) of a column, in order of first appearance; None is a value."""
+    if isinstance(values, np.ndarray) and values.dtype.kind in "iu" and len(values) > SMALL_INPUT:
+        int_codes, int_uniques = pd.factorize(values)
+        return np.asarray(int_codes, dtype=np.intp), np.asarray(int_uniques, dtype=object)
+    array = np.asarray(values, dtype=object)
+    if len(array) <= SMALL_INPUT:
+        seen: dict[Any, int] = {}
+        codes = np.fromiter(
+            (seen.setdefault(v, len(seen)) for v in array.tolist()),
+            dtype=np.intp,
+            count=len(array),
+        )
+        uniques = np.empty(len(seen), dtype=object)
+        uniques[:] = list(seen)
+        return codes, uniques
+    codes, uniques = pd.factorize(array, use_na_sentinel=False)
+    distinct = np.asarray(uniques, dtype=object)
+    # pandas turns a missing value into NaN; keep None, as the small-input path does.
+    distinct[pd.isna(distinct)] = None
+    return np.asarray(codes, dtype=np.intp), distinct
+
+
+def parcel_codes(declaration_ids: Any) -> np.ndarray:
+    """0..k-1 codes of the parcels of item rows (rows of one declaration share a code)."""
+    return factorize(declaration_ids)[0]
+
+
+def _length(items: ItemColumns) -> int:
+    if isinstance(items, pd.DataFrame):
+        return len(items)
+    for values in items.values():
+        return len(values)
+    return 0
+
+
+def item_columns_tags(tags: Tags) -> Tags:
+    """scikit-learn tags of an estimator that reads item columns: named fields of text and
+    numbers, missing values allowed, never an anonymous 2-D array of numbers (so sklearn's
+    generic checks, which feed such arrays, do not apply; docs/decisions.md)."""
+    tags.input_tags.two_d_array = False
+    tags.input_tags.string = True
+    tags.input_tags.categorical = True
+    tags.input_tags.allow_nan = True
+    return tags

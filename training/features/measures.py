@@ -1,0 +1,58 @@
+"""What the form states, measured per item row: weight per unit, value in US dollars, HS
+chapter, and whether the description is only a vague word.
+
+Both layers of features read these (the text signals learn what to expect of them, the form
+features set them against it), and so do drift and the baselines.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+import numpy as np
+
+from training import knowledge
+from training.features.columns import SMALL_INPUT, ItemColumns, column, factorize
+
+# Floor under quantities whose logarithm is taken (kilograms, dollars per kilogram).
+LOG_FLOOR: Final = 1e-3
+
+
+def unit_weights(items: ItemColumns) -> np.ndarray:
+    net = column(items, "net_weight_kg", float)
+    quantity = column(items, "quantity", float)
+    quantity = np.where(np.isfinite(quantity) & (quantity >= 1), quantity, 1.0)
+    return net / quantity
+
+
+def usd_values(items: ItemColumns) -> np.ndarray:
+    rates = knowledge.usd_per_unit()
+    value = column(items, "value", float)
+    codes, currencies = factorize(column(items, "currency"))
+    rate = np.array([rates.get(c, np.nan) if isinstance(c, str) else np.nan for c in currencies])
+    return value * rate[codes]
+
+
+def hs_chapters(items: ItemColumns) -> np.ndarray:
+    hs_codes = column(items, "hs_code")
+    if len(hs_codes) <= SMALL_INPUT:  # one declaration: grouping first costs more than it saves
+        return np.array(
+            [c[:2] if isinstance(c, str) and len(c) >= 2 else None for c in hs_codes.tolist()],
+            dtype=object,
+        )
+    codes, distinct = factorize(hs_codes)
+    chapters = np.array(
+        [c[:2] if isinstance(c, str) and len(c) >= 2 else None for c in distinct], dtype=object
+    )
+    return chapters[codes] if len(codes) else np.full(0, None, dtype=object)
+
+
+def vague_flags(descriptions: np.ndarray) -> np.ndarray:
+    """1.0 where a description is only a vague word (\"gift\", \"вещи\"), else 0.0."""
+    vague = knowledge.vague_descriptions()
+    codes, distinct = factorize(descriptions)
+    flags = np.array(
+        [isinstance(d, str) and d.casefold().strip(" .,!") in vague for d in distinct],
+        dtype=float,
+    )
+    return flags[codes]

@@ -1,0 +1,422 @@
+"""What the description alone says (`TextSignals`): how much it sounds like each kind of
+gear, what such goods normally weigh per unit and cost per kg (learned on benign items only),
+and which HS chapter they normally fall under; and, for reasons, which of its words is
+typical of a gear class.
+
+Computed once per *distinct* description and cached, because real traffic repeats "clothes"
+and "одежда" endlessly.
+"""
+
+from __future__ import annotations
+
+import re
+import weakref
+from collections.abc import Sequence
+from typing import Any, Final, cast
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.linear_model import Ridge, SGDClassifier
+from sklearn.model_selection import KFold
+from sklearn.utils import Tags
+
+from training.common_words import is_common
+from training.features.columns import ItemColumns, column, factorize, item_columns_tags
+from training.features.linear import linear_outputs, log_probabilities
+from training.features.measures import LOG_FLOOR, hs_chapters, unit_weights, usd_values
+from training.features.vectorizer import DescriptionVectorizer
+from training.row_cache import RowCache, trim_cache
+from training.schema import LABEL_CLASSES, RISK_CLASSES
+from training.text import matching_text
+
+# Below this many benign examples an HS chapter is not modelled (too few to learn from).
+_MIN_CHAPTER_EXAMPLES: Final = 5
+# HS chapters the text models tell apart; rarer ones are one class, OTHER_CHAPTER. Each
+# modelled chapter is a column of a dense product for every new description: 81 chapters
+# cost 16-19% of batch speed against 36 (docs/decisions.md).
+_MAX_CHAPTERS: Final = 40
+OTHER_CHAPTER: Final = "other"
+_WORD: Final = re.compile(r"\w+")
+# Entries of the per-process caches of text signals (per description: ~0.55 kB each with
+# its key) and of gear leaning (per word, for reasons): bounded, so memory stays flat.
+_SIGNAL_CACHE_ENTRIES: Final = 100_000
+_LEANING_CACHE_ENTRIES: Final = 20_000
+# New descriptions whose n-grams are counted at a time.
+_TEXT_BLOCK: Final = 4096
+# Log-odds of the gear class a word must carry on its own to be named "typical of" it (a
+# word that barely leans is no evidence an officer would accept).
+_TERM_LEANING: Final = 1.0
+# Rows of honest goods a word must appear in to count as honest senders' everyday wording:
+# such a word ("жилет", "одеяло", "kiyim") is never named "typical of" gear, whatever the
+# model learned of the covers smugglers prefer.
+_HONEST_WORD_ROWS: Final = 20
+
+
+def _distinct(descriptions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    return factorize(np.where(pd.isna(descriptions), "", descriptions))
+
+
+# Positions of the fixed signals (the HS chapter log-probabilities follow them).
+_SIGNAL_COLUMNS: Final = {
+    name: j
+    for j, name in enumerate(
+        [
+            *(f"text_{c}" for c in RISK_CLASSES),
+            "expected_log_unit_weight",
+            "expected_log_usd_per_kg",
+            "expectation_confidence",
+        ]
+    )
+}
+
+
+class TextSignals(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):  # type: ignore[misc,call-arg]
+    """What the description alone says: gear-likeness, expected weight, value and HS chapter.
+
+    Fitted on distinct descriptions weighted by how often they occur, so training cost
+    follows the vocabulary, not the row count. `fit_transform` returns out-of-fold signals
+    (a description never sees a model that trained on it) so the form model downstream
+    learns how far to trust text on text it has not memorised.
+    """
+
+    def __init__(
+        self,
+        n_folds: int = 3,
+        text_alpha: float = 1e-5,
+        ridge_alpha: float = 1.0,
+        random_state: int = 0,
+        vectorizer: DescriptionVectorizer | None = None,
+    ) -> None:
+        self.n_folds = n_folds
+        self.text_alpha = text_alpha
+        self.ridge_alpha = ridge_alpha
+        self.random_state = random_state
+        self.vectorizer = vectorizer
+
+    # Learned: vectorizer_, chapters_, parts_ (the fitted text models), hs_expectations_
+    # (weight and value per HS heading and chapter); caches: cache_ (signals per
+    # description) and word_leaning_ (gear leaning per word, for reasons).
+
+    def __getstate__(self) -> dict[str, Any]:
+        # The caches are rebuilt from traffic; pickling them would bloat the artifact.
+        state = dict(self.__dict__)
+        state.pop("cache_", None)
+        state.pop("word_leaning_", None)
+        return state
+
+    def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
+        names = [f"text_{c}" for c in RISK_CLASSES]
+        names += ["expected_log_unit_weight", "expected_log_usd_per_kg", "expectation_confidence"]
+        names += [f"chapter_logp_{c}" for c in self.chapters_]
+        return np.asarray(names, dtype=object)
+
+    @staticmethod
+    def _targets(items: ItemColumns) -> dict[str, np.ndarray]:
+        unit_weight = unit_weights(items)
+        usd_kg = usd_values(items) / column(items, "net_weight_kg", float)
+        chapters = hs_chapters(items)
+        return {
+            "log_unit_weight": np.log(np.clip(unit_weight, LOG_FLOOR, None)),
+            "log_usd_per_kg": np.log(np.clip(usd_kg, LOG_FLOOR, None)),
+            "chapter": chapters,
+        }
+
+    def _text_classifier(self) -> SGDClassifier:
+        # SGD with log loss rather than lbfgs: on ~20k distinct texts x 50k n-grams it fits
+        # in about a second where lbfgs took 13 s (5 classes) and 37 s (36 HS chapters).
+        return SGDClassifier(
+            loss="log_loss",
+            alpha=self.text_alpha,
+            max_iter=12,
+            tol=None,
+            random_state=self.random_state,
+        )
+
+    def _fit_parts(
+        self,
+        matrix: sp.csr_matrix,
+        codes: np.ndarray,
+        label_class: np.ndarray,
+        targets: dict[str, np.ndarray],
+        rows: np.ndarray,
+    ) -> dict[str, Any]:
+        """Fit the text models on item rows `rows`; `codes` maps rows to distinct texts."""
+        parts: dict[str, Any] = {}
+        row_codes = codes[rows]
+        classes = np.asarray(label_class[rows], dtype=object)
+        # Aggregate (text, class) pairs: one weighted example each.
+        pairs = pd.DataFrame({"code": row_codes, "cls": classes}).value_counts().reset_index()
+        # Gear confirmed without a class ("unknown_gear") says nothing about which class.
+        pairs = pairs[pairs["cls"].isin(LABEL_CLASSES)]
+        gear = self._text_classifier()
+        gear.fit(
+            matrix[pairs["code"].to_numpy()],
+            pairs["cls"].to_numpy(),
+            sample_weight=np.sqrt(pairs["count"].to_numpy(dtype=float)),
+        )
+        parts["gear"] = gear
+        benign = classes == "benign"
+        for name in ("log_unit_weight", "log_usd_per_kg"):
+            target = targets[name][rows]
+            ok = benign & np.isfinite(target)
+            frame = pd.DataFrame({"code": row_codes[ok], "t": target[ok]})
+            agg = frame.groupby("code")["t"].agg(["mean", "count"])
+            ridge = Ridge(alpha=self.ridge_alpha)
+            ridge.fit(
+                matrix[agg.index.to_numpy()],
+                agg["mean"].to_numpy(),
+                sample_weight=np.sqrt(agg["count"].to_numpy(dtype=float)),
+            )
+            parts[name] = ridge
+        chapter = targets["chapter"][rows]
+        ok = benign & pd.notna(chapter)
+        frame = pd.DataFrame({"code": row_codes[ok], "ch": chapter[ok]})
+        frame["ch"] = frame["ch"].where(frame["ch"].isin(self.chapters_), OTHER_CHAPTER)
+        pairs = frame.value_counts().reset_index()
+        parts["chapter"] = None
+        if pairs["ch"].nunique() >= 2:
+            chapter_model = self._text_classifier()
+            chapter_model.fit(
+                matrix[pairs["code"].to_numpy()],
+                pairs["ch"].to_numpy(),
+                sample_weight=np.sqrt(pairs["count"].to_numpy(dtype=float)),
+            )
+            parts["chapter"] = chapter_model
+        return parts
+
+    def _signals(
+        self, parts: dict[str, Any], matrix: sp.csr_matrix, known: np.ndarray
+    ) -> np.ndarray:
+        gear: SGDClassifier = parts["gear"]
+        chapter_model: SGDClassifier | None = parts["chapter"]
+        models = [gear, parts["log_unit_weight"], parts["log_usd_per_kg"]]
+        decisions = linear_outputs(
+            models if chapter_model is None else [*models, chapter_model], matrix
+        )
+        log_proba = log_probabilities(decisions[0])
+        benign_col = list(gear.classes_).index("benign")
+        # Log-odds of each gear class against benign: additive, so reasons can split it.
+        text = np.column_stack(
+            [
+                log_proba[:, list(gear.classes_).index(c)] - log_proba[:, benign_col]
+                if c in gear.classes_
+                else np.full(matrix.shape[0], -10.0)
+                for c in RISK_CLASSES
+            ]
+        )
+        weight, value = decisions[1], decisions[2]
+        chapter_lp = np.full((matrix.shape[0], len(self.chapters_)), np.log(LOG_FLOOR))
+        if chapter_model is not None:
+            modelled = [self.chapters_.index(c) for c in chapter_model.classes_]
+            chapter_lp[:, modelled] = log_probabilities(decisions[3])
+        return np.column_stack([text, weight, value, known, chapter_lp]).astype(np.float64)
+
+    def _known_share(self, descriptions: Sequence[str]) -> np.ndarray:
+        """Share of each description's words the text models learned from: how far its
+        expected weight and value are the models' knowledge rather than their average."""
+        vocabulary = self.vectorizer_.word_.vocabulary_
+        out = np.zeros(len(descriptions))
+        for i, description in enumerate(descriptions):
+            words = _WORD.findall(matching_text(str(description)))
+            if words:
+                out[i] = sum(word in vocabulary for word in words) / len(words)
+        return out
+
+    def _fit_hs_expectations(
+        self, targets: dict[str, np.ndarray], hs_codes: np.ndarray, benign: np.ndarray
+    ) -> None:
+        """Typical log weight per unit and log USD/kg of benign goods per HS heading (4
+        digits) and chapter (2 digits): what to expect of goods the text models do not know."""
+        digits = pd.Series(hs_codes, dtype=object).where(benign)
+        frame = pd.DataFrame(
+            {
+                "w": targets["log_unit_weight"],
+                "v": targets["log_usd_per_kg"],
+                "heading": digits.str[:4],
+                "chapter": digits.str[:2],
+            }
+        ).replace([np.inf, -np.inf], np.nan)
+        tables: dict[str, dict[str, tuple[float, float]]] = {}
+        for level in ("heading", "chapter"):
+            grouped = frame.dropna(subset=[level]).groupby(level)
+            stats = grouped[["w", "v"]].median()[grouped.size() >= _MIN_CHAPTER_EXAMPLES]
+            tables[level] = {
+                str(code): (float(row.w), float(row.v)) for code, row in stats.iterrows()
+            }
+        self.hs_expectations_ = tables
+
+    def _with_hs_expectations(self, items: ItemColumns, signals: np.ndarray) -> np.ndarray:
+        """Signals whose expected weight and value lean on the declared HS heading as far as
+        the description is unknown; the confidence is then that of a known heading."""
+        tables = self.__dict__.get("hs_expectations_")
+        if not tables:
+            return signals
+        codes, distinct = factorize(column(items, "hs_code"))
+        found = np.full((len(distinct), 2), np.nan)
+        for i, code in enumerate(distinct.tolist()):
+            if isinstance(code, str):
+                hit = tables["heading"].get(code[:4]) or tables["chapter"].get(code[:2])
+                if hit is not None:
+                    found[i] = hit
+        per_row = found[codes] if len(codes) else np.zeros((0, 2))
+        has_hs = np.isfinite(per_row[:, 0])
+        if not has_hs.any():
+            return signals
+        names = _SIGNAL_COLUMNS
+        known = signals[:, names["expectation_confidence"]]
+        for j, name in enumerate(("expected_log_unit_weight", "expected_log_usd_per_kg")):
+            text = signals[:, names[name]]
+            signals[:, names[name]] = np.where(
+                has_hs, known * text + (1 - known) * per_row[:, j], text
+            )
+        signals[:, names["expectation_confidence"]] = np.where(has_hs, 1.0, known)
+        return signals
+
+    def __sklearn_tags__(self) -> Tags:
+        return item_columns_tags(super().__sklearn_tags__())
+
+    def fit(self, items: ItemColumns, y: np.ndarray) -> TextSignals:
+        """Fit on item columns and their label classes `y` (LABEL_CLASSES; any other value,
+        such as "unknown_gear", counts as gear of no known class)."""
+        self.fit_transform(items, y)
+        return self
+
+    def fit_transform(self, items: ItemColumns, y: np.ndarray) -> np.ndarray:
+        descriptions = column(items, "description")
+        codes, uniques = _distinct(descriptions)
+        label_class = np.asarray(y, dtype=object)
+        targets = self._targets(items)
+        self._fit_hs_expectations(targets, column(items, "hs_code"), label_class == "benign")
+        benign_chapters = pd.Series(targets["chapter"][label_class == "benign"]).value_counts()
+        frequent = benign_chapters[benign_chapters >= _MIN_CHAPTER_EXAMPLES]
+        self.chapters_: list[str] = [
+            *sorted(frequent.index[:_MAX_CHAPTERS].astype(str)),
+            OTHER_CHAPTER,
+        ]
+        self.vectorizer_ = (self.vectorizer or DescriptionVectorizer()).fit(list(uniques))
+        matrix = self.vectorizer_.transform(list(uniques))
+        known = self._known_share(list(uniques))
+
+        out = np.zeros((len(descriptions), len(self.get_feature_names_out())))
+        # Folds over *distinct* descriptions: a text is never scored by a model that saw it.
+        folds = KFold(self.n_folds, shuffle=True, random_state=self.random_state)
+        for train_codes, held_codes in folds.split(np.arange(len(uniques))):
+            in_train = np.isin(codes, train_codes)
+            parts = self._fit_parts(matrix, codes, label_class, targets, np.flatnonzero(in_train))
+            held = np.flatnonzero(~in_train)
+            signals = self._signals(parts, matrix[held_codes], known[held_codes])
+            lookup = np.full(len(uniques), -1)
+            lookup[held_codes] = np.arange(len(held_codes))
+            out[held] = signals[lookup[codes[held]]]
+        self.honest_words_ = _honest_words(uniques, codes, label_class == "benign")
+        self.parts_ = self._fit_parts(
+            matrix, codes, label_class, targets, np.arange(len(descriptions))
+        )
+        return self._with_hs_expectations(items, out)
+
+    def transform(self, items: ItemColumns) -> np.ndarray:
+        descriptions = column(items, "description")
+        codes, uniques = _distinct(descriptions)
+        return self._with_hs_expectations(items, self.signals_for(uniques)[codes])
+
+    def signals_for(self, descriptions: Sequence[str] | np.ndarray) -> np.ndarray:
+        """Signals for distinct descriptions, from the cache where they repeat (safe to call
+        from several threads)."""
+        width = len(self.get_feature_names_out())
+        cache = self.__dict__.get("cache_")
+        if not isinstance(cache, RowCache):  # first use (or a model pickled with a dict)
+            cache = self.cache_ = RowCache(width, _SIGNAL_CACHE_ENTRIES)
+        keys = [str(d) for d in descriptions]
+        rows, found = cache.lookup(keys)
+        missing = np.flatnonzero(~found)
+        # New texts in blocks: the n-gram matrices of 20k new texts at once took ~80 MB.
+        for start in range(0, len(missing), _TEXT_BLOCK):
+            block = missing[start : start + _TEXT_BLOCK]
+            texts = [keys[i] for i in block]
+            computed = self._signals(
+                self.parts_, self.vectorizer_.transform(texts), self._known_share(texts)
+            )
+            rows[block] = computed
+            cache.add(texts, computed)
+        return rows
+
+    def _word_leaning(
+        self, words: list[str], gear: SGDClassifier, columns: list[str]
+    ) -> np.ndarray:
+        """Each word's gear leaning per class (rows of words), in blocks of new texts."""
+        blocks = [
+            np.asarray(
+                self.vectorizer_.transform(words[i : i + _TEXT_BLOCK]) @ _leaning(gear, columns)
+            )
+            for i in range(0, len(words), _TEXT_BLOCK)
+        ]
+        return np.vstack(blocks) if blocks else np.zeros((0, len(columns)))
+
+    def top_terms(self, descriptions: Sequence[str], classes: Sequence[str]) -> list[str | None]:
+        """For each description, its word that alone sounds most like the paired gear class.
+
+        Each word is scored on its own by the gear model (log-odds of the class against
+        benign), so the reason names the term as the sender wrote it ("Бронежилет", "6Б45",
+        "防弹衣"). All words of all descriptions go through the vectorizer in one call.
+        Function words, the most common words ("for", "на", "body", "вещи") and the words
+        honest senders use every day ("жилет", "одеяло") are never named: an officer would
+        not call them typical of gear. None where no other word leans clearly towards it.
+        """
+        gear: SGDClassifier = self.parts_["gear"]
+        known = list(gear.classes_)
+        if "benign" not in known:
+            return [None] * len(descriptions)
+        columns = [c for c in RISK_CLASSES if c in known]
+        honest: frozenset[str] = self.__dict__.get("honest_words_", frozenset())
+        words_of = [
+            [w for w in _WORD.findall(d) if not is_common(w) and w.casefold() not in honest]
+            for d in descriptions
+        ]
+        # Words repeat across descriptions and batches: each is scored once per process.
+        leaning_of: dict[str, np.ndarray] = self.__dict__.setdefault("word_leaning_", {})
+        new_words = sorted({w for words in words_of for w in words} - leaning_of.keys())
+        if new_words:
+            scores = self._word_leaning(new_words, gear, columns)
+            trim_cache(leaning_of, _LEANING_CACHE_ENTRIES)
+            leaning_of.update(zip(new_words, scores, strict=True))
+        # Read once: another thread may clear the shared cache between here and the loop.
+        leaning = {w: leaning_of.get(w) for words in words_of for w in words}
+        missing = [w for w, row in leaning.items() if row is None]
+        if missing:
+            leaning.update(zip(missing, self._word_leaning(missing, gear, columns), strict=True))
+        out: list[str | None] = []
+        for words, risk_class in zip(words_of, classes, strict=True):
+            if risk_class not in columns or not words:
+                out.append(None)
+                continue
+            j = columns.index(risk_class)
+            best = max(words, key=lambda w: cast(np.ndarray, leaning[w])[j])
+            out.append(best if cast(np.ndarray, leaning[best])[j] > _TERM_LEANING else None)
+        return out
+
+
+def _honest_words(uniques: np.ndarray, codes: np.ndarray, benign: np.ndarray) -> frozenset[str]:
+    """Words (casefolded) of at least _HONEST_WORD_ROWS rows of honest goods."""
+    rows = np.bincount(codes[benign], minlength=len(uniques))
+    counts: dict[str, int] = {}
+    for description, n in zip(uniques.tolist(), rows.tolist(), strict=True):
+        if n:
+            for word in {w.casefold() for w in _WORD.findall(str(description))}:
+                counts[word] = counts.get(word, 0) + n
+    return frozenset(word for word, n in counts.items() if n >= _HONEST_WORD_ROWS)
+
+
+_LEANING: weakref.WeakKeyDictionary[Any, tuple[list[str], np.ndarray]] = weakref.WeakKeyDictionary()
+
+
+def _leaning(gear: SGDClassifier, columns: list[str]) -> np.ndarray:
+    """Coefficients of each gear class minus benign's (n-grams x classes), made once."""
+    cached = _LEANING.get(gear)
+    if cached is None or cached[0] != columns:
+        known = list(gear.classes_)
+        benign = gear.coef_[known.index("benign")]
+        matrix = np.column_stack([gear.coef_[known.index(c)] - benign for c in columns])
+        cached = _LEANING[gear] = (columns, matrix)
+    return cached[1]
