@@ -32,6 +32,8 @@ from training.text import transliterate
 
 GEAR_WORDS_FILE: Final = LEXICON_DIR / "gear_words.txt"
 CORPORA_DIR: Final = Path(__file__).resolve().parents[1] / "corpora"
+# The written sets whose rows may be read (`corpora/README.md`): never the blind ones.
+READABLE_CORPORA: Final = ("train", "calibration")
 # A word this frequent (Zipf) in a lane language is an ordinary word there.
 ORDINARY_ZIPF: Final = 3.5
 _FREQUENCY_LANGUAGES: Final = ("en", "ru", "uk", "de", "pl", "tr")
@@ -85,12 +87,13 @@ def _written_honest_texts() -> list[str]:
     calibration, never blind): how people really write ordinary goods ("воротник" of fur)."""
     import csv
 
-    from training.corpora import CALIBRATION, TRAIN, written_sets
-
+    # The folders of `training.corpora`, read as plain CSV: the words are derived from the
+    # text as written, before any normalising (and history, which reads this module, sits
+    # below the corpora's reader).
     texts: list[str] = []
-    for use in (TRAIN, CALIBRATION):
-        for written in written_sets(CORPORA_DIR, use):
-            with written.path.open(encoding="utf-8", newline="") as handle:
+    for use in READABLE_CORPORA:
+        for path in sorted((CORPORA_DIR / use).glob("*.csv")):
+            with path.open(encoding="utf-8", newline="") as handle:
                 texts.extend(
                     row["description"] for row in csv.DictReader(handle) if row.get("label") == "0"
                 )

@@ -67,3 +67,11 @@ def test_no_word_of_the_list_is_a_common_word() -> None:
 def test_the_lexicon_file_is_what_the_derivation_gives() -> None:
     """`lexicon/gear_words.txt` is derived (python -m training.gear_words), never edited."""
     assert gear_words() == frozenset(derive_gear_words())
+
+
+def test_the_readable_sets_are_the_corpora_readers_train_and_calibration() -> None:
+    from training.corpora import BLIND, CALIBRATION, TRAIN
+    from training.gear_words import READABLE_CORPORA
+
+    assert set(READABLE_CORPORA) == {TRAIN, CALIBRATION}
+    assert BLIND not in READABLE_CORPORA
