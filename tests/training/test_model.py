@@ -168,3 +168,17 @@ def test_scoring_arithmetic_is_sklearns(tiny_training: TrainingResult, rows: int
         model.class_.predict_proba(standardised), columns=model.class_.classes_
     ).reindex(columns=list(LABEL_CLASSES), fill_value=0.0)
     np.testing.assert_allclose(scores.class_proba, expected.to_numpy(), rtol=1e-9, atol=1e-12)
+
+
+def test_a_refit_forgets_what_the_old_models_cached(synthetic_sample: pd.DataFrame) -> None:
+    """Signals cached per description by `transform` belong to the models that made them:
+    after a refit on other rows, scoring gives what a fresh estimator gives."""
+    first, second = synthetic_sample.iloc[:1200], synthetic_sample.iloc[1200:2400]
+    reused = TextSignals(n_folds=2)
+    reused.fit(columns_of(first), first["label_class"].to_numpy())
+    reused.transform(columns_of(second))  # fills the caches with the first models' signals
+    reused.fit(columns_of(second), second["label_class"].to_numpy())
+    fresh = TextSignals(n_folds=2).fit(columns_of(second), second["label_class"].to_numpy())
+    np.testing.assert_array_equal(
+        reused.transform(columns_of(second)), fresh.transform(columns_of(second))
+    )

@@ -39,6 +39,8 @@ _MIN_CHAPTER_EXAMPLES: Final = 5
 _MAX_CHAPTERS: Final = 40
 OTHER_CHAPTER: Final = "other"
 _WORD: Final = re.compile(r"\w+")
+# The attributes transform fills from traffic: cleared by a refit, never pickled.
+_CACHES: Final = ("cache_", "word_leaning_")
 # Entries of the per-process caches of text signals (per description: ~0.55 kB each with
 # its key) and of gear leaning (per word, for reasons): bounded, so memory stays flat.
 _SIGNAL_CACHE_ENTRIES: Final = 100_000
@@ -102,8 +104,8 @@ class TextSignals(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None): 
     def __getstate__(self) -> dict[str, Any]:
         # The caches are rebuilt from traffic; pickling them would bloat the artifact.
         state = dict(self.__dict__)
-        state.pop("cache_", None)
-        state.pop("word_leaning_", None)
+        for cache in _CACHES:
+            state.pop(cache, None)
         return state
 
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
@@ -284,6 +286,9 @@ class TextSignals(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None): 
         return self
 
     def fit_transform(self, items: ItemColumns, y: np.ndarray) -> np.ndarray:
+        # What transform cached belongs to the models being replaced.
+        for stale in _CACHES:
+            self.__dict__.pop(stale, None)
         descriptions = column(items, "description")
         codes, uniques = _distinct(descriptions)
         label_class = np.asarray(y, dtype=object)
