@@ -7,7 +7,9 @@ never counts in its own history, so scoring the same declaration twice gives the
 answer.
 
 The facts are deliberately model-independent: earlier parcels, counterparties, weight
-sent down the same lane, confirmed and cleared outcomes, the watch list. Earlier
+sent down the same lane, confirmed and cleared outcomes, earlier parcels whose description
+named gear outright (`training.gear_words`: a fact of the form, not a score), the watch
+list. Earlier
 *decisions* are not a fact the model reads (the store keeps them for officers): a model
 fed its own past decisions amplifies its own mistakes, and a CSV export has none.
 
@@ -30,6 +32,8 @@ from typing import Any, Final, Literal
 
 import numpy as np
 import pandas as pd
+
+from training.gear_words import names_gear
 
 Role = Literal["sender", "recipient"]
 ROLES: Final[tuple[Role, ...]] = ("sender", "recipient")
@@ -257,12 +261,11 @@ def with_history(
 
 
 def parcels_of(items: pd.DataFrame) -> pd.DataFrame:
-    """One row per parcel (its first item row) of an item frame, with the columns read here."""
+    """One row per parcel (its first item row) of an item frame, with the columns read here,
+    and whether any of its lines named gear."""
     present = [c for c in (*PARCEL_COLUMNS, *OUTCOME_COLUMNS) if c in items.columns]
     first = items.drop_duplicates("declaration_id")[present].reset_index(drop=True)
     if "description" in items.columns:
-        from training.gear_words import names_gear
-
         named = pd.Series(names_gear(items["description"]), index=items.index)
         by_parcel = named.groupby(items["declaration_id"].to_numpy(), sort=False).any()
         first[NAMED_COLUMN] = first["declaration_id"].isin(by_parcel.index[by_parcel]).to_numpy()
