@@ -37,7 +37,7 @@ def file_parcels(source: Source, table_format: TableFormat, chunk_rows: int) -> 
     if "declaration_id" not in present:
         return pd.DataFrame(columns=columns)
     # The line numbers name rows without an id as scoring names them ("ROW-<line>").
-    extra = [LINE_COLUMN, *(["description"] if "description" in available else [])]
+    extra = [LINE_COLUMN]
     for table in iter_table_batches(source, chunk_rows=chunk_rows, table_format=table_format):
         raw = table_frame(table.select([*present, *extra]))
         normalised = normalise_declarations(
@@ -46,8 +46,8 @@ def file_parcels(source: Source, table_format: TableFormat, chunk_rows: int) -> 
         part = normalised[list(PARCEL_COLUMNS)].copy()
         part = part.assign(
             **{
-                NAMED_COLUMN: names_gear(raw["description"])
-                if "description" in raw.columns
+                NAMED_COLUMN: names_gear(table.column("description"))
+                if "description" in table.column_names
                 else False
             }
         )

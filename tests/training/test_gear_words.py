@@ -75,3 +75,35 @@ def test_the_readable_sets_are_the_corpora_readers_train_and_calibration() -> No
 
     assert set(READABLE_CORPORA) == {TRAIN, CALIBRATION}
     assert BLIND not in READABLE_CORPORA
+
+
+def test_the_column_check_is_the_plain_check_on_every_written_description() -> None:
+    """`names_gear` looks for candidate words with Arrow's kernels first; it must say what
+    `description_names_gear` says of each description, including where Arrow's lowercase
+    or whitespace could differ from Python's ("ß", Armenian "և", odd separators)."""
+    import csv
+    from pathlib import Path
+
+    texts: list[object] = []
+    for path in sorted(Path("corpora").glob("*/*.csv")):
+        with path.open(encoding="utf-8", newline="") as handle:
+            texts.extend(row["description"] for row in csv.DictReader(handle))
+    tricky = [
+        "STRAßE", "Bulletproof\u00a0vest", "bulletproof\x1cvest", "(бронежилет)", "«6Б45»",
+        "զրահաբաճկոն և սաղավարտ", "ΘΩΡΑΚΑΣ", "防弹衣", "army  boots", " army boots ",
+        "ARMY BOOTS!", None, float("nan"), "", "   ",
+    ]  # fmt: skip
+    texts += tricky
+    assert len(texts) > 4000
+    plain = [isinstance(t, str) and description_names_gear(t) for t in texts]
+    assert names_gear(texts).tolist() == plain
+    assert sum(plain) > 200  # the check is not trivially all False
+
+
+def test_an_arrow_column_is_read_as_its_values() -> None:
+    import pyarrow as pa
+
+    texts = ["бронежилет 6Б45", None, "куртка", "STRAßE army boots"]
+    expected = names_gear(texts).tolist()
+    assert names_gear(pa.chunked_array([texts[:2], texts[2:]])).tolist() == expected
+    assert names_gear(pa.array([None, None])).tolist() == [False, False]
