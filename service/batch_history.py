@@ -32,6 +32,8 @@ def file_parcels(source: Source, table_format: TableFormat, chunk_rows: int) -> 
     """
     columns = [*PARCEL_COLUMNS, NAMED_COLUMN]
     parts: list[pd.DataFrame] = []
+    # Parcels with a line that names gear (a few percent); a parcel's lines may span chunks.
+    named_ids: list[pd.Series] = []
     available = table_format.frame_columns()
     present = [c for c in PARCEL_COLUMNS if c in available]
     if "declaration_id" not in present:
@@ -43,25 +45,16 @@ def file_parcels(source: Source, table_format: TableFormat, chunk_rows: int) -> 
         normalised = normalise_declarations(
             raw, decimal=table_format.decimal, with_labels=False, only=PARCEL_COLUMNS
         )
-        part = normalised[list(PARCEL_COLUMNS)].copy()
-        part = part.assign(
-            **{
-                NAMED_COLUMN: names_gear(table.column("description"))
-                if "description" in table.column_names
-                else False
-            }
-        )
-        part = part[part["declaration_id"].notna()]
-        # A parcel names gear when any of its lines does (its lines may span chunks).
-        part[NAMED_COLUMN] = part.groupby("declaration_id", sort=False)[NAMED_COLUMN].transform(
-            "any"
-        )
-        parts.append(part.drop_duplicates("declaration_id"))
+        part = normalised[list(PARCEL_COLUMNS)]
+        if "description" in table.column_names:
+            named = names_gear(table.column("description"))
+            named_ids.append(part["declaration_id"][named])
+        parts.append(part[part["declaration_id"].notna()].drop_duplicates("declaration_id"))
     if not parts:
         return pd.DataFrame(columns=columns)
-    every = pd.concat(parts, ignore_index=True)
-    every[NAMED_COLUMN] = every.groupby("declaration_id", sort=False)[NAMED_COLUMN].transform("any")
-    return every.drop_duplicates("declaration_id")
+    every = pd.concat(parts, ignore_index=True).drop_duplicates("declaration_id")
+    named_anywhere = pd.concat(named_ids) if named_ids else pd.Series([], dtype=object)
+    return every.assign(**{NAMED_COLUMN: every["declaration_id"].isin(named_anywhere)})
 
 
 def file_history(

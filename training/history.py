@@ -266,9 +266,8 @@ def parcels_of(items: pd.DataFrame) -> pd.DataFrame:
     present = [c for c in (*PARCEL_COLUMNS, *OUTCOME_COLUMNS) if c in items.columns]
     first = items.drop_duplicates("declaration_id")[present].reset_index(drop=True)
     if "description" in items.columns:
-        named = pd.Series(names_gear(items["description"]), index=items.index)
-        by_parcel = named.groupby(items["declaration_id"].to_numpy(), sort=False).any()
-        first[NAMED_COLUMN] = first["declaration_id"].isin(by_parcel.index[by_parcel]).to_numpy()
+        named_ids = items["declaration_id"][names_gear(items["description"])]
+        first[NAMED_COLUMN] = first["declaration_id"].isin(named_ids).to_numpy()
     return first
 
 
