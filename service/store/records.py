@@ -20,7 +20,7 @@ from typing import Any, Final
 import orjson
 import pyarrow as pa
 
-from service.scorer import REASON_SEPARATOR
+from service.reasons import REASON_SEPARATOR
 from training.schema import ITEM_FIELDS, PARCEL_FIELDS, canonical_header
 
 # The columns of a row, in order (the id is the database's).

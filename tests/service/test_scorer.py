@@ -212,7 +212,7 @@ def test_the_scorers_answer_is_the_documented_response_shape(
 
 
 def test_vague_words_typed_in_latin_letters_get_no_expectation() -> None:
-    from service.scorer import _vague_in_latin
+    from service.reasons import _vague_in_latin
 
     flags = _vague_in_latin(
         np.array(["veshi b/u", "Veshchi b/u.", "kurtka zimnyaya", "куртка", None], dtype=object)
@@ -272,7 +272,7 @@ def test_a_box_of_several_goods_is_not_weighed_as_one_kind(tiny_scorer: Scorer) 
 
 
 def test_a_weight_near_the_usual_is_not_called_heavy() -> None:
-    from service.scorer import _far_from
+    from service.reasons import _far_from
 
     assert not _far_from(6.9, 6.3, 1.5)  # a child's bicycle
     assert _far_from(9.5, 1.7, 1.5) and _far_from(0.3, 1.7, 1.5)

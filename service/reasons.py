@@ -1,0 +1,558 @@
+"""The reasons an officer reads: which parts of the form moved a score, said in words.
+
+The model's last layer is linear, so each score splits exactly into per-feature
+contributions; those are summed by group (weight, value, HS code, lane, history, ...) and the
+strongest groups become reasons. This module turns them into `(code, message)` pairs that
+quote the form and what the text models expect of such goods. Work is done one kind of
+reason at a time over all its items; the only Python loops run over the few reasons of
+flagged items.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from functools import cached_property, lru_cache
+from typing import Any, Final
+
+import numpy as np
+
+from training.features import (
+    OTHER_CHAPTER,
+    ItemColumns,
+    column,
+    parcel_codes,
+    trim_cache,
+    unit_weights,
+    usd_values,
+    vague_flags,
+)
+from training.history import (
+    COUNT_FACTS,
+    TEXT_FACTS,
+    Role,
+    history_message,
+    watchlist_message,
+)
+from training.model import ItemScores, RiskModel
+from training.schema import RISK_CLASSES
+
+MAX_REASONS: Final = 3
+# Items whose per-feature contributions are computed at a time.
+_CONTRIBUTION_BLOCK: Final = 4096
+# (description, class) -> term entries kept per process for reasons.
+_TERM_CACHE_ENTRIES: Final = 20_000
+# A group must move the logit by at least this much to be worth an officer's attention.
+MIN_REASON_LOGIT: Final = 0.3
+
+_CLASS_WORDS: Final = {
+    "body_armor": "body armour",
+    "helmet": "a ballistic helmet",
+    "tactical_apparel": "military/tactical kit",
+    "optics_sensors": "night-vision, thermal or military optics/sensors",
+    "benign": "ordinary goods",
+}
+
+
+# A reason as (code, message); the surfaces render it as a dict or as `code: message`.
+Reason = tuple[str, str]
+_RANDOM_SELECTION: Final = (
+    "random_selection",
+    "picked at random for control (a share of clear parcels)",
+)
+_WEIGHT_MISSING: Final = ("weight_missing", "no net weight declared")
+_VALUE_MISSING: Final = ("value_missing", "no usable declared value")
+_HS_MISSING: Final = ("hs_missing", "no HS code declared")
+
+# A fresh empty list for each element of an array.
+_new_lists: Final = np.frompyfunc(lambda _: [], 1, 1)
+# Reasons in a batch cell: `code: message` entries joined by this.
+REASON_SEPARATOR: Final = " | "
+
+
+# Expectations (weight, value, HS chapter) are quoted from this confidence on: the share of
+# a description's words the text models know, or 1 with a known HS heading.
+QUOTABLE_CONFIDENCE: Final = 0.5
+# Kinds of reason that need to know whether a description names gear.
+_ASKS_FOR_TERMS: Final = ("terms", "weight", "value", "hs_code")
+# Kinds of reason whose message quotes the (shortened) description.
+_QUOTES_DESCRIPTION: Final = frozenset({"weight", "value", "hs_code", "vague_description"})
+# Below this many items, plain Python beats numpy's per-call cost in the reasons' bookkeeping
+# (one declaration is most HTTP traffic).
+_FEW: Final = 32
+
+
+def _positions_by_group(groups: np.ndarray, strong: np.ndarray) -> list[tuple[int, np.ndarray]]:
+    """(group, positions) for the strong entries of one rank, by group."""
+    if len(groups) <= _FEW:
+        found: dict[int, list[int]] = {}
+        for position, (group, ok) in enumerate(zip(groups.tolist(), strong.tolist(), strict=True)):
+            if ok:
+                found.setdefault(group, []).append(position)
+        return [(group, np.asarray(found[group])) for group in sorted(found)]
+    return [
+        (group, np.flatnonzero(strong & (groups == group)))
+        for group in np.unique(groups[strong]).tolist()
+    ]
+
+
+def _put(target: np.ndarray, positions: np.ndarray, values: list[Any]) -> None:
+    """`target[positions] = values` for an object array, values being tuples or lists."""
+    if len(positions) <= _FEW:
+        for position, value in zip(positions.tolist(), values, strict=True):
+            target[position] = value
+        return
+    target[positions] = _object_array(values)
+
+
+def _object_array(values: list[Any]) -> np.ndarray:
+    """A 1-d object array of `values` (numpy would make tuples and lists a second axis)."""
+    return np.fromiter(values, dtype=object, count=len(values))
+
+
+def _short(description: str, limit: int = 40) -> str:
+    return description if len(description) <= limit else description[: limit - 1] + "…"
+
+
+# What joins several kinds of goods in one line: commas, semicolons, "+", "and" words.
+_LIST: Final = re.compile(r"[,;+&]|\s(?:и|and|und|i|va|və|ва|жана|եւ|და)\s", re.IGNORECASE)
+# Below this an expected worth per kg is no basis for "too high" or "too low".
+_LEAST_QUOTED_USD_PER_KG: Final = 0.5
+# How far from the usual a weight or worth must be before it is called heavy, light, high or
+# low: 6.9 kg is no news for a child's bicycle of "usually about 6.3 kg", though the model
+# may still weigh the difference.
+_WEIGHT_RATIO_SAID: Final = 1.5
+_VALUE_RATIO_SAID: Final = 2.0
+
+
+def _far_from(actual: float, usual: float, ratio: float) -> bool:
+    return usual > 0 and actual > 0 and abs(math.log(actual / usual)) >= math.log(ratio)
+
+
+def _usd(value: float) -> str:
+    return f"{value:.0f}" if value >= 10 else f"{value:.1f}"
+
+
+@lru_cache(maxsize=1)
+def _vague_latin() -> frozenset[str]:
+    """The vague words as senders also type them in Latin letters ("veshi b/u")."""
+    from training.knowledge import transliterate, vague_descriptions
+
+    return frozenset(_latin_key(transliterate(word)) for word in vague_descriptions())
+
+
+def _latin_key(text: str) -> str:
+    # Senders write щ as "shch", "sch" or "sh" ("veshchi", "veshi"): one key for all.
+    return re.sub(r"shch|shh|sch", "sh", text.casefold().strip(" .,!"))
+
+
+def _vague_in_latin(descriptions: np.ndarray) -> np.ndarray:
+    vague = _vague_latin()
+    return np.array(
+        [isinstance(d, str) and _latin_key(d) in vague for d in descriptions.tolist()],
+        dtype=bool,
+    )
+
+
+def _kg(value: float) -> str:
+    return f"{value:.2g}" if value < 10 else f"{value:.0f}"
+
+
+class ReasonWriter:
+    """The reasons of one model's scores: which groups of features moved each item's score,
+    said as `(code, message)` pairs an officer can act on."""
+
+    def __init__(self, model: RiskModel) -> None:
+        self.model = model
+        names = model.feature_names
+        groups = [model.form_.group_of(n) for n in names]
+        self._groups = sorted(set(groups))
+        # Feature -> group indicator: group contributions are one matrix product.
+        self._group_matrix = np.zeros((len(names), len(self._groups)))
+        for j, group in enumerate(groups):
+            self._group_matrix[j, self._groups.index(group)] = 1.0
+        signal_names = list(model.text_.get_feature_names_out())
+        self._signal_columns = _SignalColumns(
+            weight=signal_names.index("expected_log_unit_weight"),
+            value=signal_names.index("expected_log_usd_per_kg"),
+            confidence=signal_names.index("expectation_confidence"),
+            text=[signal_names.index(f"text_{c}") for c in RISK_CLASSES],
+            chapters=[j for j, name in enumerate(signal_names) if name.startswith("chapter_logp_")],
+            chapter_names=[
+                name.removeprefix("chapter_logp_")
+                for name in signal_names
+                if name.startswith("chapter_logp_")
+            ],
+        )
+        self._term_cache: dict[tuple[str, str], str | None] = {}
+
+    def reasons(
+        self,
+        items: ItemColumns,
+        scores: ItemScores,
+        explain: np.ndarray,
+        selected: np.ndarray,
+        as_cells: bool,
+    ) -> np.ndarray:
+        """Per item: a list of {code, message} dicts, or with `as_cells` one text cell
+        (`code: message` entries joined by " | ", empty for none)."""
+        n = len(explain)
+        rows = np.flatnonzero(explain)
+        # Rank by rank: (code, message) of each explained item's strongest reasons.
+        ranked = [np.full(len(rows), None, dtype=object) for _ in range(MAX_REASONS + 1)]
+        if len(rows):
+            contributions = np.empty((len(rows), len(self._groups)))
+            # In blocks: per-feature contributions of every explained item at once were
+            # the largest array of a batch (129 floats an item).
+            for start in range(0, len(rows), _CONTRIBUTION_BLOCK):
+                block = rows[start : start + _CONTRIBUTION_BLOCK]
+                per_feature = self.model.contributions(scores.features[block])
+                contributions[start : start + len(block)] = per_feature @ self._group_matrix
+            order = np.argsort(-contributions, axis=1)[:, :MAX_REASONS]
+            strong = np.take_along_axis(contributions, order, axis=1) >= MIN_REASON_LOGIT
+            facts = _ItemFacts(items, scores, self._signal_columns)
+            # Terms are looked up in one batch for the items that quote one, and for those
+            # whose weight, value or HS reason depends on whether their wording names gear.
+            asking = [self._groups.index(g) for g in _ASKS_FOR_TERMS if g in self._groups]
+            quoting = rows[(np.isin(order, asking) & strong).any(axis=1)]
+            terms = self._find_terms(facts, quoting)
+            facts.terms = terms
+            # One kind of reason at a time: its messages are made for all its items at once.
+            for rank in range(order.shape[1]):
+                for group, positions in _positions_by_group(order[:, rank], strong[:, rank]):
+                    made = self._group_reasons(self._groups[group], rows[positions], facts, terms)
+                    _put(ranked[rank], positions, made)
+            picked = np.flatnonzero(selected[rows])
+            _put(ranked[MAX_REASONS], picked, [_RANDOM_SELECTION] * len(picked))
+        columns = [column.tolist() for column in ranked]
+        if as_cells:
+            out = np.full(n, "", dtype=object)
+            out[rows] = [
+                REASON_SEPARATOR.join([f"{code}: {message}" for code, message in filter(None, row)])
+                for row in zip(*columns, strict=True)
+            ]
+            return out
+        out = _new_lists(np.zeros(n))
+        out[rows] = _object_array(
+            [
+                [{"code": code, "message": message} for code, message in filter(None, row)]
+                for row in zip(*columns, strict=True)
+            ]
+        )
+        return out
+
+    def _group_reasons(
+        self,
+        group: str,
+        rows: np.ndarray,
+        facts: _ItemFacts,
+        terms: dict[tuple[str, str], str | None],
+    ) -> list[Reason | None]:
+        """(code, message) of one kind of reason for items `rows` (None: nothing to say)."""
+        if group in _QUOTES_DESCRIPTION:
+            descriptions = [_short(str(d)) for d in facts.description[rows].tolist()]
+        if group == "terms":
+            full = [str(d) for d in facts.description[rows].tolist()]
+            classes = [facts.term_class(r) for r in rows.tolist()]
+            return [
+                None
+                if (term := terms.get((d, c))) is None
+                else (
+                    "suspicious_term",
+                    f"'{term}' is typical of {_CLASS_WORDS[c]}",
+                )
+                for d, c in zip(full, classes, strict=True)
+            ]
+        # An expectation is quoted only where it is the models' own for this kind of goods:
+        # not for wording they hardly know, nor for a description that names gear (the
+        # expectations are those of ordinary goods; "бронежилет" is not a heavy T-shirt).
+        quotable = facts.expectation_quotable[rows].tolist()
+        if group in ("weight", "value"):
+            # A line listing several goods ("одежда, обувь, игрушки") is a box of them: the
+            # weight and worth of one kind of goods say nothing of it.
+            listed = [_LIST.search(str(d)) is not None for d in facts.description[rows].tolist()]
+            quotable = [ok and not many for ok, many in zip(quotable, listed, strict=True)]
+        if group == "weight":
+            vague = facts.vague[rows].tolist()
+            return [
+                # A vague word has no usual weight to quote, but the weight it hides is
+                # what an officer weighs it by.
+                (
+                    "vague_description",
+                    f"'{d}' is too vague to say what the goods are, for {_kg(unit)} kg per unit",
+                )
+                if not ok and is_vague and math.isfinite(unit)
+                else None
+                if not ok
+                or (math.isfinite(unit) and not _far_from(unit, usual, _WEIGHT_RATIO_SAID))
+                else (
+                    "weight_mismatch",
+                    f"{_kg(unit)} kg per unit is {'heavy' if unit > usual else 'light'}"
+                    f" for '{d}' (usually about {_kg(usual)} kg)",
+                )
+                if math.isfinite(unit)
+                else _WEIGHT_MISSING
+                for unit, usual, d, ok, is_vague in zip(
+                    facts.unit_weight[rows].tolist(),
+                    facts.expected_weight[rows].tolist(),
+                    descriptions,
+                    quotable,
+                    vague,
+                    strict=True,
+                )
+            ]
+        if group == "value":
+            return [
+                None
+                if not ok
+                or usual < _LEAST_QUOTED_USD_PER_KG
+                or (math.isfinite(usd_kg) and not _far_from(usd_kg, usual, _VALUE_RATIO_SAID))
+                else (
+                    "value_mismatch",
+                    f"declared {_usd(usd_kg)} USD/kg is "
+                    f"{'low' if usd_kg < usual else 'high'} for '{d}' "
+                    f"(usually about {_usd(usual)} USD/kg)",
+                )
+                if math.isfinite(usd_kg)
+                else _VALUE_MISSING
+                for usd_kg, usual, d, ok in zip(
+                    facts.usd_per_kg[rows].tolist(),
+                    facts.expected_value[rows].tolist(),
+                    descriptions,
+                    quotable,
+                    strict=True,
+                )
+            ]
+        if group == "hs_code":
+            # "Does not fit" only where the wording points to another chapter with
+            # confidence: a code the text models merely know little about (a Ukrainian
+            # "warm clothes, jackets" under 6201) is no evidence against the declarant.
+            elsewhere = facts.chapter_elsewhere[rows].tolist()
+            # A line listing several goods ("blanket, pillow") may span chapters: the
+            # declared one may fit one of them.
+            single = [_LIST.search(str(d)) is None for d in facts.description[rows].tolist()]
+            elsewhere = [other and one for other, one in zip(elsewhere, single, strict=True)]
+            return [
+                (
+                    "hs_mismatch",
+                    f"HS code {hs} (chapter {hs[:2]}) does not fit '{d}'",
+                )
+                if isinstance(hs, str) and ok and other
+                else (_HS_MISSING if not isinstance(hs, str) else None)
+                for hs, d, ok, other in zip(
+                    facts.hs_code[rows].tolist(), descriptions, quotable, elsewhere, strict=True
+                )
+            ]
+        if group == "vague_description":
+            return [
+                (
+                    "vague_description",
+                    f"'{d}' is too vague to say what the goods are",
+                )
+                for d in descriptions
+            ]
+        if group == "category":
+            return [
+                (
+                    "category",
+                    "declared as " + (c.replace("_", " ") if isinstance(c, str) else "no category"),
+                )
+                for c in facts.category[rows].tolist()
+            ]
+        if group == "lane":
+            return [
+                (
+                    "lane",
+                    f"the {o or '?'}→{t or '?'} lane carries more of this gear than most",
+                )
+                for o, t in zip(
+                    facts.origin[rows].tolist(), facts.destination[rows].tolist(), strict=True
+                )
+            ]
+        if group == "mail_class":
+            return [("mail_class", f"sent as {m or '?'}") for m in facts.mail_class[rows].tolist()]
+        if group == "parcel":
+            return [
+                (
+                    "parcel_context",
+                    f"one of {n} item(s); the parcel's weight does not fit its lines",
+                )
+                for n in facts.n_items[rows].astype(int).tolist()
+            ]
+        if group == "quantity":
+            return [("quantity", f"{q:g} unit(s) declared") for q in facts.quantity[rows].tolist()]
+        if group in ("sender_history", "recipient_history"):
+            role: Role = "sender" if group == "sender_history" else "recipient"
+            return [
+                None if (said := history_message(role, facts.history(r))) is None else (group, said)
+                for r in rows.tolist()
+            ]
+        if group == "watchlist":
+            return [
+                None if (said := watchlist_message(facts.history(r))) is None else (group, said)
+                for r in rows.tolist()
+            ]
+        return [None] * len(rows)
+
+    def _find_terms(self, facts: _ItemFacts, rows: np.ndarray) -> dict[tuple[str, str], str | None]:
+        """The top term of each (description, class) pair of `rows`, cached across calls.
+
+        The answer is its own dict: another thread may clear the shared cache meanwhile.
+        """
+        cache = self._term_cache
+        wanted = {(str(facts.description[r]), facts.term_class(r)) for r in rows.tolist()}
+        found = {pair: cache[pair] for pair in wanted if pair in cache}
+        missing = sorted(wanted - found.keys())
+        if missing:
+            terms = self.model.text_.top_terms([d for d, _ in missing], [c for _, c in missing])
+            found.update(zip(missing, terms, strict=True))
+            trim_cache(cache, _TERM_CACHE_ENTRIES)
+            cache.update(zip(missing, terms, strict=True))
+        return found
+
+
+@dataclass(frozen=True)
+class _SignalColumns:
+    """Where reasons find the text signals they quote."""
+
+    weight: int
+    value: int
+    confidence: int
+    text: list[int]
+    # The text models' log-probabilities of each HS chapter, and the chapters' names.
+    chapters: list[int]
+    chapter_names: list[str]
+
+
+class _ItemFacts:
+    """Per-item values that reasons quote, each computed (as a whole column) on first use:
+    most batches quote only a few kinds of reason."""
+
+    def __init__(self, items: ItemColumns, scores: ItemScores, signals: _SignalColumns) -> None:
+        self._items = items
+        self._scores = scores
+        self._signals = signals
+        self.description = column(items, "description")
+        self.risk_class = scores.risk_class
+        # The gear term of (description, class), where looked up (None: none to name).
+        self.terms: dict[tuple[str, str], str | None] = {}
+
+    def _column(self, name: str) -> np.ndarray:
+        return column(self._items, name)
+
+    @cached_property
+    def hs_code(self) -> np.ndarray:
+        return self._column("hs_code")
+
+    @cached_property
+    def category(self) -> np.ndarray:
+        return self._column("category")
+
+    @cached_property
+    def mail_class(self) -> np.ndarray:
+        return self._column("mail_class")
+
+    @cached_property
+    def origin(self) -> np.ndarray:
+        return self._column("origin_country")
+
+    @cached_property
+    def destination(self) -> np.ndarray:
+        return self._column("destination_country")
+
+    @cached_property
+    def quantity(self) -> np.ndarray:
+        quantity = column(self._items, "quantity", float)
+        return np.where(np.isfinite(quantity), quantity, 1.0)
+
+    @cached_property
+    def unit_weight(self) -> np.ndarray:
+        return unit_weights(self._items)
+
+    @cached_property
+    def usd_per_kg(self) -> np.ndarray:
+        net = column(self._items, "net_weight_kg", float)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return usd_values(self._items) / net
+
+    @cached_property
+    def expected_weight(self) -> np.ndarray:
+        return np.exp(self._scores.signals[:, self._signals.weight])
+
+    @cached_property
+    def expected_value(self) -> np.ndarray:
+        return np.exp(self._scores.signals[:, self._signals.value])
+
+    @cached_property
+    def expectation_quotable(self) -> np.ndarray:
+        """Whether the expected weight, value and HS chapter are the models' knowledge of
+        this kind of ordinary goods (well-known wording or a known HS heading, and wording
+        that does not itself name gear nor is only a vague word)."""
+        signals = self._scores.signals
+        confident = signals[:, self._signals.confidence] >= QUOTABLE_CONFIDENCE
+        ordinary = signals[:, self._signals.text].max(axis=1) < 0.0
+        # Wording that leans to gear yet has no gear term to name ("куртка зимняя": honest
+        # words that disguises borrow) names ordinary goods: their expectation holds.
+        for row in np.flatnonzero(~ordinary).tolist():
+            key = (str(self.description[row]), self.term_class(row))
+            if key in self.terms and self.terms[key] is None:
+                ordinary[row] = True
+        # A vague word ("вещи б/у", "veshi b/u", "gift") names no kind of goods to expect
+        # anything of.
+        return confident & ordinary & ~self.vague
+
+    @cached_property
+    def vague(self) -> np.ndarray:
+        """Whether the description is only a vague word ("вещи б/у", "veshi b/u", "gift")."""
+        return (vague_flags(self.description) != 0) | _vague_in_latin(self.description)
+
+    @cached_property
+    def chapter_elsewhere(self) -> np.ndarray:
+        """Whether the wording points to an HS chapter other than the declared one with
+        confidence (at least half the text models' probability on one other chapter)."""
+        hs = self.hs_code
+        signals = self._scores.signals
+        columns = self._signals.chapters
+        names = self._signals.chapter_names
+        out = np.zeros(len(hs), dtype=bool)
+        if not columns:
+            return out
+        logp = signals[:, columns]
+        best = logp.argmax(axis=1)
+        confident = logp[np.arange(len(hs)), best] >= np.log(0.5)
+        for row, code in enumerate(hs.tolist()):
+            chapter = names[best[row]]
+            # "Another chapter" lumps many together: pointing there says nothing precise.
+            if isinstance(code, str) and confident[row] and chapter != OTHER_CHAPTER:
+                out[row] = chapter != code[:2]
+        return out
+
+    @cached_property
+    def gear_class(self) -> np.ndarray:
+        gear = self._scores.class_proba[:, 1:]
+        return np.asarray(RISK_CLASSES, dtype=object)[gear.argmax(axis=1)]
+
+    @cached_property
+    def n_items(self) -> np.ndarray:
+        codes = parcel_codes(self._column("declaration_id"))
+        return np.bincount(codes)[codes] if len(codes) else np.zeros(0)
+
+    @cached_property
+    def _history_columns(self) -> dict[str, np.ndarray]:
+        out = {name: column(self._items, name, float) for name in COUNT_FACTS}
+        out.update({name: column(self._items, name) for name in TEXT_FACTS})
+        return out
+
+    def history(self, row: int) -> dict[str, Any]:
+        """The history facts of one item's parcel (absent facts read as none)."""
+        out: dict[str, Any] = {name: values[row] for name, values in self._history_columns.items()}
+        for name in COUNT_FACTS:
+            out[name] = float(out[name]) if math.isfinite(out[name]) else 0.0
+        out["destination_country"] = self.destination[row]
+        return out
+
+    def term_class(self, row: int) -> str:
+        """The gear class a term reason speaks of: the predicted one, or the likeliest gear."""
+        risk_class = str(self.risk_class[row])
+        return risk_class if risk_class != "benign" else str(self.gear_class[row])
