@@ -28,6 +28,7 @@ from training.features import (
     usd_values,
     vague_flags,
 )
+from training.gear_words import gear_named_in
 from training.history import (
     COUNT_FACTS,
     TEXT_FACTS,
@@ -74,6 +75,9 @@ REASON_SEPARATOR: Final = " | "
 # Expectations (weight, value, HS chapter) are quoted from this confidence on: the share of
 # a description's words the text models know, or 1 with a known HS heading.
 QUOTABLE_CONFIDENCE: Final = 0.5
+# A parcel's weight is said not to be accounted for by its lines from this many kilos on
+# (packaging and a net weight guessed low leave less in ordinary parcels).
+_UNACCOUNTED_KG_SAID: Final = 1.0
 # Kinds of reason that need to know whether a description names gear.
 _ASKS_FOR_TERMS: Final = ("terms", "weight", "value", "hs_code")
 # Kinds of reason whose message quotes the (shortened) description.
@@ -256,7 +260,11 @@ class ReasonWriter:
             full = [str(d) for d in facts.description[rows].tolist()]
             classes = [facts.term_class(r) for r in rows.tolist()]
             return [
-                None
+                # A word that names gear outright is quoted as such: it is the evidence an
+                # officer reads first, whatever word the text models lean on most.
+                ("suspicious_term", f"'{named}' names gear outright ({_CLASS_WORDS[c]})")
+                if (named := gear_named_in(d)) is not None
+                else None
                 if (term := terms.get((d, c))) is None
                 else (
                     "suspicious_term",
@@ -267,7 +275,8 @@ class ReasonWriter:
         # An expectation is quoted only where it is the models' own for this kind of goods:
         # not for wording they hardly know, nor for a description that names gear (the
         # expectations are those of ordinary goods; "бронежилет" is not a heavy T-shirt).
-        quotable = facts.expectation_quotable[rows].tolist()
+        if group in ("weight", "value", "hs_code"):
+            quotable = facts.expectation_quotable[rows].tolist()
         if group in ("weight", "value"):
             # A line listing several goods ("одежда, обувь, игрушки") is a box of them: the
             # weight and worth of one kind of goods say nothing of it.
@@ -373,12 +382,23 @@ class ReasonWriter:
         if group == "mail_class":
             return [("mail_class", f"sent as {m or '?'}") for m in facts.mail_class[rows].tolist()]
         if group == "parcel":
+            gross, declared = facts.parcel_weights
             return [
                 (
                     "parcel_context",
-                    f"one of {n} item(s); the parcel's weight does not fit its lines",
+                    f"the parcel weighs {g:.1f} kg, its lines declare {d:.1f} kg:"
+                    f" {g - d:.1f} kg is not accounted for",
                 )
-                for n in facts.n_items[rows].astype(int).tolist()
+                if math.isfinite(g) and g - d >= _UNACCOUNTED_KG_SAID
+                else ("parcel_context", f"one of {n} item(s) in a parcel of {_kg(g)} kg")
+                if math.isfinite(g)
+                else ("parcel_context", f"one of {n} item(s); no gross weight declared")
+                for n, g, d in zip(
+                    facts.n_items[rows].astype(int).tolist(),
+                    gross[rows].tolist(),
+                    declared[rows].tolist(),
+                    strict=True,
+                )
             ]
         if group == "quantity":
             return [("quantity", f"{q:g} unit(s) declared") for q in facts.quantity[rows].tolist()]
@@ -532,6 +552,14 @@ class _ItemFacts:
     def gear_class(self) -> np.ndarray:
         gear = self._scores.class_proba[:, 1:]
         return np.asarray(RISK_CLASSES, dtype=object)[gear.argmax(axis=1)]
+
+    @cached_property
+    def parcel_weights(self) -> tuple[np.ndarray, np.ndarray]:
+        """Per item: its parcel's gross weight and the net weights its lines declare."""
+        codes = parcel_codes(self._column("declaration_id"))
+        net = column(self._items, "net_weight_kg", float)
+        declared = np.bincount(codes, weights=np.where(np.isfinite(net), net, 0.0))
+        return column(self._items, "gross_weight_kg", float), declared[codes]
 
     @cached_property
     def n_items(self) -> np.ndarray:

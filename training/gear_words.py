@@ -167,6 +167,22 @@ def gear_words() -> frozenset[str]:
     return frozenset(line for line in lines if line and not line.startswith("#"))
 
 
+def gear_named_in(description: str) -> str | None:
+    """The first listed word (or word pair) of a description that names gear, as the
+    description writes it; None if it names none."""
+    named = gear_words()
+    written = [w for w in (w.strip(_PUNCTUATION) for w in description.split()) if w]
+    # Cut as `_tokens` cuts (casefold, then strip), kept beside the words as written.
+    tokens = [w.casefold().strip(_PUNCTUATION) for w in written]
+    for word, token in zip(written, tokens, strict=True):
+        if token in named:
+            return word
+    for i, (a, b) in enumerate(pairwise(tokens)):
+        if f"{a} {b}" in named:
+            return f"{written[i]} {written[i + 1]}"
+    return None
+
+
 def description_names_gear(description: str) -> bool:
     named = gear_words()
     tokens = _tokens(description)

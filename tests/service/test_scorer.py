@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -277,3 +279,41 @@ def test_a_weight_near_the_usual_is_not_called_heavy() -> None:
     assert not _far_from(6.9, 6.3, 1.5)  # a child's bicycle
     assert _far_from(9.5, 1.7, 1.5) and _far_from(0.3, 1.7, 1.5)
     assert not _far_from(0.0, 1.7, 1.5)  # nothing to compare
+
+
+def test_a_parcel_heavier_than_its_lines_says_by_how_much(tiny_scorer: Scorer) -> None:
+    """The parcel reason quotes the kilos no line accounts for, and only when there are."""
+    from service.reasons import ReasonWriter, _ItemFacts
+
+    writer = ReasonWriter(tiny_scorer.model)
+    items = {
+        "declaration_id": np.array(["A", "A", "B", "C"], dtype=object),
+        "net_weight_kg": np.array([1.0, 1.1, 2.0, 1.0]),
+        "gross_weight_kg": np.array([10.6, 10.6, 2.3, np.nan]),
+    }
+    scores = SimpleNamespace(risk_class=np.full(4, "benign", dtype=object))
+    facts = _ItemFacts(items, scores, writer._signal_columns)  # type: ignore[arg-type]
+    said = writer._group_reasons("parcel", np.arange(4), facts, {})
+    assert said[0] == (
+        "parcel_context",
+        "the parcel weighs 10.6 kg, its lines declare 2.1 kg: 8.5 kg is not accounted for",
+    )
+    assert said[1] == said[0]
+    assert said[2] == ("parcel_context", "one of 1 item(s) in a parcel of 2.3 kg")
+    assert said[3] == ("parcel_context", "one of 1 item(s); no gross weight declared")
+
+
+def test_a_word_that_names_gear_is_quoted_as_such(tiny_scorer: Scorer) -> None:
+    """A listed name of gear is the term quoted, in any script ("dubulg'a", Uzbek for helmet)."""
+    from training.gear_words import gear_named_in
+
+    assert gear_named_in("Dubulg'a (harbiy), 1 dona") == "Dubulg'a"
+    assert gear_named_in("куртка мужская зимняя") is None
+    strict = Scorer(
+        tiny_scorer.model,
+        tiny_scorer.card,
+        ScoringPolicy(review_threshold=0.0, inspect_threshold=0.0, random_selection_rate=0.0),
+    )
+    scored = strict.score_declaration(declaration("Бронежилет 6Б45 б/у", 9.0))
+    terms = [r["message"] for r in scored["items"][0]["reasons"] if r["code"] == "suspicious_term"]
+    assert terms and "names gear outright" in terms[0], scored["items"][0]["reasons"]

@@ -8,6 +8,7 @@ from training.gear_words import (
     any_names_gear,
     derive_gear_words,
     description_names_gear,
+    gear_named_in,
     gear_words,
     names_gear,
 )
@@ -97,6 +98,8 @@ def test_the_column_check_is_the_plain_check_on_every_written_description() -> N
     assert len(texts) > 4000
     plain = [isinstance(t, str) and description_names_gear(t) for t in texts]
     assert names_gear(texts).tolist() == plain
+    # The word a reason quotes is found exactly where a description names gear.
+    assert [isinstance(t, str) and gear_named_in(t) is not None for t in texts] == plain
     assert sum(plain) > 200  # the check is not trivially all False
 
 
