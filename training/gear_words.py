@@ -3,8 +3,9 @@
 An officer reading a sender's earlier parcels notices "бронежилет 6Б45", "bulletproof vest"
 or "防弹衣", not "куртка" or "подарок". The words here are those of the gear nomenclature
 (`lexicon/items_*.toml`, as written and transliterated) that no phrasing of ordinary goods,
-look-alikes or vague descriptions uses, nor any honest line of the written sets that may be
-read (train and calibration), and that are not ordinary words of a lane language
+look-alikes or vague descriptions uses, nor honest lines of the written sets that may be
+read (train and calibration; unless their gear lines use it five times as often: one toy
+"бронежилет" does not make the word honest), and that are not ordinary words of a lane language
 (wordfreq's Zipf frequency under 3.5 in each: "военный", "снаряжения" or "альфа" also
 appear on honest forms); and the pairs of words that only gear phrasings use ("bulletproof
 vest"). A description holding one of them names gear, whatever the rest of it says; one
@@ -18,6 +19,7 @@ there; a test pins the file to the derivation.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable
 from functools import cache
 from itertools import pairwise
@@ -47,6 +49,9 @@ _UNITS: Final = frozenset({
     "x", "х", "xx", "mm", "мм", "cm", "см", "km", "км", "um", "nm", "m", "м", "t", "т", "kg",
     "кг", "g", "г", "l", "л", "ml", "мл", "w", "вт", "v", "в", "mah", "gb", "k", "p", "шт", "pcs",
 })  # fmt: skip
+# A word written on honest lines of the written sets still names gear when gear lines use
+# it at least this many times as often (a toy "бронежилет" among thirty real ones).
+_GEAR_USES_PER_HONEST: Final = 5
 # Common words that still name gear in a pair ("army helmet", "military radio").
 _ARMS: Final = frozenset({"army", "military", "армейский", "военный"})
 _HEADER: Final = "# Derived by `python -m training.gear_words`; do not edit by hand.\n"
@@ -84,22 +89,35 @@ def _long_enough(word: str) -> bool:
     return bool(letters) and letters not in _UNITS and sum(c.isdigit() for c in word) >= 2
 
 
-def _written_honest_texts() -> list[str]:
-    """Descriptions of honest goods in the written sets that may be read (train and
-    calibration, never blind): how people really write ordinary goods ("воротник" of fur)."""
+def _written_texts() -> tuple[list[str], list[str]]:
+    """Descriptions of the written sets that may be read (train and calibration, never
+    blind), honest lines and gear lines: how people really write ordinary goods ("воротник"
+    of fur) and gear."""
     import csv
 
     # The folders of `training.corpora`, read as plain CSV: the words are derived from the
     # text as written, before any normalising (and history, which reads this module, sits
     # below the corpora's reader).
-    texts: list[str] = []
+    honest: list[str] = []
+    gear: list[str] = []
     for use in READABLE_CORPORA:
         for path in sorted((CORPORA_DIR / use).glob("*.csv")):
             with path.open(encoding="utf-8", newline="") as handle:
-                texts.extend(
-                    row["description"] for row in csv.DictReader(handle) if row.get("label") == "0"
-                )
-    return texts
+                for row in csv.DictReader(handle):
+                    (honest if row.get("label") == "0" else gear).append(row["description"])
+    return honest, gear
+
+
+def _written_words(texts: list[str]) -> tuple[Counter[str], Counter[str]]:
+    """In how many of `texts` each word, and each word pair, occurs (as written and as
+    transliterated)."""
+    words: Counter[str] = Counter()
+    pairs: Counter[str] = Counter()
+    for text in texts:
+        spellings = _spellings(text)
+        words.update({t for tokens in spellings for t in tokens})
+        pairs.update({p for tokens in spellings for p in _pairs(tokens)})
+    return words, pairs
 
 
 def derive_gear_words() -> list[str]:
@@ -115,10 +133,19 @@ def derive_gear_words() -> list[str]:
     honest_texts = [
         p.text for i in item_catalogue() if i.label_class == "benign" for p in i.names.phrasings
     ]
-    for text in [*honest_texts, *vague_descriptions(), *_written_honest_texts()]:
+    for text in [*honest_texts, *vague_descriptions()]:
         for tokens in _spellings(text):
             honest.update(tokens)
             honest_pairs.update(_pairs(tokens))
+    # A word people write on honest forms is ordinary, unless gear forms use it far more:
+    # one toy "бронежилет игрушечный" does not make "бронежилет" an honest word, while the
+    # Kyrgyz "даана" (pieces), on a few gear lines and more honest ones, is ordinary.
+    written_honest, written_gear = (_written_words(t) for t in _written_texts())
+    for found, honest_set in ((0, honest), (1, honest_pairs)):
+        gear_uses = written_gear[found]
+        honest_set.update(
+            w for w, n in written_honest[found].items() if gear_uses[w] < _GEAR_USES_PER_HONEST * n
+        )
     for item in item_catalogue():
         if item.label_class == "benign":
             continue
