@@ -1,0 +1,102 @@
+"""The records a history is counted from: a party's earlier parcels, the watch list, and the
+parcel frame they make (one row per parcel, the columns the counting reads).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Final, Literal
+
+import numpy as np
+import pandas as pd
+
+from training.gear_words import names_gear
+
+Role = Literal["sender", "recipient"]
+ROLES: Final[tuple[Role, ...]] = ("sender", "recipient")
+Outcome = Literal["confirmed", "cleared"]
+
+
+@dataclass(frozen=True)
+class PartyParcel:
+    """One earlier parcel a party took part in, as the store or a file knows it."""
+
+    declaration_id: str
+    # UTC, naive. The time the parcel was scored when its declaration had no posted_at.
+    posted_at: datetime
+    sender_id: str | None
+    recipient_id: str | None
+    destination_country: str | None
+    gross_weight_kg: float | None
+    # The latest decision on it (shown to officers, never read by the model).
+    decision: str | None = None
+    # The inspection outcome that stands for the parcel, if any, and when it was posted.
+    outcome: Outcome | None = None
+    outcome_at: datetime | None = None
+    # Whether a line of it named gear (`training.gear_words`): what an officer reading the
+    # party's earlier forms notices.
+    names_gear: bool = False
+
+
+@dataclass(frozen=True)
+class WatchEntry:
+    """A party on the watch list, as data staff and officers keep it."""
+
+    party_id: str
+    role: Role
+    reason: str
+    listed_by: str
+    listed_at: datetime
+    # None: until removed.
+    expires_at: datetime | None = None
+
+    def active_at(self, moment: datetime) -> bool:
+        return self.listed_at <= moment and (self.expires_at is None or moment < self.expires_at)
+
+
+# What `history_facts` reads of each parcel.
+PARCEL_COLUMNS: Final = (
+    "declaration_id",
+    "posted_at",
+    "sender_id",
+    "recipient_id",
+    "destination_country",
+    "gross_weight_kg",
+)
+OUTCOME_COLUMNS: Final = ("outcome", "outcome_at")
+NAMED_COLUMN: Final = "names_gear"
+
+
+def records_frame(records: Iterable[PartyParcel]) -> pd.DataFrame:
+    """Store records as a parcel frame `history_facts` reads."""
+    rows = list(records)
+    return pd.DataFrame(
+        {
+            "declaration_id": [r.declaration_id for r in rows],
+            "posted_at": pd.to_datetime(pd.Series([r.posted_at for r in rows], dtype=object)),
+            "sender_id": [r.sender_id for r in rows],
+            "recipient_id": [r.recipient_id for r in rows],
+            "destination_country": [r.destination_country for r in rows],
+            "gross_weight_kg": np.array(
+                [np.nan if r.gross_weight_kg is None else r.gross_weight_kg for r in rows],
+                dtype=np.float64,
+            ),
+            "outcome": [r.outcome for r in rows],
+            "outcome_at": pd.to_datetime(pd.Series([r.outcome_at for r in rows], dtype=object)),
+            NAMED_COLUMN: np.array([r.names_gear for r in rows], dtype=bool),
+        },
+        columns=[*PARCEL_COLUMNS, *OUTCOME_COLUMNS, NAMED_COLUMN],
+    )
+
+
+def parcels_of(items: pd.DataFrame) -> pd.DataFrame:
+    """One row per parcel (its first item row) of an item frame, with the columns read here,
+    and whether any of its lines named gear."""
+    present = [c for c in (*PARCEL_COLUMNS, *OUTCOME_COLUMNS) if c in items.columns]
+    first = items.drop_duplicates("declaration_id")[present].reset_index(drop=True)
+    if "description" in items.columns:
+        named_ids = items["declaration_id"][names_gear(items["description"])]
+        first[NAMED_COLUMN] = first["declaration_id"].isin(named_ids).to_numpy()
+    return first
