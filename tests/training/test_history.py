@@ -293,3 +293,7 @@ def test_a_party_that_named_gear_before_is_told_so() -> None:
     assert history_message("sender", facts.loc["B"].to_dict()) == (
         "sender declared gear by name on 1 earlier parcel, latest 2026-01-05"
     )
+    said_of_recipient = {"recipient_named_gear": 2.0, "recipient_last_named_gear": "2026-01-05"}
+    assert history_message("recipient", said_of_recipient) == (
+        "recipient was sent 2 earlier parcels that declared gear by name, latest 2026-01-05"
+    )

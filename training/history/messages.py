@@ -27,10 +27,14 @@ def history_message(role: Role, facts: Mapping[str, Any]) -> str | None:
     named = float(facts.get(f"{role}_named_gear") or 0)
     if named > 0:
         latest = facts.get(f"{role}_last_named_gear")
-        return (
-            f"{role} declared gear by name on {_plural(named, 'earlier parcel', 'earlier parcels')}"
-            + (f", latest {latest}" if latest else "")
+        parcels_named = _plural(named, "earlier parcel", "earlier parcels")
+        # The sender wrote the form; the recipient only had such parcels sent to them.
+        said = (
+            f"sender declared gear by name on {parcels_named}"
+            if role == "sender"
+            else f"recipient was sent {parcels_named} that declared gear by name"
         )
+        return said + (f", latest {latest}" if latest else "")
     parcels = float(facts.get(f"{role}_parcels_before") or 0)
     if parcels <= 0:
         return None
