@@ -317,3 +317,12 @@ def test_a_word_that_names_gear_is_quoted_as_such(tiny_scorer: Scorer) -> None:
     scored = strict.score_declaration(declaration("Бронежилет 6Б45 б/у", 9.0))
     terms = [r["message"] for r in scored["items"][0]["reasons"] if r["code"] == "suspicious_term"]
     assert terms and "names gear outright" in terms[0], scored["items"][0]["reasons"]
+
+
+def test_a_word_the_models_never_read_is_never_typical_of_gear(tiny_scorer: Scorer) -> None:
+    """An unseen word leans only by its letters ("КИМОНО" read as armour): never quoted."""
+    text = tiny_scorer.model.text_
+    vocabulary = text.vectorizer_.word_.vocabulary_
+    unseen = "Qzxvoptik"
+    assert unseen.casefold() not in vocabulary
+    assert text.top_terms([f"{unseen} {unseen}"], ["optics_sensors"]) == [None]

@@ -367,7 +367,8 @@ class TextSignals(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None): 
         "防弹衣"). All words of all descriptions go through the vectorizer in one call.
         Function words, the most common words ("for", "на", "body", "вещи") and the words
         honest senders use every day ("жилет", "одеяло") are never named: an officer would
-        not call them typical of gear. None where no other word leans clearly towards it.
+        not call them typical of gear, nor are words the models never read as words (their
+        letters alone lean). None where no other word leans clearly towards it.
         """
         gear: SGDClassifier = self.parts_["gear"]
         known = list(gear.classes_)
@@ -375,8 +376,17 @@ class TextSignals(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None): 
             return [None] * len(descriptions)
         columns = [c for c in RISK_CLASSES if c in known]
         honest: frozenset[str] = self.__dict__.get("honest_words_", frozenset())
+        vocabulary = self.vectorizer_.word_.vocabulary_
         words_of = [
-            [w for w in _WORD.findall(d) if not is_common(w) and w.casefold() not in honest]
+            [
+                w
+                for w in _WORD.findall(d)
+                if not is_common(w)
+                and w.casefold() not in honest
+                # A word the models never read as a word leans only by its letters ("КИМОНО",
+                # "Acuvue" read as optics): no evidence an officer would accept.
+                and all(k in vocabulary for k in _WORD.findall(matching_text(w)))
+            ]
             for d in descriptions
         ]
         # Words repeat across descriptions and batches: each is scored once per process.
