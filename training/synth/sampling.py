@@ -14,6 +14,8 @@ FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 BoolArray = npt.NDArray[np.bool_]
 ObjectArray = npt.NDArray[np.object_]
+# A section of the generator's settings (`knowledge.generator_settings()`).
+Settings = dict[str, Any]
 
 
 def probabilities(weights: Sequence[float] | FloatArray) -> FloatArray:
