@@ -112,6 +112,9 @@ class AuditLog:
         # the depth is exported as a metric so a backlog is seen, not silent.
         self._pending: collections.deque[ScoredRecord | ScoredCsv | _Flush] = collections.deque()
         self._wake = threading.Event()
+        # Notified after each pass of the writer: what it decides (failing, spilled, put
+        # in) is waited for on this (`wait_until`), not polled.
+        self._passed = threading.Condition()
         self._stopping = False
         self._thread: threading.Thread | None = None
         self._closed = False
@@ -188,6 +191,13 @@ class AuditLog:
         self._wake.set()
         return marker.done.wait(timeout) and marker.in_store
 
+    def wait_until(self, condition: Callable[[], bool], timeout: float) -> bool:
+        """Wait until `condition()` holds, checked now and after each pass of the writer
+        (what changes its state: failing, spilling, putting rows in); False if it does
+        not within `timeout` seconds."""
+        with self._passed:
+            return self._passed.wait_for(condition, timeout)
+
     def _run(self) -> None:
         while not self._stopping:
             self._wake.wait(self.flush_interval)
@@ -197,7 +207,13 @@ class AuditLog:
                 self._purge_now_and_then()
             except Exception:  # a bug must not stop the writer: rows keep coming
                 log.exception("audit: the writer failed; going on")
+            self._tell_passed()
         self._drain()
+        self._tell_passed()
+
+    def _tell_passed(self) -> None:
+        with self._passed:
+            self._passed.notify_all()
 
     def _drain(self) -> None:
         while self._pending:

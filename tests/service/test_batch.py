@@ -6,6 +6,7 @@ import contextlib
 import csv
 import io
 import os
+import select
 import signal
 import subprocess
 import sys
@@ -327,25 +328,35 @@ def test_an_interrupted_run_leaves_no_output_and_no_temp_file(
 def _long_two_worker_run(
     dev_rows: list[list[str]], tmp_path: Path, tiny_registry: Path
 ) -> tuple[Path, list[str]]:
-    """An empty output directory and a `score` command that runs long enough to interrupt."""
+    """An empty output directory and a `score` command that runs long enough to interrupt,
+    saying `rows N` on standard output as it writes (`tests/service/announced_score.py`)."""
     big = write_rows(tmp_path / "big.csv", [dev_rows[0], *dev_rows[1:] * 200])
     out_dir = tmp_path / "out"
     out_dir.mkdir()
-    command = [sys.executable, "-m", "service.cli", "score", str(big), "-o", str(out_dir / "s.csv")]
-    command += ["--models-dir", str(tiny_registry), "--chunk-size", "2000", "--workers", "2"]
+    command = [sys.executable, "-m", "tests.service.announced_score", str(big)]
+    command += ["-o", str(out_dir / "s.csv"), "--models-dir", str(tiny_registry)]
+    command += ["--chunk-size", "2000", "--workers", "2"]
     return out_dir, command
+
+
+def _wait_until_writing(process: subprocess.Popen[str], seconds: float = 30) -> None:
+    """Wait for the run's first `rows N` line: it has scored and written rows."""
+    assert process.stdout is not None
+    ready, _, _ = select.select([process.stdout], [], [], seconds)
+    assert ready, "the run never started writing"
+    line = process.stdout.readline()
+    assert line.startswith("rows "), f"the run ended before writing anything: {line!r}"
 
 
 def test_sigterm_leaves_no_output_and_no_temp_file(
     dev_rows: list[list[str]], tmp_path: Path, tiny_registry: Path
 ) -> None:
     out_dir, command = _long_two_worker_run(dev_rows, tmp_path, tiny_registry)
-    process = subprocess.Popen(command, cwd=REPO, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     try:
-        deadline = time.monotonic() + 30
-        while not any(out_dir.iterdir()) and process.poll() is None:
-            assert time.monotonic() < deadline, "the run never started writing"
-            time.sleep(0.01)
+        _wait_until_writing(process)
         process.send_signal(signal.SIGTERM)
         _, stderr = process.communicate(timeout=30)
     finally:
@@ -361,13 +372,23 @@ def _children(pid: int) -> list[int]:
     return [int(c) for c in path.read_text().split()] if path.exists() else []
 
 
-def _alive(pid: int) -> bool:
-    """Running or sleeping; a zombie (dead, not yet reaped) counts as gone."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+def _still_running_after(pids: list[int], seconds: float) -> list[int]:
+    """Wait for each process to end (a zombie, dead but not yet reaped, has ended); those
+    still running at the deadline. A process's pidfd becomes readable when it ends."""
+    deadline = time.monotonic() + seconds
+    running = []
+    for pid in pids:
+        try:
+            handle = os.pidfd_open(pid)
+        except ProcessLookupError:
+            continue  # ended and reaped already
+        try:
+            ready, _, _ = select.select([handle], [], [], max(deadline - time.monotonic(), 0))
+        finally:
+            os.close(handle)
+        if not ready:
+            running.append(pid)
+    return running
 
 
 def test_a_killed_run_leaves_a_partial_file_that_the_next_run_removes(
@@ -375,12 +396,11 @@ def test_a_killed_run_leaves_a_partial_file_that_the_next_run_removes(
 ) -> None:
     # Reproduces finding 7: a SIGKILL left 108 MB of .partial that later runs never cleaned.
     out_dir, command = _long_two_worker_run(dev_rows, tmp_path, tiny_registry)
-    process = subprocess.Popen(command, cwd=REPO, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
+    )
     try:
-        deadline = time.monotonic() + 30
-        while not any(p.stat().st_size for p in out_dir.iterdir()) and process.poll() is None:
-            assert time.monotonic() < deadline, "the run never started writing"
-            time.sleep(0.01)
+        _wait_until_writing(process)
         process.kill()
         process.wait(timeout=10)
     finally:
@@ -509,20 +529,18 @@ def test_workers_do_not_outlive_a_killed_parent(
     dev_rows: list[list[str]], tmp_path: Path, tiny_registry: Path
 ) -> None:
     _, command = _long_two_worker_run(dev_rows, tmp_path, tiny_registry)
-    process = subprocess.Popen(command, cwd=REPO, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
+    )
     workers: list[int] = []
     try:
-        deadline = time.monotonic() + 30
-        while len(workers) < 2 and process.poll() is None:
-            assert time.monotonic() < deadline, "the pool never started"
-            workers = _children(process.pid)
-            time.sleep(0.01)
+        _wait_until_writing(process)  # rows scored: the pool is up
+        workers = _children(process.pid)
+        assert len(workers) >= 2, f"the pool has {workers}"
         process.kill()  # SIGKILL: the parent gets no chance to shut its pool down
         process.wait(timeout=10)
-        deadline = time.monotonic() + 10
-        while any(_alive(w) for w in workers):
-            assert time.monotonic() < deadline, f"workers {workers} outlived their parent"
-            time.sleep(0.05)
+        outlived = _still_running_after(workers, seconds=10)
+        assert not outlived, f"workers {outlived} outlived their parent"
     finally:
         for worker in workers:
             with contextlib.suppress(ProcessLookupError):

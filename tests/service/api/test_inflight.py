@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
 from pathlib import Path
 from typing import Any
 
@@ -61,7 +60,7 @@ def test_beyond_the_cap_batch_and_csv_requests_get_503(
 
 
 def test_a_timed_out_batch_keeps_its_slot_until_its_thread_ends(
-    settings_factory: SettingsFactory, models_dir: Path
+    settings_factory: SettingsFactory, models_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     settings = settings_factory(
         models_dir=models_dir, max_concurrent_batches=1, request_timeout_seconds=0.3
@@ -86,11 +85,18 @@ def test_a_timed_out_batch_keeps_its_slot_until_its_thread_ends(
         # Its thread still computes: the memory is still held, so is its share.
         assert slots.in_use == 1
         assert slots.claim() is None  # a full-size request does not fit beside it
+        # Told when the slot is given back (the thread ended), rather than polling for it.
+        freed = threading.Event()
+        free = slots._free
+
+        def free_and_tell(cost: int) -> None:
+            free(cost)
+            freed.set()
+
+        monkeypatch.setattr(slots, "_free", free_and_tell)
         release.set()
-        deadline = time.monotonic() + 10
-        while slots.in_use:
-            assert time.monotonic() < deadline
-            time.sleep(0.01)
+        assert freed.wait(10), "the slot was never given back"
+        assert slots.in_use == 0
         scorer.score_declarations = real
         assert client.post("/v1/score/batch", json=batch_of(2)).status_code == 200
     assert calls == [3]

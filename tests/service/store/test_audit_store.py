@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import sqlite3
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -26,11 +25,9 @@ def count(db: Path, sql: str = "SELECT COUNT(*) FROM scored") -> int:
         return int(connection.execute(sql).fetchone()[0])
 
 
-def wait_for(condition: Callable[[], bool], seconds: float = 15) -> None:
-    deadline = time.monotonic() + seconds
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.02)
+def wait_for(log: AuditLog, condition: Callable[[], bool], seconds: float = 15) -> None:
+    """Wait until the writer's passes make `condition` hold; fail past `seconds`."""
+    assert log.wait_until(condition, seconds), "timed out"
 
 
 @contextlib.contextmanager
@@ -87,7 +84,7 @@ def test_records_scored_during_a_lock_are_spilled_then_put_in(app_of: Callable[.
                     client.post("/v1/score", json=make_declaration(f"SP{number}")).status_code
                     == 200
                 )
-            wait_for(lambda: audit.spill.pending and audit.depth == 0)
+            wait_for(audit, lambda: audit.spill.pending and audit.depth == 0)
             ready = client.get("/readyz")
             assert ready.status_code == 200
             assert ready.json()["audit"] == "failing"
@@ -97,7 +94,7 @@ def test_records_scored_during_a_lock_are_spilled_then_put_in(app_of: Callable[.
                 "/v1/feedback", json={"declaration_id": "SP3", "outcome": "cleared"}
             )
             assert waiting.status_code == 503
-        wait_for(lambda: not audit.spill.pending and audit.failure is None)
+        wait_for(audit, lambda: not audit.spill.pending and audit.failure is None)
         assert client.get("/readyz").json()["audit"] == "ok"
         posted = client.post("/v1/feedback", json={"declaration_id": "SP3", "outcome": "cleared"})
         assert posted.status_code == 201
@@ -150,13 +147,13 @@ def test_refusing_mode_scores_nothing_it_cannot_record(app_of: Callable[..., Any
         audit = app.state.service.audit
         with locked(audit.path):
             client.post("/v1/score", json=make_declaration("R1"))
-            wait_for(lambda: audit.failure is not None)
+            wait_for(audit, lambda: audit.failure is not None)
             refused = client.post("/v1/score", json=make_declaration("R2"))
             assert refused.status_code == 503
             assert refused.json()["code"] == "audit_unavailable"
             ready = client.get("/readyz")
             assert ready.status_code == 503 and ready.json()["audit"] == "failing"
-        wait_for(lambda: audit.failure is None)
+        wait_for(audit, lambda: audit.failure is None)
         assert client.post("/v1/score", json=make_declaration("R3")).status_code == 200
         assert audit.flush(timeout=10)
     # The one scored before the failure was seen was spilled, then recorded.
@@ -194,11 +191,11 @@ def test_rows_wait_in_memory_when_the_spill_fails_too(
                     result(f"F{number}", [(0.1, "benign")]),
                 )
             )
-        wait_for(lambda: log.failure is not None and len(log._unsaved) == 40)
+        wait_for(log, lambda: log.failure is not None and len(log._unsaved) == 40)
         assert log.depth == 40  # in the queue's depth: seen, not lost
         assert not log.flush(timeout=1)
         full[0] = False
-        wait_for(lambda: log.failure is None and log.depth == 0)
+        wait_for(log, lambda: log.failure is None and log.depth == 0)
     finally:
         log.close()
     assert count(log.path) == 40
@@ -225,7 +222,7 @@ def test_a_spill_cut_short_by_a_crash_replays_its_whole_lines(tmp_path: Path) ->
     log = AuditLog(tmp_path / "audit.sqlite3", spill_path=spill.path, flush_interval=0.02)
     log.open()
     try:
-        wait_for(lambda: not spill.pending)
+        wait_for(log, lambda: not spill.pending)
     finally:
         log.close()
     assert count(log.path) == 2
