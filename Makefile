@@ -13,7 +13,7 @@ DEV_DATA ?= ../shared/data/dev_declarations.csv
 # measured side by side in the model card.
 CORPORA ?= corpora
 
-.PHONY: install model run test lint format bench clean
+.PHONY: install model run test check-shared lint format bench clean
 
 # The stamp is newer than pyproject.toml once the venv holds what it asks for, so a
 # repeated `make install` costs nothing.
@@ -33,6 +33,11 @@ run: model
 
 test: install
 	$(BIN)/pytest -q
+
+# The contract's sample, when it sits beside the repository: an extra check kept out of the
+# suite, so a clone on its own runs every test it has. A missing sample fails here.
+check-shared: install
+	$(PY) checks/shared_sample.py $(DEV_DATA)
 
 lint: install
 	$(BIN)/ruff check .

@@ -15,8 +15,6 @@ from training.registry import Registry
 from training.train import TrainingResult, fit_and_evaluate
 
 REPO = Path(__file__).resolve().parents[1]
-# The contract's hand-written, labelled sample lives beside the repository.
-DEV_CSV = REPO.parent / "shared" / "data" / "dev_declarations.csv"
 
 TINY_ROWS = 8_000
 TINY_SEED = 7
@@ -24,7 +22,7 @@ TINY_SEED = 7
 
 # A labelled export the project keeps itself: 250 rows of a written set (corpora/), CRLF,
 # RFC 4180 quoting, as postal systems export them. Tests read and score it; the contract's
-# sample above, when present, is an extra check.
+# sample, when it sits beside the repository, is an extra check (`make check-shared`).
 SAMPLE_CSV = REPO / "tests" / "fixtures" / "declarations.csv"
 
 
