@@ -22,6 +22,7 @@ from sklearn.linear_model import Ridge, SGDClassifier
 from sklearn.model_selection import KFold
 from sklearn.utils import Tags
 
+from training.gear_words import description_names_gear
 from training.common_words import is_common
 from training.features.columns import ItemColumns, column, factorize, item_columns_tags
 from training.features.linear import linear_outputs, log_probabilities
@@ -69,6 +70,7 @@ _SIGNAL_COLUMNS: Final = {
             "expected_log_unit_weight",
             "expected_log_usd_per_kg",
             "expectation_confidence",
+            "names_gear",
         ]
     )
 }
@@ -111,6 +113,7 @@ class TextSignals(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None): 
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
         names = [f"text_{c}" for c in RISK_CLASSES]
         names += ["expected_log_unit_weight", "expected_log_usd_per_kg", "expectation_confidence"]
+        names += ["names_gear"]
         names += [f"chapter_logp_{c}" for c in self.chapters_]
         return np.asarray(names, dtype=object)
 
@@ -189,7 +192,7 @@ class TextSignals(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None): 
         return parts
 
     def _signals(
-        self, parts: dict[str, Any], matrix: sp.csr_matrix, known: np.ndarray
+        self, parts: dict[str, Any], matrix: sp.csr_matrix, texts: Sequence[str]
     ) -> np.ndarray:
         gear: SGDClassifier = parts["gear"]
         chapter_model: SGDClassifier | None = parts["chapter"]
@@ -213,7 +216,13 @@ class TextSignals(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None): 
         if chapter_model is not None:
             modelled = [self.chapters_.index(c) for c in chapter_model.classes_]
             chapter_lp[:, modelled] = log_probabilities(decisions[3])
-        return np.column_stack([text, weight, value, known, chapter_lp]).astype(np.float64)
+        known = self._known_share(texts)
+        # Gear named outright, by a word no honest phrasing uses (training.gear_words): the
+        # text models learn each such word only as often as it occurs, this flag at once.
+        named = np.fromiter((description_names_gear(t) for t in texts), bool, len(texts))
+        return np.column_stack([text, weight, value, known, named, chapter_lp]).astype(
+            np.float64
+        )
 
     def _known_share(self, descriptions: Sequence[str]) -> np.ndarray:
         """Share of each description's words the text models learned from: how far its
@@ -302,7 +311,7 @@ class TextSignals(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None): 
         ]
         self.vectorizer_ = (self.vectorizer or DescriptionVectorizer()).fit(list(uniques))
         matrix = self.vectorizer_.transform(list(uniques))
-        known = self._known_share(list(uniques))
+        texts = [str(u) for u in uniques]
 
         out = np.zeros((len(descriptions), len(self.get_feature_names_out())))
         # Folds over *distinct* descriptions: a text is never scored by a model that saw it.
@@ -311,7 +320,7 @@ class TextSignals(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None): 
             in_train = np.isin(codes, train_codes)
             parts = self._fit_parts(matrix, codes, label_class, targets, np.flatnonzero(in_train))
             held = np.flatnonzero(~in_train)
-            signals = self._signals(parts, matrix[held_codes], known[held_codes])
+            signals = self._signals(parts, matrix[held_codes], [texts[i] for i in held_codes])
             lookup = np.full(len(uniques), -1)
             lookup[held_codes] = np.arange(len(held_codes))
             out[held] = signals[lookup[codes[held]]]
@@ -340,9 +349,7 @@ class TextSignals(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None): 
         for start in range(0, len(missing), _TEXT_BLOCK):
             block = missing[start : start + _TEXT_BLOCK]
             texts = [keys[i] for i in block]
-            computed = self._signals(
-                self.parts_, self.vectorizer_.transform(texts), self._known_share(texts)
-            )
+            computed = self._signals(self.parts_, self.vectorizer_.transform(texts), texts)
             rows[block] = computed
             cache.add(texts, computed)
         return rows
