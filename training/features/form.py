@@ -183,7 +183,14 @@ class FormFeatures(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
         ]
         return names
 
-    ONE_HOT_PREFIXES: Final = ("hs_chapter_", "category_", "mail_", "lane_", "origin_", "destination_")
+    ONE_HOT_PREFIXES: Final = (
+        "hs_chapter_",
+        "category_",
+        "mail_",
+        "lane_",
+        "origin_",
+        "destination_",
+    )
 
     def indicator_mask(self) -> np.ndarray:
         """Which features are one-hot columns of a vocabulary (lane, country, chapter...)."""

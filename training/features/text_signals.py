@@ -22,12 +22,12 @@ from sklearn.linear_model import Ridge, SGDClassifier
 from sklearn.model_selection import KFold
 from sklearn.utils import Tags
 
-from training.gear_words import description_names_gear
 from training.common_words import is_common
 from training.features.columns import ItemColumns, column, factorize, item_columns_tags
 from training.features.linear import linear_outputs, log_probabilities
 from training.features.measures import LOG_FLOOR, hs_chapters, unit_weights, usd_values
 from training.features.vectorizer import DescriptionVectorizer
+from training.gear_words import description_names_gear
 from training.row_cache import RowCache, trim_cache
 from training.schema import LABEL_CLASSES, RISK_CLASSES
 from training.text import matching_text
@@ -220,9 +220,7 @@ class TextSignals(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None): 
         # Gear named outright, by a word no honest phrasing uses (training.gear_words): the
         # text models learn each such word only as often as it occurs, this flag at once.
         named = np.fromiter((description_names_gear(t) for t in texts), bool, len(texts))
-        return np.column_stack([text, weight, value, known, named, chapter_lp]).astype(
-            np.float64
-        )
+        return np.column_stack([text, weight, value, known, named, chapter_lp]).astype(np.float64)
 
     def _known_share(self, descriptions: Sequence[str]) -> np.ndarray:
         """Share of each description's words the text models learned from: how far its
