@@ -7,6 +7,7 @@ Python loops to the few distinct descriptions, chapters and lanes of a batch.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any, Final
 
@@ -43,8 +44,25 @@ def column(items: ItemColumns, name: str, dtype: Any = object) -> np.ndarray:
     return np.asarray(values, dtype=object)
 
 
-# Below this many rows a dict is faster than pandas' hashing machinery (fixed setup cost).
+# Inputs of at most this many rows are small: one declaration, or the few a turn of the event
+# loop gathers (most HTTP traffic). Their fast paths (plain Python in place of pandas' hashing
+# and of numpy's per-call cost) are each pinned by tests to the plain way, on inputs below and
+# above this cut-off; every module reads this one constant.
 SMALL_INPUT: Final = 32
+
+
+def column_list(items: ItemColumns, name: str, dtype: Any = object) -> list[Any]:
+    """`column(items, name, dtype).tolist()`, without the array for the plain lists of a JSON
+    declaration (floats, ints, bools and None: converted as numpy converts them)."""
+    values = items.get(name) if isinstance(items, Mapping) else None
+    if type(values) is list:
+        if dtype is not float:
+            return values
+        if all(type(v) is float or type(v) is int or type(v) is bool for v in values):
+            return [float(v) for v in values]
+        if all(v is None or type(v) is float or type(v) is int for v in values):
+            return [math.nan if v is None else float(v) for v in values]
+    return column(items, name, dtype).tolist()
 
 
 def factorize(values: Any) -> tuple[np.ndarray, np.ndarray]:

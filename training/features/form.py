@@ -22,6 +22,7 @@ from training.features.columns import (
     item_columns_tags,
     parcel_codes,
 )
+from training.features.form_rows import form_rows
 from training.features.measures import LOG_FLOOR, hs_chapters, usd_values, vague_flags
 from training.features.text_signals import OTHER_CHAPTER
 from training.history import HISTORY_FEATURES
@@ -214,6 +215,13 @@ class FormFeatures(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
         return state
 
     def transform(self, items: ItemColumns, signals: np.ndarray) -> np.ndarray:
+        """The feature matrix: row by row in plain Python for a small input (one declaration
+        over HTTP), else column by column (`transform_columns`); the two are pinned equal."""
+        if signals.shape[0] <= SMALL_INPUT:
+            return form_rows(self, items, signals)
+        return self.transform_columns(items, signals)
+
+    def transform_columns(self, items: ItemColumns, signals: np.ndarray) -> np.ndarray:
         """The feature matrix, filled column by column into one preallocated array."""
         lookups = self._lookups()
         col = lookups["column"]
