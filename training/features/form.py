@@ -15,6 +15,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils import Tags
 
 from training.features.columns import (
+    FEW_ROWS,
     SMALL_INPUT,
     ItemColumns,
     column,
@@ -215,9 +216,10 @@ class FormFeatures(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
         return state
 
     def transform(self, items: ItemColumns, signals: np.ndarray) -> np.ndarray:
-        """The feature matrix: row by row in plain Python for a small input (one declaration
-        over HTTP), else column by column (`transform_columns`); the two are pinned equal."""
-        if signals.shape[0] <= SMALL_INPUT:
+        """The feature matrix: row by row in plain Python for a few rows (one declaration
+        over HTTP, `FEW_ROWS`), else column by column (`transform_columns`); the two are
+        pinned equal."""
+        if signals.shape[0] <= FEW_ROWS:
             return form_rows(self, items, signals)
         return self.transform_columns(items, signals)
 

@@ -1,4 +1,4 @@
-"""`FormFeatures.transform` for a small input, row by row in plain Python.
+"""`FormFeatures.transform` for a few rows (`FEW_ROWS`), row by row in plain Python.
 
 The column-wise transform makes ~100 numpy calls whatever the number of rows; for one
 declaration each costs more than its arithmetic (~0.2 ms in all, most of a scored request's
@@ -6,7 +6,7 @@ model work). Here each row's features are worked out with Python floats, whose +
 round as numpy's do, and every logarithm and exponential of all rows goes through one numpy
 call per function and step (numpy's own routines, so the same bits as the column-wise
 transform). `tests/training/test_model.py` pins the two to equal matrices, on inputs below
-and above `SMALL_INPUT`.
+and above `FEW_ROWS`.
 """
 
 from __future__ import annotations
