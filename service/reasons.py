@@ -20,6 +20,7 @@ import numpy as np
 
 from training.features import (
     OTHER_CHAPTER,
+    SMALL_INPUT,
     ItemColumns,
     column,
     parcel_codes,
@@ -82,14 +83,11 @@ _UNACCOUNTED_KG_SAID: Final = 1.0
 _ASKS_FOR_TERMS: Final = ("terms", "weight", "value", "hs_code")
 # Kinds of reason whose message quotes the (shortened) description.
 _QUOTES_DESCRIPTION: Final = frozenset({"weight", "value", "hs_code", "vague_description"})
-# Below this many items, plain Python beats numpy's per-call cost in the reasons' bookkeeping
-# (one declaration is most HTTP traffic).
-_FEW: Final = 32
 
 
 def _positions_by_group(groups: np.ndarray, strong: np.ndarray) -> list[tuple[int, np.ndarray]]:
     """(group, positions) for the strong entries of one rank, by group."""
-    if len(groups) <= _FEW:
+    if len(groups) <= SMALL_INPUT:
         found: dict[int, list[int]] = {}
         for position, (group, ok) in enumerate(zip(groups.tolist(), strong.tolist(), strict=True)):
             if ok:
@@ -103,7 +101,7 @@ def _positions_by_group(groups: np.ndarray, strong: np.ndarray) -> list[tuple[in
 
 def _put(target: np.ndarray, positions: np.ndarray, values: list[Any]) -> None:
     """`target[positions] = values` for an object array, values being tuples or lists."""
-    if len(positions) <= _FEW:
+    if len(positions) <= SMALL_INPUT:
         for position, value in zip(positions.tolist(), values, strict=True):
             target[position] = value
         return

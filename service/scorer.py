@@ -16,8 +16,9 @@ from typing import Any, Final
 import numpy as np
 import pandas as pd
 
+from service.id_draws import id_draws
 from service.reasons import ReasonWriter
-from training.features import ItemColumns, column, parcel_codes
+from training.features import SMALL_INPUT, ItemColumns, column, parcel_codes
 from training.history import HISTORY_FACTS, HISTORY_PREFIXES
 from training.model import RiskModel, columns_of, parcel_scores
 from training.registry import Registry
@@ -52,6 +53,8 @@ def random_selection(declaration_ids: np.ndarray, rate: float) -> np.ndarray:
     ids = np.asarray(declaration_ids, dtype=object)
     if rate <= 0 or len(ids) == 0:
         return np.zeros(len(ids), dtype=bool)
+    if len(ids) <= SMALL_INPUT:
+        return np.asarray([draw < rate for draw in id_draws([str(i) for i in ids.tolist()])])
     codes = parcel_codes(ids)
     distinct = np.asarray(
         [str(i) for i in ids[np.unique(codes, return_index=True)[1]]], dtype=object

@@ -6,8 +6,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
+import service.scorer as scorer_module
+from service.id_draws import id_draws
 from service.scorer import Scorer, ScoringPolicy, random_selection
 from training.common_words import is_common
+from training.features import SMALL_INPUT
 from training.schema import DeclarationIn
 
 
@@ -137,6 +140,28 @@ def test_random_selection_picks_the_same_parcels_in_every_process() -> None:
     ids = np.array([f"CN{i:06d}" for i in range(400)], dtype=object)
     picked = np.flatnonzero(random_selection(ids, 0.05)).tolist()
     assert picked == [38, 62, 75, 92, 98, 99, 121, 158, 162, 170, 175, 214, 259, 279, 303, 369, 399]
+
+
+def test_id_draws_are_pandas_hashes() -> None:
+    """`id_draws` mixes pandas' SipHash on Python integers: the same draws as
+    `pd.util.hash_array`, for ordinary, empty, non-ASCII and long ids."""
+    ids = [f"RB{i:09d}RU" for i in range(5_000)] + ["", "ё中 1", "x" * 300, "None"]
+    hashed = pd.util.hash_array(np.asarray(ids, dtype=object), categorize=False)
+    assert id_draws(ids) == (hashed.astype(np.float64) / 2.0**64).tolist()
+
+
+@pytest.mark.parametrize("size", [1, 3, SMALL_INPUT, SMALL_INPUT + 1, 700])
+def test_random_selection_of_few_ids_is_the_plain_one(
+    size: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Random selection draws few ids without numpy's grouping; it must pick what the plain
+    way picks, below and above the cut-off, with repeated ids and ids that are not text."""
+    ids = np.array([f"CN{i % 97:06d}" if i % 5 else i for i in range(size * 40)], dtype=object)
+    fast = [random_selection(ids[i : i + size], 0.3) for i in range(0, len(ids), size)]
+    monkeypatch.setattr(scorer_module, "SMALL_INPUT", 0)
+    plain = [random_selection(ids[i : i + size], 0.3) for i in range(0, len(ids), size)]
+    assert all((a == b).all() and a.dtype == b.dtype for a, b in zip(fast, plain, strict=True))
+    assert any(a.any() for a in plain)
 
 
 def test_random_selection_sends_clear_parcels_to_review(tiny_registry, tiny_scorer: Scorer) -> None:  # type: ignore[no-untyped-def]

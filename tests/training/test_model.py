@@ -6,6 +6,8 @@ import pytest
 from sklearn.base import clone
 
 from training.features import OTHER_CHAPTER, DescriptionVectorizer, FormFeatures, TextSignals
+from training.features.columns import FEW_ROWS, SMALL_INPUT
+from training.features.form_rows import form_rows
 from training.model import LABEL_CLASSES, columns_of, parcel_scores, threshold_at_fpr
 from training.schema import RISK_CLASSES
 from training.train import TrainingResult, fingerprint, fit_and_evaluate
@@ -182,3 +184,67 @@ def test_a_refit_forgets_what_the_old_models_cached(synthetic_sample: pd.DataFra
     np.testing.assert_array_equal(
         reused.transform(columns_of(second)), fresh.transform(columns_of(second))
     )
+
+
+def _odd_rows(base: dict[str, list[object]], count: int) -> dict[str, list[object]]:
+    """`count` item rows cycling through forms the fast paths must read as the plain way
+    does: missing, zero and odd weights, values, currencies, HS codes and quantities,
+    several items to a parcel, and parties with a past."""
+    forms: list[dict[str, object]] = [
+        {},
+        {"net_weight_kg": None},
+        {"net_weight_kg": 0.0, "value": 0.0},
+        {"net_weight_kg": 0.0, "value": 50.0},
+        {"value": None, "currency": None},
+        {"currency": "XXX"},
+        {"hs_code": None},
+        {"hs_code": "6"},
+        {"hs_code": "9999"},
+        {"quantity": None},
+        {"quantity": 0.0},
+        {"quantity": 3.0},
+        {"quantity": 2.5},
+        {"gross_weight_kg": None},
+        {"gross_weight_kg": 0.0},
+        {"gross_weight_kg": 40.0},
+        {"category": None, "mail_class": None},
+        {"origin_country": None},
+        {"description": "подарок"},
+        {"description": None},
+        {"sender_parcels_before": 4.0, "sender_watchlisted": 1.0, "recipient_senders": 3},
+        {"sender_confirmed": None, "recipient_named_gear": 2.0},
+    ]
+    rows = len(next(iter(base.values())))
+    out: dict[str, list[object]] = {name: [] for name in base}
+    out.update({name: [] for form in forms for name in form if name not in out})
+    for i in range(count):
+        form = forms[i % len(forms)]
+        for name, values in out.items():
+            if name == "declaration_id":
+                values.append(f"P{i // 3}")
+            elif name in form:
+                values.append(form[name])
+            else:
+                given = base.get(name)
+                values.append(given[i % rows] if given is not None else None)
+    return out
+
+
+@pytest.mark.parametrize("rows", [1, 3, FEW_ROWS, FEW_ROWS + 1, SMALL_INPUT + 1, 500])
+def test_form_features_of_few_rows_are_the_column_wise_ones(
+    tiny_training: TrainingResult, rows: int
+) -> None:
+    """`FormFeatures.transform` works out a small input row by row in plain Python; it must
+    give the column-wise transform's matrix, value for value, on holdout rows (as a frame's
+    arrays and as a JSON declaration's lists) and on odd forms, below and above the cut-off."""
+    model = tiny_training.model
+    holdout = tiny_training.holdout.head(rows)
+    frame_columns = columns_of(holdout)
+    list_columns = {name: values.tolist() for name, values in frame_columns.items()}
+    for items in (frame_columns, list_columns, _odd_rows(list_columns, rows)):
+        signals = model.text_.transform(items)
+        plain = model.form_.transform_columns(items, signals)
+        fast = form_rows(model.form_, items, signals)
+        assert fast.shape == plain.shape
+        assert np.array_equal(fast, plain), np.argwhere(fast != plain)[:5].tolist()
+        assert np.array_equal(model.form_.transform(items, signals), plain)

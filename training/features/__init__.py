@@ -29,6 +29,7 @@ Callers import from `training.features`; the modules are its parts.
 """
 
 from training.features.columns import (
+    SMALL_INPUT,
     ItemColumns,
     column,
     factorize,
@@ -46,6 +47,7 @@ from training.row_cache import trim_cache
 
 __all__ = [
     "OTHER_CHAPTER",
+    "SMALL_INPUT",
     "DescriptionVectorizer",
     "FormFeatures",
     "ItemColumns",

@@ -15,6 +15,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils import Tags
 
 from training.features.columns import (
+    FEW_ROWS,
     SMALL_INPUT,
     ItemColumns,
     column,
@@ -22,6 +23,7 @@ from training.features.columns import (
     item_columns_tags,
     parcel_codes,
 )
+from training.features.form_rows import form_rows
 from training.features.measures import LOG_FLOOR, hs_chapters, usd_values, vague_flags
 from training.features.text_signals import OTHER_CHAPTER
 from training.history import HISTORY_FEATURES
@@ -236,6 +238,14 @@ class FormFeatures(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
         return state
 
     def transform(self, items: ItemColumns, signals: np.ndarray) -> np.ndarray:
+        """The feature matrix: row by row in plain Python for a few rows (one declaration
+        over HTTP, `FEW_ROWS`), else column by column (`transform_columns`); the two are
+        pinned equal."""
+        if signals.shape[0] <= FEW_ROWS:
+            return form_rows(self, items, signals)
+        return self.transform_columns(items, signals)
+
+    def transform_columns(self, items: ItemColumns, signals: np.ndarray) -> np.ndarray:
         """The feature matrix, filled column by column into one preallocated array."""
         lookups = self._lookups()
         col = lookups["column"]
