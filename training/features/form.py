@@ -24,7 +24,13 @@ from training.features.columns import (
     parcel_codes,
 )
 from training.features.form_rows import form_rows
-from training.features.measures import LOG_FLOOR, hs_chapters, usd_values, vague_flags
+from training.features.measures import (
+    LOG_FLOOR,
+    ORDINARY_UNEXPLAINED_KG,
+    hs_chapters,
+    usd_values,
+    vague_flags,
+)
 from training.features.text_signals import OTHER_CHAPTER
 from training.history import HISTORY_FEATURES
 from training.schema import CATEGORIES, MAIL_CLASSES, RISK_CLASSES
@@ -77,11 +83,6 @@ def _parcel_context(items: ItemColumns, net: np.ndarray) -> tuple[np.ndarray, ..
     )
     share = np.where(net_sum > 0, net_filled / np.where(net_sum > 0, net_sum, 1.0), 1.0)
     return n_items, unexplained, share
-
-
-# Weight beyond the lines that ordinary parcels still leave unexplained (packaging, a net
-# weight guessed low): 99.6% of the written sets' ordinary parcels stay under it.
-_ORDINARY_UNEXPLAINED_KG: Final = 2.5
 
 
 class FormFeatures(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):  # type: ignore[misc,call-arg]
@@ -354,7 +355,7 @@ class FormFeatures(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
         # at the net: ordinary parcels of the written sets almost never leave 3 kg unexplained,
         # gear parcels declared by their cover's weight do. The log above flattens that out.
         out[:, col["parcel_unexplained_kilos"]] = np.log1p(
-            np.maximum(gap_kg - _ORDINARY_UNEXPLAINED_KG, 0.0)
+            np.maximum(gap_kg - ORDINARY_UNEXPLAINED_KG, 0.0)
         )
         # Kilos a line is missing against its wording that the parcel's unexplained weight
         # could hold: an understated net weight of hidden gear. A line that is merely light

@@ -20,7 +20,7 @@ import numpy as np
 
 from training import knowledge
 from training.features.columns import ItemColumns, column_list
-from training.features.measures import LOG_FLOOR
+from training.features.measures import LOG_FLOOR, ORDINARY_UNEXPLAINED_KG
 from training.features.text_signals import OTHER_CHAPTER
 from training.history import HISTORY_FEATURES
 from training.schema import RISK_CLASSES
@@ -159,6 +159,7 @@ def form_rows(form: FormFeatures, items: ItemColumns, signals: np.ndarray) -> np
         for j, value in zip(text_col, texts[i], strict=True):
             row[j] = value
         row[col["text_any"]] = text_any[i]
+        row[col["text_names_gear"]] = r[sig["names_gear"]]
 
         trust = _maximum(r[confidence_sig], 0.5)
         weight_known = isfinite(log_unit[i])
@@ -223,8 +224,11 @@ def form_rows(form: FormFeatures, items: ItemColumns, signals: np.ndarray) -> np
         )
         row[col["parcel_gross_log"]] = log_gross[i] if isfinite(gross[i]) else 0.0
 
-    # Step 3: the hidden kilos, and the parties' past.
+    # Step 3: the hidden kilos, the kilos beyond ordinary packaging, and the parties' past.
     hidden = _ufunc(np.log1p, hidden_in)
+    beyond = _ufunc(np.log1p, [_maximum(g - ORDINARY_UNEXPLAINED_KG, 0.0) for g in gap_kg])
+    for row, value in zip(rows, beyond, strict=True):
+        row[col["parcel_unexplained_kilos"]] = value
     history_logs = iter(log1ps[3 * n :])
     for name, scale, values in history:
         j = col[name]
