@@ -62,7 +62,7 @@ def derive_function_words() -> list[str]:
     from stop_words import get_stop_words
     from wordfreq import zipf_frequency
 
-    from training.text import transliterate
+    from training.text import fold_translit_variants, transliterate
 
     words: set[str] = {w.casefold() for w in ENGLISH_STOP_WORDS}
     for language, code in _STOP_WORD_LANGUAGES.items():
@@ -83,8 +83,10 @@ def derive_function_words() -> list[str]:
     cyrillic = [w for w in words if any("\u0400" <= c <= "\u04ff" for c in w)]
     for word in cyrillic:
         latin = transliterate(word)
-        if zipf_frequency(latin, "en") < _ENGLISH_WORD_ZIPF:
-            words.add(latin)
+        # Both spellings senders type: "nikh" as the table writes "х", "nih" as folded.
+        for spelling in {latin, fold_translit_variants(latin)}:
+            if zipf_frequency(spelling, "en") < _ENGLISH_WORD_ZIPF:
+                words.add(spelling)
     return sorted(w for w in words if w and not _TRADE_TERM.match(w))
 
 

@@ -32,7 +32,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from training.common_words import LEXICON_DIR, is_common
-from training.text import transliterate
+from training.text import fold_translit_variants, transliterate
 
 GEAR_WORDS_FILE: Final = LEXICON_DIR / "gear_words.txt"
 CORPORA_DIR: Final = Path(__file__).resolve().parents[1] / "corpora"
@@ -75,8 +75,13 @@ def _pairs(tokens: list[str]) -> set[str]:
 def _spellings(text: str) -> list[list[str]]:
     """A phrasing's words as written and as transliterated (senders type both)."""
     written = _tokens(text)
-    latin = _tokens(transliterate(text))
-    return [written] if latin == written else [written, latin]
+    latin = transliterate(text)
+    # As the table writes it ("kh" for "х") and as the other usual spellings fold ("h").
+    spellings = [written]
+    for form in (_tokens(latin), _tokens(fold_translit_variants(latin))):
+        if form not in spellings:
+            spellings.append(form)
+    return spellings
 
 
 def _long_enough(word: str) -> bool:
@@ -167,7 +172,8 @@ def derive_gear_words() -> list[str]:
     for token in gear_tokens:
         # A token and its transliteration stand or fall together: "костюмы" is ordinary,
         # so "kostyumy" is too.
-        forms = {token, *_tokens(transliterate(token))}
+        latin = transliterate(token)
+        forms = {token, *_tokens(latin), *_tokens(fold_translit_variants(latin))}
         if not any(ordinary(form) for form in forms if not form.isascii()):
             words.update(form for form in forms if not ordinary(form))
     # Ordinary words may name gear together ("plate carrier", "body armor"): a pair that

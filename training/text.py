@@ -15,16 +15,11 @@ from functools import lru_cache
 from typing import Final
 
 from training.common_words import function_words
+from training.knowledge import transliteration
 
-_CYRILLIC_TO_LATIN: Final = {
-    "а": "a", "б": "b", "в": "v", "г": "g", "д": "d", "е": "e", "ё": "e", "ж": "zh",
-    "з": "z", "и": "i", "й": "y", "к": "k", "л": "l", "м": "m", "н": "n", "о": "o",
-    "п": "p", "р": "r", "с": "s", "т": "t", "у": "u", "ф": "f", "х": "h", "ц": "ts",
-    "ч": "ch", "ш": "sh", "щ": "shch", "ъ": "", "ы": "y", "ь": "", "э": "e", "ю": "yu",
-    "я": "ya", "і": "i", "ї": "yi", "є": "ye", "ґ": "g", "ў": "u", "қ": "k", "ғ": "g",
-    "ү": "u", "ұ": "u", "ң": "n", "ө": "o", "һ": "h", "ә": "a",
-}  # fmt: skip
-_TRANSLIT_TABLE: Final = str.maketrans(_CYRILLIC_TO_LATIN)
+# One transliteration table for the project (`lexicon/translit.csv`, the scheme senders
+# mostly type: "х" as "kh"); the folds below make the other spellings meet it.
+_TRANSLIT_TABLE: Final = str.maketrans(transliteration())
 
 # Transliteration spellings people actually type, folded onto one spelling so the n-grams
 # meet: "kh"/"h" for х, "j"/"i" for й, "ja" for я, "ju" for ю.
