@@ -19,6 +19,7 @@ from typing import Any, Final
 import numpy as np
 
 from training.features import (
+    ORDINARY_UNEXPLAINED_KG,
     OTHER_CHAPTER,
     SMALL_INPUT,
     ItemColumns,
@@ -76,9 +77,6 @@ REASON_SEPARATOR: Final = " | "
 # Expectations (weight, value, HS chapter) are quoted from this confidence on: the share of
 # a description's words the text models know, or 1 with a known HS heading.
 QUOTABLE_CONFIDENCE: Final = 0.5
-# A parcel's weight is said not to be accounted for by its lines from this many kilos on
-# (packaging and a net weight guessed low leave less in ordinary parcels).
-_UNACCOUNTED_KG_SAID: Final = 1.0
 # Kinds of reason that need to know whether a description names gear.
 _ASKS_FOR_TERMS: Final = ("terms", "weight", "value", "hs_code")
 # Kinds of reason whose message quotes the (shortened) description.
@@ -387,7 +385,8 @@ class ReasonWriter:
                     f"the parcel weighs {g:.1f} kg, its lines declare {d:.1f} kg:"
                     f" {g - d:.1f} kg is not accounted for",
                 )
-                if math.isfinite(g) and g - d >= _UNACCOUNTED_KG_SAID
+                # Packaging and a net weight guessed low leave up to this much in ordinary parcels.
+                if math.isfinite(g) and g - d > ORDINARY_UNEXPLAINED_KG
                 else ("parcel_context", f"one of {n} item(s) in a parcel of {_kg(g)} kg")
                 if math.isfinite(g)
                 else ("parcel_context", f"one of {n} item(s); no gross weight declared")

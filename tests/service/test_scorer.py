@@ -307,18 +307,19 @@ def test_a_weight_near_the_usual_is_not_called_heavy() -> None:
 
 
 def test_a_parcel_heavier_than_its_lines_says_by_how_much(tiny_scorer: Scorer) -> None:
-    """The parcel reason quotes the kilos no line accounts for, and only when there are."""
+    """The parcel reason quotes the kilos no line accounts for, and only beyond what packaging
+    leaves in ordinary parcels."""
     from service.reasons import ReasonWriter, _ItemFacts
 
     writer = ReasonWriter(tiny_scorer.model)
     items = {
-        "declaration_id": np.array(["A", "A", "B", "C"], dtype=object),
-        "net_weight_kg": np.array([1.0, 1.1, 2.0, 1.0]),
-        "gross_weight_kg": np.array([10.6, 10.6, 2.3, np.nan]),
+        "declaration_id": np.array(["A", "A", "B", "C", "D"], dtype=object),
+        "net_weight_kg": np.array([1.0, 1.1, 2.0, 1.0, 7.7]),
+        "gross_weight_kg": np.array([10.6, 10.6, 2.3, np.nan, 9.2]),
     }
-    scores = SimpleNamespace(risk_class=np.full(4, "benign", dtype=object))
+    scores = SimpleNamespace(risk_class=np.full(5, "benign", dtype=object))
     facts = _ItemFacts(items, scores, writer._signal_columns)  # type: ignore[arg-type]
-    said = writer._group_reasons("parcel", np.arange(4), facts, {})
+    said = writer._group_reasons("parcel", np.arange(5), facts, {})
     assert said[0] == (
         "parcel_context",
         "the parcel weighs 10.6 kg, its lines declare 2.1 kg: 8.5 kg is not accounted for",
@@ -326,6 +327,8 @@ def test_a_parcel_heavier_than_its_lines_says_by_how_much(tiny_scorer: Scorer) -
     assert said[1] == said[0]
     assert said[2] == ("parcel_context", "one of 1 item(s) in a parcel of 2.3 kg")
     assert said[3] == ("parcel_context", "one of 1 item(s); no gross weight declared")
+    # 1.5 kg of a 9.2 kg parcel is packaging as often as not: not called unaccounted for.
+    assert said[4] == ("parcel_context", "one of 1 item(s) in a parcel of 9.2 kg")
 
 
 def test_a_word_that_names_gear_is_quoted_as_such(tiny_scorer: Scorer) -> None:

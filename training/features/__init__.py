@@ -37,7 +37,13 @@ from training.features.columns import (
     parcel_codes,
 )
 from training.features.form import FormFeatures
-from training.features.measures import hs_chapters, unit_weights, usd_values, vague_flags
+from training.features.measures import (
+    ORDINARY_UNEXPLAINED_KG,
+    hs_chapters,
+    unit_weights,
+    usd_values,
+    vague_flags,
+)
 from training.features.text_signals import OTHER_CHAPTER, TextSignals
 from training.features.vectorizer import DescriptionVectorizer
 
@@ -46,6 +52,7 @@ from training.features.vectorizer import _VocabularyArrays as _VocabularyArrays
 from training.row_cache import trim_cache
 
 __all__ = [
+    "ORDINARY_UNEXPLAINED_KG",
     "OTHER_CHAPTER",
     "SMALL_INPUT",
     "DescriptionVectorizer",
