@@ -14,6 +14,7 @@ import orjson
 import pytest
 import sqlalchemy as sa
 
+from service.party_history import PartyHistory
 from service.store import Database, ScoredCsv, ScoredRecord, Store
 from service.store.parcels import standing_outcome
 from service.store.tables import parcels, scored, watchlist_changes
@@ -280,6 +281,48 @@ def test_the_cache_answers_what_the_store_answers(store: Store, clock: FakeClock
     store.forget("R-1", by="cli:ann")
     same()
     assert store.history.hits > 0
+
+
+def test_summaries_and_watch_in_one_lookup_answer_as_two(store: Store, clock: FakeClock) -> None:
+    """The history facts' one lookup (`summaries_and_watch`) answers what `summaries` and
+    `watch_entries` answer separately, and the facts built on it are those built from the
+    store's uncached records; it asks the store once for the parties missing."""
+    parties = ["S-1", "R-1", "S-2", "NEVER-SEEN"]
+    at = datetime.now(UTC).replace(tzinfo=None) + timedelta(minutes=1)
+    plain = PartyHistory(MemoryParties(store))
+    cached = PartyHistory(store.history)
+    asked = [declaration("Q1"), declaration("Q2", sender="S-2", recipient="NEVER-SEEN")]
+
+    def same() -> None:
+        store.history.clear()
+        loads = store.history.misses
+        summaries, watch = store.history.summaries_and_watch(parties, at)
+        assert store.history.misses - loads <= 3  # the known parties, in one load
+        assert summaries == store.history.summaries(parties)
+        assert watch == store.history.watch_entries(parties, at)
+        assert cached.facts(asked, now=at) == plain.facts(asked, now=at)
+
+    same()
+    score(store, declaration("K1"))
+    same()
+    score(store, declaration("K2", sender="S-2"), "inspect")
+    store.audit.add_feedback(declaration_id="K2", outcome="confirmed")
+    same()
+    store.watch("S-2", "sender", "confirmed gear", by="cli:ann")
+    same()
+
+
+class MemoryParties:
+    """The store's uncached answers, without the cache's summing-up."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def party_parcels(self, party_ids: Any) -> Any:
+        return self.store.party_parcels(party_ids)
+
+    def watch_entries(self, party_ids: Any, at: datetime) -> Any:
+        return self.store.watch_entries(party_ids, at)
 
 
 def test_changes_from_elsewhere_are_seen_after_the_ttl(
