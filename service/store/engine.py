@@ -249,6 +249,44 @@ class Database:
             except STORE_ERRORS as exc:
                 raise StoreUnavailableError(f"the store is unavailable ({_reason(exc)})") from exc
 
+    def run_sqlite(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        """`run` for a read on SQLite's own connection: `work` gets the driver's connection
+        inside one transaction (begun and ended here), with the same wait for locks and the
+        same `StoreUnavailableError`. SQLAlchemy's connection, transaction and event
+        handling around a read cost more than the read itself (~0.1 ms a transaction); a
+        party's history is read on the HTTP path. SQLite stores only (`dialect`)."""
+        if self.sqlite_path is None:
+            raise TypeError("run_sqlite needs a SQLite store")
+        deadline = time.monotonic() + self.lock_wait
+        delay = 0.05
+        migrated = False
+        while True:
+            try:
+                pooled = self.engine().raw_connection()
+                try:
+                    driver: sqlite3.Connection = pooled.driver_connection  # type: ignore[assignment]
+                    driver.execute("BEGIN")
+                    # Handed back to the pool, the connection is rolled back when this
+                    # fails; on success the read is committed.
+                    result = work(driver)
+                    driver.execute("COMMIT")
+                    return result
+                finally:
+                    pooled.close()
+            except (DBAPIError, sqlite3.Error) as exc:
+                if _missing_table(exc) and not migrated:
+                    migrated = True
+                    self.dispose()
+                    continue
+                left = deadline - time.monotonic()
+                if is_lock(exc) and left > 0:
+                    time.sleep(min(delay, left))
+                    delay = min(delay * 2, 1.0)
+                    continue
+                raise StoreUnavailableError(f"the store is unavailable ({_reason(exc)})") from exc
+            except STORE_ERRORS as exc:
+                raise StoreUnavailableError(f"the store is unavailable ({_reason(exc)})") from exc
+
 
 def _reason(exc: BaseException) -> str:
     original = getattr(exc, "orig", None)

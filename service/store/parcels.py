@@ -9,7 +9,7 @@ every parcel a party took part in, as sender or recipient, within the retention 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Collection, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
@@ -374,22 +374,31 @@ def party_parcels(
 ) -> dict[str, list[PartyParcel]]:
     """Every parcel each party took part in (posted at or after `since`), oldest first
     (by posted_at, then declaration id); every asked party has an entry."""
+    if connection.dialect.name == "sqlite":
+        return sqlite_party_parcels(connection.connection.driver_connection, party_ids, since)
+    return _grouped(
+        party_ids,
+        lambda chunk: (
+            _record(row)
+            for row in connection.execute(_BY_PARTY, {"parties": chunk, "since": since})
+        ),
+    )
+
+
+def sqlite_party_parcels(
+    driver: Any, party_ids: Collection[str], since: datetime
+) -> dict[str, list[PartyParcel]]:
+    """`party_parcels` on SQLite's own connection (in a transaction the caller began)."""
+    return _grouped(party_ids, lambda chunk: _sqlite_rows(driver, chunk, since))
+
+
+def _grouped(
+    party_ids: Collection[str], rows: Callable[[list[str]], Iterable[PartyParcel]]
+) -> dict[str, list[PartyParcel]]:
     wanted = sorted({party for party in party_ids if party})
     found: dict[str, list[PartyParcel]] = {party: [] for party in wanted}
-    sqlite_driver = (
-        connection.connection.driver_connection if connection.dialect.name == "sqlite" else None
-    )
     for start in range(0, len(wanted), _CHUNK):
-        chunk = wanted[start : start + _CHUNK]
-        rows = (
-            _sqlite_rows(sqlite_driver, chunk, since)
-            if sqlite_driver is not None
-            else (
-                _record(row)
-                for row in connection.execute(_BY_PARTY, {"parties": chunk, "since": since})
-            )
-        )
-        for record in rows:
+        for record in rows(wanted[start : start + _CHUNK]):
             for party in {record.sender_id, record.recipient_id}:
                 if party in found:
                     found[party].append(record)

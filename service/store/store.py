@@ -121,6 +121,21 @@ class Store:
         """The parties' parcels (as `party_parcels`) and watch-list entries (expired ones
         too), in one transaction: what the history cache loads for a party it lacks."""
         since = parcels.cutoff(_now(), self.retention_days)
+        if self.database.dialect == "sqlite":
+            # On SQLite's own connection: the same queries, without SQLAlchemy's handling of
+            # the connection and transaction around them (pinned to `read` by the tests).
+            return self.database.run_sqlite(
+                lambda driver: (
+                    parcels.sqlite_party_parcels(driver, party_ids, since),
+                    watchlist.sqlite_entries(driver, party_ids),
+                )
+            )
+        return self._party_records_by(party_ids, since)
+
+    def _party_records_by(
+        self, party_ids: Collection[str], since: datetime
+    ) -> tuple[dict[str, list[PartyParcel]], list[WatchEntry]]:
+        """`_party_records` through SQLAlchemy's connection (PostgreSQL; the plain way)."""
 
         def read(connection: Any) -> tuple[dict[str, list[PartyParcel]], list[WatchEntry]]:
             return (

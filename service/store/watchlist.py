@@ -203,13 +203,19 @@ def entries(
     if not wanted:
         return []
     if connection.dialect.name == "sqlite":
-        driver = connection.connection.driver_connection
-        return [
-            entry
-            for start in range(0, len(wanted), _CHUNK)
-            for entry in _sqlite_entries(driver, wanted[start : start + _CHUNK])
-        ]
+        return sqlite_entries(connection.connection.driver_connection, wanted)
     return [_entry(row) for row in connection.execute(_OF_PARTIES, {"parties": wanted})]
+
+
+def sqlite_entries(driver: Any, party_ids: Collection[str]) -> list[WatchEntry]:
+    """`entries` of some parties on SQLite's own connection (in a transaction the caller
+    began)."""
+    wanted = sorted(set(party_ids))
+    return [
+        entry
+        for start in range(0, len(wanted), _CHUNK)
+        for entry in _sqlite_entries(driver, wanted[start : start + _CHUNK])
+    ]
 
 
 # Built once: the HTTP path asks for the entries of a declaration's parties.

@@ -5,6 +5,7 @@ run's own PostgreSQL server."""
 from __future__ import annotations
 
 import contextlib
+import sqlite3
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -14,10 +15,12 @@ import orjson
 import pytest
 import sqlalchemy as sa
 
+from service.party_history import PartyHistory
 from service.store import Database, ScoredCsv, ScoredRecord, Store
-from service.store.parcels import standing_outcome
+from service.store.engine import StoreUnavailableError
+from service.store.parcels import sqlite_party_parcels, standing_outcome
 from service.store.tables import parcels, scored, watchlist_changes
-from service.store.watchlist import WatchListError, WatchListImportError
+from service.store.watchlist import WatchListError, WatchListImportError, sqlite_entries
 from tests.service.store.scored import scored_table
 from training.history import PartyParcel
 from training.schema import DeclarationIn
@@ -282,6 +285,96 @@ def test_the_cache_answers_what_the_store_answers(store: Store, clock: FakeClock
     assert store.history.hits > 0
 
 
+def test_summaries_and_watch_in_one_lookup_answer_as_two(store: Store, clock: FakeClock) -> None:
+    """The history facts' one lookup (`summaries_and_watch`) answers what `summaries` and
+    `watch_entries` answer separately, and the facts built on it are those built from the
+    store's uncached records; it asks the store once for the parties missing."""
+    parties = ["S-1", "R-1", "S-2", "NEVER-SEEN"]
+    at = datetime.now(UTC).replace(tzinfo=None) + timedelta(minutes=1)
+    plain = PartyHistory(MemoryParties(store))
+    cached = PartyHistory(store.history)
+    asked = [declaration("Q1"), declaration("Q2", sender="S-2", recipient="NEVER-SEEN")]
+
+    def same() -> None:
+        store.history.clear()
+        loads = store.history.misses
+        summaries, watch = store.history.summaries_and_watch(parties, at)
+        assert store.history.misses - loads <= 3  # the known parties, in one load
+        assert summaries == store.history.summaries(parties)
+        assert watch == store.history.watch_entries(parties, at)
+        assert cached.facts(asked, now=at) == plain.facts(asked, now=at)
+
+    same()
+    score(store, declaration("K1"))
+    same()
+    score(store, declaration("K2", sender="S-2"), "inspect")
+    store.audit.add_feedback(declaration_id="K2", outcome="confirmed")
+    same()
+    store.watch("S-2", "sender", "confirmed gear", by="cli:ann")
+    same()
+
+
+def test_party_records_on_sqlites_own_connection_read_as_through_sqlalchemy(
+    store: Store,
+) -> None:
+    """On SQLite the history cache's read runs on the driver's connection
+    (`Database.run_sqlite`); it answers what the plain read through SQLAlchemy answers."""
+    if store.database.dialect != "sqlite":
+        pytest.skip("SQLite only")
+    score(store, declaration("D1"))
+    score(store, declaration("D2", sender="S-2", recipient="R-1"), "inspect")
+    store.audit.add_feedback(declaration_id="D2", outcome="confirmed")
+    store.watch("S-2", "sender", "confirmed gear", by="cli:ann")
+    store.watch("R-1", "recipient", "seen before", by="cli:ann", expires="2099-01-01")
+    since = datetime(2000, 1, 1)
+    for parties in (["S-1", "R-1", "S-2", "NOBODY", ""], ["S-2"], ["NOBODY"], []):
+        fast = store.database.run_sqlite(
+            lambda driver, asked=parties: (
+                sqlite_party_parcels(driver, asked, since),
+                sqlite_entries(driver, asked),
+            )
+        )
+        assert fast == store._party_records_by(parties, since)
+    assert store._party_records(["S-2"])[1] == store._party_records_by(["S-2"], since)[1]
+
+
+def test_run_sqlite_rolls_back_a_failed_read_and_says_the_store_is_unavailable(
+    tmp_path: Path,
+) -> None:
+    database = Database(f"sqlite:///{tmp_path / 'store.sqlite3'}", lock_wait=0.2)
+    calls: list[int] = []
+
+    def busy(driver: Any) -> None:
+        calls.append(1)
+        assert driver.in_transaction
+        raise sqlite3.OperationalError("database is locked")
+
+    with pytest.raises(StoreUnavailableError, match="database is locked"):
+        database.run_sqlite(busy)
+    assert len(calls) > 1  # waited out, as `run` does
+    with pytest.raises(StoreUnavailableError, match="disk I/O error"):
+        database.run_sqlite(
+            lambda driver: (_ for _ in ()).throw(sqlite3.OperationalError("disk I/O error"))
+        )
+    # The connection went back to the pool rolled back: the next read begins afresh.
+    assert database.run_sqlite(lambda driver: driver.in_transaction) is True
+    assert database.run_sqlite(lambda driver: driver.execute("SELECT 1").fetchone()) == (1,)
+    database.dispose()
+
+
+class MemoryParties:
+    """The store's uncached answers, without the cache's summing-up."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def party_parcels(self, party_ids: Any) -> Any:
+        return self.store.party_parcels(party_ids)
+
+    def watch_entries(self, party_ids: Any, at: datetime) -> Any:
+        return self.store.watch_entries(party_ids, at)
+
+
 def test_changes_from_elsewhere_are_seen_after_the_ttl(
     store: Store, clock: FakeClock, database_url: str
 ) -> None:
@@ -490,8 +583,10 @@ def test_a_party_the_cache_lacks_is_read_in_one_transaction(store: Store) -> Non
     score(store, declaration("T1", sender="S-t", recipient="R-t"))
     store.watch("S-t", "sender", "seen with plates", by="cli:ann")
     units: list[Any] = []
-    run = store.database.run
-    store.database.run = lambda work: units.append(work) or run(work)  # type: ignore[method-assign]
+    # SQLite's read goes through the driver's own connection (`run_sqlite`).
+    name = "run_sqlite" if store.database.dialect == "sqlite" else "run"
+    run = getattr(store.database, name)
+    setattr(store.database, name, lambda work: units.append(work) or run(work))
     store.history.clear()
     at = datetime.now(UTC).replace(tzinfo=None) + timedelta(minutes=1)
     (watched,) = store.history.watch_entries(["S-t", "R-t"], at)
