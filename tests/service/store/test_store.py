@@ -314,13 +314,22 @@ def test_summaries_and_watch_in_one_lookup_answer_as_two(store: Store, clock: Fa
     same()
 
 
+@pytest.fixture
+def sqlite_store(tmp_path: Path, clock: FakeClock) -> Iterator[Store]:
+    """A store on SQLite whatever engines the run tests: its driver-level read is SQLite's."""
+    url = f"sqlite:///{tmp_path / 'store.sqlite3'}"
+    opened = Store(Database(url, lock_wait=2), cache_seconds=5, clock=clock)
+    opened.open()
+    yield opened
+    opened.close()
+
+
 def test_party_records_on_sqlites_own_connection_read_as_through_sqlalchemy(
-    store: Store,
+    sqlite_store: Store,
 ) -> None:
     """On SQLite the history cache's read runs on the driver's connection
     (`Database.run_sqlite`); it answers what the plain read through SQLAlchemy answers."""
-    if store.database.dialect != "sqlite":
-        pytest.skip("SQLite only")
+    store = sqlite_store
     score(store, declaration("D1"))
     score(store, declaration("D2", sender="S-2", recipient="R-1"), "inspect")
     store.audit.add_feedback(declaration_id="D2", outcome="confirmed")
