@@ -138,14 +138,27 @@ def replacing(dest: Path) -> Iterator[Path]:
         yield temporary
         with temporary.open("rb+") as written:
             os.fsync(written.fileno())
-        # mkstemp makes the file private; an output is meant to be shared like any other.
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(temporary, 0o666 & ~umask)
-        os.replace(temporary, dest)
+        put_in_place(temporary, dest)
     except BaseException:
         temporary.unlink(missing_ok=True)
         raise
+
+
+def put_in_place(temporary: Path, dest: Path) -> None:
+    """The last step of every atomic write: a written, synced file beside `dest` takes its
+    place, with the permissions a new file gets (mkstemp makes the file private; an output
+    is meant to be shared like any other), and the rename itself is made durable."""
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(temporary, 0o666 & ~umask)
+    os.replace(temporary, dest)
+    # Not every platform allows opening a directory.
+    with contextlib.suppress(OSError):
+        descriptor = os.open(dest.parent, os.O_RDONLY)
+        try:
+            os.fsync(descriptor)
+        finally:
+            os.close(descriptor)
 
 
 @contextlib.contextmanager

@@ -18,7 +18,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from training.files import UnusableFileError, output_destination, partial_file
+from training.files import UnusableFileError, output_destination, partial_file, put_in_place
 from training.tables.csv_write import csv_bytes
 from training.tables.read import table_frame
 from training.tables.source import Kind, TableError
@@ -173,9 +173,7 @@ class AtomicTableWriter:
             self._discard()
             return
         self._handle.close()
-        os.chmod(self._temp, 0o666 & ~_umask())
-        os.replace(self._temp, Path(self.dest))
-        _fsync_directory(Path(self.dest).parent)
+        put_in_place(self._temp, Path(self.dest))
 
     def _discard(self) -> None:
         assert self._temp is not None and self._handle is not None
@@ -185,22 +183,6 @@ class AtomicTableWriter:
         with contextlib.suppress(OSError):
             self._handle.close()
         self._temp.unlink(missing_ok=True)
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-def _fsync_directory(directory: Path) -> None:
-    """Makes the rename itself durable; not every platform allows opening a directory."""
-    with contextlib.suppress(OSError):
-        descriptor = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(descriptor)
-        finally:
-            os.close(descriptor)
 
 
 def _select(table: pa.Table, names: Sequence[str]) -> pa.Table:
