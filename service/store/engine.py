@@ -227,27 +227,12 @@ class Database:
         `StoreUnavailableError` when the store stays locked or fails: the caller is told
         to come back, rather than given a 500 (or nothing stored and no word of it).
         """
-        deadline = time.monotonic() + self.lock_wait
-        delay = 0.05
-        migrated = False
-        while True:
-            try:
-                with self.engine().begin() as connection:
-                    return work(connection)
-            except DBAPIError as exc:
-                if _missing_table(exc) and not migrated:
-                    # The schema went away under us (a file made afresh): put it back.
-                    migrated = True
-                    self.dispose()
-                    continue
-                left = deadline - time.monotonic()
-                if is_lock(exc) and left > 0:
-                    time.sleep(min(delay, left))
-                    delay = min(delay * 2, 1.0)
-                    continue
-                raise StoreUnavailableError(f"the store is unavailable ({_reason(exc)})") from exc
-            except STORE_ERRORS as exc:
-                raise StoreUnavailableError(f"the store is unavailable ({_reason(exc)})") from exc
+
+        def attempt() -> T:
+            with self.engine().begin() as connection:
+                return work(connection)
+
+        return self._waiting_out_locks(attempt, DBAPIError)
 
     def run_sqlite(self, work: Callable[[sqlite3.Connection], T]) -> T:
         """`run` for a read on SQLite's own connection: `work` gets the driver's connection
@@ -257,24 +242,38 @@ class Database:
         party's history is read on the HTTP path. SQLite stores only (`dialect`)."""
         if self.sqlite_path is None:
             raise TypeError("run_sqlite needs a SQLite store")
+
+        def attempt() -> T:
+            pooled = self.engine().raw_connection()
+            try:
+                driver: sqlite3.Connection = pooled.driver_connection  # type: ignore[assignment]
+                driver.execute("BEGIN")
+                # Handed back to the pool, the connection is rolled back when this fails;
+                # on success the read is committed.
+                result = work(driver)
+                driver.execute("COMMIT")
+                return result
+            finally:
+                pooled.close()
+
+        return self._waiting_out_locks(attempt, (DBAPIError, sqlite3.Error))
+
+    def _waiting_out_locks(
+        self,
+        attempt: Callable[[], T],
+        database_errors: type[Exception] | tuple[type[Exception], ...],
+    ) -> T:
+        """`attempt()` until it succeeds: a lock is waited out up to `lock_wait`, a schema
+        gone from under us is put back once, anything else is `StoreUnavailableError`."""
         deadline = time.monotonic() + self.lock_wait
         delay = 0.05
         migrated = False
         while True:
             try:
-                pooled = self.engine().raw_connection()
-                try:
-                    driver: sqlite3.Connection = pooled.driver_connection  # type: ignore[assignment]
-                    driver.execute("BEGIN")
-                    # Handed back to the pool, the connection is rolled back when this
-                    # fails; on success the read is committed.
-                    result = work(driver)
-                    driver.execute("COMMIT")
-                    return result
-                finally:
-                    pooled.close()
-            except (DBAPIError, sqlite3.Error) as exc:
+                return attempt()
+            except database_errors as exc:
                 if _missing_table(exc) and not migrated:
+                    # The schema went away under us (a file made afresh): put it back.
                     migrated = True
                     self.dispose()
                     continue
