@@ -28,6 +28,7 @@ from service.batch import BatchOptions, BatchSummary, score_table
 from service.batch_history import StoreLookup, file_parcels
 from service.batch_output import UnusableInputError
 from service.scorer import Scorer
+from training.files import put_in_place
 from training.history import HistoryTable, WatchEntry
 from training.tables import Kind, detect_format
 
@@ -178,4 +179,6 @@ def _staging_directory(out_dir: Path) -> Iterator[Path]:
 def _publish(staging: Path, out_dir: Path, names: Sequence[str]) -> None:
     out_dir.mkdir(parents=True, exist_ok=True)
     for name in names:
-        os.replace(staging / name, out_dir / name)
+        with (staging / name).open("rb") as written:
+            os.fsync(written.fileno())
+        put_in_place(staging / name, out_dir / name)

@@ -152,9 +152,28 @@ def put_in_place(temporary: Path, dest: Path) -> None:
     os.umask(umask)
     os.chmod(temporary, 0o666 & ~umask)
     os.replace(temporary, dest)
-    # Not every platform allows opening a directory.
+    _sync_directory(dest.parent)
+
+
+def put_directory_in_place(staging: Path, dest: Path) -> None:
+    """`put_in_place` for a directory of files written in full (a model version): its files
+    synced, the permissions a new directory gets (mkdtemp makes it private), one rename
+    (readers see the whole directory or none of it), made durable."""
+    for path in staging.iterdir():
+        with path.open("rb") as written:
+            os.fsync(written.fileno())
+    _sync_directory(staging)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(staging, 0o777 & ~umask)
+    os.replace(staging, dest)
+    _sync_directory(dest.parent)
+
+
+def _sync_directory(directory: Path) -> None:
+    """Make the renames in `directory` durable (not every platform can open a directory)."""
     with contextlib.suppress(OSError):
-        descriptor = os.open(dest.parent, os.O_RDONLY)
+        descriptor = os.open(directory, os.O_RDONLY)
         try:
             os.fsync(descriptor)
         finally:

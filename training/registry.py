@@ -44,7 +44,7 @@ import numpy as np
 import pandas as pd
 import sklearn
 
-from training.files import atomic_file
+from training.files import atomic_file, put_directory_in_place
 from training.schema import shown
 
 ARTIFACT: Final = "model.joblib"
@@ -348,7 +348,7 @@ class Registry:
             )
             sums = "".join(f"{sha256_of(staging / n)}  {n}\n" for n in (ARTIFACT, CARD))
             (staging / SUMS).write_text(sums, "utf-8")
-            os.replace(staging, final)
+            put_directory_in_place(staging, final)
         except BaseException:
             for path in staging.glob("*"):
                 path.unlink(missing_ok=True)
