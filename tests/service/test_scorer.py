@@ -102,6 +102,10 @@ def test_expectations_are_quoted_only_for_ordinary_wording(tiny_scorer: Scorer) 
     # Wording the models have never seen, with no HS code: no "usually about" either.
     unseen = tiny_scorer.score_declaration(declaration("Qzxv wrmpt blorf", 9.0))
     assert all("usually about" not in r["message"] for r in unseen["items"][0]["reasons"])
+    # Half the words known (the models read "gebraucht", used, but never "Mikrowelle"): the
+    # expectation is not that of microwaves, so it is not quoted.
+    half = tiny_scorer.score_declaration(declaration("Mikrowelle gebraucht", 11.8, value=300))
+    assert all("usually about" not in r["message"] for r in half["items"][0]["reasons"])
 
 
 def test_frame_and_declaration_paths_agree(tiny_scorer: Scorer) -> None:
