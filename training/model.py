@@ -15,10 +15,10 @@ import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator
 from sklearn.linear_model import LogisticRegression
-from sklearn.preprocessing import StandardScaler
 from sklearn.utils import Tags
 
 from training.features import (
+    FlooredScaler,
     FormFeatures,
     ItemColumns,
     TextSignals,
@@ -77,10 +77,6 @@ def threshold_at_fpr(scores: np.ndarray, benign: np.ndarray, fpr: float) -> floa
     return float(np.nextafter(cut, np.inf))
 
 
-# The least spread a one-hot column is standardised by (that of one set in ~10 rows).
-RARE_INDICATOR_SPREAD: Final = 0.3
-
-
 class RiskModel(BaseEstimator):  # type: ignore[misc]
     """Text signals + form features + calibrated linear risk and class models."""
 
@@ -126,15 +122,11 @@ class RiskModel(BaseEstimator):  # type: ignore[misc]
             )
             keep.sort()
             raw, label, label_class = raw[keep], label[keep], label_class[keep]
-        self.scaler_ = StandardScaler().fit(raw)
-        # A one-hot column that is rarely set has a small spread, so standardising it lets
-        # the penalty allow a huge raw effect: every parcel of a lane the training data
-        # rarely saw would be judged by that lane alone. Its spread is floored instead.
-        indicator = self.form_.indicator_mask()
-        self.scaler_.scale_ = np.where(
-            indicator, np.maximum(self.scaler_.scale_, RARE_INDICATOR_SPREAD), self.scaler_.scale_
+        # One-hot columns have their spread floored (`FlooredScaler`), named as such.
+        self.scaler_ = FlooredScaler(floored_prefixes=FormFeatures.ONE_HOT_PREFIXES)
+        features = self.scaler_.fit_transform(
+            pd.DataFrame(raw, columns=self.form_.get_feature_names_out(), copy=False)
         )
-        features = self.scaler_.transform(raw)
         self.risk_ = LogisticRegression(C=self.c, max_iter=1000).fit(features, label)
         # Rows of gear confirmed without a class train the risk score only.
         known = np.isin(label_class, LABEL_CLASSES)

@@ -160,7 +160,7 @@ def test_scoring_arithmetic_is_sklearns(tiny_training: TrainingResult, rows: int
     columns = columns_of(items)
     scores = model.score(columns)
     raw = model.form_.transform(columns, model.text_.transform(columns))
-    standardised = model.scaler_.transform(raw)
+    standardised = model.scaler_.transform(pd.DataFrame(raw, columns=model.feature_names))
     slope, intercept = model.calibration_
     logit = model.risk_.decision_function(standardised)
     np.testing.assert_allclose(

@@ -9,6 +9,8 @@ Two layers, both scikit-learn estimators with named outputs:
 - `FormFeatures` sets the rest of the form against those expectations: the residual of the
   declared weight and value, whether the HS code fits, category, mail class, lane and the
   parcel around the item.
+- `FlooredScaler` standardises the features as `StandardScaler` does, with the spread of
+  one-hot columns floored (`RARE_INDICATOR_SPREAD`).
 
 Inputs are *item columns*: any mapping from contract field to an array-like, i.e. a
 normalised frame or the plain lists of one JSON declaration (so one declaration does not pay
@@ -24,6 +26,7 @@ One job a module:
 - `linear`: the fitted linear text models' outputs from one sparse product.
 - `text_signals`: `TextSignals`, and the words of a description typical of gear (reasons).
 - `form`: `FormFeatures`, the named features the model's linear layer reads.
+- `scale`: `FlooredScaler`.
 
 Callers import from `training.features`; the modules are its parts.
 """
@@ -44,6 +47,7 @@ from training.features.measures import (
     usd_values,
     vague_flags,
 )
+from training.features.scale import RARE_INDICATOR_SPREAD, FlooredScaler
 from training.features.text_signals import OTHER_CHAPTER, TextSignals
 from training.features.vectorizer import DescriptionVectorizer
 
@@ -54,8 +58,10 @@ from training.row_cache import trim_cache
 __all__ = [
     "ORDINARY_UNEXPLAINED_KG",
     "OTHER_CHAPTER",
+    "RARE_INDICATOR_SPREAD",
     "SMALL_INPUT",
     "DescriptionVectorizer",
+    "FlooredScaler",
     "FormFeatures",
     "ItemColumns",
     "TextSignals",
