@@ -34,7 +34,13 @@ from sklearn.utils.estimator_checks import (
     check_valid_tag_types,
 )
 
-from training.features import DescriptionVectorizer, FlooredScaler, FormFeatures, TextSignals
+from training.features import (
+    DescriptionVectorizer,
+    FlooredScaler,
+    FormFeatures,
+    TextSignals,
+    feature_pipeline,
+)
 from training.model import UNKNOWN_GEAR, RiskModel, columns_of
 
 # Estimators of item columns or descriptions: sklearn's data checks do not apply to them.
@@ -58,7 +64,7 @@ def _name(value: object) -> str:
 
 
 @pytest.mark.parametrize("check", API_CHECKS, ids=_name)
-@pytest.mark.parametrize("estimator", ESTIMATORS, ids=_name)
+@pytest.mark.parametrize("estimator", [*ESTIMATORS, feature_pipeline()], ids=_name)
 def test_sklearn_api_checks_pass(estimator: BaseEstimator, check: Callable[..., None]) -> None:
     check(type(estimator).__name__, clone(estimator))
 
