@@ -1,7 +1,8 @@
 """The risk model: fitting, calibration, thresholds, and per-feature contributions.
 
-`RiskModel` stacks two layers (see `training.features`): text signals fitted out-of-fold,
-then linear models over the named form features. The final layer is linear on purpose:
+`RiskModel` holds the feature pipeline (`training.features.feature_pipeline`: text signals
+fitted out-of-fold, the named form features, scaling), then linear models over the
+standardised features. The final layer is linear on purpose:
 every score splits exactly into per-feature contributions, which is where reasons come from
 (reasons never come from a second rule list that could disagree with the score).
 """
@@ -9,20 +10,22 @@ every score splits exactly into per-feature contributions, which is where reason
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, cast
 
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator
 from sklearn.linear_model import LogisticRegression
-from sklearn.preprocessing import StandardScaler
+from sklearn.pipeline import Pipeline
 from sklearn.utils import Tags
 
 from training.features import (
+    FlooredScaler,
     FormFeatures,
     ItemColumns,
     TextSignals,
     column,
+    feature_pipeline,
     item_columns_tags,
     parcel_codes,
 )
@@ -77,12 +80,12 @@ def threshold_at_fpr(scores: np.ndarray, benign: np.ndarray, fpr: float) -> floa
     return float(np.nextafter(cut, np.inf))
 
 
-# The least spread a one-hot column is standardised by (that of one set in ~10 rows).
-RARE_INDICATOR_SPREAD: Final = 0.3
-
-
 class RiskModel(BaseEstimator):  # type: ignore[misc]
-    """Text signals + form features + calibrated linear risk and class models."""
+    """The feature pipeline + calibrated linear risk and class models.
+
+    Learned: `features_` (the fitted `feature_pipeline`; its steps also as `text_`, `form_`
+    and `scaler_`), `risk_`, `class_`, `calibration_`, `thresholds_`.
+    """
 
     def __init__(self, c: float = 0.5, random_state: int = 0, max_form_rows: int = 80_000) -> None:
         self.c = c
@@ -114,27 +117,20 @@ class RiskModel(BaseEstimator):  # type: ignore[misc]
         if label is None:
             label = (label_class != "benign").astype(int)
         label = np.asarray(label, dtype=int)
-        self.text_ = TextSignals(random_state=self.random_state)
-        signals = self.text_.fit_transform(items, label_class)
-        self.form_ = FormFeatures().fit(items, signal_names=self.text_.get_feature_names_out())
-        raw = self.form_.transform(items, signals)
-        # ~150 dense features need far fewer rows than the text models: a fixed sample keeps
-        # the form model's fit time flat as training sets grow.
+        self.features_: Pipeline = feature_pipeline(self.random_state)
+        # The text and form steps learn from every row (the text step's signals out of fold),
+        # the scaler and the linear models below from a fixed sample of at most
+        # max_form_rows: ~150 dense features need far fewer rows than the text models, and
+        # the sample keeps their fit time flat as training sets grow. Without a sample this
+        # is `self.features_.fit_transform(items, label_class)`.
+        raw = self.features_[:-1].fit_transform(items, label_class)
         if len(raw) > self.max_form_rows:
             keep = np.random.default_rng(self.random_state).choice(
                 len(raw), self.max_form_rows, replace=False
             )
             keep.sort()
-            raw, label, label_class = raw[keep], label[keep], label_class[keep]
-        self.scaler_ = StandardScaler().fit(raw)
-        # A one-hot column that is rarely set has a small spread, so standardising it lets
-        # the penalty allow a huge raw effect: every parcel of a lane the training data
-        # rarely saw would be judged by that lane alone. Its spread is floored instead.
-        indicator = self.form_.indicator_mask()
-        self.scaler_.scale_ = np.where(
-            indicator, np.maximum(self.scaler_.scale_, RARE_INDICATOR_SPREAD), self.scaler_.scale_
-        )
-        features = self.scaler_.transform(raw)
+            raw, label, label_class = raw.iloc[keep], label[keep], label_class[keep]
+        features = self.scaler_.fit_transform(raw)
         self.risk_ = LogisticRegression(C=self.c, max_iter=1000).fit(features, label)
         # Rows of gear confirmed without a class train the risk score only.
         known = np.isin(label_class, LABEL_CLASSES)
@@ -146,9 +142,22 @@ class RiskModel(BaseEstimator):  # type: ignore[misc]
         self.thresholds_ = Thresholds(review=0.5, inspect=0.9)
         return self
 
+    # The fitted steps of the feature pipeline by the names its readers know them by.
+    @property
+    def text_(self) -> TextSignals:
+        return cast(TextSignals, self.features_.named_steps["text"])
+
+    @property
+    def form_(self) -> FormFeatures:
+        return cast(FormFeatures, self.features_.named_steps["form"])
+
+    @property
+    def scaler_(self) -> FlooredScaler:
+        return cast(FlooredScaler, self.features_.named_steps["scale"])
+
     @property
     def feature_names(self) -> list[str]:
-        return list(self.form_.get_feature_names_out())
+        return list(self.features_.get_feature_names_out())
 
     def raw_logit(self, features: np.ndarray) -> np.ndarray:
         return np.asarray(features @ self.risk_.coef_[0] + self.risk_.intercept_[0])
@@ -161,13 +170,18 @@ class RiskModel(BaseEstimator):  # type: ignore[misc]
         self.calibration_ = (float(platt.coef_[0, 0]), float(platt.intercept_[0]))
 
     def score(self, items: ItemColumns) -> ItemScores:
-        signals = self.text_.transform(items)
-        # Plain numpy rather than scaler.transform/predict_proba: their input validation
-        # costs more than the arithmetic for a single declaration. In place: the matrix is
-        # the largest array of a batch (129 floats an item), and a copy per step doubled it.
-        features = self.form_.transform(items, signals)
-        features -= self.scaler_.mean_
-        features /= self.scaler_.scale_
+        """Scores of item columns: `self.features_.transform(items)` and the linear models,
+        in plain numpy rather than through the pipeline, the scaler's transform and
+        `predict_proba`: their input validation and the DataFrame between the form and the
+        scaling steps cost more than the arithmetic for a single declaration (tests pin the
+        two paths equal)."""
+        (_, text), (_, form), (_, scaler) = self.features_.steps
+        signals = text.signals(items)
+        # In place: the matrix is the largest array of a batch (129 floats an item), and a
+        # copy per step doubled it.
+        features = form.features(items, signals)
+        features -= scaler.mean_
+        features /= scaler.scale_
         slope, intercept = self.calibration_
         risk = 1.0 / (1.0 + np.exp(-(slope * self.raw_logit(features) + intercept)))
         return ItemScores(

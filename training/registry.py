@@ -67,11 +67,12 @@ _SIGNATURE: Final = "sums_hmac"
 # Libraries whose version must match between training and loading: a pickle of an
 # estimator is only guaranteed to load in the version that wrote it.
 PINNED_LIBRARIES: Final = {"scikit-learn": sklearn.__version__, "numpy": np.__version__}
-# The layout of the model's features and signals: a model written with another layout
-# cannot be scored by this code. 2: expectation confidence and HS-heading expectations,
-# function words dropped from the text, the physical interaction features. 3: the parties'
-# history (sender, recipient, watch list).
-MODEL_FORMAT: Final = 3
+# The layout of the model's features and signals, and of its pickled structure: a model
+# written with another layout cannot be scored by this code. 2: expectation confidence and
+# HS-heading expectations, function words dropped from the text, the physical interaction
+# features. 3: the parties' history (sender, recipient, watch list). 4: the feature stack
+# is one scikit-learn Pipeline (`RiskModel.features_`; the same numbers).
+MODEL_FORMAT: Final = 4
 
 
 class RegistryError(Exception):
@@ -293,7 +294,7 @@ class Registry:
         card: dict[str, Any] = json.loads(card_bytes.decode("utf-8"))
         if card.get("model_format", 1) != MODEL_FORMAT:
             raise ArtifactIntegrityError(
-                f"model {version} has the feature layout of an older parcel-screen "
+                f"model {version} has the layout of an older parcel-screen "
                 f"(format {card.get('model_format', 1)}, this one reads {MODEL_FORMAT}): "
                 "retrain it (`parcel-screen train`)"
             )

@@ -109,11 +109,17 @@ def test_transformers_follow_the_sklearn_contract(synthetic_sample: pd.DataFrame
     signals = TextSignals(n_folds=2)
     assert not hasattr(signals, "parts_")  # __init__ only stores parameters
     out = signals.fit_transform(items, sample["label_class"].to_numpy())
-    assert out.shape == (len(sample), len(signals.get_feature_names_out()))
-    assert signals.transform(items).shape == out.shape
+    # The items go on with their signals, which the form step reads together.
+    assert out.items is items
+    assert out.signals.shape == (len(sample), len(signals.get_feature_names_out()))
+    assert list(out.names) == list(signals.get_feature_names_out())
+    full = signals.transform(items)
+    assert full.items is items and full.signals.shape == out.signals.shape
+    np.testing.assert_array_equal(full.signals, signals.signals(items))
 
-    form = FormFeatures().fit(items, signal_names=signals.get_feature_names_out())
-    dense = form.transform(items, out)
+    form = FormFeatures().fit(out)
+    assert form.signal_names_ == list(out.names)
+    dense = form.transform(out)
     assert dense.shape == (len(sample), len(form.get_feature_names_out()))
     assert np.isfinite(dense).all()
     assert {form.group_of(n) for n in form.get_feature_names_out()} >= {
@@ -141,8 +147,8 @@ def test_rare_hs_chapters_are_read_as_one_other_chapter(tiny_training: TrainingR
     assert len(text.chapters_) <= 41
     rare = next(f"{c:02d}" for c in range(1, 98) if f"{c:02d}" not in text.chapters_)
     items = one_item("cotton T-shirt", 0.2, 12, "USD", hs_code=f"{rare}0100")
-    signals = text.transform(items)
-    features = form.transform(items, signals)
+    signals = text.signals(items)
+    features = form.features(items, signals)
     names = list(form.get_feature_names_out())
     other = list(text.get_feature_names_out()).index(f"chapter_logp_{OTHER_CHAPTER}")
     expected = min(max(signals[0, other], np.log(1e-3)), 0.0)
@@ -152,15 +158,15 @@ def test_rare_hs_chapters_are_read_as_one_other_chapter(tiny_training: TrainingR
 
 @pytest.mark.parametrize("rows", [1, 7, 2_000])
 def test_scoring_arithmetic_is_sklearns(tiny_training: TrainingResult, rows: int) -> None:
-    """`RiskModel.score` skips the scaler's and `predict_proba`'s input checks for speed
-    (one declaration at a time); it must give what scikit-learn's own path gives, for one
-    item, a few and many."""
+    """`RiskModel.score` goes round the feature pipeline's `transform` (the DataFrame between
+    its steps, the scaler's input checks) and `predict_proba` for speed (one declaration at a
+    time); it must give what scikit-learn's own path gives, for one item, a few and many."""
     model = tiny_training.model
     items = tiny_training.holdout.head(rows)
     columns = columns_of(items)
     scores = model.score(columns)
-    raw = model.form_.transform(columns, model.text_.transform(columns))
-    standardised = model.scaler_.transform(raw)
+    standardised = model.features_.transform(columns)
+    np.testing.assert_array_equal(scores.features, standardised)
     slope, intercept = model.calibration_
     logit = model.risk_.decision_function(standardised)
     np.testing.assert_allclose(
@@ -178,11 +184,11 @@ def test_a_refit_forgets_what_the_old_models_cached(synthetic_sample: pd.DataFra
     first, second = synthetic_sample.iloc[:1200], synthetic_sample.iloc[1200:2400]
     reused = TextSignals(n_folds=2)
     reused.fit(columns_of(first), first["label_class"].to_numpy())
-    reused.transform(columns_of(second))  # fills the caches with the first models' signals
+    reused.signals(columns_of(second))  # fills the caches with the first models' signals
     reused.fit(columns_of(second), second["label_class"].to_numpy())
     fresh = TextSignals(n_folds=2).fit(columns_of(second), second["label_class"].to_numpy())
     np.testing.assert_array_equal(
-        reused.transform(columns_of(second)), fresh.transform(columns_of(second))
+        reused.signals(columns_of(second)), fresh.signals(columns_of(second))
     )
 
 
@@ -234,7 +240,7 @@ def _odd_rows(base: dict[str, list[object]], count: int) -> dict[str, list[objec
 def test_form_features_of_few_rows_are_the_column_wise_ones(
     tiny_training: TrainingResult, rows: int
 ) -> None:
-    """`FormFeatures.transform` works out a small input row by row in plain Python; it must
+    """`FormFeatures.features` works out a small input row by row in plain Python; it must
     give the column-wise transform's matrix, value for value, on holdout rows (as a frame's
     arrays and as a JSON declaration's lists) and on odd forms, below and above the cut-off."""
     model = tiny_training.model
@@ -242,9 +248,9 @@ def test_form_features_of_few_rows_are_the_column_wise_ones(
     frame_columns = columns_of(holdout)
     list_columns = {name: values.tolist() for name, values in frame_columns.items()}
     for items in (frame_columns, list_columns, _odd_rows(list_columns, rows)):
-        signals = model.text_.transform(items)
+        signals = model.text_.signals(items)
         plain = model.form_.transform_columns(items, signals)
         fast = form_rows(model.form_, items, signals)
         assert fast.shape == plain.shape
         assert np.array_equal(fast, plain), np.argwhere(fast != plain)[:5].tolist()
-        assert np.array_equal(model.form_.transform(items, signals), plain)
+        assert np.array_equal(model.form_.features(items, signals), plain)

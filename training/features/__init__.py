@@ -1,6 +1,7 @@
 """Features of a declaration item, the way an officer reads the form.
 
-Two layers, both scikit-learn estimators with named outputs:
+Three steps of one scikit-learn `Pipeline` (`feature_pipeline`), each `fit(X, y)` and
+`transform(X)` with named outputs:
 
 - `TextSignals` reads the description alone: how much it sounds like each kind of gear,
   what such goods normally weigh per unit and cost per kg (learned on benign items only),
@@ -8,7 +9,10 @@ Two layers, both scikit-learn estimators with named outputs:
   description and cached, because real traffic repeats "clothes" and "одежда" endlessly.
 - `FormFeatures` sets the rest of the form against those expectations: the residual of the
   declared weight and value, whether the HS code fits, category, mail class, lane and the
-  parcel around the item.
+  parcel around the item. It reads the items with their signals (`ItemSignals`, the text
+  step's output) and hands its matrix on as a DataFrame, so the next step knows its columns.
+- `FlooredScaler` standardises the features as `StandardScaler` does, with the spread of
+  one-hot columns floored (`RARE_INDICATOR_SPREAD`).
 
 Inputs are *item columns*: any mapping from contract field to an array-like, i.e. a
 normalised frame or the plain lists of one JSON declaration (so one declaration does not pay
@@ -24,6 +28,8 @@ One job a module:
 - `linear`: the fitted linear text models' outputs from one sparse product.
 - `text_signals`: `TextSignals`, and the words of a description typical of gear (reasons).
 - `form`: `FormFeatures`, the named features the model's linear layer reads.
+- `scale`: `FlooredScaler`.
+- `pipeline`: `feature_pipeline`, the three in order.
 
 Callers import from `training.features`; the modules are its parts.
 """
@@ -44,7 +50,9 @@ from training.features.measures import (
     usd_values,
     vague_flags,
 )
-from training.features.text_signals import OTHER_CHAPTER, TextSignals
+from training.features.pipeline import feature_pipeline
+from training.features.scale import RARE_INDICATOR_SPREAD, FlooredScaler
+from training.features.text_signals import OTHER_CHAPTER, ItemSignals, TextSignals
 from training.features.vectorizer import DescriptionVectorizer
 
 # Models pickled before this package was split name the vocabulary's class here.
@@ -54,13 +62,17 @@ from training.row_cache import trim_cache
 __all__ = [
     "ORDINARY_UNEXPLAINED_KG",
     "OTHER_CHAPTER",
+    "RARE_INDICATOR_SPREAD",
     "SMALL_INPUT",
     "DescriptionVectorizer",
+    "FlooredScaler",
     "FormFeatures",
     "ItemColumns",
+    "ItemSignals",
     "TextSignals",
     "column",
     "factorize",
+    "feature_pipeline",
     "hs_chapters",
     "item_columns_tags",
     "parcel_codes",

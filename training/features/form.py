@@ -6,7 +6,6 @@ model's linear layer over them is where reasons come from.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any, Final
 
 import numpy as np
@@ -31,7 +30,7 @@ from training.features.measures import (
     usd_values,
     vague_flags,
 )
-from training.features.text_signals import OTHER_CHAPTER
+from training.features.text_signals import OTHER_CHAPTER, ItemSignals
 from training.history import HISTORY_FEATURES
 from training.schema import CATEGORIES, MAIL_CLASSES, RISK_CLASSES
 
@@ -85,10 +84,12 @@ def _parcel_context(items: ItemColumns, net: np.ndarray) -> tuple[np.ndarray, ..
     return n_items, unexplained, share
 
 
-class FormFeatures(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):  # type: ignore[misc,call-arg]
+class FormFeatures(TransformerMixin, BaseEstimator):  # type: ignore[misc]
     """Dense, named features of each item: the form set against what the text leads to expect.
 
-    `top_lanes`/`top_countries` bound the one-hot vocabularies learned in `fit`.
+    Reads the items with their text signals (`ItemSignals`, the text step's output).
+    `top_lanes`/`top_countries` bound the one-hot vocabularies learned in `fit`. Its output
+    can be set to pandas (`set_output`), so a step after it knows the features by name.
     """
 
     def __init__(
@@ -122,16 +123,10 @@ class FormFeatures(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
         tags.target_tags.required = False
         return tags
 
-    def fit(
-        self,
-        items: ItemColumns,
-        y: Any = None,
-        *,
-        signal_names: Sequence[str] | np.ndarray,
-    ) -> FormFeatures:
-        """Learn the one-hot vocabularies; `signal_names` names the columns of the text
-        signals `transform` will be given (`TextSignals.get_feature_names_out()`). `y` is
-        not used."""
+    def fit(self, X: ItemSignals, y: Any = None) -> FormFeatures:  # noqa: N803 (sklearn's name)
+        """Learn the one-hot vocabularies of the items, and the names of the text signals
+        `transform` will be given with them. `y` is not used."""
+        items = X.items
         origin = column(items, "origin_country")
         destination = column(items, "destination_country")
         lanes = pd.Series([f"{o}-{d}" for o, d in zip(origin, destination, strict=True)])
@@ -140,7 +135,7 @@ class FormFeatures(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
         self.destinations_ = list(pd.Series(destination).value_counts().index[: self.top_countries])
         chapters = pd.Series(hs_chapters(items)).dropna()
         self.chapters_ = list(chapters.value_counts().index[: self.top_chapters])
-        self.signal_names_ = list(signal_names)
+        self.signal_names_ = list(X.names)
         self.feature_names_ = self._names()
         return self
 
@@ -238,7 +233,11 @@ class FormFeatures(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
         state.pop("_lookups_cache", None)
         return state
 
-    def transform(self, items: ItemColumns, signals: np.ndarray) -> np.ndarray:
+    def transform(self, X: ItemSignals) -> np.ndarray:  # noqa: N803 (sklearn's name)
+        """The feature matrix of the items with their text signals (`features`)."""
+        return self.features(X.items, X.signals)
+
+    def features(self, items: ItemColumns, signals: np.ndarray) -> np.ndarray:
         """The feature matrix: row by row in plain Python for a few rows (one declaration
         over HTTP, `FEW_ROWS`), else column by column (`transform_columns`); the two are
         pinned equal."""

@@ -1,4 +1,4 @@
-"""`FormFeatures.transform` for a few rows (`FEW_ROWS`), row by row in plain Python.
+"""`FormFeatures.features` for a few rows (`FEW_ROWS`), row by row in plain Python.
 
 The column-wise transform makes ~100 numpy calls whatever the number of rows; for one
 declaration each costs more than its arithmetic (~0.2 ms in all, most of a scored request's
@@ -68,7 +68,7 @@ def _ufunc(function: Any, values: Sequence[float]) -> list[float]:
 
 
 def form_rows(form: FormFeatures, items: ItemColumns, signals: np.ndarray) -> np.ndarray:
-    """`form.transform(items, signals)`, worked out row by row (for few rows)."""
+    """`form.features(items, signals)`, worked out row by row (for few rows)."""
     lookups = form._lookups()
     col = lookups["column"]
     sig = lookups["signal"]

@@ -4,7 +4,8 @@ and which HS chapter they normally fall under; and, for reasons, which of its wo
 typical of a gear class.
 
 Computed once per *distinct* description and cached, because real traffic repeats "clothes"
-and "одежда" endlessly.
+and "одежда" endlessly. As a pipeline step it hands on the item columns with their signals
+(`ItemSignals`): the form step reads both.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import re
 import weakref
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any, Final, cast
 
 import numpy as np
@@ -76,13 +78,26 @@ _SIGNAL_COLUMNS: Final = {
 }
 
 
+@dataclass(frozen=True)
+class ItemSignals:
+    """Item columns and the text signals of their rows: what the text step of the feature
+    pipeline hands to the form step (`names`: the signals' columns, as
+    `TextSignals.get_feature_names_out()`)."""
+
+    items: ItemColumns
+    signals: np.ndarray
+    names: np.ndarray
+
+
 class TextSignals(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):  # type: ignore[misc,call-arg]
     """What the description alone says: gear-likeness, expected weight, value and HS chapter.
 
     Fitted on distinct descriptions weighted by how often they occur, so training cost
     follows the vocabulary, not the row count. `fit_transform` returns out-of-fold signals
     (a description never sees a model that trained on it) so the form model downstream
-    learns how far to trust text on text it has not memorised.
+    learns how far to trust text on text it has not memorised; `transform` those of the
+    models fitted on every row (sklearn's `TargetEncoder` cross-fits the same way). Both
+    return the items with their signals (`ItemSignals`); `signals` the signals alone.
     """
 
     def __init__(
@@ -292,7 +307,8 @@ class TextSignals(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None): 
         self.fit_transform(items, y)
         return self
 
-    def fit_transform(self, items: ItemColumns, y: np.ndarray) -> np.ndarray:
+    def fit_transform(self, items: ItemColumns, y: np.ndarray) -> ItemSignals:
+        """Fit, and the items with their out-of-fold signals."""
         # What transform cached belongs to the models being replaced.
         for stale in _CACHES:
             self.__dict__.pop(stale, None)
@@ -326,9 +342,15 @@ class TextSignals(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None): 
         self.parts_ = self._fit_parts(
             matrix, codes, label_class, targets, np.arange(len(descriptions))
         )
-        return self._with_hs_expectations(items, out)
+        signals = self._with_hs_expectations(items, out)
+        return ItemSignals(items, signals, self.get_feature_names_out())
 
-    def transform(self, items: ItemColumns) -> np.ndarray:
+    def transform(self, items: ItemColumns) -> ItemSignals:
+        """The items with their signals from the models fitted on every row."""
+        return ItemSignals(items, self.signals(items), self.get_feature_names_out())
+
+    def signals(self, items: ItemColumns) -> np.ndarray:
+        """The signals of each row (`transform` without the items around them)."""
         descriptions = column(items, "description")
         codes, uniques = _distinct(descriptions)
         return self._with_hs_expectations(items, self.signals_for(uniques)[codes])

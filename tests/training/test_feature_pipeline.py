@@ -1,0 +1,65 @@
+"""The feature stack is one scikit-learn Pipeline: text signals, form features, floored
+scaling."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from sklearn.base import clone
+from sklearn.pipeline import Pipeline
+
+from training.features import FlooredScaler, FormFeatures, TextSignals, feature_pipeline
+from training.model import RiskModel, columns_of
+from training.train import TrainingResult
+
+
+def test_the_model_holds_its_features_as_an_sklearn_pipeline(
+    tiny_training: TrainingResult,
+) -> None:
+    model = tiny_training.model
+    pipeline = model.features_
+    assert isinstance(pipeline, Pipeline)
+    assert [name for name, _ in pipeline.steps] == ["text", "form", "scale"]
+    assert isinstance(model.text_, TextSignals) and model.text_ is pipeline["text"]
+    assert isinstance(model.form_, FormFeatures) and model.form_ is pipeline["form"]
+    assert isinstance(model.scaler_, FlooredScaler) and model.scaler_ is pipeline["scale"]
+
+    # Names chain through the steps: the signals, then the named form features, kept by
+    # the scaler.
+    signal_names = list(model.text_.get_feature_names_out())
+    assert list(pipeline[:1].get_feature_names_out()) == signal_names
+    assert model.form_.signal_names_ == signal_names
+    form_names = list(model.form_.get_feature_names_out())
+    assert list(pipeline[:-1].get_feature_names_out()) == form_names
+    assert list(pipeline.get_feature_names_out()) == form_names == model.feature_names
+    # One-hot columns, and only they, have their spread floored.
+    np.testing.assert_array_equal(model.scaler_.floored_, model.form_.indicator_mask())
+
+    # A clone is the same pipeline unfitted.
+    unfitted = clone(pipeline)
+    assert unfitted.get_params(deep=False).keys() == pipeline.get_params(deep=False).keys()
+    assert repr(unfitted) == repr(feature_pipeline(model.random_state))
+    for (_, fresh), (_, fitted) in zip(unfitted.steps, pipeline.steps, strict=True):
+        assert fresh is not fitted and fresh.get_params() == fitted.get_params()
+    assert not hasattr(unfitted["text"], "parts_")
+    assert not hasattr(unfitted["scale"], "scale_")
+
+
+def test_fitting_the_pipeline_alone_gives_the_models_features(
+    synthetic_sample: pd.DataFrame,
+) -> None:
+    """Below max_form_rows (no sample taken), `RiskModel.fit` fits the feature pipeline as
+    `Pipeline.fit_transform` does: a clone fitted on its own gives the same numbers."""
+    sample = synthetic_sample.iloc[:2000].reset_index(drop=True)
+    items = columns_of(sample)
+    classes = sample["label_class"].to_numpy()
+    model = RiskModel(random_state=3).fit(items, classes, label=sample["label"].to_numpy())
+    pipeline = clone(model.features_)
+    out_of_fold = pipeline.fit_transform(items, classes)
+
+    np.testing.assert_array_equal(pipeline["scale"].mean_, model.scaler_.mean_)
+    np.testing.assert_array_equal(pipeline["scale"].scale_, model.scaler_.scale_)
+    assert out_of_fold.shape == (len(sample), len(model.feature_names))
+    # transform scores with the text models fitted on every row, as the model does.
+    np.testing.assert_array_equal(pipeline.transform(items), model.score(items).features)
+    assert not np.array_equal(out_of_fold, pipeline.transform(items))
