@@ -27,7 +27,13 @@ from sklearn.utils import Tags
 from training.common_words import is_common
 from training.features.columns import ItemColumns, column, factorize, item_columns_tags
 from training.features.linear import linear_outputs, log_probabilities
-from training.features.measures import LOG_FLOOR, hs_chapters, unit_weights, usd_values
+from training.features.measures import (
+    LOG_FLOOR,
+    hs_chapters,
+    unit_weights,
+    usd_values,
+    vague_flags,
+)
 from training.features.vectorizer import DescriptionVectorizer
 from training.gear_words import description_names_gear
 from training.row_cache import RowCache, trim_cache
@@ -44,6 +50,9 @@ OTHER_CHAPTER: Final = "other"
 _WORD: Final = re.compile(r"\w+")
 # The attributes transform fills from traffic: cleared by a refit, never pickled.
 _CACHES: Final = ("cache_", "word_leaning_")
+# The gear log-odds a vague description's text is given: no class leans (the form layer
+# floors text evidence at -4 log-odds, so this reads as "the words say nothing of gear").
+_NO_TEXT_EVIDENCE: Final = -10.0
 # Entries of the per-process caches of text signals (per description: ~0.55 kB each with
 # its key) and of gear leaning (per word, for reasons): bounded, so memory stays flat.
 _SIGNAL_CACHE_ENTRIES: Final = 100_000
@@ -226,6 +235,12 @@ class TextSignals(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None): 
                 for c in RISK_CLASSES
             ]
         )
+        # A description that is only a vague word ("киім", "giysi", "одежда") does not say
+        # what the goods are, so its words are no evidence of gear either way: disguises
+        # borrow them at the rates honest senders use them, and a writer's liking for one
+        # language's word would otherwise become evidence. What such a line weighs and is
+        # worth for a vague word still speaks (the form's `vague` feature and residuals).
+        text[vague_flags(np.asarray(texts, dtype=object)) == 1.0] = _NO_TEXT_EVIDENCE
         weight, value = decisions[1], decisions[2]
         chapter_lp = np.full((matrix.shape[0], len(self.chapters_)), np.log(LOG_FLOOR))
         if chapter_model is not None:
