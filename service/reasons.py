@@ -157,6 +157,18 @@ def _vague_in_latin(descriptions: np.ndarray) -> np.ndarray:
     )
 
 
+def _once_each(reasons: tuple[Reason | None, ...]) -> list[Reason]:
+    """An item's reasons, strongest first, one per code: two kinds of evidence can say the
+    same thing ("'киім' is too vague..." from its weight and from its wording)."""
+    seen: set[str] = set()
+    out: list[Reason] = []
+    for reason in reasons:
+        if reason is not None and reason[0] not in seen:
+            seen.add(reason[0])
+            out.append(reason)
+    return out
+
+
 def _kg(value: float) -> str:
     return f"{value:.2g}" if value < 10 else f"{value:.0f}"
 
@@ -231,14 +243,14 @@ class ReasonWriter:
         if as_cells:
             out = np.full(n, "", dtype=object)
             out[rows] = [
-                REASON_SEPARATOR.join([f"{code}: {message}" for code, message in filter(None, row)])
+                REASON_SEPARATOR.join([f"{code}: {message}" for code, message in _once_each(row)])
                 for row in zip(*columns, strict=True)
             ]
             return out
         out = _new_lists(np.zeros(n))
         out[rows] = _object_array(
             [
-                [{"code": code, "message": message} for code, message in filter(None, row)]
+                [{"code": code, "message": message} for code, message in _once_each(row)]
                 for row in zip(*columns, strict=True)
             ]
         )
@@ -310,8 +322,17 @@ class ReasonWriter:
                 )
             ]
         if group == "value":
+            vague = facts.vague[rows].tolist()
             return [
-                None
+                # As for weight: a vague word has no usual worth, but what it is declared at
+                # per kilo is a fact an officer weighs.
+                (
+                    "vague_description",
+                    f"'{d}' is too vague to say what the goods are, declared at"
+                    f" {_usd(usd_kg)} USD/kg",
+                )
+                if not ok and is_vague and math.isfinite(usd_kg)
+                else None
                 if not ok
                 or usual < _LEAST_QUOTED_USD_PER_KG
                 or (math.isfinite(usd_kg) and not _far_from(usd_kg, usual, _VALUE_RATIO_SAID))
@@ -323,11 +344,12 @@ class ReasonWriter:
                 )
                 if math.isfinite(usd_kg)
                 else _VALUE_MISSING
-                for usd_kg, usual, d, ok in zip(
+                for usd_kg, usual, d, ok, is_vague in zip(
                     facts.usd_per_kg[rows].tolist(),
                     facts.expected_value[rows].tolist(),
                     descriptions,
                     quotable,
+                    vague,
                     strict=True,
                 )
             ]

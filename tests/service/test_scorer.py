@@ -67,10 +67,16 @@ def test_reasons_name_the_term_and_the_weight(tiny_scorer: Scorer) -> None:
     assert "suspicious_term" in codes
     assert "Бронежилет" in codes["suspicious_term"]
 
-    disguised = tiny_scorer.score_declaration(declaration("cotton T-shirt", 8.0, value=700))
+    # Declared at a T-shirt's worth, the weight is what is wrong with it.
+    disguised = tiny_scorer.score_declaration(declaration("cotton T-shirt", 8.0, value=5000))
     messages = {r["code"]: r["message"] for r in disguised["items"][0]["reasons"]}
     assert "weight_mismatch" in messages
     assert "8 kg per unit is heavy for 'cotton T-shirt'" in messages["weight_mismatch"]
+    # Declared far under it too, the same kilos make the worth per kilo absurd: one of the
+    # two physical facts is said, whichever the model weighs more.
+    cheap = tiny_scorer.score_declaration(declaration("cotton T-shirt", 8.0, value=700))
+    codes = {r["code"] for r in cheap["items"][0]["reasons"]}
+    assert codes & {"weight_mismatch", "value_mismatch"}
 
 
 @pytest.mark.parametrize(
@@ -276,7 +282,9 @@ def test_a_winter_jacket_too_heavy_is_told_so_and_armour_only_by_its_name(
     assert any(m.startswith("9 kg per unit is heavy for 'куртка зимняя'") for m in jacket), jacket
 
 
-def test_a_heavy_parcel_under_a_vague_word_is_told_by_its_weight(tiny_scorer: Scorer) -> None:
+def test_a_heavy_parcel_under_a_vague_word_is_told_by_its_weight_or_worth(
+    tiny_scorer: Scorer,
+) -> None:
     """ "одежда" names no kind of goods to expect a weight of, but 9.5 kg in one unit of it
     is what an officer would weigh it by: said as a fact, with no "usually about"."""
     # Every item looked at, whatever this small model makes of it.
@@ -287,8 +295,16 @@ def test_a_heavy_parcel_under_a_vague_word_is_told_by_its_weight(tiny_scorer: Sc
     )
     scored = strict.score_declaration(declaration("одежда", 9.5, value=300))
     messages = [r["message"] for r in scored["items"][0]["reasons"]]
-    assert "'одежда' is too vague to say what the goods are, for 9.5 kg per unit" in messages
+    # Said by its weight or by its worth per kilo, whichever the model weighs more.
+    assert any(
+        m.startswith("'одежда' is too vague to say what the goods are, ")
+        and ("for 9.5 kg per unit" in m or "declared at 0.4 USD/kg" in m)
+        for m in messages
+    ), messages
     assert not any("usually" in m for m in messages)
+    # Its weight and its wording both say it is vague: said once.
+    codes = [r["code"] for r in scored["items"][0]["reasons"]]
+    assert codes.count("vague_description") == 1
 
 
 def test_a_box_of_several_goods_is_not_weighed_as_one_kind(tiny_scorer: Scorer) -> None:

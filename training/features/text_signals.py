@@ -50,9 +50,6 @@ OTHER_CHAPTER: Final = "other"
 _WORD: Final = re.compile(r"\w+")
 # The attributes transform fills from traffic: cleared by a refit, never pickled.
 _CACHES: Final = ("cache_", "word_leaning_")
-# The gear log-odds a vague description's text is given: no class leans (the form layer
-# floors text evidence at -4 log-odds, so this reads as "the words say nothing of gear").
-_NO_TEXT_EVIDENCE: Final = -10.0
 # Entries of the per-process caches of text signals (per description: ~0.55 kB each with
 # its key) and of gear leaning (per word, for reasons): bounded, so memory stays flat.
 _SIGNAL_CACHE_ENTRIES: Final = 100_000
@@ -240,7 +237,7 @@ class TextSignals(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None): 
         # borrow them at the rates honest senders use them, and a writer's liking for one
         # language's word would otherwise become evidence. What such a line weighs and is
         # worth for a vague word still speaks (the form's `vague` feature and residuals).
-        text[vague_flags(np.asarray(texts, dtype=object)) == 1.0] = _NO_TEXT_EVIDENCE
+        text[_vague_rows(texts)] = parts.get("neutral_text", np.nan)
         weight, value = decisions[1], decisions[2]
         chapter_lp = np.full((matrix.shape[0], len(self.chapters_)), np.log(LOG_FLOOR))
         if chapter_model is not None:
@@ -353,10 +350,18 @@ class TextSignals(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None): 
             lookup = np.full(len(uniques), -1)
             lookup[held_codes] = np.arange(len(held_codes))
             out[held] = signals[lookup[codes[held]]]
+        # A vague description's words lean neither way: its text signals are the average
+        # training line's, so its text contributes nothing and the form's `vague` feature
+        # (and the weight and worth) carry what a vague line is worth.
+        text = slice(0, len(RISK_CLASSES))
+        vague = _vague_rows(texts)[codes]
+        neutral = out[~vague, text].mean(axis=0) if (~vague).any() else np.zeros(len(RISK_CLASSES))
+        out[vague, text] = neutral
         self.honest_words_ = _honest_words(uniques, codes, label_class == "benign")
         self.parts_ = self._fit_parts(
             matrix, codes, label_class, targets, np.arange(len(descriptions))
         )
+        self.parts_["neutral_text"] = neutral
         signals = self._with_hs_expectations(items, out)
         return ItemSignals(items, signals, self.get_feature_names_out())
 
@@ -452,6 +457,11 @@ class TextSignals(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None): 
             best = max(words, key=lambda w: cast(np.ndarray, leaning[w])[j])
             out.append(best if cast(np.ndarray, leaning[best])[j] > _TERM_LEANING else None)
         return out
+
+
+def _vague_rows(texts: Sequence[str]) -> np.ndarray:
+    """Which descriptions are only a vague word ("киім", "giysi", "одежда")."""
+    return vague_flags(np.asarray(texts, dtype=object)) == 1.0
 
 
 def _honest_words(uniques: np.ndarray, codes: np.ndarray, benign: np.ndarray) -> frozenset[str]:
