@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import copy
 from types import SimpleNamespace
 
 import numpy as np
@@ -374,3 +375,18 @@ def test_a_word_the_models_never_read_is_never_typical_of_gear(tiny_scorer: Scor
     unseen = "Qzxvoptik"
     assert unseen.casefold() not in vocabulary
     assert text.top_terms([f"{unseen} {unseen}"], ["optics_sensors"]) == [None]
+
+
+def test_a_word_of_a_vague_description_is_never_typical_of_gear(tiny_scorer: Scorer) -> None:
+    """ "numune" (sample), "кече" of "кийим-кече" (clothes): a vague word says no more than a
+    vague description does, however the text models came to lean on it."""
+    text = copy.deepcopy(tiny_scorer.model.text_)
+    text.honest_words_ = frozenset()  # so only the vague-word rule can keep "gift" out
+
+    def leaning(words: list[str], gear: object, columns: list[str]) -> np.ndarray:
+        # "gift" leans hardest of all, "бронежилет" clearly.
+        return np.array([[5.0 if w == "gift" else 2.0] * len(columns) for w in words])
+
+    text._word_leaning = leaning  # type: ignore[method-assign]
+    text.__dict__.pop("word_leaning_", None)
+    assert text.top_terms(["бронежилет gift"], ["body_armor"]) == ["бронежилет"]

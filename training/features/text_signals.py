@@ -10,6 +10,7 @@ and "одежда" endlessly. As a pipeline step it hands on the item columns wi
 
 from __future__ import annotations
 
+import functools
 import re
 import weakref
 from collections.abc import Sequence
@@ -24,6 +25,7 @@ from sklearn.linear_model import Ridge, SGDClassifier
 from sklearn.model_selection import KFold
 from sklearn.utils import Tags
 
+from training import knowledge
 from training.common_words import is_common
 from training.features.columns import ItemColumns, column, factorize, item_columns_tags
 from training.features.linear import linear_outputs, log_probabilities
@@ -430,6 +432,9 @@ class TextSignals(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None): 
                 for w in _WORD.findall(d)
                 if not is_common(w)
                 and w.casefold() not in honest
+                # A word of a vague description ("numune", sample; "кече" of "кийим-кече",
+                # clothes) says no more than the description: never typical of gear.
+                and w.casefold() not in _vague_words()
                 # A word the models never read as a word leans only by its letters ("КИМОНО",
                 # "Acuvue" read as optics): no evidence an officer would accept.
                 and all(k in vocabulary for k in _WORD.findall(matching_text(w)))
@@ -457,6 +462,14 @@ class TextSignals(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None): 
             best = max(words, key=lambda w: cast(np.ndarray, leaning[w])[j])
             out.append(best if cast(np.ndarray, leaning[best])[j] > _TERM_LEANING else None)
         return out
+
+
+@functools.cache
+def _vague_words() -> frozenset[str]:
+    """Every word of the vague descriptions, casefolded."""
+    return frozenset(
+        w for entry in knowledge.vague_descriptions() for w in _WORD.findall(entry.casefold())
+    )
 
 
 def _vague_rows(texts: Sequence[str]) -> np.ndarray:
