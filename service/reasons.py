@@ -169,6 +169,11 @@ def _once_each(reasons: tuple[Reason | None, ...]) -> list[Reason]:
     return out
 
 
+def _too_vague(description: str, fact: str = "") -> Reason:
+    """A vague description said as such, with the physical fact that moved its score."""
+    return ("vague_description", f"'{description}' is too vague to say what the goods are{fact}")
+
+
 def _kg(value: float) -> str:
     return f"{value:.2g}" if value < 10 else f"{value:.0f}"
 
@@ -297,10 +302,7 @@ class ReasonWriter:
             return [
                 # A vague word has no usual weight to quote, but the weight it hides is
                 # what an officer weighs it by.
-                (
-                    "vague_description",
-                    f"'{d}' is too vague to say what the goods are, for {_kg(unit)} kg per unit",
-                )
+                _too_vague(d, f", for {_kg(unit)} kg per unit")
                 if not ok and is_vague and math.isfinite(unit)
                 else None
                 if not ok
@@ -326,11 +328,7 @@ class ReasonWriter:
             return [
                 # As for weight: a vague word has no usual worth, but what it is declared at
                 # per kilo is a fact an officer weighs.
-                (
-                    "vague_description",
-                    f"'{d}' is too vague to say what the goods are, declared at"
-                    f" {_usd(usd_kg)} USD/kg",
-                )
+                _too_vague(d, f", declared at {_usd(usd_kg)} USD/kg")
                 if not ok and is_vague and math.isfinite(usd_kg)
                 else None
                 if not ok
@@ -374,13 +372,7 @@ class ReasonWriter:
                 )
             ]
         if group == "vague_description":
-            return [
-                (
-                    "vague_description",
-                    f"'{d}' is too vague to say what the goods are",
-                )
-                for d in descriptions
-            ]
+            return [_too_vague(d) for d in descriptions]
         if group == "category":
             return [
                 (
