@@ -174,6 +174,11 @@ def _too_vague(description: str, fact: str = "") -> Reason:
     return ("vague_description", f"'{description}' is too vague to say what the goods are{fact}")
 
 
+def _items(n: int) -> str:
+    """Where an item stands in its parcel: alone, or among others."""
+    return "the only item" if n == 1 else f"one of {n} items"
+
+
 def _kg(value: float) -> str:
     return f"{value:.2g}" if value < 10 else f"{value:.0f}"
 
@@ -403,9 +408,9 @@ class ReasonWriter:
                 )
                 # Packaging and a net weight guessed low leave up to this much in ordinary parcels.
                 if math.isfinite(g) and g - d > ORDINARY_UNEXPLAINED_KG
-                else ("parcel_context", f"one of {n} item(s) in a parcel of {_kg(g)} kg")
+                else ("parcel_context", f"{_items(n)} of a {_kg(g)} kg parcel")
                 if math.isfinite(g)
-                else ("parcel_context", f"one of {n} item(s); no gross weight declared")
+                else ("parcel_context", f"{_items(n)}; no gross weight declared")
                 for n, g, d in zip(
                     facts.n_items[rows].astype(int).tolist(),
                     gross[rows].tolist(),
@@ -533,7 +538,13 @@ class _ItemFacts:
                 ordinary[row] = True
         # A vague word ("вещи б/у", "veshi b/u", "gift") names no kind of goods to expect
         # anything of.
-        return confident & ordinary & ~self.vague
+        quotable = confident & ordinary & ~self.vague
+        # Nor does wording that names gear outright: "бронежилет" is not a heavy garment,
+        # whatever toy vest an honest line once called that ("usually about 0.089 kg").
+        for row in np.flatnonzero(quotable).tolist():
+            if gear_named_in(str(self.description[row])) is not None:
+                quotable[row] = False
+        return quotable
 
     @cached_property
     def vague(self) -> np.ndarray:

@@ -346,10 +346,10 @@ def test_a_parcel_heavier_than_its_lines_says_by_how_much(tiny_scorer: Scorer) -
         "the parcel weighs 10.6 kg, its lines declare 2.1 kg: 8.5 kg is not accounted for",
     )
     assert said[1] == said[0]
-    assert said[2] == ("parcel_context", "one of 1 item(s) in a parcel of 2.3 kg")
-    assert said[3] == ("parcel_context", "one of 1 item(s); no gross weight declared")
+    assert said[2] == ("parcel_context", "the only item of a 2.3 kg parcel")
+    assert said[3] == ("parcel_context", "the only item; no gross weight declared")
     # 1.5 kg of a 9.2 kg parcel is packaging as often as not: not called unaccounted for.
-    assert said[4] == ("parcel_context", "one of 1 item(s) in a parcel of 9.2 kg")
+    assert said[4] == ("parcel_context", "the only item of a 9.2 kg parcel")
 
 
 def test_a_word_that_names_gear_is_quoted_as_such(tiny_scorer: Scorer) -> None:
@@ -390,3 +390,19 @@ def test_a_word_of_a_vague_description_is_never_typical_of_gear(tiny_scorer: Sco
     text._word_leaning = leaning  # type: ignore[method-assign]
     text.__dict__.pop("word_leaning_", None)
     assert text.top_terms(["бронежилет gift"], ["body_armor"]) == ["бронежилет"]
+
+
+def test_gear_named_outright_gets_no_ordinary_expectation(tiny_scorer: Scorer) -> None:
+    """A vest of 9.5 kg named "бронежилет" is what such a vest weighs, even when an honest
+    line ("бронежилет игрушечный", a toy) made the word one honest senders use too."""
+    model = copy.deepcopy(tiny_scorer.model)
+    model.text_.honest_words_ = model.text_.honest_words_ | {"бронежилет"}
+    scorer = Scorer(
+        model,
+        tiny_scorer.card,
+        ScoringPolicy(review_threshold=0.0, inspect_threshold=0.0, random_selection_rate=0.0),
+    )
+    scored = scorer.score_declaration(declaration("бронежилет", 9.5, value=5000))
+    messages = [r["message"] for r in scored["items"][0]["reasons"]]
+    assert "'бронежилет' names gear outright (body armour)" in messages
+    assert not any("usually" in m for m in messages), messages
