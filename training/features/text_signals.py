@@ -237,8 +237,8 @@ class TextSignals(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None): 
         # A description that is only a vague word ("киім", "giysi", "одежда") does not say
         # what the goods are, so its words are no evidence of gear either way: disguises
         # borrow them at the rates honest senders use them, and a writer's liking for one
-        # language's word would otherwise become evidence. What such a line weighs and is
-        # worth for a vague word still speaks (the form's `vague` feature and residuals).
+        # language's word would otherwise become evidence. It gets the average training
+        # line's signals (not known yet during the cross-fit: `fit_transform` fills them in).
         text[_vague_rows(texts)] = parts.get("neutral_text", np.nan)
         weight, value = decisions[1], decisions[2]
         chapter_lp = np.full((matrix.shape[0], len(self.chapters_)), np.log(LOG_FLOOR))
