@@ -254,3 +254,19 @@ def test_form_features_of_few_rows_are_the_column_wise_ones(
         assert fast.shape == plain.shape
         assert np.array_equal(fast, plain), np.argwhere(fast != plain)[:5].tolist()
         assert np.array_equal(model.form_.features(items, signals), plain)
+
+
+def test_a_vague_description_is_no_text_evidence(tiny_training: TrainingResult) -> None:
+    """ "киім", "giysi", "одежда" say nothing of what is inside: whatever language a writer
+    (or a smuggler) prefers, their text reads as the average training line's, and what a
+    vague line is worth is left to the form (`vague`, its weight, its worth)."""
+    text = tiny_training.model.text_
+    neutral = text.parts_["neutral_text"]
+    signals = text.signals_for(["киім", "giysi", "Одежда.", "бронежилет одежда"])
+    classes = slice(0, len(RISK_CLASSES))
+    for vague in signals[:3]:
+        assert np.allclose(vague[classes], neutral, rtol=1e-6)
+    # A description that also names goods is read as written.
+    assert not np.allclose(signals[3][classes], neutral, rtol=1e-6)
+    # The average training line leans away from every gear class.
+    assert np.all(neutral < 0)
