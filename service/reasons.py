@@ -18,7 +18,6 @@ from typing import Any, Final
 
 import numpy as np
 
-from training.common_words import is_common
 from training.features import (
     ORDINARY_UNEXPLAINED_KG,
     OTHER_CHAPTER,
@@ -119,7 +118,6 @@ def _short(description: str, limit: int = 40) -> str:
 
 
 # What joins several kinds of goods in one line: commas, semicolons, "+", "and" words.
-_WORD: Final = re.compile(r"\w+")
 _LIST: Final = re.compile(r"[,;+&]|\s(?:и|and|und|i|va|və|ва|жана|եւ|და)\s", re.IGNORECASE)
 # Below this an expected worth per kg is no basis for "too high" or "too low".
 _LEAST_QUOTED_USD_PER_KG: Final = 0.5
@@ -174,32 +172,6 @@ def _once_each(reasons: tuple[Reason | None, ...]) -> list[Reason]:
 def _too_vague(description: str, fact: str = "") -> Reason:
     """A vague description said as such, with the physical fact that moved its score."""
     return ("vague_description", f"'{description}' is too vague to say what the goods are{fact}")
-
-
-def _wording_reason(description: str, risk_class: str, term: str | None) -> Reason | None:
-    """What an item's wording says of gear."""
-    # A word that names gear outright is quoted as such: it is the evidence an officer reads
-    # first, whatever word the text models lean on most.
-    named = gear_named_in(description)
-    if named is not None:
-        return ("suspicious_term", f"'{named}' names gear outright ({_CLASS_WORDS[risk_class]})")
-    if term is not None:
-        return ("suspicious_term", f"'{term}' is typical of {_CLASS_WORDS[risk_class]}")
-    # No one word may be named (each is one honest senders use every day): the description
-    # as a whole moved the score, and is said to.
-    if _has_content_word(description):
-        return (
-            "suspicious_wording",
-            f"the wording '{_short(description)}' resembles declarations that hid"
-            f" {_CLASS_WORDS[risk_class]}",
-        )
-    return None
-
-
-def _has_content_word(description: str) -> bool:
-    """Whether a description says more than function words, numbers and the most common
-    words ("for", "small", "2"): those are never said to resemble anything."""
-    return any(not is_common(w) for w in _WORD.findall(description))
 
 
 def _items(n: int) -> str:
@@ -308,7 +280,17 @@ class ReasonWriter:
             full = [str(d) for d in facts.description[rows].tolist()]
             classes = [facts.term_class(r) for r in rows.tolist()]
             return [
-                _wording_reason(d, c, terms.get((d, c))) for d, c in zip(full, classes, strict=True)
+                # A word that names gear outright is quoted as such: it is the evidence an
+                # officer reads first, whatever word the text models lean on most.
+                ("suspicious_term", f"'{named}' names gear outright ({_CLASS_WORDS[c]})")
+                if (named := gear_named_in(d)) is not None
+                else None
+                if (term := terms.get((d, c))) is None
+                else (
+                    "suspicious_term",
+                    f"'{term}' is typical of {_CLASS_WORDS[c]}",
+                )
+                for d, c in zip(full, classes, strict=True)
             ]
         # An expectation is quoted only where it is the models' own for this kind of goods:
         # not for wording they hardly know, nor for a description that names gear (the

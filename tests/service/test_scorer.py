@@ -406,22 +406,3 @@ def test_gear_named_outright_gets_no_ordinary_expectation(tiny_scorer: Scorer) -
     messages = [r["message"] for r in scored["items"][0]["reasons"]]
     assert "'бронежилет' names gear outright (body armour)" in messages
     assert not any("usually" in m for m in messages), messages
-
-
-def test_wording_is_said_as_a_whole_when_no_word_may_be_named() -> None:
-    from service.reasons import _wording_reason
-
-    # An honest word no reason may call typical ("ботинки"): the wording as a whole is said.
-    assert _wording_reason("ботинки", "tactical_apparel", None) == (
-        "suspicious_wording",
-        "the wording 'ботинки' resembles declarations that hid military/tactical kit",
-    )
-    # Only common words: nothing is said of them at all.
-    for common in ("for", "small", "body 2"):
-        assert _wording_reason(common, "body_armor", None) is None
-    # A named gear word comes first, then a typical term.
-    assert _wording_reason("Бронежилет б/у", "body_armor", "б") == (
-        "suspicious_term",
-        "'Бронежилет' names gear outright (body armour)",
-    )
-    assert _wording_reason("плитоноска", "tactical_apparel", "плитоноска")[0] == "suspicious_term"
