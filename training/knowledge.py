@@ -40,6 +40,7 @@ FAMILIES: Final = (
 )  # fmt: skip
 FIRST_YEAR: Final = 2023
 
+_WORD: Final = re.compile(r"\w+")
 _PHRASE_KEY: Final = re.compile(r"^(?P<language>[a-z]+(?:_mt)?)(?:_(?P<since>\d{4}))?$")
 _VAGUE_SECTION: Final = re.compile(r"^#\s*kind:\s*(?P<kind>\w+),\s*lang:\s*(?P<language>\w+)\s*$")
 _ITEM_FILES: Final = (
@@ -273,6 +274,37 @@ def item_catalogue() -> tuple[ItemType, ...]:
     items.extend(goods_catalogue())
     _check_catalogue(items)
     return tuple(items)
+
+
+# Families of honest goods that look like gear on purpose or by trade (airsoft replicas,
+# hunting camouflage, civil protective and work wear): their words are not everyday wording.
+LOOKALIKE_FAMILIES: Final = frozenset(
+    {"hunting_airsoft_outdoor_lookalike", "protective_civil", "workwear_uniform_civil"}
+)
+# Distinct kinds of everyday goods a word must name to be everyday wording (the catalogue
+# often holds one kind twice, so two is not enough).
+_EVERYDAY_KINDS: Final = 3
+
+
+@cache
+def everyday_words() -> frozenset[str]:
+    """Words (casefolded) that at least three kinds of everyday honest goods are written with,
+    look-alikes aside: "куртка", "мужская", "камера", Kyrgyz "өтүк" (boots), "contact" (of
+    contact lenses). Whatever leaning a model learned for them, no officer would call one of
+    them typical of gear."""
+    lookalikes = set(_read_toml("items_benign_lookalikes.toml"))
+    kinds: dict[str, set[str]] = {}
+    for item in item_catalogue():
+        if (
+            item.label_class != "benign"
+            or item.key in lookalikes
+            or item.family in LOOKALIKE_FAMILIES
+        ):
+            continue
+        for phrasing in item.names.phrasings:
+            for word in _WORD.findall(phrasing.text):
+                kinds.setdefault(word.casefold(), set()).add(item.key)
+    return frozenset(w for w, keys in kinds.items() if len(keys) >= _EVERYDAY_KINDS)
 
 
 # Columns of the goods catalogue that hold phrasings, by language.

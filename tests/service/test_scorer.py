@@ -10,6 +10,7 @@ import pytest
 import service.scorer as scorer_module
 from service.id_draws import id_draws
 from service.scorer import Scorer, ScoringPolicy, random_selection
+from training import knowledge
 from training.common_words import is_common
 from training.features import SMALL_INPUT
 from training.schema import DeclarationIn
@@ -390,6 +391,27 @@ def test_a_word_of_a_vague_description_is_never_typical_of_gear(tiny_scorer: Sco
     text._word_leaning = leaning  # type: ignore[method-assign]
     text.__dict__.pop("word_leaning_", None)
     assert text.top_terms(["бронежилет gift"], ["body_armor"]) == ["бронежилет"]
+
+
+def test_a_word_everyday_goods_are_written_with_is_never_typical_of_gear(
+    tiny_scorer: Scorer,
+) -> None:
+    """ "CONTACT" (of contact lenses), Kyrgyz "өтүк" (boots): words that several kinds of
+    everyday goods are written with, however hard the text models came to lean on them
+    from the few training lines that use them."""
+    text = copy.deepcopy(tiny_scorer.model.text_)
+    assert {"contact", "өтүк"} <= knowledge.everyday_words() <= text.honest_words_
+
+    def leaning(words: list[str], gear: object, columns: list[str]) -> np.ndarray:
+        return np.array([[5.0 if w != "бронежилет" else 2.0] * len(columns) for w in words])
+
+    text._word_leaning = leaning  # type: ignore[method-assign]
+    text.__dict__.pop("word_leaning_", None)
+    assert text.top_terms(["CONTACT", "өтүк"], ["optics_sensors", "tactical_apparel"]) == [
+        None,
+        None,
+    ]
+    assert text.top_terms(["бронежилет CONTACT"], ["body_armor"]) == ["бронежилет"]
 
 
 def test_gear_named_outright_gets_no_ordinary_expectation(tiny_scorer: Scorer) -> None:

@@ -359,7 +359,11 @@ class TextSignals(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None): 
         vague = _vague_rows(texts)[codes]
         neutral = out[~vague, text].mean(axis=0) if (~vague).any() else np.zeros(len(RISK_CLASSES))
         out[vague, text] = neutral
-        self.honest_words_ = _honest_words(uniques, codes, label_class == "benign")
+        # Words of everyday goods count as honest wording even where training has few
+        # lines of them: the catalogue knows contact lenses and Kyrgyz boots.
+        self.honest_words_ = (
+            _honest_words(uniques, codes, label_class == "benign") | knowledge.everyday_words()
+        )
         self.parts_ = self._fit_parts(
             matrix, codes, label_class, targets, np.arange(len(descriptions))
         )
@@ -415,7 +419,9 @@ class TextSignals(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None): 
         benign), so the reason names the term as the sender wrote it ("Бронежилет", "6Б45",
         "防弹衣"). All words of all descriptions go through the vectorizer in one call.
         Function words, the most common words ("for", "на", "body", "вещи") and the words
-        honest senders use every day ("жилет", "одеяло") are never named: an officer would
+        honest senders use every day ("жилет", "одеяло"), or that three kinds of everyday
+        goods of the catalogue are written with ("CONTACT" of contact lenses, Kyrgyz "өтүк",
+        boots), are never named: an officer would
         not call them typical of gear, nor are words the models never read as words (their
         letters alone lean). None where no other word leans clearly towards it.
         """
