@@ -22,6 +22,7 @@ from training.features import (
     ORDINARY_UNEXPLAINED_KG,
     OTHER_CHAPTER,
     SMALL_INPUT,
+    UNFIT_CHAPTER_PROBABILITY,
     ItemColumns,
     column,
     parcel_codes,
@@ -554,7 +555,10 @@ class _ItemFacts:
     @cached_property
     def chapter_elsewhere(self) -> np.ndarray:
         """Whether the wording points to an HS chapter other than the declared one with
-        confidence (at least half the text models' probability on one other chapter)."""
+        confidence (at least half the text models' probability on one other chapter) and
+        the declared chapter is one the nomenclature hardly allows for it (under
+        UNFIT_CHAPTER_PROBABILITY: a building thermal camera under 8525 is not "unfit" for
+        leaning to 9025)."""
         hs = self.hs_code
         signals = self._scores.signals
         columns = self._signals.chapters
@@ -565,11 +569,15 @@ class _ItemFacts:
         logp = signals[:, columns]
         best = logp.argmax(axis=1)
         confident = logp[np.arange(len(hs)), best] >= np.log(0.5)
+        column_of = {name: j for j, name in enumerate(names)}
+        unfit = np.log(UNFIT_CHAPTER_PROBABILITY)
         for row, code in enumerate(hs.tolist()):
             chapter = names[best[row]]
             # "Another chapter" lumps many together: pointing there says nothing precise.
             if isinstance(code, str) and confident[row] and chapter != OTHER_CHAPTER:
-                out[row] = chapter != code[:2]
+                declared = column_of.get(code[:2], column_of.get(OTHER_CHAPTER))
+                plausible = declared is not None and logp[row, declared] >= unfit
+                out[row] = chapter != code[:2] and not plausible
         return out
 
     @cached_property

@@ -12,7 +12,7 @@ from service.id_draws import id_draws
 from service.scorer import Scorer, ScoringPolicy, random_selection
 from training import knowledge
 from training.common_words import is_common
-from training.features import SMALL_INPUT
+from training.features import OTHER_CHAPTER, SMALL_INPUT
 from training.schema import DeclarationIn
 
 
@@ -428,3 +428,27 @@ def test_gear_named_outright_gets_no_ordinary_expectation(tiny_scorer: Scorer) -
     messages = [r["message"] for r in scored["items"][0]["reasons"]]
     assert "'бронежилет' names gear outright (body armour)" in messages
     assert not any("usually" in m for m in messages), messages
+
+
+def test_an_hs_code_is_said_not_to_fit_only_where_the_nomenclature_hardly_allows_it() -> None:
+    """A building thermal camera declared under 8525 (cameras) while the wording leans to
+    9025: the text models give chapter 85 a fair share, so the code is no evidence against
+    the declarant. Under a chapter they give almost nothing, it is."""
+    from service.reasons import _ItemFacts, _SignalColumns
+
+    def row(p85: float, p90: float) -> list[float]:
+        return [float(np.log(p)) for p in (p85, p90, 1.0 - p85 - p90)]
+
+    signals = np.array([row(0.08, 0.84), row(0.01, 0.90), row(0.08, 0.84), row(0.08, 0.91)])
+    items = {
+        "description": np.array(["тепловизор строительный"] * 4, dtype=object),
+        "hs_code": np.array(["8525890000", "852589", "6204", "6204"], dtype=object),
+    }
+    scores = SimpleNamespace(signals=signals, risk_class=np.array(["benign"] * 4, dtype=object))
+    columns = _SignalColumns(
+        weight=0, value=0, confidence=0, text=[], chapters=[0, 1, 2],
+        chapter_names=["85", "90", OTHER_CHAPTER],
+    )  # fmt: skip
+    facts = _ItemFacts(items, scores, columns)  # type: ignore[arg-type]
+    # 85 at 8%: allowed; at 1%: unfit; 62 (not modelled, among "other") at 8% / 1%.
+    assert facts.chapter_elsewhere.tolist() == [False, True, False, True]

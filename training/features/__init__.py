@@ -45,6 +45,7 @@ from training.features.columns import (
 from training.features.form import FormFeatures
 from training.features.measures import (
     ORDINARY_UNEXPLAINED_KG,
+    UNFIT_CHAPTER_PROBABILITY,
     hs_chapters,
     unit_weights,
     usd_values,
@@ -64,6 +65,7 @@ __all__ = [
     "OTHER_CHAPTER",
     "RARE_INDICATOR_SPREAD",
     "SMALL_INPUT",
+    "UNFIT_CHAPTER_PROBABILITY",
     "DescriptionVectorizer",
     "FlooredScaler",
     "FormFeatures",

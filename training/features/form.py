@@ -26,6 +26,7 @@ from training.features.form_rows import form_rows
 from training.features.measures import (
     LOG_FLOOR,
     ORDINARY_UNEXPLAINED_KG,
+    UNFIT_CHAPTER_PROBABILITY,
     hs_chapters,
     usd_values,
     vague_flags,
@@ -328,7 +329,7 @@ class FormFeatures(TransformerMixin, BaseEstimator):  # type: ignore[misc]
         fit_logp = np.minimum(np.maximum(fit_logp, np.log(LOG_FLOOR)), 0.0)
         out[:, col["hs_missing"]] = ~hs_known
         out[:, col["hs_fit_logp"]] = np.where(hs_known, fit_logp, 0.0)
-        out[:, col["hs_unfit"]] = hs_known & (fit_logp < np.log(0.05))
+        out[:, col["hs_unfit"]] = hs_known & (fit_logp < np.log(UNFIT_CHAPTER_PROBABILITY))
 
         one_hot = lookups["one_hot"]
         category = column(items, "category")

@@ -20,7 +20,11 @@ import numpy as np
 
 from training import knowledge
 from training.features.columns import ItemColumns, column_list
-from training.features.measures import LOG_FLOOR, ORDINARY_UNEXPLAINED_KG
+from training.features.measures import (
+    LOG_FLOOR,
+    ORDINARY_UNEXPLAINED_KG,
+    UNFIT_CHAPTER_PROBABILITY,
+)
 from training.features.text_signals import OTHER_CHAPTER
 from training.history import HISTORY_FEATURES
 from training.schema import RISK_CLASSES
@@ -29,7 +33,7 @@ if TYPE_CHECKING:
     from training.features.form import FormFeatures
 
 _LOG_FLOOR_LOG: Final = float(np.log(LOG_FLOOR))
-_LOG_UNFIT: Final = float(np.log(0.05))
+_LOG_UNFIT: Final = float(np.log(UNFIT_CHAPTER_PROBABILITY))
 
 
 def _maximum(a: float, b: float) -> float:

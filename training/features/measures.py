@@ -19,6 +19,10 @@ LOG_FLOOR: Final = 1e-3
 # Weight beyond the lines that ordinary parcels still leave unexplained (packaging, a net
 # weight guessed low): 99.6% of the written sets' ordinary parcels stay under it.
 ORDINARY_UNEXPLAINED_KG: Final = 2.5
+# Below this probability (of the text models' chapters, given the wording) a declared HS
+# chapter does not fit the goods; above it the nomenclature allows it (a building thermal
+# camera under 8525 or 9025).
+UNFIT_CHAPTER_PROBABILITY: Final = 0.05
 
 
 def unit_weights(items: ItemColumns) -> np.ndarray:
