@@ -12,9 +12,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from training import corpora
+from training.features import BORROWED_WORDING
 from training.history import with_history
 from training.model import RiskModel
 from training.schema import normalise_declarations
@@ -82,9 +84,17 @@ def measure_written(model: RiskModel, root: Path) -> dict[str, dict[str, object]
 def synthetic_frame(rows: int, seed: int) -> pd.DataFrame:
     """Generated declarations with the history their parties made, including the outcomes
     and watch list officers' work would have left in a store."""
-    from training.synth import generate_declarations, simulated_store
+    from training.synth import generate_declarations_with_registers, simulated_store
+    from training.synth.registers import DISGUISED, STEALTH, VAGUE
 
-    chunks = [normalise_declarations(c) for c in generate_declarations(rows, seed)]
+    chunks = []
+    for generated, register in generate_declarations_with_registers(rows, seed):
+        chunk = normalise_declarations(generated)
+        # Generated gear written in the words of honest goods (or vaguely): which cover the
+        # generator chose is no evidence a text model may learn (TextSignals).
+        gear = chunk["label"].to_numpy() == 1
+        chunk[BORROWED_WORDING] = gear & np.isin(register, (DISGUISED, STEALTH, VAGUE))
+        chunks.append(chunk)
     frame = pd.concat(chunks, ignore_index=True)
     outcome, watch = simulated_store(frame, seed)
     frame["outcome"] = outcome.to_numpy()

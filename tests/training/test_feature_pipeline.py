@@ -8,7 +8,13 @@ import pandas as pd
 from sklearn.base import clone
 from sklearn.pipeline import Pipeline
 
-from training.features import FlooredScaler, FormFeatures, TextSignals, feature_pipeline
+from training.features import (
+    BORROWED_WORDING,
+    FlooredScaler,
+    FormFeatures,
+    TextSignals,
+    feature_pipeline,
+)
 from training.model import RiskModel, columns_of
 from training.train import TrainingResult
 
@@ -63,3 +69,34 @@ def test_fitting_the_pipeline_alone_gives_the_models_features(
     # transform scores with the text models fitted on every row, as the model does.
     np.testing.assert_array_equal(pipeline.transform(items), model.score(items).features)
     assert not np.array_equal(out_of_fold, pipeline.transform(items))
+
+
+def test_the_text_learns_no_gear_from_wording_the_generator_borrowed(
+    synthetic_sample: pd.DataFrame,
+) -> None:
+    """A cover the generator picked for helmets is honest traffic's wording: its borrowed
+    uses teach the gear model nothing, while its honest uses still count (a made-up name
+    here, so these lines alone teach it)."""
+    sample = synthetic_sample.iloc[:3000].reset_index(drop=True)
+    cover = pd.DataFrame(
+        {
+            "description": ["Zorvex Kastro"] * 40,
+            "label": [1] * 30 + [0] * 10,
+            "label_class": ["helmet"] * 30 + ["benign"] * 10,
+        }
+    )
+    frame = pd.concat([sample, cover], ignore_index=True)
+    classes = frame["label_class"].to_numpy()
+
+    def helmet_leaning(borrowed: np.ndarray | None) -> float:
+        items = columns_of(frame)
+        if borrowed is not None:
+            items[BORROWED_WORDING] = borrowed
+        text = TextSignals(random_state=0).fit(items, classes)
+        names = list(text.get_feature_names_out())
+        return float(text.signals_for(["Zorvex Kastro"])[0, names.index("text_helmet")])
+
+    learnt = helmet_leaning(None)
+    borrowed = np.zeros(len(frame), dtype=bool)
+    borrowed[len(sample) : len(sample) + 30] = True
+    assert learnt > 0 > helmet_leaning(borrowed)

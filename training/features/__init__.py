@@ -53,7 +53,12 @@ from training.features.measures import (
 )
 from training.features.pipeline import feature_pipeline
 from training.features.scale import RARE_INDICATOR_SPREAD, FlooredScaler
-from training.features.text_signals import OTHER_CHAPTER, ItemSignals, TextSignals
+from training.features.text_signals import (
+    BORROWED_WORDING,
+    OTHER_CHAPTER,
+    ItemSignals,
+    TextSignals,
+)
 from training.features.vectorizer import DescriptionVectorizer
 
 # Models pickled before this package was split name the vocabulary's class here.
@@ -61,6 +66,7 @@ from training.features.vectorizer import _VocabularyArrays as _VocabularyArrays
 from training.row_cache import trim_cache
 
 __all__ = [
+    "BORROWED_WORDING",
     "ORDINARY_UNEXPLAINED_KG",
     "OTHER_CHAPTER",
     "RARE_INDICATOR_SPREAD",
