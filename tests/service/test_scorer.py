@@ -354,10 +354,14 @@ def test_a_parcel_heavier_than_its_lines_says_by_how_much(tiny_scorer: Scorer) -
 
 
 def test_a_word_that_names_gear_is_quoted_as_such(tiny_scorer: Scorer) -> None:
-    """A listed name of gear is the term quoted, in any script ("dubulg'a", Uzbek for helmet)."""
+    """A listed name of gear is the term quoted, in any script: "harbiy" (Uzbek, military)
+    of a helmet, "аскердики" (Kyrgyz, the army's) as written, not "dubulg'a" or "туулга"
+    (helmet), which honest senders also write of bicycle helmets."""
     from training.gear_words import gear_named_in
 
-    assert gear_named_in("Dubulg'a (harbiy), 1 dona") == "Dubulg'a"
+    assert gear_named_in("Dubulg'a (harbiy), 1 dona") == "harbiy"
+    assert gear_named_in("Туулга (аскердики)") == "аскердики"
+    assert gear_named_in("велосипед туулга") is None
     assert gear_named_in("куртка мужская зимняя") is None
     strict = Scorer(
         tiny_scorer.model,
