@@ -18,6 +18,7 @@ from training.synth import (
     write_synthetic_csv,
 )
 from training.synth.catalogue import compiled_catalogue
+from training.synth.wording import head_word
 
 ROWS = 30_000
 SEED = 11
@@ -204,6 +205,15 @@ def test_disguised_gear_is_written_in_the_words_of_honest_goods() -> None:
         for phrasing in item.names.phrasings
         for text in (phrasing.text, knowledge.transliterate(phrasing.text))
     } | set(knowledge.vague_descriptions())
+    # Written as one word, an honest phrase's noun is honest wording too ("тепловизор").
+    settings = knowledge.generator_settings()["head_word"]
+    honest |= {
+        word.casefold()
+        for item in knowledge.item_catalogue()
+        if item.label_class == "benign"
+        for phrasing in item.names.phrasings
+        if (word := head_word(phrasing.text, phrasing.language, settings)) is not None
+    }
     disguised = folded[pd.Series(registers == "disguised").to_numpy()]
     # Decorations (counts, colours, typos) make some texts unique; the rest are word for
     # word what honest senders write, and honest senders in this very sample wrote half.
@@ -296,3 +306,20 @@ def test_bad_goods_rows_are_refused_with_the_file_and_key(tmp_path: Path) -> Non
     row.update(family="garden", hs="12")
     with pytest.raises(ValueError, match="bad HS code"):
         knowledge._goods_item(row, "goods_test.csv")
+
+
+def test_ordinary_goods_are_often_written_as_one_word() -> None:
+    """People write "куртка" or "etik" alone as often as a full phrase, and gear posing as
+    ordinary goods is written the same way: a bare noun is ordinary wording."""
+    settings = knowledge.generator_settings()["head_word"]
+    assert head_word("куртка мужская зимняя", "ru", settings) == "куртка"
+    assert head_word("Микроволновая печь Samsung 20л", "ru", settings) == "печь"
+    assert head_word("qishki etik", "uz", settings) == "etik"
+    assert head_word("winter jacket", "en", settings) is None
+    frame, registers = _sample()
+    one_word = ~frame["description"].str.strip().str.contains(" ")
+    plain = pd.Series(registers == "plain").to_numpy()
+    disguised = pd.Series(registers == "disguised").to_numpy()
+    shares = [one_word[plain].mean(), one_word[disguised].mean()]
+    assert all(0.1 < share < 0.5 for share in shares), shares
+    assert abs(shares[0] - shares[1]) < 0.1, shares

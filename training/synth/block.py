@@ -20,10 +20,18 @@ from training.synth.amounts import declared_value, draw_goods, draw_weights
 from training.synth.catalogue import compiled_catalogue
 from training.synth.header import Header, declaration_ids, draw_header
 from training.synth.parties import party_ids
-from training.synth.registers import REGISTERS, draw_hs_codes, draw_texts, draw_wording
+from training.synth.registers import (
+    DISGUISED,
+    PLAIN,
+    REGISTERS,
+    STEALTH,
+    draw_hs_codes,
+    draw_texts,
+    draw_wording,
+)
 from training.synth.sampling import FloatArray, IntArray, ObjectArray, Settings
 from training.synth.structure import BLOCK_PARCELS, Lines, Parcels, draw_lines, draw_parcels
-from training.synth.wording import decorate
+from training.synth.wording import decorate, shorten_to_head_words
 
 __all__ = ["BLOCK_PARCELS", "REGISTERS", "generate_block"]
 
@@ -39,6 +47,13 @@ def generate_block(
     lines = draw_lines(rng, cat, parcels)
     wording = draw_wording(rng, cat, settings, parcels, lines)
     language, base_text, second_text = draw_texts(rng, cat, parcels, lines, wording)
+    # Ordinary goods, and gear posing as them, are often written as one word.
+    base_text = shorten_to_head_words(
+        base_text,
+        language=language,
+        eligible=np.isin(wording.register, (PLAIN, DISGUISED, STEALTH)),
+        rng=rng,
+    )
     hs_text = draw_hs_codes(rng, cat, settings["hs_format"], lines, wording)
     goods = draw_goods(rng, cat, settings, lines, wording)
     header = draw_header(rng, cat, parcels, lines, wording)

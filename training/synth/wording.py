@@ -5,7 +5,8 @@ language, vague prefixes, typos, CAPS.
 from __future__ import annotations
 
 import random
-from typing import Any
+import re
+from typing import Any, Final
 
 import numpy as np
 
@@ -25,6 +26,42 @@ def _typo(text: str, rng: random.Random) -> str:
     if kind < 0.8:
         return text[:i] + text[i + 1 :]
     return text[:i] + text[i] + text[i:]
+
+
+# Russian and Ukrainian adjective endings: a word with one is not the noun that names goods.
+_ADJECTIVE: Final = re.compile(r"(?:ый|ий|ой|ая|яя|ое|ее|ые|ие|ій|ого|его)$")
+_LETTERS: Final = re.compile(r"[^\W\d_]+(?:-[^\W\d_]+)*")
+
+
+def head_word(text: str, language: str, settings: dict[str, Any]) -> str | None:
+    """The one word naming the goods of a phrase, as a sender writing only that would write
+    it ("куртка мужская зимняя" -> "куртка", "qishki etik" -> "etik"); None where the
+    language's word order is not known or no such word stands out."""
+    words = [w for w in _LETTERS.findall(text) if len(w) >= 3]
+    if not words:
+        return None
+    if language in settings["last"]:
+        return words[-1]
+    if language not in settings["first"]:
+        return None
+    if language == "tg":
+        return words[0]
+    nouns = [w for w in words if not _ADJECTIVE.search(w.casefold())]
+    return nouns[0] if nouns else None
+
+
+def shorten_to_head_words(
+    base: ObjectArray, *, language: IntArray, eligible: np.ndarray, rng: np.random.Generator
+) -> ObjectArray:
+    """Eligible lines written as their head word alone, at the generator's share."""
+    settings: dict[str, Any] = knowledge.generator_settings()["head_word"]
+    chosen = np.flatnonzero(eligible & (rng.random(len(base)) < settings["share"]))
+    out = base.copy()
+    for i in chosen.tolist():
+        word = head_word(str(base[i]), LANGUAGES[language[i]], settings)
+        if word is not None:
+            out[i] = word
+    return out
 
 
 def decorate(
