@@ -65,6 +65,13 @@ _RANDOM_SELECTION: Final = (
     "random_selection",
     "picked at random for control (a share of clear parcels)",
 )
+# Said of an item over the review cut-off when no fact of it may be named (its wording
+# moved the score, and no word of it is one an officer would call typical of gear): the
+# officer is told the flag rests on no single fact, rather than given nothing.
+_FORM_AS_A_WHOLE: Final = (
+    "form_as_a_whole",
+    "no single fact of the form stands out: it passes the review cut-off taken as a whole",
+)
 _WEIGHT_MISSING: Final = ("weight_missing", "no net weight declared")
 _VALUE_MISSING: Final = ("value_missing", "no usable declared value")
 _HS_MISSING: Final = ("hs_missing", "no HS code declared")
@@ -219,9 +226,12 @@ class ReasonWriter:
         explain: np.ndarray,
         selected: np.ndarray,
         as_cells: bool,
+        over_cut_off: np.ndarray | None = None,
     ) -> np.ndarray:
         """Per item: a list of {code, message} dicts, or with `as_cells` one text cell
-        (`code: message` entries joined by " | ", empty for none)."""
+        (`code: message` entries joined by " | ", empty for none). An item `over_cut_off`
+        (its own score passes the review cut-off) that no reason fits is said to pass it as a
+        whole."""
         n = len(explain)
         rows = np.flatnonzero(explain)
         # Rank by rank: (code, message) of each explained item's strongest reasons.
@@ -248,6 +258,12 @@ class ReasonWriter:
                 for group, positions in _positions_by_group(order[:, rank], strong[:, rank]):
                     made = self._group_reasons(self._groups[group], rows[positions], facts, terms)
                     _put(ranked[rank], positions, made)
+            if over_cut_off is not None:
+                unsaid = over_cut_off[rows].copy()
+                for rank in range(MAX_REASONS):
+                    unsaid &= np.array([reason is None for reason in ranked[rank].tolist()])
+                blank = np.flatnonzero(unsaid)
+                _put(ranked[0], blank, [_FORM_AS_A_WHOLE] * len(blank))
             picked = np.flatnonzero(selected[rows])
             _put(ranked[MAX_REASONS], picked, [_RANDOM_SELECTION] * len(picked))
         columns = [column.tolist() for column in ranked]

@@ -142,7 +142,12 @@ class Scorer:
         # and skipping it keeps batch scoring fast (reason text is the costliest step).
         explain = (decision != "clear") | (scores.risk_score >= 0.5 * self.review_threshold)
         reasons = self._reason_writer.reasons(
-            items, scores, explain | selected, selected, reasons_as_cells
+            items,
+            scores,
+            explain | selected,
+            selected,
+            reasons_as_cells,
+            over_cut_off=scores.risk_score >= self.review_threshold,
         )
         return {
             "risk_score": scores.risk_score,

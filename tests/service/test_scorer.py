@@ -462,3 +462,26 @@ def test_an_hs_code_is_said_not_to_fit_only_where_the_nomenclature_hardly_allows
     facts = _ItemFacts(items, scores, columns)  # type: ignore[arg-type]
     # 85 at 8%: allowed; at 1%: unfit; 62 (not modelled, among "other") at 8% / 1%.
     assert facts.chapter_elsewhere.tolist() == [False, True, False, True]
+
+
+def test_an_item_over_the_review_cut_off_is_never_left_without_a_reason(
+    tiny_scorer: Scorer,
+) -> None:
+    """Where no fact of a flagged item may be named, the officer is told the flag rests on
+    the form as a whole, never given nothing; an item that names its facts is not."""
+    strict = Scorer(
+        tiny_scorer.model,
+        tiny_scorer.card,
+        ScoringPolicy(review_threshold=0.0, inspect_threshold=0.0, random_selection_rate=0.0),
+    )
+    for description in ["Мёд", "куртка", "рюкзак", "сувенир на память", "Бронежилет 6Б45"]:
+        scored = strict.score_declaration(declaration(description, 1.2))
+        codes = [r["code"] for r in scored["items"][0]["reasons"]]
+        assert codes, description
+        if "form_as_a_whole" in codes:
+            assert codes == ["form_as_a_whole"], (description, codes)
+    named = strict.score_declaration(declaration("Бронежилет 6Б45", 9.0))
+    assert "form_as_a_whole" not in [r["code"] for r in named["items"][0]["reasons"]]
+    # Under the cut-off (the default policy), an ordinary line is told nothing.
+    plain = tiny_scorer.score_declaration(declaration("Мёд", 1.2))
+    assert plain["decision"] != "clear" or plain["items"][0]["reasons"] == []
