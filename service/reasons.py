@@ -209,6 +209,7 @@ class ReasonWriter:
             weight=signal_names.index("expected_log_unit_weight"),
             value=signal_names.index("expected_log_usd_per_kg"),
             confidence=signal_names.index("expectation_confidence"),
+            names_gear=signal_names.index("names_gear"),
             text=[signal_names.index(f"text_{c}") for c in RISK_CLASSES],
             chapters=[j for j, name in enumerate(signal_names) if name.startswith("chapter_logp_")],
             chapter_names=[
@@ -474,6 +475,8 @@ class _SignalColumns:
     weight: int
     value: int
     confidence: int
+    # Whether the wording names gear outright (`training.gear_words`), as the model read it.
+    names_gear: int
     text: list[int]
     # The text models' log-probabilities of each HS chapter, and the chapters' names.
     chapters: list[int]
@@ -555,13 +558,10 @@ class _ItemFacts:
                 ordinary[row] = True
         # A vague word ("вещи б/у", "veshi b/u", "gift") names no kind of goods to expect
         # anything of.
-        quotable = confident & ordinary & ~self.vague
         # Nor does wording that names gear outright: "бронежилет" is not a heavy garment,
         # whatever toy vest an honest line once called that ("usually about 0.089 kg").
-        for row in np.flatnonzero(quotable).tolist():
-            if gear_named_in(str(self.description[row])) is not None:
-                quotable[row] = False
-        return quotable
+        named = signals[:, self._signals.names_gear] != 0.0
+        return confident & ordinary & ~self.vague & ~named
 
     @cached_property
     def vague(self) -> np.ndarray:

@@ -456,7 +456,7 @@ def test_an_hs_code_is_said_not_to_fit_only_where_the_nomenclature_hardly_allows
     }
     scores = SimpleNamespace(signals=signals, risk_class=np.array(["benign"] * 4, dtype=object))
     columns = _SignalColumns(
-        weight=0, value=0, confidence=0, text=[], chapters=[0, 1, 2],
+        weight=0, value=0, confidence=0, names_gear=0, text=[], chapters=[0, 1, 2],
         chapter_names=["85", "90", OTHER_CHAPTER],
     )  # fmt: skip
     facts = _ItemFacts(items, scores, columns)  # type: ignore[arg-type]
