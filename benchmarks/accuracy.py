@@ -89,7 +89,7 @@ def run(quick: bool, budget: common.Budget) -> dict[str, Any]:
     }
     systems: dict[str, dict[str, Any]] = results["systems"]
 
-    model_score = loaded.model.score(columns_of(dev)).risk_score
+    model_score = loaded.model.score_together(columns_of(dev)).risk_score
     systems["parcel-screen"] = {**headline(label, model_score), **bootstrap(label, model_score)}
 
     watch_score = watchlist.score(columns_of(dev))

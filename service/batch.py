@@ -161,7 +161,13 @@ def _score_table(
         stack.enter_context(_sigterm_as_interrupt())
         history = options.history_table
         if history is None and options.history and scorer.reads_history:
-            history = file_history(source, table_format, options.chunk_rows, store=options.store)
+            history = file_history(
+                source,
+                table_format,
+                options.chunk_rows,
+                store=options.store,
+                model=scorer.model,
+            )
             # The pass's parcel records are gone; their memory goes back before the
             # workers fork (they would each carry the parent's heap otherwise).
             return_freed_memory()
@@ -230,7 +236,7 @@ def score_csv_bytes(
         table_format = detect_format(bytes(body))
         layout = OutputLayout.of(table_format)
         history = (
-            file_history(bytes(body), table_format, chunk_rows, store=store)
+            file_history(bytes(body), table_format, chunk_rows, store=store, model=scorer.model)
             if scorer.reads_history
             else None
         )

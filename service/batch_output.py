@@ -13,7 +13,7 @@ import pyarrow as pa
 
 from service.batch_scoring import OUTPUT_SCORE_COLUMNS, score_rows
 from service.scorer import Scorer
-from training.history import HistoryTable
+from training.history import FIRST_PASS_COLUMN, HistoryTable
 from training.schema import (
     DECLARATION_FIELDS,
     ERROR_COLUMN,
@@ -142,18 +142,24 @@ def render_unit(
     """Score a unit of reader tables and render its output rows (`keep_table`: the table
     too when rendering CSV, for an audit of the rows)."""
     rows = unit[0] if len(unit) == 1 else pa.concat_tables(unit, promote_options="default")
-    scores = score_rows(scorer, table_frame(_worker_view(rows)), decimal, history)
+    scores = score_rows(scorer, table_frame(worker_view(rows)), decimal, history)
     table = output_table(rows, scores, layout)
+    kept = table if kind != "csv" else None
+    if kind == "csv" and keep_table:
+        # The audit of a CSV answer keeps each parcel's first-pass score for the store, in a
+        # column beyond the answer's, always the last (`service.store.records.csv_rows`).
+        first_pass = pa.array(scores[FIRST_PASS_COLUMN].to_numpy(dtype=float), from_pandas=True)
+        kept = table.append_column(FIRST_PASS_COLUMN, first_pass)
     return RenderedUnit(
         rows=len(scores),
         errors=int(scores[ERROR_COLUMN].notna().sum()),
         flagged=int(scores["decision"].isin(FLAGGED_DECISIONS).sum()),
         csv=table_csv_bytes(table) if kind == "csv" else None,
-        table=table if kind != "csv" or keep_table else None,
+        table=kept,
     )
 
 
-def _worker_view(piece: pa.Table) -> pa.Table:
+def worker_view(piece: pa.Table) -> pa.Table:
     # Only the columns scoring reads: Arrow tables pickle as their buffers, and a wide
     # export's other columns stay with the parent, which writes them out as they are.
     return piece.select([c for c in piece.column_names if c in WORKER_COLUMNS])

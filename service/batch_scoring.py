@@ -16,7 +16,7 @@ import pandas as pd
 
 from service.batch_parcels import parcel_runs, raw_parcel_runs
 from service.scorer import SCORE_COLUMNS, Scorer
-from training.history import HistoryTable
+from training.history import FIRST_PASS_COLUMN, HistoryTable
 from training.model import columns_of
 from training.schema import ERROR_COLUMN, LINE_COLUMN, normalise_declarations
 from training.tables import Decimal
@@ -122,6 +122,7 @@ def _score_normalised(
     decision = np.full(rows, None, dtype=object)
     reasons = np.full(rows, None, dtype=object)
     model_version = np.full(rows, None, dtype=object)
+    first_pass = np.full(rows, np.nan)
     if valid.any():
         ids = normalised["declaration_id"].to_numpy(dtype=object)
         items = columns_of(normalised if valid.all() else normalised[valid])
@@ -140,6 +141,7 @@ def _score_normalised(
         decision[valid] = result["decision"]
         reasons[valid] = result["reasons"]
         model_version[valid] = scorer.model_version
+        first_pass[valid] = np.round(result["parcel_first_pass"].astype(float), SCORE_DECIMALS)
     return pd.DataFrame(
         {
             "risk_score": risk_score,
@@ -149,6 +151,8 @@ def _score_normalised(
             "reasons": reasons,
             "model_version": model_version,
             ERROR_COLUMN: error,
+            # Not an output column: what the audit of a CSV answer keeps for the store.
+            FIRST_PASS_COLUMN: first_pass,
         },
         index=normalised.index,
         copy=False,  # the arrays are this function's own
@@ -171,6 +175,7 @@ def _unscored(raw: pd.DataFrame, message: str) -> pd.DataFrame:
             "reasons": empty.copy(),
             "model_version": empty.copy(),
             ERROR_COLUMN: errors,
+            FIRST_PASS_COLUMN: np.full(rows, np.nan),
         },
         index=raw.index,
     )

@@ -22,14 +22,13 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, Final
 
-import pandas as pd
-
 from service.batch import BatchOptions, BatchSummary, score_table
-from service.batch_history import StoreLookup, file_parcels
+from service.batch_history import StoreLookup, sources_history
 from service.batch_output import UnusableInputError
 from service.scorer import Scorer
 from training.files import put_in_place
-from training.history import HistoryTable, WatchEntry
+from training.history import HistoryTable
+from training.model import RiskModel
 from training.tables import Kind, detect_format
 
 TABLE_SUFFIXES: Final = (".csv", ".tsv", ".txt", ".parquet", ".pq")
@@ -96,7 +95,9 @@ def score_partitions(
     # The files of a run are one history: each parcel is scored with what every file says
     # of its parties (and the store), as if the run were one export.
     table = (
-        runs_history(files, options.chunk_rows, store) if history and scorer.reads_history else None
+        runs_history(files, options.chunk_rows, store, scorer.model)
+        if history and scorer.reads_history
+        else None
     )
     began = time.perf_counter()
     with contextlib.ExitStack() as stack:
@@ -147,18 +148,15 @@ def _score_part(
 
 
 def runs_history(
-    files: Sequence[Path], chunk_rows: int, store: StoreLookup | None = None
+    files: Sequence[Path],
+    chunk_rows: int,
+    store: StoreLookup | None = None,
+    model: RiskModel | None = None,
 ) -> HistoryTable:
     """The history facts of every parcel of every file, counted as one export."""
-    parcels = pd.concat(
-        [file_parcels(f, detect_format(f), chunk_rows) for f in files], ignore_index=True
+    return sources_history(
+        [(f, detect_format(f)) for f in files], chunk_rows, store=store, model=model
     )
-    known: pd.DataFrame | None = None
-    watch: list[WatchEntry] = []
-    if store is not None:
-        parties = pd.concat([parcels["sender_id"], parcels["recipient_id"]]).dropna().unique()
-        known, watch = store(sorted(str(p) for p in parties))
-    return HistoryTable.of(parcels, known=known, watch=watch)
 
 
 @contextlib.contextmanager

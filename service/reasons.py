@@ -37,6 +37,7 @@ from training.history import (
     TEXT_FACTS,
     Role,
     history_message,
+    prior_message,
     watchlist_message,
 )
 from training.model import ItemScores, RiskModel
@@ -442,6 +443,14 @@ class ReasonWriter:
             role: Role = "sender" if group == "sender_history" else "recipient"
             return [
                 None if (said := history_message(role, facts.history(r))) is None else (group, said)
+                for r in rows.tolist()
+            ]
+        if group in ("sender_prior", "recipient_prior"):
+            # Told under the party's history code: it is what the party's past says.
+            party: Role = "sender" if group == "sender_prior" else "recipient"
+            code = f"{party}_history"
+            return [
+                None if (said := prior_message(party, facts.history(r))) is None else (code, said)
                 for r in rows.tolist()
             ]
         if group == "watchlist":

@@ -35,6 +35,14 @@ SCORE_COLUMNS: Final = (
 )
 
 
+class ScoredAnswer(dict[str, Any]):
+    """A scored declaration (contract §2), as answered. Its parcel's first-pass score
+    (`training.history.PRIOR_FACTS`) travels beside it, for the store to keep for the
+    parties' later parcels; it is never part of the answer."""
+
+    first_pass_score: float | None = None
+
+
 @dataclass(frozen=True)
 class ScoringPolicy:
     """Per-deployment overrides; None keeps the thresholds stored with the model."""
@@ -130,6 +138,7 @@ class Scorer:
         ids = keys if selection_ids is None else np.asarray(selection_ids, dtype=object)
         scores = self.model.score(items)
         parcel = parcel_scores(keys, scores.risk_score)
+        first_pass = parcel_scores(keys, scores.first_pass)
         decision = np.where(
             parcel >= self.inspect_threshold,
             "inspect",
@@ -155,6 +164,7 @@ class Scorer:
             "parcel_risk_score": parcel,
             "decision": decision,
             "reasons": reasons,
+            "parcel_first_pass": first_pass,
         }
 
     # --- the surfaces ---------------------------------------------------------------------
@@ -163,7 +173,7 @@ class Scorer:
         self,
         declarations: Sequence[DeclarationIn],
         histories: Sequence[Mapping[str, Any]] | None = None,
-    ) -> list[dict[str, Any]]:
+    ) -> list[ScoredAnswer]:
         """Scored declarations (contract §2), in order, scored together in one pass.
 
         `histories` holds each declaration's history facts (`training.history`); without
@@ -186,11 +196,11 @@ class Scorer:
         # Two declarations of one batch may share an id: group by position instead.
         items = {**merged, "declaration_id": parcel_keys}
         result = self.score_columns(items, selection_ids=merged["declaration_id"])
-        out: list[dict[str, Any]] = []
+        out: list[ScoredAnswer] = []
         start = 0
         for declaration, size in zip(declarations, sizes, strict=True):
             rows = range(start, start + size)
-            out.append(
+            answer = ScoredAnswer(
                 {
                     "declaration_id": declaration.declaration_id,
                     "parcel_risk_score": round(float(result["parcel_risk_score"][start]), 4),
@@ -207,10 +217,12 @@ class Scorer:
                     ],
                 }
             )
+            answer.first_pass_score = float(result["parcel_first_pass"][start])
+            out.append(answer)
             start += size
         return out
 
-    def score_declaration(self, declaration: DeclarationIn) -> dict[str, Any]:
+    def score_declaration(self, declaration: DeclarationIn) -> ScoredAnswer:
         return self.score_declarations([declaration])[0]
 
     def score_frame(self, frame: pd.DataFrame) -> pd.DataFrame:
@@ -226,8 +238,8 @@ class Scorer:
         valid = frame[ERROR_COLUMN].isna().to_numpy() if ERROR_COLUMN in frame else np.ones(n, bool)
         if valid.any():
             result = self.score_columns(columns_of(frame[valid]))
-            for name, values in result.items():
-                columns[name][valid] = values
+            for name, values in columns.items():
+                values[valid] = result[name]
         out = pd.DataFrame(columns, index=frame.index)
         out["model_version"] = self.model_version
         return out

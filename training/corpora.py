@@ -96,7 +96,7 @@ def parcel_rates(
 
 def measure(model: RiskModel, frame: pd.DataFrame) -> dict[str, Any]:
     """Item metrics (where the set has both labels) and parcel decisions of a model."""
-    scores = model.score(columns_of(frame))
+    scores = model.score_together(columns_of(frame))
     labels = frame["label"].to_numpy()
     metrics: dict[str, Any] = {"items": len(frame), "positives": int(labels.sum())}
     if 0 < labels.sum() < len(labels):

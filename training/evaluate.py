@@ -176,7 +176,7 @@ def evaluate(scorer: Any, frame: pd.DataFrame, data_name: str) -> Evaluation:
     usable, skipped = usable_labelled_rows(frame)
     if usable.empty:
         raise ValueError(f"{data_name}: no labelled rows that can be scored")
-    scores = scorer.model.score(columns_of(usable))
+    scores = scorer.model.score_together(columns_of(usable))
     scored = usable.assign(
         risk_score=scores.risk_score,
         risk_class=scores.risk_class,

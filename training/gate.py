@@ -55,7 +55,7 @@ def compare_on_holdout(
     """Metrics of both models on the candidate's held-out rows, for the card and the gate."""
     label = holdout["label"].to_numpy(dtype=int)
     items = columns_of(holdout)
-    candidate_metrics = risk_metrics(label, candidate.score(items).risk_score)
+    candidate_metrics = risk_metrics(label, candidate.score_together(items).risk_score)
     comparison: dict[str, Any] = {
         "active_version": active_version,
         "rows": len(holdout),
@@ -65,7 +65,9 @@ def compare_on_holdout(
         "active": None,
     }
     if active is not None:
-        comparison["active"] = scalar_metrics(risk_metrics(label, active.score(items).risk_score))
+        comparison["active"] = scalar_metrics(
+            risk_metrics(label, active.score_together(items).risk_score)
+        )
     return comparison
 
 

@@ -29,10 +29,19 @@ from training.features import (
     item_columns_tags,
     parcel_codes,
 )
+from training.history import (
+    FIRST_PASS_COLUMN,
+    PRIOR_FACTS,
+    PRIOR_SCORE_FEATURES,
+    history_facts,
+    parcels_of,
+)
 from training.schema import LABEL_CLASSES
 
 DEFAULT_REVIEW_FPR: Final = 0.03
 DEFAULT_INSPECT_FPR: Final = 0.005
+# Folds of the out-of-fold first-pass scores training reads its parties' earlier parcels by.
+FIRST_PASS_FOLDS: Final = 4
 # The label class of gear confirmed without saying which kind (a labelled row with no class).
 UNKNOWN_GEAR: Final = "unknown_gear"
 
@@ -63,6 +72,9 @@ class ItemScores:
     class_proba: np.ndarray  # (n, len(LABEL_CLASSES))
     features: np.ndarray  # the standardised form features, for contributions
     signals: np.ndarray  # text signals, for reasons
+    # P(gear) from the item's own form and its parties' counts, without the parties'
+    # earlier scores: what a later parcel of the same parties reads (`PRIOR_FACTS`).
+    first_pass: np.ndarray
 
     @property
     def risk_class(self) -> np.ndarray:
@@ -84,7 +96,8 @@ class RiskModel(BaseEstimator):  # type: ignore[misc]
     """The feature pipeline + calibrated linear risk and class models.
 
     Learned: `features_` (the fitted `feature_pipeline`; its steps also as `text_`, `form_`
-    and `scaler_`), `risk_`, `class_`, `calibration_`, `thresholds_`.
+    and `scaler_`), `risk_`, `class_`, `first_pass_` (the risk model without the parties'
+    earlier scores, over the columns `first_pass_columns_`), `calibration_`, `thresholds_`.
     """
 
     def __init__(self, c: float = 0.5, random_state: int = 0, max_form_rows: int = 80_000) -> None:
@@ -123,13 +136,30 @@ class RiskModel(BaseEstimator):  # type: ignore[misc]
         # max_form_rows: ~150 dense features need far fewer rows than the text models, and
         # the sample keeps their fit time flat as training sets grow. Without a sample this
         # is `self.features_.fit_transform(items, label_class)`.
-        raw = self.features_[:-1].fit_transform(items, label_class)
-        if len(raw) > self.max_form_rows:
+        every = self.features_[:-1].fit_transform(items, label_class)
+        raw = every
+        if len(every) > self.max_form_rows:
             keep = np.random.default_rng(self.random_state).choice(
-                len(raw), self.max_form_rows, replace=False
+                len(every), self.max_form_rows, replace=False
             )
             keep.sort()
-            raw, label, label_class = raw.iloc[keep], label[keep], label_class[keep]
+            raw, label, label_class = every.iloc[keep], label[keep], label_class[keep]
+        else:
+            keep = np.arange(len(every))
+        prior_columns = [every.columns.get_loc(name) for name in PRIOR_SCORE_FEATURES]
+        self.first_pass_columns_ = np.setdiff1d(np.arange(every.shape[1]), prior_columns)
+        features = self.scaler_.fit_transform(raw)
+        own = features[:, self.first_pass_columns_]
+        self.first_pass_ = LogisticRegression(C=self.c, max_iter=1000).fit(own, label)
+        # The parties' earlier parcels as training reads them: every row scored by a fit
+        # that never saw its sender (folds by sender), as service scores a parcel before
+        # any later one of its parties is seen; then counted over all training parcels.
+        first_pass = self._first_pass_by_sender_folds(
+            own, label, column(items, "sender_id")[keep], every, column(items, "sender_id")
+        )
+        raw = raw.copy()
+        raw[list(PRIOR_SCORE_FEATURES)] = _prior_features(items, first_pass)[keep]
+        del every
         features = self.scaler_.fit_transform(raw)
         self.risk_ = LogisticRegression(C=self.c, max_iter=1000).fit(features, label)
         # Rows of gear confirmed without a class train the risk score only.
@@ -141,6 +171,31 @@ class RiskModel(BaseEstimator):  # type: ignore[misc]
         self.calibration_ = (1.0, 0.0)
         self.thresholds_ = Thresholds(review=0.5, inspect=0.9)
         return self
+
+    def _first_pass_by_sender_folds(
+        self,
+        own: np.ndarray,
+        label: np.ndarray,
+        senders: np.ndarray,
+        every: pd.DataFrame,
+        every_sender: np.ndarray,
+    ) -> np.ndarray:
+        """First-pass P(gear) of every training row (`every`, unscaled) from a fit on the
+        sampled rows (`own`, scaled) of the other senders' folds."""
+        fold_of = _sender_folds(senders)
+        every_fold = _sender_folds(every_sender)
+        out = np.zeros(len(every))
+        for k in range(FIRST_PASS_FOLDS):
+            held = fold_of == k
+            rows = np.flatnonzero(every_fold == k)
+            if not len(rows):
+                continue
+            fitted = self.first_pass_
+            if held.any() and len(np.unique(label[~held])) == 2:
+                fitted = LogisticRegression(C=self.c, max_iter=1000).fit(own[~held], label[~held])
+            scaled = self.scaler_.transform(every.iloc[rows])[:, self.first_pass_columns_]
+            out[rows] = fitted.predict_proba(scaled)[:, 1]
+        return out
 
     # The fitted steps of the feature pipeline by the names its readers know them by.
     @property
@@ -163,8 +218,8 @@ class RiskModel(BaseEstimator):  # type: ignore[misc]
         return np.asarray(features @ self.risk_.coef_[0] + self.risk_.intercept_[0])
 
     def calibrate(self, items: ItemColumns, label: np.ndarray) -> None:
-        """Platt scaling of the risk logit on held-out (later) items."""
-        scores = self.score(items)
+        """Platt scaling of the risk logit on held-out (later) items, read as one file."""
+        scores = self.score_together(items)
         logit = self.raw_logit(scores.features)[:, None]
         platt = LogisticRegression(C=1e4, max_iter=1000).fit(logit, np.asarray(label, dtype=int))
         self.calibration_ = (float(platt.coef_[0, 0]), float(platt.intercept_[0]))
@@ -184,12 +239,21 @@ class RiskModel(BaseEstimator):  # type: ignore[misc]
         features /= scaler.scale_
         slope, intercept = self.calibration_
         risk = 1.0 / (1.0 + np.exp(-(slope * self.raw_logit(features) + intercept)))
+        first = features[:, self.first_pass_columns_] @ self.first_pass_.coef_[0]
         return ItemScores(
             risk_score=risk,
             class_proba=self._class_proba(features),
             features=features,
             signals=signals,
+            first_pass=1.0 / (1.0 + np.exp(-(first + self.first_pass_.intercept_[0]))),
         )
+
+    def score_together(self, items: ItemColumns) -> ItemScores:
+        """Scores of declarations read as one file, as the batch command scores them: each
+        parcel with its parties' earlier parcels *in these items* as they scored on their
+        own (`PRIOR_FACTS`), on top of whatever history facts the items carry."""
+        first = self.score(items).first_pass
+        return self.score({**items, **with_prior_scores(items, first)})
 
     def _class_proba(self, features: np.ndarray) -> np.ndarray:
         logits = features @ self.class_.coef_.T + self.class_.intercept_
@@ -230,6 +294,44 @@ def parcel_scores(declaration_ids: np.ndarray, item_scores: np.ndarray) -> np.nd
     best = np.full(codes.max() + 1, -np.inf)
     np.maximum.at(best, codes, item_scores)
     return best[codes]
+
+
+def with_prior_scores(items: ItemColumns, first_pass: np.ndarray) -> dict[str, np.ndarray]:
+    """The `PRIOR_FACTS` of item rows counted among the rows themselves, from each row's
+    first-pass score; where the rows carry prior facts already (the store's parcels), the
+    higher of the two stands."""
+    parcels = parcels_of(
+        pd.DataFrame(
+            {
+                **{
+                    name: column(items, name)
+                    for name in ("declaration_id", "posted_at", "sender_id", "recipient_id")
+                    if name in items
+                },
+                FIRST_PASS_COLUMN: first_pass,
+            }
+        )
+    )
+    facts = history_facts(parcels, now=pd.Timestamp("2262-01-01").to_pydatetime())
+    rows = pd.Index(parcels["declaration_id"]).get_indexer(column(items, "declaration_id"))
+    out: dict[str, np.ndarray] = {}
+    for name in PRIOR_FACTS:
+        counted = facts[name].to_numpy(dtype=np.float64)[rows]
+        carried = column(items, name, float) if name in items else np.zeros(len(rows))
+        out[name] = np.fmax(counted, np.where(np.isfinite(carried), carried, 0.0))
+    return out
+
+
+def _prior_features(items: ItemColumns, first_pass: np.ndarray) -> np.ndarray:
+    """The prior-score features of training rows (as `FormFeatures` reads the facts)."""
+    facts = with_prior_scores(items, first_pass)
+    return np.column_stack([np.minimum(facts[name], 1.0) for name in PRIOR_FACTS])
+
+
+def _sender_folds(senders: np.ndarray) -> np.ndarray:
+    """A fold per sender (a stable hash of the id; rows without one share a fold)."""
+    texts = np.asarray(senders, dtype=object).astype(str)
+    return np.asarray(pd.util.hash_array(texts) % FIRST_PASS_FOLDS, dtype=np.int64)
 
 
 def columns_of(frame: pd.DataFrame) -> dict[str, np.ndarray]:

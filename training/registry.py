@@ -71,8 +71,9 @@ PINNED_LIBRARIES: Final = {"scikit-learn": sklearn.__version__, "numpy": np.__ve
 # written with another layout cannot be scored by this code. 2: expectation confidence and
 # HS-heading expectations, function words dropped from the text, the physical interaction
 # features. 3: the parties' history (sender, recipient, watch list). 4: the feature stack
-# is one scikit-learn Pipeline (`RiskModel.features_`; the same numbers).
-MODEL_FORMAT: Final = 4
+# is one scikit-learn Pipeline (`RiskModel.features_`; the same numbers). 5: the parties'
+# earlier parcels' first-pass scores (`RiskModel.first_pass_`, two prior-score features).
+MODEL_FORMAT: Final = 5
 
 
 class RegistryError(Exception):

@@ -115,14 +115,14 @@ def fit_and_evaluate(
     model.fit(columns_of(train), train["label_class"].to_numpy(), label=train["label"].to_numpy())
     holdout_items = columns_of(holdout)
     model.calibrate(holdout_items, holdout["label"].to_numpy())
-    scores = model.score(holdout_items)
+    scores = model.score_together(holdout_items)
     # Cut-offs are set on the scores of benign items (the false-alarm rate the contract
     # names); a parcel is then flagged when its riskiest item passes them. Counting benign
     # lines of gear parcels as false alarms would push the cut-offs to near 1.
     benign = holdout["label"].to_numpy() == 0
     if calibration is not None:
         calibration, _ = usable_labelled_rows(calibration)
-        calibration_scores = model.score(columns_of(calibration)).risk_score
+        calibration_scores = model.score_together(columns_of(calibration)).risk_score
 
         def cut(share: float) -> float:
             return parcel_threshold(calibration, calibration_scores, share)
@@ -209,7 +209,7 @@ def fit_and_evaluate(
 def evaluate_model(model: RiskModel, frame: pd.DataFrame) -> dict[str, Any]:
     """Metrics of a fitted model on labelled rows (e.g. the sim-to-real check)."""
     frame, _ = usable_labelled_rows(frame)
-    scores = model.score(columns_of(frame))
+    scores = model.score_together(columns_of(frame))
     return risk_metrics(
         frame["label"].to_numpy(),
         scores.risk_score,

@@ -106,6 +106,7 @@ def parcel_out(parcel: PartyParcel) -> PartyParcelOut:
         destination_country=parcel.destination_country,
         gross_weight_kg=parcel.gross_weight_kg,
         names_gear=parcel.names_gear,
+        first_pass_score=parcel.first_pass_score,
         decision=parcel.decision,
         outcome=parcel.outcome,
         outcome_at=_utc(parcel.outcome_at),

@@ -233,6 +233,9 @@ class PartyParcelOut(BaseModel):
     gross_weight_kg: float | None
     # Whether a line of the parcel named gear openly ("бронежилет 6Б45", "plate carrier").
     names_gear: bool
+    # Its score on its own form, before its parties' earlier scores were read: what the
+    # parties' later parcels read (none: scored before the store kept it).
+    first_pass_score: float | None = None
     decision: str | None
     outcome: Literal["confirmed", "cleared"] | None
     outcome_at: datetime | None

@@ -123,7 +123,10 @@ def _audit(
     request_id = request_id_of(request)
     key_id = call.caller.key_id
     for declaration, result in zip(declarations, results, strict=True):
-        audit.record(ScoredRecord(request_id, key_id, declaration, result))
+        first_pass = getattr(result, "first_pass_score", None)
+        audit.record(
+            ScoredRecord(request_id, key_id, declaration, result, first_pass_score=first_pass)
+        )
 
 
 def _groups(declarations: list[DeclarationIn], max_items: int) -> list[list[DeclarationIn]]:

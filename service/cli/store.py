@@ -157,7 +157,7 @@ def history_show(party_id: Annotated[str, typer.Argument(help="The party's id.")
         say("watch list: not listed")
     if summary.parcels:
         table = Table(title="parcels (newest first, at most 20)")
-        columns = ("declaration", "posted", "sender", "recipient", "to", "named gear")
+        columns = ("declaration", "posted", "sender", "recipient", "to", "named gear", "own score")
         for name in (*columns, "decision", "outcome"):
             table.add_column(name)
         for parcel in sorted(summary.parcels, key=lambda p: p.posted_at, reverse=True)[:20]:
@@ -168,6 +168,7 @@ def history_show(party_id: Annotated[str, typer.Argument(help="The party's id.")
                 parcel.recipient_id or "-",
                 parcel.destination_country or "-",
                 "yes" if parcel.names_gear else "-",
+                "-" if parcel.first_pass_score is None else f"{parcel.first_pass_score:.2f}",
                 parcel.decision or "-",
                 parcel.outcome or "-",
             )

@@ -274,14 +274,16 @@ def drift(
             # Training reads exports of the store, never its tables.
             current_frame = usable_rows(read_declarations(exported_traffic(audit_db, since)))
         current_scores = (
-            None if loaded is None else loaded.model.score(columns_of(current_frame)).risk_score
+            None
+            if loaded is None
+            else loaded.model.score_together(columns_of(current_frame)).risk_score
         )
         if reference is not None:
             reference_frame = usable_rows(read_declarations(reference))
             reference_scores = (
                 None
                 if loaded is None
-                else loaded.model.score(columns_of(reference_frame)).risk_score
+                else loaded.model.score_together(columns_of(reference_frame)).risk_score
             )
             profile = profile_of(reference_frame, reference_scores)
         else:

@@ -61,6 +61,11 @@ class _Flush:
 _INSERT_SCORED_SQLITE: Final = f"INSERT INTO scored ({', '.join(SCORED_COLUMNS)})"
 
 
+def _complete(row: tuple[Any, ...] | list[Any]) -> tuple[Any, ...]:
+    missing = len(SCORED_COLUMNS) - len(row)
+    return (*row, *([None] * missing)) if missing > 0 else tuple(row)
+
+
 def _values(row: tuple[Any, ...] | list[Any]) -> dict[str, Any]:
     return dict(zip(SCORED_COLUMNS, row, strict=True))
 
@@ -281,6 +286,8 @@ class AuditLog:
         self, connection: sa.Connection, rows: list[tuple[Any, ...]] | list[list[Any]]
     ) -> list[parcels.ParcelFacts]:
         """Rows and their parcels, in the caller's transaction; returns the parcels."""
+        # Rows spilled by an older version are short of the columns added since.
+        rows = [_complete(row) for row in rows]
         if connection.dialect.name == "sqlite":
             # Straight to the driver: SQLAlchemy's per-row parameter handling tripled the
             # writer's cost per row on SQLite (measured, docs/decisions.md).

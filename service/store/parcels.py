@@ -9,6 +9,7 @@ every parcel a party took part in, as sender or recipient, within the retention 
 from __future__ import annotations
 
 import contextlib
+import math
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
@@ -82,6 +83,7 @@ class ParcelFacts:
     model_version: str | None
     scored_at: datetime
     names_gear: bool = False
+    first_pass_score: float | None = None
 
     @property
     def parties(self) -> tuple[str, ...]:
@@ -97,6 +99,8 @@ def facts_of(row: Sequence[Any]) -> ParcelFacts | None:
         row[6],
         row[7],
     )
+    # Rows spilled before the store kept first-pass scores are a column short.
+    first_pass = row[9] if len(row) > 9 else None
     if not declaration_id or len(str(declaration_id)) > ID_CHARS:
         return None
     data = orjson.loads(input_json)
@@ -115,7 +119,14 @@ def facts_of(row: Sequence[Any]) -> ParcelFacts | None:
         names_gear=any_names_gear(
             item.get("description") for item in data.get("items") or () if isinstance(item, dict)
         ),
+        first_pass_score=_score(first_pass),
     )
+
+
+def _score(value: Any) -> float | None:
+    if isinstance(value, int | float) and math.isfinite(value):
+        return min(max(float(value), 0.0), 1.0)
+    return None
 
 
 def _merged(facts: Iterable[ParcelFacts]) -> list[tuple[ParcelFacts, datetime]]:
@@ -141,6 +152,7 @@ _LATEST: Final = (
     "destination_country",
     "gross_weight_kg",
     "names_gear",
+    "first_pass_score",
     "decision",
     "model_version",
 )
@@ -307,7 +319,8 @@ def cutoff(now: datetime, retention_days: int) -> datetime:
 def _record(row: Sequence[Any]) -> PartyParcel:
     """A parcel record from a row in `_COLUMNS` order: a SQLAlchemy row (datetimes) or a
     driver's tuple (SQLite's text times)."""
-    declaration_id, posted, sender, recipient, country, weight, named, decision, outcome, at = row
+    declaration_id, posted, sender, recipient, country, weight, named, first_pass = row[:8]
+    decision, outcome, at = row[8:11]
     return PartyParcel(
         declaration_id=declaration_id,
         posted_at=_time(posted),
@@ -316,6 +329,7 @@ def _record(row: Sequence[Any]) -> PartyParcel:
         destination_country=country,
         gross_weight_kg=weight,
         names_gear=bool(named),
+        first_pass_score=first_pass,
         decision=decision,
         outcome=_outcome(outcome) if outcome else None,
         outcome_at=_time(at) if at else None,
@@ -334,6 +348,7 @@ _COLUMNS: Final = (
     parcels.c.destination_country,
     parcels.c.gross_weight_kg,
     parcels.c.names_gear,
+    parcels.c.first_pass_score,
     parcels.c.decision,
     parcels.c.outcome,
     parcels.c.outcome_at,

@@ -21,6 +21,7 @@ import orjson
 import pyarrow as pa
 
 from service.reasons import REASON_SEPARATOR
+from training.history import FIRST_PASS_COLUMN
 from training.schema import ITEM_FIELDS, PARCEL_FIELDS, canonical_header
 
 # The columns of a row, in order (the id is the database's).
@@ -34,6 +35,8 @@ SCORED_COLUMNS: Final = (
     "decision",
     "input_json",
     "result_json",
+    # The parcel's first-pass score (`training.history.PRIOR_FACTS`), where it was scored so.
+    "first_pass_score",
 )
 
 
@@ -60,6 +63,7 @@ class ScoredRecord:
     result: Mapping[str, Any]
     # Epoch seconds: formatting the time is left to the writer thread too.
     scored_at: float = field(default_factory=time.time)
+    first_pass_score: float | None = None
 
 
 @dataclass(frozen=True)
@@ -123,6 +127,7 @@ def scored_row(record: ScoredRecord) -> tuple[Any, ...]:
         result.get("decision"),
         _input_json(record.declaration).decode(),
         orjson.dumps(result, default=str, option=orjson.OPT_SERIALIZE_NUMPY).decode(),
+        record.first_pass_score,
     )
 
 
@@ -172,12 +177,15 @@ def csv_rows(record: ScoredCsv) -> list[tuple[Any, ...]]:
             position.setdefault(field_name, index)
     if "declaration_id" not in position or "risk_score" not in position:
         return []
+    # The scoring's own last column, the parcel's first-pass score (an input column of the
+    # same name is never the last).
+    first_pass_at = len(header) - 1 if header[-1] == FIRST_PASS_COLUMN else None
 
     def cell(row: list[str], name: str) -> str:
         index = position.get(name)
         return row[index] if index is not None and index < len(row) else ""
 
-    parcels: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {}
+    parcels: dict[str, tuple[dict[str, Any], dict[str, Any], float | None]] = {}
     for row in reader:
         if cell(row, "error").strip() or not cell(row, "risk_score").strip():
             continue
@@ -192,8 +200,9 @@ def csv_rows(record: ScoredCsv) -> list[tuple[Any, ...]]:
                 "model_version": cell(row, "model_version"),
                 "items": [],
             }
-            parcels[declaration_id] = (declaration, result)
-        declaration, result = parcels[declaration_id]
+            first_pass = None if first_pass_at is None else _number(row[first_pass_at])
+            parcels[declaration_id] = (declaration, result, first_pass)
+        declaration, result, _ = parcels[declaration_id]
         item_no = _number(cell(row, "item_no")) or len(declaration["items"]) + 1
         item: dict[str, Any] = {name: cell(row, name) or None for name in ITEM_FIELDS}
         item["item_no"] = int(item_no)
@@ -208,7 +217,9 @@ def csv_rows(record: ScoredCsv) -> list[tuple[Any, ...]]:
         )
     return [
         scored_row(
-            ScoredRecord(record.request_id, record.key_id, declaration, result, record.scored_at)
+            ScoredRecord(
+                record.request_id, record.key_id, declaration, result, record.scored_at, first_pass
+            )
         )
-        for declaration, result in parcels.values()
+        for declaration, result, first_pass in parcels.values()
     ]

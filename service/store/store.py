@@ -81,6 +81,7 @@ class Store:
                     gross_weight_kg=fact.gross_weight_kg,
                     decision=fact.decision,
                     names_gear=fact.names_gear,
+                    first_pass_score=fact.first_pass_score,
                 ),
                 fact.posted_at is not None,
             )

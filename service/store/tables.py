@@ -31,6 +31,7 @@ scored = sa.Table(
     sa.Column("decision", sa.Text),
     sa.Column("input_json", sa.Text, nullable=False),
     sa.Column("result_json", sa.Text, nullable=False),
+    sa.Column("first_pass_score", sa.Float),
     sa.Index("scored_by_declaration", "declaration_id", "id"),
 )
 
@@ -66,6 +67,7 @@ parcels = sa.Table(
     sa.Column("gross_weight_kg", sa.Float),
     # Whether a line of the parcel named gear (`training.gear_words`).
     sa.Column("names_gear", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("first_pass_score", sa.Float),
     sa.Column("decision", sa.String(16)),
     sa.Column("model_version", sa.String(64)),
     sa.Column("outcome", sa.String(16)),

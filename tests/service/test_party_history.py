@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
 from service.batch import BatchOptions, score_csv_bytes, score_table
+from service.batch_history import file_parcels, repeat_party_parcels
 from service.party_history import PartyHistory
 from service.scorer import Scorer, ScoringPolicy
-from training.history import PartyParcel, WatchEntry
+from training.history import PartyParcel, WatchEntry, with_history
+from training.model import columns_of
 from training.schema import DeclarationIn
+from training.tables import detect_format, read_declarations
 
 NOW = datetime(2026, 6, 1)
 
@@ -167,9 +172,8 @@ def test_batch_counts_the_file_as_history_and_agrees_with_one_declaration(
         )
         for r in frame.itertuples()
     ]
-    history = PartyHistory(MemoryRecords(records))
-    for row in frame.itertuples():
-        declaration = DeclarationIn.model_validate(
+    declarations = [
+        DeclarationIn.model_validate(
             {
                 "declaration_id": row.declaration_id,
                 "posted_at": row.posted_at,
@@ -188,12 +192,64 @@ def test_batch_counts_the_file_as_history_and_agrees_with_one_declaration(
                 ],
             }
         )
+        for row in frame.itertuples()
+    ]
+    # The store keeps each parcel's first-pass score from when it was scored (it does not
+    # depend on the parties' earlier scores, so the order of scoring does not matter).
+    counted = PartyHistory(MemoryRecords(records))
+    first_pass = {
+        d.declaration_id: tiny_scorer.score_declarations([d], counted.facts([d], now=NOW))[
+            0
+        ].first_pass_score
+        for d in declarations
+    }
+    history = PartyHistory(
+        MemoryRecords([replace(r, first_pass_score=first_pass[r.declaration_id]) for r in records])
+    )
+    for position, declaration in enumerate(declarations):
         one = tiny_scorer.score_declarations([declaration], history.facts([declaration], now=NOW))
-        assert float(scored.loc[row.Index, "risk_score"]) == pytest.approx(
+        assert float(scored.loc[position, "risk_score"]) == pytest.approx(
             one[0]["items"][0]["risk_score"], abs=1e-4
         )
     # The third parcel of S-a (by posted_at, not by file order) has the most history.
     assert (scored["risk_score"] != alone["risk_score"]).any()
+
+
+def test_batch_reads_earlier_scores_as_training_measures_a_file(
+    tiny_scorer: Scorer, tmp_path: Path
+) -> None:
+    """The batch command's first pass gives each parcel the first-pass scores of its
+    parties' earlier parcels in the file, as `RiskModel.score_together` does when the
+    written sets are measured."""
+    source = _file(tmp_path)
+    out = tmp_path / "scored.csv"
+    score_table(source, out, tiny_scorer, BatchOptions(workers=1, progress=False))
+    frame = with_history(read_declarations(source), now=NOW)
+    together = tiny_scorer.model.score_together(columns_of(frame)).risk_score
+    np.testing.assert_allclose(pd.read_csv(out)["risk_score"], together, atol=1e-4)
+    assert repeat_party_parcels(file_parcels(source, detect_format(source), 64)).tolist() == [
+        "RB200000000RU",
+        "RB200000001RU",
+        "RB200000002RU",
+        "RB200000003RU",
+    ]
+
+
+def test_a_file_without_repeat_parties_is_read_once_for_history(
+    tiny_scorer: Scorer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    frame = pd.read_csv(_file(tmp_path), dtype=str)
+    frame["sender_id"] = [f"S-{n}" for n in range(len(frame))]
+    frame["recipient_id"] = [f"R-{n}" for n in range(len(frame))]
+    source = tmp_path / "strangers.csv"
+    frame.to_csv(source, index=False)
+
+    def never(*args: object, **kwargs: object) -> None:
+        raise AssertionError("no parcel of the file has a later one to read its score")
+
+    monkeypatch.setattr("service.batch_history.first_pass_scores", never)
+    summary = score_table(source, tmp_path / "out.csv", tiny_scorer, BatchOptions(workers=1))
+    assert summary.scored == len(frame)
 
 
 def test_the_csv_endpoint_path_counts_the_body_like_the_batch_command(

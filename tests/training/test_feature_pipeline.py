@@ -15,6 +15,7 @@ from training.features import (
     TextSignals,
     feature_pipeline,
 )
+from training.history import PRIOR_SCORE_FEATURES
 from training.model import RiskModel, columns_of
 from training.train import TrainingResult
 
@@ -55,19 +56,32 @@ def test_fitting_the_pipeline_alone_gives_the_models_features(
     synthetic_sample: pd.DataFrame,
 ) -> None:
     """Below max_form_rows (no sample taken), `RiskModel.fit` fits the feature pipeline as
-    `Pipeline.fit_transform` does: a clone fitted on its own gives the same numbers."""
+    `Pipeline.fit_transform` does: a clone fitted on its own gives the same numbers, but
+    for the parties' earlier scores, which the model counts from its own first pass."""
     sample = synthetic_sample.iloc[:2000].reset_index(drop=True)
     items = columns_of(sample)
     classes = sample["label_class"].to_numpy()
     model = RiskModel(random_state=3).fit(items, classes, label=sample["label"].to_numpy())
     pipeline = clone(model.features_)
     out_of_fold = pipeline.fit_transform(items, classes)
+    own = model.first_pass_columns_
+    assert [
+        model.feature_names[i] for i in np.setdiff1d(range(len(model.feature_names)), own)
+    ] == list(PRIOR_SCORE_FEATURES)
 
-    np.testing.assert_array_equal(pipeline["scale"].mean_, model.scaler_.mean_)
-    np.testing.assert_array_equal(pipeline["scale"].scale_, model.scaler_.scale_)
+    # Equal but for the order of summation (the model refits its scaler on a copy).
+    np.testing.assert_allclose(pipeline["scale"].mean_[own], model.scaler_.mean_[own], rtol=1e-12)
+    np.testing.assert_allclose(pipeline["scale"].scale_[own], model.scaler_.scale_[own], rtol=1e-12)
     assert out_of_fold.shape == (len(sample), len(model.feature_names))
     # transform scores with the text models fitted on every row, as the model does.
-    np.testing.assert_array_equal(pipeline.transform(items), model.score(items).features)
+    np.testing.assert_allclose(
+        pipeline.transform(items)[:, own],
+        model.score(items).features[:, own],
+        rtol=1e-9,
+        atol=1e-12,
+    )
+    # The training items had no earlier scores; the model read some (repeat senders).
+    assert (model.scaler_.mean_[~np.isin(range(len(model.feature_names)), own)] > 0).all()
     assert not np.array_equal(out_of_fold, pipeline.transform(items))
 
 

@@ -17,6 +17,7 @@ from training.history import (
     history_facts,
     history_message,
     parcel_history,
+    prior_message,
     records_frame,
     watchlist_message,
     with_history,
@@ -39,6 +40,8 @@ def _parcels(count: int, seed: int) -> list[PartyParcel]:
                 gross_weight_kg=rng.choice([1.0, 2.5, None]),
                 outcome=rng.choice([None, None, "confirmed", "cleared"]),
                 names_gear=rng.random() < 0.2,
+                # Repeated values: ties go to the latest parcel.
+                first_pass_score=rng.choice([None, 0.1, 0.7, 0.7, 0.95]),
             )
         )
     return out
@@ -66,6 +69,21 @@ def _by_definition(target: PartyParcel, others: list[PartyParcel]) -> dict[str, 
         named = [p.posted_at for p in mine if p.names_gear]
         out[f"{role}_named_gear"] = len(named)
         out[f"{role}_last_named_gear"] = max(named).date().isoformat() if named else None
+        # An outcome stands above the model's reading; an unscored parcel raises nothing.
+        standing = [
+            (
+                1.0
+                if p.outcome == "confirmed"
+                else 0.0
+                if p.outcome == "cleared"
+                else p.first_pass_score or 0.0,
+                (p.posted_at, p.declaration_id),
+            )
+            for p in mine
+        ]
+        best, place = max(standing, default=(0.0, None))
+        out[f"{role}_prior_score"] = best
+        out[f"{role}_prior_parcel"] = place[1] if place is not None and best > 0 else None
     out["sender_lane_kg_30d"] = sum(
         p.gross_weight_kg or 0.0
         for p in earlier
@@ -297,3 +315,27 @@ def test_a_party_that_named_gear_before_is_told_so() -> None:
     assert history_message("recipient", said_of_recipient) == (
         "recipient was sent 2 earlier parcels that declared gear by name, latest 2026-01-05"
     )
+
+
+def test_an_earlier_parcel_that_read_as_gear_is_named_for_the_officer() -> None:
+    facts = {"sender_parcels_before": 1.0, "sender_prior_score": 0.93, "sender_prior_parcel": "E1"}
+    assert prior_message("sender", facts) == (
+        "sender's earlier parcel E1 read as gear on its own form (score 0.93)"
+    )
+    # Below even odds it is no evidence an officer would accept.
+    assert prior_message("sender", {**facts, "sender_prior_score": 0.3}) is None
+    recipient = {"recipient_parcels_before": 2.0, "recipient_prior_score": 0.8}
+    assert prior_message("recipient", {**recipient, "recipient_prior_parcel": "E2"}) == (
+        "recipient was sent earlier parcel E2, which read as gear on its own form (score 0.80)"
+    )
+
+
+def test_a_seized_earlier_parcel_is_told_as_the_seizure() -> None:
+    facts = {
+        "sender_parcels_before": 1.0,
+        "sender_confirmed": 1.0,
+        "sender_last_confirmed": "2026-03-02",
+        "sender_prior_score": 1.0,
+        "sender_prior_parcel": "S1",
+    }
+    assert prior_message("sender", facts) == "sender had 1 confirmed seizure, latest 2026-03-02"

@@ -8,7 +8,14 @@ from sklearn.base import clone
 from training.features import OTHER_CHAPTER, DescriptionVectorizer, FormFeatures, TextSignals
 from training.features.columns import FEW_ROWS, SMALL_INPUT
 from training.features.form_rows import form_rows
-from training.model import LABEL_CLASSES, columns_of, parcel_scores, threshold_at_fpr
+from training.history import PRIOR_SCORE_FEATURES
+from training.model import (
+    LABEL_CLASSES,
+    columns_of,
+    parcel_scores,
+    threshold_at_fpr,
+    with_prior_scores,
+)
 from training.schema import RISK_CLASSES
 from training.train import TrainingResult, fingerprint, fit_and_evaluate
 
@@ -176,6 +183,10 @@ def test_scoring_arithmetic_is_sklearns(tiny_training: TrainingResult, rows: int
         model.class_.predict_proba(standardised), columns=model.class_.classes_
     ).reindex(columns=list(LABEL_CLASSES), fill_value=0.0)
     np.testing.assert_allclose(scores.class_proba, expected.to_numpy(), rtol=1e-9, atol=1e-12)
+    own = standardised[:, model.first_pass_columns_]
+    np.testing.assert_allclose(
+        scores.first_pass, model.first_pass_.predict_proba(own)[:, 1], rtol=1e-9
+    )
 
 
 def test_a_refit_forgets_what_the_old_models_cached(synthetic_sample: pd.DataFrame) -> None:
@@ -270,3 +281,47 @@ def test_a_vague_description_is_no_text_evidence(tiny_training: TrainingResult) 
     assert not np.allclose(signals[3][classes], neutral, rtol=1e-6)
     # The average training line leans away from every gear class.
     assert np.all(neutral < 0)
+
+
+def _sender_parcels(first: dict[str, list[object]], later: dict[str, list[object]]) -> dict:
+    """Two parcels of one sender, a month apart, as one file's item columns."""
+    both = {name: [*first[name], *later[name]] for name in first}
+    both["declaration_id"] = ["E1", "L1"]
+    both["sender_id"] = ["S-1", "S-1"]
+    both["recipient_id"] = ["R-1", "R-2"]
+    both["posted_at"] = pd.to_datetime(["2026-01-05", "2026-02-05"]).to_numpy()
+    return both
+
+
+def test_a_senders_earlier_parcel_that_reads_as_gear_raises_the_next(
+    tiny_training: TrainingResult,
+) -> None:
+    """The parties' earlier parcels are read by their first-pass scores: the same plain
+    parcel scores higher after the sender mailed armour, and its own first pass does not
+    move (no parcel's final score feeds the next)."""
+    model = tiny_training.model
+    names = model.feature_names
+    for feature in PRIOR_SCORE_FEATURES:
+        assert model.risk_.coef_[0][names.index(feature)] > 0
+        assert names.index(feature) not in model.first_pass_columns_
+    plain = one_item("куртка зимняя", 2.0, 3000, "RUB")
+    after_armour = model.score_together(
+        _sender_parcels(one_item("Бронежилет с плитами 6Б45", 9.5, 3000, "RUB"), plain)
+    )
+    after_tea = model.score_together(_sender_parcels(one_item("茶叶 普洱", 0.5, 200, "CNY"), plain))
+    assert after_armour.risk_score[1] > after_tea.risk_score[1]
+    assert after_armour.first_pass[1] == pytest.approx(after_tea.first_pass[1])
+    # The earlier parcel itself has no earlier parcel: read as alone.
+    alone = model.score(one_item("Бронежилет с плитами 6Б45", 9.5, 3000, "RUB"))
+    assert after_armour.risk_score[0] == pytest.approx(alone.risk_score[0])
+
+
+def test_prior_scores_are_counted_among_the_items_and_keep_the_stores() -> None:
+    items = _sender_parcels(one_item("a", 1.0, 1, "USD"), one_item("b", 1.0, 1, "USD"))
+    counted = with_prior_scores(items, np.array([0.9, 0.2]))
+    assert counted["sender_prior_score"].tolist() == [0.0, 0.9]
+    assert counted["recipient_prior_score"].tolist() == [0.0, 0.0]
+    # A prior the store gave (a parcel of the sender outside these items) stands if higher.
+    items["sender_prior_score"] = np.array([0.95, 0.1])
+    counted = with_prior_scores(items, np.array([0.9, 0.2]))
+    assert counted["sender_prior_score"].tolist() == [0.95, 0.9]

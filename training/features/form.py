@@ -114,6 +114,10 @@ class FormFeatures(TransformerMixin, BaseEstimator):  # type: ignore[misc]
         "destination_": "lane",
         "parcel_": "parcel",
         "quantity": "quantity",
+        # The parties' earlier scores speak apart from their counts (which lean the other
+        # way: a shipper of many plain parcels), so neither hides the other in a reason.
+        "sender_history_prior": "sender_prior",
+        "recipient_history_prior": "recipient_prior",
         "sender_history_": "sender_history",
         "recipient_history_": "recipient_history",
         "watchlist_": "watchlist",

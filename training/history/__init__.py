@@ -36,15 +36,18 @@ from training.history.facts import (
     HISTORY_FACTS,
     HISTORY_FEATURES,
     HISTORY_PREFIXES,
+    PRIOR_FACTS,
+    PRIOR_SCORE_FEATURES,
     RECENT_DAYS,
     RECIPIENT_FACTS,
     SENDER_FACTS,
     TEXT_FACTS,
     WATCH_FACTS,
 )
-from training.history.messages import history_message, watchlist_message
+from training.history.messages import history_message, prior_message, watchlist_message
 from training.history.one_parcel import PartySummary, parcel_history, summarised_history
 from training.history.records import (
+    FIRST_PASS_COLUMN,
     NAMED_COLUMN,
     OUTCOME_COLUMNS,
     PARCEL_COLUMNS,
@@ -60,12 +63,15 @@ from training.history.table import HistoryTable, with_history
 
 __all__ = [
     "COUNT_FACTS",
+    "FIRST_PASS_COLUMN",
     "HISTORY_FACTS",
     "HISTORY_FEATURES",
     "HISTORY_PREFIXES",
     "NAMED_COLUMN",
     "OUTCOME_COLUMNS",
     "PARCEL_COLUMNS",
+    "PRIOR_FACTS",
+    "PRIOR_SCORE_FEATURES",
     "RECENT_DAYS",
     "RECIPIENT_FACTS",
     "ROLES",
@@ -82,6 +88,7 @@ __all__ = [
     "history_message",
     "parcel_history",
     "parcels_of",
+    "prior_message",
     "records_frame",
     "summarised_history",
     "watchlist_message",

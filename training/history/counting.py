@@ -13,7 +13,13 @@ import numpy as np
 import pandas as pd
 
 from training.history.facts import HISTORY_FACTS, RECENT_DAYS
-from training.history.records import NAMED_COLUMN, OUTCOME_COLUMNS, PARCEL_COLUMNS, WatchEntry
+from training.history.records import (
+    FIRST_PASS_COLUMN,
+    NAMED_COLUMN,
+    OUTCOME_COLUMNS,
+    PARCEL_COLUMNS,
+    WatchEntry,
+)
 
 _DAY_NS: Final = 86_400 * 10**9
 
@@ -73,6 +79,10 @@ def history_facts(
     outcomes: pd.Series = everything["outcome"]
     seized = outcomes.eq("confirmed").to_numpy(dtype=bool)
     cleared = outcomes.eq("cleared").to_numpy(dtype=bool)
+    first_pass = _standing_scores(
+        everything[FIRST_PASS_COLUMN].to_numpy(np.float64), seized, cleared
+    )
+    declaration_ids = everything["declaration_id"].to_numpy(dtype=object)
 
     facts: dict[str, np.ndarray] = {}
     for role, party, other in (("sender", sender, recipient), ("recipient", recipient, sender)):
@@ -84,6 +94,13 @@ def history_facts(
         facts[f"{role}_named_gear"] = by_party.before(named)
         facts[f"{role}_last_named_gear"] = by_party.last_day_before(named > 0)
         facts[f"{role}_last_confirmed"] = by_party.last_day_before(seized)
+        best, where = by_party.max_before(first_pass)
+        facts[f"{role}_prior_score"] = best
+        prior_parcel = np.full(len(best), None, dtype=object)
+        # Named only where a score stands behind it.
+        where = np.where(best > 0, where, -1)
+        prior_parcel[where >= 0] = declaration_ids[where[where >= 0]]
+        facts[f"{role}_prior_parcel"] = prior_parcel
         # A pair of parties enters the count at its first parcel, or at one after a gap
         # longer than the window, and leaves the window after a parcel no other parcel of
         # the pair follows within it.
@@ -119,6 +136,12 @@ def history_facts(
     return out
 
 
+def _standing_scores(first_pass: np.ndarray, seized: np.ndarray, cleared: np.ndarray) -> np.ndarray:
+    """What each parcel's first-pass score says of its parties (`one_parcel.standing_score`)."""
+    known = np.where(np.isfinite(first_pass), np.clip(first_pass, 0.0, 1.0), 0.0)
+    return np.where(seized, 1.0, np.where(cleared, 0.0, known))
+
+
 def _tidy(parcels: pd.DataFrame) -> pd.DataFrame:
     """The columns read here, typed: datetimes, floats, and strings or None."""
     out = pd.DataFrame(index=range(len(parcels)))
@@ -126,6 +149,11 @@ def _tidy(parcels: pd.DataFrame) -> pd.DataFrame:
         parcels[NAMED_COLUMN].eq(True).to_numpy(dtype=bool)
         if NAMED_COLUMN in parcels.columns
         else np.zeros(len(parcels), dtype=bool)
+    )
+    out[FIRST_PASS_COLUMN] = (
+        pd.to_numeric(parcels[FIRST_PASS_COLUMN], errors="coerce").to_numpy(np.float64)
+        if FIRST_PASS_COLUMN in parcels.columns
+        else np.full(len(parcels), np.nan)
     )
     for name in (*PARCEL_COLUMNS, *OUTCOME_COLUMNS):
         present = name in parcels.columns
@@ -252,6 +280,32 @@ class _Groups:
         return tuple(  # type: ignore[return-value]
             self._unsorted(flag.astype(np.float64)) for flag in (first, enters, leaves)
         )
+
+    def max_before(self, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Per parcel: the highest of `values` (0 to 1) over its group's earlier parcels
+        (0 without any), and the position of the parcel that holds it (-1: none; the
+        latest one on a tie)."""
+        ordered = np.asarray(values, dtype=np.float64)[self.order]
+        position = np.arange(len(ordered))
+        if not len(ordered):
+            return np.zeros(0), np.zeros(0, dtype=np.int64)
+        # Groups are sorted, so lifting each by twice its number keeps one running maximum
+        # from leaking into the next group; values stay in [0, 1].
+        lift = 2.0 * np.cumsum(position == self.start)
+        running = np.maximum.accumulate(ordered + lift)
+        holder = np.maximum.accumulate(np.where(ordered + lift >= running, position, -1))
+        earlier = position > self.start
+        best_sorted = np.where(earlier, np.r_[0.0, running[:-1]] - lift, 0.0)
+        where_sorted = np.where(earlier, np.r_[-1, holder[:-1]], -1)
+        best = np.empty_like(best_sorted)
+        best[self.order] = best_sorted
+        where = np.empty_like(where_sorted)
+        where[self.order] = self.order[np.maximum(where_sorted, 0)]
+        where[self.order[where_sorted < 0]] = -1
+        unknown = self.group < 0
+        best[unknown] = 0.0
+        where[unknown] = -1
+        return np.round(best, 6), where
 
     def last_day_before(self, mask: np.ndarray) -> np.ndarray:
         """Per parcel: the ISO date of its group's latest earlier parcel where `mask` holds."""

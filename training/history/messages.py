@@ -10,6 +10,11 @@ from typing import Any, Final
 from training.history.facts import RECENT_DAYS
 from training.history.records import ROLES, Role
 
+# A party's earlier parcel is told to the officer when its first-pass score (its own form,
+# before its parties' earlier scores) reached this: likelier gear than not, as the model
+# read it.
+NOTABLE_PRIOR_SCORE: Final = 0.5
+
 
 def _plural(n: float, one: str, many: str) -> str:
     return f"{n:.0f} {one if round(n) == 1 else many}"
@@ -65,6 +70,22 @@ def history_message(role: Role, facts: Mapping[str, Any]) -> str | None:
         f"recipient received {_plural(parcels, 'earlier parcel', 'earlier parcels')} "
         f"from {_plural(senders, 'sender', 'senders')}"
     )
+
+
+def prior_message(role: Role, facts: Mapping[str, Any]) -> str | None:
+    """What an officer is told of a party's earlier parcel that read as gear on its own
+    form (None: none did). The parcel is named, so the officer can pull its form up."""
+    if float(facts.get(f"{role}_confirmed") or 0) > 0:
+        # A seizure stands above any reading of a form (and scores 1 as an earlier parcel).
+        return history_message(role, facts)
+    prior = float(facts.get(f"{role}_prior_score") or 0)
+    parcel = facts.get(f"{role}_prior_parcel")
+    if prior < NOTABLE_PRIOR_SCORE or not parcel:
+        return None
+    read = f"read as gear on its own form (score {prior:.2f})"
+    if role == "sender":
+        return f"sender's earlier parcel {parcel} {read}"
+    return f"recipient was sent earlier parcel {parcel}, which {read}"
 
 
 # What makes a party's past worth an officer's attention without a seizure on it.

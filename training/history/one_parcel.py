@@ -69,6 +69,7 @@ def parcel_history(
         out[f"{role}_last_confirmed"] = max(seized).date().isoformat() if seized else None
         out[f"{role}_named_gear"] = float(len(named))
         out[f"{role}_last_named_gear"] = max(named).date().isoformat() if named else None
+        out[f"{role}_prior_score"], out[f"{role}_prior_parcel"] = _prior(mine)
         if role == "sender":
             out["sender_lane_kg_30d"] = float(
                 sum(
@@ -84,6 +85,30 @@ def parcel_history(
             out[f"{entry.role}_watchlisted"] = 1.0
             out[f"{entry.role}_watch_reason"] = entry.reason
     return out
+
+
+def _prior(records: Iterable[PartyParcel]) -> tuple[float, str | None]:
+    """The highest standing score of `records` and its parcel (the latest on a tie)."""
+    best, holder = 0.0, None
+    for record in sorted(records, key=lambda r: (r.posted_at, r.declaration_id)):
+        score = standing_score(record)
+        if score >= best:
+            best, holder = score, record.declaration_id
+    return round(best, 6), holder if best > 0 else None
+
+
+def standing_score(record: PartyParcel) -> float:
+    """What a parcel's first-pass score says of its parties: an inspection outcome stands
+    above the model's reading (confirmed gear 1, cleared 0), and a parcel never scored on
+    its own (recorded before the store kept the score) raises nothing."""
+    if record.outcome == "confirmed":
+        return 1.0
+    if record.outcome == "cleared":
+        return 0.0
+    score = record.first_pass_score
+    if score is None or not math.isfinite(score):
+        return 0.0
+    return min(max(score, 0.0), 1.0)
 
 
 class PartySummary:
@@ -129,6 +154,7 @@ class _RoleRecords:
         self.last_confirmed: list[datetime | None] = [None]
         self.named = [0]
         self.last_named: list[datetime | None] = [None]
+        self.prior: list[tuple[float, str | None]] = [(0.0, None)]
         for record, counterpart in zip(records, self.counterparts, strict=True):
             if counterpart is not None:
                 distinct.add(counterpart)
@@ -142,6 +168,9 @@ class _RoleRecords:
             self.named.append(self.named[-1] + record.names_gear)
             # Records are in place order, so the latest named one is the last seen.
             self.last_named.append(record.posted_at if record.names_gear else self.last_named[-1])
+            score = standing_score(record)
+            best = self.prior[-1]
+            self.prior.append((score, record.declaration_id) if score >= best[0] else best)
 
     def facts(self, parcel: Mapping[str, Any], moment: datetime) -> dict[str, Any]:
         own_id = str(parcel["declaration_id"])
@@ -167,6 +196,8 @@ class _RoleRecords:
             f"{role}_last_named_gear": (
                 last_named.date().isoformat() if last_named is not None else None
             ),
+            f"{role}_prior_score": round(self.prior[end][0], 6),
+            f"{role}_prior_parcel": self.prior[end][1] if self.prior[end][0] > 0 else None,
         }
         if role == "sender":
             destination = parcel.get("destination_country")

@@ -38,6 +38,9 @@ class PartyParcel:
     # Whether a line of it named gear (`training.gear_words`): what an officer reading the
     # party's earlier forms notices.
     names_gear: bool = False
+    # The model's first-pass score of it (`training.history.facts.PRIOR_FACTS`); None when
+    # it was not scored so (recorded before the store kept it, or from a CSV body).
+    first_pass_score: float | None = None
 
 
 @dataclass(frozen=True)
@@ -67,6 +70,8 @@ PARCEL_COLUMNS: Final = (
 )
 OUTCOME_COLUMNS: Final = ("outcome", "outcome_at")
 NAMED_COLUMN: Final = "names_gear"
+# A parcel's first-pass score, where it is known (optional in a parcel frame).
+FIRST_PASS_COLUMN: Final = "first_pass_score"
 
 
 def records_frame(records: Iterable[PartyParcel]) -> pd.DataFrame:
@@ -86,17 +91,25 @@ def records_frame(records: Iterable[PartyParcel]) -> pd.DataFrame:
             "outcome": [r.outcome for r in rows],
             "outcome_at": pd.to_datetime(pd.Series([r.outcome_at for r in rows], dtype=object)),
             NAMED_COLUMN: np.array([r.names_gear for r in rows], dtype=bool),
+            FIRST_PASS_COLUMN: np.array(
+                [np.nan if r.first_pass_score is None else r.first_pass_score for r in rows],
+                dtype=np.float64,
+            ),
         },
-        columns=[*PARCEL_COLUMNS, *OUTCOME_COLUMNS, NAMED_COLUMN],
+        columns=[*PARCEL_COLUMNS, *OUTCOME_COLUMNS, NAMED_COLUMN, FIRST_PASS_COLUMN],
     )
 
 
 def parcels_of(items: pd.DataFrame) -> pd.DataFrame:
     """One row per parcel (its first item row) of an item frame, with the columns read here,
-    and whether any of its lines named gear."""
+    whether any of its lines named gear, and its first-pass score where items have one."""
     present = [c for c in (*PARCEL_COLUMNS, *OUTCOME_COLUMNS) if c in items.columns]
     first = items.drop_duplicates("declaration_id")[present].reset_index(drop=True)
     if "description" in items.columns:
         named_ids = items["declaration_id"][names_gear(items["description"])]
         first[NAMED_COLUMN] = first["declaration_id"].isin(named_ids).to_numpy()
+    if FIRST_PASS_COLUMN in items.columns:
+        # Item rows carry their own first-pass score: a parcel's is its riskiest item's.
+        best = items.groupby("declaration_id", sort=False)[FIRST_PASS_COLUMN].max()
+        first[FIRST_PASS_COLUMN] = first["declaration_id"].map(best).to_numpy(dtype=np.float64)
     return first

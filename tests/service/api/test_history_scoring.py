@@ -162,3 +162,45 @@ def test_a_sender_who_named_gear_before_is_counted_over_http_and_in_batch(
     table = file_history(export, detect_format(export), 1)
     columns = table.columns_for(["RB300000001RU", "RB300000002RU"])
     assert columns["sender_named_gear"].tolist() == [0.0, 1.0]
+
+
+def _disguised_armour(declaration_id: str) -> dict[str, Any]:
+    declaration = armour_declaration(declaration_id)
+    declaration["items"][0]["description"] = "vest with plates"
+    return declaration
+
+
+def test_an_earlier_parcel_that_read_as_gear_raises_the_next_over_json_and_csv(
+    settings_factory: SettingsFactory, models_dir: Path
+) -> None:
+    """The store keeps each parcel's first-pass score, from a JSON or a CSV answer alike;
+    the sender's next parcel reads it and the officer is told which parcel it was."""
+    settings = settings_factory(models_dir=models_dir, review_threshold=0.0)
+    with TestClient(create_app(settings)) as client:
+        store = client.app.state.service.store  # type: ignore[attr-defined]
+        # Plates in a "vest with plates": no word names gear outright; the weight speaks.
+        armour = _disguised_armour("RB500000001RU")
+        armour.update(sender_id="S-json", recipient_id="R-1", posted_at="2026-04-01")
+        _score(client, armour)
+        armour_csv = _disguised_armour("RB500000002RU")
+        armour_csv.update(sender_id="S-csv", recipient_id="R-2", posted_at="2026-04-01")
+        items = armour_csv.pop("items")
+        body = pd.DataFrame([{**armour_csv, **item} for item in items]).to_csv(index=False)
+        answer = client.post("/v1/score/csv", content=body, headers={"Content-Type": "text/csv"})
+        assert answer.status_code == 200, answer.text
+        store.audit.flush(timeout=10)
+        kept = {
+            party: store.party_parcels([party])[party][0].first_pass_score
+            for party in ("S-json", "S-csv")
+        }
+        assert kept["S-json"] is not None and kept["S-json"] > 0.5
+        assert kept["S-csv"] == pytest.approx(kept["S-json"], abs=1e-4)
+
+        after = _score(client, _jacket("RB500000003RU", "S-json"))
+        fresh = _score(client, _jacket("RB500000004RU", "S-fresh"))
+        assert after["parcel_risk_score"] > fresh["parcel_risk_score"]
+        told = [r["message"] for r in after["items"][0]["reasons"] if r["code"] == "sender_history"]
+        assert told == [
+            f"sender's earlier parcel RB500000001RU read as gear on its own form "
+            f"(score {kept['S-json']:.2f})"
+        ]

@@ -108,5 +108,7 @@ def test_a_store_before_named_gear_keeps_its_parcels(database_url: str) -> None:
     try:
         (record,) = store.party_parcels(["s"])["s"]
         assert (record.declaration_id, record.names_gear) == ("OLD", False)
+        # Revision 0004: no first-pass score was kept for it.
+        assert record.first_pass_score is None
     finally:
         store.close()

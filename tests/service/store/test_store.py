@@ -113,6 +113,34 @@ def test_each_parcel_is_one_row_and_rescoring_updates_it(store: Store) -> None:
     )
 
 
+def test_the_parcels_first_pass_score_is_kept_for_its_parties(store: Store) -> None:
+    """A later parcel of the same parties reads it (`training.history.PRIOR_FACTS`); the
+    latest scoring's stands."""
+    answer = result("FP1")
+    store.audit.record(ScoredRecord("r", None, declaration("FP1"), answer, first_pass_score=0.8))
+    assert store.audit.flush(timeout=10)
+    (record,) = store.party_parcels(["S-1"])["S-1"]
+    assert record.first_pass_score == pytest.approx(0.8)
+    store.audit.record(ScoredRecord("r", None, declaration("FP1"), answer, first_pass_score=0.3))
+    assert store.audit.flush(timeout=10)
+    (record,) = Store(store.database).party_parcels(["S-1"])["S-1"]
+    assert record.first_pass_score == pytest.approx(0.3)
+    with store.database.engine().connect() as connection:
+        kept = connection.execute(sa.text("SELECT first_pass_score FROM scored")).scalars().all()
+    assert kept == pytest.approx([0.8, 0.3])
+
+
+def test_a_row_spilled_before_first_pass_scores_is_put_in_without_one(store: Store) -> None:
+    from service.store.records import SCORED_COLUMNS, scored_row
+
+    row = scored_row(ScoredRecord("r", None, declaration("OLD1"), result("OLD1")))
+    old = list(row[: SCORED_COLUMNS.index("first_pass_score")])  # an older version's row
+    with store.database.engine().begin() as connection:
+        store.audit._write(connection, [old])
+    (record,) = store.party_parcels(["S-1"])["S-1"]
+    assert (record.declaration_id, record.first_pass_score) == ("OLD1", None)
+
+
 def test_a_scored_csv_records_its_parcels(store: Store) -> None:
     body = (
         b"declaration_id,posted_at,sender_id,recipient_id,gross_weight_kg,description,"
