@@ -315,6 +315,8 @@ def test_ordinary_goods_are_often_written_as_one_word() -> None:
     assert head_word("куртка мужская зимняя", "ru", settings) == "куртка"
     assert head_word("Микроволновая печь Samsung 20л", "ru", settings) == "печь"
     assert head_word("qishki etik", "uz", settings) == "etik"
+    # Tajik names the goods first, adjective or not (izofat): "либоси занона" is "либоси".
+    assert head_word("либоси занона", "tg", settings) == "либоси"
     assert head_word("winter jacket", "en", settings) is None
     frame, registers = _sample()
     one_word = ~frame["description"].str.strip().str.contains(" ")

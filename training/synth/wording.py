@@ -44,7 +44,7 @@ def head_word(text: str, language: str, settings: dict[str, Any]) -> str | None:
         return words[-1]
     if language not in settings["first"]:
         return None
-    if language == "tg":
+    if language not in settings["adjectives_before"]:
         return words[0]
     nouns = [w for w in words if not _ADJECTIVE.search(w.casefold())]
     return nouns[0] if nouns else None
