@@ -166,7 +166,8 @@ def _score_table(
                 table_format,
                 options.chunk_rows,
                 store=options.store,
-                model=scorer.model,
+                scorer=scorer,
+                workers=workers,
             )
             # The pass's parcel records are gone; their memory goes back before the
             # workers fork (they would each carry the parent's heap otherwise).
@@ -236,7 +237,7 @@ def score_csv_bytes(
         table_format = detect_format(bytes(body))
         layout = OutputLayout.of(table_format)
         history = (
-            file_history(bytes(body), table_format, chunk_rows, store=store, model=scorer.model)
+            file_history(bytes(body), table_format, chunk_rows, store=store, scorer=scorer)
             if scorer.reads_history
             else None
         )

@@ -9,21 +9,22 @@ the same parties, into history facts that each scored row looks up by its declar
 A model that reads the parties' earlier scores (`training.history.PRIOR_FACTS`) needs one
 more pass: the parcels whose sender or recipient appears on another parcel of the file are
 scored on their own first (`first_pass_scores`), and the history is counted again with
-those scores. A file without repeat parties skips it. The pass fills the model's cache of
-text signals, which the scoring workers inherit, so their descriptions are not read twice.
+those scores. A file without repeat parties skips it. The pass runs on the scoring workers'
+processes, as scoring does.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from service.batch_output import worker_view
-from service.batch_parcels import parcel_runs, parcel_units
+from service.batch_parcels import parcel_units
+from service.batch_pool import Scoring
+from service.scorer import Scorer
 from training.gear_words import names_gear
 from training.history import (
     FIRST_PASS_COLUMN,
@@ -33,8 +34,8 @@ from training.history import (
     HistoryTable,
     WatchEntry,
 )
-from training.model import RiskModel, columns_of
-from training.schema import ERROR_COLUMN, LINE_COLUMN, normalise_declarations
+from training.model import RiskModel
+from training.schema import LINE_COLUMN, normalise_declarations
 from training.tables import Source, TableFormat, iter_table_batches, table_frame
 
 # What the store knows of some parties: their earlier parcels (a parcel frame with outcome
@@ -82,11 +83,15 @@ def file_history(
     *,
     store: StoreLookup | None = None,
     now: datetime | None = None,
-    model: RiskModel | None = None,
+    scorer: Scorer | None = None,
+    workers: int = 1,
 ) -> HistoryTable:
     """The history facts of every parcel of a table: its own parcels, and the store's
-    (with `model`, the parties' earlier scores too, where the model reads them)."""
-    return sources_history([(source, table_format)], chunk_rows, store=store, now=now, model=model)
+    (with `scorer`, the parties' earlier scores too, where its model reads them; its first
+    pass on `workers` processes)."""
+    return sources_history(
+        [(source, table_format)], chunk_rows, store=store, now=now, scorer=scorer, workers=workers
+    )
 
 
 def sources_history(
@@ -95,7 +100,8 @@ def sources_history(
     *,
     store: StoreLookup | None = None,
     now: datetime | None = None,
-    model: RiskModel | None = None,
+    scorer: Scorer | None = None,
+    workers: int = 1,
 ) -> HistoryTable:
     """`file_history` of several tables counted as one export."""
     parcels = pd.concat(
@@ -107,20 +113,19 @@ def sources_history(
         parties = pd.concat([parcels["sender_id"], parcels["recipient_id"]]).dropna().unique()
         known, watch = store(sorted(str(p) for p in parties))
     history = HistoryTable.of(parcels, known=known, watch=watch, now=now)
-    if model is None or not reads_prior_scores(model):
+    if scorer is None or not reads_prior_scores(scorer.model):
         return history
     wanted = repeat_party_parcels(parcels)
     if not len(wanted):
         return history
-    scores = pd.concat(
-        [
-            first_pass_scores(source, form, chunk_rows, model, history, wanted)
-            for source, form in sources
-        ]
-    )
+    found: list[pd.Series] = []
+    for source, form in sources:
+        with Scoring.start(scorer, workers, form.decimal, history) as scoring:
+            found.extend(scoring.first_pass_scores(_wanted_rows(source, form, chunk_rows, wanted)))
+    scores = pd.concat(found) if found else pd.Series([], dtype=np.float64)
     best = scores.groupby(level=0).max()
     parcels[FIRST_PASS_COLUMN] = parcels["declaration_id"].map(best).to_numpy(dtype=np.float64)
-    return HistoryTable.of(parcels, known=known, watch=watch, now=now)
+    return history.with_prior_scores(parcels, known=known, now=now)
 
 
 def reads_prior_scores(model: RiskModel) -> bool:
@@ -128,48 +133,33 @@ def reads_prior_scores(model: RiskModel) -> bool:
 
 
 def repeat_party_parcels(parcels: pd.DataFrame) -> pd.Index:
-    """The declaration ids of parcels whose sender or recipient is on another parcel too:
-    the only ones whose score a later parcel can read."""
-    repeat = np.zeros(len(parcels), dtype=bool)
+    """The declaration ids of parcels whose sender or recipient is on a later parcel too:
+    the only ones whose score another parcel reads. Later as history counts it: by
+    `posted_at`, then declaration id; an undated parcel after every dated one."""
+    time = pd.to_datetime(parcels["posted_at"], errors="coerce")
+    placed = parcels.assign(_time=time.fillna(pd.Timestamp.max)).sort_values(
+        ["_time", "declaration_id"], kind="stable"
+    )
+    earlier = np.zeros(len(placed), dtype=bool)
     for role in ("sender_id", "recipient_id"):
-        party = parcels[role]
-        repeat |= (party.notna() & party.duplicated(keep=False)).to_numpy(dtype=bool)
-    return pd.Index(parcels["declaration_id"][repeat].unique())
+        party = placed[role]
+        earlier |= (party.notna() & party.duplicated(keep="last")).to_numpy(dtype=bool)
+    return pd.Index(placed["declaration_id"][earlier].unique())
 
 
-def first_pass_scores(
-    source: Source,
-    table_format: TableFormat,
-    chunk_rows: int,
-    model: RiskModel,
-    history: HistoryTable,
-    wanted: pd.Index,
-) -> pd.Series:
-    """The first-pass score of each wanted parcel of a table (by declaration id), scored
-    as the scoring pass groups its rows; rows that cannot be scored are left out."""
-    found: list[pd.Series] = []
+def _wanted_rows(
+    source: Source, table_format: TableFormat, chunk_rows: int, wanted: pd.Index
+) -> Iterator[pa.Table]:
+    """The rows of the wanted parcels, in units that never split a parcel."""
     tables = iter_table_batches(source, chunk_rows=chunk_rows, table_format=table_format)
     for unit in parcel_units(tables):
         rows = unit[0] if len(unit) == 1 else pa.concat_tables(unit, promote_options="default")
-        raw = table_frame(worker_view(rows))
-        ids = normalise_declarations(raw, with_labels=False, only=("declaration_id",))
-        keep = ids["declaration_id"].isin(wanted).to_numpy()
-        if not keep.any():
+        if "declaration_id" not in rows.column_names:
             continue
-        normalised = normalise_declarations(
-            raw[keep], decimal=table_format.decimal, with_labels=False
-        )
-        valid = normalised[ERROR_COLUMN].isna().to_numpy()
-        if not valid.any():
-            continue
-        real_ids = normalised["declaration_id"].to_numpy(dtype=object)[valid]
-        items = columns_of(normalised[valid])
-        items.update(history.columns_for(real_ids))
-        # Grouped as the scoring pass groups them: runs of consecutive rows.
-        items["declaration_id"] = parcel_runs(normalised["declaration_id"].to_numpy(dtype=object))[
-            valid
-        ]
-        found.append(pd.Series(model.score(items).first_pass, index=real_ids))
-    if not found:
-        return pd.Series([], dtype=np.float64)
-    return pd.concat(found)
+        present = [c for c in ("declaration_id", LINE_COLUMN) if c in rows.column_names]
+        ids = normalise_declarations(
+            table_frame(rows.select(present)), with_labels=False, only=("declaration_id",)
+        )["declaration_id"]
+        keep = ids.isin(wanted).to_numpy()
+        if keep.any():
+            yield rows.filter(pa.array(keep))

@@ -15,14 +15,16 @@ from collections.abc import Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from typing import Any, Final, cast
 
+import pandas as pd
 import pyarrow as pa
 import pyarrow.ipc
 
-from service.batch_output import OutputLayout, RenderedUnit, render_unit
+from service.batch_output import OutputLayout, RenderedUnit, render_unit, worker_view
+from service.batch_scoring import first_pass_rows
 from service.process_tuning import die_with_parent, keep_freed_memory, limit_native_threads
 from service.scorer import Scorer
 from training.history import HistoryTable
-from training.tables import Decimal, Kind
+from training.tables import Decimal, Kind, table_frame
 
 
 class Scoring:
@@ -87,6 +89,24 @@ class Scoring:
         while pending:
             yield pending.popleft().result()
 
+    def first_pass_scores(self, tables: Iterator[pa.Table]) -> Iterator[pd.Series]:
+        """The first-pass scores of tables of whole parcels (`first_pass_rows`), in order."""
+        if self.pool is None:
+            for table in tables:
+                yield first_pass_rows(
+                    self.scorer, table_frame(worker_view(table)), self.decimal, self.history
+                )
+            return
+        pending: deque[Future[pd.Series]] = deque()
+        for table in tables:
+            pending.append(
+                self.pool.submit(_first_pass_in_worker, _wire_unit([table]), self.decimal)
+            )
+            while len(pending) >= self.workers + 1:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
+
 
 # The cyclic collector's first-generation threshold in pool workers. Scoring makes and drops
 # many small containers (reasons, rows); at Python's default (700) the collector ran often
@@ -145,6 +165,14 @@ def _wire_unit(unit: list[pa.Table]) -> bytes:
     with pa.ipc.new_stream(sink, table.schema) as writer:
         writer.write_table(table)
     return cast("bytes", sink.getvalue().to_pybytes())
+
+
+def _first_pass_in_worker(wire: bytes, decimal: Decimal) -> pd.Series:
+    assert _worker_scorer is not None, "worker started without a scorer"
+    table = pa.ipc.open_stream(wire).read_all()
+    return first_pass_rows(
+        _worker_scorer, table_frame(worker_view(table)), decimal, _worker_history
+    )
 
 
 def _render_in_worker(

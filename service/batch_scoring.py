@@ -159,6 +159,31 @@ def _score_normalised(
     )
 
 
+def first_pass_rows(
+    scorer: Scorer, raw: pd.DataFrame, decimal: Decimal = ".", history: HistoryTable | None = None
+) -> pd.Series:
+    """The first-pass score of each scorable row of reader rows that hold whole parcels,
+    indexed by declaration id (`training.history.PRIOR_FACTS`). Rows that cannot be scored
+    are left out; so are the rows of a chunk the model fails on (said in the log): their
+    parcels raise no later parcel's score."""
+    normalised = normalise_declarations(raw, decimal=decimal, with_labels=False)
+    valid = normalised[ERROR_COLUMN].isna().to_numpy()
+    if not valid.any():
+        return pd.Series([], dtype=np.float64)
+    ids = normalised["declaration_id"].to_numpy(dtype=object)
+    items = columns_of(normalised[valid])
+    if history is not None:
+        items.update(history.columns_for(ids[valid]))
+    # Grouped as the scoring pass groups them: runs of consecutive rows.
+    items["declaration_id"] = parcel_runs(ids)[valid]
+    try:
+        first_pass = scorer.model.score(items).first_pass
+    except Exception as exc:
+        log.warning("first pass of %d rows failed (%s)", len(raw), _one_line(exc))
+        return pd.Series([], dtype=np.float64)
+    return pd.Series(first_pass, index=ids[valid])
+
+
 def _unscored(raw: pd.DataFrame, message: str) -> pd.DataFrame:
     rows = len(raw)
     if LINE_COLUMN in raw.columns:

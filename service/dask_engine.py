@@ -28,7 +28,6 @@ from service.batch_output import UnusableInputError
 from service.scorer import Scorer
 from training.files import put_in_place
 from training.history import HistoryTable
-from training.model import RiskModel
 from training.tables import Kind, detect_format
 
 TABLE_SUFFIXES: Final = (".csv", ".tsv", ".txt", ".parquet", ".pq")
@@ -95,7 +94,7 @@ def score_partitions(
     # The files of a run are one history: each parcel is scored with what every file says
     # of its parties (and the store), as if the run were one export.
     table = (
-        runs_history(files, options.chunk_rows, store, scorer.model)
+        runs_history(files, options.chunk_rows, store, scorer)
         if history and scorer.reads_history
         else None
     )
@@ -151,11 +150,11 @@ def runs_history(
     files: Sequence[Path],
     chunk_rows: int,
     store: StoreLookup | None = None,
-    model: RiskModel | None = None,
+    scorer: Scorer | None = None,
 ) -> HistoryTable:
     """The history facts of every parcel of every file, counted as one export."""
     return sources_history(
-        [(f, detect_format(f)) for f in files], chunk_rows, store=store, model=model
+        [(f, detect_format(f)) for f in files], chunk_rows, store=store, scorer=scorer
     )
 
 

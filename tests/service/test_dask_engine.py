@@ -50,7 +50,7 @@ def test_dask_parts_match_the_local_engine(
     assert parts == ["part-00000-a.csv", "part-00001-b.csv", "part-00002-c.csv"]
     assert summary.rows == 500
     # The files of a run are one history, as if they were one export.
-    history = runs_history(input_files(inputs), 64, model=tiny_scorer.model)
+    history = runs_history(input_files(inputs), 64, scorer=tiny_scorer)
     for part, source in zip(parts, input_files(inputs), strict=True):
         local = tmp_path / f"local-{source.stem}.csv"
         score_table(source, local, tiny_scorer, BatchOptions(workers=1, history_table=history))

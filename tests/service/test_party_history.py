@@ -227,12 +227,25 @@ def test_batch_reads_earlier_scores_as_training_measures_a_file(
     frame = with_history(read_declarations(source), now=NOW)
     together = tiny_scorer.model.score_together(columns_of(frame)).risk_score
     np.testing.assert_allclose(pd.read_csv(out)["risk_score"], together, atol=1e-4)
-    assert repeat_party_parcels(file_parcels(source, detect_format(source), 64)).tolist() == [
-        "RB200000000RU",
+    # The parcels a later parcel of a party follows: not the latest of them all (S-a's of
+    # 3 January, to R-0, who got S-b's parcel before it).
+    assert sorted(repeat_party_parcels(file_parcels(source, detect_format(source), 64))) == [
         "RB200000001RU",
         "RB200000002RU",
         "RB200000003RU",
     ]
+
+
+def test_the_first_pass_on_two_workers_gives_what_one_gives(
+    tiny_scorer: Scorer, tmp_path: Path
+) -> None:
+    source = _file(tmp_path)
+    outputs = []
+    for workers in (1, 2):
+        out = tmp_path / f"scored-{workers}.csv"
+        score_table(source, out, tiny_scorer, BatchOptions(workers=workers, chunk_rows=1))
+        outputs.append(out.read_bytes())
+    assert outputs[0] == outputs[1]
 
 
 def test_a_file_without_repeat_parties_is_read_once_for_history(
@@ -247,7 +260,7 @@ def test_a_file_without_repeat_parties_is_read_once_for_history(
     def never(*args: object, **kwargs: object) -> None:
         raise AssertionError("no parcel of the file has a later one to read its score")
 
-    monkeypatch.setattr("service.batch_history.first_pass_scores", never)
+    monkeypatch.setattr("service.batch_pool.Scoring.first_pass_scores", never)
     summary = score_table(source, tmp_path / "out.csv", tiny_scorer, BatchOptions(workers=1))
     assert summary.scored == len(frame)
 

@@ -12,7 +12,7 @@ from typing import Final
 import numpy as np
 import pandas as pd
 
-from training.history.facts import HISTORY_FACTS, RECENT_DAYS
+from training.history.facts import HISTORY_FACTS, PRIOR_FACTS, RECENT_DAYS
 from training.history.records import (
     FIRST_PASS_COLUMN,
     NAMED_COLUMN,
@@ -30,6 +30,7 @@ def history_facts(
     known: pd.DataFrame | None = None,
     watch: Sequence[WatchEntry] = (),
     now: datetime | None = None,
+    only_priors: bool = False,
 ) -> pd.DataFrame:
     """The history facts of each parcel of `parcels` (aligned with its rows).
 
@@ -38,11 +39,14 @@ def history_facts(
     the declaration id of a parcel being scored is that same parcel: its outcome is kept,
     it is not counted twice). A parcel without `posted_at` is placed at `now` (the
     scoring time), after every dated parcel of that moment. The watch list is read as it
-    stands at `now`.
+    stands at `now`. `only_priors` counts the parties' earlier scores alone (`PRIOR_FACTS`
+    and the parcels behind them): what a batch run counts again once its first pass has
+    scored the file's parcels.
     """
     moment = pd.Timestamp(now if now is not None else datetime.now(UTC).replace(tzinfo=None))
+    counted: tuple[str, ...] = _PRIOR_NAMES if only_priors else HISTORY_FACTS
     if len(parcels) == 0:
-        return pd.DataFrame({name: [] for name in HISTORY_FACTS}, index=parcels.index)
+        return pd.DataFrame({name: [] for name in counted}, index=parcels.index)
     targets = _tidy(parcels)
     everything = targets
     if known is not None and len(known):
@@ -88,12 +92,6 @@ def history_facts(
     for role, party, other in (("sender", sender, recipient), ("recipient", recipient, sender)):
         counterpart = "recipients" if role == "sender" else "senders"
         by_party = timeline.grouped(party)
-        facts[f"{role}_parcels_before"] = by_party.before(np.ones(len(party)))
-        facts[f"{role}_confirmed"] = by_party.before(seized)
-        facts[f"{role}_cleared"] = by_party.before(cleared)
-        facts[f"{role}_named_gear"] = by_party.before(named)
-        facts[f"{role}_last_named_gear"] = by_party.last_day_before(named > 0)
-        facts[f"{role}_last_confirmed"] = by_party.last_day_before(seized)
         best, where = by_party.max_before(first_pass)
         facts[f"{role}_prior_score"] = best
         prior_parcel = np.full(len(best), None, dtype=object)
@@ -101,6 +99,14 @@ def history_facts(
         where = np.where(best > 0, where, -1)
         prior_parcel[where >= 0] = declaration_ids[where[where >= 0]]
         facts[f"{role}_prior_parcel"] = prior_parcel
+        if only_priors:
+            continue
+        facts[f"{role}_parcels_before"] = by_party.before(np.ones(len(party)))
+        facts[f"{role}_confirmed"] = by_party.before(seized)
+        facts[f"{role}_cleared"] = by_party.before(cleared)
+        facts[f"{role}_named_gear"] = by_party.before(named)
+        facts[f"{role}_last_named_gear"] = by_party.last_day_before(named > 0)
+        facts[f"{role}_last_confirmed"] = by_party.last_day_before(seized)
         # A pair of parties enters the count at its first parcel, or at one after a gap
         # longer than the window, and leaves the window after a parcel no other parcel of
         # the pair follows within it.
@@ -110,6 +116,8 @@ def history_facts(
         facts[f"{role}_{counterpart}_30d"] = by_party.before(enters) - by_party.in_window_before(
             leaves, before_window=True
         )
+    if only_priors:
+        return _aligned(facts, counted, identity, target_pos, parcels.index)
     lane = np.where(sender >= 0, sender * (int(destination.max()) + 2) + (destination + 1), -1)
     kg = np.where(np.isfinite(weight), weight, 0.0)
     facts["sender_lane_kg_30d"] = timeline.grouped(lane).in_window_before(kg)
@@ -128,11 +136,26 @@ def history_facts(
         facts[f"{role}_watch_reason"] = reasons
         facts[f"{role}_watchlisted"] = pd.notna(reasons).astype(np.float64)
 
+    return _aligned(facts, counted, identity, target_pos, parcels.index)
+
+
+# What `only_priors` counts.
+_PRIOR_NAMES: Final = (*PRIOR_FACTS, "sender_prior_parcel", "recipient_prior_parcel")
+
+
+def _aligned(
+    facts: dict[str, np.ndarray],
+    names: Sequence[str],
+    identity: bool,
+    target_pos: np.ndarray,
+    index: pd.Index,
+) -> pd.DataFrame:
+    """The facts of the parcels asked about, in their order."""
     out = pd.DataFrame(
-        {name: facts[name] if identity else facts[name][target_pos] for name in HISTORY_FACTS},
+        {name: facts[name] if identity else facts[name][target_pos] for name in names},
         copy=False,
     )
-    out.index = parcels.index
+    out.index = index
     return out
 
 

@@ -40,27 +40,28 @@ class HistoryTable:
         watch: Sequence[WatchEntry] = (),
         now: datetime | None = None,
     ) -> HistoryTable:
-        if not pd.Index(parcels["declaration_id"]).is_unique:
-            if NAMED_COLUMN in parcels.columns:
-                # Listed twice (a run's files), a parcel names gear if either listing does.
-                named = parcels.groupby("declaration_id", sort=False)[NAMED_COLUMN].transform("any")
-                parcels = parcels.assign(**{NAMED_COLUMN: named})
-            parcels = parcels.drop_duplicates("declaration_id")
-        parcels = parcels.reset_index(drop=True)
+        parcels = _one_each(parcels)
         facts = history_facts(parcels, known=known, watch=watch, now=now)
         keys = _id_hashes(parcels["declaration_id"].to_numpy(dtype=object))
         order = np.argsort(keys, kind="stable")
-        return cls(
-            keys[order],
-            {
-                name: (
-                    facts[name].to_numpy(dtype=np.float32)
-                    if name in COUNT_FACTS
-                    else facts[name].to_numpy(dtype=object)
-                )[order]
-                for name in HISTORY_FACTS
-            },
-        )
+        return cls(keys[order], _compact(facts, order))
+
+    def with_prior_scores(
+        self,
+        parcels: pd.DataFrame,
+        *,
+        known: pd.DataFrame | None = None,
+        now: datetime | None = None,
+    ) -> HistoryTable:
+        """This table with the parties' earlier scores counted again: `parcels` are the
+        parcels it was made of, now with their first-pass scores (`FIRST_PASS_COLUMN`)."""
+        parcels = _one_each(parcels)
+        keys = _id_hashes(parcels["declaration_id"].to_numpy(dtype=object))
+        order = np.argsort(keys, kind="stable")
+        if not np.array_equal(keys[order], self.keys):
+            raise ValueError("the parcels are not those this history was counted from")
+        priors = history_facts(parcels, known=known, now=now, only_priors=True)
+        return HistoryTable(self.keys, {**self.facts, **_compact(priors, order)})
 
     def columns_for(self, declaration_ids: Any) -> dict[str, np.ndarray]:
         """The facts of each item row by its declaration id (none for an unknown id)."""
@@ -76,6 +77,29 @@ class HistoryTable:
             column[found] = values[position[found]]
             out[name] = column
         return out
+
+
+def _one_each(parcels: pd.DataFrame) -> pd.DataFrame:
+    """One row per declaration id, numbered from 0."""
+    if not pd.Index(parcels["declaration_id"]).is_unique:
+        if NAMED_COLUMN in parcels.columns:
+            # Listed twice (a run's files), a parcel names gear if either listing does.
+            named = parcels.groupby("declaration_id", sort=False)[NAMED_COLUMN].transform("any")
+            parcels = parcels.assign(**{NAMED_COLUMN: named})
+        parcels = parcels.drop_duplicates("declaration_id")
+    return parcels.reset_index(drop=True)
+
+
+def _compact(facts: pd.DataFrame, order: np.ndarray) -> dict[str, np.ndarray]:
+    """Facts as the table holds them: counts as float32, words as objects, in key order."""
+    return {
+        name: (
+            facts[name].to_numpy(dtype=np.float32)
+            if name in COUNT_FACTS
+            else facts[name].to_numpy(dtype=object)
+        )[order]
+        for name in facts.columns
+    }
 
 
 def _id_hashes(ids: np.ndarray) -> np.ndarray:
