@@ -19,6 +19,7 @@ import pandas as pd
 
 from training import knowledge
 from training.corpora import parcel_threshold
+from training.features import REPEAT_COLUMN
 from training.metrics import risk_metrics
 from training.model import UNKNOWN_GEAR, RiskModel, Thresholds, columns_of, threshold_at_fpr
 from training.schema import ERROR_COLUMN
@@ -109,7 +110,9 @@ def fit_and_evaluate(
     if written is not None and len(written):
         written, _ = usable_labelled_rows(written)
         written_rows = len(written)
-        train = pd.concat([train, *([written] * written_repeat)], ignore_index=True)
+        # Each repeat is a parcel of its own for the parcel features (`REPEAT_COLUMN`).
+        repeats = [written.assign(**{REPEAT_COLUMN: k}) for k in range(written_repeat)]
+        train = pd.concat([train, *repeats], ignore_index=True)
 
     model = RiskModel(random_state=random_state)
     model.fit(columns_of(train), train["label_class"].to_numpy(), label=train["label"].to_numpy())

@@ -5,7 +5,13 @@ import pandas as pd
 import pytest
 from sklearn.base import clone
 
-from training.features import OTHER_CHAPTER, DescriptionVectorizer, FormFeatures, TextSignals
+from training.features import (
+    OTHER_CHAPTER,
+    REPEAT_COLUMN,
+    DescriptionVectorizer,
+    FormFeatures,
+    TextSignals,
+)
 from training.features.columns import FEW_ROWS, SMALL_INPUT
 from training.features.form_rows import form_rows
 from training.history import PRIOR_SCORE_FEATURES
@@ -325,3 +331,31 @@ def test_prior_scores_are_counted_among_the_items_and_keep_the_stores() -> None:
     items["sender_prior_score"] = np.array([0.95, 0.1])
     counted = with_prior_scores(items, np.array([0.9, 0.2]))
     assert counted["sender_prior_score"].tolist() == [0.95, 0.9]
+
+
+def test_each_training_repeat_of_a_written_parcel_is_a_parcel_of_its_own(
+    tiny_training: TrainingResult,
+) -> None:
+    """Training counts written rows many times: each repeat must read as the parcel it is,
+    not as one parcel of every repeat's lines (60 repeats of a 2 kg line in a 9 kg parcel
+    would leave no kilos unexplained)."""
+    model = tiny_training.model
+    parcel = {
+        "declaration_id": ["W1", "W1", "W1"],
+        "description": ["куртка", "ботинки", "чай"],
+        "net_weight_kg": [1.0, 1.0, 0.5],
+        "gross_weight_kg": [9.0, 9.0, 9.0],
+        "quantity": [1.0, 1.0, 1.0],
+        "value": [3000.0, 2000.0, 500.0],
+        "currency": ["RUB", "RUB", "RUB"],
+    }
+    alone = model.score(parcel).features  # few rows: the row-by-row path
+    repeated = {name: values * 3 for name, values in parcel.items()}
+    repeated[REPEAT_COLUMN] = [0, 0, 0, 1, 1, 1, 2, 2, 2]  # nine rows: the column path
+    assert len(repeated["description"]) > FEW_ROWS
+    np.testing.assert_allclose(model.score(repeated).features, np.vstack([alone] * 3))
+    # Without the repeat column the nine rows are one parcel of nine lines.
+    del repeated[REPEAT_COLUMN]
+    names = model.feature_names
+    merged = model.score(repeated).features[0, names.index("parcel_unexplained_weight")]
+    assert merged < alone[0, names.index("parcel_unexplained_weight")]

@@ -35,11 +35,13 @@ Callers import from `training.features`; the modules are its parts.
 """
 
 from training.features.columns import (
+    REPEAT_COLUMN,
     SMALL_INPUT,
     ItemColumns,
     column,
     factorize,
     item_columns_tags,
+    item_parcel_codes,
     parcel_codes,
 )
 from training.features.form import FormFeatures
@@ -70,6 +72,7 @@ __all__ = [
     "ORDINARY_UNEXPLAINED_KG",
     "OTHER_CHAPTER",
     "RARE_INDICATOR_SPREAD",
+    "REPEAT_COLUMN",
     "SMALL_INPUT",
     "UNFIT_CHAPTER_PROBABILITY",
     "DescriptionVectorizer",
@@ -83,6 +86,7 @@ __all__ = [
     "feature_pipeline",
     "hs_chapters",
     "item_columns_tags",
+    "item_parcel_codes",
     "parcel_codes",
     "trim_cache",
     "unit_weights",

@@ -99,6 +99,22 @@ def parcel_codes(declaration_ids: Any) -> np.ndarray:
     return factorize(declaration_ids)[0]
 
 
+# Training counts each written row many times (`training.train`); each repeat of a
+# declaration is a parcel of its own, so a parcel's lines are summed once, not once per
+# repeat (60 repeats of a 2 kg line are not a 120 kg parcel). Absent when scoring.
+REPEAT_COLUMN: Final = "repeat"
+
+
+def item_parcel_codes(items: ItemColumns) -> np.ndarray:
+    """`parcel_codes` of item rows: by declaration id, and by repeat where rows have one."""
+    codes = parcel_codes(column(items, "declaration_id"))
+    if REPEAT_COLUMN not in items or not len(codes):
+        return codes
+    repeat = column(items, REPEAT_COLUMN, float)
+    repeat = np.where(np.isfinite(repeat), repeat, 0.0).astype(np.int64)
+    return parcel_codes(codes * (int(repeat.max()) + 1) + repeat)
+
+
 def _length(items: ItemColumns) -> int:
     if isinstance(items, pd.DataFrame):
         return len(items)

@@ -20,7 +20,7 @@ from training.features.columns import (
     column,
     factorize,
     item_columns_tags,
-    parcel_codes,
+    item_parcel_codes,
 )
 from training.features.form_rows import form_rows
 from training.features.measures import (
@@ -69,7 +69,7 @@ def _set_one_hot(out: np.ndarray, values: np.ndarray, column_of: dict[Any, int])
 
 
 def _parcel_context(items: ItemColumns, net: np.ndarray) -> tuple[np.ndarray, ...]:
-    codes = parcel_codes(column(items, "declaration_id"))
+    codes = item_parcel_codes(items)
     n_parcels = codes.max() + 1 if len(codes) else 0
     n_items = np.bincount(codes, minlength=n_parcels)[codes].astype(float)
     net_filled = np.where(np.isfinite(net), net, 0.0)

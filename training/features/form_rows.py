@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Final
 import numpy as np
 
 from training import knowledge
-from training.features.columns import ItemColumns, column_list
+from training.features.columns import REPEAT_COLUMN, ItemColumns, column_list
 from training.features.measures import (
     LOG_FLOOR,
     ORDINARY_UNEXPLAINED_KG,
@@ -93,7 +93,9 @@ def form_rows(form: FormFeatures, items: ItemColumns, signals: np.ndarray) -> np
     gross = column_list(items, "gross_weight_kg", float)
     # The parcels of the rows, in order of first appearance (as `parcel_codes`).
     parcel_of: dict[Any, int] = {}
-    keys = column_list(items, "declaration_id")
+    keys: list[Any] = column_list(items, "declaration_id")
+    if REPEAT_COLUMN in items:  # a training repeat is a parcel of its own
+        keys = list(zip(keys, column_list(items, REPEAT_COLUMN, float), strict=True))
     codes = [parcel_of.setdefault(key, len(parcel_of)) for key in keys]
     n_items = [0] * len(parcel_of)
     net_sum = [0.0] * len(parcel_of)
