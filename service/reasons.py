@@ -18,6 +18,7 @@ from typing import Any, Final
 
 import numpy as np
 
+from training.common_words import is_common
 from training.features import (
     ORDINARY_UNEXPLAINED_KG,
     OTHER_CHAPTER,
@@ -25,6 +26,7 @@ from training.features import (
     UNFIT_CHAPTER_PROBABILITY,
     ItemColumns,
     column,
+    factorize,
     parcel_codes,
     trim_cache,
     unit_weights,
@@ -156,6 +158,16 @@ def _vague_latin() -> frozenset[str]:
 def _latin_key(text: str) -> str:
     # Senders write щ as "shch", "sch" or "sh" ("veshchi", "veshi"): one key for all.
     return re.sub(r"shch|shh|sch", "sh", text.casefold().strip(" .,!"))
+
+
+# A word of a description: letters and digits, as the word lists hold them.
+_WORD: Final = re.compile(r"\w+")
+
+
+@lru_cache(maxsize=20_000)
+def _names_goods(description: str) -> bool:
+    """Whether a description has a word beyond the commonest words of the lanes' languages."""
+    return any(not is_common(word) for word in _WORD.findall(description))
 
 
 def _vague_in_latin(descriptions: np.ndarray) -> np.ndarray:
@@ -570,7 +582,11 @@ class _ItemFacts:
         # Nor does wording that names gear outright: "бронежилет" is not a heavy garment,
         # whatever toy vest an honest line once called that ("usually about 0.089 kg").
         named = signals[:, self._signals.names_gear] != 0.0
-        return confident & ordinary & ~self.vague & ~named
+        # Nor does wording of only the commonest words ("small", "for", "на память"): the
+        # models' expectation of it is an average, not a kind of goods.
+        codes, distinct = factorize(self.description)
+        names_goods = np.array([_names_goods(str(d)) for d in distinct.tolist()], dtype=bool)
+        return confident & ordinary & ~self.vague & ~named & names_goods[codes]
 
     @cached_property
     def vague(self) -> np.ndarray:

@@ -114,6 +114,16 @@ def test_expectations_are_quoted_only_for_ordinary_wording(tiny_scorer: Scorer) 
     # expectation is not that of microwaves, so it is not quoted.
     half = tiny_scorer.score_declaration(declaration("Mikrowelle gebraucht", 11.8, value=300))
     assert all("usually about" not in r["message"] for r in half["items"][0]["reasons"])
+    # Only the commonest words ("small", "for"): the expectation is an average, no kind of
+    # goods, however confident the models are of such frequent words.
+    strict = Scorer(
+        tiny_scorer.model,
+        tiny_scorer.card,
+        ScoringPolicy(review_threshold=0.0, inspect_threshold=1.0, random_selection_rate=0.0),
+    )
+    for common in ("small", "for", "на"):
+        scored = strict.score_declaration(declaration(common, 6.0, value=100))
+        assert all("usually about" not in r["message"] for r in scored["items"][0]["reasons"])
 
 
 def test_frame_and_declaration_paths_agree(tiny_scorer: Scorer) -> None:
