@@ -10,6 +10,7 @@ every score splits exactly into per-feature contributions, which is where reason
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Final, cast
 
 import numpy as np
@@ -312,7 +313,7 @@ def with_prior_scores(items: ItemColumns, first_pass: np.ndarray) -> dict[str, n
             }
         )
     )
-    facts = history_facts(parcels, now=pd.Timestamp("2262-01-01").to_pydatetime())
+    facts = history_facts(parcels, now=_AFTER_EVERY_DATE, only_priors=True)
     rows = pd.Index(parcels["declaration_id"]).get_indexer(column(items, "declaration_id"))
     out: dict[str, np.ndarray] = {}
     for name in PRIOR_FACTS:
@@ -320,6 +321,11 @@ def with_prior_scores(items: ItemColumns, first_pass: np.ndarray) -> dict[str, n
         carried = column(items, name, float) if name in items else np.zeros(len(rows))
         out[name] = np.fmax(counted, np.where(np.isfinite(carried), carried, 0.0))
     return out
+
+
+# Where an undated parcel sits among the items: after every dated one, as it does when a
+# file is scored today.
+_AFTER_EVERY_DATE: Final = datetime(2262, 1, 1)
 
 
 def _prior_features(items: ItemColumns, first_pass: np.ndarray) -> np.ndarray:
