@@ -7,10 +7,10 @@ grows with parcels, not with rows or columns) and turns them, with what the stor
 the same parties, into history facts that each scored row looks up by its declaration id.
 
 A model that reads the parties' earlier scores (`training.history.PRIOR_FACTS`) needs one
-more pass: the parcels whose sender or recipient appears on another parcel of the file are
-scored on their own first (`first_pass_scores`), and the history is counted again with
-those scores. A file without repeat parties skips it. The pass runs on the scoring workers'
-processes, as scoring does.
+more pass: the parcels that a later parcel of the same sender or recipient follows
+(`parcels_read_later`) are scored on their own first (`Scoring.first_pass_scores`), and
+the parties' earlier scores are counted with them. A file without repeat parties skips it.
+The pass runs on the scoring workers' processes, as scoring does.
 """
 
 from __future__ import annotations
@@ -115,7 +115,7 @@ def sources_history(
     history = HistoryTable.of(parcels, known=known, watch=watch, now=now)
     if scorer is None or not reads_prior_scores(scorer.model):
         return history
-    wanted = repeat_party_parcels(parcels)
+    wanted = parcels_read_later(parcels)
     if not len(wanted):
         return history
     found: list[pd.Series] = []
@@ -132,7 +132,7 @@ def reads_prior_scores(model: RiskModel) -> bool:
     return all(name in model.feature_names for name in PRIOR_SCORE_FEATURES)
 
 
-def repeat_party_parcels(parcels: pd.DataFrame) -> pd.Index:
+def parcels_read_later(parcels: pd.DataFrame) -> pd.Index:
     """The declaration ids of parcels whose sender or recipient is on a later parcel too:
     the only ones whose score another parcel reads. Later as history counts it: by
     `posted_at`, then declaration id; an undated parcel after every dated one."""

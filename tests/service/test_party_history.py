@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from service.batch import BatchOptions, score_csv_bytes, score_table
-from service.batch_history import file_parcels, repeat_party_parcels
+from service.batch_history import file_parcels, parcels_read_later
 from service.party_history import PartyHistory
 from service.scorer import Scorer, ScoringPolicy
 from training.history import PartyParcel, WatchEntry, with_history
@@ -229,7 +229,7 @@ def test_batch_reads_earlier_scores_as_training_measures_a_file(
     np.testing.assert_allclose(pd.read_csv(out)["risk_score"], together, atol=1e-4)
     # The parcels a later parcel of a party follows: not the latest of them all (S-a's of
     # 3 January, to R-0, who got S-b's parcel before it).
-    assert sorted(repeat_party_parcels(file_parcels(source, detect_format(source), 64))) == [
+    assert sorted(parcels_read_later(file_parcels(source, detect_format(source), 64))) == [
         "RB200000001RU",
         "RB200000002RU",
         "RB200000003RU",
