@@ -124,14 +124,9 @@ def _score_normalised(
     model_version = np.full(rows, None, dtype=object)
     first_pass = np.full(rows, np.nan)
     if valid.any():
-        ids = normalised["declaration_id"].to_numpy(dtype=object)
-        items = columns_of(normalised if valid.all() else normalised[valid])
-        if history is not None:
-            items.update(history.columns_for(ids[valid]))
-        # Parcels are runs of consecutive rows; the real ids still drive random selection.
-        items["declaration_id"] = parcel_runs(ids)[valid]
-        # An id array is what the scorer indexes; it needs no list.
-        selection_ids = cast("Sequence[Any]", ids[valid])
+        items, ids = _scorable_items(normalised, valid, history)
+        # The real ids drive random selection; an id array is what the scorer indexes.
+        selection_ids = cast("Sequence[Any]", ids)
         result = scorer.score_columns(items, selection_ids=selection_ids, reasons_as_cells=True)
         risk_score[valid] = np.round(result["risk_score"].astype(float), SCORE_DECIMALS)
         parcel_risk_score[valid] = np.round(
@@ -170,18 +165,29 @@ def first_pass_rows(
     valid = normalised[ERROR_COLUMN].isna().to_numpy()
     if not valid.any():
         return pd.Series([], dtype=np.float64)
-    ids = normalised["declaration_id"].to_numpy(dtype=object)
-    items = columns_of(normalised[valid])
-    if history is not None:
-        items.update(history.columns_for(ids[valid]))
-    # Grouped as the scoring pass groups them: runs of consecutive rows.
-    items["declaration_id"] = parcel_runs(ids)[valid]
+    items, ids = _scorable_items(normalised, valid, history)
     try:
         first_pass = scorer.model.score(items).first_pass
     except Exception as exc:
         log.warning("first pass of %d rows failed (%s)", len(raw), _one_line(exc))
         return pd.Series([], dtype=np.float64)
-    return pd.Series(first_pass, index=ids[valid])
+    return pd.Series(first_pass, index=ids)
+
+
+def _scorable_items(
+    normalised: pd.DataFrame, valid: np.ndarray, history: HistoryTable | None
+) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """The valid rows as the model reads them, with their history, and their real ids.
+
+    Parcels are runs of consecutive rows (`parcel_runs`): the scoring pass and the first
+    pass group rows alike, so a parcel's first-pass score is the one it is scored with.
+    """
+    ids = normalised["declaration_id"].to_numpy(dtype=object)
+    items = columns_of(normalised if valid.all() else normalised[valid])
+    if history is not None:
+        items.update(history.columns_for(ids[valid]))
+    items["declaration_id"] = parcel_runs(ids)[valid]
+    return items, ids[valid]
 
 
 def _unscored(raw: pd.DataFrame, message: str) -> pd.DataFrame:
