@@ -73,7 +73,9 @@ PINNED_LIBRARIES: Final = {"scikit-learn": sklearn.__version__, "numpy": np.__ve
 # features. 3: the parties' history (sender, recipient, watch list). 4: the feature stack
 # is one scikit-learn Pipeline (`RiskModel.features_`; the same numbers). 5: the parties'
 # earlier parcels' first-pass scores (`RiskModel.first_pass_`, two prior-score features).
-MODEL_FORMAT: Final = 5
+# 6: gradient-boosted trees for the risk score (`RiskModel.risk_`, `risk_trees_`), the
+# linear model reasons read beside them (`linear_`, `linear_calibration_`).
+MODEL_FORMAT: Final = 6
 
 
 class RegistryError(Exception):

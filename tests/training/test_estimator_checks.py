@@ -98,7 +98,13 @@ def test_sklearn_data_checks_are_skipped_for_what_the_tags_declare(
 
 def _fitted_state(model: RiskModel, items: dict[str, np.ndarray]) -> tuple[np.ndarray, ...]:
     scores = model.score(items)
-    return scores.risk_score, scores.class_proba, model.risk_.coef_, model.class_.coef_
+    return (
+        scores.risk_score,
+        scores.class_proba,
+        model.raw_logit(scores.features),
+        model.linear_.coef_,
+        model.class_.coef_,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -144,7 +150,11 @@ def test_risk_model_reads_the_label_off_the_classes_unless_given(sample: pd.Data
     recorded = (classes != "benign").astype(int)
     recorded[np.flatnonzero(classes == "benign")[:40]] = 1
     disagreeing = RiskModel(random_state=3).fit(items, classes, label=recorded)
-    assert not np.array_equal(disagreeing.risk_.coef_, derived.risk_.coef_)
+    assert not np.array_equal(disagreeing.linear_.coef_, derived.linear_.coef_)
+    assert not np.array_equal(
+        disagreeing.raw_logit(disagreeing.score(items).features),
+        derived.raw_logit(derived.score(items).features),
+    )
 
 
 def test_risk_model_refuses_classes_it_does_not_know(sample: pd.DataFrame) -> None:

@@ -89,12 +89,15 @@ def test_the_text_learns_no_gear_from_wording_the_generator_borrowed(
     synthetic_sample: pd.DataFrame,
 ) -> None:
     """A cover the generator picked for helmets is honest traffic's wording: its borrowed
-    uses teach the gear model nothing, while its honest uses still count (a made-up name
-    here, so these lines alone teach it)."""
+    uses teach the gear model nothing, while honest lines of its words still count (a
+    made-up name here, so these lines alone teach it). The honest lines are worded apart
+    from the cover: the text classifier's last steps over one text labelled both ways
+    swing with the order it visits them in (docs/decisions.md, "Trees for the risk
+    score")."""
     sample = synthetic_sample.iloc[:3000].reset_index(drop=True)
     cover = pd.DataFrame(
         {
-            "description": ["Zorvex Kastro"] * 40,
+            "description": ["Zorvex Kastro"] * 30 + ["Zorvex"] * 10,
             "label": [1] * 30 + [0] * 10,
             "label_class": ["helmet"] * 30 + ["benign"] * 10,
         }

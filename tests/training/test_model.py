@@ -182,6 +182,7 @@ def test_scoring_arithmetic_is_sklearns(tiny_training: TrainingResult, rows: int
     np.testing.assert_array_equal(scores.features, standardised)
     slope, intercept = model.calibration_
     logit = model.risk_.decision_function(standardised)
+    np.testing.assert_allclose(model.raw_logit(standardised), logit, rtol=1e-9, atol=1e-12)
     np.testing.assert_allclose(
         scores.risk_score, 1 / (1 + np.exp(-(slope * logit + intercept))), rtol=1e-9
     )
@@ -308,7 +309,7 @@ def test_a_senders_earlier_parcel_that_reads_as_gear_raises_the_next(
     model = tiny_training.model
     names = model.feature_names
     for feature in PRIOR_SCORE_FEATURES:
-        assert model.risk_.coef_[0][names.index(feature)] > 0
+        assert model.linear_.coef_[0][names.index(feature)] > 0
         assert names.index(feature) not in model.first_pass_columns_
     plain = one_item("куртка зимняя", 2.0, 3000, "RUB")
     after_armour = model.score_together(

@@ -317,7 +317,10 @@ def test_ordinary_goods_are_often_written_as_one_word() -> None:
     assert head_word("qishki etik", "uz", settings) == "etik"
     # Tajik names the goods first, adjective or not (izofat): "либоси занона" is "либоси".
     assert head_word("либоси занона", "tg", settings) == "либоси"
-    assert head_word("winter jacket", "en", settings) is None
+    # English names the goods last, before what the phrase adds ("for kids", "of towels").
+    assert head_word("kids bike helmet for scooter", "en", settings) == "helmet"
+    assert head_word("set of 3 towels", "en", settings) == "set"
+    assert head_word("冬季夹克", "zh", settings) is None
     frame, registers = _sample()
     one_word = ~frame["description"].str.strip().str.contains(" ")
     plain = pd.Series(registers == "plain").to_numpy()

@@ -37,11 +37,18 @@ def head_word(text: str, language: str, settings: dict[str, Any]) -> str | None:
     """The one word naming the goods of a phrase, as a sender writing only that would write
     it ("куртка мужская зимняя" -> "куртка", "qishki etik" -> "etik"); None where the
     language's word order is not known or no such word stands out."""
+    if language in settings["last"]:
+        ends = set(settings["phrase_ends"].get(language, ()))
+        phrase = []
+        for word in _LETTERS.findall(text):
+            if word.casefold() in ends:
+                break
+            phrase.append(word)
+        named = [w for w in phrase if len(w) >= 3]
+        return named[-1] if named else None
     words = [w for w in _LETTERS.findall(text) if len(w) >= 3]
     if not words:
         return None
-    if language in settings["last"]:
-        return words[-1]
     if language not in settings["first"]:
         return None
     if language not in settings["adjectives_before"]:

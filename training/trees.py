@@ -1,0 +1,67 @@
+"""A fitted gradient-boosted tree ensemble's log-odds, fast for one row and for many
+(`TreeTable`).
+
+scikit-learn's `HistGradientBoostingClassifier.decision_function` walks its trees one at a
+time from Python: ~15 us a tree for every call, ~1.2 ms for one declaration on 80 trees,
+several times the rest of its scoring. For a few rows every tree of the ensemble is one row
+of flat node arrays here, and all trees advance one level at a time for all rows together:
+a call costs a few numpy operations per level of depth (~40 us). For many rows
+scikit-learn's compiled walk is faster (~9 us a row against ~25) and is used as it is. A
+test pins both to `decision_function`.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+import numpy as np
+from sklearn.ensemble import HistGradientBoostingClassifier
+
+# Up to this many rows the flat tables answer; above it scikit-learn's compiled walk does.
+_TABLE_ROWS: Final = 64
+
+
+class TreeTable:
+    """The nodes of every tree of a fitted binary `HistGradientBoostingClassifier`, flat.
+
+    `decision(X)` equals the classifier's `decision_function(X)` (the raw log-odds).
+    """
+
+    def __init__(self, fitted: HistGradientBoostingClassifier) -> None:
+        if fitted.n_trees_per_iteration_ != 1:
+            raise ValueError("only a binary classifier's trees can be tabled")
+        trees = [predictors[0].nodes for predictors in fitted._predictors]
+        if any(tree["is_categorical"].any() for tree in trees):
+            raise ValueError("categorical splits are not supported")
+        offsets = np.cumsum([0] + [len(tree) for tree in trees[:-1]])
+        nodes = np.concatenate(trees)
+        starts = np.repeat(offsets, [len(tree) for tree in trees])
+        leaf = nodes["is_leaf"].astype(bool)
+        # A leaf points at itself, so rows that reach a leaf early stay there.
+        here = np.arange(len(nodes))
+        self.left_ = np.where(leaf, here, nodes["left"] + starts).astype(np.intp)
+        self.right_ = np.where(leaf, here, nodes["right"] + starts).astype(np.intp)
+        self.feature_ = np.where(leaf, 0, nodes["feature_idx"]).astype(np.intp)
+        self.threshold_ = nodes["num_threshold"].astype(np.float64)
+        self.missing_left_ = nodes["missing_go_to_left"].astype(bool)
+        self.value_ = np.where(leaf, nodes["value"], 0.0).astype(np.float64)
+        self.roots_ = offsets.astype(np.intp)
+        self.depth_ = int(nodes["depth"].max()) if len(nodes) else 0
+        self.baseline_ = float(np.ravel(fitted._baseline_prediction)[0])
+        self.fitted_ = fitted
+
+    def decision(self, features: np.ndarray) -> np.ndarray:
+        """The ensemble's raw log-odds for each row of `features` (rows x features)."""
+        features = np.asarray(features, dtype=np.float64)
+        if len(features) > _TABLE_ROWS:
+            return np.asarray(self.fitted_.decision_function(features), dtype=np.float64)
+        return self._walk(features)
+
+    def _walk(self, features: np.ndarray) -> np.ndarray:
+        rows = np.arange(len(features))[:, None]
+        node = np.broadcast_to(self.roots_, (len(features), len(self.roots_))).copy()
+        for _ in range(self.depth_):
+            x = features[rows, self.feature_[node]]
+            left = np.where(np.isnan(x), self.missing_left_[node], x <= self.threshold_[node])
+            node = np.where(left, self.left_[node], self.right_[node])
+        return np.asarray(self.value_[node].sum(axis=1) + self.baseline_)
