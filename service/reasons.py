@@ -170,6 +170,14 @@ def _names_goods(description: str) -> bool:
     return any(not is_common(word) for word in _WORD.findall(description))
 
 
+def _sent_as(mail_class: object) -> str:
+    """What a mail-class reason tells: the class as written, or that none was given (an
+    officer can act on a missing class, not on "sent as ?")."""
+    if isinstance(mail_class, str) and mail_class:
+        return "sent as " + mail_class.replace("_", " ")
+    return "no mail class declared"
+
+
 def _vague_in_latin(descriptions: np.ndarray) -> np.ndarray:
     vague = _vague_latin()
     return np.array(
@@ -428,7 +436,7 @@ class ReasonWriter:
                 )
             ]
         if group == "mail_class":
-            return [("mail_class", f"sent as {m or '?'}") for m in facts.mail_class[rows].tolist()]
+            return [("mail_class", _sent_as(m)) for m in facts.mail_class[rows].tolist()]
         if group == "parcel":
             gross, declared = facts.parcel_weights
             return [

@@ -495,3 +495,11 @@ def test_an_item_over_the_review_cut_off_is_never_left_without_a_reason(
     # Under the cut-off (the default policy), an ordinary line is told nothing.
     plain = tiny_scorer.score_declaration(declaration("Мёд", 1.2))
     assert plain["decision"] != "clear" or plain["items"][0]["reasons"] == []
+
+
+def test_a_mail_class_reason_says_the_class_or_that_none_was_given() -> None:
+    from service.reasons import _sent_as
+
+    assert _sent_as("small_packet") == "sent as small packet"
+    assert _sent_as(None) == "no mail class declared"
+    assert _sent_as("") == "no mail class declared"
