@@ -167,7 +167,7 @@ def first_pass_rows(
         return pd.Series([], dtype=np.float64)
     items, ids = _scorable_items(normalised, valid, history)
     try:
-        first_pass = scorer.model.score(items).first_pass
+        first_pass = scorer.model.first_pass_scores(items)
     except Exception as exc:
         log.warning("first pass of %d rows failed (%s)", len(raw), _one_line(exc))
         return pd.Series([], dtype=np.float64)

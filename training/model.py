@@ -255,11 +255,36 @@ class RiskModel(BaseEstimator):  # type: ignore[misc]
         self.linear_calibration_ = _platt(self.linear_logit(scores.features), label)
 
     def score(self, items: ItemColumns) -> ItemScores:
-        """Scores of item columns: `self.features_.transform(items)` and the linear models,
-        in plain numpy rather than through the pipeline, the scaler's transform and
+        """Scores of item columns: `self.features_.transform(items)` and the models, in
+        plain numpy rather than through the pipeline, the scaler's transform and
         `predict_proba`: their input validation and the DataFrame between the form and the
         scaling steps cost more than the arithmetic for a single declaration (tests pin the
         two paths equal)."""
+        signals, features = self._standardised(items)
+        slope, intercept = self.calibration_
+        risk = 1.0 / (1.0 + np.exp(-(slope * self.raw_logit(features) + intercept)))
+        return ItemScores(
+            risk_score=risk,
+            class_proba=self._class_proba(features),
+            features=features,
+            signals=signals,
+            first_pass=self._first_pass(features),
+        )
+
+    def first_pass_scores(self, items: ItemColumns) -> np.ndarray:
+        """`score(items).first_pass` alone, without the risk trees and the gear class: all
+        that a parcel a later one of its parties reads needs (`PRIOR_FACTS`)."""
+        return self._first_pass(self._standardised(items)[1])
+
+    def score_together(self, items: ItemColumns) -> ItemScores:
+        """Scores of declarations read as one file, as the batch command scores them: each
+        parcel with its parties' earlier parcels *in these items* as they scored on their
+        own (`PRIOR_FACTS`), on top of whatever history facts the items carry."""
+        first = self.first_pass_scores(items)
+        return self.score({**items, **with_prior_scores(items, first)})
+
+    def _standardised(self, items: ItemColumns) -> tuple[np.ndarray, np.ndarray]:
+        """The text signals and the standardised form features of item columns."""
         (_, text), (_, form), (_, scaler) = self.features_.steps
         signals = text.signals(items)
         # In place: the matrix is the largest array of a batch (129 floats an item), and a
@@ -267,23 +292,11 @@ class RiskModel(BaseEstimator):  # type: ignore[misc]
         features = form.features(items, signals)
         features -= scaler.mean_
         features /= scaler.scale_
-        slope, intercept = self.calibration_
-        risk = 1.0 / (1.0 + np.exp(-(slope * self.raw_logit(features) + intercept)))
-        first = features[:, self.first_pass_columns_] @ self.first_pass_.coef_[0]
-        return ItemScores(
-            risk_score=risk,
-            class_proba=self._class_proba(features),
-            features=features,
-            signals=signals,
-            first_pass=1.0 / (1.0 + np.exp(-(first + self.first_pass_.intercept_[0]))),
-        )
+        return signals, features
 
-    def score_together(self, items: ItemColumns) -> ItemScores:
-        """Scores of declarations read as one file, as the batch command scores them: each
-        parcel with its parties' earlier parcels *in these items* as they scored on their
-        own (`PRIOR_FACTS`), on top of whatever history facts the items carry."""
-        first = self.score(items).first_pass
-        return self.score({**items, **with_prior_scores(items, first)})
+    def _first_pass(self, features: np.ndarray) -> np.ndarray:
+        first = features[:, self.first_pass_columns_] @ self.first_pass_.coef_[0]
+        return np.asarray(1.0 / (1.0 + np.exp(-(first + self.first_pass_.intercept_[0]))))
 
     def _class_proba(self, features: np.ndarray) -> np.ndarray:
         logits = features @ self.class_.coef_.T + self.class_.intercept_

@@ -194,6 +194,7 @@ def test_scoring_arithmetic_is_sklearns(tiny_training: TrainingResult, rows: int
     np.testing.assert_allclose(
         scores.first_pass, model.first_pass_.predict_proba(own)[:, 1], rtol=1e-9
     )
+    np.testing.assert_array_equal(model.first_pass_scores(columns), scores.first_pass)
 
 
 def test_a_refit_forgets_what_the_old_models_cached(synthetic_sample: pd.DataFrame) -> None:
