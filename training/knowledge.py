@@ -21,10 +21,11 @@ LEXICON_DIR: Final = Path(__file__).resolve().parent / "lexicon"
 
 # Description languages / registers: en_mt is machine-translated English of Chinese sellers,
 # translit is Russian written in Latin letters; kk Kazakh, uz Uzbek, ky Kyrgyz, hy Armenian,
-# tr Turkish, ka Georgian, tg Tajik, az Azerbaijani (the Central Asian and Caucasus lanes).
+# tr Turkish, ka Georgian, tg Tajik, az Azerbaijani (the Central Asian and Caucasus lanes);
+# pinyin is Chinese in Latin letters ("fangdan yi", "geren wupin").
 LANGUAGES: Final = (
     "ru", "en", "en_mt", "zh", "translit", "pl", "de", "uk", "kk", "uz", "ky", "hy", "tr",
-    "ka", "tg", "az",
+    "ka", "tg", "az", "pinyin",
 )  # fmt: skip
 # Kinds of ordinary goods: the goods catalogue and the benign item files name one per item;
 # cover stories draw the text of disguised gear from them.
@@ -474,3 +475,36 @@ def transliterate(text: str) -> str:
         else:
             out.append(latin)
     return "".join(out)
+
+
+_CHINESE_RUN: Final = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]+")
+_SPACE_BEFORE_PUNCTUATION: Final = re.compile(r" ([,;:)])")
+_CHINESE_PUNCTUATION: Final = str.maketrans(
+    {"，": ", ", "、": ", ", "（": " (", "）": ") ", "：": ": "}
+)
+
+
+def romanise_chinese(text: str) -> str:
+    """Chinese text in pinyin without tones, as sellers and clerks type it on a Latin
+    keyboard: the syllables of a word run together ("防弹插板" -> "fangdan chaban"),
+    anything not Chinese is kept as written."""
+    from pypinyin import lazy_pinyin
+
+    segmenter = _chinese_segmenter()
+
+    def words(run: str) -> str:
+        return " " + " ".join("".join(lazy_pinyin(w)) for w in segmenter.lcut(run, HMM=False)) + " "
+
+    latin = _CHINESE_RUN.sub(lambda m: words(m.group()), text.translate(_CHINESE_PUNCTUATION))
+    return _SPACE_BEFORE_PUNCTUATION.sub(r"\1", " ".join(latin.split()))
+
+
+@cache
+def _chinese_segmenter() -> Any:
+    """A word segmenter of Chinese (its dictionary loads once, in about a second)."""
+    import logging
+
+    import jieba
+
+    jieba.setLogLevel(logging.WARNING)
+    return jieba.Tokenizer()

@@ -164,6 +164,23 @@ def test_scripts_languages_and_registers() -> None:
     assert explicit.str.contains("бронежилет|plate carrier|防弹|夜视|тепловиз|шлем|helmet").any()
 
 
+def test_chinese_is_also_written_in_pinyin_by_honest_and_gear_senders_alike() -> None:
+    assert knowledge.romanise_chinese("防弹插板") == "fangdan chaban"
+    assert knowledge.romanise_chinese("个人物品，衣服") == "geren wupin, yifu"
+    # What is not Chinese stays as written.
+    assert knowledge.romanise_chinese("夜视仪 NVG-2 / ПНВ") == "yeshiyi NVG-2 / ПНВ"
+    frame, _ = _sample()
+    chinese_lanes = (frame["origin_country"] == "CN") | (frame["destination_country"] == "CN")
+    pinyin = frame["description"].str.contains(
+        r"\b(?:liwu|yifu|fuzhuang|geren wupin|qiaokeli|fangdan\w*|zhanshu|toukui|beixin)\b"
+    )
+    assert pinyin[chinese_lanes].mean() > 0.002
+    assert not pinyin[~chinese_lanes].any()
+    gear = frame["label"].astype(int) == 1
+    # Both honest goods and gear are written so: the script is no evidence.
+    assert pinyin[chinese_lanes & gear].any() and pinyin[chinese_lanes & ~gear].any()
+
+
 def test_hs_codes_mostly_present_and_valid() -> None:
     codes = _frame()["hs_code"]
     assert 0.25 < codes.isna().mean() < 0.45
@@ -203,7 +220,11 @@ def test_disguised_gear_is_written_in_the_words_of_honest_goods() -> None:
         for item in knowledge.item_catalogue()
         if item.label_class == "benign"
         for phrasing in item.names.phrasings
-        for text in (phrasing.text, knowledge.transliterate(phrasing.text))
+        for text in (
+            phrasing.text,
+            knowledge.transliterate(phrasing.text),
+            knowledge.romanise_chinese(phrasing.text),
+        )
     } | set(knowledge.vague_descriptions())
     # Written as one word, an honest phrase's noun is honest wording too ("тепловизор").
     settings = knowledge.generator_settings()["head_word"]

@@ -250,7 +250,8 @@ def phrase_pool(group_no: int, language_no: int, year: int) -> ObjectArray:
     """The phrasings a sender writing `language` in `year` can pick for a phrase group.
 
     Falls back along the lexicon's language chain; transliterated Russian is derived from
-    Russian phrasings when a group has none written in Latin letters.
+    Russian phrasings, and pinyin from Chinese ones, when a group has none written in Latin
+    letters.
     """
     group = compiled_catalogue().groups[group_no]
     fallback: dict[str, list[str]] = knowledge.generator_settings()["language_fallback"]
@@ -259,6 +260,8 @@ def phrase_pool(group_no: int, language_no: int, year: int) -> ObjectArray:
     def texts(language: str) -> list[str]:
         if language == "ru_translit":
             return [knowledge.transliterate(p.text) for p in available if p.language == "ru"]
+        if language == "zh_pinyin":
+            return [knowledge.romanise_chinese(p.text) for p in available if p.language == "zh"]
         return [p.text for p in available if p.language == language]
 
     language = LANGUAGES[language_no]
