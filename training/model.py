@@ -4,9 +4,9 @@
 fitted out-of-fold, the named form features, scaling), then the models over the
 standardised features: gradient-boosted trees for the risk score, because what gives a
 disguise away is a combination (a word honest helmets share *and* a ballistic helmet's
-weight; a heavy "жилет" that is no weighted vest), which a linear score can only add up;
-a logistic regression over the same features as the linear view that reasons are read
-from (each feature's share of its log-odds), and for the gear class and the first pass.
+weight; a heavy "жилет" that is no weighted vest), which a linear score can only add up.
+Reasons are read off the same trees (what each feature's splits added to an item's
+log-odds). Logistic regressions give the gear class and the first pass.
 """
 
 from __future__ import annotations
@@ -111,14 +111,14 @@ def threshold_at_fpr(scores: np.ndarray, benign: np.ndarray, fpr: float) -> floa
 
 
 class RiskModel(BaseEstimator):  # type: ignore[misc]
-    """The feature pipeline + the calibrated risk trees, and the linear models beside them.
+    """The feature pipeline + the calibrated risk trees, and the linear models beside them
+    (the gear class, the first pass).
 
     Learned: `features_` (the fitted `feature_pipeline`; its steps also as `text_`, `form_`
     and `scaler_`), `risk_` (the trees of the risk score) and `risk_trees_` (the same trees
-    as flat tables, for speed), `linear_` (the linear risk model reasons read),
-    `class_`, `first_pass_` (a linear risk model without the parties' earlier scores, over
-    the columns `first_pass_columns_`), `calibration_` and `linear_calibration_` (Platt
-    scaling of the trees' and the linear model's log-odds), `thresholds_`.
+    as flat tables, for speed and for reasons), `class_`, `first_pass_` (a linear risk
+    model without the parties' earlier scores, over the columns `first_pass_columns_`),
+    `calibration_` (Platt scaling of the trees' log-odds), `thresholds_`.
     """
 
     def __init__(self, c: float = 0.5, random_state: int = 0, max_form_rows: int = 80_000) -> None:
@@ -186,7 +186,6 @@ class RiskModel(BaseEstimator):  # type: ignore[misc]
             **TREE_SETTINGS, random_state=self.random_state
         ).fit(features, label)
         self.risk_trees_ = TreeTable(self.risk_)
-        self.linear_ = LogisticRegression(C=self.c, max_iter=1000).fit(features, label)
         # Rows of gear confirmed without a class train the risk score only.
         known = np.isin(label_class, LABEL_CLASSES)
         self.class_ = LogisticRegression(C=self.c, max_iter=1000).fit(
@@ -194,7 +193,6 @@ class RiskModel(BaseEstimator):  # type: ignore[misc]
         )
         # Identity calibration until `calibrate` sees held-out data.
         self.calibration_ = (1.0, 0.0)
-        self.linear_calibration_ = (1.0, 0.0)
         self.thresholds_ = Thresholds(review=0.5, inspect=0.9)
         return self
 
@@ -244,15 +242,12 @@ class RiskModel(BaseEstimator):  # type: ignore[misc]
         """The risk trees' log-odds, before calibration."""
         return self.risk_trees_.decision(features)
 
-    def linear_logit(self, features: np.ndarray) -> np.ndarray:
-        return np.asarray(features @ self.linear_.coef_[0] + self.linear_.intercept_[0])
 
     def calibrate(self, items: ItemColumns, label: np.ndarray) -> None:
         """Platt scaling of the risk trees' log-odds on held-out (later) items, read as one
-        file; and of the linear model's, so that contributions are on the score's scale."""
+        file."""
         scores = self.score_together(items)
         self.calibration_ = _platt(self.raw_logit(scores.features), label)
-        self.linear_calibration_ = _platt(self.linear_logit(scores.features), label)
 
     def score(self, items: ItemColumns) -> ItemScores:
         """Scores of item columns: `self.features_.transform(items)` and the models, in
@@ -311,22 +306,22 @@ class RiskModel(BaseEstimator):  # type: ignore[misc]
         return out
 
     def contributions(self, features: np.ndarray) -> np.ndarray:
-        """Each feature's share of the linear model's calibrated log-odds, relative to the
-        average training item: what reasons are read from.
+        """Each feature's share of the calibrated log-odds of the risk score, relative to
+        the average training item: what reasons are read from.
 
-        Features are standardised, so the average item contributes zero everywhere and
-        a positive entry is exactly how much that feature raised the linear log-odds. The
-        trees of the score weigh the same facts, some only in combination; the linear view
-        says which facts of the form lean towards gear at all.
+        Read off the trees' paths (`TreeTable.contributions`): a feature is credited with
+        what its splits moved the row's log-odds, so a fact the score weighs only in
+        combination (a heavy line that is also cheap) is credited where the trees split
+        on it. A row's entries sum to its calibrated log-odds less the average item's.
         """
-        slope, _ = self.linear_calibration_
-        return np.asarray(features * (self.linear_.coef_[0] * slope))
+        slope, _ = self.calibration_
+        return np.asarray(self.risk_trees_.contributions(features) * slope)
 
     def describe(self) -> dict[str, Any]:
         return {
             "kind": (
                 "text-signals + form features, calibrated gradient-boosted trees "
-                "(reasons from a logistic regression over the same features)"
+                "(reasons read off their paths)"
             ),
             "trees": self.risk_.n_iter_,
             "features": self.feature_names,

@@ -310,7 +310,6 @@ def test_a_senders_earlier_parcel_that_reads_as_gear_raises_the_next(
     model = tiny_training.model
     names = model.feature_names
     for feature in PRIOR_SCORE_FEATURES:
-        assert model.linear_.coef_[0][names.index(feature)] > 0
         assert names.index(feature) not in model.first_pass_columns_
     plain = one_item("куртка зимняя", 2.0, 3000, "RUB")
     after_armour = model.score_together(
@@ -318,6 +317,10 @@ def test_a_senders_earlier_parcel_that_reads_as_gear_raises_the_next(
     )
     after_tea = model.score_together(_sender_parcels(one_item("茶叶 普洱", 0.5, 200, "CNY"), plain))
     assert after_armour.risk_score[1] > after_tea.risk_score[1]
+    # And the trees credit the difference to the sender's earlier parcel.
+    prior = [names.index(feature) for feature in PRIOR_SCORE_FEATURES]
+    credited = model.contributions(after_armour.features[1:])[0, prior].sum()
+    assert credited > model.contributions(after_tea.features[1:])[0, prior].sum()
     assert after_armour.first_pass[1] == pytest.approx(after_tea.first_pass[1])
     # The earlier parcel itself has no earlier parcel: read as alone.
     alone = model.score(one_item("Бронежилет с плитами 6Б45", 9.5, 3000, "RUB"))

@@ -57,3 +57,29 @@ def test_the_flat_walk_gives_the_classifiers_log_odds_for_many_rows_too(
     np.testing.assert_allclose(
         TreeTable(model)._walk(features), model.decision_function(features), rtol=1e-12, atol=1e-12
     )
+
+
+def test_contributions_sum_to_the_log_odds_less_the_average(
+    fitted: tuple[HistGradientBoostingClassifier, np.ndarray],
+) -> None:
+    model, features = fitted
+    table = TreeTable(model)
+    credited = table.contributions(features)
+    assert credited.shape == features.shape
+    np.testing.assert_allclose(
+        credited.sum(axis=1) + table.bias_, model.decision_function(features), atol=1e-9
+    )
+
+
+def test_contributions_credit_the_features_the_label_depends_on(
+    fitted: tuple[HistGradientBoostingClassifier, np.ndarray],
+) -> None:
+    """Features 3-5 carry no signal: the trees' splits on them move little."""
+    model, features = fitted
+    credited = np.abs(TreeTable(model).contributions(features)).mean(axis=0)
+    assert credited[:3].min() > 3 * credited[3:].max()
+    # A row far inside the gear rule is credited on the facts of the rule.
+    row = np.array([[1.5, -1.0, 0.0, 0.0, 0.0, 0.0]])
+    credit = TreeTable(model).contributions(row)[0]
+    assert credit[0] > 0 and credit[1] > 0
+    assert credit[:2].sum() > np.abs(credit[3:]).sum()
