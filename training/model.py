@@ -242,7 +242,6 @@ class RiskModel(BaseEstimator):  # type: ignore[misc]
         """The risk trees' log-odds, before calibration."""
         return self.risk_trees_.decision(features)
 
-
     def calibrate(self, items: ItemColumns, label: np.ndarray) -> None:
         """Platt scaling of the risk trees' log-odds on held-out (later) items, read as one
         file."""
