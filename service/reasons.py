@@ -52,6 +52,8 @@ _CONTRIBUTION_BLOCK: Final = 4096
 _TERM_CACHE_ENTRIES: Final = 20_000
 # A group must move the logit by at least this much to be worth an officer's attention.
 MIN_REASON_LOGIT: Final = 0.3
+# From this many units on one line, the quantity is a reason of its own.
+_MANY_UNITS: Final = 5
 
 _CLASS_WORDS: Final = {
     "body_armor": "body armour",
@@ -458,7 +460,12 @@ class ReasonWriter:
                 )
             ]
         if group == "quantity":
-            return [("quantity", f"{q:g} unit(s) declared") for q in facts.quantity[rows].tolist()]
+            # A handful of units is how families send things; only a batch of one kind of
+            # goods (resale, a group buy) is a fact an officer weighs.
+            return [
+                ("quantity", f"{q:g} units of one kind declared") if q >= _MANY_UNITS else None
+                for q in facts.quantity[rows].tolist()
+            ]
         if group in ("sender_history", "recipient_history"):
             role: Role = "sender" if group == "sender_history" else "recipient"
             return [

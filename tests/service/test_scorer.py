@@ -369,6 +369,21 @@ def test_a_parcel_heavier_than_its_lines_says_by_how_much(tiny_scorer: Scorer) -
     assert said[4] == ("parcel_context", "the only item of a 9.2 kg parcel")
 
 
+def test_a_quantity_is_a_reason_only_for_a_batch_of_one_kind(tiny_scorer: Scorer) -> None:
+    """Two pairs of boots are how families send things; twelve sights on one line are not."""
+    from service.reasons import ReasonWriter, _ItemFacts
+
+    writer = ReasonWriter(tiny_scorer.model)
+    items = {
+        "declaration_id": np.array(["A", "B", "C"], dtype=object),
+        "quantity": np.array([2.0, 12.0, np.nan]),
+    }
+    scores = SimpleNamespace(risk_class=np.full(3, "benign", dtype=object))
+    facts = _ItemFacts(items, scores, writer._signal_columns)  # type: ignore[arg-type]
+    said = writer._group_reasons("quantity", np.arange(3), facts, {})
+    assert said == [None, ("quantity", "12 units of one kind declared"), None]
+
+
 def test_a_word_that_names_gear_is_quoted_as_such(tiny_scorer: Scorer) -> None:
     """A listed name of gear is the term quoted, in any script: "harbiy" (Uzbek, military)
     of a helmet, "аскердики" (Kyrgyz, the army's) as written, not "dubulg'a" or "туулга"
