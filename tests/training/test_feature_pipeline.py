@@ -10,6 +10,7 @@ from sklearn.pipeline import Pipeline
 
 from training.features import (
     BORROWED_WORDING,
+    REPEAT_COLUMN,
     FlooredScaler,
     FormFeatures,
     TextSignals,
@@ -117,3 +118,30 @@ def test_the_text_learns_no_gear_from_wording_the_generator_borrowed(
     borrowed = np.zeros(len(frame), dtype=bool)
     borrowed[len(sample) : len(sample) + 30] = True
     assert learnt > 0 > helmet_leaning(borrowed)
+
+
+def test_a_written_lines_wording_is_taught_from_its_first_repeats_only(
+    synthetic_sample: pd.DataFrame,
+) -> None:
+    """Training repeats a written line to weigh it against the generator's rows; the gear
+    model learns its words from the first ten repeats, so forty teach what ten do, and
+    five teach less."""
+    sample = synthetic_sample.iloc[:3000].reset_index(drop=True)
+
+    def helmet_leaning(repeats: int) -> float:
+        written = pd.DataFrame(
+            {
+                "description": ["Zorvex Kastro"] * repeats,
+                "label": [1] * repeats,
+                "label_class": ["helmet"] * repeats,
+                REPEAT_COLUMN: np.arange(repeats, dtype=float),
+            }
+        )
+        frame = pd.concat([sample, written], ignore_index=True)
+        text = TextSignals(random_state=0).fit(columns_of(frame), frame["label_class"].to_numpy())
+        names = list(text.get_feature_names_out())
+        return float(text.signals_for(["Zorvex Kastro"])[0, names.index("text_helmet")])
+
+    taught = helmet_leaning(10)
+    assert helmet_leaning(40) == taught
+    assert helmet_leaning(5) < taught

@@ -27,7 +27,13 @@ from sklearn.utils import Tags
 
 from training import knowledge
 from training.common_words import is_common
-from training.features.columns import ItemColumns, column, factorize, item_columns_tags
+from training.features.columns import (
+    REPEAT_COLUMN,
+    ItemColumns,
+    column,
+    factorize,
+    item_columns_tags,
+)
 from training.features.linear import linear_outputs, log_probabilities
 from training.features.measures import (
     LOG_FLOOR,
@@ -45,6 +51,11 @@ from training.text import matching_text
 # Training rows that carry this column as true are gear whose wording was borrowed from
 # honest goods by the synthetic generator: the text models do not learn gear from them.
 BORROWED_WORDING: Final = "borrowed_wording"
+# A written line repeated in training (REPEAT_COLUMN) teaches the gear model its wording
+# from this many of its repeats only: the repeats weigh a few hundred people's lines
+# against the generator's many for the form, but one writer's words for a disguise would
+# otherwise lean to gear as if every sender used them.
+_TAUGHT_REPEATS: Final = 10
 # Below this many benign examples an HS chapter is not modelled (too few to learn from).
 _MIN_CHAPTER_EXAMPLES: Final = 5
 # HS chapters the text models tell apart; rarer ones are one class, OTHER_CHAPTER. Each
@@ -111,7 +122,8 @@ class TextSignals(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None): 
     return the items with their signals (`ItemSignals`); `signals` the signals alone.
 
     A training column `borrowed_wording` (BORROWED_WORDING) marks generated gear written in
-    the words of honest goods: the gear model does not learn wording from those rows.
+    the words of honest goods: the gear model does not learn wording from those rows; nor
+    from a written line's repeats (REPEAT_COLUMN) beyond the first `_TAUGHT_REPEATS`.
     """
 
     def __init__(
@@ -359,7 +371,10 @@ class TextSignals(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None): 
         # words would lean to gear far beyond what real disguises borrow at honest traffic's
         # rates. The form model still learns from those rows what their weight, worth and
         # parcel give away. Written gear lines teach their wording as people wrote it.
-        borrowed = column(items, BORROWED_WORDING, float) == 1.0
+        repeat = column(items, REPEAT_COLUMN, float)
+        borrowed = (column(items, BORROWED_WORDING, float) == 1.0) | (
+            np.isfinite(repeat) & (repeat >= _TAUGHT_REPEATS)
+        )
         out = np.zeros((len(descriptions), len(self.get_feature_names_out())))
         # Folds over *distinct* descriptions: a text is never scored by a model that saw it.
         folds = KFold(self.n_folds, shuffle=True, random_state=self.random_state)
