@@ -49,14 +49,13 @@ class TreeTable:
         self.feature_ = np.where(leaf, 0, nodes["feature_idx"]).astype(np.intp)
         self.threshold_ = nodes["num_threshold"].astype(np.float64)
         self.missing_left_ = nodes["missing_go_to_left"].astype(bool)
-        self.value_ = np.where(leaf, nodes["value"], 0.0).astype(np.float64)
         self.roots_ = offsets.astype(np.intp)
+        # A leaf's value is its share of the log-odds; a split node's, the average of the
+        # leaves below it (what reasons measure each split's step from).
         self.node_value_ = _node_values(nodes, leaf, offsets, fitted.learning_rate)
-        self.bias_ = float(self.node_value_[self.roots_].sum()) + float(
-            np.ravel(fitted._baseline_prediction)[0]
-        )
         self.depth_ = int(nodes["depth"].max()) if len(nodes) else 0
         self.baseline_ = float(np.ravel(fitted._baseline_prediction)[0])
+        self.bias_ = float(self.node_value_[self.roots_].sum()) + self.baseline_
         self.fitted_ = fitted
 
     def decision(self, features: np.ndarray) -> np.ndarray:
@@ -72,29 +71,36 @@ class TreeTable:
         features = np.asarray(features, dtype=np.float64)
         n, width = features.shape
         rows = np.arange(n)[:, None]
-        node = np.broadcast_to(self.roots_, (n, len(self.roots_))).copy()
+        node = self._roots(n)
         out = np.zeros(n * width)
         for _ in range(self.depth_):
-            feature = self.feature_[node]
-            x = features[rows, feature]
-            left = np.where(np.isnan(x), self.missing_left_[node], x <= self.threshold_[node])
-            child = np.where(left, self.left_[node], self.right_[node])
+            child = self._step(features, rows, node)
             # A row already at its leaf steps to itself and adds nothing.
             step = self.node_value_[child] - self.node_value_[node]
             out += np.bincount(
-                (rows * width + feature).ravel(), weights=step.ravel(), minlength=n * width
+                (rows * width + self.feature_[node]).ravel(),
+                weights=step.ravel(),
+                minlength=n * width,
             )
             node = child
         return out.reshape(n, width)
 
     def _walk(self, features: np.ndarray) -> np.ndarray:
         rows = np.arange(len(features))[:, None]
-        node = np.broadcast_to(self.roots_, (len(features), len(self.roots_))).copy()
+        node = self._roots(len(features))
         for _ in range(self.depth_):
-            x = features[rows, self.feature_[node]]
-            left = np.where(np.isnan(x), self.missing_left_[node], x <= self.threshold_[node])
-            node = np.where(left, self.left_[node], self.right_[node])
-        return np.asarray(self.value_[node].sum(axis=1) + self.baseline_)
+            node = self._step(features, rows, node)
+        return np.asarray(self.node_value_[node].sum(axis=1) + self.baseline_)
+
+    def _roots(self, n: int) -> np.ndarray:
+        """Every tree's root, for each of `n` rows (rows x trees)."""
+        return np.broadcast_to(self.roots_, (n, len(self.roots_))).copy()
+
+    def _step(self, features: np.ndarray, rows: np.ndarray, node: np.ndarray) -> np.ndarray:
+        """Each row's node one level down in every tree (a leaf stays where it is)."""
+        x = features[rows, self.feature_[node]]
+        left = np.where(np.isnan(x), self.missing_left_[node], x <= self.threshold_[node])
+        return np.where(left, self.left_[node], self.right_[node])
 
 
 def _node_values(
