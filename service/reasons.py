@@ -172,11 +172,18 @@ def _names_goods(description: str) -> bool:
     return any(not is_common(word) for word in _WORD.findall(description))
 
 
-def _sent_as(mail_class: object) -> str:
-    """What a mail-class reason tells: the class as written, or that none was given (an
-    officer can act on a missing class, not on "sent as ?")."""
+# Letter-post classes carry little gear: one never counts against a parcel as such.
+_LETTER_POST: Final = frozenset({"letter", "small_packet"})
+
+
+def _sent_as(mail_class: object) -> str | None:
+    """What a mail-class reason tells: that the service carries more gear than most, that
+    no class was given (an officer can act on a missing class, not on "sent as ?"), or
+    nothing for letter post, which carries less of it than any other service."""
     if isinstance(mail_class, str) and mail_class:
-        return "sent as " + mail_class.replace("_", " ")
+        if mail_class in _LETTER_POST:
+            return None
+        return f"sent as {mail_class.replace('_', ' ')}: a service that carries more gear than most"
     return "no mail class declared"
 
 
@@ -329,7 +336,7 @@ class ReasonWriter:
                 if (term := terms.get((d, c))) is None
                 else (
                     "suspicious_term",
-                    f"'{term}' is typical of {_CLASS_WORDS[c]}",
+                    f"'{term}' is typical of {_CLASS_WORDS[self.model.text_.class_of_term(term)]}",
                 )
                 for d, c in zip(full, classes, strict=True)
             ]
@@ -438,7 +445,10 @@ class ReasonWriter:
                 )
             ]
         if group == "mail_class":
-            return [("mail_class", _sent_as(m)) for m in facts.mail_class[rows].tolist()]
+            return [
+                None if (said := _sent_as(m)) is None else ("mail_class", said)
+                for m in facts.mail_class[rows].tolist()
+            ]
         if group == "parcel":
             gross, declared = facts.parcel_weights
             return [

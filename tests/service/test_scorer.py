@@ -512,9 +512,32 @@ def test_an_item_over_the_review_cut_off_is_never_left_without_a_reason(
     assert plain["decision"] != "clear" or plain["items"][0]["reasons"] == []
 
 
-def test_a_mail_class_reason_says_the_class_or_that_none_was_given() -> None:
+def test_a_mail_class_reason_names_a_service_carrying_more_gear_or_none_given() -> None:
     from service.reasons import _sent_as
 
-    assert _sent_as("small_packet") == "sent as small packet"
+    assert _sent_as("courier") == "sent as courier: a service that carries more gear than most"
+    # Letter post carries less gear than any other service: never a reason against a parcel.
+    assert _sent_as("small_packet") is None
+    assert _sent_as("letter") is None
     assert _sent_as(None) == "no mail class declared"
     assert _sent_as("") == "no mail class declared"
+
+
+def test_a_term_is_called_typical_of_the_class_it_leans_to_most(tiny_scorer: Scorer) -> None:
+    """ "военный" (military) of a "военный билет" read as optics is typical of military kit:
+    the reason names the class the word itself leans to, whatever class the item is read as."""
+    text = copy.deepcopy(tiny_scorer.model.text_)
+    text.honest_words_ = frozenset()
+    leans = {"benign": 0.0, "body_armor": 1.0, "helmet": 0.5, "tactical_apparel": 3.0}
+    leans["optics_sensors"] = 2.0
+
+    def leaning(words: list[str], gear: object, columns: list[str]) -> np.ndarray:
+        return np.array([[leans[c] for c in columns] for _ in words])
+
+    text._word_leaning = leaning  # type: ignore[method-assign]
+    text.__dict__.pop("word_leaning_", None)
+    assert text.top_terms(["военный"], ["optics_sensors"]) == ["военный"]
+    assert text.class_of_term("военный") == "tactical_apparel"
+    # Read from the words the reasons just looked up, or worked out afresh.
+    text.__dict__.pop("word_leaning_", None)
+    assert text.class_of_term("военный") == "tactical_apparel"

@@ -448,6 +448,21 @@ class TextSignals(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None): 
         ]
         return np.vstack(blocks) if blocks else np.zeros((0, len(columns)))
 
+    def class_of_term(self, term: str) -> str:
+        """The gear class a word alone leans to most: what a reason calls it typical of.
+
+        The word is picked for the class an item is read as, but an officer reads the word:
+        "военный" (military) of a "военный билет" read as optics is typical of military
+        kit, not of optics."""
+        gear: SGDClassifier = self.parts_["gear"]
+        columns = [c for c in RISK_CLASSES if c in gear.classes_ and c != "benign"]
+        row = self.__dict__.get("word_leaning_", {}).get(term)
+        every = [c for c in RISK_CLASSES if c in gear.classes_]
+        if row is None:
+            row = self._word_leaning([term], gear, every)[0]
+        by_class = dict(zip(every, np.asarray(row).tolist(), strict=True))
+        return max(columns, key=lambda c: by_class[c])
+
     def top_terms(self, descriptions: Sequence[str], classes: Sequence[str]) -> list[str | None]:
         """For each description, its word that alone sounds most like the paired gear class.
 
