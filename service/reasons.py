@@ -92,6 +92,9 @@ REASON_SEPARATOR: Final = " | "
 # in "Mikrowelle gebraucht" only "gebraucht" (used) was known, and the expectation it gave
 # was that of used clothes ("11.8 kg is heavy, usually about 1.6 kg").
 QUOTABLE_CONFIDENCE: Final = 0.6
+# Text log-odds of a gear class against ordinary goods from which wording reads as gear
+# itself (e^2.5: twelve to one), though no single word of it names gear.
+READS_AS_GEAR: Final = 2.5
 # Kinds of reason that need to know whether a description names gear.
 _ASKS_FOR_TERMS: Final = ("terms", "weight", "value", "hs_code")
 # Kinds of reason whose message quotes the (shortened) description.
@@ -327,18 +330,23 @@ class ReasonWriter:
         if group == "terms":
             full = [str(d) for d in facts.description[rows].tolist()]
             classes = [facts.term_class(r) for r in rows.tolist()]
+            read_as = facts.read_as_gear[rows].tolist()
             return [
                 # A word that names gear outright is quoted as such: it is the evidence an
                 # officer reads first, whatever word the text models lean on most.
                 ("suspicious_term", f"'{named}' names gear outright ({_CLASS_WORDS[c]})")
                 if (named := gear_named_in(d)) is not None
-                else None
-                if (term := terms.get((d, c))) is None
                 else (
                     "suspicious_term",
                     f"'{term}' is typical of {_CLASS_WORDS[self.model.text_.class_of_term(term)]}",
                 )
-                for d, c in zip(full, classes, strict=True)
+                if (term := terms.get((d, c))) is not None
+                # Words honest goods are also written with, that together read as gear
+                # ("военная форма": a uniform, though toy ones are sent too).
+                else ("suspicious_term", f"'{_short(d)}' reads as {_CLASS_WORDS[gear]}")
+                if gear is not None
+                else None
+                for d, c, gear in zip(full, classes, read_as, strict=True)
             ]
         # An expectation is quoted only where it is the models' own for this kind of goods:
         # not for wording they hardly know, nor for a description that names gear (the
@@ -595,10 +603,13 @@ class _ItemFacts:
         that does not itself name gear nor is only a vague word)."""
         signals = self._scores.signals
         confident = signals[:, self._signals.confidence] >= QUOTABLE_CONFIDENCE
-        ordinary = signals[:, self._signals.text].max(axis=1) < 0.0
+        leaning = signals[:, self._signals.text].max(axis=1)
+        ordinary = leaning < 0.0
         # Wording that leans to gear yet has no gear term to name ("куртка зимняя": honest
-        # words that disguises borrow) names ordinary goods: their expectation holds.
-        for row in np.flatnonzero(~ordinary).tolist():
+        # words that disguises borrow) names ordinary goods: their expectation holds. Unless
+        # it reads as gear outright: "военная форма" is a uniform of ~2 kg to an officer,
+        # whatever children's costumes honest lines called that ("usually about 0.54 kg").
+        for row in np.flatnonzero((leaning >= 0.0) & (leaning < READS_AS_GEAR)).tolist():
             key = (str(self.description[row]), self.term_class(row))
             if key in self.terms and self.terms[key] is None:
                 ordinary[row] = True
@@ -676,6 +687,26 @@ class _ItemFacts:
         for name in COUNT_FACTS:
             out[name] = float(out[name]) if math.isfinite(out[name]) else 0.0
         out["destination_country"] = self.destination[row]
+        return out
+
+    @cached_property
+    def read_as_gear(self) -> np.ndarray:
+        """Per item, the gear class its wording as a whole reads as (text log-odds of at
+        least READS_AS_GEAR against ordinary goods), or None."""
+        leaning = self._scores.signals[:, self._signals.text]
+        strongest = leaning.argmax(axis=1) if len(leaning) else np.zeros(0, dtype=int)
+        out = np.full(len(leaning), None, dtype=object)
+        reads = np.flatnonzero(leaning.max(axis=1, initial=-np.inf) >= READS_AS_GEAR)
+        # A vague word or the commonest words never read as anything ("вещи", "for").
+        reads = np.array(
+            [
+                r
+                for r in reads.tolist()
+                if not self.vague[r] and _names_goods(str(self.description[r]))
+            ],
+            dtype=int,
+        )
+        out[reads] = np.asarray(RISK_CLASSES, dtype=object)[strongest[reads]]
         return out
 
     def term_class(self, row: int) -> str:

@@ -13,7 +13,7 @@ from service.scorer import Scorer, ScoringPolicy, random_selection
 from training import knowledge
 from training.common_words import is_common
 from training.features import OTHER_CHAPTER, SMALL_INPUT
-from training.schema import DeclarationIn
+from training.schema import RISK_CLASSES, DeclarationIn
 
 
 def declaration(
@@ -385,13 +385,15 @@ def test_a_quantity_is_a_reason_only_for_a_batch_of_one_kind(tiny_scorer: Scorer
 
 
 def test_a_word_that_names_gear_is_quoted_as_such(tiny_scorer: Scorer) -> None:
-    """A listed name of gear is the term quoted, in any script: "harbiy" (Uzbek, military)
-    of a helmet, "аскердики" (Kyrgyz, the army's) as written, not "dubulg'a" or "туулга"
-    (helmet), which honest senders also write of bicycle helmets."""
+    """A listed name of gear is the term quoted, in any script: "аскердики" (Kyrgyz, the
+    army's) of a helmet, "өтпөс" (Kyrgyz, -proof) of a vest, as written, not "туулга"
+    (helmet), which honest senders also write of bicycle helmets, nor Uzbek "harbiy"
+    (military), which honest senders write of a military ID ("harbiy bilet")."""
     from training.gear_words import gear_named_in
 
-    assert gear_named_in("Dubulg'a (harbiy), 1 dona") == "harbiy"
     assert gear_named_in("Туулга (аскердики)") == "аскердики"
+    assert gear_named_in("ок өтпөс жилет") == "өтпөс"
+    assert gear_named_in("Dubulg'a (harbiy), 1 dona") is None
     assert gear_named_in("велосипед туулга") is None
     assert gear_named_in("куртка мужская зимняя") is None
     strict = Scorer(
@@ -541,3 +543,39 @@ def test_a_term_is_called_typical_of_the_class_it_leans_to_most(tiny_scorer: Sco
     # Read from the words the reasons just looked up, or worked out afresh.
     text.__dict__.pop("word_leaning_", None)
     assert text.class_of_term("военный") == "tactical_apparel"
+
+
+def test_wording_that_reads_as_gear_is_said_so_and_gets_no_ordinary_expectation(
+    tiny_scorer: Scorer,
+) -> None:
+    """ "военная форма" is a uniform to an officer, though no word of it names gear alone
+    (honest lines send children's military costumes): its wording is said to read as
+    military kit, and the weight of such costumes is never quoted against it. A vague word
+    or the commonest words never read as anything, however the models lean on them."""
+    from service.reasons import READS_AS_GEAR, ReasonWriter, _ItemFacts
+
+    writer = ReasonWriter(tiny_scorer.model)
+    columns = writer._signal_columns
+    descriptions = ["военная форма", "вещи", "куртка зимняя", "for"]
+    items = {
+        "declaration_id": np.array(["A", "B", "C", "D"], dtype=object),
+        "description": np.array(descriptions, dtype=object),
+    }
+    signals = np.zeros((4, len(tiny_scorer.model.text_.get_feature_names_out())))
+    signals[:, columns.confidence] = 1.0
+    tactical = columns.text[RISK_CLASSES.index("tactical_apparel")]
+    signals[:, tactical] = [READS_AS_GEAR + 0.5, READS_AS_GEAR + 0.5, 1.0, READS_AS_GEAR + 0.5]
+    scores = SimpleNamespace(
+        risk_class=np.full(4, "tactical_apparel", dtype=object), signals=signals
+    )
+    facts = _ItemFacts(items, scores, columns)  # type: ignore[arg-type]
+    facts.terms = {(d, "tactical_apparel"): None for d in descriptions}
+    said = writer._group_reasons("terms", np.arange(4), facts, facts.terms)
+    assert said == [
+        ("suspicious_term", "'военная форма' reads as military/tactical kit"),
+        None,
+        None,
+        None,
+    ]
+    # Honest words that lean to gear a little ("куртка зимняя") keep their expectation.
+    assert facts.expectation_quotable.tolist() == [False, False, True, False]
