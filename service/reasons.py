@@ -603,13 +603,13 @@ class _ItemFacts:
         that does not itself name gear nor is only a vague word)."""
         signals = self._scores.signals
         confident = signals[:, self._signals.confidence] >= QUOTABLE_CONFIDENCE
-        leaning = signals[:, self._signals.text].max(axis=1)
-        ordinary = leaning < 0.0
+        ordinary = signals[:, self._signals.text].max(axis=1) < 0.0
         # Wording that leans to gear yet has no gear term to name ("куртка зимняя": honest
         # words that disguises borrow) names ordinary goods: their expectation holds. Unless
-        # it reads as gear outright: "военная форма" is a uniform of ~2 kg to an officer,
+        # it reads as gear as a whole: "военная форма" is a uniform of ~2 kg to an officer,
         # whatever children's costumes honest lines called that ("usually about 0.54 kg").
-        for row in np.flatnonzero((leaning >= 0.0) & (leaning < READS_AS_GEAR)).tolist():
+        reads_as_gear = np.array([g is not None for g in self.read_as_gear.tolist()], dtype=bool)
+        for row in np.flatnonzero(~ordinary & ~reads_as_gear).tolist():
             key = (str(self.description[row]), self.term_class(row))
             if key in self.terms and self.terms[key] is None:
                 ordinary[row] = True
@@ -620,9 +620,15 @@ class _ItemFacts:
         named = signals[:, self._signals.names_gear] != 0.0
         # Nor does wording of only the commonest words ("small", "for", "на память"): the
         # models' expectation of it is an average, not a kind of goods.
+        return confident & ordinary & ~self.vague & ~named & self.names_goods
+
+    @cached_property
+    def names_goods(self) -> np.ndarray:
+        """Whether the description has a word beyond the commonest words of the lanes'
+        languages (each distinct description checked once)."""
         codes, distinct = factorize(self.description)
-        names_goods = np.array([_names_goods(str(d)) for d in distinct.tolist()], dtype=bool)
-        return confident & ordinary & ~self.vague & ~named & names_goods[codes]
+        found = np.array([_names_goods(str(d)) for d in distinct.tolist()], dtype=bool)
+        return found[codes] if len(codes) else np.zeros(0, dtype=bool)
 
     @cached_property
     def vague(self) -> np.ndarray:
@@ -696,15 +702,9 @@ class _ItemFacts:
         leaning = self._scores.signals[:, self._signals.text]
         strongest = leaning.argmax(axis=1) if len(leaning) else np.zeros(0, dtype=int)
         out = np.full(len(leaning), None, dtype=object)
-        reads = np.flatnonzero(leaning.max(axis=1, initial=-np.inf) >= READS_AS_GEAR)
         # A vague word or the commonest words never read as anything ("вещи", "for").
-        reads = np.array(
-            [
-                r
-                for r in reads.tolist()
-                if not self.vague[r] and _names_goods(str(self.description[r]))
-            ],
-            dtype=int,
+        reads = np.flatnonzero(
+            (leaning.max(axis=1, initial=-np.inf) >= READS_AS_GEAR) & ~self.vague & self.names_goods
         )
         out[reads] = np.asarray(RISK_CLASSES, dtype=object)[strongest[reads]]
         return out
