@@ -7,9 +7,11 @@ look-alikes or vague descriptions uses, nor honest lines of the written sets tha
 read (train and calibration; unless their gear lines use it five times as often: one toy
 "бронежилет" does not make the word honest), and that are not ordinary words of a lane language
 (wordfreq's Zipf frequency under 3.5 in each: "военный", "снаряжения" or "альфа" also
-appear on honest forms); and the pairs of words that only gear phrasings use ("bulletproof
-vest"). A description holding one of them names gear, whatever the rest of it says; one
-that hides gear in honest words does not.
+appear on honest forms; a lane language wordfreq has no list for, Kazakh or Armenian, gives
+single words only from one-word phrasings, as "гармибин", and names gear in pairs otherwise:
+its "dəbilqə" of "ballistik dəbilqə" may be any helmet); and the pairs of words that only gear
+phrasings use ("bulletproof vest"). A description holding one of them names gear, whatever
+the rest of it says; one that hides gear in honest words does not.
 
 Deriving the list loads the goods catalogue, the written sets and wordfreq's data
 (seconds), so it is derived once into `lexicon/gear_words.txt` (`python -m
@@ -41,6 +43,8 @@ READABLE_CORPORA: Final = ("train", "calibration")
 # A word this frequent (Zipf) in a lane language is an ordinary word there.
 ORDINARY_ZIPF: Final = 3.5
 _FREQUENCY_LANGUAGES: Final = ("en", "ru", "uk", "de", "pl", "tr")
+# Lane languages wordfreq has no list for: how common a word of theirs is, is unknown.
+_UNCOUNTED_LANGUAGES: Final = frozenset({"kk", "uz", "ky", "tg", "hy", "az", "ka"})
 # Shorter words are abbreviations that also occur in ordinary text ("бр", "ss", "ik"),
 # unless they are designations with digits.
 _MIN_LETTERS: Final = 4
@@ -155,7 +159,12 @@ def derive_gear_words() -> list[str]:
         if item.label_class == "benign":
             continue
         for phrasing in item.names.phrasings:
-            gear_tokens.update(_tokens(phrasing.text))
+            tokens = _tokens(phrasing.text)
+            # Without a frequency list, a word of a longer phrasing may be any noun
+            # ("dəbilqə", helmet, of "ballistik dəbilqə"): there only a phrasing of one word
+            # names gear alone ("гармибин", thermal sight); longer ones name it in pairs.
+            if phrasing.language not in _UNCOUNTED_LANGUAGES or len(tokens) == 1:
+                gear_tokens.update(tokens)
             for tokens in _spellings(phrasing.text):
                 gear_pairs.update(_pairs(tokens))
 

@@ -385,14 +385,19 @@ def test_a_quantity_is_a_reason_only_for_a_batch_of_one_kind(tiny_scorer: Scorer
 
 
 def test_a_word_that_names_gear_is_quoted_as_such(tiny_scorer: Scorer) -> None:
-    """A listed name of gear is the term quoted, in any script: "аскердики" (Kyrgyz, the
-    army's) of a helmet, "өтпөс" (Kyrgyz, -proof) of a vest, as written, not "туулга"
-    (helmet), which honest senders also write of bicycle helmets, nor Uzbek "harbiy"
-    (military), which honest senders write of a military ID ("harbiy bilet")."""
+    """A listed name of gear is the term quoted, in any script and as written: "Туулга
+    аскердики" (Kyrgyz, the army's helmet), "өтпөс жилет" (Kyrgyz, -proof vest), Tajik
+    "гармибин" (thermal sight). Not "туулга" (helmet) alone, which honest senders also write
+    of bicycle helmets, nor Uzbek "harbiy" (military), which they write of a military ID
+    ("harbiy bilet"), nor a word of a longer phrasing in a language with no frequency list
+    ("dəbilqə", Azerbaijani helmet, of "ballistik dəbilqə"): it may be any noun."""
     from training.gear_words import gear_named_in
 
-    assert gear_named_in("Туулга (аскердики)") == "аскердики"
-    assert gear_named_in("ок өтпөс жилет") == "өтпөс"
+    assert gear_named_in("Туулга (аскердики)") == "Туулга аскердики"
+    assert gear_named_in("ок өтпөс жилет") == "өтпөс жилет"
+    assert gear_named_in("гармибин") == "гармибин"
+    assert gear_named_in("ballistik dəbilqə") == "ballistik dəbilqə"
+    assert gear_named_in("dəbilqə") is None
     assert gear_named_in("Dubulg'a (harbiy), 1 dona") is None
     assert gear_named_in("велосипед туулга") is None
     assert gear_named_in("куртка мужская зимняя") is None
