@@ -608,8 +608,7 @@ class _ItemFacts:
         # words that disguises borrow) names ordinary goods: their expectation holds. Unless
         # it reads as gear as a whole: "военная форма" is a uniform of ~2 kg to an officer,
         # whatever children's costumes honest lines called that ("usually about 0.54 kg").
-        reads_as_gear = np.array([g is not None for g in self.read_as_gear.tolist()], dtype=bool)
-        for row in np.flatnonzero(~ordinary & ~reads_as_gear).tolist():
+        for row in np.flatnonzero(~ordinary & ~self.reads_as_gear).tolist():
             key = (str(self.description[row]), self.term_class(row))
             if key in self.terms and self.terms[key] is None:
                 ordinary[row] = True
@@ -696,17 +695,21 @@ class _ItemFacts:
         return out
 
     @cached_property
-    def read_as_gear(self) -> np.ndarray:
-        """Per item, the gear class its wording as a whole reads as (text log-odds of at
-        least READS_AS_GEAR against ordinary goods), or None."""
+    def reads_as_gear(self) -> np.ndarray:
+        """Whether an item's wording as a whole reads as gear: text log-odds of a gear class
+        of at least READS_AS_GEAR against ordinary goods. A vague word or the commonest words
+        never read as anything ("вещи", "for")."""
         leaning = self._scores.signals[:, self._signals.text]
-        strongest = leaning.argmax(axis=1) if len(leaning) else np.zeros(0, dtype=int)
+        strong = leaning.max(axis=1, initial=-np.inf) >= READS_AS_GEAR
+        return strong & ~self.vague & self.names_goods
+
+    @cached_property
+    def read_as_gear(self) -> np.ndarray:
+        """Per item, the gear class its wording reads as (`reads_as_gear`), or None."""
+        leaning = self._scores.signals[:, self._signals.text]
         out = np.full(len(leaning), None, dtype=object)
-        # A vague word or the commonest words never read as anything ("вещи", "for").
-        reads = np.flatnonzero(
-            (leaning.max(axis=1, initial=-np.inf) >= READS_AS_GEAR) & ~self.vague & self.names_goods
-        )
-        out[reads] = np.asarray(RISK_CLASSES, dtype=object)[strongest[reads]]
+        reads = np.flatnonzero(self.reads_as_gear)
+        out[reads] = np.asarray(RISK_CLASSES, dtype=object)[leaning[reads].argmax(axis=1)]
         return out
 
     def term_class(self, row: int) -> str:
