@@ -282,21 +282,6 @@ def item_catalogue() -> tuple[ItemType, ...]:
 LOOKALIKE_FAMILIES: Final = frozenset(
     {"hunting_airsoft_outdoor_lookalike", "protective_civil", "workwear_uniform_civil"}
 )
-
-
-def is_lookalike(item: ItemType) -> bool:
-    """Whether an honest item looks like gear: a look-alike kept by hand, or one of a family
-    of look-alikes (airsoft, hunting, civil protective and work wear)."""
-    return item.label_class == "benign" and (
-        item.key in _lookalike_keys() or item.family in LOOKALIKE_FAMILIES
-    )
-
-
-@cache
-def _lookalike_keys() -> frozenset[str]:
-    return frozenset(_read_toml("items_benign_lookalikes.toml"))
-
-
 # Distinct kinds of everyday goods a word must name to be everyday wording (the catalogue
 # often holds one kind twice, so two is not enough).
 _EVERYDAY_KINDS: Final = 3
@@ -308,7 +293,7 @@ def everyday_words() -> frozenset[str]:
     look-alikes aside: "куртка", "мужская", "камера", Kyrgyz "өтүк" (boots), "contact" (of
     contact lenses). Whatever leaning a model learned for them, no officer would call one of
     them typical of gear."""
-    lookalikes = _lookalike_keys()
+    lookalikes = set(_read_toml("items_benign_lookalikes.toml"))
     kinds: dict[str, set[str]] = {}
     for item in item_catalogue():
         if (

@@ -535,7 +535,7 @@ def test_a_term_is_called_typical_of_the_class_it_leans_to_most(tiny_scorer: Sco
     the reason names the class the word itself leans to, whatever class the item is read as."""
     text = copy.deepcopy(tiny_scorer.model.text_)
     text.honest_words_ = frozenset()
-    leans = {"benign": 0.0, "body_armor": 1.0, "helmet": 0.5, "tactical_apparel": 3.0}
+    leans = {"body_armor": 1.0, "helmet": 0.5, "tactical_apparel": 3.0}
     leans["optics_sensors"] = 2.0
 
     def leaning(words: list[str], gear: object, columns: list[str]) -> np.ndarray:

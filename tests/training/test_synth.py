@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 from functools import cache
 from pathlib import Path
 
@@ -350,34 +349,3 @@ def test_ordinary_goods_are_often_written_as_one_word() -> None:
     shares = [one_word[plain].mean(), one_word[disguised].mean()]
     assert all(0.1 < share < 0.5 for share in shares), shares
     assert abs(shares[0] - shares[1]) < 0.1, shares
-
-
-def test_lookalike_volume_scales_the_honest_lookalikes_alone(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    """Doubling `lookalike_volume` doubles the odds of each honest look-alike of gear (hard
-    hats, airsoft, binoculars) against every other honest item, on every lane."""
-    items = knowledge.item_catalogue()
-    settings = copy.deepcopy(knowledge.generator_settings())
-    families = settings["benign"]["lookalike_families"]
-    lookalike = np.array([knowledge.is_lookalike(i) or i.family in families for i in items])
-    honest = np.array([i.label_class == "benign" for i in items])
-    assert lookalike[[i.key == "t_binoculars_10x50" for i in items]].all()
-    assert not lookalike[[i.key.endswith("_6b45") or "6b45" in i.key for i in items]].any()
-
-    def odds(table: np.ndarray) -> np.ndarray:
-        weights = np.diff(table, axis=1, prepend=0.0)[:, honest]
-        return weights / weights.sum(axis=1, keepdims=True)
-
-    base = odds(compiled_catalogue().lane_benign_items)
-    settings["benign"]["lookalike_volume"] *= 2
-    monkeypatch.setattr(knowledge, "generator_settings", lambda: settings)
-    compiled_catalogue.cache_clear()
-    try:
-        doubled = odds(compiled_catalogue().lane_benign_items)
-    finally:
-        compiled_catalogue.cache_clear()
-    ratio = np.divide(doubled, base, out=np.ones_like(base), where=base > 0)
-    lanes_with_both = (base[:, lookalike[honest]] > 0).any(axis=1)
-    relative = ratio[:, lookalike[honest]].max(axis=1) / ratio[:, ~lookalike[honest]].max(axis=1)
-    assert np.allclose(relative[lanes_with_both], 2.0)

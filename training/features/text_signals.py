@@ -455,13 +455,13 @@ class TextSignals(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None): 
         "военный" (military) of a "военный билет" read as optics is typical of military
         kit, not of optics."""
         gear: SGDClassifier = self.parts_["gear"]
-        columns = [c for c in RISK_CLASSES if c in gear.classes_ and c != "benign"]
+        # The columns `top_terms` caches each word's leaning under.
+        columns = [c for c in RISK_CLASSES if c in gear.classes_]
         row = self.__dict__.get("word_leaning_", {}).get(term)
-        every = [c for c in RISK_CLASSES if c in gear.classes_]
         if row is None:
-            row = self._word_leaning([term], gear, every)[0]
-        by_class = dict(zip(every, np.asarray(row).tolist(), strict=True))
-        return max(columns, key=lambda c: by_class[c])
+            row = self._word_leaning([term], gear, columns)[0]
+        leaning = dict(zip(columns, np.asarray(row).tolist(), strict=True))
+        return max(columns, key=leaning.__getitem__)
 
     def top_terms(self, descriptions: Sequence[str], classes: Sequence[str]) -> list[str | None]:
         """For each description, its word that alone sounds most like the paired gear class.

@@ -118,14 +118,6 @@ def compiled_catalogue() -> Catalogue:
     class_of = {name: i for i, name in enumerate(LABEL_CLASSES)}
     item_class = np.array([class_of[item.label_class] for item in items], dtype=np.int64)
     shares = _traffic_shares(items, float(settings["benign"]["catalogue_share"]))
-    benign_settings = settings["benign"]
-    lookalike = np.array(
-        [
-            knowledge.is_lookalike(item) or item.family in benign_settings["lookalike_families"]
-            for item in items
-        ]
-    )
-    shares = np.where(lookalike, shares * float(benign_settings["lookalike_volume"]), shares)
     story_pools = [_cover_pool(stories[name], items, shares) for name in story_names]
 
     def origin_factor(origin: str) -> FloatArray:
