@@ -401,6 +401,11 @@ def test_a_word_that_names_gear_is_quoted_as_such(tiny_scorer: Scorer) -> None:
     assert gear_named_in("Dubulg'a (harbiy), 1 dona") is None
     assert gear_named_in("велосипед туулга") is None
     assert gear_named_in("куртка мужская зимняя") is None
+    # A thermal drone by its model name or its thermal camera; a camera drone is not gear.
+    assert gear_named_in("DJI Matrice 30T") == "Matrice"
+    assert gear_named_in("热成像无人机") == "热成像无人机"
+    assert gear_named_in("квадрокоптер DJI Mavic 3 Pro") is None
+    assert gear_named_in("квадрокоптер Мавик 3 Про") is None
     strict = Scorer(
         tiny_scorer.model,
         tiny_scorer.card,
