@@ -325,6 +325,23 @@ def test_a_heavy_parcel_under_a_vague_word_is_told_by_its_weight_or_worth(
     assert codes.count("vague_description") == 1
 
 
+@pytest.mark.parametrize("description", ["בגדים", "либос", "тӯҳфа", "odeća", "vaatteet"])
+def test_vague_words_of_every_lane_are_no_kind_of_goods(
+    tiny_scorer: Scorer, description: str
+) -> None:
+    """Hebrew "clothes", Tajik "clothes" and "gift", Serbian and Finnish "clothes" are as
+    vague as "одежда": no T-shirt's weight is quoted against a 4 kg box of them."""
+    strict = Scorer(
+        tiny_scorer.model,
+        tiny_scorer.card,
+        ScoringPolicy(review_threshold=0.0, inspect_threshold=0.0, random_selection_rate=0.0),
+    )
+    scored = strict.score_declaration(declaration(description, 4.0, value=300))
+    reasons = scored["items"][0]["reasons"]
+    assert "vague_description" in [r["code"] for r in reasons], reasons
+    assert not any("usually" in r["message"] for r in reasons), reasons
+
+
 def test_a_box_of_several_goods_is_not_weighed_as_one_kind(tiny_scorer: Scorer) -> None:
     """ "одежда, обувь, игрушки" is a box of them: no garment's weight or worth is quoted."""
     strict = Scorer(
