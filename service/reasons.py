@@ -18,6 +18,7 @@ from typing import Any, Final
 
 import numpy as np
 
+from training import knowledge
 from training.common_words import is_common
 from training.features import (
     ORDINARY_UNEXPLAINED_KG,
@@ -59,7 +60,7 @@ _CLASS_WORDS: Final = {
     "body_armor": "body armour",
     "helmet": "a ballistic helmet",
     "tactical_apparel": "military/tactical kit",
-    "optics_sensors": "night-vision, thermal or military optics/sensors",
+    "optics_sensors": "night-vision, thermal or military optics, radios and sensors",
     "benign": "ordinary goods",
 }
 
@@ -95,6 +96,10 @@ QUOTABLE_CONFIDENCE: Final = 0.6
 # Text log-odds of a gear class against ordinary goods from which wording reads as gear
 # itself (e^2.5: twelve to one), though no single word of it names gear.
 READS_AS_GEAR: Final = 2.5
+# Text log-odds from which wording honest goods are written with is said to be a common
+# cover for the gear class it leans to (e^1: nearly three to one): "шлем" for a ballistic
+# helmet, "бинокль" for a night-vision device. Below it, the wording is no reason.
+COVER_WORDING: Final = 1.0
 # Kinds of reason that need to know whether a description names gear.
 _ASKS_FOR_TERMS: Final = ("terms", "weight", "value", "hs_code")
 # Kinds of reason whose message quotes the (shortened) description.
@@ -173,6 +178,23 @@ _WORD: Final = re.compile(r"\w+")
 def _names_goods(description: str) -> bool:
     """Whether a description has a word beyond the commonest words of the lanes' languages."""
     return any(not is_common(word) for word in _WORD.findall(description))
+
+
+@lru_cache(maxsize=1)
+def _vague_vocabulary() -> frozenset[str]:
+    """Every word of the vague descriptions, casefolded ("одежда", "вещи", "gift")."""
+    return frozenset(
+        w for entry in knowledge.vague_descriptions() for w in _WORD.findall(entry.casefold())
+    )
+
+
+def _names_goods_itself(description: str) -> bool:
+    """Whether a description names a kind of goods in words of its own ("бинокль",
+    "рюкзак"): a word beyond the commonest words, and no vague word ("одежда мужская" is
+    clothes, whatever its adjective)."""
+    words = _WORD.findall(description)
+    vague = _vague_vocabulary()
+    return any(not is_common(w) for w in words) and not any(w.casefold() in vague for w in words)
 
 
 # Letter-post classes carry little gear: one never counts against a parcel as such.
@@ -331,6 +353,7 @@ class ReasonWriter:
             full = [str(d) for d in facts.description[rows].tolist()]
             classes = [facts.term_class(r) for r in rows.tolist()]
             read_as = facts.read_as_gear[rows].tolist()
+            covers = facts.covers_gear[rows].tolist()
             return [
                 # A word that names gear outright is quoted as such: it is the evidence an
                 # officer reads first, whatever word the text models lean on most.
@@ -345,8 +368,12 @@ class ReasonWriter:
                 # ("военная форма": a uniform, though toy ones are sent too).
                 else ("suspicious_term", f"'{_short(d)}' reads as {_CLASS_WORDS[gear]}")
                 if gear is not None
+                # Honest words that the trade's disguises lean on ("бинокль" over a
+                # night-vision monocular): the wording is the cover, not a name of gear.
+                else ("cover_wording", f"'{_short(d)}' is a common cover for {_CLASS_WORDS[cover]}")
+                if cover is not None
                 else None
-                for d, c, gear in zip(full, classes, read_as, strict=True)
+                for d, c, gear, cover in zip(full, classes, read_as, covers, strict=True)
             ]
         # An expectation is quoted only where it is the models' own for this kind of goods:
         # not for wording they hardly know, nor for a description that names gear (the
@@ -630,6 +657,14 @@ class _ItemFacts:
         return found[codes] if len(codes) else np.zeros(0, dtype=bool)
 
     @cached_property
+    def names_goods_itself(self) -> np.ndarray:
+        """Whether the description names a kind of goods in words of its own
+        (`_names_goods_itself`; each distinct description checked once)."""
+        codes, distinct = factorize(self.description)
+        found = np.array([_names_goods_itself(str(d)) for d in distinct.tolist()], dtype=bool)
+        return found[codes] if len(codes) else np.zeros(0, dtype=bool)
+
+    @cached_property
     def vague(self) -> np.ndarray:
         """Whether the description is only a vague word ("вещи б/у", "veshi b/u", "gift")."""
         return (vague_flags(self.description) != 0) | _vague_in_latin(self.description)
@@ -710,6 +745,19 @@ class _ItemFacts:
         out = np.full(len(leaning), None, dtype=object)
         reads = np.flatnonzero(self.reads_as_gear)
         out[reads] = np.asarray(RISK_CLASSES, dtype=object)[leaning[reads].argmax(axis=1)]
+        return out
+
+    @cached_property
+    def covers_gear(self) -> np.ndarray:
+        """Per item, the gear class its wording is a common cover for, or None: text
+        log-odds of the class of at least COVER_WORDING, short of reading as gear itself
+        (`reads_as_gear`); never for a vague word or the commonest words."""
+        leaning = self._scores.signals[:, self._signals.text]
+        strongest = leaning.max(axis=1, initial=-np.inf)
+        cover = (strongest >= COVER_WORDING) & ~self.reads_as_gear & self.names_goods_itself
+        out = np.full(len(leaning), None, dtype=object)
+        rows = np.flatnonzero(cover)
+        out[rows] = np.asarray(RISK_CLASSES, dtype=object)[leaning[rows].argmax(axis=1)]
         return out
 
     def term_class(self, row: int) -> str:

@@ -69,14 +69,20 @@ def test_reasons_name_the_term_and_the_weight(tiny_scorer: Scorer) -> None:
     assert "suspicious_term" in codes
     assert "Бронежилет" in codes["suspicious_term"]
 
-    # Declared at a T-shirt's worth, the weight is what is wrong with it.
-    disguised = tiny_scorer.score_declaration(declaration("cotton T-shirt", 8.0, value=5000))
+    # Declared at a T-shirt's worth, the weight is what is wrong with it. (Every item is
+    # explained: whether this small model scores it past half the cut-off is not the point.)
+    strict = Scorer(
+        tiny_scorer.model,
+        tiny_scorer.card,
+        ScoringPolicy(review_threshold=0.0, inspect_threshold=0.0, random_selection_rate=0.0),
+    )
+    disguised = strict.score_declaration(declaration("cotton T-shirt", 8.0, value=5000))
     messages = {r["code"]: r["message"] for r in disguised["items"][0]["reasons"]}
     assert "weight_mismatch" in messages
     assert "8 kg per unit is heavy for 'cotton T-shirt'" in messages["weight_mismatch"]
     # Declared far under it too, the same kilos make the worth per kilo absurd: one of the
     # two physical facts is said, whichever the model weighs more.
-    cheap = tiny_scorer.score_declaration(declaration("cotton T-shirt", 8.0, value=700))
+    cheap = strict.score_declaration(declaration("cotton T-shirt", 8.0, value=700))
     codes = {r["code"] for r in cheap["items"][0]["reasons"]}
     assert codes & {"weight_mismatch", "value_mismatch"}
 
@@ -572,6 +578,47 @@ def test_a_term_is_called_typical_of_the_class_it_leans_to_most(tiny_scorer: Sco
     assert text.class_of_term("военный") == "tactical_apparel"
 
 
+def test_wording_a_disguise_leans_on_is_called_a_cover_not_a_name_of_gear(
+    tiny_scorer: Scorer,
+) -> None:
+    """ "бинокль" is how night-vision monoculars travel as often as binoculars do: where its
+    wording moved the score, the officer is told it is a common cover for such optics, not
+    that any word of it is typical of gear. Wording that leans little, or that names no kind
+    of goods beyond vague and common words ("одежда мужская"), is no cover of anything."""
+    from service.reasons import COVER_WORDING, READS_AS_GEAR, ReasonWriter, _ItemFacts
+
+    writer = ReasonWriter(tiny_scorer.model)
+    columns = writer._signal_columns
+    descriptions = ["бинокль", "куртка зимняя", "одежда мужская", "for", "шлем"]
+    items = {
+        "declaration_id": np.array(["A", "B", "C", "D", "E"], dtype=object),
+        "description": np.array(descriptions, dtype=object),
+    }
+    signals = np.zeros((5, len(tiny_scorer.model.text_.get_feature_names_out())))
+    signals[:, columns.confidence] = 1.0
+    signals[:, columns.text] = -3.0
+    optics = columns.text[RISK_CLASSES.index("optics_sensors")]
+    helmet = columns.text[RISK_CLASSES.index("helmet")]
+    signals[:, optics] = [COVER_WORDING + 0.5, COVER_WORDING - 0.5, 2.0, 2.0, -3.0]
+    signals[4, helmet] = READS_AS_GEAR - 0.1
+    classes = ["optics_sensors"] * 4 + ["helmet"]
+    scores = SimpleNamespace(risk_class=np.array(classes, dtype=object), signals=signals)
+    facts = _ItemFacts(items, scores, columns)  # type: ignore[arg-type]
+    facts.terms = {(d, c): None for d, c in zip(descriptions, classes, strict=True)}
+    said = writer._group_reasons("terms", np.arange(5), facts, facts.terms)
+    assert said == [
+        (
+            "cover_wording",
+            "'бинокль' is a common cover for night-vision, thermal or military optics, radios"
+            " and sensors",
+        ),
+        None,
+        None,
+        None,
+        ("cover_wording", "'шлем' is a common cover for a ballistic helmet"),
+    ]
+
+
 def test_wording_that_reads_as_gear_is_said_so_and_gets_no_ordinary_expectation(
     tiny_scorer: Scorer,
 ) -> None:
@@ -591,7 +638,7 @@ def test_wording_that_reads_as_gear_is_said_so_and_gets_no_ordinary_expectation(
     signals = np.zeros((4, len(tiny_scorer.model.text_.get_feature_names_out())))
     signals[:, columns.confidence] = 1.0
     tactical = columns.text[RISK_CLASSES.index("tactical_apparel")]
-    signals[:, tactical] = [READS_AS_GEAR + 0.5, READS_AS_GEAR + 0.5, 1.0, READS_AS_GEAR + 0.5]
+    signals[:, tactical] = [READS_AS_GEAR + 0.5, READS_AS_GEAR + 0.5, 0.5, READS_AS_GEAR + 0.5]
     scores = SimpleNamespace(
         risk_class=np.full(4, "tactical_apparel", dtype=object), signals=signals
     )
