@@ -42,9 +42,13 @@ CORPORA_DIR: Final = Path(__file__).resolve().parents[1] / "corpora"
 READABLE_CORPORA: Final = ("train", "calibration")
 # A word this frequent (Zipf) in a lane language is an ordinary word there.
 ORDINARY_ZIPF: Final = 3.5
-_FREQUENCY_LANGUAGES: Final = ("en", "ru", "uk", "de", "pl", "tr")
-# Lane languages wordfreq has no list for: how common a word of theirs is, is unknown.
-_UNCOUNTED_LANGUAGES: Final = frozenset({"kk", "uz", "ky", "tg", "hy", "az", "ka"})
+_FREQUENCY_LANGUAGES: Final = ("en", "ru", "uk", "de", "pl", "tr", "fi", "lt", "lv")
+# Languages whose single words may be any noun: those wordfreq has no list for (how common
+# a word of theirs is, is unknown) and those no honest goods are phrased in (no honest word of
+# theirs is known: Lithuanian "racija" is any walkie-talkie, "lęšiai" any lenses).
+_PAIRED_LANGUAGES: Final = frozenset(
+    {"kk", "uz", "ky", "tg", "hy", "az", "ka", "et", "lv", "lt", "fi"}
+)
 # Shorter words are abbreviations that also occur in ordinary text ("бр", "ss", "ik"),
 # unless they are designations with digits.
 _MIN_LETTERS: Final = 4
@@ -160,10 +164,10 @@ def derive_gear_words() -> list[str]:
             continue
         for phrasing in item.names.phrasings:
             tokens = _tokens(phrasing.text)
-            # Without a frequency list, a word of a longer phrasing may be any noun
-            # ("dəbilqə", helmet, of "ballistik dəbilqə"): there only a phrasing of one word
-            # names gear alone ("гармибин", thermal sight); longer ones name it in pairs.
-            if phrasing.language not in _UNCOUNTED_LANGUAGES or len(tokens) == 1:
+            # In those languages a word of a longer phrasing may be any noun ("dəbilqə",
+            # helmet, of "ballistik dəbilqə"): only a phrasing of one word names gear alone
+            # ("гармибин", thermal sight; "kuulivest"); longer ones name it in pairs.
+            if phrasing.language not in _PAIRED_LANGUAGES or len(tokens) == 1:
                 gear_tokens.update(tokens)
             for tokens in _spellings(phrasing.text):
                 gear_pairs.update(_pairs(tokens))

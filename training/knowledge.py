@@ -22,10 +22,12 @@ LEXICON_DIR: Final = Path(__file__).resolve().parent / "lexicon"
 # Description languages / registers: en_mt is machine-translated English of Chinese sellers,
 # translit is Russian written in Latin letters; kk Kazakh, uz Uzbek, ky Kyrgyz, hy Armenian,
 # tr Turkish, ka Georgian, tg Tajik, az Azerbaijani (the Central Asian and Caucasus lanes);
-# pinyin is Chinese in Latin letters ("fangdan yi", "geren wupin").
+# pinyin is Chinese in Latin letters ("fangdan yi", "geren wupin"); et Estonian, lv Latvian,
+# lt Lithuanian, fi Finnish (the Baltic and Finnish crossings: gear is named in them, no lane
+# of the generator writes them yet).
 LANGUAGES: Final = (
     "ru", "en", "en_mt", "zh", "translit", "pl", "de", "uk", "kk", "uz", "ky", "hy", "tr",
-    "ka", "tg", "az", "pinyin",
+    "ka", "tg", "az", "pinyin", "et", "lv", "lt", "fi",
 )  # fmt: skip
 # Kinds of ordinary goods: the goods catalogue and the benign item files name one per item;
 # cover stories draw the text of disguised gear from them.

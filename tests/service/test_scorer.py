@@ -424,6 +424,12 @@ def test_a_word_that_names_gear_is_quoted_as_such(tiny_scorer: Scorer) -> None:
     assert gear_named_in("Dubulg'a (harbiy), 1 dona") is None
     assert gear_named_in("велосипед туулга") is None
     assert gear_named_in("куртка мужская зимняя") is None
+    # At the Baltic and Finnish crossings: Estonian "plaadikandja" (plate carrier) names
+    # gear; Lithuanian "racija" (any walkie-talkie) and "lęšiai" (any lenses) do not.
+    assert gear_named_in("plaadikandja") == "plaadikandja"
+    assert gear_named_in("ballistiline kiiver") == "ballistiline kiiver"
+    assert gear_named_in("racija") is None
+    assert gear_named_in("kontaktiniai lęšiai") is None
     # A thermal drone by its model name or its thermal camera; a camera drone is not gear.
     assert gear_named_in("DJI Matrice 30T") == "Matrice"
     assert gear_named_in("热成像无人机") == "热成像无人机"
