@@ -180,20 +180,12 @@ def _names_goods(description: str) -> bool:
     return any(not is_common(word) for word in _WORD.findall(description))
 
 
-@lru_cache(maxsize=1)
-def _vague_vocabulary() -> frozenset[str]:
-    """Every word of the vague descriptions, casefolded ("одежда", "вещи", "gift")."""
-    return frozenset(
-        w for entry in knowledge.vague_descriptions() for w in _WORD.findall(entry.casefold())
-    )
-
-
 def _names_goods_itself(description: str) -> bool:
     """Whether a description names a kind of goods in words of its own ("бинокль",
     "рюкзак"): a word beyond the commonest words, and no vague word ("одежда мужская" is
     clothes, whatever its adjective)."""
     words = _WORD.findall(description)
-    vague = _vague_vocabulary()
+    vague = knowledge.vague_words()
     return any(not is_common(w) for w in words) and not any(w.casefold() in vague for w in words)
 
 

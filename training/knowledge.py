@@ -195,6 +195,12 @@ def vague_descriptions() -> frozenset[str]:
 
 
 @cache
+def vague_words() -> frozenset[str]:
+    """Every word of the vague descriptions, casefolded ("одежда", "вещи", "gift")."""
+    return frozenset(w for entry in vague_descriptions() for w in _WORD.findall(entry.casefold()))
+
+
+@cache
 def vague_kinds() -> tuple[str, ...]:
     return tuple(sorted({kind for kind, _ in vague_descriptions_by_kind()}))
 

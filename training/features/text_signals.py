@@ -10,7 +10,6 @@ and "одежда" endlessly. As a pipeline step it hands on the item columns wi
 
 from __future__ import annotations
 
-import functools
 import re
 import weakref
 from collections.abc import Sequence
@@ -491,7 +490,7 @@ class TextSignals(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None): 
                 and w.casefold() not in honest
                 # A word of a vague description ("numune", sample; "кече" of "кийим-кече",
                 # clothes) says no more than the description: never typical of gear.
-                and w.casefold() not in _vague_words()
+                and w.casefold() not in knowledge.vague_words()
                 # A word the models never read as a word leans only by its letters ("КИМОНО",
                 # "Acuvue" read as optics): no evidence an officer would accept.
                 and all(k in vocabulary for k in _WORD.findall(matching_text(w)))
@@ -519,14 +518,6 @@ class TextSignals(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None): 
             best = max(words, key=lambda w: cast(np.ndarray, leaning[w])[j])
             out.append(best if cast(np.ndarray, leaning[best])[j] > _TERM_LEANING else None)
         return out
-
-
-@functools.cache
-def _vague_words() -> frozenset[str]:
-    """Every word of the vague descriptions, casefolded."""
-    return frozenset(
-        w for entry in knowledge.vague_descriptions() for w in _WORD.findall(entry.casefold())
-    )
 
 
 def _vague_rows(texts: Sequence[str]) -> np.ndarray:
