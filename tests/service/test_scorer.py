@@ -644,7 +644,7 @@ def test_wording_that_reads_as_gear_is_said_so_and_gets_no_ordinary_expectation(
     signals = np.zeros((4, len(tiny_scorer.model.text_.get_feature_names_out())))
     signals[:, columns.confidence] = 1.0
     tactical = columns.text[RISK_CLASSES.index("tactical_apparel")]
-    signals[:, tactical] = [READS_AS_GEAR + 0.5, READS_AS_GEAR + 0.5, 0.5, READS_AS_GEAR + 0.5]
+    signals[:, tactical] = [READS_AS_GEAR + 0.5, READS_AS_GEAR + 0.5, 0.2, READS_AS_GEAR + 0.5]
     scores = SimpleNamespace(
         risk_class=np.full(4, "tactical_apparel", dtype=object), signals=signals
     )
