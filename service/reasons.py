@@ -99,7 +99,7 @@ READS_AS_GEAR: Final = 2.5
 # Text log-odds from which wording honest goods are written with is said to be a common
 # cover for the gear class it leans to (e^0.5: three to two): "шлем" for a ballistic helmet,
 # "бинокль" for a night-vision device (0.96 with model 36, 1.4 with 34). Below it, the
-# wording is no reason: "куртка мужская" leans 0.2 to military kit.
+# wording is no reason: "куртка мужская" leans at most 0.2 to military kit.
 COVER_WORDING: Final = 0.5
 # Kinds of reason that need to know whether a description names gear.
 _ASKS_FOR_TERMS: Final = ("terms", "weight", "value", "hs_code")
