@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
 from typing import Any, Final
@@ -642,20 +643,28 @@ class _ItemFacts:
         return confident & ordinary & ~self.vague & ~named & self.names_goods
 
     @cached_property
+    def _descriptions(self) -> tuple[np.ndarray, np.ndarray]:
+        """Each item's code among the distinct descriptions, and those descriptions."""
+        codes, distinct = factorize(self.description)
+        return codes, distinct
+
+    def _per_description(self, test: Callable[[str], bool]) -> np.ndarray:
+        """`test` of each item's description, each distinct description tested once."""
+        codes, distinct = self._descriptions
+        found = np.array([test(str(d)) for d in distinct.tolist()], dtype=bool)
+        return found[codes] if len(codes) else np.zeros(0, dtype=bool)
+
+    @cached_property
     def names_goods(self) -> np.ndarray:
         """Whether the description has a word beyond the commonest words of the lanes'
-        languages (each distinct description checked once)."""
-        codes, distinct = factorize(self.description)
-        found = np.array([_names_goods(str(d)) for d in distinct.tolist()], dtype=bool)
-        return found[codes] if len(codes) else np.zeros(0, dtype=bool)
+        languages."""
+        return self._per_description(_names_goods)
 
     @cached_property
     def names_goods_itself(self) -> np.ndarray:
         """Whether the description names a kind of goods in words of its own
-        (`_names_goods_itself`; each distinct description checked once)."""
-        codes, distinct = factorize(self.description)
-        found = np.array([_names_goods_itself(str(d)) for d in distinct.tolist()], dtype=bool)
-        return found[codes] if len(codes) else np.zeros(0, dtype=bool)
+        (`_names_goods_itself`)."""
+        return self._per_description(_names_goods_itself)
 
     @cached_property
     def vague(self) -> np.ndarray:
@@ -727,31 +736,34 @@ class _ItemFacts:
         """Whether an item's wording as a whole reads as gear: text log-odds of a gear class
         of at least READS_AS_GEAR against ordinary goods. A vague word or the commonest words
         never read as anything ("вещи", "for")."""
-        leaning = self._scores.signals[:, self._signals.text]
-        strong = leaning.max(axis=1, initial=-np.inf) >= READS_AS_GEAR
+        strong = self._text_leaning.max(axis=1, initial=-np.inf) >= READS_AS_GEAR
         return strong & ~self.vague & self.names_goods
+
+    @cached_property
+    def _text_leaning(self) -> np.ndarray:
+        """Per item and gear class, the text models' log-odds against ordinary goods."""
+        return self._scores.signals[:, self._signals.text]
+
+    def _leaning_class(self, where: np.ndarray) -> np.ndarray:
+        """Per item, the gear class its wording leans to most where `where`, else None."""
+        out = np.full(len(where), None, dtype=object)
+        rows = np.flatnonzero(where)
+        out[rows] = np.asarray(RISK_CLASSES, dtype=object)[self._text_leaning[rows].argmax(axis=1)]
+        return out
 
     @cached_property
     def read_as_gear(self) -> np.ndarray:
         """Per item, the gear class its wording reads as (`reads_as_gear`), or None."""
-        leaning = self._scores.signals[:, self._signals.text]
-        out = np.full(len(leaning), None, dtype=object)
-        reads = np.flatnonzero(self.reads_as_gear)
-        out[reads] = np.asarray(RISK_CLASSES, dtype=object)[leaning[reads].argmax(axis=1)]
-        return out
+        return self._leaning_class(self.reads_as_gear)
 
     @cached_property
     def covers_gear(self) -> np.ndarray:
         """Per item, the gear class its wording is a common cover for, or None: text
         log-odds of the class of at least COVER_WORDING, short of reading as gear itself
-        (`reads_as_gear`); never for a vague word or the commonest words."""
-        leaning = self._scores.signals[:, self._signals.text]
-        strongest = leaning.max(axis=1, initial=-np.inf)
+        (`reads_as_gear`); never for wording with a vague word or only the commonest."""
+        strongest = self._text_leaning.max(axis=1, initial=-np.inf)
         cover = (strongest >= COVER_WORDING) & ~self.reads_as_gear & self.names_goods_itself
-        out = np.full(len(leaning), None, dtype=object)
-        rows = np.flatnonzero(cover)
-        out[rows] = np.asarray(RISK_CLASSES, dtype=object)[leaning[rows].argmax(axis=1)]
-        return out
+        return self._leaning_class(cover)
 
     def term_class(self, row: int) -> str:
         """The gear class a term reason speaks of: the predicted one, or the likeliest gear."""

@@ -7,9 +7,10 @@ look-alikes or vague descriptions uses, nor honest lines of the written sets tha
 read (train and calibration; unless their gear lines use it five times as often: one toy
 "бронежилет" does not make the word honest), and that are not ordinary words of a lane language
 (wordfreq's Zipf frequency under 3.5 in each: "военный", "снаряжения" or "альфа" also
-appear on honest forms; a lane language wordfreq has no list for, Kazakh or Armenian, gives
-single words only from one-word phrasings, as "гармибин", and names gear in pairs otherwise:
-its "dəbilqə" of "ballistik dəbilqə" may be any helmet); and the pairs of words that only gear
+appear on honest forms; a language wordfreq has no list for (Kazakh, Armenian) or no honest
+goods are phrased in (Estonian, Finnish) gives single words only from one-word phrasings, as
+"гармибин" or "plaadikandja", and names gear in pairs otherwise: its "dəbilqə" of
+"ballistik dəbilqə" may be any helmet); and the pairs of words that only gear
 phrasings use ("bulletproof vest"). A description holding one of them names gear, whatever
 the rest of it says; one that hides gear in honest words does not.
 
