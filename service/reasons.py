@@ -191,6 +191,14 @@ def _names_goods_itself(description: str) -> bool:
     return any(not is_common(w) for w in words) and not any(w.casefold() in vague for w in words)
 
 
+def _in_gear_wording(description: str) -> bool:
+    """Whether every word of a description beyond the commonest is one the gear nomenclature
+    is phrased with ("военная форма"); "керамическая плитка" has a word of honest goods."""
+    vocabulary = knowledge.gear_vocabulary()
+    words = [w for w in _WORD.findall(description.casefold()) if not is_common(w)]
+    return bool(words) and all(w in vocabulary for w in words)
+
+
 # Letter-post classes carry little gear: one never counts against a parcel as such.
 _LETTER_POST: Final = frozenset({"letter", "small_packet"})
 
@@ -268,6 +276,8 @@ class ReasonWriter:
             ],
         )
         self._term_cache: dict[tuple[str, str], str | None] = {}
+        # Loaded with the model, not on the first request that reads as gear.
+        knowledge.gear_vocabulary()
 
     def reasons(
         self,
@@ -734,10 +744,16 @@ class _ItemFacts:
     @cached_property
     def reads_as_gear(self) -> np.ndarray:
         """Whether an item's wording as a whole reads as gear: text log-odds of a gear class
-        of at least READS_AS_GEAR against ordinary goods. A vague word or the commonest words
-        never read as anything ("вещи", "for")."""
+        of at least READS_AS_GEAR against ordinary goods, in words of the gear nomenclature
+        ("военная форма"). Wording with a word of honest goods in it is a cover however
+        strongly disguises lean on it ("Samples of ceramic tiles" over plates), and a vague
+        word or the commonest words never read as anything ("вещи", "for")."""
         strong = self._text_leaning.max(axis=1, initial=-np.inf) >= READS_AS_GEAR
-        return strong & ~self.vague & self.names_goods
+        candidates = strong & ~self.vague & self.names_goods
+        out = np.zeros(len(candidates), dtype=bool)
+        if candidates.any():
+            out[candidates] = self._per_description(_in_gear_wording)[candidates]
+        return out
 
     @cached_property
     def _text_leaning(self) -> np.ndarray:

@@ -59,8 +59,11 @@ _UNITS: Final = frozenset({
     "кг", "g", "г", "l", "л", "ml", "мл", "w", "вт", "v", "в", "mah", "gb", "k", "p", "шт", "pcs",
 })  # fmt: skip
 # A word written on honest lines of the written sets still names gear when gear lines use
-# it at least this many times as often (a toy "бронежилет" among thirty real ones).
+# it at least this many times as often (a toy "бронежилет" among thirty real ones), and on
+# at least _LEAST_GEAR_USES gear lines: five disguised "измерительный прибор" against one
+# honest one is a cover that writers share, not a name of gear.
 _GEAR_USES_PER_HONEST: Final = 5
+_LEAST_GEAR_USES: Final = 10
 # Common words that still name gear in a pair ("army helmet", "military radio").
 _ARMS: Final = frozenset({"army", "military", "армейский", "военный"})
 _HEADER: Final = "# Derived by `python -m training.gear_words`; do not edit by hand.\n"
@@ -158,7 +161,9 @@ def derive_gear_words() -> list[str]:
     for found, honest_set in ((0, honest), (1, honest_pairs)):
         gear_uses = written_gear[found]
         honest_set.update(
-            w for w, n in written_honest[found].items() if gear_uses[w] < _GEAR_USES_PER_HONEST * n
+            w
+            for w, n in written_honest[found].items()
+            if gear_uses[w] < max(_GEAR_USES_PER_HONEST * n, _LEAST_GEAR_USES)
         )
     for item in item_catalogue():
         if item.label_class == "benign":

@@ -285,6 +285,23 @@ def item_catalogue() -> tuple[ItemType, ...]:
     return tuple(items)
 
 
+@cache
+def gear_vocabulary() -> frozenset[str]:
+    """Every word (casefolded, as written and transliterated) the gear nomenclature is
+    phrased with: "военная" and "форма" of "военная форма", not "плитка" nor "tiles". Wording
+    of only such words may read as gear; wording with another word names honest goods that
+    a disguise borrows ("керамическая плитка" over a plate)."""
+    words: set[str] = set()
+    for item in item_catalogue():
+        if item.label_class == "benign":
+            continue
+        for phrasing in item.names.phrasings:
+            text = phrasing.text.casefold()
+            words.update(_WORD.findall(text))
+            words.update(_WORD.findall(transliterate(text)))
+    return frozenset(words)
+
+
 # Families of honest goods that look like gear on purpose or by trade (airsoft replicas,
 # hunting camouflage, civil protective and work wear): their words are not everyday wording.
 LOOKALIKE_FAMILIES: Final = frozenset(

@@ -69,22 +69,46 @@ def test_reasons_name_the_term_and_the_weight(tiny_scorer: Scorer) -> None:
     assert "suspicious_term" in codes
     assert "Бронежилет" in codes["suspicious_term"]
 
-    # Declared at a T-shirt's worth, the weight is what is wrong with it. (Every item is
+    # Declared far under a T-shirt's worth, the kilos are what is wrong with it: one of the
+    # two physical facts is said, whichever the model weighs more. (Every item is
     # explained: whether this small model scores it past half the cut-off is not the point.)
     strict = Scorer(
         tiny_scorer.model,
         tiny_scorer.card,
         ScoringPolicy(review_threshold=0.0, inspect_threshold=0.0, random_selection_rate=0.0),
     )
-    disguised = strict.score_declaration(declaration("cotton T-shirt", 8.0, value=5000))
-    messages = {r["code"]: r["message"] for r in disguised["items"][0]["reasons"]}
-    assert "weight_mismatch" in messages
-    assert "8 kg per unit is heavy for 'cotton T-shirt'" in messages["weight_mismatch"]
-    # Declared far under it too, the same kilos make the worth per kilo absurd: one of the
-    # two physical facts is said, whichever the model weighs more.
     cheap = strict.score_declaration(declaration("cotton T-shirt", 8.0, value=700))
     codes = {r["code"] for r in cheap["items"][0]["reasons"]}
     assert codes & {"weight_mismatch", "value_mismatch"}
+
+
+def test_a_weight_reason_quotes_the_unit_weight_against_the_usual_one(
+    tiny_scorer: Scorer,
+) -> None:
+    """Where weight moved the score of well-known wording, the officer reads the unit weight
+    against what such goods usually weigh; near the usual weight nothing is said."""
+    from service.reasons import ReasonWriter, _ItemFacts
+
+    writer = ReasonWriter(tiny_scorer.model)
+    columns = writer._signal_columns
+    items = {
+        "declaration_id": np.array(["A", "B"], dtype=object),
+        "description": np.array(["cotton T-shirt", "cotton T-shirt"], dtype=object),
+        "quantity": np.array([2.0, 1.0]),
+        "net_weight_kg": np.array([16.0, 0.21]),
+    }
+    signals = np.zeros((2, len(tiny_scorer.model.text_.get_feature_names_out())))
+    signals[:, columns.confidence] = 1.0
+    signals[:, columns.text] = -3.0
+    signals[:, columns.weight] = np.log(0.18)
+    scores = SimpleNamespace(risk_class=np.full(2, "benign", dtype=object), signals=signals)
+    facts = _ItemFacts(items, scores, columns)  # type: ignore[arg-type]
+    facts.terms = {("cotton T-shirt", c): None for c in RISK_CLASSES}
+    said = writer._group_reasons("weight", np.arange(2), facts, facts.terms)
+    assert said == [
+        ("weight_mismatch", "8 kg per unit is heavy for 'cotton T-shirt' (usually about 0.18 kg)"),
+        None,
+    ]
 
 
 @pytest.mark.parametrize(
@@ -302,8 +326,30 @@ def test_a_winter_jacket_too_heavy_is_told_so_and_armour_only_by_its_name(
         return [r["message"] for r in scored["items"][0]["reasons"]]
 
     assert not any("usually" in m for m in reasons("бронежилет", 9.5))
-    jacket = reasons("куртка зимняя", 9.0)
-    assert any(m.startswith("9 kg per unit is heavy for 'куртка зимняя'") for m in jacket), jacket
+
+    # Wording that leans to gear with no word to name ("куртка зимняя") keeps the weight of
+    # the goods it names, whatever this small model weighs it by.
+    from service.reasons import ReasonWriter, _ItemFacts
+
+    writer = ReasonWriter(tiny_scorer.model)
+    columns = writer._signal_columns
+    items = {
+        "declaration_id": np.array(["J1"], dtype=object),
+        "description": np.array(["куртка зимняя"], dtype=object),
+        "quantity": np.array([1.0]),
+        "net_weight_kg": np.array([9.0]),
+    }
+    signals = np.zeros((1, len(tiny_scorer.model.text_.get_feature_names_out())))
+    signals[:, columns.confidence] = 1.0
+    signals[:, columns.text] = -3.0
+    signals[0, columns.text[RISK_CLASSES.index("body_armor")]] = 1.5
+    signals[:, columns.weight] = np.log(1.2)
+    scores = SimpleNamespace(risk_class=np.array(["body_armor"], dtype=object), signals=signals)
+    facts = _ItemFacts(items, scores, columns)  # type: ignore[arg-type]
+    facts.terms = {("куртка зимняя", "body_armor"): None}
+    assert writer._group_reasons("weight", np.arange(1), facts, facts.terms) == [
+        ("weight_mismatch", "9 kg per unit is heavy for 'куртка зимняя' (usually about 1.2 kg)")
+    ]
 
 
 def test_a_heavy_parcel_under_a_vague_word_is_told_by_its_weight_or_worth(
@@ -630,32 +676,37 @@ def test_wording_that_reads_as_gear_is_said_so_and_gets_no_ordinary_expectation(
 ) -> None:
     """ "военная форма" is a uniform to an officer, though no word of it names gear alone
     (honest lines send children's military costumes): its wording is said to read as
-    military kit, and the weight of such costumes is never quoted against it. A vague word
-    or the commonest words never read as anything, however the models lean on them."""
+    military kit, and the weight of such costumes is never quoted against it. Wording with
+    a word of honest goods in it ("ceramic tiles") is a cover however strongly
+    disguises lean on it, and keeps the expectation of those goods. A vague word or the
+    commonest words never read as anything, however the models lean on them."""
     from service.reasons import READS_AS_GEAR, ReasonWriter, _ItemFacts
 
     writer = ReasonWriter(tiny_scorer.model)
     columns = writer._signal_columns
-    descriptions = ["военная форма", "вещи", "куртка зимняя", "for"]
+    descriptions = ["военная форма", "вещи", "куртка зимняя", "for", "ceramic tiles"]
+    classes = ["tactical_apparel"] * 4 + ["body_armor"]
     items = {
-        "declaration_id": np.array(["A", "B", "C", "D"], dtype=object),
+        "declaration_id": np.array(["A", "B", "C", "D", "E"], dtype=object),
         "description": np.array(descriptions, dtype=object),
     }
-    signals = np.zeros((4, len(tiny_scorer.model.text_.get_feature_names_out())))
+    signals = np.zeros((5, len(tiny_scorer.model.text_.get_feature_names_out())))
     signals[:, columns.confidence] = 1.0
+    signals[:, columns.text] = -3.0
     tactical = columns.text[RISK_CLASSES.index("tactical_apparel")]
-    signals[:, tactical] = [READS_AS_GEAR + 0.5, READS_AS_GEAR + 0.5, 0.2, READS_AS_GEAR + 0.5]
-    scores = SimpleNamespace(
-        risk_class=np.full(4, "tactical_apparel", dtype=object), signals=signals
-    )
+    armour = columns.text[RISK_CLASSES.index("body_armor")]
+    signals[:4, tactical] = [READS_AS_GEAR + 0.5, READS_AS_GEAR + 0.5, 0.2, READS_AS_GEAR + 0.5]
+    signals[4, armour] = READS_AS_GEAR + 1.0
+    scores = SimpleNamespace(risk_class=np.array(classes, dtype=object), signals=signals)
     facts = _ItemFacts(items, scores, columns)  # type: ignore[arg-type]
-    facts.terms = {(d, "tactical_apparel"): None for d in descriptions}
-    said = writer._group_reasons("terms", np.arange(4), facts, facts.terms)
+    facts.terms = {(d, c): None for d, c in zip(descriptions, classes, strict=True)}
+    said = writer._group_reasons("terms", np.arange(5), facts, facts.terms)
     assert said == [
         ("suspicious_term", "'военная форма' reads as military/tactical kit"),
         None,
         None,
         None,
+        ("cover_wording", "'ceramic tiles' is a common cover for body armour"),
     ]
-    # Honest words that lean to gear a little ("куртка зимняя") keep their expectation.
-    assert facts.expectation_quotable.tolist() == [False, False, True, False]
+    # Honest words that lean to gear ("куртка зимняя", tiles) keep their expectation.
+    assert facts.expectation_quotable.tolist() == [False, False, True, False, True]
