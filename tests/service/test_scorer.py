@@ -9,6 +9,7 @@ import pytest
 
 import service.scorer as scorer_module
 from service.id_draws import id_draws
+from service.reasons import ReasonWriter, _ItemFacts
 from service.scorer import Scorer, ScoringPolicy, random_selection
 from training import knowledge
 from training.common_words import is_common
@@ -43,6 +44,29 @@ def declaration(
             ],
         }
     )
+
+
+def _known_goods_facts(
+    scorer: Scorer, descriptions: list[str], classes: list[str], **columns: list[float]
+) -> tuple[ReasonWriter, _ItemFacts, np.ndarray]:
+    """A reason writer and the facts of items whose text signals say, until a test sets
+    them, well-known ordinary goods (full confidence, leaning -3 to every gear class) with no
+    term to quote; `columns` are further item columns (quantity, net weight). The signals
+    are returned to be set: the facts read them lazily."""
+    writer = ReasonWriter(scorer.model)
+    signal_columns = writer._signal_columns
+    items = {
+        "declaration_id": np.array([f"P{i}" for i in range(len(descriptions))], dtype=object),
+        "description": np.array(descriptions, dtype=object),
+        **{name: np.asarray(values, dtype=float) for name, values in columns.items()},
+    }
+    signals = np.zeros((len(descriptions), len(scorer.model.text_.get_feature_names_out())))
+    signals[:, signal_columns.confidence] = 1.0
+    signals[:, signal_columns.text] = -3.0
+    scores = SimpleNamespace(risk_class=np.array(classes, dtype=object), signals=signals)
+    facts = _ItemFacts(items, scores, signal_columns)  # type: ignore[arg-type]
+    facts.terms = {(d, c): None for d, c in zip(descriptions, classes, strict=True)}
+    return writer, facts, signals
 
 
 def test_scored_declaration_has_the_contract_shape(tiny_scorer: Scorer) -> None:
@@ -87,23 +111,14 @@ def test_a_weight_reason_quotes_the_unit_weight_against_the_usual_one(
 ) -> None:
     """Where weight moved the score of well-known wording, the officer reads the unit weight
     against what such goods usually weigh; near the usual weight nothing is said."""
-    from service.reasons import ReasonWriter, _ItemFacts
-
-    writer = ReasonWriter(tiny_scorer.model)
-    columns = writer._signal_columns
-    items = {
-        "declaration_id": np.array(["A", "B"], dtype=object),
-        "description": np.array(["cotton T-shirt", "cotton T-shirt"], dtype=object),
-        "quantity": np.array([2.0, 1.0]),
-        "net_weight_kg": np.array([16.0, 0.21]),
-    }
-    signals = np.zeros((2, len(tiny_scorer.model.text_.get_feature_names_out())))
-    signals[:, columns.confidence] = 1.0
-    signals[:, columns.text] = -3.0
-    signals[:, columns.weight] = np.log(0.18)
-    scores = SimpleNamespace(risk_class=np.full(2, "benign", dtype=object), signals=signals)
-    facts = _ItemFacts(items, scores, columns)  # type: ignore[arg-type]
-    facts.terms = {("cotton T-shirt", c): None for c in RISK_CLASSES}
+    writer, facts, signals = _known_goods_facts(
+        tiny_scorer,
+        ["cotton T-shirt", "cotton T-shirt"],
+        ["benign", "benign"],
+        quantity=[2.0, 1.0],
+        net_weight_kg=[16.0, 0.21],
+    )
+    signals[:, writer._signal_columns.weight] = np.log(0.18)
     said = writer._group_reasons("weight", np.arange(2), facts, facts.terms)
     assert said == [
         ("weight_mismatch", "8 kg per unit is heavy for 'cotton T-shirt' (usually about 0.18 kg)"),
@@ -329,24 +344,12 @@ def test_a_winter_jacket_too_heavy_is_told_so_and_armour_only_by_its_name(
 
     # Wording that leans to gear with no word to name ("куртка зимняя") keeps the weight of
     # the goods it names, whatever this small model weighs it by.
-    from service.reasons import ReasonWriter, _ItemFacts
-
-    writer = ReasonWriter(tiny_scorer.model)
+    writer, facts, signals = _known_goods_facts(
+        tiny_scorer, ["куртка зимняя"], ["body_armor"], quantity=[1.0], net_weight_kg=[9.0]
+    )
     columns = writer._signal_columns
-    items = {
-        "declaration_id": np.array(["J1"], dtype=object),
-        "description": np.array(["куртка зимняя"], dtype=object),
-        "quantity": np.array([1.0]),
-        "net_weight_kg": np.array([9.0]),
-    }
-    signals = np.zeros((1, len(tiny_scorer.model.text_.get_feature_names_out())))
-    signals[:, columns.confidence] = 1.0
-    signals[:, columns.text] = -3.0
     signals[0, columns.text[RISK_CLASSES.index("body_armor")]] = 1.5
     signals[:, columns.weight] = np.log(1.2)
-    scores = SimpleNamespace(risk_class=np.array(["body_armor"], dtype=object), signals=signals)
-    facts = _ItemFacts(items, scores, columns)  # type: ignore[arg-type]
-    facts.terms = {("куртка зимняя", "body_armor"): None}
     assert writer._group_reasons("weight", np.arange(1), facts, facts.terms) == [
         ("weight_mismatch", "9 kg per unit is heavy for 'куртка зимняя' (usually about 1.2 kg)")
     ]
@@ -416,8 +419,6 @@ def test_a_weight_near_the_usual_is_not_called_heavy() -> None:
 def test_a_parcel_heavier_than_its_lines_says_by_how_much(tiny_scorer: Scorer) -> None:
     """The parcel reason quotes the kilos no line accounts for, and only beyond what packaging
     leaves in ordinary parcels."""
-    from service.reasons import ReasonWriter, _ItemFacts
-
     writer = ReasonWriter(tiny_scorer.model)
     items = {
         "declaration_id": np.array(["A", "A", "B", "C", "D"], dtype=object),
@@ -440,8 +441,6 @@ def test_a_parcel_heavier_than_its_lines_says_by_how_much(tiny_scorer: Scorer) -
 
 def test_a_quantity_is_a_reason_only_for_a_batch_of_one_kind(tiny_scorer: Scorer) -> None:
     """Two pairs of boots are how families send things; twelve sights on one line are not."""
-    from service.reasons import ReasonWriter, _ItemFacts
-
     writer = ReasonWriter(tiny_scorer.model)
     items = {
         "declaration_id": np.array(["A", "B", "C"], dtype=object),
@@ -556,7 +555,7 @@ def test_an_hs_code_is_said_not_to_fit_only_where_the_nomenclature_hardly_allows
     """A building thermal camera declared under 8525 (cameras) while the wording leans to
     9025: the text models give chapter 85 a fair share, so the code is no evidence against
     the declarant. Under a chapter they give almost nothing, it is."""
-    from service.reasons import _ItemFacts, _SignalColumns
+    from service.reasons import _SignalColumns
 
     def row(p85: float, p90: float) -> list[float]:
         return [float(np.log(p)) for p in (p85, p90, 1.0 - p85 - p90)]
@@ -637,26 +636,16 @@ def test_wording_a_disguise_leans_on_is_called_a_cover_not_a_name_of_gear(
     wording moved the score, the officer is told it is a common cover for such optics, not
     that any word of it is typical of gear. Wording that leans little, or that names no kind
     of goods beyond vague and common words ("одежда мужская"), is no cover of anything."""
-    from service.reasons import COVER_WORDING, READS_AS_GEAR, ReasonWriter, _ItemFacts
+    from service.reasons import COVER_WORDING, READS_AS_GEAR
 
-    writer = ReasonWriter(tiny_scorer.model)
-    columns = writer._signal_columns
     descriptions = ["бинокль", "куртка зимняя", "одежда мужская", "for", "шлем"]
-    items = {
-        "declaration_id": np.array(["A", "B", "C", "D", "E"], dtype=object),
-        "description": np.array(descriptions, dtype=object),
-    }
-    signals = np.zeros((5, len(tiny_scorer.model.text_.get_feature_names_out())))
-    signals[:, columns.confidence] = 1.0
-    signals[:, columns.text] = -3.0
+    classes = ["optics_sensors"] * 4 + ["helmet"]
+    writer, facts, signals = _known_goods_facts(tiny_scorer, descriptions, classes)
+    columns = writer._signal_columns
     optics = columns.text[RISK_CLASSES.index("optics_sensors")]
     helmet = columns.text[RISK_CLASSES.index("helmet")]
     signals[:, optics] = [COVER_WORDING + 0.5, COVER_WORDING - 0.5, 2.0, 2.0, -3.0]
     signals[4, helmet] = READS_AS_GEAR - 0.1
-    classes = ["optics_sensors"] * 4 + ["helmet"]
-    scores = SimpleNamespace(risk_class=np.array(classes, dtype=object), signals=signals)
-    facts = _ItemFacts(items, scores, columns)  # type: ignore[arg-type]
-    facts.terms = {(d, c): None for d, c in zip(descriptions, classes, strict=True)}
     said = writer._group_reasons("terms", np.arange(5), facts, facts.terms)
     assert said == [
         (
@@ -680,26 +669,16 @@ def test_wording_that_reads_as_gear_is_said_so_and_gets_no_ordinary_expectation(
     a word of honest goods in it ("ceramic tiles") is a cover however strongly
     disguises lean on it, and keeps the expectation of those goods. A vague word or the
     commonest words never read as anything, however the models lean on them."""
-    from service.reasons import READS_AS_GEAR, ReasonWriter, _ItemFacts
+    from service.reasons import READS_AS_GEAR
 
-    writer = ReasonWriter(tiny_scorer.model)
-    columns = writer._signal_columns
     descriptions = ["военная форма", "вещи", "куртка зимняя", "for", "ceramic tiles"]
     classes = ["tactical_apparel"] * 4 + ["body_armor"]
-    items = {
-        "declaration_id": np.array(["A", "B", "C", "D", "E"], dtype=object),
-        "description": np.array(descriptions, dtype=object),
-    }
-    signals = np.zeros((5, len(tiny_scorer.model.text_.get_feature_names_out())))
-    signals[:, columns.confidence] = 1.0
-    signals[:, columns.text] = -3.0
+    writer, facts, signals = _known_goods_facts(tiny_scorer, descriptions, classes)
+    columns = writer._signal_columns
     tactical = columns.text[RISK_CLASSES.index("tactical_apparel")]
     armour = columns.text[RISK_CLASSES.index("body_armor")]
     signals[:4, tactical] = [READS_AS_GEAR + 0.5, READS_AS_GEAR + 0.5, 0.2, READS_AS_GEAR + 0.5]
     signals[4, armour] = READS_AS_GEAR + 1.0
-    scores = SimpleNamespace(risk_class=np.array(classes, dtype=object), signals=signals)
-    facts = _ItemFacts(items, scores, columns)  # type: ignore[arg-type]
-    facts.terms = {(d, c): None for d, c in zip(descriptions, classes, strict=True)}
     said = writer._group_reasons("terms", np.arange(5), facts, facts.terms)
     assert said == [
         ("suspicious_term", "'военная форма' reads as military/tactical kit"),
