@@ -64,8 +64,13 @@ _UNITS: Final = frozenset({
 # honest one is a cover that writers share, not a name of gear.
 _GEAR_USES_PER_HONEST: Final = 5
 _LEAST_GEAR_USES: Final = 10
-# Common words that still name gear in a pair ("army helmet", "military radio").
-_ARMS: Final = frozenset({"army", "military", "армейский", "военный"})
+# Common words that still name gear in a pair ("army helmet", "military radio"), as the
+# lanes' languages write "military": Azerbaijani "hərbi çəkmə" is army boots, though both
+# of its words are on honest forms.
+_ARMS: Final = frozenset({
+    "army", "military", "армейский", "военный", "військовий", "wojskowy", "askeri", "hərbi",
+    "әскери", "harbiy", "ҳарбӣ", "аскердик",
+})  # fmt: skip
 _HEADER: Final = "# Derived by `python -m training.gear_words`; do not edit by hand.\n"
 
 

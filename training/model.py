@@ -47,6 +47,8 @@ DEFAULT_REVIEW_FPR: Final = 0.03
 DEFAULT_INSPECT_FPR: Final = 0.005
 # Folds of the out-of-fold first-pass scores training reads its parties' earlier parcels by.
 FIRST_PASS_FOLDS: Final = 4
+# The quantiles of training rows between which the first pass reads each feature.
+FIRST_PASS_RANGE: Final = (0.005, 0.995)
 # The label class of gear confirmed without saying which kind (a labelled row with no class).
 UNKNOWN_GEAR: Final = "unknown_gear"
 # The risk score's trees: shallow and few, so one declaration's score stays a fraction of a
@@ -171,6 +173,12 @@ class RiskModel(BaseEstimator):  # type: ignore[misc]
         self.first_pass_columns_ = np.setdiff1d(np.arange(every.shape[1]), prior_columns)
         features = self.scaler_.fit_transform(raw)
         own = features[:, self.first_pass_columns_]
+        # The first pass is linear: a value far past what training saw (a counter weight
+        # typed 33.5 for 3.35 kg, 31 kg "not accounted for") would push it to certainty, and
+        # every later parcel of the parties with it. It reads each feature within the
+        # range of the middle 99% of training rows.
+        self.first_pass_bounds_ = np.quantile(own, FIRST_PASS_RANGE, axis=0)
+        own = np.clip(own, *self.first_pass_bounds_)
         self.first_pass_ = LogisticRegression(C=self.c, max_iter=1000).fit(own, label)
         # The parties' earlier parcels as training reads them: every row scored by a fit
         # that never saw its sender (folds by sender), as service scores a parcel before
@@ -218,7 +226,7 @@ class RiskModel(BaseEstimator):  # type: ignore[misc]
             if held.any() and len(np.unique(label[~held])) == 2:
                 fitted = LogisticRegression(C=self.c, max_iter=1000).fit(own[~held], label[~held])
             scaled = self.scaler_.transform(every.iloc[rows])[:, self.first_pass_columns_]
-            out[rows] = fitted.predict_proba(scaled)[:, 1]
+            out[rows] = fitted.predict_proba(np.clip(scaled, *self.first_pass_bounds_))[:, 1]
         return out
 
     # The fitted steps of the feature pipeline by the names its readers know them by.
@@ -289,7 +297,8 @@ class RiskModel(BaseEstimator):  # type: ignore[misc]
         return signals, features
 
     def _first_pass(self, features: np.ndarray) -> np.ndarray:
-        first = features[:, self.first_pass_columns_] @ self.first_pass_.coef_[0]
+        own = np.clip(features[:, self.first_pass_columns_], *self.first_pass_bounds_)
+        first = own @ self.first_pass_.coef_[0]
         return np.asarray(1.0 / (1.0 + np.exp(-(first + self.first_pass_.intercept_[0]))))
 
     def _class_proba(self, features: np.ndarray) -> np.ndarray:

@@ -25,6 +25,8 @@ from training.gear_words import (
         "шлем кевларовый",
         "army boots",
         "модуль FLIR Boson 640",
+        "askeri kask",  # Turkish: military helmet, though both words are on honest forms
+        "hərbi çəkmə",
         "Starlink Mini kit",
     ],
 )

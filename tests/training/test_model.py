@@ -192,7 +192,7 @@ def test_scoring_arithmetic_is_sklearns(tiny_training: TrainingResult, rows: int
         model.class_.predict_proba(standardised), columns=model.class_.classes_
     ).reindex(columns=list(LABEL_CLASSES), fill_value=0.0)
     np.testing.assert_allclose(scores.class_proba, expected.to_numpy(), rtol=1e-9, atol=1e-12)
-    own = standardised[:, model.first_pass_columns_]
+    own = np.clip(standardised[:, model.first_pass_columns_], *model.first_pass_bounds_)
     np.testing.assert_allclose(
         scores.first_pass, model.first_pass_.predict_proba(own)[:, 1], rtol=1e-9
     )
@@ -366,3 +366,24 @@ def test_each_training_repeat_of_a_written_parcel_is_a_parcel_of_its_own(
     names = model.feature_names
     merged = model.score(repeated).features[0, names.index("parcel_unexplained_weight")]
     assert merged < alone[0, names.index("parcel_unexplained_weight")]
+
+
+def test_the_first_pass_reads_no_feature_past_the_range_training_saw(
+    tiny_training: TrainingResult,
+) -> None:
+    """A counter weight typed 33.5 for 3.35 kg leaves 31 kg "not accounted for": the linear
+    first pass reads it as the largest gap its training rows had, not as certainty, so
+    the parties' later parcels are not raised by a typo."""
+    model = tiny_training.model
+    features = model.score(columns_of(tiny_training.holdout.head(3))).features
+    names = np.array(model.feature_names)
+    gap = int(np.flatnonzero(names == "parcel_unexplained_weight")[0])
+    edge = model.first_pass_bounds_[1][list(model.first_pass_columns_).index(gap)]
+    at_edge, far_past = features.copy(), features.copy()
+    at_edge[:, gap] = edge
+    far_past[:, gap] = edge + 50.0
+    np.testing.assert_array_equal(model._first_pass(far_past), model._first_pass(at_edge))
+    # Inside the range the feature still moves it.
+    inside = features.copy()
+    inside[:, gap] = edge - 1.0
+    assert not np.array_equal(model._first_pass(inside), model._first_pass(at_edge))
