@@ -380,21 +380,23 @@ def test_a_heavy_parcel_under_a_vague_word_is_told_by_its_weight_or_worth(
     assert codes.count("vague_description") == 1
 
 
-@pytest.mark.parametrize("description", ["בגדים", "либос", "тӯҳфа", "odeća", "vaatteet"])
-def test_vague_words_of_every_lane_are_no_kind_of_goods(
-    tiny_scorer: Scorer, description: str
-) -> None:
+def test_vague_words_of_every_lane_are_no_kind_of_goods(tiny_scorer: Scorer) -> None:
     """Hebrew "clothes", Tajik "clothes" and "gift", Serbian and Finnish "clothes" are as
-    vague as "одежда": no T-shirt's weight is quoted against a 4 kg box of them."""
-    strict = Scorer(
-        tiny_scorer.model,
-        tiny_scorer.card,
-        ScoringPolicy(review_threshold=0.0, inspect_threshold=0.0, random_selection_rate=0.0),
+    vague as "одежда": no T-shirt's weight is quoted against a 4 kg box of them, whatever
+    weight the models expect of the word; the box is told too vague, with its weight."""
+    descriptions = ["בגדים", "либос", "тӯҳфа", "odeća", "vaatteet"]
+    writer, facts, signals = _known_goods_facts(
+        tiny_scorer,
+        descriptions,
+        ["benign"] * 5,
+        quantity=[1.0] * 5,
+        net_weight_kg=[4.0] * 5,
     )
-    scored = strict.score_declaration(declaration(description, 4.0, value=300))
-    reasons = scored["items"][0]["reasons"]
-    assert "vague_description" in [r["code"] for r in reasons], reasons
-    assert not any("usually" in r["message"] for r in reasons), reasons
+    signals[:, writer._signal_columns.weight] = np.log(0.25)
+    assert writer._group_reasons("weight", np.arange(5), facts, facts.terms) == [
+        ("vague_description", f"'{d}' is too vague to say what the goods are, for 4 kg per unit")
+        for d in descriptions
+    ]
 
 
 def test_a_box_of_several_goods_is_not_weighed_as_one_kind(tiny_scorer: Scorer) -> None:
@@ -455,10 +457,11 @@ def test_a_quantity_is_a_reason_only_for_a_batch_of_one_kind(tiny_scorer: Scorer
 def test_a_word_that_names_gear_is_quoted_as_such(tiny_scorer: Scorer) -> None:
     """A listed name of gear is the term quoted, in any script and as written: "Туулга
     аскердики" (Kyrgyz, the army's helmet), "өтпөс жилет" (Kyrgyz, -proof vest), Tajik
-    "гармибин" (thermal sight). Not "туулга" (helmet) alone, which honest senders also write
-    of bicycle helmets, nor Uzbek "harbiy" (military), which they write of a military ID
-    ("harbiy bilet"), nor a word of a longer phrasing in a language with no frequency list
-    ("dəbilqə", Azerbaijani helmet, of "ballistik dəbilqə"): it may be any noun."""
+    "гармибин" (thermal sight), Uzbek "dubulg'a harbiy" (military helmet). Not "туулга"
+    (helmet) alone, which honest senders also write of bicycle helmets, nor Uzbek "harbiy"
+    (military) of a military ID ("harbiy bilet"), nor a word of a longer phrasing in a
+    language with no frequency list ("dəbilqə", Azerbaijani helmet, of "ballistik
+    dəbilqə"): it may be any noun."""
     from training.gear_words import gear_named_in
 
     assert gear_named_in("Туулга (аскердики)") == "Туулга аскердики"
@@ -466,7 +469,8 @@ def test_a_word_that_names_gear_is_quoted_as_such(tiny_scorer: Scorer) -> None:
     assert gear_named_in("гармибин") == "гармибин"
     assert gear_named_in("ballistik dəbilqə") == "ballistik dəbilqə"
     assert gear_named_in("dəbilqə") is None
-    assert gear_named_in("Dubulg'a (harbiy), 1 dona") is None
+    assert gear_named_in("Dubulg'a (harbiy), 1 dona") == "Dubulg'a harbiy"
+    assert gear_named_in("harbiy bilet") is None
     assert gear_named_in("велосипед туулга") is None
     assert gear_named_in("куртка мужская зимняя") is None
     # At the Baltic and Finnish crossings: Estonian "plaadikandja" (plate carrier) names
