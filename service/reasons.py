@@ -498,13 +498,21 @@ class ReasonWriter:
                 )
                 # Packaging and a net weight guessed low leave up to this much in ordinary parcels.
                 if math.isfinite(g) and g - d > ORDINARY_UNEXPLAINED_KG
+                # Among several items, how much of the parcel this line holds is the fact
+                # ("7.1 kg of a 10 kg parcel"), not only that it is one of them.
+                else (
+                    "parcel_context",
+                    f"{_kg(net)} kg of a {_kg(g)} kg parcel, one of its {n} items",
+                )
+                if math.isfinite(g) and n > 1 and math.isfinite(net) and net > 0
                 else ("parcel_context", f"{_items(n)} of a {_kg(g)} kg parcel")
                 if math.isfinite(g)
                 else ("parcel_context", f"{_items(n)}; no gross weight declared")
-                for n, g, d in zip(
+                for n, g, d, net in zip(
                     facts.n_items[rows].astype(int).tolist(),
                     gross[rows].tolist(),
                     declared[rows].tolist(),
+                    facts.net_weight[rows].tolist(),
                     strict=True,
                 )
             ]
@@ -614,10 +622,14 @@ class _ItemFacts:
         return unit_weights(self._items)
 
     @cached_property
+    def net_weight(self) -> np.ndarray:
+        """Each line's declared net weight (NaN where none)."""
+        return column(self._items, "net_weight_kg", float)
+
+    @cached_property
     def usd_per_kg(self) -> np.ndarray:
-        net = column(self._items, "net_weight_kg", float)
         with np.errstate(divide="ignore", invalid="ignore"):
-            return usd_values(self._items) / net
+            return usd_values(self._items) / self.net_weight
 
     @cached_property
     def expected_weight(self) -> np.ndarray:
@@ -718,7 +730,7 @@ class _ItemFacts:
     def parcel_weights(self) -> tuple[np.ndarray, np.ndarray]:
         """Per item: its parcel's gross weight and the net weights its lines declare."""
         codes = parcel_codes(self._column("declaration_id"))
-        net = column(self._items, "net_weight_kg", float)
+        net = self.net_weight
         declared = np.bincount(codes, weights=np.where(np.isfinite(net), net, 0.0))
         return column(self._items, "gross_weight_kg", float), declared[codes]
 

@@ -420,16 +420,16 @@ def test_a_weight_near_the_usual_is_not_called_heavy() -> None:
 
 def test_a_parcel_heavier_than_its_lines_says_by_how_much(tiny_scorer: Scorer) -> None:
     """The parcel reason quotes the kilos no line accounts for, and only beyond what packaging
-    leaves in ordinary parcels."""
+    leaves in ordinary parcels; otherwise how much of the parcel the line holds."""
     writer = ReasonWriter(tiny_scorer.model)
     items = {
-        "declaration_id": np.array(["A", "A", "B", "C", "D"], dtype=object),
-        "net_weight_kg": np.array([1.0, 1.1, 2.0, 1.0, 7.7]),
-        "gross_weight_kg": np.array([10.6, 10.6, 2.3, np.nan, 9.2]),
+        "declaration_id": np.array(["A", "A", "B", "C", "D", "E", "E"], dtype=object),
+        "net_weight_kg": np.array([1.0, 1.1, 2.0, 1.0, 7.7, 7.1, 2.4]),
+        "gross_weight_kg": np.array([10.6, 10.6, 2.3, np.nan, 9.2, 10.0, 10.0]),
     }
-    scores = SimpleNamespace(risk_class=np.full(5, "benign", dtype=object))
+    scores = SimpleNamespace(risk_class=np.full(7, "benign", dtype=object))
     facts = _ItemFacts(items, scores, writer._signal_columns)  # type: ignore[arg-type]
-    said = writer._group_reasons("parcel", np.arange(5), facts, {})
+    said = writer._group_reasons("parcel", np.arange(7), facts, {})
     assert said[0] == (
         "parcel_context",
         "the parcel weighs 10.6 kg, its lines declare 2.1 kg: 8.5 kg is not accounted for",
@@ -439,6 +439,7 @@ def test_a_parcel_heavier_than_its_lines_says_by_how_much(tiny_scorer: Scorer) -
     assert said[3] == ("parcel_context", "the only item; no gross weight declared")
     # 1.5 kg of a 9.2 kg parcel is packaging as often as not: not called unaccounted for.
     assert said[4] == ("parcel_context", "the only item of a 9.2 kg parcel")
+    assert said[5] == ("parcel_context", "7.1 kg of a 10 kg parcel, one of its 2 items")
 
 
 def test_a_quantity_is_a_reason_only_for_a_batch_of_one_kind(tiny_scorer: Scorer) -> None:
