@@ -35,7 +35,7 @@ class TrainingRequest:
     # repeated `written_repeat` times), calibration/ sets set the thresholds, and every set
     # is measured into the card.
     corpora: Path | None = None
-    written_repeat: int = 60
+    written_repeat: int = 50
 
 
 def read_labelled(path: Path) -> pd.DataFrame:

@@ -64,7 +64,7 @@ def train(
     ] = None,
     written_repeat: Annotated[
         int, typer.Option(help="How many times each written training row counts.", min=1)
-    ] = 60,
+    ] = 50,
 ) -> None:
     """Train a model, register it (as a candidate unless --activate) and print its metrics.
 
