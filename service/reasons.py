@@ -307,6 +307,7 @@ class ReasonWriter:
             order = np.argsort(-contributions, axis=1)[:, :MAX_REASONS]
             strong = np.take_along_axis(contributions, order, axis=1) >= MIN_REASON_LOGIT
             facts = _ItemFacts(items, scores, self._signal_columns)
+            facts.over_cut_off = over_cut_off
             # Terms are looked up in one batch for the items that quote one, and for those
             # whose weight, value or HS reason depends on whether their wording names gear.
             asking = [self._groups.index(g) for g in _ASKS_FOR_TERMS if g in self._groups]
@@ -588,6 +589,8 @@ class _ItemFacts:
         self.risk_class = scores.risk_class
         # The gear term of (description, class), where looked up (None: none to name).
         self.terms: dict[tuple[str, str], str | None] = {}
+        # Items whose own score passes the review cut-off (None: all count as such).
+        self.over_cut_off: np.ndarray | None = None
 
     def _column(self, name: str) -> np.ndarray:
         return column(self._items, name)
@@ -788,9 +791,13 @@ class _ItemFacts:
     def covers_gear(self) -> np.ndarray:
         """Per item, the gear class its wording is a common cover for, or None: text
         log-odds of the class of at least COVER_WORDING, short of reading as gear itself
-        (`reads_as_gear`); never for wording with a vague word or only the commonest."""
+        (`reads_as_gear`); never for wording with a vague word or only the commonest, and
+        only for an item whose own score passes the review cut-off: a clear "куртка
+        мужская" looked at for scoring near it is not told what jackets may hide."""
         strongest = self._text_leaning.max(axis=1, initial=-np.inf)
         cover = (strongest >= COVER_WORDING) & ~self.reads_as_gear & self.names_goods_itself
+        if self.over_cut_off is not None:
+            cover &= self.over_cut_off
         return self._leaning_class(cover)
 
     def term_class(self, row: int) -> str:

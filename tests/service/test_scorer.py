@@ -663,6 +663,14 @@ def test_wording_a_disguise_leans_on_is_called_a_cover_not_a_name_of_gear(
         None,
         ("cover_wording", "'шлем' is a common cover for a ballistic helmet"),
     ]
+    # Only an item over the review cut-off is told its cover.
+    writer, facts, signals = _known_goods_facts(tiny_scorer, descriptions, classes)
+    signals[:, optics] = [COVER_WORDING + 0.5, COVER_WORDING - 0.5, 2.0, 2.0, -3.0]
+    signals[4, helmet] = READS_AS_GEAR - 0.1
+    facts.over_cut_off = np.array([False, True, True, True, True])
+    said = writer._group_reasons("terms", np.arange(5), facts, facts.terms)
+    assert said[0] is None
+    assert said[4] == ("cover_wording", "'шлем' is a common cover for a ballistic helmet")
 
 
 def test_wording_that_reads_as_gear_is_said_so_and_gets_no_ordinary_expectation(
