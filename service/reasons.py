@@ -100,7 +100,8 @@ READS_AS_GEAR: Final = 2.5
 # Text log-odds from which wording honest goods are written with is said to be a common
 # cover for the gear class it leans to (e^0.5: three to two): "шлем" for a ballistic helmet,
 # "бинокль" for a night-vision device (0.96 with model 36, 1.4 with 34). Below it, the
-# wording is no reason: "куртка мужская" leans at most 0.2 to military kit.
+# wording is no reason. Only an item over the review cut-off is told its cover:
+# "куртка мужская" leans past it with model 40, and a clear jacket is no case to answer.
 COVER_WORDING: Final = 0.5
 # Kinds of reason that need to know whether a description names gear.
 _ASKS_FOR_TERMS: Final = ("terms", "weight", "value", "hs_code")
@@ -673,10 +674,18 @@ class _ItemFacts:
         codes, distinct = factorize(self.description)
         return codes, distinct
 
-    def _per_description(self, test: Callable[[str], bool]) -> np.ndarray:
-        """`test` of each item's description, each distinct description tested once."""
+    def _per_description(
+        self, test: Callable[[str], bool], where: np.ndarray | None = None
+    ) -> np.ndarray:
+        """`test` of each item's description, each distinct description tested once; with
+        `where`, only the descriptions of those items (others read False)."""
         codes, distinct = self._descriptions
-        found = np.array([test(str(d)) for d in distinct.tolist()], dtype=bool)
+        if where is None:
+            found = np.array([test(str(d)) for d in distinct.tolist()], dtype=bool)
+        else:
+            found = np.zeros(len(distinct), dtype=bool)
+            for code in np.unique(codes[where]).tolist():
+                found[code] = test(str(distinct[code]))
         return found[codes] if len(codes) else np.zeros(0, dtype=bool)
 
     @cached_property
@@ -765,10 +774,7 @@ class _ItemFacts:
         word or the commonest words never read as anything ("вещи", "for")."""
         strong = self._text_leaning.max(axis=1, initial=-np.inf) >= READS_AS_GEAR
         candidates = strong & ~self.vague & self.names_goods
-        out = np.zeros(len(candidates), dtype=bool)
-        if candidates.any():
-            out[candidates] = self._per_description(_in_gear_wording)[candidates]
-        return out
+        return candidates & self._per_description(_in_gear_wording, where=candidates)
 
     @cached_property
     def _text_leaning(self) -> np.ndarray:

@@ -9,7 +9,7 @@ import pytest
 
 import service.scorer as scorer_module
 from service.id_draws import id_draws
-from service.reasons import ReasonWriter, _ItemFacts
+from service.reasons import Reason, ReasonWriter, _ItemFacts
 from service.scorer import Scorer, ScoringPolicy, random_selection
 from training import knowledge
 from training.common_words import is_common
@@ -645,14 +645,18 @@ def test_wording_a_disguise_leans_on_is_called_a_cover_not_a_name_of_gear(
 
     descriptions = ["бинокль", "куртка зимняя", "одежда мужская", "for", "шлем"]
     classes = ["optics_sensors"] * 4 + ["helmet"]
-    writer, facts, signals = _known_goods_facts(tiny_scorer, descriptions, classes)
-    columns = writer._signal_columns
-    optics = columns.text[RISK_CLASSES.index("optics_sensors")]
-    helmet = columns.text[RISK_CLASSES.index("helmet")]
-    signals[:, optics] = [COVER_WORDING + 0.5, COVER_WORDING - 0.5, 2.0, 2.0, -3.0]
-    signals[4, helmet] = READS_AS_GEAR - 0.1
-    said = writer._group_reasons("terms", np.arange(5), facts, facts.terms)
-    assert said == [
+
+    def said(over_cut_off: np.ndarray | None = None) -> list[Reason | None]:
+        writer, facts, signals = _known_goods_facts(tiny_scorer, descriptions, classes)
+        columns = writer._signal_columns
+        optics = columns.text[RISK_CLASSES.index("optics_sensors")]
+        helmet = columns.text[RISK_CLASSES.index("helmet")]
+        signals[:, optics] = [COVER_WORDING + 0.5, COVER_WORDING - 0.5, 2.0, 2.0, -3.0]
+        signals[4, helmet] = READS_AS_GEAR - 0.1
+        facts.over_cut_off = over_cut_off
+        return writer._group_reasons("terms", np.arange(5), facts, facts.terms)
+
+    assert said() == [
         (
             "cover_wording",
             "'бинокль' is a common cover for night-vision, thermal or military optics, radios"
@@ -664,13 +668,9 @@ def test_wording_a_disguise_leans_on_is_called_a_cover_not_a_name_of_gear(
         ("cover_wording", "'шлем' is a common cover for a ballistic helmet"),
     ]
     # Only an item over the review cut-off is told its cover.
-    writer, facts, signals = _known_goods_facts(tiny_scorer, descriptions, classes)
-    signals[:, optics] = [COVER_WORDING + 0.5, COVER_WORDING - 0.5, 2.0, 2.0, -3.0]
-    signals[4, helmet] = READS_AS_GEAR - 0.1
-    facts.over_cut_off = np.array([False, True, True, True, True])
-    said = writer._group_reasons("terms", np.arange(5), facts, facts.terms)
-    assert said[0] is None
-    assert said[4] == ("cover_wording", "'шлем' is a common cover for a ballistic helmet")
+    partly = said(np.array([False, True, True, True, True]))
+    assert partly[0] is None
+    assert partly[4] == ("cover_wording", "'шлем' is a common cover for a ballistic helmet")
 
 
 def test_wording_that_reads_as_gear_is_said_so_and_gets_no_ordinary_expectation(
