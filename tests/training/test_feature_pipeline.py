@@ -145,3 +145,20 @@ def test_a_written_lines_wording_is_taught_from_its_first_repeats_only(
     taught = helmet_leaning(10)
     assert helmet_leaning(40) == taught
     assert helmet_leaning(5) < taught
+
+
+def test_the_text_models_fit_the_same_in_threads_as_in_one(
+    synthetic_sample: pd.DataFrame,
+) -> None:
+    """The text classifiers fit their classes in threads to save time in training; each
+    class's seed is drawn before they start, so the signals are those of a single thread."""
+    sample = synthetic_sample.iloc[:3000].reset_index(drop=True)
+    items, classes = columns_of(sample), sample["label_class"].to_numpy()
+    alone = TextSignals(random_state=0, n_jobs=1)
+    threaded = TextSignals(random_state=0, n_jobs=2)
+    np.testing.assert_array_equal(
+        threaded.fit_transform(items, classes).signals,
+        alone.fit_transform(items, classes).signals,
+    )
+    texts = ["бронежилет", "куртка мужская", "phone case", "тепловизор"]
+    np.testing.assert_array_equal(threaded.signals_for(texts), alone.signals_for(texts))
