@@ -22,13 +22,13 @@ import numpy as np
 from training import knowledge
 from training.common_words import is_common
 from training.features import (
-    ORDINARY_UNEXPLAINED_KG,
     OTHER_CHAPTER,
     SMALL_INPUT,
     UNFIT_CHAPTER_PROBABILITY,
     ItemColumns,
     column,
     factorize,
+    ordinary_unexplained_kg,
     parcel_codes,
     trim_cache,
     unit_weights,
@@ -499,7 +499,7 @@ class ReasonWriter:
                     f" {g - d:.1f} kg is not accounted for",
                 )
                 # Packaging and a net weight guessed low leave up to this much in ordinary parcels.
-                if math.isfinite(g) and g - d > ORDINARY_UNEXPLAINED_KG
+                if math.isfinite(g) and g - d > ordinary_unexplained_kg(d)
                 # Among several items, how much of the parcel this line holds is the fact
                 # ("7.1 kg of a 10 kg parcel"), not only that it is one of them.
                 else (

@@ -420,16 +420,17 @@ def test_a_weight_near_the_usual_is_not_called_heavy() -> None:
 
 def test_a_parcel_heavier_than_its_lines_says_by_how_much(tiny_scorer: Scorer) -> None:
     """The parcel reason quotes the kilos no line accounts for, and only beyond what packaging
-    leaves in ordinary parcels; otherwise how much of the parcel the line holds."""
+    leaves in ordinary parcels of its size; otherwise how much of the parcel the line
+    holds."""
     writer = ReasonWriter(tiny_scorer.model)
     items = {
-        "declaration_id": np.array(["A", "A", "B", "C", "D", "E", "E"], dtype=object),
-        "net_weight_kg": np.array([1.0, 1.1, 2.0, 1.0, 7.7, 7.1, 2.4]),
-        "gross_weight_kg": np.array([10.6, 10.6, 2.3, np.nan, 9.2, 10.0, 10.0]),
+        "declaration_id": np.array(["A", "A", "B", "C", "D", "E", "E", "F", "G"], dtype=object),
+        "net_weight_kg": np.array([1.0, 1.1, 2.0, 1.0, 7.7, 7.1, 2.4, 29.6, 5.0]),
+        "gross_weight_kg": np.array([10.6, 10.6, 2.3, np.nan, 9.2, 10.0, 10.0, 32.3, 8.0]),
     }
-    scores = SimpleNamespace(risk_class=np.full(7, "benign", dtype=object))
+    scores = SimpleNamespace(risk_class=np.full(9, "benign", dtype=object))
     facts = _ItemFacts(items, scores, writer._signal_columns)  # type: ignore[arg-type]
-    said = writer._group_reasons("parcel", np.arange(7), facts, {})
+    said = writer._group_reasons("parcel", np.arange(9), facts, {})
     assert said[0] == (
         "parcel_context",
         "the parcel weighs 10.6 kg, its lines declare 2.1 kg: 8.5 kg is not accounted for",
@@ -440,6 +441,12 @@ def test_a_parcel_heavier_than_its_lines_says_by_how_much(tiny_scorer: Scorer) -
     # 1.5 kg of a 9.2 kg parcel is packaging as often as not: not called unaccounted for.
     assert said[4] == ("parcel_context", "the only item of a 9.2 kg parcel")
     assert said[5] == ("parcel_context", "7.1 kg of a 10 kg parcel, one of its 2 items")
+    # The box of a 30 kg parcel weighs kilos: 2.7 kg is packaging there, 3 kg of 8 kg is not.
+    assert said[7] == ("parcel_context", "the only item of a 32 kg parcel")
+    assert said[8] == (
+        "parcel_context",
+        "the parcel weighs 8.0 kg, its lines declare 5.0 kg: 3.0 kg is not accounted for",
+    )
 
 
 def test_a_quantity_is_a_reason_only_for_a_batch_of_one_kind(tiny_scorer: Scorer) -> None:

@@ -47,8 +47,10 @@ from training.features.columns import (
 from training.features.form import FormFeatures
 from training.features.measures import (
     ORDINARY_UNEXPLAINED_KG,
+    ORDINARY_UNEXPLAINED_SHARE,
     UNFIT_CHAPTER_PROBABILITY,
     hs_chapters,
+    ordinary_unexplained_kg,
     unit_weights,
     usd_values,
     vague_flags,
@@ -70,6 +72,7 @@ from training.row_cache import trim_cache
 __all__ = [
     "BORROWED_WORDING",
     "ORDINARY_UNEXPLAINED_KG",
+    "ORDINARY_UNEXPLAINED_SHARE",
     "OTHER_CHAPTER",
     "RARE_INDICATOR_SPREAD",
     "REPEAT_COLUMN",
@@ -87,6 +90,7 @@ __all__ = [
     "hs_chapters",
     "item_columns_tags",
     "item_parcel_codes",
+    "ordinary_unexplained_kg",
     "parcel_codes",
     "trim_cache",
     "unit_weights",

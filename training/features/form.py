@@ -25,9 +25,9 @@ from training.features.columns import (
 from training.features.form_rows import form_rows
 from training.features.measures import (
     LOG_FLOOR,
-    ORDINARY_UNEXPLAINED_KG,
     UNFIT_CHAPTER_PROBABILITY,
     hs_chapters,
+    ordinary_unexplained_kg,
     usd_values,
     vague_flags,
 )
@@ -82,7 +82,7 @@ def _parcel_context(items: ItemColumns, net: np.ndarray) -> tuple[np.ndarray, ..
         np.isfinite(gross) & (gross > 0), np.log1p(np.maximum(gross - net_sum, 0.0)), 0.0
     )
     share = np.where(net_sum > 0, net_filled / np.where(net_sum > 0, net_sum, 1.0), 1.0)
-    return n_items, unexplained, share
+    return n_items, unexplained, share, net_sum
 
 
 class FormFeatures(TransformerMixin, BaseEstimator):  # type: ignore[misc]
@@ -351,15 +351,15 @@ class FormFeatures(TransformerMixin, BaseEstimator):  # type: ignore[misc]
         out[:, col["weight_heavy_gift"]] = gift * heavy
         out[:, col["vague"]] = vague_flags(column(items, "description"))
 
-        n_items, unexplained, share = _parcel_context(items, net)
+        n_items, unexplained, share, declared_kg = _parcel_context(items, net)
         gap_kg = np.expm1(unexplained)
         out[:, col["parcel_items_log"]] = np.log(n_items)
         out[:, col["parcel_unexplained_weight"]] = unexplained
-        # Beyond a few kilos, weight no line accounts for is no longer packaging or a guess
-        # at the net: ordinary parcels of the written sets almost never leave 3 kg unexplained,
-        # gear parcels declared by their cover's weight do. The log above flattens that out.
+        # Beyond the packaging of a parcel of its size, weight no line accounts for is no
+        # longer packaging or a guess at the net: gear parcels declared by their cover's
+        # weight leave it, ordinary ones almost never. The log above flattens that out.
         out[:, col["parcel_unexplained_kilos"]] = np.log1p(
-            np.maximum(gap_kg - ORDINARY_UNEXPLAINED_KG, 0.0)
+            np.maximum(gap_kg - ordinary_unexplained_kg(declared_kg), 0.0)
         )
         # Kilos a line is missing against its wording that the parcel's unexplained weight
         # could hold: an understated net weight of hidden gear. A line that is merely light

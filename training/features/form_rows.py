@@ -22,8 +22,8 @@ from training import knowledge
 from training.features.columns import REPEAT_COLUMN, ItemColumns, column_list
 from training.features.measures import (
     LOG_FLOOR,
-    ORDINARY_UNEXPLAINED_KG,
     UNFIT_CHAPTER_PROBABILITY,
+    ordinary_unexplained_kg,
 )
 from training.features.text_signals import OTHER_CHAPTER
 from training.history import HISTORY_FEATURES
@@ -232,7 +232,13 @@ def form_rows(form: FormFeatures, items: ItemColumns, signals: np.ndarray) -> np
 
     # Step 3: the hidden kilos, the kilos beyond ordinary packaging, and the parties' past.
     hidden = _ufunc(np.log1p, hidden_in)
-    beyond = _ufunc(np.log1p, [_maximum(g - ORDINARY_UNEXPLAINED_KG, 0.0) for g in gap_kg])
+    beyond = _ufunc(
+        np.log1p,
+        [
+            _maximum(g - ordinary_unexplained_kg(net_sum[code]), 0.0)
+            for g, code in zip(gap_kg, codes, strict=True)
+        ],
+    )
     for row, value in zip(rows, beyond, strict=True):
         row[col["parcel_unexplained_kilos"]] = value
     history_logs = iter(log1ps[3 * n :])

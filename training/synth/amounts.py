@@ -151,9 +151,12 @@ def draw_weights(
     step = np.maximum(step, 0.001)
     net_weight = np.maximum(np.round(stated / step) * step, step)
     net_weight = np.round(net_weight, 3)
-    low, high = parcel_settings["packaging_kg"]
-    packaging = low + (high - low) * rng.random(parcels.count) ** 1.5
     real_sum = np.bincount(parcel, weights=goods.real_weight, minlength=parcels.count)
+    packaging = (
+        parcel_settings["packaging_kg_at_1kg"]
+        * np.maximum(real_sum, 0.01) ** parcel_settings["packaging_power"]
+        * np.exp(parcel_settings["packaging_spread"] * rng.standard_normal(parcels.count))
+    )
     net_sum = np.bincount(parcel, weights=net_weight, minlength=parcels.count)
     gross = np.round(np.maximum(real_sum + packaging, net_sum + 0.01), 2)
     gross = np.where(gross < net_sum, np.ceil(net_sum * 100 + 1) / 100, gross)
