@@ -312,19 +312,33 @@ class ReasonWriter:
             # Terms are looked up in one batch for the items that quote one, and for those
             # whose weight, value or HS reason depends on whether their wording names gear.
             asking = [self._groups.index(g) for g in _ASKS_FOR_TERMS if g in self._groups]
-            quoting = rows[(np.isin(order, asking) & strong).any(axis=1)]
-            terms = self._find_terms(facts, quoting)
-            facts.terms = terms
-            # One kind of reason at a time: its messages are made for all its items at once.
-            for rank in range(order.shape[1]):
-                for group, positions in _positions_by_group(order[:, rank], strong[:, rank]):
-                    made = self._group_reasons(self._groups[group], rows[positions], facts, terms)
-                    _put(ranked[rank], positions, made)
+
+            def say(positions: np.ndarray, wanted: np.ndarray) -> None:
+                """The reasons of the `wanted` ranks of items at `positions`, one kind of
+                reason at a time (its messages are made for all its items at once)."""
+                quoting = rows[positions[(np.isin(order[positions], asking) & wanted).any(axis=1)]]
+                facts.terms = {**facts.terms, **self._find_terms(facts, quoting)}
+                for rank in range(order.shape[1]):
+                    for group, at in _positions_by_group(order[positions, rank], wanted[:, rank]):
+                        made = self._group_reasons(
+                            self._groups[group], rows[positions[at]], facts, facts.terms
+                        )
+                        _put(ranked[rank], positions[at], made)
+
+            def unsaid(positions: np.ndarray) -> np.ndarray:
+                return positions[
+                    np.all([ranked[k][positions] == None for k in range(MAX_REASONS)], axis=0)  # noqa: E711
+                ]
+
+            everyone = np.arange(len(rows))
+            say(everyone, strong)
             if over_cut_off is not None:
-                unsaid = over_cut_off[rows].copy()
-                for rank in range(MAX_REASONS):
-                    unsaid &= np.array([reason is None for reason in ranked[rank].tolist()])
-                blank = np.flatnonzero(unsaid)
+                blank = unsaid(everyone[over_cut_off[rows]])
+                # An item over the cut-off that no fact moved far enough on its own: the
+                # facts that moved it most, each still true of its form, said together.
+                weaker = np.take_along_axis(contributions[blank], order[blank], axis=1) > 0
+                say(blank, weaker)
+                blank = unsaid(blank)
                 _put(ranked[0], blank, [_FORM_AS_A_WHOLE] * len(blank))
             picked = np.flatnonzero(selected[rows])
             _put(ranked[MAX_REASONS], picked, [_RANDOM_SELECTION] * len(picked))

@@ -9,7 +9,7 @@ import pytest
 
 import service.scorer as scorer_module
 from service.id_draws import id_draws
-from service.reasons import Reason, ReasonWriter, _ItemFacts
+from service.reasons import MIN_REASON_LOGIT, Reason, ReasonWriter, _ItemFacts
 from service.scorer import Scorer, ScoringPolicy, random_selection
 from training import knowledge
 from training.common_words import is_common
@@ -585,6 +585,32 @@ def test_an_hs_code_is_said_not_to_fit_only_where_the_nomenclature_hardly_allows
     facts = _ItemFacts(items, scores, columns)  # type: ignore[arg-type]
     # 85 at 8%: allowed; at 1%: unfit; 62 (not modelled, among "other") at 8% / 1%.
     assert facts.chapter_elsewhere.tolist() == [False, True, False, True]
+
+
+def test_a_flagged_item_no_single_fact_moved_far_is_told_those_that_moved_it_most(
+    tiny_scorer: Scorer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Over the cut-off, facts that each moved the score a little are said together (here
+    only its category did, by less than a reason needs on its own); with none at all, the
+    officer is told the form as a whole passes."""
+    strict = Scorer(
+        tiny_scorer.model,
+        tiny_scorer.card,
+        ScoringPolicy(review_threshold=0.0, inspect_threshold=0.0, random_selection_rate=0.0),
+    )
+    names = tiny_scorer.model.feature_names
+    small = np.zeros(len(names))
+    small[names.index("category_gift")] = MIN_REASON_LOGIT / 3
+
+    def contributions(features: np.ndarray) -> np.ndarray:
+        return np.tile(small, (len(features), 1))
+
+    monkeypatch.setattr(tiny_scorer.model, "contributions", contributions)
+    scored = strict.score_declaration(declaration("Мёд", 1.2))
+    assert scored["items"][0]["reasons"] == [{"code": "category", "message": "declared as gift"}]
+    small[:] = 0.0
+    scored = strict.score_declaration(declaration("Мёд", 1.2))
+    assert [r["code"] for r in scored["items"][0]["reasons"]] == ["form_as_a_whole"]
 
 
 def test_an_item_over_the_review_cut_off_is_never_left_without_a_reason(
