@@ -75,8 +75,9 @@ PINNED_LIBRARIES: Final = {"scikit-learn": sklearn.__version__, "numpy": np.__ve
 # earlier parcels' first-pass scores (`RiskModel.first_pass_`, two prior-score features).
 # 6: gradient-boosted trees for the risk score (`RiskModel.risk_`, `risk_trees_`), the
 # linear model reasons read beside them (`linear_`, `linear_calibration_`). 7: reasons read
-# off the trees' paths (`TreeTable.node_value_`); no linear risk model.
-MODEL_FORMAT: Final = 7
+# off the trees' paths (`TreeTable.node_value_`); no linear risk model. 8: expectations are
+# known from words of honest goods only (`TextSignals.expectation_words_`).
+MODEL_FORMAT: Final = 8
 
 
 class RegistryError(Exception):

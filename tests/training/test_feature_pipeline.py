@@ -162,3 +162,27 @@ def test_the_text_models_fit_the_same_in_threads_as_in_one(
     )
     texts = ["бронежилет", "куртка мужская", "phone case", "тепловизор"]
     np.testing.assert_array_equal(threaded.signals_for(texts), alone.signals_for(texts))
+
+
+def test_a_word_known_only_from_gear_lines_gives_no_expectation(
+    synthetic_sample: pd.DataFrame,
+) -> None:
+    """The weight and value models learn from honest goods only: a word of gear lines alone
+    leaves their expectation a guess from its letters, so it is not called known; a word
+    honest lines use is."""
+    sample = synthetic_sample.iloc[:3000].reset_index(drop=True)
+    gear = pd.DataFrame(
+        {
+            "description": ["Zorvexmesser", "Zorvexmesser pro"] * 10
+            + ["Zorvex", "Zorvex blau"] * 10,
+            "label": [1] * 20 + [0] * 20,
+            "label_class": ["optics_sensors"] * 20 + ["benign"] * 20,
+        }
+    )
+    frame = pd.concat([sample, gear], ignore_index=True)
+    text = TextSignals(random_state=0).fit(columns_of(frame), frame["label_class"].to_numpy())
+    names = list(text.get_feature_names_out())
+    known = text.signals_for(["Zorvexmesser", "Zorvex", "Zorvex Zorvexmesser"])[
+        :, names.index("expectation_confidence")
+    ]
+    assert known.tolist() == [0.0, 1.0, 0.5]

@@ -142,8 +142,9 @@ class TextSignals(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None): 
         self.n_jobs = n_jobs
 
     # Learned: vectorizer_, chapters_, parts_ (the fitted text models), hs_expectations_
-    # (weight and value per HS heading and chapter); caches: cache_ (signals per
-    # description) and word_leaning_ (gear leaning per word, for reasons).
+    # (weight and value per HS heading and chapter), expectation_words_ (words of honest
+    # goods' descriptions), honest_words_ (those of many honest rows); caches: cache_
+    # (signals per description) and word_leaning_ (gear leaning per word, for reasons).
 
     def __getstate__(self) -> dict[str, Any]:
         # The caches are rebuilt from traffic; pickling them would bloat the artifact.
@@ -282,14 +283,15 @@ class TextSignals(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None): 
         return np.column_stack([text, weight, value, known, named, chapter_lp]).astype(np.float64)
 
     def _known_share(self, descriptions: Sequence[str]) -> np.ndarray:
-        """Share of each description's words the text models learned from: how far its
-        expected weight and value are the models' knowledge rather than their average."""
-        vocabulary = self.vectorizer_.word_.vocabulary_
+        """Share of each description's words the weight and value models learned from
+        honest goods: how far its expected weight and value are the models' knowledge
+        rather than their average."""
+        known = self.expectation_words_
         out = np.zeros(len(descriptions))
         for i, description in enumerate(descriptions):
             words = _WORD.findall(matching_text(str(description)))
             if words:
-                out[i] = sum(word in vocabulary for word in words) / len(words)
+                out[i] = sum(word in known for word in words) / len(words)
         return out
 
     def _fit_hs_expectations(
@@ -370,6 +372,19 @@ class TextSignals(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None): 
         self.vectorizer_ = (self.vectorizer or DescriptionVectorizer()).fit(list(uniques))
         matrix = self.vectorizer_.transform(list(uniques))
         texts = [str(u) for u in uniques]
+        # The words the weight and value models learned from honest goods (they learn from
+        # nothing else): a word known only from gear lines ("Entfernungsmesser" of one
+        # writer's rangefinders) makes their expectation its letters' guess, not knowledge
+        # ("usually about 0.9 USD/kg" for a laser rangefinder).
+        vocabulary = self.vectorizer_.word_.vocabulary_
+        honest_rows = np.bincount(codes[label_class == "benign"], minlength=len(uniques)) > 0
+        self.expectation_words_ = frozenset(
+            word
+            for text, honest in zip(texts, honest_rows.tolist(), strict=True)
+            if honest
+            for word in _WORD.findall(matching_text(text))
+            if word in vocabulary
+        )
 
         # The generator's disguises borrow the words of the honest goods they pose as (a
         # ballistic helmet as "мотошлем"), from a few covers per kind of gear: learnt, those
