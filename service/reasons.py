@@ -28,10 +28,10 @@ from training.features import (
     ItemColumns,
     column,
     factorize,
-    ordinary_unexplained_kg,
     parcel_codes,
     trim_cache,
     unit_weights,
+    unusual_packaging_kg,
     usd_values,
     vague_flags,
 )
@@ -326,6 +326,7 @@ class ReasonWriter:
                         _put(ranked[rank], positions[at], made)
 
             def unsaid(positions: np.ndarray) -> np.ndarray:
+                """Those of `positions` with no reason said yet (elementwise on objects)."""
                 return positions[
                     np.all([ranked[k][positions] == None for k in range(MAX_REASONS)], axis=0)  # noqa: E711
                 ]
@@ -512,8 +513,8 @@ class ReasonWriter:
                     f"the parcel weighs {g:.1f} kg, its lines declare {d:.1f} kg:"
                     f" {g - d:.1f} kg is not accounted for",
                 )
-                # Packaging and a net weight guessed low leave up to this much in ordinary parcels.
-                if math.isfinite(g) and g - d > ordinary_unexplained_kg(d)
+                # Beyond what packaging leaves in ordinary parcels of its size.
+                if math.isfinite(g) and g - d > unusual_packaging_kg(d)
                 # Among several items, how much of the parcel this line holds is the fact
                 # ("7.1 kg of a 10 kg parcel"), not only that it is one of them.
                 else (

@@ -424,13 +424,17 @@ def test_a_parcel_heavier_than_its_lines_says_by_how_much(tiny_scorer: Scorer) -
     holds."""
     writer = ReasonWriter(tiny_scorer.model)
     items = {
-        "declaration_id": np.array(["A", "A", "B", "C", "D", "E", "E", "F", "G"], dtype=object),
-        "net_weight_kg": np.array([1.0, 1.1, 2.0, 1.0, 7.7, 7.1, 2.4, 29.6, 5.0]),
-        "gross_weight_kg": np.array([10.6, 10.6, 2.3, np.nan, 9.2, 10.0, 10.0, 32.3, 8.0]),
+        "declaration_id": np.array(
+            ["A", "A", "B", "C", "D", "E", "E", "F", "G", "H", "I"], dtype=object
+        ),
+        "net_weight_kg": np.array([1.0, 1.1, 2.0, 1.0, 7.7, 7.1, 2.4, 29.6, 5.0, 0.3, 0.3]),
+        "gross_weight_kg": np.array(
+            [10.6, 10.6, 2.3, np.nan, 9.2, 10.0, 10.0, 32.3, 8.0, 1.3, 0.6]
+        ),
     }
-    scores = SimpleNamespace(risk_class=np.full(9, "benign", dtype=object))
+    scores = SimpleNamespace(risk_class=np.full(11, "benign", dtype=object))
     facts = _ItemFacts(items, scores, writer._signal_columns)  # type: ignore[arg-type]
-    said = writer._group_reasons("parcel", np.arange(9), facts, {})
+    said = writer._group_reasons("parcel", np.arange(11), facts, {})
     assert said[0] == (
         "parcel_context",
         "the parcel weighs 10.6 kg, its lines declare 2.1 kg: 8.5 kg is not accounted for",
@@ -447,6 +451,12 @@ def test_a_parcel_heavier_than_its_lines_says_by_how_much(tiny_scorer: Scorer) -
         "parcel_context",
         "the parcel weighs 8.0 kg, its lines declare 5.0 kg: 3.0 kg is not accounted for",
     )
+    # A small packet's box weighs grams: a kilo beyond 0.3 kg of goods is the fact.
+    assert said[9] == (
+        "parcel_context",
+        "the parcel weighs 1.3 kg, its lines declare 0.3 kg: 1.0 kg is not accounted for",
+    )
+    assert said[10] == ("parcel_context", "the only item of a 0.6 kg parcel")
 
 
 def test_a_quantity_is_a_reason_only_for_a_batch_of_one_kind(tiny_scorer: Scorer) -> None:

@@ -52,6 +52,7 @@ from training.features.measures import (
     hs_chapters,
     ordinary_unexplained_kg,
     unit_weights,
+    unusual_packaging_kg,
     usd_values,
     vague_flags,
 )
@@ -94,6 +95,7 @@ __all__ = [
     "parcel_codes",
     "trim_cache",
     "unit_weights",
+    "unusual_packaging_kg",
     "usd_values",
     "vague_flags",
 ]
