@@ -194,9 +194,13 @@ def _names_goods_itself(description: str) -> bool:
 
 def _in_gear_wording(description: str) -> bool:
     """Whether every word of a description beyond the commonest is one the gear nomenclature
-    is phrased with ("военная форма"); "керамическая плитка" has a word of honest goods."""
+    is phrased with ("военная форма"), and it is more than one word everyday goods are
+    written with too: "керамическая плитка" has a word of honest goods, and a bare "helmet"
+    is as much a motorcycle's or a bicycle's."""
     vocabulary = knowledge.gear_vocabulary()
     words = [w for w in _WORD.findall(description.casefold()) if not is_common(w)]
+    if len(words) == 1 and words[0] in knowledge.everyday_words():
+        return False
     return bool(words) and all(w in vocabulary for w in words)
 
 

@@ -22,6 +22,7 @@ there; a test pins the file to the derivation.
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Iterable
 from functools import cache
@@ -64,6 +65,11 @@ _UNITS: Final = frozenset({
 # honest one is a cover that writers share, not a name of gear.
 _GEAR_USES_PER_HONEST: Final = 5
 _LEAST_GEAR_USES: Final = 10
+# Chinese writes a kind of goods as one compound, its head noun last ("摩托车头盔",
+# motorcycle helmet): a gear phrasing's word that ends this many honest compounds is the
+# head they share ("头盔", helmet; "裤子", trousers; "模块", module), a cover, not a name.
+_SHARED_HEAD_COMPOUNDS: Final = 2
+_CJK: Final = re.compile(r"[\u3040-\u30ff\u4e00-\u9fff]")
 # Common words that still name gear in a pair ("army helmet", "military radio"), as the
 # lanes' languages write "military": Azerbaijani "hərbi çəkmə" is army boots, though both
 # of its words are on honest forms.
@@ -159,6 +165,7 @@ def derive_gear_words() -> list[str]:
         for tokens in _spellings(text):
             honest.update(tokens)
             honest_pairs.update(_pairs(tokens))
+    compounds = [token for token in honest if _CJK.search(token)]
     # A word people write on honest forms is ordinary, unless gear forms use it far more:
     # one toy "бронежилет игрушечный" does not make "бронежилет" an honest word, while the
     # Kyrgyz "даана" (pieces), on a few gear lines and more honest ones, is ordinary.
@@ -183,9 +190,15 @@ def derive_gear_words() -> list[str]:
             for tokens in _spellings(phrasing.text):
                 gear_pairs.update(_pairs(tokens))
 
+    def heads_honest_compounds(word: str) -> bool:
+        if not _CJK.search(word):
+            return False
+        return sum(c != word and c.endswith(word) for c in compounds) >= _SHARED_HEAD_COMPOUNDS
+
     def ordinary(word: str) -> bool:
         return (
             word in honest
+            or heads_honest_compounds(word)
             or is_common(word)
             or not _long_enough(word)
             or max(zipf_frequency(word, language) for language in _FREQUENCY_LANGUAGES)

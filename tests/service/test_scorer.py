@@ -727,21 +727,26 @@ def test_wording_that_reads_as_gear_is_said_so_and_gets_no_ordinary_expectation(
     commonest words never read as anything, however the models lean on them."""
     from service.reasons import READS_AS_GEAR
 
-    descriptions = ["военная форма", "вещи", "куртка зимняя", "for", "ceramic tiles"]
-    classes = ["tactical_apparel"] * 4 + ["body_armor"]
+    descriptions = ["военная форма", "вещи", "куртка зимняя", "for", "ceramic tiles", "helmet"]
+    classes = ["tactical_apparel"] * 4 + ["body_armor", "helmet"]
     writer, facts, signals = _known_goods_facts(tiny_scorer, descriptions, classes)
     columns = writer._signal_columns
     tactical = columns.text[RISK_CLASSES.index("tactical_apparel")]
     armour = columns.text[RISK_CLASSES.index("body_armor")]
+    helmet = columns.text[RISK_CLASSES.index("helmet")]
     signals[:4, tactical] = [READS_AS_GEAR + 0.5, READS_AS_GEAR + 0.5, 0.2, READS_AS_GEAR + 0.5]
     signals[4, armour] = READS_AS_GEAR + 1.0
-    said = writer._group_reasons("terms", np.arange(5), facts, facts.terms)
+    signals[5, helmet] = READS_AS_GEAR + 1.0
+    said = writer._group_reasons("terms", np.arange(6), facts, facts.terms)
     assert said == [
         ("suspicious_term", "'военная форма' reads as military/tactical kit"),
         None,
         None,
         None,
         ("cover_wording", "'ceramic tiles' is a common cover for body armour"),
+        # Every word of it is one motorcycle and bicycle helmets are written with too.
+        ("cover_wording", "'helmet' is a common cover for a ballistic helmet"),
     ]
-    # Honest words that lean to gear ("куртка зимняя", tiles) keep their expectation.
-    assert facts.expectation_quotable.tolist() == [False, False, True, False, True]
+    # Honest words that lean to gear ("куртка зимняя", tiles, a helmet) keep their
+    # expectation.
+    assert facts.expectation_quotable.tolist() == [False, False, True, False, True, True]

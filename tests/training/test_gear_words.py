@@ -22,6 +22,7 @@ from training.gear_words import (
         "night vision goggles PVS-14",
         "bulletproof vest",
         "防弹衣 带插板",
+        "防弹头盔",  # a bulletproof helmet: named, though its head noun alone is not
         "шлем кевларовый",
         "army boots",
         "модуль FLIR Boson 640",
@@ -47,6 +48,8 @@ def test_gear_named_openly_is_named(description: str) -> None:
         "Жилет для рыбалки",
         # A cover several writers' gear lines share, on one honest line too: a multimeter.
         "прибор измерительный",
+        # The head of honest Chinese compounds (摩托车头盔, a motorcycle helmet) is a cover.
+        "头盔",
         "",
     ],
 )
