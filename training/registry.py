@@ -76,9 +76,8 @@ PINNED_LIBRARIES: Final = {"scikit-learn": sklearn.__version__, "numpy": np.__ve
 # 6: gradient-boosted trees for the risk score (`RiskModel.risk_`, `risk_trees_`), the
 # linear model reasons read beside them (`linear_`, `linear_calibration_`). 7: reasons read
 # off the trees' paths (`TreeTable.node_value_`); no linear risk model. 8: expectations are
-# known from words of honest goods only (`TextSignals.expectation_words_`). 9: how far
-# another line of the parcel reads more like gear (`parcel_sibling_text`, `_weight`).
-MODEL_FORMAT: Final = 9
+# known from words of honest goods only (`TextSignals.expectation_words_`).
+MODEL_FORMAT: Final = 8
 
 
 class RegistryError(Exception):

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-import pytest
 from sklearn.base import clone
 from sklearn.pipeline import Pipeline
 
@@ -187,29 +186,3 @@ def test_a_word_known_only_from_gear_lines_gives_no_expectation(
         :, names.index("expectation_confidence")
     ]
     assert known.tolist() == [0.0, 1.0, 0.5]
-
-
-def test_a_line_beside_one_that_reads_more_like_gear_is_told_by_how_much(
-    tiny_training: TrainingResult,
-) -> None:
-    """A light line beside a heavy "куртка" shares its parcel's kilos and sender, not its
-    form: it is told how far the other line is heavier for its wording; the heavy line
-    itself, and a parcel's only line, are told nothing."""
-    model = tiny_training.model
-    frame = tiny_training.holdout.head(3).reset_index(drop=True).copy()
-    frame["declaration_id"] = ["A", "A", "B"]
-    frame["description"] = ["куртка", "шоколад", "шоколад"]
-    frame["quantity"] = 1
-    frame["net_weight_kg"] = [8.0, 0.2, 0.2]
-    items = columns_of(frame)
-    raw = model.form_.features(items, model.text_.signals(items))
-    names = list(model.form_.get_feature_names_out())
-    over, beside = names.index("weight_residual_over"), names.index("parcel_sibling_weight")
-    assert raw[0, over] > raw[1, over]
-    assert raw[1, beside] == pytest.approx(raw[0, over] - raw[1, over])
-    assert raw[0, beside] == 0.0 and raw[2, beside] == 0.0
-    # Many rows take the column path; the same rows among them get the same values.
-    many = pd.concat([frame, tiny_training.holdout.head(300)], ignore_index=True)
-    wide = columns_of(many)
-    columns = model.form_.features(wide, model.text_.signals(wide))
-    np.testing.assert_allclose(columns[:3], raw)

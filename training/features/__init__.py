@@ -46,6 +46,8 @@ from training.features.columns import (
 )
 from training.features.form import FormFeatures
 from training.features.measures import (
+    ORDINARY_UNEXPLAINED_KG,
+    ORDINARY_UNEXPLAINED_SHARE,
     UNFIT_CHAPTER_PROBABILITY,
     hs_chapters,
     ordinary_unexplained_kg,
@@ -70,6 +72,8 @@ from training.row_cache import trim_cache
 
 __all__ = [
     "BORROWED_WORDING",
+    "ORDINARY_UNEXPLAINED_KG",
+    "ORDINARY_UNEXPLAINED_SHARE",
     "OTHER_CHAPTER",
     "RARE_INDICATOR_SPREAD",
     "REPEAT_COLUMN",

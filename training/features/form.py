@@ -68,34 +68,6 @@ def _set_one_hot(out: np.ndarray, values: np.ndarray, column_of: dict[Any, int])
     out[rows, positions[rows]] = 1.0
 
 
-# How far another line of the same parcel reads more like gear than this one, by its
-# wording or by its weight for its wording: the line beside a heavy "куртка" that hides a
-# vest ("сувенир", "шоколад") shares its parcel's missing kilos and its sender's past, but
-# not the evidence of its own form. Items are scored one by one; a parcel's decision is its
-# riskiest item's, which this leaves as it is.
-_SIBLING_FEATURES: Final = {
-    "parcel_sibling_text": "text_any",
-    "parcel_sibling_weight": "weight_residual_over",
-}
-
-
-def _set_sibling_features(out: np.ndarray, codes: np.ndarray, col: dict[str, int]) -> None:
-    """Fill each row's `_SIBLING_FEATURES`: the most any other line of its parcel exceeds
-    it in the source feature (0 for a parcel's only or leading line)."""
-    parcels = int(codes.max()) + 1
-    for name, source in _SIBLING_FEATURES.items():
-        values = out[:, col[source]]
-        best = np.full(parcels, -np.inf)
-        np.maximum.at(best, codes, values)
-        leads = values == best[codes]
-        leaders = np.bincount(codes[leads], minlength=parcels)
-        runner_up = np.full(parcels, -np.inf)
-        np.maximum.at(runner_up, codes, np.where(leads, -np.inf, values))
-        # The best other line: the parcel's best, unless this row alone is it.
-        other = np.where(leads & (leaders[codes] == 1), runner_up[codes], best[codes])
-        out[:, col[name]] = np.where(np.isfinite(other), np.maximum(other - values, 0.0), 0.0)
-
-
 def _parcel_context(items: ItemColumns, net: np.ndarray) -> tuple[np.ndarray, ...]:
     codes = item_parcel_codes(items)
     n_parcels = codes.max() + 1 if len(codes) else 0
@@ -210,7 +182,6 @@ class FormFeatures(TransformerMixin, BaseEstimator):  # type: ignore[misc]
             "parcel_hidden_weight",
             "parcel_weight_share",
             "parcel_gross_log",
-            *_SIBLING_FEATURES,
             *HISTORY_FEATURES,
         ]
         return names
@@ -276,12 +247,8 @@ class FormFeatures(TransformerMixin, BaseEstimator):  # type: ignore[misc]
         over HTTP, `FEW_ROWS`), else column by column (`transform_columns`); the two are
         pinned equal."""
         if signals.shape[0] <= FEW_ROWS:
-            out = form_rows(self, items, signals)
-        else:
-            out = self.transform_columns(items, signals)
-        if len(out) > 1:
-            _set_sibling_features(out, item_parcel_codes(items), self._lookups()["column"])
-        return out
+            return form_rows(self, items, signals)
+        return self.transform_columns(items, signals)
 
     def transform_columns(self, items: ItemColumns, signals: np.ndarray) -> np.ndarray:
         """The feature matrix, filled column by column into one preallocated array."""
