@@ -46,8 +46,6 @@ from training.features.columns import (
 )
 from training.features.form import FormFeatures
 from training.features.measures import (
-    ORDINARY_UNEXPLAINED_KG,
-    ORDINARY_UNEXPLAINED_SHARE,
     UNFIT_CHAPTER_PROBABILITY,
     hs_chapters,
     ordinary_unexplained_kg,
@@ -72,8 +70,6 @@ from training.row_cache import trim_cache
 
 __all__ = [
     "BORROWED_WORDING",
-    "ORDINARY_UNEXPLAINED_KG",
-    "ORDINARY_UNEXPLAINED_SHARE",
     "OTHER_CHAPTER",
     "RARE_INDICATOR_SPREAD",
     "REPEAT_COLUMN",

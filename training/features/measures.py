@@ -22,14 +22,14 @@ LOG_FLOOR: Final = 1e-3
 # stay under it, as under a flat 2.5 kg, and 97.6% of those over 10 kg (94.1% under 2.5 kg),
 # while 10.8% of gear parcels pass it (10.5%) (docs/decisions.md, "Packaging grows with the
 # parcel").
-ORDINARY_UNEXPLAINED_KG: Final = 2.0
-ORDINARY_UNEXPLAINED_SHARE: Final = 0.1
+_UNEXPLAINED_KG: Final = 2.0
+_UNEXPLAINED_SHARE: Final = 0.1
 
 
 def ordinary_unexplained_kg(declared_kg: Any) -> Any:
     """The weight an ordinary parcel whose lines declare `declared_kg` may leave
     unexplained (a number or an array of them)."""
-    return ORDINARY_UNEXPLAINED_KG + ORDINARY_UNEXPLAINED_SHARE * declared_kg
+    return _UNEXPLAINED_KG + _UNEXPLAINED_SHARE * declared_kg
 
 
 def unusual_packaging_kg(declared_kg: float) -> float:
