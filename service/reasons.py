@@ -498,7 +498,8 @@ class ReasonWriter:
             return [
                 (
                     "lane",
-                    f"the {o or '?'}→{t or '?'} lane carries more of this gear than most",
+                    # Of gear of any kind: the lane moves the risk score, not a class.
+                    f"the {o or '?'}→{t or '?'} lane carries more gear than most",
                 )
                 for o, t in zip(
                     facts.origin[rows].tolist(), facts.destination[rows].tolist(), strict=True

@@ -459,6 +459,22 @@ def test_a_parcel_heavier_than_its_lines_says_by_how_much(tiny_scorer: Scorer) -
     assert said[10] == ("parcel_context", "the only item of a 0.6 kg parcel")
 
 
+def test_a_lane_is_said_to_carry_more_gear_of_any_kind(tiny_scorer: Scorer) -> None:
+    """The lane moves the risk of any gear, so its reason names no class: a birthday gift
+    on a busy lane is not told the lane carries more of "this gear"."""
+    writer = ReasonWriter(tiny_scorer.model)
+    items = {
+        "origin_country": np.array(["DE", None], dtype=object),
+        "destination_country": np.array(["RU", "KZ"], dtype=object),
+    }
+    scores = SimpleNamespace(risk_class=np.full(2, "benign", dtype=object))
+    facts = _ItemFacts(items, scores, writer._signal_columns)  # type: ignore[arg-type]
+    assert writer._group_reasons("lane", np.arange(2), facts, {}) == [
+        ("lane", "the DE→RU lane carries more gear than most"),
+        ("lane", "the ?→KZ lane carries more gear than most"),
+    ]
+
+
 def test_a_quantity_is_a_reason_only_for_a_batch_of_one_kind(tiny_scorer: Scorer) -> None:
     """Two pairs of boots are how families send things; twelve sights on one line are not."""
     writer = ReasonWriter(tiny_scorer.model)
