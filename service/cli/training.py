@@ -63,8 +63,13 @@ def train(
         ),
     ] = None,
     written_repeat: Annotated[
-        int, typer.Option(help="How many times each written training row counts.", min=1)
-    ] = 50,
+        int | None,
+        typer.Option(
+            help="How many times each written training row counts (default: the training "
+            "pipeline's, `TrainingRequest.written_repeat`).",
+            min=1,
+        ),
+    ] = None,
 ) -> None:
     """Train a model, register it (as a candidate unless --activate) and print its metrics.
 
@@ -82,7 +87,8 @@ def train(
                 seed=seed,
                 dev_data=dev_data,
                 corpora=corpora if corpora and corpora.is_dir() else None,
-                written_repeat=written_repeat,
+                # One default, the pipeline's: the option only overrides it.
+                **({} if written_repeat is None else {"written_repeat": written_repeat}),
             ),
             progress=lambda message: err.print(message, markup=False),
         )
