@@ -152,6 +152,18 @@ _WEIGHT_RATIO_SAID: Final = 1.5
 _VALUE_RATIO_SAID: Final = 2.0
 
 
+# How many of its wording's spreads (`TextSignals.expectation_spreads`, a standard deviation
+# of honest lines in log units) a weight or worth must stray before it is called off: beyond
+# what about 19 in 20 honest lines of such wording show.
+_SPREADS_SAID: Final = 2.0
+
+
+def _said_ratio(least: float, spread: float) -> float:
+    """The ratio to the usual beyond which a weight or worth is called off: `least`, or
+    `_SPREADS_SAID` spreads of its wording's honest lines where those stray further."""
+    return max(least, math.exp(_SPREADS_SAID * spread)) if math.isfinite(spread) else least
+
+
 def _far_from(actual: float, usual: float, ratio: float) -> bool:
     return usual > 0 and actual > 0 and abs(math.log(actual / usual)) >= math.log(ratio)
 
@@ -410,6 +422,12 @@ class ReasonWriter:
             # weight and worth of one kind of goods say nothing of it.
             listed = [_LIST.search(str(d)) is not None for d in facts.description[rows].tolist()]
             quotable = [ok and not many for ok, many in zip(quotable, listed, strict=True)]
+            # How far honest lines of this wording stray from its expectation: a weight or
+            # worth is called off only beyond what they show (a bare "датчик" is a 0.1 kg car
+            # sensor or a 3 kg one; "usually about 1.5 kg" would be no fact to a clerk).
+            spreads = self.model.text_.expectation_spreads(
+                [str(d) for d in facts.description[rows].tolist()]
+            )[:, 0 if group == "weight" else 1].tolist()
         if group == "weight":
             vague = facts.vague[rows].tolist()
             return [
@@ -419,7 +437,10 @@ class ReasonWriter:
                 if not ok and is_vague and math.isfinite(unit)
                 else None
                 if not ok
-                or (math.isfinite(unit) and not _far_from(unit, usual, _WEIGHT_RATIO_SAID))
+                or (
+                    math.isfinite(unit)
+                    and not _far_from(unit, usual, _said_ratio(_WEIGHT_RATIO_SAID, spread))
+                )
                 else (
                     "weight_mismatch",
                     f"{_kg(unit)} kg per unit is {'heavy' if unit > usual else 'light'}"
@@ -427,9 +448,10 @@ class ReasonWriter:
                 )
                 if math.isfinite(unit)
                 else _WEIGHT_MISSING
-                for unit, usual, d, ok, is_vague in zip(
+                for unit, usual, spread, d, ok, is_vague in zip(
                     facts.unit_weight[rows].tolist(),
                     facts.expected_weight[rows].tolist(),
+                    spreads,
                     descriptions,
                     quotable,
                     vague,
@@ -446,7 +468,10 @@ class ReasonWriter:
                 else None
                 if not ok
                 or usual < _LEAST_QUOTED_USD_PER_KG
-                or (math.isfinite(usd_kg) and not _far_from(usd_kg, usual, _VALUE_RATIO_SAID))
+                or (
+                    math.isfinite(usd_kg)
+                    and not _far_from(usd_kg, usual, _said_ratio(_VALUE_RATIO_SAID, spread))
+                )
                 else (
                     "value_mismatch",
                     f"declared {_usd(usd_kg)} USD/kg is "
@@ -455,9 +480,10 @@ class ReasonWriter:
                 )
                 if math.isfinite(usd_kg)
                 else _VALUE_MISSING
-                for usd_kg, usual, d, ok, is_vague in zip(
+                for usd_kg, usual, spread, d, ok, is_vague in zip(
                     facts.usd_per_kg[rows].tolist(),
                     facts.expected_value[rows].tolist(),
+                    spreads,
                     descriptions,
                     quotable,
                     vague,
@@ -476,7 +502,9 @@ class ReasonWriter:
             return [
                 (
                     "hs_mismatch",
-                    f"HS code {hs} (chapter {hs[:2]}) does not fit '{d}'",
+                    f"HS code {hs} (chapter {hs[:2]}) does not fit '{d}'"
+                    if len(hs) > 2
+                    else f"HS chapter {hs} does not fit '{d}'",
                 )
                 if isinstance(hs, str) and ok and other
                 else (_HS_MISSING if not isinstance(hs, str) else None)

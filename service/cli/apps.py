@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import os
+import sys
+from typing import Final, TextIO
 
 import typer
 from rich.console import Console
-
-if TYPE_CHECKING:
-    pass
-
 
 app = typer.Typer(
     help="Score postal customs declarations (CN22/CN23) for hidden tactical and military gear.",
@@ -45,7 +43,18 @@ app.add_typer(watchlist_app, name="watchlist")
 app.add_typer(history_app, name="history")
 app.add_typer(audit_app, name="audit")
 
-out = Console()
+# Written to a file or a CI log rather than a terminal, rich would fit every table in 80
+# columns, and `make model`'s table of some thirty sets and eleven metrics would lose its
+# numbers to ellipses; a terminal's own width (or $COLUMNS) still rules where there is one.
+_LOG_WIDTH: Final = 160
 
 
-err = Console(stderr=True)
+def _console(stream: TextIO, stderr: bool = False) -> Console:
+    fixed = not stream.isatty() and "COLUMNS" not in os.environ
+    return Console(stderr=stderr, width=_LOG_WIDTH if fixed else None)
+
+
+out = _console(sys.stdout)
+
+
+err = _console(sys.stderr, stderr=True)

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import csv
+import io
 import json
 from pathlib import Path
 
@@ -205,3 +206,20 @@ def test_watchlist_and_history_commands(tmp_path: Path, monkeypatch: pytest.Monk
     assert code == 0 and "1 watch-list entries removed" in output
     assert run("watchlist", "remove", "S-9")[0] == 1
     assert run("watchlist", "remove", "A") == (0, "removed: A as sender\n")
+
+
+def test_tables_keep_their_numbers_when_written_to_a_log(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Out of a terminal (a file, a CI log) the tables are not squeezed into 80 columns:
+    every metric of a set with a long name is printed whole."""
+    from service.cli.apps import _console
+    from service.cli.common import METRIC_COLUMNS, metrics_table
+
+    monkeypatch.delenv("COLUMNS", raising=False)
+    console = _console(io.StringIO())
+    values = {metric: 0.123 for metric in METRIC_COLUMNS}
+    table = metrics_table("model", {"o41_china_post_north_exchanges_fortnight (blind)": values})
+    with console.capture() as printed:
+        console.print(table)
+    assert printed.get().count("0.123") == len(METRIC_COLUMNS)

@@ -126,6 +126,40 @@ def test_a_weight_reason_quotes_the_unit_weight_against_the_usual_one(
     ]
 
 
+def test_a_weight_within_what_honest_lines_of_its_wording_show_is_not_called_off(
+    tiny_scorer: Scorer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Honest lines of some wording stray far from its expectation (a bare "датчик" is a
+    0.1 kg car sensor or a 3 kg one): a weight is called heavy or light only beyond two of
+    the wording's spreads, however far past one and a half times the usual it is."""
+    writer, facts, signals = _known_goods_facts(
+        tiny_scorer,
+        ["датчик", "датчик"],
+        ["benign", "benign"],
+        quantity=[1.0, 1.0],
+        net_weight_kg=[0.07, 3.5],
+    )
+    signals[:, writer._signal_columns.weight] = np.log(0.3)
+
+    def spreads(wide: float) -> None:
+        monkeypatch.setattr(
+            writer.model.text_,
+            "expectation_spreads",
+            lambda descriptions: np.full((len(descriptions), 2), wide),
+        )
+
+    spreads(0.2)  # tight wording: 4 times light or 12 times heavy is news
+    assert writer._group_reasons("weight", np.arange(2), facts, facts.terms) == [
+        ("weight_mismatch", "0.07 kg per unit is light for 'датчик' (usually about 0.3 kg)"),
+        ("weight_mismatch", "3.5 kg per unit is heavy for 'датчик' (usually about 0.3 kg)"),
+    ]
+    spreads(0.9)  # e^1.8, six times either way, is still within such wording's lines
+    assert writer._group_reasons("weight", np.arange(2), facts, facts.terms) == [
+        None,
+        ("weight_mismatch", "3.5 kg per unit is heavy for 'датчик' (usually about 0.3 kg)"),
+    ]
+
+
 @pytest.mark.parametrize(
     "description",
     ["куртка мужская", "сувенир на память", "small", "for", "вещи для мужчины", "body 2"],
@@ -611,6 +645,19 @@ def test_an_hs_code_is_said_not_to_fit_only_where_the_nomenclature_hardly_allows
     facts = _ItemFacts(items, scores, columns)  # type: ignore[arg-type]
     # 85 at 8%: allowed; at 1%: unfit; 62 (not modelled, among "other") at 8% / 1%.
     assert facts.chapter_elsewhere.tolist() == [False, True, False, True]
+
+
+def test_an_hs_code_that_does_not_fit_is_quoted_as_typed(tiny_scorer: Scorer) -> None:
+    """A code is quoted with its chapter; a clerk's two-digit chapter as a chapter."""
+    writer, facts, _ = _known_goods_facts(
+        tiny_scorer, ["кожаный ремень", "кожаный ремень"], ["benign", "benign"]
+    )
+    facts.__dict__["hs_code"] = np.array(["8525890000", "85"], dtype=object)
+    facts.__dict__["chapter_elsewhere"] = np.array([True, True])
+    assert writer._group_reasons("hs_code", np.arange(2), facts, facts.terms) == [
+        ("hs_mismatch", "HS code 8525890000 (chapter 85) does not fit 'кожаный ремень'"),
+        ("hs_mismatch", "HS chapter 85 does not fit 'кожаный ремень'"),
+    ]
 
 
 def test_a_flagged_item_no_single_fact_moved_far_is_told_those_that_moved_it_most(

@@ -186,3 +186,28 @@ def test_a_word_known_only_from_gear_lines_gives_no_expectation(
         :, names.index("expectation_confidence")
     ]
     assert known.tolist() == [0.0, 1.0, 0.5]
+
+
+def test_wording_whose_honest_lines_stray_widely_learns_a_wider_spread(
+    synthetic_sample: pd.DataFrame,
+) -> None:
+    """Beside what honest goods of a wording weigh and cost, the text models learn how far
+    their lines stray from it: reasons call a weight off only beyond that."""
+    sample = synthetic_sample.iloc[:3000].reset_index(drop=True)
+    honest = pd.DataFrame(
+        {
+            "description": ["Zorvex tee"] * 30 + ["Qwimbo sensor"] * 30,
+            "quantity": [1.0] * 60,
+            "net_weight_kg": [0.2] * 30 + [0.05, 0.3, 3.0] * 10,
+            "value": [10.0] * 30 + [20.0, 30.0, 30.0] * 10,
+            "currency": ["USD"] * 60,
+            "label": [0] * 60,
+            "label_class": ["benign"] * 60,
+        }
+    )
+    frame = pd.concat([sample, honest], ignore_index=True)
+    text = TextSignals(random_state=0).fit(columns_of(frame), frame["label_class"].to_numpy())
+    tight, wide = text.expectation_spreads(["Zorvex tee", "Qwimbo sensor"])
+    assert wide[0] > 2 * tight[0]  # weight per unit
+    assert wide[1] > 2 * tight[1]  # USD per kg: the sensors' 10 to 400, the tees' 50
+    assert np.isfinite(text.expectation_spreads(["never seen wording"])).all()

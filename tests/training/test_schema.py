@@ -17,6 +17,7 @@ from training.schema import (
     canonical_header,
     normalise_declarations,
     normalise_description,
+    normalise_hs_code,
     normalise_identifier,
     normalise_text,
     parse_numbers,
@@ -135,13 +136,26 @@ def test_json_declaration_normalises_like_the_frame() -> None:
 
 
 @pytest.mark.parametrize(
+    ("typed", "read"),
+    [("62", "62"), ("6211.43", "621143"), ("8409 9990 1019", "840999901019")],
+)
+def test_hs_codes_are_read_as_clerks_type_them(typed: str, read: str) -> None:
+    """A two-digit chapter and Turkey's 12-digit tariff code are codes too; a lone digit or
+    three are not."""
+    assert normalise_hs_code(typed) == read
+    for bad in ("1", "621", "6211431234567"):
+        with pytest.raises(FieldError, match="HS code"):
+            normalise_hs_code(bad)
+
+
+@pytest.mark.parametrize(
     ("item", "field"),
     [
         ({"description": ""}, "description"),
         ({"description": "x", "net_weight_kg": -1}, "net_weight_kg"),
         ({"description": "x", "value": -5}, "value"),
         ({"description": "x", "currency": "ZZZ"}, "currency"),
-        ({"description": "x", "hs_code": "12"}, "hs_code"),
+        ({"description": "x", "hs_code": "123"}, "hs_code"),
         ({"description": "x", "quantity": 0}, "quantity"),
         ({"description": 5}, "description"),
     ],

@@ -199,13 +199,18 @@ def normalise_mail_class(value: str) -> str:
 
 
 _HS_SEPARATORS: Final = re.compile(r"[\s.\-]")
-_HS_CODE: Final = re.compile(r"\d{4,10}")
+# 4-10 digits as the contract reads them, and beyond it what clerks type on about one line
+# in 150 of the written sets: a two-digit chapter ("62"), or Turkey's 12-digit tariff code
+# (GTİP). The model reads the chapter and heading of any code.
+_HS_CODE: Final = re.compile(r"\d{2}|\d{4,12}")
 
 
 def normalise_hs_code(value: str) -> str:
     code = _HS_SEPARATORS.sub("", unicodedata.normalize("NFKC", value))
     if not _HS_CODE.fullmatch(code):
-        raise FieldError(f"expected an HS code of 4-10 digits, got {shown(value)}")
+        raise FieldError(
+            f"expected an HS code of 4-12 digits or a two-digit chapter, got {shown(value)}"
+        )
     return code
 
 
