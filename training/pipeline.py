@@ -61,24 +61,34 @@ def _history_now(frame: pd.DataFrame) -> datetime:
     return datetime(2000, 1, 1) if pd.isna(latest) else latest.to_pydatetime()
 
 
-def _written(root: Path | None, use: str) -> pd.DataFrame | None:
-    """All sets of one use under a corpora directory as one frame (None if there are none)."""
+ReadSets = dict[str, tuple[corpora.WrittenSet, pd.DataFrame]]
+
+
+def read_corpora(root: Path | None) -> ReadSets:
+    """Every written set under a corpora directory, read once, by name, in the order
+    blind, calibration, train (none without a directory)."""
     if root is None:
-        return None
-    sets = corpora.written_sets(root, use)
-    if not sets:
-        return None
-    return pd.concat([corpora.read_set(s) for s in sets], ignore_index=True)
+        return {}
+    return {
+        written.name: (written, corpora.read_set(written))
+        for use in (corpora.BLIND, corpora.CALIBRATION, corpora.TRAIN)
+        for written in corpora.written_sets(root, use)
+    }
 
 
-def measure_written(model: RiskModel, root: Path) -> dict[str, dict[str, object]]:
+def _written(sets: ReadSets, use: str) -> pd.DataFrame | None:
+    """All sets of one use as one frame (None if there are none)."""
+    frames = [frame for written, frame in sets.values() if written.use == use]
+    return pd.concat(frames, ignore_index=True) if frames else None
+
+
+def measure_written(model: RiskModel, sets: ReadSets) -> dict[str, dict[str, object]]:
     """Metrics of a model on every written set, by name, with what the set is used for
     (figures on train/ sets are in-sample, on calibration/ sets at their own thresholds)."""
-    out: dict[str, dict[str, object]] = {}
-    for use in (corpora.BLIND, corpora.CALIBRATION, corpora.TRAIN):
-        for written in corpora.written_sets(root, use):
-            out[written.name] = {"use": use, **corpora.measure(model, corpora.read_set(written))}
-    return out
+    return {
+        name: {"use": written.use, **corpora.measure(model, frame)}
+        for name, (written, frame) in sets.items()
+    }
 
 
 def synthetic_frame(rows: int, seed: int) -> pd.DataFrame:
@@ -122,8 +132,10 @@ def run_training(
     if not frames:
         raise ValueError("nothing to train on: give --data files or --synthetic rows")
     frame = pd.concat(frames, ignore_index=True)
-    written = _written(request.corpora, corpora.TRAIN)
-    calibration = _written(request.corpora, corpora.CALIBRATION)
+    # Read once: the train and calibration sets are measured into the card as well.
+    sets = read_corpora(request.corpora)
+    written = _written(sets, corpora.TRAIN)
+    calibration = _written(sets, corpora.CALIBRATION)
     if written is not None:
         sources.append({"kind": "written", "rows": len(written), "repeat": request.written_repeat})
     extra = 0 if written is None else len(written)
@@ -137,7 +149,7 @@ def run_training(
     )
     result.card["training_data"]["sources"] = sources
     if request.corpora is not None:
-        result.card["metrics"]["written"] = measure_written(result.model, request.corpora)
+        result.card["metrics"]["written"] = measure_written(result.model, sets)
     if request.dev_data is not None:
         dev = read_labelled(request.dev_data)
         result.card["metrics"]["dev"] = evaluate_model(result.model, dev)

@@ -81,6 +81,8 @@ _HONEST_WORD_ROWS: Final = 20
 # Added to a wording's mean squared log distance before its log is learned: a wording whose
 # honest lines all weigh the same still strays by a tenth (e^0.1, 10%) from its expectation.
 _LEAST_SQUARED_SPREAD: Final = 0.01
+# The spread's ridge solver stops at this relative residual (the expectations' own: 1e-4).
+_SPREAD_TOLERANCE: Final = 1e-2
 
 
 def _distinct(descriptions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -262,7 +264,9 @@ class TextSignals(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None): 
         expected = pd.Series(ridge.predict(matrix[texts]), index=agg.index)
         squared = (frame["t"].to_numpy() - expected.loc[frame["code"]].to_numpy()) ** 2
         mean_squared = pd.Series(squared).groupby(frame["code"].to_numpy()).mean()
-        spread = Ridge(alpha=self.ridge_alpha)
+        # Reasons compare a weight with two spreads, rounded: a loose tolerance is enough
+        # (and saves seconds of `make model`).
+        spread = Ridge(alpha=self.ridge_alpha, tol=_SPREAD_TOLERANCE)
         spread.fit(
             matrix[texts],
             np.log(mean_squared.loc[agg.index].to_numpy() + _LEAST_SQUARED_SPREAD),
