@@ -27,11 +27,13 @@ from training.features import (
     FlooredScaler,
     FormFeatures,
     ItemColumns,
+    ItemSignals,
     TextSignals,
     column,
     feature_pipeline,
     item_columns_tags,
     parcel_codes,
+    repeat_twins,
 )
 from training.history import (
     FIRST_PASS_COLUMN,
@@ -159,18 +161,32 @@ class RiskModel(BaseEstimator):  # type: ignore[misc]
         # max_form_rows: ~150 dense features need far fewer rows than the text models, and
         # the sample keeps their fit time flat as training sets grow. Without a sample this
         # is `self.features_.fit_transform(items, label_class)`.
-        every = self.features_[:-1].fit_transform(items, label_class)
-        raw = every
-        if len(every) > self.max_form_rows:
+        signals = self.text_.fit_transform(items, label_class)
+        self.form_.fit(signals)
+        # A written line's fifty repeats share every feature: the form features and first
+        # pass are computed once per kind of row (`distinct`) and read through `twin`
+        # (tests pin this to the form step over every row).
+        first, twin = repeat_twins(items)
+        # The form step's output is a DataFrame (`set_output`), so the scaler knows columns.
+        distinct: pd.DataFrame = self.form_.transform(  # type: ignore[assignment]
+            ItemSignals(
+                {str(name): np.asarray(values)[first] for name, values in items.items()},
+                signals.signals[first],
+                signals.names,
+            )
+        )
+        n_rows = len(twin)
+        if n_rows > self.max_form_rows:
             keep = np.random.default_rng(self.random_state).choice(
-                len(every), self.max_form_rows, replace=False
+                n_rows, self.max_form_rows, replace=False
             )
             keep.sort()
-            raw, label, label_class = every.iloc[keep], label[keep], label_class[keep]
+            label, label_class = label[keep], label_class[keep]
         else:
-            keep = np.arange(len(every))
-        prior_columns = [every.columns.get_loc(name) for name in PRIOR_SCORE_FEATURES]
-        self.first_pass_columns_ = np.setdiff1d(np.arange(every.shape[1]), prior_columns)
+            keep = np.arange(n_rows)
+        raw = distinct.iloc[twin[keep]].reset_index(drop=True)
+        prior_columns = [list(distinct.columns).index(name) for name in PRIOR_SCORE_FEATURES]
+        self.first_pass_columns_ = np.setdiff1d(np.arange(distinct.shape[1]), prior_columns)
         features = self.scaler_.fit_transform(raw)
         own = features[:, self.first_pass_columns_]
         # The first pass is linear: a value far past what training saw (a counter weight
@@ -183,12 +199,12 @@ class RiskModel(BaseEstimator):  # type: ignore[misc]
         # The parties' earlier parcels as training reads them: every row scored by a fit
         # that never saw its sender (folds by sender), as service scores a parcel before
         # any later one of its parties is seen; then counted over all training parcels.
+        senders = column(items, "sender_id")
         first_pass = self._first_pass_by_sender_folds(
-            own, label, column(items, "sender_id")[keep], every, column(items, "sender_id")
-        )
-        raw = raw.copy()
+            own, label, senders[keep], distinct, senders[first]
+        )[twin]
         raw[list(PRIOR_SCORE_FEATURES)] = _prior_features(items, first_pass)[keep]
-        del every
+        del distinct
         features = self.scaler_.fit_transform(raw)
         self.risk_ = HistGradientBoostingClassifier(
             **TREE_SETTINGS, random_state=self.random_state

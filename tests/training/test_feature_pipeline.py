@@ -13,6 +13,7 @@ from training.features import (
     REPEAT_COLUMN,
     FlooredScaler,
     FormFeatures,
+    ItemSignals,
     TextSignals,
     feature_pipeline,
 )
@@ -211,3 +212,34 @@ def test_wording_whose_honest_lines_stray_widely_learns_a_wider_spread(
     assert wide[0] > 2 * tight[0]  # weight per unit
     assert wide[1] > 2 * tight[1]  # USD per kg: the sensors' 10 to 400, the tees' 50
     assert np.isfinite(text.expectation_spreads(["never seen wording"])).all()
+
+
+def test_repeats_share_the_form_features_of_their_first_row(
+    synthetic_sample: pd.DataFrame,
+) -> None:
+    """Training computes the form features once per kind of repeated row and copies them:
+    the same matrix as the form step over every row, a parcel listing one line twice
+    included."""
+    from training.features import repeat_twins
+
+    sample = synthetic_sample.iloc[:2000].reset_index(drop=True)
+    written = sample.iloc[:40].copy()
+    written["declaration_id"] = "CP000000001RU"  # one parcel...
+    written.iloc[1] = written.iloc[0]  # ...that lists a line twice
+    written["declaration_id"] = written["declaration_id"].where(written.index < 3, "CP2")
+    repeats = [written.assign(**{REPEAT_COLUMN: float(k)}) for k in range(3)]
+    frame = pd.concat([sample, *repeats], ignore_index=True)
+    items, classes = columns_of(frame), frame["label_class"].to_numpy()
+    signals = TextSignals(random_state=0).fit_transform(items, classes)
+    form = FormFeatures().fit(signals)
+
+    first, twin = repeat_twins(items)
+    assert len(first) == len(sample) + len(written)
+    once = form.transform(
+        ItemSignals(
+            {name: np.asarray(values)[first] for name, values in items.items()},
+            signals.signals[first],
+            signals.names,
+        )
+    )
+    np.testing.assert_array_equal(once[twin], form.transform(signals))

@@ -43,6 +43,7 @@ from training.features.columns import (
     item_columns_tags,
     item_parcel_codes,
     parcel_codes,
+    repeat_twins,
 )
 from training.features.form import FormFeatures
 from training.features.measures import (
@@ -89,6 +90,7 @@ __all__ = [
     "item_parcel_codes",
     "ordinary_unexplained_kg",
     "parcel_codes",
+    "repeat_twins",
     "trim_cache",
     "unit_weights",
     "unusual_packaging_kg",

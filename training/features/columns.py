@@ -115,6 +115,39 @@ def item_parcel_codes(items: ItemColumns) -> np.ndarray:
     return parcel_codes(codes * (int(repeat.max()) + 1) + repeat)
 
 
+def repeat_twins(items: ItemColumns) -> tuple[np.ndarray, np.ndarray]:
+    """Rows that differ only by their training repeat (REPEAT_COLUMN), as `(first, twin)`:
+    the first row of each kind, and for each row the position of its kind among `first`.
+
+    Training repeats a written line fifty times, each repeat a parcel of its own with the
+    same lines: every feature of a repeat is its first row's, so the form step can compute
+    them once per kind (`items` taken at `first`) and copy them (`[twin]`). A row's place
+    in its parcel is part of its kind, so a parcel that lists one line twice keeps both.
+    """
+    n = _length(items)
+    if REPEAT_COLUMN not in items:
+        return np.arange(n), np.arange(n)
+    repeat = column(items, REPEAT_COLUMN, float)
+    repeated = np.flatnonzero(np.isfinite(repeat))
+    parcel = item_parcel_codes(items)
+    place = pd.Series(parcel).groupby(parcel).cumcount().to_numpy()
+    fields = pd.DataFrame(
+        {
+            name: np.asarray(values)[repeated]
+            for name, values in items.items()
+            if name != REPEAT_COLUMN
+        }
+    )
+    content = pd.util.hash_pandas_object(fields.assign(place_=place[repeated]), index=False)
+    # Rows without a repeat are each a kind of their own; the repeated ones share by content
+    # (a 64-bit hash: tens of thousands of written lines, no collision to fear).
+    key = np.arange(n, dtype=np.int64)
+    key[repeated] = -1 - pd.factorize(content.to_numpy())[0]
+    twin = pd.factorize(key)[0]
+    first = np.unique(twin, return_index=True)[1]
+    return first, twin
+
+
 def _length(items: ItemColumns) -> int:
     if isinstance(items, pd.DataFrame):
         return len(items)
