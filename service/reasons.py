@@ -28,6 +28,7 @@ from training.features import (
     ItemColumns,
     column,
     factorize,
+    gross_in_kg,
     parcel_codes,
     trim_cache,
     unit_weights,
@@ -162,6 +163,11 @@ def _said_ratio(least: float, spread: float) -> float:
     """The ratio to the usual beyond which a weight or worth is called off: `least`, or
     `_SPREADS_SAID` spreads of its wording's honest lines where those stray further."""
     return max(least, math.exp(_SPREADS_SAID * spread)) if math.isfinite(spread) else least
+
+
+def _as_grams(typed: float, kilograms: float) -> str:
+    """How a gross weight read as grams was typed, for an officer holding the form."""
+    return f" (typed {typed:g}, read as grams)" if typed != kilograms else ""
 
 
 def _far_from(actual: float, usual: float, ratio: float) -> bool:
@@ -543,8 +549,8 @@ class ReasonWriter:
             return [
                 (
                     "parcel_context",
-                    f"the parcel weighs {g:.1f} kg, its lines declare {d:.1f} kg:"
-                    f" {g - d:.1f} kg is not accounted for",
+                    f"the parcel weighs {g:.1f} kg{_as_grams(typed, g)}, its lines declare"
+                    f" {d:.1f} kg: {g - d:.1f} kg is not accounted for",
                 )
                 # Beyond what packaging leaves in ordinary parcels of its size.
                 if math.isfinite(g) and g - d > unusual_packaging_kg(d)
@@ -552,15 +558,17 @@ class ReasonWriter:
                 # ("7.1 kg of a 10 kg parcel"), not only that it is one of them.
                 else (
                     "parcel_context",
-                    f"{_kg(net)} kg of a {_kg(g)} kg parcel, one of its {n} items",
+                    f"{_kg(net)} kg of a {_kg(g)} kg parcel{_as_grams(typed, g)},"
+                    f" one of its {n} items",
                 )
                 if math.isfinite(g) and n > 1 and math.isfinite(net) and net > 0
-                else ("parcel_context", f"{_items(n)} of a {_kg(g)} kg parcel")
+                else ("parcel_context", f"{_items(n)} of a {_kg(g)} kg parcel{_as_grams(typed, g)}")
                 if math.isfinite(g)
                 else ("parcel_context", f"{_items(n)}; no gross weight declared")
-                for n, g, d, net in zip(
+                for n, g, typed, d, net in zip(
                     facts.n_items[rows].astype(int).tolist(),
                     gross[rows].tolist(),
+                    facts.gross_typed[rows].tolist(),
                     declared[rows].tolist(),
                     facts.net_weight[rows].tolist(),
                     strict=True,
@@ -787,12 +795,18 @@ class _ItemFacts:
         return np.asarray(RISK_CLASSES, dtype=object)[gear.argmax(axis=1)]
 
     @cached_property
+    def gross_typed(self) -> np.ndarray:
+        """Per item: its parcel's gross weight as typed."""
+        return column(self._items, "gross_weight_kg", float)
+
+    @cached_property
     def parcel_weights(self) -> tuple[np.ndarray, np.ndarray]:
-        """Per item: its parcel's gross weight and the net weights its lines declare."""
+        """Per item: its parcel's gross weight in kilograms (`gross_in_kg`, as the model
+        reads it) and the net weights its lines declare."""
         codes = parcel_codes(self._column("declaration_id"))
         net = self.net_weight
-        declared = np.bincount(codes, weights=np.where(np.isfinite(net), net, 0.0))
-        return column(self._items, "gross_weight_kg", float), declared[codes]
+        declared = np.bincount(codes, weights=np.where(np.isfinite(net), net, 0.0))[codes]
+        return gross_in_kg(self.gross_typed, declared), declared
 
     @cached_property
     def n_items(self) -> np.ndarray:

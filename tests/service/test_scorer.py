@@ -215,6 +215,43 @@ def test_frame_and_declaration_paths_agree(tiny_scorer: Scorer) -> None:
     assert scored["decision"].iloc[0] == single["decision"]
 
 
+def test_a_gross_weight_typed_in_grams_is_read_as_grams(tiny_scorer: Scorer) -> None:
+    """ "3056" on a 2.7 kg parcel is 3.056 kg typed in grams at a counter: scored as such on
+    both paths, and a reason quotes it as typed; a gross kilos above its lines is not."""
+    strict = Scorer(
+        tiny_scorer.model,
+        tiny_scorer.card,
+        ScoringPolicy(review_threshold=0.0, inspect_threshold=1.0, random_selection_rate=0.0),
+    )
+    kilograms = strict.score_declaration(
+        declaration("Костюм спортивный", 2.7, gross_weight_kg=3.056)
+    )
+    grams = strict.score_declaration(declaration("Костюм спортивный", 2.7, gross_weight_kg=3056))
+    assert grams["parcel_risk_score"] == kilograms["parcel_risk_score"]
+    frame = pd.DataFrame(declaration("Костюм спортивный", 2.7, gross_weight_kg=3056).to_columns())
+    frame["error"] = None
+    assert strict.score_frame(frame)["risk_score"].iloc[0] == pytest.approx(
+        grams["items"][0]["risk_score"], abs=1e-4
+    )
+    heavy = strict.score_declaration(declaration("Костюм спортивный", 2.7, gross_weight_kg=9.5))
+    assert heavy["parcel_risk_score"] != kilograms["parcel_risk_score"]
+    # The officer holds the form: a reason quotes the gross as typed.
+    writer, facts, _ = _known_goods_facts(
+        tiny_scorer,
+        ["Костюм спортивный", "Костюм спортивный"],
+        ["benign", "benign"],
+        net_weight_kg=[2.7, 2.7],
+        gross_weight_kg=[3056.0, 9.5],
+    )
+    assert writer._group_reasons("parcel", np.arange(2), facts, facts.terms) == [
+        ("parcel_context", "the only item of a 3.1 kg parcel (typed 3056, read as grams)"),
+        (
+            "parcel_context",
+            "the parcel weighs 9.5 kg, its lines declare 2.7 kg: 6.8 kg is not accounted for",
+        ),
+    ]
+
+
 def test_rows_with_errors_stay_unscored_in_place(tiny_scorer: Scorer) -> None:
     frame = pd.DataFrame(declaration("Мёд", 1.0).to_columns())
     frame = pd.concat([frame, frame, frame], ignore_index=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 from sklearn.base import clone
 from sklearn.pipeline import Pipeline
 
@@ -243,3 +244,25 @@ def test_repeats_share_the_form_features_of_their_first_row(
         )
     )
     np.testing.assert_array_equal(once[twin], form.transform(signals))
+
+
+@pytest.mark.parametrize(
+    ("gross", "declared", "read"),
+    [
+        (3056.0, 2.68, 3.056),  # a counter's grams
+        (33.0, 0.02, 0.033),  # ...none weighs 33 kg with a 20 g letter in it
+        (8.942, 0.4, 8.942),  # kilos over understated lines: what gives gear away
+        (8.9, 0.01, 8.9),  # a parcel may weigh 8.9 kg whatever its lines say...
+        (61.2, 57.81, 61.2),  # a heavy courier shipment
+        (67.8, 5.57, 67.8),  # in grams it would weigh less than its lines
+        (3000.0, 0.0, 3000.0),  # no line weights to tell
+        (float("nan"), 1.0, float("nan")),
+    ],
+)
+def test_a_gross_weight_is_read_as_grams_only_where_it_can_only_be_grams(
+    gross: float, declared: float, read: float
+) -> None:
+    from training.features import gross_in_kg
+
+    np.testing.assert_allclose(gross_in_kg(gross, declared), read)
+    np.testing.assert_allclose(gross_in_kg(np.array([gross]), np.array([declared])), [read])

@@ -48,6 +48,7 @@ from training.features.columns import (
 from training.features.form import FormFeatures
 from training.features.measures import (
     UNFIT_CHAPTER_PROBABILITY,
+    gross_in_kg,
     hs_chapters,
     ordinary_unexplained_kg,
     unit_weights,
@@ -85,6 +86,7 @@ __all__ = [
     "column",
     "factorize",
     "feature_pipeline",
+    "gross_in_kg",
     "hs_chapters",
     "item_columns_tags",
     "item_parcel_codes",

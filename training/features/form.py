@@ -26,6 +26,7 @@ from training.features.form_rows import form_rows
 from training.features.measures import (
     LOG_FLOOR,
     UNFIT_CHAPTER_PROBABILITY,
+    gross_in_kg,
     hs_chapters,
     ordinary_unexplained_kg,
     usd_values,
@@ -74,7 +75,7 @@ def _parcel_context(items: ItemColumns, net: np.ndarray) -> tuple[np.ndarray, ..
     n_items = np.bincount(codes, minlength=n_parcels)[codes].astype(float)
     net_filled = np.where(np.isfinite(net), net, 0.0)
     net_sum = np.bincount(codes, weights=net_filled, minlength=n_parcels)[codes]
-    gross = column(items, "gross_weight_kg", float)
+    gross = gross_in_kg(column(items, "gross_weight_kg", float), net_sum)
     # Weight on the parcel that no item line accounts for (beyond ordinary packaging).
     # In kilograms, not as a share of the parcel: packaging is a large share of a small
     # parcel, while a vest declared at 2 kg in an 8 kg parcel leaves kilos unexplained.
@@ -82,7 +83,7 @@ def _parcel_context(items: ItemColumns, net: np.ndarray) -> tuple[np.ndarray, ..
         np.isfinite(gross) & (gross > 0), np.log1p(np.maximum(gross - net_sum, 0.0)), 0.0
     )
     share = np.where(net_sum > 0, net_filled / np.where(net_sum > 0, net_sum, 1.0), 1.0)
-    return n_items, unexplained, share, net_sum
+    return n_items, unexplained, share, net_sum, gross
 
 
 class FormFeatures(TransformerMixin, BaseEstimator):  # type: ignore[misc]
@@ -351,7 +352,7 @@ class FormFeatures(TransformerMixin, BaseEstimator):  # type: ignore[misc]
         out[:, col["weight_heavy_gift"]] = gift * heavy
         out[:, col["vague"]] = vague_flags(column(items, "description"))
 
-        n_items, unexplained, share, declared_kg = _parcel_context(items, net)
+        n_items, unexplained, share, declared_kg, gross = _parcel_context(items, net)
         gap_kg = np.expm1(unexplained)
         out[:, col["parcel_items_log"]] = np.log(n_items)
         out[:, col["parcel_unexplained_weight"]] = unexplained
@@ -368,7 +369,6 @@ class FormFeatures(TransformerMixin, BaseEstimator):  # type: ignore[misc]
         missing_kg = np.maximum(expected_kg - np.where(np.isfinite(net), net, expected_kg), 0.0)
         out[:, col["parcel_hidden_weight"]] = np.log1p(np.minimum(missing_kg, gap_kg))
         out[:, col["parcel_weight_share"]] = share
-        gross = column(items, "gross_weight_kg", float)
         out[:, col["parcel_gross_log"]] = np.where(np.isfinite(gross), np.log1p(gross), 0.0)
         # What the parties' past says; a parcel without history (no columns) reads as none.
         for name, (fact, scale) in HISTORY_FEATURES.items():

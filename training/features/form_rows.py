@@ -23,6 +23,7 @@ from training.features.columns import REPEAT_COLUMN, ItemColumns, column_list
 from training.features.measures import (
     LOG_FLOOR,
     UNFIT_CHAPTER_PROBABILITY,
+    gross_in_kg,
     ordinary_unexplained_kg,
 )
 from training.features.text_signals import OTHER_CHAPTER
@@ -103,6 +104,7 @@ def form_rows(form: FormFeatures, items: ItemColumns, signals: np.ndarray) -> np
     for code, w in zip(codes, net_filled, strict=True):
         n_items[code] += 1
         net_sum[code] += w
+    gross = [float(gross_in_kg(g, net_sum[code])) for g, code in zip(gross, codes, strict=True)]
 
     text_sig = [sig[f"text_{c}"] for c in RISK_CLASSES]
     text_col = [col[f"text_{c}"] for c in RISK_CLASSES]

@@ -32,6 +32,35 @@ def ordinary_unexplained_kg(declared_kg: Any) -> Any:
     return _UNEXPLAINED_KG + _UNEXPLAINED_SHARE * declared_kg
 
 
+# A gross weight over this many times what the parcel's lines declare, and over what a postal
+# parcel may weigh (30 kg, the UPU's usual limit), may have been typed in grams (see
+# `gross_in_kg`). Below it a heavy parcel of lines declared at grams is gear's tell.
+_GRAMS_RATIO: Final = 50.0
+_GRAMS_FLOOR_KG: Final = 30.0
+
+
+def gross_in_kg(gross: Any, declared_kg: Any) -> Any:
+    """The parcel's gross weight in kilograms, as typed or, where it can only have been
+    typed in grams, a thousandth of it: over 30 kg and fifty times what its lines declare,
+    and in grams as heavy as the lines (80% of them at least) with no more over them than
+    ordinary parcels of the size leave ("3056" at a counter for a 2.7 kg tracksuit, "33"
+    for a 20 g letter). An 8.9 kg parcel of lines declared at 10 g stays as typed: that is
+    how gear declared at its cover's weight shows. Numbers or arrays; NaN stays NaN."""
+    gross = np.asarray(gross, dtype=np.float64)
+    declared_kg = np.asarray(declared_kg, dtype=np.float64)
+    grams = gross / 1000.0
+    # Schema-valid extremes (1e308 kg) overflow to infinity: compared, they read as typed.
+    with np.errstate(invalid="ignore", over="ignore"):
+        typed_in_grams = (
+            (declared_kg > 0)
+            & (gross > _GRAMS_FLOOR_KG)
+            & (gross > _GRAMS_RATIO * declared_kg)
+            & (grams >= 0.8 * declared_kg)
+            & (grams <= declared_kg + ordinary_unexplained_kg(declared_kg))
+        )
+    return np.where(typed_in_grams, grams, gross)
+
+
 def unusual_packaging_kg(declared_kg: float) -> float:
     """Weight beyond the lines that few ordinary parcels of this size leave: what a reason
     may call "not accounted for". 97% of the written sets' ordinary parcels stay under it:
