@@ -767,7 +767,8 @@ class _ItemFacts:
         confidence (at least half the text models' probability on one other chapter) and
         the declared chapter is one the nomenclature hardly allows for it (under
         UNFIT_CHAPTER_PROBABILITY: a building thermal camera under 8525 is not "unfit" for
-        leaning to 9025)."""
+        leaning to 9025), nor one of the headings it classes such goods under elsewhere
+        (a "куртка" under 4203, apparel of leather: `knowledge.hs_kinds`)."""
         hs = self.hs_code
         signals = self._scores.signals
         columns = self._signals.chapters
@@ -785,7 +786,9 @@ class _ItemFacts:
             # "Another chapter" lumps many together: pointing there says nothing precise.
             if isinstance(code, str) and confident[row] and chapter != OTHER_CHAPTER:
                 declared = column_of.get(code[:2], column_of.get(OTHER_CHAPTER))
-                plausible = declared is not None and logp[row, declared] >= unfit
+                plausible = (
+                    declared is not None and logp[row, declared] >= unfit
+                ) or knowledge.classes_same_kind(chapter, code)
                 out[row] = chapter != code[:2] and not plausible
         return out
 

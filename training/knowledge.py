@@ -474,6 +474,26 @@ def legal_basis() -> dict[str, dict[str, str]]:
 
 
 @cache
+def hs_kinds() -> dict[str, frozenset[str]]:
+    """Per HS chapter, the headings and chapters outside it that the nomenclature also
+    classes its kind of goods under (hs_kinds.toml): a leather jacket under 4203 fits
+    wording that points to chapter 62."""
+    out: dict[str, set[str]] = {}
+    for kind in _read_toml("hs_kinds.toml").values():
+        chapters = [str(c) for c in kind["chapters"]]
+        for chapter in chapters:
+            out.setdefault(chapter, set()).update(chapters, (str(h) for h in kind["headings"]))
+    return {chapter: frozenset(codes) for chapter, codes in out.items()}
+
+
+def classes_same_kind(chapter: str, code: str) -> bool:
+    """Whether the nomenclature classes goods of `chapter` under the declared `code` too
+    (its chapter, or its heading, is one of that kind's: `hs_kinds`)."""
+    also = hs_kinds().get(chapter, frozenset())
+    return code[:2] in also or code[:4] in also
+
+
+@cache
 def generator_settings() -> dict[str, Any]:
     """Rates, templates and distributions of generator.toml, as parsed."""
     return _read_toml("generator.toml")

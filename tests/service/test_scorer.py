@@ -663,7 +663,7 @@ def test_gear_named_outright_gets_no_ordinary_expectation(tiny_scorer: Scorer) -
 def test_an_hs_code_is_said_not_to_fit_only_where_the_nomenclature_hardly_allows_it() -> None:
     """A building thermal camera declared under 8525 (cameras) while the wording leans to
     9025: the text models give chapter 85 a fair share, so the code is no evidence against
-    the declarant. Under a chapter they give almost nothing, it is."""
+    the declarant. Under a chapter they give almost nothing (62, women's suits), it is."""
     from service.reasons import _SignalColumns
 
     def row(p85: float, p90: float) -> list[float]:
@@ -680,8 +680,42 @@ def test_an_hs_code_is_said_not_to_fit_only_where_the_nomenclature_hardly_allows
         chapter_names=["85", "90", OTHER_CHAPTER],
     )  # fmt: skip
     facts = _ItemFacts(items, scores, columns)  # type: ignore[arg-type]
-    # 85 at 8%: allowed; at 1%: unfit; 62 (not modelled, among "other") at 8% / 1%.
-    assert facts.chapter_elsewhere.tolist() == [False, True, False, True]
+    # 85 at 8%: allowed; at 1% still allowed, 8525 being a heading the nomenclature classes
+    # cameras under (`knowledge.hs_kinds`); 62 (not modelled, among "other") at 8% / 1%.
+    assert facts.chapter_elsewhere.tolist() == [False, False, False, True]
+
+
+def test_a_heading_the_nomenclature_classes_such_goods_under_fits() -> None:
+    """A jacket under 4203 (apparel of leather) or 6309 (worn clothing) fits wording the
+    text models put in chapter 62, however rarely honest lines used it; under 8471 it does
+    not. A fur hat under 4303 fits headgear; binoculars under 8525 fit optics."""
+    from service.reasons import _SignalColumns
+
+    rows = [
+        (["62"], "4203"),
+        (["62"], "630900"),
+        (["62"], "8471300000"),
+        (["65"], "4303"),
+        (["90"], "852589"),
+        (["64"], "4203"),
+    ]
+    chapter_names = ["62", "65", "90", "64", OTHER_CHAPTER]
+    signals = np.full((len(rows), len(chapter_names)), np.log(0.001))
+    for i, (best, _) in enumerate(rows):
+        signals[i, chapter_names.index(best[0])] = np.log(0.99)
+    items = {
+        "description": np.array(["куртка"] * len(rows), dtype=object),
+        "hs_code": np.array([code for _, code in rows], dtype=object),
+    }
+    scores = SimpleNamespace(
+        signals=signals, risk_class=np.array(["benign"] * len(rows), dtype=object)
+    )
+    columns = _SignalColumns(
+        weight=0, value=0, confidence=0, names_gear=0, text=[],
+        chapters=list(range(len(chapter_names))), chapter_names=chapter_names,
+    )  # fmt: skip
+    facts = _ItemFacts(items, scores, columns)  # type: ignore[arg-type]
+    assert facts.chapter_elsewhere.tolist() == [False, False, True, False, False, True]
 
 
 def test_an_hs_code_that_does_not_fit_is_quoted_as_typed(tiny_scorer: Scorer) -> None:
