@@ -14,6 +14,7 @@ from service.scorer import Scorer, ScoringPolicy, random_selection
 from training import knowledge
 from training.common_words import is_common
 from training.features import OTHER_CHAPTER, SMALL_INPUT
+from training.model import RiskModel
 from training.schema import RISK_CLASSES, DeclarationIn
 
 
@@ -43,6 +44,16 @@ def declaration(
                 }
             ],
         }
+    )
+
+
+def _explaining(scorer: Scorer, model: RiskModel | None = None, inspect: float = 0.0) -> Scorer:
+    """A scorer (of `model`, default the scorer's) that flags and so explains every item:
+    review cut-off 0, no random selection."""
+    return Scorer(
+        model if model is not None else scorer.model,
+        scorer.card,
+        ScoringPolicy(review_threshold=0.0, inspect_threshold=inspect, random_selection_rate=0.0),
     )
 
 
@@ -96,11 +107,7 @@ def test_reasons_name_the_term_and_the_weight(tiny_scorer: Scorer) -> None:
     # Declared far under a T-shirt's worth, the kilos are what is wrong with it: one of the
     # two physical facts is said, whichever the model weighs more. (Every item is
     # explained: whether this small model scores it past half the cut-off is not the point.)
-    strict = Scorer(
-        tiny_scorer.model,
-        tiny_scorer.card,
-        ScoringPolicy(review_threshold=0.0, inspect_threshold=0.0, random_selection_rate=0.0),
-    )
+    strict = _explaining(tiny_scorer)
     cheap = strict.score_declaration(declaration("cotton T-shirt", 8.0, value=700))
     codes = {r["code"] for r in cheap["items"][0]["reasons"]}
     assert codes & {"weight_mismatch", "value_mismatch"}
@@ -195,11 +202,7 @@ def test_expectations_are_quoted_only_for_ordinary_wording(tiny_scorer: Scorer) 
     assert all("usually about" not in r["message"] for r in half["items"][0]["reasons"])
     # Only the commonest words ("small", "for"): the expectation is an average, no kind of
     # goods, however confident the models are of such frequent words.
-    strict = Scorer(
-        tiny_scorer.model,
-        tiny_scorer.card,
-        ScoringPolicy(review_threshold=0.0, inspect_threshold=1.0, random_selection_rate=0.0),
-    )
+    strict = _explaining(tiny_scorer, inspect=1.0)
     for common in ("small", "for", "на"):
         scored = strict.score_declaration(declaration(common, 6.0, value=100))
         assert all("usually about" not in r["message"] for r in scored["items"][0]["reasons"])
@@ -218,11 +221,7 @@ def test_frame_and_declaration_paths_agree(tiny_scorer: Scorer) -> None:
 def test_a_gross_weight_typed_in_grams_is_read_as_grams(tiny_scorer: Scorer) -> None:
     """ "3056" on a 2.7 kg parcel is 3.056 kg typed in grams at a counter: scored as such on
     both paths, and a reason quotes it as typed; a gross kilos above its lines is not."""
-    strict = Scorer(
-        tiny_scorer.model,
-        tiny_scorer.card,
-        ScoringPolicy(review_threshold=0.0, inspect_threshold=1.0, random_selection_rate=0.0),
-    )
+    strict = _explaining(tiny_scorer, inspect=1.0)
     kilograms = strict.score_declaration(
         declaration("Костюм спортивный", 2.7, gross_weight_kg=3.056)
     )
@@ -310,11 +309,7 @@ def test_random_selection_sends_clear_parcels_to_review(tiny_registry, tiny_scor
 
 
 def test_policy_overrides_the_stored_thresholds(tiny_scorer: Scorer) -> None:
-    strict = Scorer(
-        tiny_scorer.model,
-        tiny_scorer.card,
-        ScoringPolicy(review_threshold=0.0, inspect_threshold=0.0, random_selection_rate=0.0),
-    )
+    strict = _explaining(tiny_scorer)
     assert strict.score_declaration(declaration("Мёд", 1.0))["decision"] == "inspect"
     with pytest.raises(ValueError, match="inspect threshold"):
         Scorer(
@@ -391,11 +386,7 @@ def test_a_winter_jacket_too_heavy_is_told_so_and_armour_only_by_its_name(
     """Honest words that disguises borrow still get their expected weight; a name of gear
     gets no "usually about" of ordinary goods."""
     # Every item looked at, whatever this small model makes of it.
-    strict = Scorer(
-        tiny_scorer.model,
-        tiny_scorer.card,
-        ScoringPolicy(review_threshold=0.0, inspect_threshold=0.0, random_selection_rate=0.0),
-    )
+    strict = _explaining(tiny_scorer)
 
     def reasons(description: str, kg: float) -> list[str]:
         declaration = DeclarationIn.model_validate(
@@ -432,11 +423,7 @@ def test_a_heavy_parcel_under_a_vague_word_is_told_by_its_weight_or_worth(
     """ "одежда" names no kind of goods to expect a weight of, but 9.5 kg in one unit of it
     is what an officer would weigh it by: said as a fact, with no "usually about"."""
     # Every item looked at, whatever this small model makes of it.
-    strict = Scorer(
-        tiny_scorer.model,
-        tiny_scorer.card,
-        ScoringPolicy(review_threshold=0.0, inspect_threshold=0.0, random_selection_rate=0.0),
-    )
+    strict = _explaining(tiny_scorer)
     scored = strict.score_declaration(declaration("одежда", 9.5, value=300))
     messages = [r["message"] for r in scored["items"][0]["reasons"]]
     # Said by its weight or by its worth per kilo, whichever the model weighs more.
@@ -472,11 +459,7 @@ def test_vague_words_of_every_lane_are_no_kind_of_goods(tiny_scorer: Scorer) -> 
 
 def test_a_box_of_several_goods_is_not_weighed_as_one_kind(tiny_scorer: Scorer) -> None:
     """ "одежда, обувь, игрушки" is a box of them: no garment's weight or worth is quoted."""
-    strict = Scorer(
-        tiny_scorer.model,
-        tiny_scorer.card,
-        ScoringPolicy(review_threshold=0.0, inspect_threshold=0.0, random_selection_rate=0.0),
-    )
+    strict = _explaining(tiny_scorer)
     scored = strict.score_declaration(declaration("одежда, обувь, игрушки", 12.0, value=50))
     assert not any("usually" in r["message"] for r in scored["items"][0]["reasons"])
 
@@ -589,11 +572,7 @@ def test_a_word_that_names_gear_is_quoted_as_such(tiny_scorer: Scorer) -> None:
     assert gear_named_in("热成像无人机") == "热成像无人机"
     assert gear_named_in("квадрокоптер DJI Mavic 3 Pro") is None
     assert gear_named_in("квадрокоптер Мавик 3 Про") is None
-    strict = Scorer(
-        tiny_scorer.model,
-        tiny_scorer.card,
-        ScoringPolicy(review_threshold=0.0, inspect_threshold=0.0, random_selection_rate=0.0),
-    )
+    strict = _explaining(tiny_scorer)
     scored = strict.score_declaration(declaration("Бронежилет 6Б45 б/у", 9.0))
     terms = [r["message"] for r in scored["items"][0]["reasons"] if r["code"] == "suspicious_term"]
     assert terms and "names gear outright" in terms[0], scored["items"][0]["reasons"]
@@ -649,11 +628,7 @@ def test_gear_named_outright_gets_no_ordinary_expectation(tiny_scorer: Scorer) -
     line ("бронежилет игрушечный", a toy) made the word one honest senders use too."""
     model = copy.deepcopy(tiny_scorer.model)
     model.text_.honest_words_ = model.text_.honest_words_ | {"бронежилет"}
-    scorer = Scorer(
-        model,
-        tiny_scorer.card,
-        ScoringPolicy(review_threshold=0.0, inspect_threshold=0.0, random_selection_rate=0.0),
-    )
+    scorer = _explaining(tiny_scorer, model)
     scored = scorer.score_declaration(declaration("бронежилет", 9.5, value=5000))
     messages = [r["message"] for r in scored["items"][0]["reasons"]]
     assert "'бронежилет' names gear outright (body armour)" in messages
@@ -737,11 +712,7 @@ def test_a_flagged_item_no_single_fact_moved_far_is_told_those_that_moved_it_mos
     """Over the cut-off, facts that each moved the score a little are said together (here
     only its category did, by less than a reason needs on its own); with none at all, the
     officer is told the form as a whole passes."""
-    strict = Scorer(
-        tiny_scorer.model,
-        tiny_scorer.card,
-        ScoringPolicy(review_threshold=0.0, inspect_threshold=0.0, random_selection_rate=0.0),
-    )
+    strict = _explaining(tiny_scorer)
     names = tiny_scorer.model.feature_names
     small = np.zeros(len(names))
     small[names.index("category_gift")] = MIN_REASON_LOGIT / 3
@@ -762,11 +733,7 @@ def test_an_item_over_the_review_cut_off_is_never_left_without_a_reason(
 ) -> None:
     """Where no fact of a flagged item may be named, the officer is told the flag rests on
     the form as a whole, never given nothing; an item that names its facts is not."""
-    strict = Scorer(
-        tiny_scorer.model,
-        tiny_scorer.card,
-        ScoringPolicy(review_threshold=0.0, inspect_threshold=0.0, random_selection_rate=0.0),
-    )
+    strict = _explaining(tiny_scorer)
     for description in ["Мёд", "куртка", "рюкзак", "сувенир на память", "Бронежилет 6Б45"]:
         scored = strict.score_declaration(declaration(description, 1.2))
         codes = [r["code"] for r in scored["items"][0]["reasons"]]
