@@ -14,6 +14,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import pandas as pd
 
+from training.gross_weight import parcel_gross_kg
 from training.history import (
     PartyParcel,
     PartySummary,
@@ -59,7 +60,9 @@ def parcel_fields(declaration: DeclarationIn) -> dict[str, Any]:
         "sender_id": declaration.sender_id,
         "recipient_id": declaration.recipient_id,
         "destination_country": declaration.destination_country,
-        "gross_weight_kg": declaration.gross_weight_kg,
+        "gross_weight_kg": parcel_gross_kg(
+            declaration.gross_weight_kg, (item.net_weight_kg for item in declaration.items)
+        ),
     }
 
 

@@ -28,15 +28,14 @@ from training.features import (
     ItemColumns,
     column,
     factorize,
-    gross_in_kg,
     parcel_codes,
     trim_cache,
     unit_weights,
-    unusual_packaging_kg,
     usd_values,
     vague_flags,
 )
 from training.gear_words import gear_named_in
+from training.gross_weight import gross_in_kg, unusual_packaging_kg
 from training.history import (
     COUNT_FACTS,
     TEXT_FACTS,
@@ -144,6 +143,14 @@ def _short(description: str, limit: int = 40) -> str:
 
 # What joins several kinds of goods in one line: commas, semicolons, "+", "and" words.
 _LIST: Final = re.compile(r"[,;+&]|\s(?:и|and|und|i|va|və|ва|жана|եւ|და)\s", re.IGNORECASE)
+
+
+def _lists_goods(description: str) -> bool:
+    """Whether a line lists several goods: joined by commas or "and" words, or named word
+    by word ("odejda obuv": `knowledge.names_several_goods`)."""
+    return _LIST.search(description) is not None or knowledge.names_several_goods(description)
+
+
 # Below this an expected worth per kg is no basis for "too high" or "too low".
 _LEAST_QUOTED_USD_PER_KG: Final = 0.5
 # How far from the usual a weight or worth must be before it is called heavy, light, high or
@@ -426,7 +433,7 @@ class ReasonWriter:
         if group in ("weight", "value"):
             # A line listing several goods ("одежда, обувь, игрушки") is a box of them: the
             # weight and worth of one kind of goods say nothing of it.
-            listed = [_LIST.search(str(d)) is not None for d in facts.description[rows].tolist()]
+            listed = [_lists_goods(str(d)) for d in facts.description[rows].tolist()]
             quotable = [ok and not many for ok, many in zip(quotable, listed, strict=True)]
             # How far honest lines of this wording stray from its expectation: a weight or
             # worth is called off only beyond what they show (a bare "датчик" is a 0.1 kg car
@@ -503,7 +510,7 @@ class ReasonWriter:
             elsewhere = facts.chapter_elsewhere[rows].tolist()
             # A line listing several goods ("blanket, pillow") may span chapters: the
             # declared one may fit one of them.
-            single = [_LIST.search(str(d)) is None for d in facts.description[rows].tolist()]
+            single = [not _lists_goods(str(d)) for d in facts.description[rows].tolist()]
             elsewhere = [other and one for other, one in zip(elsewhere, single, strict=True)]
             return [
                 (
@@ -583,9 +590,13 @@ class ReasonWriter:
             ]
         if group in ("sender_history", "recipient_history"):
             role: Role = "sender" if group == "sender_history" else "recipient"
+            # Where the counts show no pattern worth a sentence, what weighs in the party's
+            # past is its earlier parcel that read as gear, if it has one.
             return [
-                None if (said := history_message(role, facts.history(r))) is None else (group, said)
-                for r in rows.tolist()
+                None
+                if (said := history_message(role, history) or prior_message(role, history)) is None
+                else (group, said)
+                for history in (facts.history(r) for r in rows.tolist())
             ]
         if group in ("sender_prior", "recipient_prior"):
             # Told under the party's history code: it is what the party's past says.

@@ -333,6 +333,38 @@ def everyday_words() -> frozenset[str]:
     return frozenset(w for w, keys in kinds.items() if len(keys) >= _EVERYDAY_KINDS)
 
 
+@cache
+def goods_named_by_word() -> dict[str, frozenset[str]]:
+    """Words (casefolded, as written and transliterated) that alone name honest goods, with
+    what they name: the catalogue's families of goods ("обувь" footwear, "пуховик"
+    outerwear) and the kind of goods a vague word stands for ("odejda" clothing)."""
+    named: dict[str, set[str]] = {}
+    for item in item_catalogue():
+        if item.label_class != "benign" or item.family is None:
+            continue
+        for phrasing in item.names.phrasings:
+            text = phrasing.text.casefold()
+            for form in (text, transliterate(text)):
+                words = _WORD.findall(form)
+                if len(words) == 1:
+                    named.setdefault(words[0], set()).add(item.family)
+    for (kind, _), entries in vague_descriptions_by_kind().items():
+        for entry in entries:
+            words = _WORD.findall(entry.casefold())
+            if len(words) == 1 and kind != "general":
+                named.setdefault(words[0], set()).add(f"any {kind}")
+    return {word: frozenset(kinds) for word, kinds in named.items()}
+
+
+def names_several_goods(description: str) -> bool:
+    """Whether a description names goods of several kinds word by word, without a comma
+    ("odejda obuv", "обувь игрушки"): two of its words each name goods, and no kind of goods
+    is named by both. Two names of one kind ("куртка пуховик") are one line of goods."""
+    named = goods_named_by_word()
+    kinds = [named[w] for w in _WORD.findall(description.casefold()) if w in named]
+    return any(a.isdisjoint(b) for i, a in enumerate(kinds) for b in kinds[i + 1 :])
+
+
 # Columns of the goods catalogue that hold phrasings, by language.
 _GOODS_LANGUAGES: Final = (
     "ru", "en", "zh", "de", "pl", "uk", "kk", "uz", "ky", "hy", "tr", "translit", "ka", "tg", "az",
@@ -491,6 +523,13 @@ def classes_same_kind(chapter: str, code: str) -> bool:
     (its chapter, or its heading, is one of that kind's: `hs_kinds`)."""
     also = hs_kinds().get(chapter, frozenset())
     return code[:2] in also or code[:4] in also
+
+
+@cache
+def chapters_classing(code: str) -> frozenset[str]:
+    """The chapters whose goods the nomenclature also classes under `code` (a heading or a
+    chapter: `classes_same_kind`): 61, 62 and 65 for 4203, 61 and 62 for 6109."""
+    return frozenset(chapter for chapter in hs_kinds() if classes_same_kind(chapter, code))
 
 
 @cache

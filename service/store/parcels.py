@@ -22,6 +22,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from service.store.sqlite_rows import insert_rows
 from service.store.tables import ID_CHARS, feedback, parcels, watchlist
 from training.gear_words import any_names_gear
+from training.gross_weight import parcel_gross_kg
 from training.history import Outcome, PartyParcel
 from training.schema import FieldError, normalise_identifier
 
@@ -106,19 +107,21 @@ def facts_of(row: Sequence[Any]) -> ParcelFacts | None:
     data = orjson.loads(input_json)
     scored_at = parse_time(scored_at_text) or datetime.now(UTC).replace(tzinfo=None)
     country = data.get("destination_country")
+    items = [item for item in data.get("items") or () if isinstance(item, dict)]
     return ParcelFacts(
         declaration_id=str(declaration_id),
         posted_at=parse_time(data.get("posted_at")),
         sender_id=party_id(data.get("sender_id")),
         recipient_id=party_id(data.get("recipient_id")),
         destination_country=str(country)[:8] if country else None,
-        gross_weight_kg=_weight(data.get("gross_weight_kg")),
+        gross_weight_kg=parcel_gross_kg(
+            _weight(data.get("gross_weight_kg")),
+            (_weight(item.get("net_weight_kg")) for item in items),
+        ),
         decision=str(decision)[:16] if decision else None,
         model_version=str(model_version)[:64] if model_version else None,
         scored_at=scored_at,
-        names_gear=any_names_gear(
-            item.get("description") for item in data.get("items") or () if isinstance(item, dict)
-        ),
+        names_gear=any_names_gear(item.get("description") for item in items),
         first_pass_score=_score(first_pass),
     )
 

@@ -457,11 +457,15 @@ def test_vague_words_of_every_lane_are_no_kind_of_goods(tiny_scorer: Scorer) -> 
     ]
 
 
-def test_a_box_of_several_goods_is_not_weighed_as_one_kind(tiny_scorer: Scorer) -> None:
-    """ "одежда, обувь, игрушки" is a box of them: no garment's weight or worth is quoted."""
+@pytest.mark.parametrize("box", ["одежда, обувь, игрушки", "odejda obuv", "обувь игрушки"])
+def test_a_box_of_several_goods_is_not_weighed_as_one_kind(tiny_scorer: Scorer, box: str) -> None:
+    """ "одежда, обувь, игрушки" is a box of them, and so is "odejda obuv" typed without a
+    comma: no garment's weight or worth is quoted. One kind of goods at the same weight is."""
     strict = _explaining(tiny_scorer)
-    scored = strict.score_declaration(declaration("одежда, обувь, игрушки", 12.0, value=50))
+    scored = strict.score_declaration(declaration(box, 12.0, value=50))
     assert not any("usually" in r["message"] for r in scored["items"][0]["reasons"])
+    one_kind = strict.score_declaration(declaration("обувь", 12.0, value=50))
+    assert any("usually" in r["message"] for r in one_kind["items"][0]["reasons"])
 
 
 def test_a_weight_near_the_usual_is_not_called_heavy() -> None:

@@ -262,7 +262,7 @@ def test_repeats_share_the_form_features_of_their_first_row(
 def test_a_gross_weight_is_read_as_grams_only_where_it_can_only_be_grams(
     gross: float, declared: float, read: float
 ) -> None:
-    from training.features import gross_in_kg
+    from training.gross_weight import gross_in_kg
 
     np.testing.assert_allclose(gross_in_kg(gross, declared), read)
     np.testing.assert_allclose(gross_in_kg(np.array([gross]), np.array([declared])), [read])

@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from training.history import (
     COUNT_FACTS,
@@ -17,6 +18,7 @@ from training.history import (
     history_facts,
     history_message,
     parcel_history,
+    parcels_of,
     prior_message,
     records_frame,
     watchlist_message,
@@ -158,6 +160,26 @@ def test_the_window_keeps_parcels_exactly_thirty_days_old() -> None:
     assert facts["sender_recipients_30d"].tolist() == [0.0, 1.0, 1.0]
     assert facts["sender_lane_kg_30d"].tolist() == [0.0, 2.0, 1.0]
     assert facts["sender_recipients"].tolist() == [0.0, 1.0, 2.0]
+
+
+def test_a_gross_typed_in_grams_counts_as_kilograms_to_the_lane() -> None:
+    # "3056" typed for a 2.7 kg tracksuit is 3.056 kg, as the features read it; a heavy
+    # gross over light lines (gear declared at its cover's weight) stays as typed.
+    items = pd.DataFrame(
+        {
+            "declaration_id": ["A", "A", "B", "C"],
+            "posted_at": pd.to_datetime(["2026-01-01"] * 2 + ["2026-01-02", "2026-01-03"]),
+            "sender_id": ["s"] * 4,
+            "recipient_id": ["r"] * 4,
+            "destination_country": ["KZ"] * 4,
+            "gross_weight_kg": [3056.0, 3056.0, 8.9, 2.0],
+            "net_weight_kg": [1.5, 1.2, 0.01, 1.8],
+        }
+    )
+    parcels = parcels_of(items)
+    assert parcels["gross_weight_kg"].tolist() == [3.056, 8.9, 2.0]
+    facts = history_facts(parcels, now=NOW)
+    assert facts["sender_lane_kg_30d"].tolist() == pytest.approx([0.0, 3.056, 11.956])
 
 
 def test_a_watch_entry_counts_while_it_is_active() -> None:

@@ -171,6 +171,31 @@ def test_rare_hs_chapters_are_read_as_one_other_chapter(tiny_training: TrainingR
     assert features[0, names.index("hs_missing")] == 0.0
 
 
+def test_a_heading_the_nomenclature_classes_the_goods_under_fits_them(
+    tiny_training: TrainingResult,
+) -> None:
+    # A jacket under 4203 (apparel of leather): the fit is the chance of any chapter whose
+    # goods the nomenclature classes there, the declared one's and apparel's and
+    # headgear's; a code of no such kind keeps its own chapter's chance.
+    text = tiny_training.model.text_
+    form = tiny_training.model.form_
+    names = list(form.get_feature_names_out())
+    text_names = list(text.get_feature_names_out())
+    items = one_item("leather jacket", 1.4, 90, "USD", hs_code="420310")
+    signals = text.signals(items)
+    fit = form.features(items, signals)[0, names.index("hs_fit_logp")]
+    own_chapter = "42" if "42" in text.chapters_ else OTHER_CHAPTER
+    kinds = [own_chapter] + [c for c in ("61", "62", "65") if c in text.chapters_]
+    assert len(kinds) > 1
+    chances = [np.exp(signals[0, text_names.index(f"chapter_logp_{c}")]) for c in kinds]
+    assert fit == pytest.approx(min(max(np.log(sum(chances)), np.log(1e-3)), 0.0))
+    plain = one_item("leather jacket", 1.4, 90, "USD", hs_code="940310")
+    own = text_names.index(f"chapter_logp_{'94' if '94' in text.chapters_ else OTHER_CHAPTER}")
+    expected = min(max(text.signals(plain)[0, own], np.log(1e-3)), 0.0)
+    plain_fit = form.features(plain, text.signals(plain))[0, names.index("hs_fit_logp")]
+    assert plain_fit == pytest.approx(expected)
+
+
 @pytest.mark.parametrize("rows", [1, 7, 2_000])
 def test_scoring_arithmetic_is_sklearns(tiny_training: TrainingResult, rows: int) -> None:
     """`RiskModel.score` goes round the feature pipeline's `transform` (the DataFrame between
@@ -227,6 +252,8 @@ def _odd_rows(base: dict[str, list[object]], count: int) -> dict[str, list[objec
         {"hs_code": None},
         {"hs_code": "6"},
         {"hs_code": "9999"},
+        {"hs_code": "420310"},
+        {"hs_code": "6109", "description": "футболка"},
         {"quantity": None},
         {"quantity": 0.0},
         {"quantity": 3.0},

@@ -48,11 +48,8 @@ from training.features.columns import (
 from training.features.form import FormFeatures
 from training.features.measures import (
     UNFIT_CHAPTER_PROBABILITY,
-    gross_in_kg,
     hs_chapters,
-    ordinary_unexplained_kg,
     unit_weights,
-    unusual_packaging_kg,
     usd_values,
     vague_flags,
 )
@@ -86,16 +83,13 @@ __all__ = [
     "column",
     "factorize",
     "feature_pipeline",
-    "gross_in_kg",
     "hs_chapters",
     "item_columns_tags",
     "item_parcel_codes",
-    "ordinary_unexplained_kg",
     "parcel_codes",
     "repeat_twins",
     "trim_cache",
     "unit_weights",
-    "unusual_packaging_kg",
     "usd_values",
     "vague_flags",
 ]

@@ -26,13 +26,14 @@ from training.features.form_rows import form_rows
 from training.features.measures import (
     LOG_FLOOR,
     UNFIT_CHAPTER_PROBABILITY,
-    gross_in_kg,
     hs_chapters,
-    ordinary_unexplained_kg,
+    hs_headings,
+    kind_columns,
     usd_values,
     vague_flags,
 )
 from training.features.text_signals import OTHER_CHAPTER, ItemSignals
+from training.gross_weight import gross_in_kg, ordinary_unexplained_kg
 from training.history import HISTORY_FEATURES
 from training.schema import CATEGORIES, MAIL_CLASSES, RISK_CLASSES
 
@@ -311,26 +312,40 @@ class FormFeatures(TransformerMixin, BaseEstimator):  # type: ignore[misc]
         out[:, col["value_zero"]] = usd_known & (np.where(usd_known, usd, 1.0) == 0)
         out[:, col["quantity_log"]] = np.log(quantity)
 
-        chapters = hs_chapters(items)
-        codes, distinct = factorize(chapters)
+        headings = hs_headings(items)
+        codes, distinct = factorize(headings)
+        declared = distinct.tolist()
         chapter_signal = lookups["chapter_signal"]
         # A declared chapter the text models do not tell apart is read as "another chapter".
         other_chapter = chapter_signal.get(OTHER_CHAPTER, -1)
         signal_column = (
             np.array(
-                [
-                    -2 if c is None else chapter_signal.get(c, other_chapter)
-                    for c in distinct.tolist()
-                ],
+                [-2 if h is None else chapter_signal.get(h[:2], other_chapter) for h in declared],
                 dtype=np.intp,
             )[codes]
             if len(codes)
             else np.zeros(0, dtype=np.intp)
         )
+        chapters = (
+            np.array([None if h is None else h[:2] for h in declared], dtype=object)[codes]
+            if len(codes)
+            else np.full(0, None, dtype=object)
+        )
         hs_known = signal_column != -2
-        fit_logp = np.full(n, np.log(LOG_FLOOR))
         modelled = signal_column >= 0
+        fit_logp = np.full(n, -np.inf)
         fit_logp[modelled] = signals[np.flatnonzero(modelled), signal_column[modelled]]
+        # The declared heading fits wording of every chapter whose goods the nomenclature
+        # classes under it too: its fit is the probability of any of them (a jacket under
+        # 4203, apparel of leather; a T-shirt under 6109 read as chapter 62).
+        kinds = [() if h is None else kind_columns(h, chapter_signal) for h in declared]
+        for extra in set(kinds) - {()}:
+            groups = [g for g, columns in enumerate(kinds) if columns == extra]
+            rows = np.flatnonzero(np.isin(codes, groups))
+            also = np.logaddexp.reduce(
+                signals[np.ix_(rows, np.asarray(extra, dtype=np.intp))], axis=1
+            )
+            fit_logp[rows] = np.logaddexp(fit_logp[rows], also)
         fit_logp = np.minimum(np.maximum(fit_logp, np.log(LOG_FLOOR)), 0.0)
         out[:, col["hs_missing"]] = ~hs_known
         out[:, col["hs_fit_logp"]] = np.where(hs_known, fit_logp, 0.0)

@@ -13,20 +13,16 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from math import isfinite, isnan
+from math import inf, isfinite, isnan
 from typing import TYPE_CHECKING, Any, Final
 
 import numpy as np
 
 from training import knowledge
 from training.features.columns import REPEAT_COLUMN, ItemColumns, column_list
-from training.features.measures import (
-    LOG_FLOOR,
-    UNFIT_CHAPTER_PROBABILITY,
-    gross_in_kg,
-    ordinary_unexplained_kg,
-)
+from training.features.measures import LOG_FLOOR, UNFIT_CHAPTER_PROBABILITY, kind_columns
 from training.features.text_signals import OTHER_CHAPTER
+from training.gross_weight import gross_in_kg, ordinary_unexplained_kg
 from training.history import HISTORY_FEATURES
 from training.schema import RISK_CLASSES
 
@@ -196,7 +192,11 @@ def form_rows(form: FormFeatures, items: ItemColumns, signals: np.ndarray) -> np
         hs = hs_codes[i]
         chapter = hs[:2] if isinstance(hs, str) and len(hs) >= 2 else None
         signal_column = -2 if chapter is None else chapter_signal.get(chapter, other_chapter)
-        fit = r[signal_column] if signal_column >= 0 else _LOG_FLOOR_LOG
+        fit = r[signal_column] if signal_column >= 0 else -inf
+        extra = kind_columns(hs[:4], chapter_signal) if chapter is not None else ()
+        if extra:  # as `FormFeatures`: any chapter the nomenclature classes here fits
+            also = np.logaddexp.reduce(np.array([r[j] for j in extra], dtype=np.float64))
+            fit = float(np.logaddexp(fit, also))
         fit = _minimum(_maximum(fit, _LOG_FLOOR_LOG), 0.0)
         row[col["hs_missing"]] = float(signal_column == -2)
         row[col["hs_fit_logp"]] = fit if signal_column != -2 else 0.0

@@ -199,11 +199,13 @@ class TextSignals(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None): 
         targets: dict[str, np.ndarray],
         rows: np.ndarray,
         borrowed: np.ndarray,
-        spreads: bool = False,
+        lines: np.ndarray | None = None,
     ) -> dict[str, Any]:
         """Fit the text models on item rows `rows`; `codes` maps rows to distinct texts and
         `borrowed` marks the rows whose wording the gear model does not learn from. With
-        `spreads`, also how far honest lines of each wording stray from its expectations."""
+        `lines` (per row, whether it is a line of its own rather than a later repeat of a
+        written one), also how far honest lines of each wording stray from its
+        expectations."""
         parts: dict[str, Any] = {}
         row_codes = codes[rows]
         classes = np.asarray(label_class[rows], dtype=object)
@@ -236,8 +238,9 @@ class TextSignals(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None): 
                 sample_weight=np.sqrt(agg["count"].to_numpy(dtype=float)),
             )
             parts[name] = ridge
-            if spreads:
-                parts[f"{name}_spread"] = self._fit_spread(matrix, frame, agg, ridge)
+            if lines is not None:
+                own = pd.Series(lines[rows][ok]).groupby(frame["code"].to_numpy()).sum()
+                parts[f"{name}_spread"] = self._fit_spread(matrix, frame, agg, ridge, own)
         chapter = targets["chapter"][rows]
         ok = benign & pd.notna(chapter)
         frame = pd.DataFrame({"code": row_codes[ok], "ch": chapter[ok]})
@@ -255,22 +258,38 @@ class TextSignals(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None): 
         return parts
 
     def _fit_spread(
-        self, matrix: sp.csr_matrix, frame: pd.DataFrame, agg: pd.DataFrame, ridge: Ridge
+        self,
+        matrix: sp.csr_matrix,
+        frame: pd.DataFrame,
+        agg: pd.DataFrame,
+        ridge: Ridge,
+        lines: pd.Series,
     ) -> Ridge:
         """How far honest lines stray from the expectation of their wording: the log of the
         mean squared distance, learned from the wording like the expectation itself. A bare
-        "датчик" is a car's 0.1 kg sensor or a 3 kg one, "футболка" weighs 0.2 kg."""
-        texts = agg.index.to_numpy()
-        expected = pd.Series(ridge.predict(matrix[texts]), index=agg.index)
+        "датчик" is a car's 0.1 kg sensor or a 3 kg one, "футболка" weighs 0.2 kg.
+
+        A wording weighs by its distinct lines less one (`lines` per text): one line says
+        nothing of how lines stray, however often a written one is repeated in training
+        (one writer's 3 kg "Датчик" would otherwise tell every "датчик" it weighs 1.5 kg
+        give or take nothing). Such wording's spread comes from its words' other lines."""
+        expected = pd.Series(ridge.predict(matrix[agg.index.to_numpy()]), index=agg.index)
         squared = (frame["t"].to_numpy() - expected.loc[frame["code"]].to_numpy()) ** 2
         mean_squared = pd.Series(squared).groupby(frame["code"].to_numpy()).mean()
+        informative = (lines.reindex(agg.index).fillna(0.0) - 1.0).clip(lower=0.0)
+        if (informative > 0).any():  # else (a tiny fit) every wording counts once
+            agg = agg[informative.to_numpy() > 0]
+            informative = informative[informative > 0]
+        else:
+            informative = informative + 1.0
+        texts = agg.index.to_numpy()
         # Reasons compare a weight with two spreads, rounded: a loose tolerance is enough
         # (and saves seconds of `make model`).
         spread = Ridge(alpha=self.ridge_alpha, tol=_SPREAD_TOLERANCE)
         spread.fit(
             matrix[texts],
             np.log(mean_squared.loc[agg.index].to_numpy() + _LEAST_SQUARED_SPREAD),
-            sample_weight=np.sqrt(agg["count"].to_numpy(dtype=float)),
+            sample_weight=np.sqrt(informative.to_numpy(dtype=float)),
         )
         return spread
 
@@ -464,8 +483,9 @@ class TextSignals(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None): 
         self.honest_words_ = (
             _honest_words(uniques, codes, label_class == "benign") | knowledge.everyday_words()
         )
+        lines = ~(np.isfinite(repeat) & (repeat >= 1))
         self.parts_ = self._fit_parts(
-            matrix, codes, label_class, targets, np.arange(len(descriptions)), borrowed, True
+            matrix, codes, label_class, targets, np.arange(len(descriptions)), borrowed, lines
         )
         self.parts_["neutral_text"] = neutral
         signals = self._with_hs_expectations(items, out)

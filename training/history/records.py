@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from training.gear_words import names_gear
+from training.gross_weight import gross_in_kg
 
 Role = Literal["sender", "recipient"]
 ROLES: Final[tuple[Role, ...]] = ("sender", "recipient")
@@ -102,9 +103,18 @@ def records_frame(records: Iterable[PartyParcel]) -> pd.DataFrame:
 
 def parcels_of(items: pd.DataFrame) -> pd.DataFrame:
     """One row per parcel (its first item row) of an item frame, with the columns read here,
-    whether any of its lines named gear, and its first-pass score where items have one."""
+    whether any of its lines named gear, and its first-pass score where items have one.
+    The gross weight is read as the features read it (`gross_in_kg`: "3056" typed for a
+    2.7 kg parcel is 3.056 kg)."""
     present = [c for c in (*PARCEL_COLUMNS, *OUTCOME_COLUMNS) if c in items.columns]
     first = items.drop_duplicates("declaration_id")[present].reset_index(drop=True)
+    if "gross_weight_kg" in first.columns and "net_weight_kg" in items.columns:
+        net = pd.to_numeric(items["net_weight_kg"], errors="coerce")
+        declared = net.groupby(items["declaration_id"], sort=False).sum()
+        first["gross_weight_kg"] = gross_in_kg(
+            pd.to_numeric(first["gross_weight_kg"], errors="coerce").to_numpy(dtype=np.float64),
+            first["declaration_id"].map(declared).to_numpy(dtype=np.float64),
+        )
     if "description" in items.columns:
         named_ids = items["declaration_id"][names_gear(items["description"])]
         first[NAMED_COLUMN] = first["declaration_id"].isin(named_ids).to_numpy()

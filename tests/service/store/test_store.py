@@ -113,6 +113,17 @@ def test_each_parcel_is_one_row_and_rescoring_updates_it(store: Store) -> None:
     )
 
 
+def test_a_gross_typed_in_grams_is_kept_in_kilograms(store: Store) -> None:
+    # The vest line declares 3.9 kg; "4020" can only be grams, and the sender's kilos to
+    # the lane count 4.02 of them, as the model reads the parcel.
+    score(store, declaration("P1", weight=4020.0))
+    score(store, declaration("P2", weight=40.0))  # 40 kg over 3.9 kg: as typed
+    found = store.party_parcels(["S-1"])["S-1"]
+    assert [p.gross_weight_kg for p in found] == [4.02, 40.0]
+    facts = PartyHistory(store).facts([declaration("P3")])[0]
+    assert facts["sender_lane_kg_30d"] == pytest.approx(44.02)
+
+
 def test_the_parcels_first_pass_score_is_kept_for_its_parties(store: Store) -> None:
     """A later parcel of the same parties reads it (`training.history.PRIOR_FACTS`); the
     latest scoring's stands."""

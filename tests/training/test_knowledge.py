@@ -1,0 +1,30 @@
+"""What the lexicon knows of goods and of the HS nomenclature."""
+
+from __future__ import annotations
+
+import pytest
+
+from training import knowledge
+
+
+@pytest.mark.parametrize(
+    ("description", "several"),
+    [
+        ("odejda obuv", True),  # clothes and shoes, typed without a comma
+        ("Одежда обувь игрушки", True),
+        ("чай конфеты", True),
+        ("пуховик женский", False),  # one kind, and a word that names no goods
+        ("iPhone 13 чехол", False),  # two names within one family of goods
+        ("книги", False),
+        ("бронежилет", False),  # gear is no honest goods' name
+    ],
+)
+def test_a_line_naming_goods_of_several_kinds_is_a_list(description: str, several: bool) -> None:
+    assert knowledge.names_several_goods(description) is several
+
+
+def test_the_nomenclature_classes_apparel_under_leather_and_worn_clothing() -> None:
+    assert knowledge.chapters_classing("4203") == {"61", "62", "65"}
+    assert {"61", "62"} <= knowledge.chapters_classing("6109")
+    assert knowledge.chapters_classing("9005") == {"85", "90"}
+    assert knowledge.chapters_classing("0901") == frozenset()
