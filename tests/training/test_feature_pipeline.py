@@ -266,3 +266,19 @@ def test_a_gross_weight_is_read_as_grams_only_where_it_can_only_be_grams(
 
     np.testing.assert_allclose(gross_in_kg(gross, declared), read)
     np.testing.assert_allclose(gross_in_kg(np.array([gross]), np.array([declared])), [read])
+
+
+def test_a_wording_of_one_written_line_repeated_is_thin() -> None:
+    """One writer's "датчик" repeated in training is that line's weight, not a kind of goods;
+    a wording honest lines wrote twice, or the generator once, is not thin."""
+    from training.features.text_signals import _thin_wordings
+    from training.text import matching_text
+
+    texts = ["датчик", "Датчик", "футболка", "жилет", "шарф"]
+    # Rows: "датчик" three repeats of one written line and "Датчик" a gear line (the same
+    # wording read alike); "футболка" two written lines; "жилет" one generated row;
+    # "шарф" one written line's repeats, but gear.
+    codes = np.array([0, 0, 0, 1, 2, 2, 2, 2, 3, 4, 4])
+    benign = np.array([1, 1, 1, 0, 1, 1, 1, 1, 1, 0, 0], dtype=bool)
+    lines = np.array([1, 0, 0, 1, 1, 0, 1, 0, 1, 1, 0], dtype=bool)
+    assert _thin_wordings(texts, codes, benign, lines) == {matching_text("датчик")}

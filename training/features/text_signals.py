@@ -148,7 +148,8 @@ class TextSignals(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None): 
 
     # Learned: vectorizer_, chapters_, parts_ (the fitted text models), hs_expectations_
     # (weight and value per HS heading and chapter), expectation_words_ (words of honest
-    # goods' descriptions), honest_words_ (those of many honest rows); caches: cache_
+    # goods' descriptions), honest_words_ (those of many honest rows), thin_wordings_
+    # (wordings whose honest lines were one written line, repeated); caches: cache_
     # (signals per description) and word_leaning_ (gear leaning per word, for reasons).
 
     def __getstate__(self) -> dict[str, Any]:
@@ -292,6 +293,15 @@ class TextSignals(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None): 
             sample_weight=np.sqrt(informative.to_numpy(dtype=float)),
         )
         return spread
+
+    def rests_on_one_line(self, descriptions: Sequence[str]) -> np.ndarray:
+        """Per description: whether its wording's honest lines in training were one written
+        line, repeated (`thin_wordings_`): the expectations of that exact wording are that
+        line's, not knowledge of a kind of goods (one writer's 3 kg "датчик")."""
+        thin = self.__dict__.get("thin_wordings_", frozenset())
+        return np.fromiter(
+            (matching_text(str(d)) in thin for d in descriptions), bool, len(descriptions)
+        )
 
     def expectation_spreads(self, descriptions: Sequence[str]) -> np.ndarray:
         """Per description: how far, in log units (a standard deviation), honest lines of
@@ -484,6 +494,7 @@ class TextSignals(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None): 
             _honest_words(uniques, codes, label_class == "benign") | knowledge.everyday_words()
         )
         lines = ~(np.isfinite(repeat) & (repeat >= 1))
+        self.thin_wordings_ = _thin_wordings(texts, codes, label_class == "benign", lines)
         self.parts_ = self._fit_parts(
             matrix, codes, label_class, targets, np.arange(len(descriptions)), borrowed, lines
         )
@@ -608,6 +619,23 @@ class TextSignals(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None): 
 def _vague_rows(texts: Sequence[str]) -> np.ndarray:
     """Which descriptions are only a vague word ("киім", "giysi", "одежда")."""
     return vague_flags(np.asarray(texts, dtype=object)) == 1.0
+
+
+def _thin_wordings(
+    texts: Sequence[str], codes: np.ndarray, benign: np.ndarray, lines: np.ndarray
+) -> frozenset[str]:
+    """Wordings (as `matching_text` reads them) whose honest training rows are the repeats
+    of a single written line."""
+    n = len(texts)
+    honest_lines = np.bincount(codes[benign & lines], minlength=n)
+    honest_rows = np.bincount(codes[benign], minlength=n)
+    per_wording: dict[str, list[int]] = {}
+    for text, own, rows in zip(texts, honest_lines.tolist(), honest_rows.tolist(), strict=True):
+        if rows:
+            counts = per_wording.setdefault(matching_text(text), [0, 0])
+            counts[0] += own
+            counts[1] += rows
+    return frozenset(key for key, (own, rows) in per_wording.items() if own == 1 and rows > 1)
 
 
 def _honest_words(uniques: np.ndarray, codes: np.ndarray, benign: np.ndarray) -> frozenset[str]:
