@@ -359,7 +359,7 @@ def goods_named_by_word() -> dict[str, frozenset[str]]:
 def names_several_goods(description: str) -> bool:
     """Whether a description names goods of several kinds word by word, without a comma
     ("odejda obuv", "обувь игрушки"): two of its words each name goods, and no kind of goods
-    is named by both. Two names of one kind ("куртка пуховик") are one line of goods."""
+    is named by both. Two names within one family ("iPhone 13 чехол") are one line of goods."""
     named = goods_named_by_word()
     kinds = [named[w] for w in _WORD.findall(description.casefold()) if w in named]
     return any(a.isdisjoint(b) for i, a in enumerate(kinds) for b in kinds[i + 1 :])
