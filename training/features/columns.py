@@ -115,6 +115,10 @@ def item_parcel_codes(items: ItemColumns) -> np.ndarray:
     return parcel_codes(codes * (int(repeat.max()) + 1) + repeat)
 
 
+# Combines the fields' 64-bit hashes into a row's (a large odd number; products wrap).
+_HASH_MULTIPLIER: Final = 0x100000001B3
+
+
 def repeat_twins(items: ItemColumns) -> tuple[np.ndarray, np.ndarray]:
     """Rows that differ only by their training repeat (REPEAT_COLUMN), as `(first, twin)`:
     the first row of each kind, and for each row the position of its kind among `first`.
@@ -131,18 +135,18 @@ def repeat_twins(items: ItemColumns) -> tuple[np.ndarray, np.ndarray]:
     repeated = np.flatnonzero(np.isfinite(repeat))
     parcel = item_parcel_codes(items)
     place = pd.Series(parcel).groupby(parcel).cumcount().to_numpy()
-    fields = pd.DataFrame(
-        {
-            name: np.asarray(values)[repeated]
-            for name, values in items.items()
-            if name != REPEAT_COLUMN
-        }
-    )
-    content = pd.util.hash_pandas_object(fields.assign(place_=place[repeated]), index=False)
+    # Each field hashed as an array and the hashes combined (a frame of all the fields
+    # would first infer every column's type, most of this function's time).
+    content = pd.util.hash_array(place[repeated])
+    for name, values in items.items():
+        if name != REPEAT_COLUMN:
+            content = content * np.uint64(_HASH_MULTIPLIER) ^ pd.util.hash_array(
+                np.asarray(values)[repeated]
+            )
     # Rows without a repeat are each a kind of their own; the repeated ones share by content
     # (a 64-bit hash: tens of thousands of written lines, no collision to fear).
     key = np.arange(n, dtype=np.int64)
-    key[repeated] = -1 - pd.factorize(content.to_numpy())[0]
+    key[repeated] = -1 - pd.factorize(content)[0]
     twin = pd.factorize(key)[0]
     first = np.unique(twin, return_index=True)[1]
     return first, twin
