@@ -269,16 +269,23 @@ def test_a_gross_weight_is_read_as_grams_only_where_it_can_only_be_grams(
 
 
 def test_a_wording_of_one_written_line_repeated_is_thin() -> None:
-    """One writer's "датчик" repeated in training is that line's weight, not a kind of goods;
-    a wording honest lines wrote twice, or the generator once, is not thin."""
+    """One writer's "датчик" repeated in training is that line's weight, not a kind of goods,
+    even beside a generated row of the same wording; a wording two written lines share, or
+    one many generated rows share with a written line, is not thin."""
     from training.features.text_signals import _thin_wordings
     from training.text import matching_text
 
-    texts = ["датчик", "Датчик", "футболка", "жилет", "шарф"]
-    # Rows: "датчик" three repeats of one written line and "Датчик" a gear line (the same
-    # wording read alike); "футболка" two written lines; "жилет" one generated row;
-    # "шарф" one written line's repeats, but gear.
-    codes = np.array([0, 0, 0, 1, 2, 2, 2, 2, 3, 4, 4])
-    benign = np.array([1, 1, 1, 0, 1, 1, 1, 1, 1, 0, 0], dtype=bool)
-    lines = np.array([1, 0, 0, 1, 1, 0, 1, 0, 1, 1, 0], dtype=bool)
-    assert _thin_wordings(texts, codes, benign, lines) == {matching_text("датчик")}
+    texts = ["датчик", "Датчик", "футболка", "жилет", "шарф", "чай"]
+    # Rows (code, honest, first copy, written): "датчик" a written line's four repeats and a
+    # generated row, "Датчик" a gear line (the same wording, read alike); "футболка" two
+    # written lines, twice each; "жилет" one generated row; "шарф" a written gear line;
+    # "чай" a written line's two repeats beside six generated rows.
+    rows = [
+        (0, 1, 1, 1), (0, 1, 0, 1), (0, 1, 0, 1), (0, 1, 0, 1), (0, 1, 1, 0), (1, 0, 1, 1),
+        (2, 1, 1, 1), (2, 1, 0, 1), (2, 1, 1, 1), (2, 1, 0, 1), (3, 1, 1, 0),
+        (4, 0, 1, 1), (4, 0, 0, 1),
+        (5, 1, 1, 1), (5, 1, 0, 1), *[(5, 1, 1, 0)] * 6,
+    ]  # fmt: skip
+    codes, benign, lines, written = (np.array(column) for column in zip(*rows, strict=True))
+    thin = _thin_wordings(texts, codes, benign == 1, lines == 1, written == 1)
+    assert thin == {matching_text("датчик")}

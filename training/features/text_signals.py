@@ -494,7 +494,9 @@ class TextSignals(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None): 
             _honest_words(uniques, codes, label_class == "benign") | knowledge.everyday_words()
         )
         lines = ~(np.isfinite(repeat) & (repeat >= 1))
-        self.thin_wordings_ = _thin_wordings(texts, codes, label_class == "benign", lines)
+        self.thin_wordings_ = _thin_wordings(
+            texts, codes, label_class == "benign", lines, np.isfinite(repeat)
+        )
         self.parts_ = self._fit_parts(
             matrix, codes, label_class, targets, np.arange(len(descriptions)), borrowed, lines
         )
@@ -621,21 +623,46 @@ def _vague_rows(texts: Sequence[str]) -> np.ndarray:
     return vague_flags(np.asarray(texts, dtype=object)) == 1.0
 
 
+# Below this many lines' worth of honest evidence (`_thin_wordings`) a wording's expectation
+# is one line's weight and worth, not a kind of goods'.
+_LEAST_QUOTED_LINES: Final = 2.0
+
+
 def _thin_wordings(
-    texts: Sequence[str], codes: np.ndarray, benign: np.ndarray, lines: np.ndarray
+    texts: Sequence[str],
+    codes: np.ndarray,
+    benign: np.ndarray,
+    lines: np.ndarray,
+    written: np.ndarray,
 ) -> frozenset[str]:
-    """Wordings (as `matching_text` reads them) whose honest training rows are the repeats
-    of a single written line."""
+    """Wordings (as `matching_text` reads them) whose expectation rests on fewer than two
+    lines' worth of honest rows: the effective number of lines, (sum of rows)^2 / (sum of
+    squared rows per line), where a written line counts its repeats and a generated row is
+    a line of its own. One writer's "датчик" of 3 kg repeated 50 times beside 11 generated
+    car sensors is 1.5 lines' worth; two written lines, or a generated row alone, are not
+    thin (a generated row is not repeated: its wording weighs as little as it says)."""
     n = len(texts)
-    honest_lines = np.bincount(codes[benign & lines], minlength=n)
-    honest_rows = np.bincount(codes[benign], minlength=n)
+    written_lines = np.bincount(codes[benign & written & lines], minlength=n)
+    written_rows = np.bincount(codes[benign & written], minlength=n)
+    generated_rows = np.bincount(codes[benign & ~written], minlength=n)
     per_wording: dict[str, list[int]] = {}
-    for text, own, rows in zip(texts, honest_lines.tolist(), honest_rows.tolist(), strict=True):
-        if rows:
-            counts = per_wording.setdefault(matching_text(text), [0, 0])
+    for text, own, rows, generated in zip(
+        texts, written_lines.tolist(), written_rows.tolist(), generated_rows.tolist(), strict=True
+    ):
+        if rows or generated:
+            counts = per_wording.setdefault(matching_text(text), [0, 0, 0])
             counts[0] += own
             counts[1] += rows
-    return frozenset(key for key, (own, rows) in per_wording.items() if own == 1 and rows > 1)
+            counts[2] += generated
+    thin: set[str] = set()
+    for key, (own, rows, generated) in per_wording.items():
+        if not own:
+            continue
+        # Each written line of the wording repeated `rows / own` times.
+        squares = rows * rows / own + generated
+        if (rows + generated) ** 2 / squares < _LEAST_QUOTED_LINES:
+            thin.add(key)
+    return frozenset(thin)
 
 
 def _honest_words(uniques: np.ndarray, codes: np.ndarray, benign: np.ndarray) -> frozenset[str]:
