@@ -429,9 +429,9 @@ class ReasonWriter:
         # not for wording they hardly know, nor for a description that names gear (the
         # expectations are those of ordinary goods; "бронежилет" is not a heavy T-shirt).
         if group in ("weight", "value", "hs_code"):
-            # Nor is wording whose honest lines were one written line, however often
-            # training repeats it: its expectation is that line's, not a kind of goods'.
-            thin = self.model.text_.rests_on_one_line(facts.description[rows].tolist())
+            # Nor is wording whose honest rows are under two lines' worth (one writer's
+            # line, however often training repeats it): its expectation is that line's.
+            thin = self.model.text_.rests_on_few_lines(facts.description[rows].tolist())
             quotable = (facts.expectation_quotable[rows] & ~thin).tolist()
         if group in ("weight", "value"):
             # A line listing several goods ("одежда, обувь, игрушки") is a box of them: the

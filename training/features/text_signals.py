@@ -149,7 +149,7 @@ class TextSignals(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None): 
     # Learned: vectorizer_, chapters_, parts_ (the fitted text models), hs_expectations_
     # (weight and value per HS heading and chapter), expectation_words_ (words of honest
     # goods' descriptions), honest_words_ (those of many honest rows), thin_wordings_
-    # (wordings whose honest lines were one written line, repeated); caches: cache_
+    # (wordings with under two lines' worth of honest rows); caches: cache_
     # (signals per description) and word_leaning_ (gear leaning per word, for reasons).
 
     def __getstate__(self) -> dict[str, Any]:
@@ -294,10 +294,10 @@ class TextSignals(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None): 
         )
         return spread
 
-    def rests_on_one_line(self, descriptions: Sequence[str]) -> np.ndarray:
-        """Per description: whether its wording's honest lines in training were one written
-        line, repeated (`thin_wordings_`): the expectations of that exact wording are that
-        line's, not knowledge of a kind of goods (one writer's 3 kg "датчик")."""
+    def rests_on_few_lines(self, descriptions: Sequence[str]) -> np.ndarray:
+        """Per description: whether its wording's expectations rest on under two lines'
+        worth of honest training rows (`thin_wordings_`): they are one line's weight and
+        worth, however often training repeats it, not knowledge of a kind of goods."""
         thin = self.__dict__.get("thin_wordings_", frozenset())
         return np.fromiter(
             (matching_text(str(d)) in thin for d in descriptions), bool, len(descriptions)
