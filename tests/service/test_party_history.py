@@ -6,6 +6,7 @@ from collections.abc import Collection, Mapping
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -13,9 +14,10 @@ import pytest
 
 from service.batch import BatchOptions, score_csv_bytes, score_table
 from service.batch_history import file_parcels, parcels_read_later
-from service.party_history import PartyHistory
+from service.party_history import PartyHistory, parcel_fields
 from service.scorer import Scorer, ScoringPolicy
 from training.history import PartyParcel, WatchEntry, with_history
+from training.history.records import parcels_of
 from training.model import columns_of
 from training.schema import DeclarationIn
 from training.tables import detect_format, read_declarations
@@ -101,6 +103,44 @@ def test_a_sender_with_seizures_scores_higher_and_is_told_why(tiny_scorer: Score
     assert scored_caught["parcel_risk_score"] > scored_new["parcel_risk_score"]
     assert "sender_history" in [r["code"] for r in scored_caught["items"][0]["reasons"]]
     assert "sender_history" not in [r["code"] for r in scored_new["items"][0]["reasons"]]
+
+
+@pytest.mark.parametrize(
+    ("gross", "nets", "read"),
+    [
+        (3056.0, [2.7], 3.056),  # typed in grams at the counter
+        (8.9, [0.01], 8.9),  # kilos over lines declared at grams: gear's tell, kept
+        (3.2, [1.5, None], 3.2),
+        (None, [2.0], None),
+    ],
+)
+def test_one_declaration_reads_its_gross_as_a_file_of_parcels_does(
+    gross: float | None, nets: list[float | None], read: float | None
+) -> None:
+    base = _jacket("RB100000009RU", "S-grams")
+    items = [_with_net(base.items[0], net) for net in nets]
+    declaration = base.model_copy(update={"gross_weight_kg": gross, "items": items})
+    one = parcel_fields(declaration)["gross_weight_kg"]
+    file = parcels_of(
+        pd.DataFrame(
+            {
+                "declaration_id": [declaration.declaration_id] * len(nets),
+                "gross_weight_kg": [gross] * len(nets),
+                "net_weight_kg": nets,
+            }
+        )
+    )["gross_weight_kg"].iloc[0]
+    if read is None:
+        assert one is None
+        assert np.isnan(file)
+    else:
+        assert one == pytest.approx(read)
+        assert file == pytest.approx(read)
+
+
+def _with_net(item: Any, net: float | None) -> Any:
+    """The item with another net weight."""
+    return item.model_copy(update={"net_weight_kg": net})
 
 
 def test_no_history_scores_as_without_a_store(tiny_scorer: Scorer) -> None:
