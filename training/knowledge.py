@@ -539,6 +539,20 @@ def generator_settings() -> dict[str, Any]:
 
 
 @cache
+def count_words() -> frozenset[str]:
+    """The words senders write a count with ("2 шт", "3 pcs", "5 dona"), casefolded: those of
+    the generator's quantity suffixes, which say how many and nothing of what."""
+    words: set[str] = set()
+    for templates in generator_settings()["text"]["quantity_suffix"].values():
+        for template in templates:
+            for token in template.replace("{q}", " ").split():
+                word = token.strip(".,;:()-*").casefold()
+                if word.isalpha():
+                    words.add(word)
+    return frozenset(words)
+
+
+@cache
 def transliteration() -> dict[str, str]:
     """Cyrillic letter -> Latin letters, the passport-style scheme senders mostly use."""
     with (LEXICON_DIR / "translit.csv").open(encoding="utf-8", newline="") as handle:

@@ -15,7 +15,7 @@ from functools import lru_cache
 from typing import Final
 
 from training.common_words import function_words
-from training.knowledge import transliteration
+from training.knowledge import count_words, transliteration
 
 # One transliteration table for the project (`lexicon/translit.csv`, the scheme senders
 # mostly type: "х" as "kh"); the folds below make the other spellings meet it.
@@ -124,9 +124,23 @@ def without_function_words(text: str) -> str:
     kept = []
     for token in text.split():
         core = token.strip(_PUNCTUATION)
-        if core not in noise and not core.isdigit():
+        if core not in noise and not core.isdigit() and not _counts(core):
             kept.append(token)
     return " ".join(kept)
+
+
+@lru_cache(maxsize=1)
+def _count_pattern() -> re.Pattern[str]:
+    units = {w for word in count_words() for w in (word, _strip_latin_accents(word))}
+    alternatives = "|".join(sorted(map(re.escape, units), key=len, reverse=True))
+    return re.compile(rf"[x×х*]?\d+[x×х]?|\d*(?:{alternatives})\.?")
+
+
+def _counts(token: str) -> bool:
+    """Whether a word only counts ("x2", "3шт", "pcs", "5 dona"'s "dona"): "(2 pcs)" says how
+    many units a line holds, not what they are, yet left in it moved a winter jacket's
+    expected weight by a third."""
+    return _count_pattern().fullmatch(token) is not None
 
 
 def _matching_text(description: str) -> str:

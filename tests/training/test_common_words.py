@@ -19,13 +19,21 @@ from training.text import matching_text
     [
         ("сувенир на память", "сувенир память | suvenir pamyat"),
         ("for", ""),
-        ("Жилет для мужчины 2 шт", "жилет мужчины шт | zhilet muzhchiny sht"),
+        ("Жилет для мужчины 2 шт", "жилет мужчины | zhilet muzhchiny"),
+        # Counts say how many, not what: "(2 pcs)", "x2", "3шт.", "5 dona".
+        ("куртка зимняя (2 pcs)", "куртка зимняя | kurtka zimnyaya"),
+        ("Shoes x2 qty 2", "shoes"),
+        ("3шт. носки", "носки | noski"),
+        ("ko'ylak 5 dona", "ko'ylak"),
+        # ... but model designations and measures stay.
+        ("6Б45 x2", "6б45 | 6b45"),
+        ("кабель 1.5 мм", "кабель 1.5 мм | kabel 1.5 mm"),
         ("kamizelka na ryby", "kamizelka ryby"),
         ("gift for my friend", "gift friend"),
         ("подарок dlya druga", "подарок druga | podarok druga"),
     ],
 )
-def test_matching_text_drops_function_words_and_bare_numbers(
+def test_matching_text_drops_function_words_bare_numbers_and_counts(
     description: str, expected: str
 ) -> None:
     assert matching_text(description) == expected
