@@ -129,18 +129,21 @@ def without_function_words(text: str) -> str:
     return " ".join(kept)
 
 
-@lru_cache(maxsize=1)
 def _count_pattern() -> re.Pattern[str]:
     units = {w for word in count_words() for w in (word, _strip_latin_accents(word))}
     alternatives = "|".join(sorted(map(re.escape, units), key=len, reverse=True))
     return re.compile(rf"[x×х*]?\d+[x×х]?|\d*(?:{alternatives})\.?")
 
 
+# A word that only counts ("x2", "3шт", "pcs", "5 dona"'s "dona"): "(2 pcs)" says how many
+# units a line holds, not what they are, yet left in it moved a winter jacket's expected
+# weight by a third.
+_COUNT: Final = _count_pattern()
+
+
 def _counts(token: str) -> bool:
-    """Whether a word only counts ("x2", "3шт", "pcs", "5 dona"'s "dona"): "(2 pcs)" says how
-    many units a line holds, not what they are, yet left in it moved a winter jacket's
-    expected weight by a third."""
-    return _count_pattern().fullmatch(token) is not None
+    """Whether a word only counts (`_COUNT`)."""
+    return _COUNT.fullmatch(token) is not None
 
 
 def _matching_text(description: str) -> str:
