@@ -114,9 +114,10 @@ def matching_text(description: str) -> str:
 
 
 def without_function_words(text: str) -> str:
-    """Casefolded text without its function words and bare numbers, spaces collapsed.
+    """Casefolded text without its function words, bare numbers and counts ("x2", "3шт",
+    "pcs": `_COUNT`), spaces collapsed.
 
-    "for", "на", "dlya" or a lone "2" carry no evidence of what is in a parcel; left in,
+    "for", "на", "dlya", a lone "2" or "(2 pcs)" carry no evidence of what is in a parcel; left in,
     a model learns them from whatever text it was shown (see `training.common_words`).
     Words are cut at whitespace and judged without the punctuation around them ("for,").
     """
@@ -124,7 +125,7 @@ def without_function_words(text: str) -> str:
     kept = []
     for token in text.split():
         core = token.strip(_PUNCTUATION)
-        if core not in noise and not core.isdigit() and not _counts(core):
+        if core not in noise and not core.isdigit() and _COUNT.fullmatch(core) is None:
             kept.append(token)
     return " ".join(kept)
 
@@ -139,11 +140,6 @@ def _count_pattern() -> re.Pattern[str]:
 # units a line holds, not what they are, yet left in it moved a winter jacket's expected
 # weight by a third.
 _COUNT: Final = _count_pattern()
-
-
-def _counts(token: str) -> bool:
-    """Whether a word only counts (`_COUNT`)."""
-    return _COUNT.fullmatch(token) is not None
 
 
 def _matching_text(description: str) -> str:
