@@ -444,6 +444,7 @@ class ReasonWriter:
             spreads = self.model.text_.expectation_spreads(
                 [str(d) for d in facts.description[rows].tolist()]
             )[:, 0 if group == "weight" else 1].tolist()
+            subjects, usuals = self._expected_of(group, rows, facts, descriptions)
         if group == "weight":
             vague = facts.vague[rows].tolist()
             return [
@@ -460,15 +461,16 @@ class ReasonWriter:
                 else (
                     "weight_mismatch",
                     f"{_kg(unit)} kg per unit is {'heavy' if unit > usual else 'light'}"
-                    f" for '{d}' (usually about {_kg(usual)} kg)",
+                    f" for {subject} (usually about {_kg(usual)} kg)",
                 )
                 if math.isfinite(unit)
                 else _WEIGHT_MISSING
-                for unit, usual, spread, d, ok, is_vague in zip(
+                for unit, usual, spread, d, subject, ok, is_vague in zip(
                     facts.unit_weight[rows].tolist(),
-                    facts.expected_weight[rows].tolist(),
+                    usuals,
                     spreads,
                     descriptions,
+                    subjects,
                     quotable,
                     vague,
                     strict=True,
@@ -491,16 +493,17 @@ class ReasonWriter:
                 else (
                     "value_mismatch",
                     f"declared {_usd(usd_kg)} USD/kg is "
-                    f"{'low' if usd_kg < usual else 'high'} for '{d}' "
+                    f"{'low' if usd_kg < usual else 'high'} for {subject} "
                     f"(usually about {_usd(usual)} USD/kg)",
                 )
                 if math.isfinite(usd_kg)
                 else _VALUE_MISSING
-                for usd_kg, usual, spread, d, ok, is_vague in zip(
+                for usd_kg, usual, spread, d, subject, ok, is_vague in zip(
                     facts.usd_per_kg[rows].tolist(),
-                    facts.expected_value[rows].tolist(),
+                    usuals,
                     spreads,
                     descriptions,
+                    subjects,
                     quotable,
                     vague,
                     strict=True,
@@ -615,6 +618,31 @@ class ReasonWriter:
                 for r in rows.tolist()
             ]
         return [None] * len(rows)
+
+    def _expected_of(
+        self, group: str, rows: np.ndarray, facts: _ItemFacts, descriptions: list[str]
+    ) -> tuple[list[str], list[float]]:
+        """What a weight or value reason sets each item against: its wording's expectation,
+        or, where the text models know too few of its words (`QUOTABLE_CONFIDENCE`), that of
+        the goods declared under its HS code, said as such. "kitob" (a book, in Uzbek)
+        declared under 3926 was told "usually about 0.05 kg" as if that were a book's
+        weight: it is that of plastic articles, the heading the sender gave."""
+        known = self.model.text_.known_share([str(d) for d in facts.description[rows].tolist()])
+        by_code = self.model.text_.hs_expectations(facts.hs_code[rows].tolist())
+        expected = (facts.expected_weight if group == "weight" else facts.expected_value)[rows]
+        subjects: list[str] = []
+        usuals: list[float] = []
+        for share, hit, usual, d in zip(
+            known.tolist(), by_code, expected.tolist(), descriptions, strict=True
+        ):
+            if share < QUOTABLE_CONFIDENCE and hit is not None:
+                code, kg, usd_kg = hit
+                subjects.append(f"goods declared under HS {code}")
+                usuals.append(kg if group == "weight" else usd_kg)
+            else:
+                subjects.append(f"'{d}'")
+                usuals.append(usual)
+        return subjects, usuals
 
     def _find_terms(self, facts: _ItemFacts, rows: np.ndarray) -> dict[tuple[str, str], str | None]:
         """The top term of each (description, class) pair of `rows`, cached across calls.

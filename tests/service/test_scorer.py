@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import copy
+import math
 from types import SimpleNamespace
 
 import numpy as np
@@ -9,7 +10,7 @@ import pytest
 
 import service.scorer as scorer_module
 from service.id_draws import id_draws
-from service.reasons import MIN_REASON_LOGIT, Reason, ReasonWriter, _ItemFacts
+from service.reasons import MIN_REASON_LOGIT, Reason, ReasonWriter, _ItemFacts, _kg
 from service.scorer import Scorer, ScoringPolicy, random_selection
 from training import knowledge
 from training.common_words import is_common
@@ -58,17 +59,23 @@ def _explaining(scorer: Scorer, model: RiskModel | None = None, inspect: float =
 
 
 def _known_goods_facts(
-    scorer: Scorer, descriptions: list[str], classes: list[str], **columns: list[float]
+    scorer: Scorer,
+    descriptions: list[str],
+    classes: list[str],
+    hs_codes: list[str | None] | None = None,
+    **columns: list[float],
 ) -> tuple[ReasonWriter, _ItemFacts, np.ndarray]:
     """A reason writer and the facts of items whose text signals say, until a test sets
     them, well-known ordinary goods (full confidence, leaning -3 to every gear class) with no
-    term to quote; `columns` are further item columns (quantity, net weight). The signals
-    are returned to be set: the facts read them lazily."""
+    term to quote; `hs_codes` their declared codes, `columns` further item columns
+    (quantity, net weight). The signals are returned to be set: the facts read them
+    lazily."""
     writer = ReasonWriter(scorer.model)
     signal_columns = writer._signal_columns
     items = {
         "declaration_id": np.array([f"P{i}" for i in range(len(descriptions))], dtype=object),
         "description": np.array(descriptions, dtype=object),
+        "hs_code": np.array(hs_codes or [None] * len(descriptions), dtype=object),
         **{name: np.asarray(values, dtype=float) for name, values in columns.items()},
     }
     signals = np.zeros((len(descriptions), len(scorer.model.text_.get_feature_names_out())))
@@ -111,6 +118,40 @@ def test_reasons_name_the_term_and_the_weight(tiny_scorer: Scorer) -> None:
     cheap = strict.score_declaration(declaration("cotton T-shirt", 8.0, value=700))
     codes = {r["code"] for r in cheap["items"][0]["reasons"]}
     assert codes & {"weight_mismatch", "value_mismatch"}
+
+
+def test_an_expectation_resting_on_the_hs_code_is_said_to_be_the_code_s(
+    tiny_scorer: Scorer,
+) -> None:
+    """Wording the text models hardly know ("kitob", a book in Uzbek, declared under 3926)
+    is expected as the goods of its HS code: the officer is told the weight of goods
+    declared under that code, not that it is the usual weight of a "kitob"."""
+    text = tiny_scorer.model.text_
+    heading, (log_kg, _) = next(iter(text.hs_expectations_["heading"].items()))
+    usual = math.exp(log_kg)
+    unknown = "Qzxv wrmpt"
+    assert text.known_share([unknown, "cotton T-shirt"]).tolist() == [0.0, 1.0]
+    writer, facts, signals = _known_goods_facts(
+        tiny_scorer,
+        [unknown, "cotton T-shirt"],
+        ["benign", "benign"],
+        hs_codes=[heading, heading],
+        quantity=[1.0, 1.0],
+        net_weight_kg=[40 * usual, 40 * 0.18],
+    )
+    signals[:, writer._signal_columns.weight] = np.log(0.18)
+    said = writer._group_reasons("weight", np.arange(2), facts, facts.terms)
+    assert said == [
+        (
+            "weight_mismatch",
+            f"{_kg(40 * usual)} kg per unit is heavy for goods declared under HS {heading}"
+            f" (usually about {_kg(usual)} kg)",
+        ),
+        (
+            "weight_mismatch",
+            "7.2 kg per unit is heavy for 'cotton T-shirt' (usually about 0.18 kg)",
+        ),
+    ]
 
 
 def test_a_weight_reason_quotes_the_unit_weight_against_the_usual_one(

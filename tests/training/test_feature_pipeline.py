@@ -190,6 +190,42 @@ def test_a_word_known_only_from_gear_lines_gives_no_expectation(
     assert known.tolist() == [0.0, 1.0, 0.5]
 
 
+def test_goods_the_text_does_not_know_are_expected_as_their_hs_code_s_most_specific_level(
+    synthetic_sample: pd.DataFrame,
+) -> None:
+    """Ovens declared under their subheading are expected at an oven's weight, not at that
+    of the irons that make most of their heading (as microwave ovens under 851650 against the
+    irons and hair dryers of 8516); a code whose subheading few honest lines were declared
+    under falls back on its heading, and a heading typed alone says nothing of any
+    subheading. (Codes of chapter 99, which no generated line uses.)"""
+    sample = synthetic_sample.iloc[:3000].reset_index(drop=True)
+    honest = pd.DataFrame(
+        {
+            "description": ["Zorvex ofen"] * 6 + ["Zorvex eisen"] * 20 + ["Zorvex"] * 9,
+            "hs_code": ["9919500000"] * 6 + ["9919400000"] * 20 + ["9919"] * 9,
+            "quantity": [1.0] * 35,
+            "net_weight_kg": [12.0] * 6 + [1.0] * 20 + [30.0] * 9,
+            "value": [120.0] * 6 + [20.0] * 20 + [30.0] * 9,
+            "currency": ["USD"] * 35,
+            "label": [0] * 35,
+            "label_class": ["benign"] * 35,
+        }
+    )
+    frame = pd.concat([sample, honest], ignore_index=True)
+    text = TextSignals(random_state=0).fit(columns_of(frame), frame["label_class"].to_numpy())
+    oven, iron, other, heading, none = text.hs_expectations(
+        ["9919500000", "991940", "9919909000", "9919", None]
+    )
+    assert oven is not None and oven[0] == "991950"
+    assert oven[1] == pytest.approx(12.0) and oven[2] == pytest.approx(10.0)
+    assert iron is not None and iron[0] == "991940" and iron[1] == pytest.approx(1.0)
+    # No honest line under 851690: the heading's median line, an iron's weight, stands.
+    assert other is not None and other[0] == "9919" and other[1] == pytest.approx(1.0)
+    assert heading == other
+    assert none is None
+    assert all(len(code) == 6 for code in text.hs_expectations_["subheading"])
+
+
 def test_wording_whose_honest_lines_stray_widely_learns_a_wider_spread(
     synthetic_sample: pd.DataFrame,
 ) -> None:

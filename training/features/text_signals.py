@@ -61,6 +61,9 @@ _MIN_CHAPTER_EXAMPLES: Final = 5
 # modelled chapter is a column of a dense product for every new description: 81 chapters
 # cost 16-19% of batch speed against 36 (docs/decisions.md).
 _MAX_CHAPTERS: Final = 40
+# The levels of a declared HS code whose honest goods' weight and worth are expected of
+# goods the text models do not know, most specific first: (table name, digits).
+_HS_LEVELS: Final = (("subheading", 6), ("heading", 4), ("chapter", 2))
 OTHER_CHAPTER: Final = "other"
 _WORD: Final = re.compile(r"\w+")
 # The attributes transform fills from traffic: cleared by a refit, never pickled.
@@ -147,7 +150,7 @@ class TextSignals(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None): 
         self.n_jobs = n_jobs
 
     # Learned: vectorizer_, chapters_, parts_ (the fitted text models), hs_expectations_
-    # (weight and value per HS heading and chapter), expectation_words_ (words of honest
+    # (weight and value per HS subheading, heading and chapter), expectation_words_ (words of honest
     # goods' descriptions), honest_words_ (those of many honest rows), thin_wordings_
     # (wordings with under two lines' worth of honest rows); caches: cache_
     # (signals per description) and word_leaning_ (gear leaning per word, for reasons).
@@ -349,16 +352,17 @@ class TextSignals(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None): 
         if chapter_model is not None:
             modelled = [self.chapters_.index(c) for c in chapter_model.classes_]
             chapter_lp[:, modelled] = log_probabilities(decisions[3])
-        known = self._known_share(texts)
+        known = self.known_share(texts)
         # Gear named outright, by a word no honest phrasing uses (training.gear_words): the
         # text models learn each such word only as often as it occurs, this flag at once.
         named = np.fromiter((description_names_gear(t) for t in texts), bool, len(texts))
         return np.column_stack([text, weight, value, known, named, chapter_lp]).astype(np.float64)
 
-    def _known_share(self, descriptions: Sequence[str]) -> np.ndarray:
+    def known_share(self, descriptions: Sequence[str]) -> np.ndarray:
         """Share of each description's words the weight and value models learned from
-        honest goods: how far its expected weight and value are the models' knowledge
-        rather than their average."""
+        honest goods (0 to 1): how far its expected weight and value are the models'
+        knowledge rather than their average. Where it is low and an HS code was declared,
+        they are mostly the code's (`hs_expectations`)."""
         known = self.expectation_words_
         out = np.zeros(len(descriptions))
         for i, description in enumerate(descriptions):
@@ -370,39 +374,62 @@ class TextSignals(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None): 
     def _fit_hs_expectations(
         self, targets: dict[str, np.ndarray], hs_codes: np.ndarray, benign: np.ndarray
     ) -> None:
-        """Typical log weight per unit and log USD/kg of benign goods per HS heading (4
-        digits) and chapter (2 digits): what to expect of goods the text models do not know."""
-        digits = pd.Series(hs_codes, dtype=object).where(benign)
+        """Typical log weight per unit and log USD/kg of benign goods per HS subheading (6
+        digits), heading (4) and chapter (2): what to expect of goods the text models do not
+        know."""
         frame = pd.DataFrame(
-            {
-                "w": targets["log_unit_weight"],
-                "v": targets["log_usd_per_kg"],
-                "heading": digits.str[:4],
-                "chapter": digits.str[:2],
-            }
+            {"w": targets["log_unit_weight"], "v": targets["log_usd_per_kg"]}
         ).replace([np.inf, -np.inf], np.nan)
+        # Each level's digits per distinct code, then per row: a few thousand codes, not
+        # millions of rows' strings.
+        codes, distinct = pd.factorize(pd.Series(hs_codes, dtype=object).where(benign))
         tables: dict[str, dict[str, tuple[float, float]]] = {}
-        for level in ("heading", "chapter"):
-            grouped = frame.dropna(subset=[level]).groupby(level)
+        for level, width in _HS_LEVELS:
+            # A heading typed alone ("6403") says nothing of its subheadings.
+            prefixes = np.array(
+                [str(code)[:width] if len(str(code)) >= width else None for code in distinct]
+                + [None],
+                dtype=object,
+            )
+            grouped = frame.assign(code=prefixes[codes]).dropna(subset=["code"]).groupby("code")
             stats = grouped[["w", "v"]].median()[grouped.size() >= _MIN_CHAPTER_EXAMPLES]
             tables[level] = {
-                str(code): (float(row.w), float(row.v)) for code, row in stats.iterrows()
+                str(key): (float(row.w), float(row.v)) for key, row in stats.iterrows()
             }
         self.hs_expectations_ = tables
 
+    def hs_expectations(self, hs_codes: Sequence[object]) -> list[tuple[str, float, float] | None]:
+        """For each declared HS code, what honest goods declared under it typically weigh
+        per unit (kg) and are worth (USD/kg), from its most specific level that enough
+        honest lines were declared under: (that level's digits, kg, USD/kg), or None.
+
+        A microwave oven under 851650 is expected at the weight of microwaves, not of the
+        irons and hair dryers that make most of heading 8516."""
+        tables = self.__dict__.get("hs_expectations_") or {}
+        out: list[tuple[str, float, float] | None] = []
+        for code in hs_codes:
+            found = None
+            if isinstance(code, str):
+                for level, width in _HS_LEVELS:
+                    # Models fitted before subheadings were kept have no table for them.
+                    hit = tables.get(level, {}).get(code[:width]) if len(code) >= width else None
+                    if hit is not None:
+                        found = (code[:width], float(np.exp(hit[0])), float(np.exp(hit[1])))
+                        break
+            out.append(found)
+        return out
+
     def _with_hs_expectations(self, items: ItemColumns, signals: np.ndarray) -> np.ndarray:
-        """Signals whose expected weight and value lean on the declared HS heading as far as
-        the description is unknown; the confidence is then that of a known heading."""
-        tables = self.__dict__.get("hs_expectations_")
-        if not tables:
+        """Signals whose expected weight and value lean on the declared HS code (its most
+        specific known level) as far as the description is unknown; the confidence is then
+        that of a known code."""
+        if not self.__dict__.get("hs_expectations_"):
             return signals
         codes, distinct = factorize(column(items, "hs_code"))
         found = np.full((len(distinct), 2), np.nan)
-        for i, code in enumerate(distinct.tolist()):
-            if isinstance(code, str):
-                hit = tables["heading"].get(code[:4]) or tables["chapter"].get(code[:2])
-                if hit is not None:
-                    found[i] = hit
+        for i, hit in enumerate(self.hs_expectations(distinct.tolist())):
+            if hit is not None:
+                found[i] = np.log(hit[1]), np.log(hit[2])
         per_row = found[codes] if len(codes) else np.zeros((0, 2))
         has_hs = np.isfinite(per_row[:, 0])
         if not has_hs.any():
