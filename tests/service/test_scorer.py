@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import copy
 import math
+import re
 from types import SimpleNamespace
 
 import numpy as np
@@ -17,6 +18,7 @@ from training.common_words import is_common
 from training.features import OTHER_CHAPTER, SMALL_INPUT
 from training.model import RiskModel
 from training.schema import RISK_CLASSES, DeclarationIn
+from training.text import matching_text
 
 
 def declaration(
@@ -666,6 +668,35 @@ def test_a_word_everyday_goods_are_written_with_is_never_typical_of_gear(
         None,
     ]
     assert text.top_terms(["бронежилет CONTACT"], ["body_armor"]) == ["бронежилет"]
+
+
+def test_an_everyday_word_transliterated_is_as_honest_as_in_cyrillic(
+    tiny_scorer: Scorer,
+) -> None:
+    """ "Sportivnaya forma" is the "спортивная форма" (sports kit) of honest lines, typed in
+    Latin letters: the word is never typical of gear, though "жилет спортивный" once
+    covered armour and no honest training line spells it in Latin."""
+    # Fitted models keep each honest word in the spellings the text models read it in.
+    honest = tiny_scorer.model.text_.honest_words_
+    cyrillic = sorted(w for w in knowledge.everyday_words() if re.search("[а-я]", w))[:50]
+    assert cyrillic
+    for word in cyrillic:
+        assert set(re.findall(r"\w+", matching_text(word))) <= honest, word
+
+    text = copy.deepcopy(tiny_scorer.model.text_)
+    text.honest_words_ = frozenset({"спортивная", "sportivnaya"})
+
+    def leaning(words: list[str], gear: object, columns: list[str]) -> np.ndarray:
+        return np.array([[5.0] * len(columns) for _ in words])
+
+    text._word_leaning = leaning  # type: ignore[method-assign]
+    text.__dict__.pop("word_leaning_", None)
+    # "Sportivnaja" is another sender's spelling of the same word.
+    assert text.top_terms(["Sportivnaja", "спортивная"], ["body_armor", "body_armor"]) == [
+        None,
+        None,
+    ]
+    assert text.top_terms(["Sportivnaja бронежилет"], ["body_armor"]) == ["бронежилет"]
 
 
 def test_gear_named_outright_gets_no_ordinary_expectation(tiny_scorer: Scorer) -> None:

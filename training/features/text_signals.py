@@ -516,8 +516,10 @@ class TextSignals(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None): 
         neutral = out[~vague, text].mean(axis=0) if (~vague).any() else np.zeros(len(RISK_CLASSES))
         out[vague, text] = neutral
         # Words of everyday goods count as honest wording even where training has few
-        # lines of them: the catalogue knows contact lenses and Kyrgyz boots.
-        self.honest_words_ = (
+        # lines of them: the catalogue knows contact lenses and Kyrgyz boots. Each also as
+        # senders transliterate it: "Sportivnaya forma" is the "спортивная форма" of
+        # honest lines, not a word of the armour once disguised as a "жилет спортивный".
+        self.honest_words_ = _with_spellings(
             _honest_words(uniques, codes, label_class == "benign") | knowledge.everyday_words()
         )
         lines = ~(np.isfinite(repeat) & (repeat >= 1))
@@ -612,7 +614,7 @@ class TextSignals(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None): 
                 w
                 for w in _WORD.findall(d)
                 if not is_common(w)
-                and w.casefold() not in honest
+                and _spellings(w).isdisjoint(honest)
                 # A word of a vague description ("numune", sample; "кече" of "кийим-кече",
                 # clothes) says no more than the description: never typical of gear.
                 and w.casefold() not in knowledge.vague_words()
@@ -690,6 +692,16 @@ def _thin_wordings(
         if (rows + generated) ** 2 / squares < _LEAST_QUOTED_LINES:
             thin.add(key)
     return frozenset(thin)
+
+
+def _spellings(word: str) -> set[str]:
+    """A word casefolded and as the text models read it (`matching_text`: Cyrillic with its
+    transliteration, Latin with its transliteration variants folded)."""
+    return {word.casefold(), *_WORD.findall(matching_text(word))}
+
+
+def _with_spellings(words: frozenset[str]) -> frozenset[str]:
+    return frozenset(spelling for word in words for spelling in _spellings(word))
 
 
 def _honest_words(uniques: np.ndarray, codes: np.ndarray, benign: np.ndarray) -> frozenset[str]:
