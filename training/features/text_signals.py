@@ -150,10 +150,11 @@ class TextSignals(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None): 
         self.n_jobs = n_jobs
 
     # Learned: vectorizer_, chapters_, parts_ (the fitted text models), hs_expectations_
-    # (weight and value per HS subheading, heading and chapter), expectation_words_ (words of honest
-    # goods' descriptions), honest_words_ (those of many honest rows), thin_wordings_
-    # (wordings with under two lines' worth of honest rows); caches: cache_
-    # (signals per description) and word_leaning_ (gear leaning per word, for reasons).
+    # (weight and value per HS subheading, heading and chapter), expectation_words_ (words
+    # of honest goods' descriptions), honest_words_ (those of many honest rows, in every
+    # spelling), thin_wordings_ (wordings with under two lines' worth of honest rows);
+    # caches: cache_ (signals per description) and word_leaning_ (gear leaning per word,
+    # for reasons).
 
     def __getstate__(self) -> dict[str, Any]:
         # The caches are rebuilt from traffic; pickling them would bloat the artifact.
