@@ -627,17 +627,24 @@ class ReasonWriter:
         the goods declared under its HS code, said as such. "kitob" (a book, in Uzbek)
         declared under 3926 was told "usually about 0.05 kg" as if that were a book's
         weight: it is that of plastic articles, the heading the sender gave."""
-        known = self.model.text_.known_share([str(d) for d in facts.description[rows].tolist()])
-        by_code = self.model.text_.hs_expectations(facts.hs_code[rows].tolist())
+        text = self.model.text_
+        # Each distinct wording and code once: a batch repeats them.
+        wordings = [str(d) for d in facts.description[rows].tolist()]
+        distinct = list(dict.fromkeys(wordings))
+        share_of = dict(zip(distinct, text.known_share(distinct).tolist(), strict=True))
+        codes = facts.hs_code[rows].tolist()
+        distinct_codes = list(dict.fromkeys(codes))
+        hit_of = dict(zip(distinct_codes, text.hs_expectations(distinct_codes), strict=True))
         expected = (facts.expected_weight if group == "weight" else facts.expected_value)[rows]
         subjects: list[str] = []
         usuals: list[float] = []
-        for share, hit, usual, d in zip(
-            known.tolist(), by_code, expected.tolist(), descriptions, strict=True
+        for wording, code, usual, d in zip(
+            wordings, codes, expected.tolist(), descriptions, strict=True
         ):
+            share, hit = share_of[wording], hit_of[code]
             if share < QUOTABLE_CONFIDENCE and hit is not None:
-                code, kg, usd_kg = hit
-                subjects.append(f"goods declared under HS {code}")
+                level, kg, usd_kg = hit
+                subjects.append(f"goods declared under HS {level}")
                 usuals.append(kg if group == "weight" else usd_kg)
             else:
                 subjects.append(f"'{d}'")

@@ -14,6 +14,7 @@ import re
 import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, Final, cast
 
 import numpy as np
@@ -695,10 +696,11 @@ def _thin_wordings(
     return frozenset(thin)
 
 
-def _spellings(word: str) -> set[str]:
+@lru_cache(maxsize=50_000)
+def _spellings(word: str) -> frozenset[str]:
     """A word casefolded and as the text models read it (`matching_text`: Cyrillic with its
     transliteration, Latin with its transliteration variants folded)."""
-    return {word.casefold(), *_WORD.findall(matching_text(word))}
+    return frozenset({word.casefold(), *_WORD.findall(matching_text(word))})
 
 
 def _with_spellings(words: frozenset[str]) -> frozenset[str]:
