@@ -60,6 +60,26 @@ def time_split(frame: pd.DataFrame, holdout_share: float) -> np.ndarray:
     return np.asarray(posted > cut)
 
 
+def with_repeats(train: pd.DataFrame, written: pd.DataFrame, repeat: int) -> dict[str, np.ndarray]:
+    """Item columns of `train` followed by `repeat` copies of `written`, each copy numbered
+    (`REPEAT_COLUMN`: a repeat is a parcel of its own for the parcel features).
+
+    The same columns as concatenating `train` and the numbered copies as frames, without
+    building a frame of ~50 copies and converting it column by column (8 s of every build).
+    """
+    both = columns_of(pd.concat([train, written.assign(**{REPEAT_COLUMN: 0})], ignore_index=True))
+    own, copies = len(train), len(written)
+    numbers = np.repeat(np.arange(repeat, dtype=float), copies)
+    return {
+        name: np.concatenate(
+            [values[:own], numbers.astype(values.dtype)]
+            if name == REPEAT_COLUMN
+            else [values[:own], *[values[own:]] * repeat]
+        )
+        for name, values in both.items()
+    }
+
+
 def usable_labelled_rows(frame: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, int]]:
     """Rows that can train: valid and labelled. Also counts of what was skipped and why."""
     skipped: dict[str, int] = {}
@@ -110,12 +130,12 @@ def fit_and_evaluate(
     if written is not None and len(written):
         written, _ = usable_labelled_rows(written)
         written_rows = len(written)
-        # Each repeat is a parcel of its own for the parcel features (`REPEAT_COLUMN`).
-        repeats = [written.assign(**{REPEAT_COLUMN: k}) for k in range(written_repeat)]
-        train = pd.concat([train, *repeats], ignore_index=True)
+        train_items = with_repeats(train, written, written_repeat)
+    else:
+        train_items = columns_of(train)
 
     model = RiskModel(random_state=random_state)
-    model.fit(columns_of(train), train["label_class"].to_numpy(), label=train["label"].to_numpy())
+    model.fit(train_items, train_items["label_class"], label=train_items["label"])
     holdout_items = columns_of(holdout)
     model.calibrate(holdout_items, holdout["label"].to_numpy())
     scores = model.score_together(holdout_items)
@@ -184,7 +204,7 @@ def fit_and_evaluate(
         "model": model.describe(),
         "training_data": {
             "rows": len(frame),
-            "train_rows": len(train),
+            "train_rows": len(train_items["label"]),
             "holdout_rows": len(holdout),
             "holdout": f"newest {holdout_share:.0%} of parcels by posted_at",
             "holdout_from": str(holdout["posted_at"].min()),
