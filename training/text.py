@@ -14,6 +14,8 @@ import unicodedata
 from functools import lru_cache
 from typing import Final
 
+import snowballstemmer
+
 from training.common_words import function_words
 from training.knowledge import count_words, transliteration
 
@@ -150,3 +152,36 @@ def _matching_text(description: str) -> str:
     if _CYRILLIC.search(text):
         return f"{text} | {fold_translit_variants(transliterate(text))}"
     return fold_translit_variants(text)
+
+
+# Snowball stemmers by script: a Cyrillic word is stemmed as Russian, an Armenian one as
+# Armenian, a Latin one as English (the Latin-letter languages of the lanes have no stemmer
+# there, or share the script with English).
+_STEMMERS: Final = {
+    script: snowballstemmer.stemmer(language)
+    for script, language in (
+        ("cyrillic", "russian"),
+        ("armenian", "armenian"),
+        ("latin", "english"),
+    )
+}
+
+
+def _script(word: str) -> str | None:
+    for letter in word:
+        if "\u0400" <= letter <= "\u04ff":
+            return "cyrillic"
+        if "\u0530" <= letter <= "\u058f":
+            return "armenian"
+        if letter.isascii() and letter.isalpha():
+            return "latin"
+    return None
+
+
+@lru_cache(maxsize=50_000)
+def word_stem(word: str) -> str:
+    """A word casefolded and stemmed in its script's language ("одежду" and "одежда" are
+    "одежд", "boots" is "boot"); unchanged in a script without a stemmer."""
+    folded = word.casefold()
+    script = _script(folded)
+    return folded if script is None else _STEMMERS[script].stemWord(folded)

@@ -927,3 +927,31 @@ def test_wording_that_reads_as_gear_is_said_so_and_gets_no_ordinary_expectation(
     # Honest words that lean to gear ("куртка зимняя", tiles, a helmet) keep their
     # expectation.
     assert facts.expectation_quotable.tolist() == [False, False, True, False, True, True]
+
+
+def test_an_honest_word_in_another_form_is_never_typical_of_gear(tiny_scorer: Scorer) -> None:
+    """ "нашивки на одежду" (patches for clothes) was told "'одежду' is typical of body
+    armour": "одежда" is on every other honest form, "одежду" (its accusative) on few. An
+    honest word counts in each of its forms."""
+    text = copy.deepcopy(tiny_scorer.model.text_)
+
+    def leaning(words: list[str], gear: object, columns: list[str]) -> np.ndarray:
+        return np.array([[5.0] * len(columns) for _ in words])
+
+    text._word_leaning = leaning  # type: ignore[method-assign]
+    text.__dict__.pop("word_leaning_", None)
+    # The words as the text models would read them (the tiny model never saw them).
+    vocabulary = text.vectorizer_.word_.vocabulary_
+    for word in ("нашивки", "одежду", "одежда", "boots", "бронежилеты"):
+        for token in re.findall(r"\w+", matching_text(word)):
+            vocabulary.setdefault(token, len(vocabulary))
+    text.honest_words_ = frozenset({"нашивки"})
+    assert text.top_terms(["нашивки на одежду"], ["body_armor"]) == ["одежду"]
+
+    text.honest_words_ = frozenset({"нашивки", "одежда", "boot"})
+    assert text.top_terms(["нашивки на одежду", "Boots"], ["body_armor", "tactical_apparel"]) == [
+        None,
+        None,
+    ]
+    # A word of another stem is still named.
+    assert text.top_terms(["одежда бронежилеты"], ["body_armor"]) == ["бронежилеты"]

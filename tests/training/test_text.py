@@ -5,7 +5,7 @@ from typing import Any
 import pytest
 
 from training.features import DescriptionVectorizer
-from training.text import _matching_text, matching_text, transliterate
+from training.text import _matching_text, matching_text, transliterate, word_stem
 
 
 @pytest.mark.parametrize(
@@ -70,3 +70,11 @@ def test_ascii_takes_a_shortcut_to_the_same_matching_text(synthetic_sample: Any)
     assert len(ascii_texts) > 100
     for text in ascii_texts:
         assert matching_text(text) == _matching_text(text), text
+
+
+def test_a_word_stem_meets_the_other_forms_of_the_word() -> None:
+    assert word_stem("одежду") == word_stem("Одежда") == word_stem("одежды")
+    assert word_stem("Boots") == word_stem("boot")
+    assert word_stem("бронежилеты") != word_stem("одежда")
+    # Scripts without a stemmer keep the word, casefolded.
+    assert word_stem("防弹衣") == "防弹衣"

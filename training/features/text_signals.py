@@ -46,7 +46,7 @@ from training.features.vectorizer import DescriptionVectorizer
 from training.gear_words import description_names_gear
 from training.row_cache import RowCache, trim_cache
 from training.schema import LABEL_CLASSES, RISK_CLASSES
-from training.text import matching_text
+from training.text import matching_text, word_stem
 
 # Training rows that carry this column as true are gear whose wording was borrowed from
 # honest goods by the synthetic generator: the text models do not learn gear from them.
@@ -68,7 +68,7 @@ _HS_LEVELS: Final = (("subheading", 6), ("heading", 4), ("chapter", 2))
 OTHER_CHAPTER: Final = "other"
 _WORD: Final = re.compile(r"\w+")
 # The attributes transform fills from traffic: cleared by a refit, never pickled.
-_CACHES: Final = ("cache_", "word_leaning_")
+_CACHES: Final = ("cache_", "word_leaning_", "honest_stems_")
 # Entries of the per-process caches of text signals (per description: ~0.55 kB each with
 # its key) and of gear leaning (per word, for reasons): bounded, so memory stays flat.
 _SIGNAL_CACHE_ENTRIES: Final = 100_000
@@ -610,6 +610,13 @@ class TextSignals(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None): 
             return [None] * len(descriptions)
         columns = [c for c in RISK_CLASSES if c in known]
         honest: frozenset[str] = self.__dict__.get("honest_words_", frozenset())
+        # An honest word counts in every form too: "одежду" (clothes, accusative) is the
+        # "одежда" of honest lines, "boots" their "boot". Stemmed once per process.
+        stemmed = self.__dict__.get("honest_stems_")
+        if stemmed is None or stemmed[0] is not honest:
+            stemmed = (honest, frozenset(map(word_stem, honest)))
+            self.__dict__["honest_stems_"] = stemmed
+        honest_stems: frozenset[str] = stemmed[1]
         vocabulary = self.vectorizer_.word_.vocabulary_
         words_of = [
             [
@@ -617,6 +624,7 @@ class TextSignals(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None): 
                 for w in _WORD.findall(d)
                 if not is_common(w)
                 and _spellings(w).isdisjoint(honest)
+                and word_stem(w) not in honest_stems
                 # A word of a vague description ("numune", sample; "кече" of "кийим-кече",
                 # clothes) says no more than the description: never typical of gear.
                 and w.casefold() not in knowledge.vague_words()
