@@ -172,6 +172,67 @@ def _said_ratio(least: float, spread: float) -> float:
     return max(least, math.exp(_SPREADS_SAID * spread)) if math.isfinite(spread) else least
 
 
+# What the goods catalogue knows of a kind of goods, per unit (`knowledge.catalogue_kinds`):
+# the range honest lines of its kinds fall in (2 spreads either side of each kind's median),
+# and the figures quoted beside a weight or worth below it and above it.
+@dataclass(frozen=True)
+class _KnownRange:
+    lowest: float
+    highest: float
+    said_below: float
+    said_above: float
+
+
+# How many of a catalogue kind's spreads either side of its median its honest lines fall in.
+_CATALOGUE_SPREADS: Final = 2.0
+
+
+def _catalogue_range(kinds: tuple[knowledge.ItemType, ...], group: str) -> _KnownRange | None:
+    """What the catalogue's `kinds` of goods weigh per unit ("weight") or are worth per kg
+    ("value"): a wine bottle weighs 0.96-1.75 kg and is worth 5-84 USD/kg."""
+    if not kinds:
+        return None
+    bounds, typical = [], []
+    for kind in kinds:
+        stretch = math.exp(_CATALOGUE_SPREADS * kind.weight_sigma)
+        median = kind.weight_median_kg
+        if group == "weight":
+            bounds.append((median / stretch, median * stretch))
+            typical.append(median)
+        else:
+            low, high = kind.worth_usd
+            bounds.append((low / (median * stretch), high * stretch / median))
+            typical.append(math.sqrt(low * high) / median)
+    return _KnownRange(
+        min(b[0] for b in bounds), max(b[1] for b in bounds), min(typical), max(typical)
+    )
+
+
+def _off_usual(
+    actual: float, usual: float, known: _KnownRange | None, least_ratio: float, spread: float
+) -> tuple[bool, float] | None:
+    """Whether a weight or worth is above what it is set against, and the usual figure to
+    say beside it; None where it is not far enough off to be a reason.
+
+    It must stray from the models' expectation by `least_ratio`, or by as far as honest
+    lines of such wording stray (`spread`). Where the goods catalogue knows the kind of goods
+    (`known`), it must also lie outside that kind's range, on the same side, and
+    `least_ratio` from the catalogue's figure, which is the one said: a 1.6 kg pair of
+    hiking boots is no reason, whatever the models expect of "Men's ... Outdoor" words."""
+    if not _far_from(actual, usual, _said_ratio(least_ratio, spread)):
+        return None
+    above = actual > usual
+    if known is None:
+        return above, usual
+    if above and actual > known.highest:
+        figure = known.said_above
+    elif not above and actual < known.lowest:
+        figure = known.said_below
+    else:
+        return None
+    return (above, figure) if _far_from(actual, figure, least_ratio) else None
+
+
 def _as_grams(typed: float, kilograms: float) -> str:
     """How a gross weight read as grams was typed, for an officer holding the form."""
     return f" (typed {typed:g}, read as grams)" if typed != kilograms else ""
@@ -444,71 +505,81 @@ class ReasonWriter:
             spreads = self.model.text_.expectation_spreads(
                 [str(d) for d in facts.description[rows].tolist()]
             )[:, 0 if group == "weight" else 1].tolist()
-            subjects, usuals = self._expected_of(group, rows, facts, descriptions)
+            subjects, usuals, knowns = self._expected_of(group, rows, facts, descriptions)
         if group == "weight":
             vague = facts.vague[rows].tolist()
-            return [
-                # A vague word has no usual weight to quote, but the weight it hides is
-                # what an officer weighs it by.
-                _too_vague(d, f", for {_kg(unit)} kg per unit")
-                if not ok and is_vague and math.isfinite(unit)
-                else None
-                if not ok
-                or (
-                    math.isfinite(unit)
-                    and not _far_from(unit, usual, _said_ratio(_WEIGHT_RATIO_SAID, spread))
-                )
-                else (
-                    "weight_mismatch",
-                    f"{_kg(unit)} kg per unit is {'heavy' if unit > usual else 'light'}"
-                    f" for {subject} (usually about {_kg(usual)} kg)",
-                )
-                if math.isfinite(unit)
-                else _WEIGHT_MISSING
-                for unit, usual, spread, d, subject, ok, is_vague in zip(
-                    facts.unit_weight[rows].tolist(),
-                    usuals,
-                    spreads,
-                    descriptions,
-                    subjects,
-                    quotable,
-                    vague,
-                    strict=True,
-                )
-            ]
+            weights: list[Reason | None] = []
+            for unit, usual, known, spread, d, subject, ok, is_vague in zip(
+                facts.unit_weight[rows].tolist(),
+                usuals,
+                knowns,
+                spreads,
+                descriptions,
+                subjects,
+                quotable,
+                vague,
+                strict=True,
+            ):
+                if not ok:
+                    # A vague word has no usual weight to quote, but the weight it hides is
+                    # what an officer weighs it by.
+                    vague_weight = is_vague and math.isfinite(unit)
+                    weights.append(
+                        _too_vague(d, f", for {_kg(unit)} kg per unit") if vague_weight else None
+                    )
+                elif not math.isfinite(unit):
+                    weights.append(_WEIGHT_MISSING)
+                elif (off := _off_usual(unit, usual, known, _WEIGHT_RATIO_SAID, spread)) is None:
+                    weights.append(None)
+                else:
+                    heavy, figure = off
+                    weights.append(
+                        (
+                            "weight_mismatch",
+                            f"{_kg(unit)} kg per unit is {'heavy' if heavy else 'light'}"
+                            f" for {subject} (usually about {_kg(figure)} kg)",
+                        )
+                    )
+            return weights
         if group == "value":
             vague = facts.vague[rows].tolist()
-            return [
-                # As for weight: a vague word has no usual worth, but what it is declared at
-                # per kilo is a fact an officer weighs.
-                _too_vague(d, f", declared at {_usd(usd_kg)} USD/kg")
-                if not ok and is_vague and math.isfinite(usd_kg)
-                else None
-                if not ok
-                or usual < _LEAST_QUOTED_USD_PER_KG
-                or (
-                    math.isfinite(usd_kg)
-                    and not _far_from(usd_kg, usual, _said_ratio(_VALUE_RATIO_SAID, spread))
-                )
-                else (
-                    "value_mismatch",
-                    f"declared {_usd(usd_kg)} USD/kg is "
-                    f"{'low' if usd_kg < usual else 'high'} for {subject} "
-                    f"(usually about {_usd(usual)} USD/kg)",
-                )
-                if math.isfinite(usd_kg)
-                else _VALUE_MISSING
-                for usd_kg, usual, spread, d, subject, ok, is_vague in zip(
-                    facts.usd_per_kg[rows].tolist(),
-                    usuals,
-                    spreads,
-                    descriptions,
-                    subjects,
-                    quotable,
-                    vague,
-                    strict=True,
-                )
-            ]
+            values: list[Reason | None] = []
+            for usd_kg, usual, known, spread, d, subject, ok, is_vague in zip(
+                facts.usd_per_kg[rows].tolist(),
+                usuals,
+                knowns,
+                spreads,
+                descriptions,
+                subjects,
+                quotable,
+                vague,
+                strict=True,
+            ):
+                if not ok:
+                    # As for weight: a vague word has no usual worth, but what it is declared
+                    # at per kilo is a fact an officer weighs.
+                    vague_value = is_vague and math.isfinite(usd_kg)
+                    values.append(
+                        _too_vague(d, f", declared at {_usd(usd_kg)} USD/kg")
+                        if vague_value
+                        else None
+                    )
+                elif usual < _LEAST_QUOTED_USD_PER_KG:
+                    values.append(None)
+                elif not math.isfinite(usd_kg):
+                    values.append(_VALUE_MISSING)
+                elif (off := _off_usual(usd_kg, usual, known, _VALUE_RATIO_SAID, spread)) is None:
+                    values.append(None)
+                else:
+                    high, figure = off
+                    values.append(
+                        (
+                            "value_mismatch",
+                            f"declared {_usd(usd_kg)} USD/kg is {'high' if high else 'low'} for"
+                            f" {subject} (usually about {_usd(figure)} USD/kg)",
+                        )
+                    )
+            return values
         if group == "hs_code":
             # "Does not fit" only where the wording points to another chapter with
             # confidence: a code the text models merely know little about (a Ukrainian
@@ -621,12 +692,15 @@ class ReasonWriter:
 
     def _expected_of(
         self, group: str, rows: np.ndarray, facts: _ItemFacts, descriptions: list[str]
-    ) -> tuple[list[str], list[float]]:
+    ) -> tuple[list[str], list[float], list[_KnownRange | None]]:
         """What a weight or value reason sets each item against: its wording's expectation,
         or, where the text models know too few of its words (`QUOTABLE_CONFIDENCE`), that of
         the goods declared under its HS code, said as such. "kitob" (a book, in Uzbek)
         declared under 3926 was told "usually about 0.05 kg" as if that were a book's
-        weight: it is that of plastic articles, the heading the sender gave."""
+        weight: it is that of plastic articles, the heading the sender gave. Where the
+        goods catalogue names the kind of goods, also what it knows of them (`_KnownRange`):
+        "Saperavi red wine" was told "usually about 0.52 kg" by the models, of a bottle of
+        1.3 kg."""
         text = self.model.text_
         # Each distinct wording and code once: a batch repeats them.
         wordings = [str(d) for d in facts.description[rows].tolist()]
@@ -636,20 +710,26 @@ class ReasonWriter:
         distinct_codes = list(dict.fromkeys(codes))
         hit_of = dict(zip(distinct_codes, text.hs_expectations(distinct_codes), strict=True))
         expected = (facts.expected_weight if group == "weight" else facts.expected_value)[rows]
+        known_of = {
+            wording: _catalogue_range(knowledge.catalogue_kinds(wording), group)
+            for wording in distinct
+        }
         subjects: list[str] = []
         usuals: list[float] = []
+        knowns: list[_KnownRange | None] = []
         for wording, code, usual, d in zip(
             wordings, codes, expected.tolist(), descriptions, strict=True
         ):
-            share, hit = share_of[wording], hit_of[code]
-            if share < QUOTABLE_CONFIDENCE and hit is not None:
+            share, hit, known = share_of[wording], hit_of[code], known_of[wording]
+            knowns.append(known)
+            if share < QUOTABLE_CONFIDENCE and hit is not None and known is None:
                 level, kg, usd_kg = hit
                 subjects.append(f"goods declared under HS {level}")
                 usuals.append(kg if group == "weight" else usd_kg)
             else:
                 subjects.append(f"'{d}'")
                 usuals.append(usual)
-        return subjects, usuals
+        return subjects, usuals, knowns
 
     def _find_terms(self, facts: _ItemFacts, rows: np.ndarray) -> dict[tuple[str, str], str | None]:
         """The top term of each (description, class) pair of `rows`, cached across calls.

@@ -447,6 +447,60 @@ def goods_catalogue() -> tuple[ItemType, ...]:
     return tuple(found)
 
 
+# A catalogue phrasing names the goods of a description when it is two words or more of it
+# ("hiking boots" of "Men's Hiking Boots High Top Outdoor"), or at least half its words: one
+# word of a longer line ("top" of "Top Gun patch") may be any goods.
+_NAMING_WORDS: Final = 2
+_NAMING_SHARE: Final = 0.5
+_PHRASE_WORD: Final = re.compile(r"\w+")
+
+
+@cache
+def _catalogue_phrases() -> dict[tuple[str, ...], tuple[ItemType, ...]]:
+    """Each phrasing of the goods catalogue, as its casefolded words, with the kinds of
+    goods it names: those written with it, and those written with it and more ("шапка" of
+    "шапка зимняя" and "шапка-ушанка" too: a bare "шапка" may be any of them)."""
+    own: dict[tuple[str, ...], list[ItemType]] = {}
+    for item in goods_catalogue():
+        for phrasing in item.names.phrasings:
+            words = tuple(_PHRASE_WORD.findall(phrasing.text.casefold()))
+            if words and item not in own.setdefault(words, []):
+                own[words].append(item)
+    named = {words: list(items) for words, items in own.items()}
+    for words, items in own.items():
+        for length in range(1, len(words)):
+            for start in range(len(words) - length + 1):
+                inner = named.get(words[start : start + length])
+                if inner is not None:
+                    inner.extend(item for item in items if item not in inner)
+    return {words: tuple(items) for words, items in named.items()}
+
+
+@cache
+def _longest_phrasing() -> int:
+    return max(map(len, _catalogue_phrases()))
+
+
+def catalogue_kinds(description: str) -> tuple[ItemType, ...]:
+    """The kinds of ordinary goods of the catalogue a description names: those of the
+    longest catalogue phrasing among its words (`_NAMING_WORDS`, `_NAMING_SHARE`), none
+    where no phrasing names them. "Saperavi red wine" is a bottle of wine (1.3 kg), whatever
+    a model learnt of the words "red" and "wine"."""
+    words = _PHRASE_WORD.findall(description.casefold())
+    phrases = _catalogue_phrases()
+    for length in range(min(len(words), _longest_phrasing()), 0, -1):
+        if length < _NAMING_WORDS and length < _NAMING_SHARE * len(words):
+            break
+        found: list[ItemType] = []
+        for start in range(len(words) - length + 1):
+            for item in phrases.get(tuple(words[start : start + length]), ()):
+                if item not in found:
+                    found.append(item)
+        if found:
+            return tuple(found)
+    return ()
+
+
 def _check_catalogue(items: list[ItemType]) -> None:
     counts = Counter(item.key for item in items)
     duplicates = sorted(key for key, count in counts.items() if count > 1)

@@ -92,6 +92,7 @@ class ModelHolder:
             scorer = Scorer.from_registry(
                 registry, self.settings.model_version, policy_of(self.settings)
             )
+            scorer.warm_up()
         except (RegistryError, SettingsError) as exc:
             raise ReloadFailedError(str(exc)) from exc
         except ValueError as exc:

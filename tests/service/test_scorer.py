@@ -179,12 +179,13 @@ def test_a_weight_reason_quotes_the_unit_weight_against_the_usual_one(
 def test_a_weight_within_what_honest_lines_of_its_wording_show_is_not_called_off(
     tiny_scorer: Scorer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Honest lines of some wording stray far from its expectation (a bare "датчик" is a
-    0.1 kg car sensor or a 3 kg one): a weight is called heavy or light only beyond two of
-    the wording's spreads, however far past one and a half times the usual it is."""
+    """Honest lines of some wording stray far from its expectation (a bare "модуль", a
+    module, is a 0.1 kg board or a 3 kg unit): a weight is called heavy or light only
+    beyond two of the wording's spreads, however far past one and a half times the usual it
+    is."""
     writer, facts, signals = _known_goods_facts(
         tiny_scorer,
-        ["датчик", "датчик"],
+        ["модуль", "модуль"],
         ["benign", "benign"],
         quantity=[1.0, 1.0],
         net_weight_kg=[0.07, 3.5],
@@ -200,14 +201,50 @@ def test_a_weight_within_what_honest_lines_of_its_wording_show_is_not_called_off
 
     spreads(0.2)  # tight wording: 4 times light or 12 times heavy is news
     assert writer._group_reasons("weight", np.arange(2), facts, facts.terms) == [
-        ("weight_mismatch", "0.07 kg per unit is light for 'датчик' (usually about 0.3 kg)"),
-        ("weight_mismatch", "3.5 kg per unit is heavy for 'датчик' (usually about 0.3 kg)"),
+        ("weight_mismatch", "0.07 kg per unit is light for 'модуль' (usually about 0.3 kg)"),
+        ("weight_mismatch", "3.5 kg per unit is heavy for 'модуль' (usually about 0.3 kg)"),
     ]
     spreads(0.9)  # e^1.8, six times either way, is still within such wording's lines
     assert writer._group_reasons("weight", np.arange(2), facts, facts.terms) == [
         None,
-        ("weight_mismatch", "3.5 kg per unit is heavy for 'датчик' (usually about 0.3 kg)"),
+        ("weight_mismatch", "3.5 kg per unit is heavy for 'модуль' (usually about 0.3 kg)"),
     ]
+
+
+def test_a_weight_the_goods_catalogue_knows_for_its_kind_is_not_called_off(
+    tiny_scorer: Scorer,
+) -> None:
+    """The models expected "Saperavi red wine" at 0.52 kg a unit and called a 1.5 kg bottle
+    heavy; the goods catalogue knows a bottle of wine (1.3 kg). A weight within the range of
+    the kind the catalogue names is no reason; one beyond it is said against the
+    catalogue's figure."""
+    wine = knowledge.catalogue_kinds("Saperavi red wine")
+    assert [kind.key for kind in wine] == ["g_wine_bottle"]
+    writer, facts, signals = _known_goods_facts(
+        tiny_scorer,
+        ["Saperavi red wine", "Saperavi red wine", "Qzxv wrmpt"],
+        ["benign", "benign", "benign"],
+        quantity=[1.0, 1.0, 1.0],
+        net_weight_kg=[1.5, 9.0, 1.5],
+    )
+    signals[:, writer._signal_columns.weight] = np.log(0.52)
+    assert writer._group_reasons("weight", np.arange(3), facts, facts.terms) == [
+        None,
+        (
+            "weight_mismatch",
+            "9 kg per unit is heavy for 'Saperavi red wine' (usually about 1.3 kg)",
+        ),
+        # Wording the catalogue does not name is set against the models' expectation.
+        ("weight_mismatch", "1.5 kg per unit is heavy for 'Qzxv wrmpt' (usually about 0.52 kg)"),
+    ]
+
+
+def test_the_catalogue_names_goods_by_a_phrasing_not_by_one_word_of_a_long_line() -> None:
+    assert [k.key for k in knowledge.catalogue_kinds("Men's Hiking Boots High Top Outdoor")] == [
+        "g_hiking_boots"
+    ]
+    assert knowledge.catalogue_kinds("Top Gun patch") == ()
+    assert knowledge.catalogue_kinds("Qzxv wrmpt") == ()
 
 
 @pytest.mark.parametrize(
@@ -955,3 +992,11 @@ def test_an_honest_word_in_another_form_is_never_typical_of_gear(tiny_scorer: Sc
     ]
     # A word of another stem is still named.
     assert text.top_terms(["одежда бронежилеты"], ["body_armor"]) == ["бронежилеты"]
+
+
+def test_warming_up_loads_what_reasons_read_before_the_first_request(
+    tiny_scorer: Scorer,
+) -> None:
+    knowledge._catalogue_phrases.cache_clear()
+    tiny_scorer.warm_up()
+    assert knowledge._catalogue_phrases.cache_info().currsize == 1
