@@ -208,6 +208,13 @@ def _catalogue_range(kinds: tuple[knowledge.ItemType, ...], group: str) -> _Know
     )
 
 
+@lru_cache(maxsize=100_000)
+def _known_range(description: str, group: str) -> _KnownRange | None:
+    """What the goods catalogue knows of the goods a description names (`_catalogue_range`),
+    once per description and kind of reason in a process."""
+    return _catalogue_range(knowledge.catalogue_kinds(description), group)
+
+
 def _off_usual(
     actual: float, usual: float, known: _KnownRange | None, least_ratio: float, spread: float
 ) -> tuple[bool, float] | None:
@@ -710,10 +717,7 @@ class ReasonWriter:
         distinct_codes = list(dict.fromkeys(codes))
         hit_of = dict(zip(distinct_codes, text.hs_expectations(distinct_codes), strict=True))
         expected = (facts.expected_weight if group == "weight" else facts.expected_value)[rows]
-        known_of = {
-            wording: _catalogue_range(knowledge.catalogue_kinds(wording), group)
-            for wording in distinct
-        }
+        known_of = {wording: _known_range(wording, group) for wording in distinct}
         subjects: list[str] = []
         usuals: list[float] = []
         knowns: list[_KnownRange | None] = []

@@ -13,7 +13,7 @@ import re
 import tomllib
 from collections import Counter
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any, Final
 
@@ -460,20 +460,20 @@ def _catalogue_phrases() -> dict[tuple[str, ...], tuple[ItemType, ...]]:
     """Each phrasing of the goods catalogue, as its casefolded words, with the kinds of
     goods it names: those written with it, and those written with it and more ("шапка" of
     "шапка зимняя" and "шапка-ушанка" too: a bare "шапка" may be any of them)."""
-    own: dict[tuple[str, ...], list[ItemType]] = {}
+    own: dict[tuple[str, ...], dict[str, ItemType]] = {}
     for item in goods_catalogue():
         for phrasing in item.names.phrasings:
             words = tuple(_PHRASE_WORD.findall(phrasing.text.casefold()))
-            if words and item not in own.setdefault(words, []):
-                own[words].append(item)
-    named = {words: list(items) for words, items in own.items()}
+            if words:
+                own.setdefault(words, {})[item.key] = item
+    named = {words: dict(items) for words, items in own.items()}
     for words, items in own.items():
         for length in range(1, len(words)):
             for start in range(len(words) - length + 1):
                 inner = named.get(words[start : start + length])
                 if inner is not None:
-                    inner.extend(item for item in items if item not in inner)
-    return {words: tuple(items) for words, items in named.items()}
+                    inner.update(items)
+    return {words: tuple(items.values()) for words, items in named.items()}
 
 
 @cache
@@ -481,6 +481,7 @@ def _longest_phrasing() -> int:
     return max(map(len, _catalogue_phrases()))
 
 
+@lru_cache(maxsize=50_000)
 def catalogue_kinds(description: str) -> tuple[ItemType, ...]:
     """The kinds of ordinary goods of the catalogue a description names: those of the
     longest catalogue phrasing among its words (`_NAMING_WORDS`, `_NAMING_SHARE`), none

@@ -18,8 +18,10 @@ from training.features import (
     TextSignals,
     feature_pipeline,
 )
+from training.features.text_signals import _shares_a_stem
 from training.history import PRIOR_SCORE_FEATURES
 from training.model import RiskModel, columns_of
+from training.text import word_stem
 from training.train import TrainingResult
 
 
@@ -325,3 +327,18 @@ def test_a_wording_of_one_written_line_repeated_is_thin() -> None:
     codes, benign, lines, written = (np.array(column) for column in zip(*rows, strict=True))
     thin = _thin_wordings(texts, codes, benign == 1, lines == 1, written == 1)
     assert thin == {matching_text("датчик")}
+
+
+def test_a_stem_is_searched_among_honest_words_as_stemming_them_all_finds_it() -> None:
+    """`_shares_a_stem` stems only the honest words that start as a word's stem does; it
+    must answer as stemming every honest word would."""
+    honest = frozenset(
+        {"одежда", "берёзовый", "пиёла", "cry", "boot", "jacket", "kiyim", "футболка", "вело"}
+    )
+    stems = {word_stem(w) for w in honest}
+    ordered = sorted({w.replace("ё", "е") for w in honest})
+    words = ["одежду", "Одежды", "берёзовая", "березовая", "пиёлы", "cries", "Boots", "jackets"]
+    words += ["kiyimlar", "футболки", "велосипед", "бронежилет", "防弹衣", "x"]
+    for word in words:
+        assert _shares_a_stem(word, ordered) == (word_stem(word) in stems), word
+    assert _shares_a_stem("одежду", ordered) and not _shares_a_stem("бронежилет", ordered)

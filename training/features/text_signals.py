@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 import weakref
+from bisect import bisect_left
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -68,7 +69,7 @@ _HS_LEVELS: Final = (("subheading", 6), ("heading", 4), ("chapter", 2))
 OTHER_CHAPTER: Final = "other"
 _WORD: Final = re.compile(r"\w+")
 # The attributes transform fills from traffic: cleared by a refit, never pickled.
-_CACHES: Final = ("cache_", "word_leaning_", "honest_stems_")
+_CACHES: Final = ("cache_", "word_leaning_", "honest_sorted_")
 # Entries of the per-process caches of text signals (per description: ~0.55 kB each with
 # its key) and of gear leaning (per word, for reasons): bounded, so memory stays flat.
 _SIGNAL_CACHE_ENTRIES: Final = 100_000
@@ -611,12 +612,24 @@ class TextSignals(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None): 
         columns = [c for c in RISK_CLASSES if c in known]
         honest: frozenset[str] = self.__dict__.get("honest_words_", frozenset())
         # An honest word counts in every form too: "одежду" (clothes, accusative) is the
-        # "одежда" of honest lines, "boots" their "boot". Stemmed once per process.
-        stemmed = self.__dict__.get("honest_stems_")
-        if stemmed is None or stemmed[0] is not honest:
-            stemmed = (honest, frozenset(map(word_stem, honest)))
-            self.__dict__["honest_stems_"] = stemmed
-        honest_stems: frozenset[str] = stemmed[1]
+        # "одежда" of honest lines, "boots" their "boot" (`_shares_a_stem`).
+        ordered = self.__dict__.get("honest_sorted_")
+        if ordered is None or ordered[0] is not honest:
+            # The Russian stemmer reads "ё" as "е": so must the search by a stem's start.
+            ordered = (honest, sorted({w.replace("ё", "е") for w in honest}), {})
+            self.__dict__["honest_sorted_"] = ordered
+        honest_sorted: list[str] = ordered[1]
+        # Words repeat across descriptions and batches: each is looked up once per process.
+        stem_is_honest: dict[str, bool] = ordered[2]
+
+        def honest_form(word: str) -> bool:
+            found = stem_is_honest.get(word)
+            if found is None:
+                found = _shares_a_stem(word, honest_sorted)
+                trim_cache(stem_is_honest, _LEANING_CACHE_ENTRIES)
+                stem_is_honest[word] = found
+            return found
+
         vocabulary = self.vectorizer_.word_.vocabulary_
         words_of = [
             [
@@ -624,13 +637,13 @@ class TextSignals(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None): 
                 for w in _WORD.findall(d)
                 if not is_common(w)
                 and _spellings(w).isdisjoint(honest)
-                and word_stem(w) not in honest_stems
                 # A word of a vague description ("numune", sample; "кече" of "кийим-кече",
                 # clothes) says no more than the description: never typical of gear.
                 and w.casefold() not in knowledge.vague_words()
                 # A word the models never read as a word leans only by its letters ("КИМОНО",
                 # "Acuvue" read as optics): no evidence an officer would accept.
                 and all(k in vocabulary for k in _WORD.findall(matching_text(w)))
+                and not honest_form(w)
             ]
             for d in descriptions
         ]
@@ -709,6 +722,21 @@ def _spellings(word: str) -> frozenset[str]:
     """A word casefolded and as the text models read it (`matching_text`: Cyrillic with its
     transliteration, Latin with its transliteration variants folded)."""
     return frozenset({word.casefold(), *_WORD.findall(matching_text(word))})
+
+
+def _shares_a_stem(word: str, honest_sorted: list[str]) -> bool:
+    """Whether a word of `honest_sorted` (sorted words) has the stem of `word`. A stem is
+    the start of the words it stems but for its last letter at most (English "cry" is
+    "cri"), so only the honest words that start so are stemmed, not every honest word in
+    every process that names a term."""
+    stem = word_stem(word)
+    start = stem[:-1] or stem
+    at = bisect_left(honest_sorted, start)
+    while at < len(honest_sorted) and honest_sorted[at].startswith(start):
+        if word_stem(honest_sorted[at]) == stem:
+            return True
+        at += 1
+    return False
 
 
 def _with_spellings(words: frozenset[str]) -> frozenset[str]:
