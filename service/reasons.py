@@ -240,6 +240,51 @@ def _off_usual(
     return (above, figure) if _far_from(actual, figure, least_ratio) else None
 
 
+def _physical_reason(
+    weight: bool,
+    actual: float,
+    usual: float,
+    known: _KnownRange | None,
+    spread: float,
+    description: str,
+    subject: str,
+    quotable: bool,
+    vague: bool,
+) -> Reason | None:
+    """An item's weight per unit (`weight`) or worth per kg set against what such goods
+    weigh or are worth (`usual`, `known`): the reason it gives, if any."""
+    if not quotable:
+        # A vague word has no usual weight or worth to quote, but the weight it hides and
+        # what it is declared at per kilo are what an officer weighs it by.
+        if not (vague and math.isfinite(actual)):
+            return None
+        fact = (
+            f", for {_kg(actual)} kg per unit" if weight else f", declared at {_usd(actual)} USD/kg"
+        )
+        return _too_vague(description, fact)
+    if not weight and usual < _LEAST_QUOTED_USD_PER_KG:
+        return None
+    if not math.isfinite(actual):
+        return _WEIGHT_MISSING if weight else _VALUE_MISSING
+    off = _off_usual(
+        actual, usual, known, _WEIGHT_RATIO_SAID if weight else _VALUE_RATIO_SAID, spread
+    )
+    if off is None:
+        return None
+    above, figure = off
+    if weight:
+        return (
+            "weight_mismatch",
+            f"{_kg(actual)} kg per unit is {'heavy' if above else 'light'}"
+            f" for {subject} (usually about {_kg(figure)} kg)",
+        )
+    return (
+        "value_mismatch",
+        f"declared {_usd(actual)} USD/kg is {'high' if above else 'low'} for {subject}"
+        f" (usually about {_usd(figure)} USD/kg)",
+    )
+
+
 def _as_grams(typed: float, kilograms: float) -> str:
     """How a gross weight read as grams was typed, for an officer holding the form."""
     return f" (typed {typed:g}, read as grams)" if typed != kilograms else ""
@@ -513,80 +558,23 @@ class ReasonWriter:
                 [str(d) for d in facts.description[rows].tolist()]
             )[:, 0 if group == "weight" else 1].tolist()
             subjects, usuals, knowns = self._expected_of(group, rows, facts, descriptions)
-        if group == "weight":
-            vague = facts.vague[rows].tolist()
-            weights: list[Reason | None] = []
-            for unit, usual, known, spread, d, subject, ok, is_vague in zip(
-                facts.unit_weight[rows].tolist(),
-                usuals,
-                knowns,
-                spreads,
-                descriptions,
-                subjects,
-                quotable,
-                vague,
-                strict=True,
-            ):
-                if not ok:
-                    # A vague word has no usual weight to quote, but the weight it hides is
-                    # what an officer weighs it by.
-                    vague_weight = is_vague and math.isfinite(unit)
-                    weights.append(
-                        _too_vague(d, f", for {_kg(unit)} kg per unit") if vague_weight else None
-                    )
-                elif not math.isfinite(unit):
-                    weights.append(_WEIGHT_MISSING)
-                elif (off := _off_usual(unit, usual, known, _WEIGHT_RATIO_SAID, spread)) is None:
-                    weights.append(None)
-                else:
-                    heavy, figure = off
-                    weights.append(
-                        (
-                            "weight_mismatch",
-                            f"{_kg(unit)} kg per unit is {'heavy' if heavy else 'light'}"
-                            f" for {subject} (usually about {_kg(figure)} kg)",
-                        )
-                    )
-            return weights
-        if group == "value":
-            vague = facts.vague[rows].tolist()
-            values: list[Reason | None] = []
-            for usd_kg, usual, known, spread, d, subject, ok, is_vague in zip(
-                facts.usd_per_kg[rows].tolist(),
-                usuals,
-                knowns,
-                spreads,
-                descriptions,
-                subjects,
-                quotable,
-                vague,
-                strict=True,
-            ):
-                if not ok:
-                    # As for weight: a vague word has no usual worth, but what it is declared
-                    # at per kilo is a fact an officer weighs.
-                    vague_value = is_vague and math.isfinite(usd_kg)
-                    values.append(
-                        _too_vague(d, f", declared at {_usd(usd_kg)} USD/kg")
-                        if vague_value
-                        else None
-                    )
-                elif usual < _LEAST_QUOTED_USD_PER_KG:
-                    values.append(None)
-                elif not math.isfinite(usd_kg):
-                    values.append(_VALUE_MISSING)
-                elif (off := _off_usual(usd_kg, usual, known, _VALUE_RATIO_SAID, spread)) is None:
-                    values.append(None)
-                else:
-                    high, figure = off
-                    values.append(
-                        (
-                            "value_mismatch",
-                            f"declared {_usd(usd_kg)} USD/kg is {'high' if high else 'low'} for"
-                            f" {subject} (usually about {_usd(figure)} USD/kg)",
-                        )
-                    )
-            return values
+        if group in ("weight", "value"):
+            weight = group == "weight"
+            actuals = (facts.unit_weight if weight else facts.usd_per_kg)[rows].tolist()
+            return [
+                _physical_reason(weight, actual, usual, known, spread, d, subject, ok, is_vague)
+                for actual, usual, known, spread, d, subject, ok, is_vague in zip(
+                    actuals,
+                    usuals,
+                    knowns,
+                    spreads,
+                    descriptions,
+                    subjects,
+                    quotable,
+                    facts.vague[rows].tolist(),
+                    strict=True,
+                )
+            ]
         if group == "hs_code":
             # "Does not fit" only where the wording points to another chapter with
             # confidence: a code the text models merely know little about (a Ukrainian
