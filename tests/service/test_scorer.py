@@ -3,7 +3,9 @@ from __future__ import annotations
 import copy
 import math
 import re
+from collections.abc import Callable
 from types import SimpleNamespace
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -87,6 +89,17 @@ def _known_goods_facts(
     facts = _ItemFacts(items, scores, signal_columns)  # type: ignore[arg-type]
     facts.terms = {(d, c): None for d, c in zip(descriptions, classes, strict=True)}
     return writer, facts, signals
+
+
+def _lean_words(text: Any, lean: Callable[[str, str], float]) -> None:
+    """Make a copy of the text models read each word on its own as leaning `lean(word,
+    class)` to each gear class (log-odds against ordinary goods)."""
+
+    def leaning(words: list[str], gear: object, columns: list[str]) -> np.ndarray:
+        return np.array([[lean(word, column) for column in columns] for word in words])
+
+    text._word_leaning = leaning
+    text.__dict__.pop("word_leaning_", None)
 
 
 def test_scored_declaration_has_the_contract_shape(tiny_scorer: Scorer) -> None:
@@ -677,12 +690,8 @@ def test_a_word_of_a_vague_description_is_never_typical_of_gear(tiny_scorer: Sco
     text = copy.deepcopy(tiny_scorer.model.text_)
     text.honest_words_ = frozenset()  # so only the vague-word rule can keep "gift" out
 
-    def leaning(words: list[str], gear: object, columns: list[str]) -> np.ndarray:
-        # "gift" leans hardest of all, "бронежилет" clearly.
-        return np.array([[5.0 if w == "gift" else 2.0] * len(columns) for w in words])
-
-    text._word_leaning = leaning  # type: ignore[method-assign]
-    text.__dict__.pop("word_leaning_", None)
+    # "gift" leans hardest of all, "бронежилет" clearly.
+    _lean_words(text, lambda word, _: 5.0 if word == "gift" else 2.0)
     assert text.top_terms(["бронежилет gift"], ["body_armor"]) == ["бронежилет"]
 
 
@@ -695,11 +704,7 @@ def test_a_word_everyday_goods_are_written_with_is_never_typical_of_gear(
     text = copy.deepcopy(tiny_scorer.model.text_)
     assert {"contact", "өтүк"} <= knowledge.everyday_words() <= text.honest_words_
 
-    def leaning(words: list[str], gear: object, columns: list[str]) -> np.ndarray:
-        return np.array([[5.0 if w != "бронежилет" else 2.0] * len(columns) for w in words])
-
-    text._word_leaning = leaning  # type: ignore[method-assign]
-    text.__dict__.pop("word_leaning_", None)
+    _lean_words(text, lambda word, _: 5.0 if word != "бронежилет" else 2.0)
     assert text.top_terms(["CONTACT", "өтүк"], ["optics_sensors", "tactical_apparel"]) == [
         None,
         None,
@@ -723,11 +728,7 @@ def test_an_everyday_word_transliterated_is_as_honest_as_in_cyrillic(
     text = copy.deepcopy(tiny_scorer.model.text_)
     text.honest_words_ = frozenset({"спортивная", "sportivnaya"})
 
-    def leaning(words: list[str], gear: object, columns: list[str]) -> np.ndarray:
-        return np.array([[5.0] * len(columns) for _ in words])
-
-    text._word_leaning = leaning  # type: ignore[method-assign]
-    text.__dict__.pop("word_leaning_", None)
+    _lean_words(text, lambda word, _: 5.0)
     # "Sportivnaja" is another sender's spelling of the same word.
     assert text.top_terms(["Sportivnaja", "спортивная"], ["body_armor", "body_armor"]) == [
         None,
@@ -879,11 +880,7 @@ def test_a_term_is_called_typical_of_the_class_it_leans_to_most(tiny_scorer: Sco
     leans = {"body_armor": 1.0, "helmet": 0.5, "tactical_apparel": 3.0}
     leans["optics_sensors"] = 2.0
 
-    def leaning(words: list[str], gear: object, columns: list[str]) -> np.ndarray:
-        return np.array([[leans[c] for c in columns] for _ in words])
-
-    text._word_leaning = leaning  # type: ignore[method-assign]
-    text.__dict__.pop("word_leaning_", None)
+    _lean_words(text, lambda _, column: leans[column])
     assert text.top_terms(["военный"], ["optics_sensors"]) == ["военный"]
     assert text.class_of_term("военный") == "tactical_apparel"
     # Read from the words the reasons just looked up, or worked out afresh.
@@ -972,11 +969,7 @@ def test_an_honest_word_in_another_form_is_never_typical_of_gear(tiny_scorer: Sc
     honest word counts in each of its forms."""
     text = copy.deepcopy(tiny_scorer.model.text_)
 
-    def leaning(words: list[str], gear: object, columns: list[str]) -> np.ndarray:
-        return np.array([[5.0] * len(columns) for _ in words])
-
-    text._word_leaning = leaning  # type: ignore[method-assign]
-    text.__dict__.pop("word_leaning_", None)
+    _lean_words(text, lambda word, _: 5.0)
     # The words as the text models would read them (the tiny model never saw them).
     vocabulary = text.vectorizer_.word_.vocabulary_
     for word in ("нашивки", "одежду", "одежда", "boots", "бронежилеты"):
