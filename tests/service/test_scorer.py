@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+import service.reasons as reasons_module
 import service.scorer as scorer_module
 from service.id_draws import id_draws
 from service.reasons import MIN_REASON_LOGIT, Reason, ReasonWriter, _ItemFacts, _kg
@@ -990,6 +991,9 @@ def test_an_honest_word_in_another_form_is_never_typical_of_gear(tiny_scorer: Sc
 def test_warming_up_loads_what_reasons_read_before_the_first_request(
     tiny_scorer: Scorer,
 ) -> None:
+    # As in a fresh process: nothing looked up yet.
     knowledge._catalogue_phrases.cache_clear()
+    knowledge.catalogue_kinds.cache_clear()
+    reasons_module._known_range.cache_clear()
     tiny_scorer.warm_up()
     assert knowledge._catalogue_phrases.cache_info().currsize == 1
