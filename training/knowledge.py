@@ -13,7 +13,7 @@ import re
 import tomllib
 from collections import Counter
 from dataclasses import dataclass
-from functools import cache, lru_cache
+from functools import cache
 from pathlib import Path
 from typing import Any, Final
 
@@ -481,7 +481,6 @@ def _longest_phrasing() -> int:
     return max(map(len, _catalogue_phrases()))
 
 
-@lru_cache(maxsize=50_000)
 def catalogue_kinds(description: str) -> tuple[ItemType, ...]:
     """The kinds of ordinary goods of the catalogue a description names: those of the
     longest catalogue phrasing among its words (`_NAMING_WORDS`, `_NAMING_SHARE`), none

@@ -993,7 +993,6 @@ def test_warming_up_loads_what_reasons_read_before_the_first_request(
 ) -> None:
     # As in a fresh process: nothing looked up yet.
     knowledge._catalogue_phrases.cache_clear()
-    knowledge.catalogue_kinds.cache_clear()
     reasons_module._known_range.cache_clear()
     tiny_scorer.warm_up()
     assert knowledge._catalogue_phrases.cache_info().currsize == 1
