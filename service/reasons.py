@@ -46,6 +46,7 @@ from training.history import (
 )
 from training.model import ItemScores, RiskModel
 from training.schema import RISK_CLASSES
+from training.text import word_stem
 
 MAX_REASONS: Final = 3
 # Items whose per-feature contributions are computed at a time.
@@ -330,6 +331,71 @@ def _names_goods_itself(description: str) -> bool:
     return any(not is_common(w) for w in words) and not any(w.casefold() in vague for w in words)
 
 
+# Endings the Turkic languages of the lanes add to a noun ("kiyim-i", "киім-дер",
+# "parça-lar"): a vague word with one of them is still that word.
+_TURKIC_ENDINGS: Final = frozenset(
+    {"i", "ı", "u", "ü", "si", "sı", "su", "sü", "lar", "ler", "lari", "ları", "leri"}
+    | {"і", "ы", "и", "сы", "сі", "лар", "лер", "дар", "дер", "тар", "тер"}
+)
+# The shortest vague word found as the tail of a compound ("авто-запчасти", "спец-одежда"):
+# shorter ones end everyday words ("m-other").
+_LEAST_VAGUE_TAIL: Final = 6
+
+
+@lru_cache(maxsize=1)
+def _vague_entries() -> tuple[frozenset[str], frozenset[str], tuple[tuple[str, ...], ...]]:
+    """The vague descriptions of one word ("одежда", "kiyim", "gift"), their stems, and
+    those of several words as word tuples ("личные вещи", "yedek parça")."""
+    entries = [tuple(_WORD.findall(entry.casefold())) for entry in knowledge.vague_descriptions()]
+    single = frozenset(words[0] for words in entries if len(words) == 1)
+    stems = frozenset(word_stem(word) for word in single)
+    return single, stems, tuple(words for words in entries if len(words) > 1)
+
+
+@lru_cache(maxsize=50_000)
+def _is_vague_word(word: str) -> bool:
+    """Whether a word (casefolded) is alone a vague description ("одежда", "вещи",
+    "kiyim"), in any grammatical form ("одежду", "kiyimlari", "киімі") or ending a compound
+    ("автозапчасти")."""
+    single, stems, _ = _vague_entries()
+    if word in single:
+        return True
+    # Stems only outside Latin letters: the English stemmer makes "stuffed" of "stuff" and
+    # "presentation" of "present", and Latin Uzbek or Turkish has no stemmer at all.
+    if not word.isascii() and word_stem(word) in stems:
+        return True
+    if any(word[:-k] in single for k in range(1, 5) if word[-k:] in _TURKIC_ENDINGS):
+        return True
+    return any(word[i:] in single for i in range(3, len(word) - _LEAST_VAGUE_TAIL + 1))
+
+
+# How many words of its own, beyond its vague words and the commonest words, a description
+# may have and still not say what its goods are: "одежда ношеная", "bola kiyimi", "запчасти
+# для Нексии" are bags of things; "образцы керамической плитки" names the goods.
+_BAG_OWN_WORDS: Final = 1
+
+
+@lru_cache(maxsize=20_000)
+def _bag_of_things(description: str) -> bool:
+    """Whether a description is a vague word with at most `_BAG_OWN_WORDS` of its own: a
+    bag of things ("вещи личные", "oto yedek parça"), not one unit of one kind of goods."""
+    words = _WORD.findall(description.casefold())
+    vague = {i for i, word in enumerate(words) if _is_vague_word(word)}
+    for phrase in _vague_entries()[2]:
+        for start in range(len(words) - len(phrase) + 1):
+            if tuple(words[start : start + len(phrase)]) == phrase:
+                vague.update(range(start, start + len(phrase)))
+    if not vague:
+        return False
+    counts = knowledge.count_words()
+    own = [
+        word
+        for i, word in enumerate(words)
+        if i not in vague and not is_common(word) and word not in counts
+    ]
+    return len(own) <= _BAG_OWN_WORDS
+
+
 def _in_gear_wording(description: str) -> bool:
     """Whether every word of a description beyond the commonest is one the gear nomenclature
     is phrased with ("военная форма"), and it is more than one word everyday goods are
@@ -558,6 +624,13 @@ class ReasonWriter:
                 [str(d) for d in facts.description[rows].tolist()]
             )[:, 0 if group == "weight" else 1].tolist()
             subjects, usuals, knowns = self._expected_of(group, rows, facts, descriptions)
+            vague = facts.vague[rows].tolist()
+            # A vague word stands for a bag of things ("одежда ношеная" of 9 kg, "вещи
+            # личные"): one garment's weight or worth says nothing of it; the weight it
+            # hides, or what it is declared at per kilo, does.
+            bagged = facts.bag_of_things[rows].tolist()
+            quotable = [ok and not bag for ok, bag in zip(quotable, bagged, strict=True)]
+            vague = [one or bag for one, bag in zip(vague, bagged, strict=True)]
         if group in ("weight", "value"):
             weight = group == "weight"
             actuals = (facts.unit_weight if weight else facts.usd_per_kg)[rows].tolist()
@@ -571,7 +644,7 @@ class ReasonWriter:
                     descriptions,
                     subjects,
                     quotable,
-                    facts.vague[rows].tolist(),
+                    vague,
                     strict=True,
                 )
             ]
@@ -870,6 +943,11 @@ class _ItemFacts:
         """Whether the description has a word beyond the commonest words of the lanes'
         languages."""
         return self._per_description(_names_goods)
+
+    @cached_property
+    def bag_of_things(self) -> np.ndarray:
+        """Whether the description is a bag of things under a vague word (`_bag_of_things`)."""
+        return self._per_description(_bag_of_things)
 
     @cached_property
     def names_goods_itself(self) -> np.ndarray:

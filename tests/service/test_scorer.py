@@ -68,7 +68,7 @@ def _known_goods_facts(
     descriptions: list[str],
     classes: list[str],
     hs_codes: list[str | None] | None = None,
-    **columns: list[float],
+    **columns: list[Any],
 ) -> tuple[ReasonWriter, _ItemFacts, np.ndarray]:
     """A reason writer and the facts of items whose text signals say, until a test sets
     them, well-known ordinary goods (full confidence, leaning -3 to every gear class) with no
@@ -81,7 +81,10 @@ def _known_goods_facts(
         "declaration_id": np.array([f"P{i}" for i in range(len(descriptions))], dtype=object),
         "description": np.array(descriptions, dtype=object),
         "hs_code": np.array(hs_codes or [None] * len(descriptions), dtype=object),
-        **{name: np.asarray(values, dtype=float) for name, values in columns.items()},
+        **{
+            name: np.asarray(values, dtype=object if isinstance(values[0], str) else float)
+            for name, values in columns.items()
+        },
     }
     signals = np.zeros((len(descriptions), len(scorer.model.text_.get_feature_names_out())))
     signals[:, signal_columns.confidence] = 1.0
@@ -226,7 +229,7 @@ def test_a_weight_within_what_honest_lines_of_its_wording_show_is_not_called_off
 
 
 def test_a_weight_the_goods_catalogue_knows_for_its_kind_is_not_called_off(
-    tiny_scorer: Scorer,
+    tiny_scorer: Scorer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The models expected "Saperavi red wine" at 0.52 kg a unit and called a 1.5 kg bottle
     heavy; the goods catalogue knows a bottle of wine (1.3 kg). A weight within the range of
@@ -242,6 +245,12 @@ def test_a_weight_the_goods_catalogue_knows_for_its_kind_is_not_called_off(
         net_weight_kg=[1.5, 9.0, 1.5],
     )
     signals[:, writer._signal_columns.weight] = np.log(0.52)
+    # Tight wording, whatever spread this small model gives words it never read.
+    monkeypatch.setattr(
+        writer.model.text_,
+        "expectation_spreads",
+        lambda descriptions: np.full((len(descriptions), 2), 0.2),
+    )
     assert writer._group_reasons("weight", np.arange(3), facts, facts.terms) == [
         None,
         (
@@ -548,6 +557,50 @@ def test_vague_words_of_every_lane_are_no_kind_of_goods(tiny_scorer: Scorer) -> 
     assert writer._group_reasons("weight", np.arange(5), facts, facts.terms) == [
         ("vague_description", f"'{d}' is too vague to say what the goods are, for 4 kg per unit")
         for d in descriptions
+    ]
+
+
+def test_a_bag_of_things_under_a_vague_word_is_not_weighed_as_one_unit(
+    tiny_scorer: Scorer,
+) -> None:
+    """ "одежда ношеная" (worn clothes), "вещи личные", Uzbek "chaqaloq kiyimi" (baby
+    clothes, with the Uzbek ending), Kazakh "бала киімі" and "автозапчасти" are bags of
+    things: a 9 kg one is not "heavy for 'одежда ношеная' (usually about 0.81 kg)". It is
+    told too vague, with its weight. A jacket is weighed as a jacket."""
+    bags = ["одежда ношеная", "вещи личные", "chaqaloq kiyimi", "бала киімі", "автозапчасти"]
+    writer, facts, signals = _known_goods_facts(
+        tiny_scorer,
+        [*bags, "куртка зимняя"],
+        ["benign"] * 6,
+        quantity=[1.0] * 6,
+        net_weight_kg=[9.0] * 6,
+    )
+    signals[:, writer._signal_columns.weight] = np.log(0.8)
+    said = writer._group_reasons("weight", np.arange(6), facts, facts.terms)
+    assert said[:5] == [
+        ("vague_description", f"'{d}' is too vague to say what the goods are, for 9 kg per unit")
+        for d in bags
+    ]
+    assert said[5] == (
+        "weight_mismatch",
+        "9 kg per unit is heavy for 'куртка зимняя' (usually about 0.8 kg)",
+    )
+    # Nor is a bag's worth set against one garment's: 18 USD for 9 kg of used clothes is
+    # what it is declared at, not "low for 'одежда ношеная' (usually about 27 USD/kg)".
+    writer, facts, signals = _known_goods_facts(
+        tiny_scorer,
+        bags,
+        ["benign"] * 5,
+        quantity=[1.0] * 5,
+        net_weight_kg=[9.0] * 5,
+        value=[18.0] * 5,
+        currency=["USD"] * 5,
+    )
+    signals[:, writer._signal_columns.value] = np.log(27.0)
+    usd = "2.0 USD/kg"
+    assert writer._group_reasons("value", np.arange(5), facts, facts.terms) == [
+        ("vague_description", f"'{d}' is too vague to say what the goods are, declared at {usd}")
+        for d in bags
     ]
 
 

@@ -202,6 +202,41 @@ def test_gear_is_undervalued_and_heavy_where_it_should_be() -> None:
     assert usd[optics].median() > 50
 
 
+def test_honest_vague_words_often_stand_for_a_bag_of_things() -> None:
+    """ "одежда" or "вещи личные" of 9 kg is a family's box of clothes, declared as one unit:
+    some honest vague lines weigh what several things of their kind do, and no gear line is
+    made a bag."""
+    frame, registers = _sample()
+    per_unit = frame["net_weight_kg"] / frame["quantity"]
+    honest_vague = (frame["label_class"] == "benign").to_numpy() & (registers == "vague")
+    clothing = frame["description"].str.casefold().isin(["одежда", "вещи", "clothes", "kiyim"])
+    bags = honest_vague & clothing.to_numpy() & (frame["quantity"] == 1).to_numpy()
+    assert (per_unit[bags] > 3).mean() > 0.15
+    honest_named = (frame["label_class"] == "benign").to_numpy() & (registers == "plain")
+    assert (per_unit[bags] > 3).mean() > 3 * (per_unit[honest_named] > 3).mean()
+
+
+def test_bags_leave_the_rest_of_the_traffic_as_it_was(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Bags are drawn apart from everything else: without them, every other line's goods,
+    and every parcel's parties, dates and codes, are the same (a count written into a
+    description, "10 штук", is drawn after them and may differ)."""
+    settings = knowledge.generator_settings()
+    with_bags = pd.concat(generate_declarations(3_000, SEED), ignore_index=True)
+    benign = dict(settings["benign"], vague_bag_share=0.0)
+    monkeypatch.setitem(settings, "benign", benign)
+    without = pd.concat(generate_declarations(3_000, SEED), ignore_index=True)
+    changed = (
+        (with_bags["net_weight_kg"] != without["net_weight_kg"])
+        | (with_bags["quantity"] != without["quantity"])
+    ).to_numpy()
+    assert 0 < changed.sum() < 0.05 * len(changed)
+    # A bag may make a letter too heavy for letter post, and so its id's service letters.
+    same = ["sender_id", "recipient_id", "posted_at", "label_class", "hs_code"]
+    pd.testing.assert_frame_equal(with_bags[same], without[same])
+    line = ["quantity", "net_weight_kg", "value", "currency"]
+    pd.testing.assert_frame_equal(with_bags.loc[~changed, line], without.loc[~changed, line])
+
+
 def test_explicit_naming_gets_rarer_over_time() -> None:
     frame, registers = _sample()
     year = frame["posted_at"].dt.year

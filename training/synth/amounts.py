@@ -12,7 +12,7 @@ from training.schema import CATEGORIES, MAIL_CLASSES
 from training.synth.catalogue import Catalogue
 from training.synth.header import Header
 from training.synth.numbers import nice_round, shop_round
-from training.synth.registers import DISGUISED, EXPLICIT, STEALTH, Wording
+from training.synth.registers import DISGUISED, EXPLICIT, STEALTH, VAGUE, Wording
 from training.synth.sampling import (
     FloatArray,
     IntArray,
@@ -59,9 +59,12 @@ def draw_goods(
     for it, rows in grouped(item):
         quantity[rows] = cat.quantity_values[it][qty_index[rows]]
     quantity = np.maximum(quantity, 1)
-    unit_weight = np.exp(
-        cat.weight_log_median[item] + cat.weight_sigma[item] * rng.standard_normal(n)
-    )
+    deviation = cat.weight_sigma[item] * rng.standard_normal(n)
+    units = bag_units(rng.spawn(1)[0], cat, settings["benign"], wording, item)
+    # A bag is declared as one unit of its vague word; its things vary less, together, than
+    # one thing does.
+    unit_weight = np.exp(cat.weight_log_median[item] + deviation / np.sqrt(units)) * units
+    quantity = np.where(units > 1, 1, quantity)
     real_weight = np.asarray(unit_weight * quantity, dtype=np.float64)
     positive_settings = settings["positive"]
     as_cover = (register == DISGUISED) & (rng.random(n) < positive_settings["declared_as_cover"])
@@ -71,7 +74,7 @@ def draw_goods(
         + (cat.worth_log_high[worth_item] - cat.worth_log_low[worth_item]) * rng.random(n)
     )
     worth_usd = np.where(cat.worth_log_high[worth_item] <= np.log(1e-3) + 1e-9, 0.0, unit_worth)
-    worth_usd = worth_usd * quantity
+    worth_usd = np.asarray(worth_usd * quantity * units, dtype=np.float64)
 
     declared_ratio = np.where(
         register == EXPLICIT,
@@ -88,6 +91,32 @@ def draw_goods(
         worth_usd=worth_usd,
         declared_usd=worth_usd * declared_ratio,
     )
+
+
+def bag_units(
+    rng: np.random.Generator,
+    cat: Catalogue,
+    benign_settings: Settings,
+    wording: Wording,
+    item: IntArray,
+) -> IntArray:
+    """How many things of its kind each line holds when it is a bag of them, else 1.
+
+    An honest sender who writes a vague word ("одежда", "вещи личные", "bola kiyimlari",
+    "запчасти") often means a bag or box of such things, not one: a family's 9 kg of
+    winter clothes. Drawn from a generator of its own, so the rest of the traffic is the
+    same with or without bags."""
+    n = len(item)
+    kinds = [cat.vague_index[kind] for kind in benign_settings["vague_bag_kinds"]]
+    bagged = (
+        (wording.register == VAGUE)
+        & np.isin(wording.group, kinds)
+        & (rng.random(n) < benign_settings["vague_bag_share"])
+    )
+    wanted = np.round(log_uniform(rng, benign_settings["vague_bag_units"], n))
+    # A bag the post carries: no heavier than the heaviest parcel people send.
+    fits = np.floor(benign_settings["vague_bag_max_kg"] / np.exp(cat.weight_log_median[item]))
+    return np.where(bagged, np.maximum(np.minimum(wanted, fits), 1), 1).astype(np.int64)
 
 
 def declared_value(
