@@ -366,7 +366,35 @@ def _is_vague_word(word: str) -> bool:
         return True
     if any(word[:-k] in single for k in range(1, 5) if word[-k:] in _TURKIC_ENDINGS):
         return True
-    return any(word[i:] in single for i in range(3, len(word) - _LEAST_VAGUE_TAIL + 1))
+    if any(word[i:] in single for i in range(3, len(word) - _LEAST_VAGUE_TAIL + 1)):
+        return True
+    return (
+        not word.isascii()
+        and len(word) >= _LEAST_TYPO_MATCH - 1
+        and not _one_letter_out(word).isdisjoint(_vague_slips())
+    )
+
+
+# Vague words of this many letters or more are still found one slip of the hand or the ear
+# off ("адежда", "одеда", "вешщи"), outside Latin letters: a shorter word one letter off is
+# often another word.
+_LEAST_TYPO_MATCH: Final = 6
+
+
+def _one_letter_out(word: str) -> set[str]:
+    """A word and every form of it one letter shorter: two words share one when they are a
+    letter added, dropped or changed apart."""
+    return {word} | {word[:i] + word[i + 1 :] for i in range(len(word))}
+
+
+@lru_cache(maxsize=1)
+def _vague_slips() -> frozenset[str]:
+    return frozenset(
+        form
+        for word in _vague_entries()[0]
+        if len(word) >= _LEAST_TYPO_MATCH and not word.isascii()
+        for form in _one_letter_out(word)
+    )
 
 
 # How many words of its own, beyond its vague words and the commonest words, a description

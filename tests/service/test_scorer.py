@@ -568,20 +568,23 @@ def test_a_bag_of_things_under_a_vague_word_is_not_weighed_as_one_unit(
     things: a 9 kg one is not "heavy for 'одежда ношеная' (usually about 0.81 kg)". It is
     told too vague, with its weight. A jacket is weighed as a jacket."""
     bags = ["одежда ношеная", "вещи личные", "chaqaloq kiyimi", "бала киімі", "автозапчасти"]
+    # Typed a letter off, as clerks do: "адежда" is "одежда".
+    bags.append("адежда")
+    n = len(bags) + 1
     writer, facts, signals = _known_goods_facts(
         tiny_scorer,
         [*bags, "куртка зимняя"],
-        ["benign"] * 6,
-        quantity=[1.0] * 6,
-        net_weight_kg=[9.0] * 6,
+        ["benign"] * n,
+        quantity=[1.0] * n,
+        net_weight_kg=[9.0] * n,
     )
     signals[:, writer._signal_columns.weight] = np.log(0.8)
-    said = writer._group_reasons("weight", np.arange(6), facts, facts.terms)
-    assert said[:5] == [
+    said = writer._group_reasons("weight", np.arange(n), facts, facts.terms)
+    assert said[:-1] == [
         ("vague_description", f"'{d}' is too vague to say what the goods are, for 9 kg per unit")
         for d in bags
     ]
-    assert said[5] == (
+    assert said[-1] == (
         "weight_mismatch",
         "9 kg per unit is heavy for 'куртка зимняя' (usually about 0.8 kg)",
     )
@@ -590,15 +593,15 @@ def test_a_bag_of_things_under_a_vague_word_is_not_weighed_as_one_unit(
     writer, facts, signals = _known_goods_facts(
         tiny_scorer,
         bags,
-        ["benign"] * 5,
-        quantity=[1.0] * 5,
-        net_weight_kg=[9.0] * 5,
-        value=[18.0] * 5,
-        currency=["USD"] * 5,
+        ["benign"] * len(bags),
+        quantity=[1.0] * len(bags),
+        net_weight_kg=[9.0] * len(bags),
+        value=[18.0] * len(bags),
+        currency=["USD"] * len(bags),
     )
     signals[:, writer._signal_columns.value] = np.log(27.0)
     usd = "2.0 USD/kg"
-    assert writer._group_reasons("value", np.arange(5), facts, facts.terms) == [
+    assert writer._group_reasons("value", np.arange(len(bags)), facts, facts.terms) == [
         ("vague_description", f"'{d}' is too vague to say what the goods are, declared at {usd}")
         for d in bags
     ]
