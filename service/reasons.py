@@ -26,6 +26,7 @@ from training.features import (
     SMALL_INPUT,
     UNFIT_CHAPTER_PROBABILITY,
     ItemColumns,
+    TextSignals,
     column,
     factorize,
     parcel_codes,
@@ -641,24 +642,25 @@ class ReasonWriter:
             thin = self.model.text_.rests_on_few_lines(facts.description[rows].tolist())
             quotable = (facts.expectation_quotable[rows] & ~thin).tolist()
         if group in ("weight", "value"):
-            # A line listing several goods ("одежда, обувь, игрушки") is a box of them: the
-            # weight and worth of one kind of goods say nothing of it.
+            # A line listing several goods ("одежда, обувь, игрушки") is a box of them, and a
+            # vague word stands for a bag of things ("одежда ношеная" of 9 kg, "вещи
+            # личные"): the weight and worth of one kind of goods say nothing of either. A
+            # bag's weight, or what it is declared at per kilo, is still told as a fact.
             listed = [_lists_goods(str(d)) for d in facts.description[rows].tolist()]
-            quotable = [ok and not many for ok, many in zip(quotable, listed, strict=True)]
+            bagged = facts.bag_of_things[rows].tolist()
+            quotable = [
+                ok and not many and not bag
+                for ok, many, bag in zip(quotable, listed, bagged, strict=True)
+            ]
+            one_word = facts.vague[rows].tolist()
+            vague = [one or bag for one, bag in zip(one_word, bagged, strict=True)]
             # How far honest lines of this wording stray from its expectation: a weight or
             # worth is called off only beyond what they show (a bare "датчик" is a 0.1 kg car
             # sensor or a 3 kg one; "usually about 1.5 kg" would be no fact to a clerk).
-            spreads = self.model.text_.expectation_spreads(
-                [str(d) for d in facts.description[rows].tolist()]
-            )[:, 0 if group == "weight" else 1].tolist()
+            spreads = facts.expectation_spreads(rows, quotable, self.model.text_)[
+                :, 0 if group == "weight" else 1
+            ].tolist()
             subjects, usuals, knowns = self._expected_of(group, rows, facts, descriptions)
-            vague = facts.vague[rows].tolist()
-            # A vague word stands for a bag of things ("одежда ношеная" of 9 kg, "вещи
-            # личные"): one garment's weight or worth says nothing of it; the weight it
-            # hides, or what it is declared at per kilo, does.
-            bagged = facts.bag_of_things[rows].tolist()
-            quotable = [ok and not bag for ok, bag in zip(quotable, bagged, strict=True)]
-            vague = [one or bag for one, bag in zip(vague, bagged, strict=True)]
         if group in ("weight", "value"):
             weight = group == "weight"
             actuals = (facts.unit_weight if weight else facts.usd_per_kg)[rows].tolist()
@@ -866,6 +868,9 @@ class _ItemFacts:
         self._signals = signals
         self.description = column(items, "description")
         self.risk_class = scores.risk_class
+        # Per description, how far honest lines of its wording stray (weight, worth), where
+        # a reason needed it: the weight and the value reasons share one look-up.
+        self._spreads: dict[str, np.ndarray] = {}
         # The gear term of (description, class), where looked up (None: none to name).
         self.terms: dict[tuple[str, str], str | None] = {}
         # Items whose own score passes the review cut-off (None: all count as such).
@@ -971,6 +976,29 @@ class _ItemFacts:
         """Whether the description has a word beyond the commonest words of the lanes'
         languages."""
         return self._per_description(_names_goods)
+
+    def expectation_spreads(
+        self, rows: np.ndarray, wanted: list[bool], text: TextSignals
+    ) -> np.ndarray:
+        """`TextSignals.expectation_spreads` of items `rows` where `wanted` (NaN elsewhere:
+        no expectation of theirs is quoted), each description read once."""
+        descriptions = [str(d) for d in self.description[rows].tolist()]
+        missing = list(
+            dict.fromkeys(
+                d
+                for d, want in zip(descriptions, wanted, strict=True)
+                if want and d not in self._spreads
+            )
+        )
+        if missing:
+            self._spreads.update(zip(missing, text.expectation_spreads(missing), strict=True))
+        unknown = np.full(2, np.nan)
+        return np.array(
+            [
+                self._spreads[d] if want else unknown
+                for d, want in zip(descriptions, wanted, strict=True)
+            ]
+        ).reshape(len(descriptions), 2)
 
     @cached_property
     def bag_of_things(self) -> np.ndarray:

@@ -215,6 +215,7 @@ def test_a_weight_within_what_honest_lines_of_its_wording_show_is_not_called_off
             "expectation_spreads",
             lambda descriptions: np.full((len(descriptions), 2), wide),
         )
+        facts._spreads.clear()  # read once per scoring call: this one reads twice
 
     spreads(0.2)  # tight wording: 4 times light or 12 times heavy is news
     assert writer._group_reasons("weight", np.arange(2), facts, facts.terms) == [
@@ -226,6 +227,49 @@ def test_a_weight_within_what_honest_lines_of_its_wording_show_is_not_called_off
         None,
         ("weight_mismatch", "3.5 kg per unit is heavy for 'модуль' (usually about 0.3 kg)"),
     ]
+
+
+def test_spreads_are_read_once_per_description_and_only_where_quoted(
+    tiny_scorer: Scorer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The weight and value reasons share one look-up of each wording's spreads, and a bag
+    of things, whose expectation is never quoted, needs none: the same reasons as reading
+    them afresh for each group."""
+    descriptions = ["куртка зимняя", "куртка зимняя", "одежда ношеная"]
+
+    def facts_and_writer() -> tuple[ReasonWriter, _ItemFacts]:
+        writer, facts, signals = _known_goods_facts(
+            tiny_scorer,
+            descriptions,
+            ["benign"] * 3,
+            quantity=[1.0] * 3,
+            net_weight_kg=[9.0, 9.0, 9.0],
+            value=[5.0] * 3,
+            currency=["USD"] * 3,
+        )
+        signals[:, writer._signal_columns.weight] = np.log(1.2)
+        signals[:, writer._signal_columns.value] = np.log(40.0)
+        return writer, facts
+
+    plain = []
+    for group in ("weight", "value"):
+        writer, facts = facts_and_writer()
+        plain.append(writer._group_reasons(group, np.arange(3), facts, facts.terms))
+    read: list[list[str]] = []
+    original = tiny_scorer.model.text_.expectation_spreads
+
+    def counted(wordings: list[str]) -> np.ndarray:
+        read.append(list(wordings))
+        return original(wordings)
+
+    monkeypatch.setattr(tiny_scorer.model.text_, "expectation_spreads", counted)
+    writer, facts = facts_and_writer()
+    shared = [
+        writer._group_reasons(group, np.arange(3), facts, facts.terms)
+        for group in ("weight", "value")
+    ]
+    assert shared == plain
+    assert read == [["куртка зимняя"]]
 
 
 def test_a_weight_the_goods_catalogue_knows_for_its_kind_is_not_called_off(
