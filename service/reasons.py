@@ -398,9 +398,10 @@ def _vague_slips() -> frozenset[str]:
     )
 
 
-# How many words of its own, beyond its vague words and the commonest words, a description
-# may have and still not say what its goods are: "одежда ношеная", "bola kiyimi", "запчасти
-# для Нексии" are bags of things; "образцы керамической плитки" names the goods.
+# How many words of its own, beyond its vague words, the commonest words and numbers, a
+# description may have and still not say what its goods are: "одежда ношеная", "bola
+# kiyimi", "запчасти для Нексии" are bags of things; "образцы керамической плитки" names
+# the goods.
 _BAG_OWN_WORDS: Final = 1
 
 
@@ -417,10 +418,14 @@ def _bag_of_things(description: str) -> bool:
     if not vague:
         return False
     counts = knowledge.count_words()
+    # Nor are counts, sizes and weights ("x2", "52-54", "4kg") words of its own.
     own = [
         word
         for i, word in enumerate(words)
-        if i not in vague and not is_common(word) and word not in counts
+        if i not in vague
+        and not is_common(word)
+        and word not in counts
+        and not any(letter.isdigit() for letter in word)
     ]
     return len(own) <= _BAG_OWN_WORDS
 

@@ -612,6 +612,8 @@ def test_a_bag_of_things_under_a_vague_word_is_not_weighed_as_one_unit(
     things: a 9 kg one is not "heavy for 'одежда ношеная' (usually about 0.81 kg)". It is
     told too vague, with its weight. A jacket is weighed as a jacket."""
     bags = ["одежда ношеная", "вещи личные", "chaqaloq kiyimi", "бала киімі", "автозапчасти"]
+    # A weight typed into the line is no word of its own.
+    bags.append("одежда детская - 4kg")
     # Typed a letter off, as clerks do: "адежда" is "одежда".
     bags.append("адежда")
     n = len(bags) + 1
