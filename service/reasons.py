@@ -11,7 +11,6 @@ flagged items.
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
@@ -19,8 +18,8 @@ from typing import Any, Final
 
 import numpy as np
 
+from service import wording
 from training import knowledge
-from training.common_words import is_common
 from training.features import (
     OTHER_CHAPTER,
     SMALL_INPUT,
@@ -47,7 +46,6 @@ from training.history import (
 )
 from training.model import ItemScores, RiskModel
 from training.schema import RISK_CLASSES
-from training.text import word_stem
 
 MAX_REASONS: Final = 3
 # Items whose per-feature contributions are computed at a time.
@@ -141,16 +139,6 @@ def _object_array(values: list[Any]) -> np.ndarray:
 
 def _short(description: str, limit: int = 40) -> str:
     return description if len(description) <= limit else description[: limit - 1] + "…"
-
-
-# What joins several kinds of goods in one line: commas, semicolons, "+", "and" words.
-_LIST: Final = re.compile(r"[,;+&]|\s(?:и|and|und|i|va|və|ва|жана|եւ|და)\s", re.IGNORECASE)
-
-
-def _lists_goods(description: str) -> bool:
-    """Whether a line lists several goods: joined by commas or "and" words, or named word
-    by word ("odejda obuv": `knowledge.names_several_goods`)."""
-    return _LIST.search(description) is not None or knowledge.names_several_goods(description)
 
 
 # Below this an expected worth per kg is no basis for "too high" or "too low".
@@ -300,148 +288,6 @@ def _usd(value: float) -> str:
     return f"{value:.0f}" if value >= 10 else f"{value:.1f}"
 
 
-@lru_cache(maxsize=1)
-def _vague_latin() -> frozenset[str]:
-    """The vague words as senders also type them in Latin letters ("veshi b/u")."""
-    from training.knowledge import transliterate, vague_descriptions
-
-    return frozenset(_latin_key(transliterate(word)) for word in vague_descriptions())
-
-
-def _latin_key(text: str) -> str:
-    # Senders write щ as "shch", "sch" or "sh" ("veshchi", "veshi"): one key for all.
-    return re.sub(r"shch|shh|sch", "sh", text.casefold().strip(" .,!"))
-
-
-# A word of a description: letters and digits, as the word lists hold them.
-_WORD: Final = re.compile(r"\w+")
-
-
-@lru_cache(maxsize=20_000)
-def _names_goods(description: str) -> bool:
-    """Whether a description has a word beyond the commonest words of the lanes' languages."""
-    return any(not is_common(word) for word in _WORD.findall(description))
-
-
-def _names_goods_itself(description: str) -> bool:
-    """Whether a description names a kind of goods in words of its own ("бинокль",
-    "рюкзак"): a word beyond the commonest words, and no vague word ("одежда мужская" is
-    clothes, whatever its adjective)."""
-    words = _WORD.findall(description)
-    vague = knowledge.vague_words()
-    return any(not is_common(w) for w in words) and not any(w.casefold() in vague for w in words)
-
-
-# Endings the Turkic languages of the lanes add to a noun ("kiyim-i", "киім-дер",
-# "parça-lar"): a vague word with one of them is still that word.
-_TURKIC_ENDINGS: Final = frozenset(
-    {"i", "ı", "u", "ü", "si", "sı", "su", "sü", "lar", "ler", "lari", "ları", "leri"}
-    | {"і", "ы", "и", "сы", "сі", "лар", "лер", "дар", "дер", "тар", "тер"}
-)
-# The shortest vague word found as the tail of a compound ("авто-запчасти", "спец-одежда"):
-# shorter ones end everyday words ("m-other").
-_LEAST_VAGUE_TAIL: Final = 6
-
-
-@lru_cache(maxsize=1)
-def _vague_entries() -> tuple[frozenset[str], frozenset[str], tuple[tuple[str, ...], ...]]:
-    """The vague descriptions of one word ("одежда", "kiyim", "gift"), their stems, and
-    those of several words as word tuples ("личные вещи", "yedek parça")."""
-    entries = [tuple(_WORD.findall(entry.casefold())) for entry in knowledge.vague_descriptions()]
-    single = frozenset(words[0] for words in entries if len(words) == 1)
-    stems = frozenset(word_stem(word) for word in single)
-    return single, stems, tuple(words for words in entries if len(words) > 1)
-
-
-@lru_cache(maxsize=50_000)
-def _is_vague_word(word: str) -> bool:
-    """Whether a word (casefolded) is alone a vague description ("одежда", "вещи",
-    "kiyim"), in any grammatical form ("одежду", "kiyimlari", "киімі") or ending a compound
-    ("автозапчасти")."""
-    single, stems, _ = _vague_entries()
-    if word in single:
-        return True
-    # Stems only outside Latin letters: the English stemmer makes "stuffed" of "stuff" and
-    # "presentation" of "present", and Latin Uzbek or Turkish has no stemmer at all.
-    if not word.isascii() and word_stem(word) in stems:
-        return True
-    if any(word[:-k] in single for k in range(1, 5) if word[-k:] in _TURKIC_ENDINGS):
-        return True
-    if any(word[i:] in single for i in range(3, len(word) - _LEAST_VAGUE_TAIL + 1)):
-        return True
-    return (
-        not word.isascii()
-        and len(word) >= _LEAST_TYPO_MATCH - 1
-        and not _one_letter_out(word).isdisjoint(_vague_slips())
-    )
-
-
-# Vague words of this many letters or more are still found one slip of the hand or the ear
-# off ("адежда", "одеда", "вешщи"), outside Latin letters: a shorter word one letter off is
-# often another word.
-_LEAST_TYPO_MATCH: Final = 6
-
-
-def _one_letter_out(word: str) -> set[str]:
-    """A word and every form of it one letter shorter: two words share one when they are a
-    letter added, dropped or changed apart."""
-    return {word} | {word[:i] + word[i + 1 :] for i in range(len(word))}
-
-
-@lru_cache(maxsize=1)
-def _vague_slips() -> frozenset[str]:
-    return frozenset(
-        form
-        for word in _vague_entries()[0]
-        if len(word) >= _LEAST_TYPO_MATCH and not word.isascii()
-        for form in _one_letter_out(word)
-    )
-
-
-# How many words of its own, beyond its vague words, the commonest words and numbers, a
-# description may have and still not say what its goods are: "одежда ношеная", "bola
-# kiyimi", "запчасти для Нексии" are bags of things; "образцы керамической плитки" names
-# the goods.
-_BAG_OWN_WORDS: Final = 1
-
-
-@lru_cache(maxsize=20_000)
-def _bag_of_things(description: str) -> bool:
-    """Whether a description is a vague word with at most `_BAG_OWN_WORDS` of its own: a
-    bag of things ("вещи личные", "oto yedek parça"), not one unit of one kind of goods."""
-    words = _WORD.findall(description.casefold())
-    vague = {i for i, word in enumerate(words) if _is_vague_word(word)}
-    for phrase in _vague_entries()[2]:
-        for start in range(len(words) - len(phrase) + 1):
-            if tuple(words[start : start + len(phrase)]) == phrase:
-                vague.update(range(start, start + len(phrase)))
-    if not vague:
-        return False
-    counts = knowledge.count_words()
-    # Nor are counts, sizes and weights ("x2", "52-54", "4kg") words of its own.
-    own = [
-        word
-        for i, word in enumerate(words)
-        if i not in vague
-        and not is_common(word)
-        and word not in counts
-        and not any(letter.isdigit() for letter in word)
-    ]
-    return len(own) <= _BAG_OWN_WORDS
-
-
-def _in_gear_wording(description: str) -> bool:
-    """Whether every word of a description beyond the commonest is one the gear nomenclature
-    is phrased with ("военная форма"), and it is more than one word everyday goods are
-    written with too: "керамическая плитка" has a word of honest goods, and a bare "helmet"
-    is as much a motorcycle's or a bicycle's."""
-    vocabulary = knowledge.gear_vocabulary()
-    words = [w for w in _WORD.findall(description.casefold()) if not is_common(w)]
-    if len(words) == 1 and words[0] in knowledge.everyday_words():
-        return False
-    return bool(words) and all(w in vocabulary for w in words)
-
-
 # Letter-post classes carry little gear: one never counts against a parcel as such.
 _LETTER_POST: Final = frozenset({"letter", "small_packet"})
 
@@ -455,14 +301,6 @@ def _sent_as(mail_class: object) -> str | None:
             return None
         return f"sent as {mail_class.replace('_', ' ')}: a service that carries more gear than most"
     return "no mail class declared"
-
-
-def _vague_in_latin(descriptions: np.ndarray) -> np.ndarray:
-    vague = _vague_latin()
-    return np.array(
-        [isinstance(d, str) and _latin_key(d) in vague for d in descriptions.tolist()],
-        dtype=bool,
-    )
 
 
 def _once_each(reasons: tuple[Reason | None, ...]) -> list[Reason]:
@@ -651,7 +489,7 @@ class ReasonWriter:
             # vague word stands for a bag of things ("одежда ношеная" of 9 kg, "вещи
             # личные"): the weight and worth of one kind of goods say nothing of either. A
             # bag's weight, or what it is declared at per kilo, is still told as a fact.
-            listed = [_lists_goods(str(d)) for d in facts.description[rows].tolist()]
+            listed = [wording.lists_goods(str(d)) for d in facts.description[rows].tolist()]
             bagged = facts.bag_of_things[rows].tolist()
             quotable = [
                 ok and not many and not bag
@@ -690,7 +528,7 @@ class ReasonWriter:
             elsewhere = facts.chapter_elsewhere[rows].tolist()
             # A line listing several goods ("blanket, pillow") may span chapters: the
             # declared one may fit one of them.
-            single = [not _lists_goods(str(d)) for d in facts.description[rows].tolist()]
+            single = [not wording.lists_goods(str(d)) for d in facts.description[rows].tolist()]
             elsewhere = [other and one for other, one in zip(elsewhere, single, strict=True)]
             return [
                 (
@@ -813,14 +651,14 @@ class ReasonWriter:
         distinct_codes = list(dict.fromkeys(codes))
         hit_of = dict(zip(distinct_codes, text.hs_expectations(distinct_codes), strict=True))
         expected = (facts.expected_weight if group == "weight" else facts.expected_value)[rows]
-        known_of = {wording: _known_range(wording, group) for wording in distinct}
+        known_of = {written: _known_range(written, group) for written in distinct}
         subjects: list[str] = []
         usuals: list[float] = []
         knowns: list[_KnownRange | None] = []
-        for wording, code, usual, d in zip(
+        for written, code, usual, d in zip(
             wordings, codes, expected.tolist(), descriptions, strict=True
         ):
-            share, hit, known = share_of[wording], hit_of[code], known_of[wording]
+            share, hit, known = share_of[written], hit_of[code], known_of[written]
             knowns.append(known)
             if share < QUOTABLE_CONFIDENCE and hit is not None and known is None:
                 level, kg, usd_kg = hit
@@ -980,7 +818,7 @@ class _ItemFacts:
     def names_goods(self) -> np.ndarray:
         """Whether the description has a word beyond the commonest words of the lanes'
         languages."""
-        return self._per_description(_names_goods)
+        return self._per_description(wording.names_goods)
 
     def expectation_spreads(
         self, rows: np.ndarray, wanted: list[bool], text: TextSignals
@@ -1007,19 +845,19 @@ class _ItemFacts:
 
     @cached_property
     def bag_of_things(self) -> np.ndarray:
-        """Whether the description is a bag of things under a vague word (`_bag_of_things`)."""
-        return self._per_description(_bag_of_things)
+        """Whether the description is a bag of things under a vague word (`bag_of_things`)."""
+        return self._per_description(wording.bag_of_things)
 
     @cached_property
     def names_goods_itself(self) -> np.ndarray:
         """Whether the description names a kind of goods in words of its own
-        (`_names_goods_itself`)."""
-        return self._per_description(_names_goods_itself)
+        (`names_goods_itself`)."""
+        return self._per_description(wording.names_goods_itself)
 
     @cached_property
     def vague(self) -> np.ndarray:
         """Whether the description is only a vague word ("вещи б/у", "veshi b/u", "gift")."""
-        return (vague_flags(self.description) != 0) | _vague_in_latin(self.description)
+        return (vague_flags(self.description) != 0) | wording.vague_in_latin(self.description)
 
     @cached_property
     def chapter_elsewhere(self) -> np.ndarray:
@@ -1099,7 +937,7 @@ class _ItemFacts:
         word or the commonest words never read as anything ("вещи", "for")."""
         strong = self._text_leaning.max(axis=1, initial=-np.inf) >= READS_AS_GEAR
         candidates = strong & ~self.vague & self.names_goods
-        return candidates & self._per_description(_in_gear_wording, where=candidates)
+        return candidates & self._per_description(wording.in_gear_wording, where=candidates)
 
     @cached_property
     def _text_leaning(self) -> np.ndarray:

@@ -518,15 +518,6 @@ def test_the_scorers_answer_is_the_documented_response_shape(
         assert ScoredDeclaration.model_validate(result).model_dump() == result
 
 
-def test_vague_words_typed_in_latin_letters_get_no_expectation() -> None:
-    from service.reasons import _vague_in_latin
-
-    flags = _vague_in_latin(
-        np.array(["veshi b/u", "Veshchi b/u.", "kurtka zimnyaya", "куртка", None], dtype=object)
-    )
-    assert flags.tolist() == [True, True, False, False, False]
-
-
 def test_a_winter_jacket_too_heavy_is_told_so_and_armour_only_by_its_name(
     tiny_scorer: Scorer,
 ) -> None:

@@ -1,0 +1,178 @@
+"""What a description's words say of its goods, read as an officer reads them: whether it
+names goods at all (beyond the commonest words), names them in words of its own, lists
+several kinds ("одежда, обувь, игрушки"), is a bag of things under a vague word ("вещи
+личные", "bola kiyimlari"), or is written only in the words of the gear nomenclature.
+Reasons use these to decide what may be said of a line; nothing here moves a score.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from typing import Final
+
+import numpy as np
+
+from training import knowledge
+from training.common_words import is_common
+from training.text import word_stem
+
+# What joins several kinds of goods in one line: commas, semicolons, "+", "and" words.
+_LIST: Final = re.compile(r"[,;+&]|\s(?:и|and|und|i|va|və|ва|жана|եւ|და)\s", re.IGNORECASE)
+
+
+def lists_goods(description: str) -> bool:
+    """Whether a line lists several goods: joined by commas or "and" words, or named word
+    by word ("odejda obuv": `knowledge.names_several_goods`)."""
+    return _LIST.search(description) is not None or knowledge.names_several_goods(description)
+
+
+@lru_cache(maxsize=1)
+def _vague_latin() -> frozenset[str]:
+    """The vague words as senders also type them in Latin letters ("veshi b/u")."""
+    return frozenset(
+        _latin_key(knowledge.transliterate(word)) for word in knowledge.vague_descriptions()
+    )
+
+
+def _latin_key(text: str) -> str:
+    # Senders write щ as "shch", "sch" or "sh" ("veshchi", "veshi"): one key for all.
+    return re.sub(r"shch|shh|sch", "sh", text.casefold().strip(" .,!"))
+
+
+# A word of a description: letters and digits, as the word lists hold them.
+_WORD: Final = re.compile(r"\w+")
+
+
+@lru_cache(maxsize=20_000)
+def names_goods(description: str) -> bool:
+    """Whether a description has a word beyond the commonest words of the lanes' languages."""
+    return any(not is_common(word) for word in _WORD.findall(description))
+
+
+def names_goods_itself(description: str) -> bool:
+    """Whether a description names a kind of goods in words of its own ("бинокль",
+    "рюкзак"): a word beyond the commonest words, and no vague word ("одежда мужская" is
+    clothes, whatever its adjective)."""
+    words = _WORD.findall(description)
+    vague = knowledge.vague_words()
+    return any(not is_common(w) for w in words) and not any(w.casefold() in vague for w in words)
+
+
+# Endings the Turkic languages of the lanes add to a noun ("kiyim-i", "киім-дер",
+# "parça-lar"): a vague word with one of them is still that word.
+_TURKIC_ENDINGS: Final = frozenset(
+    {"i", "ı", "u", "ü", "si", "sı", "su", "sü", "lar", "ler", "lari", "ları", "leri"}
+    | {"і", "ы", "и", "сы", "сі", "лар", "лер", "дар", "дер", "тар", "тер"}
+)
+# The shortest vague word found as the tail of a compound ("авто-запчасти", "спец-одежда"):
+# shorter ones end everyday words ("m-other").
+_LEAST_VAGUE_TAIL: Final = 6
+
+
+@lru_cache(maxsize=1)
+def _vague_entries() -> tuple[frozenset[str], frozenset[str], tuple[tuple[str, ...], ...]]:
+    """The vague descriptions of one word ("одежда", "kiyim", "gift"), their stems, and
+    those of several words as word tuples ("личные вещи", "yedek parça")."""
+    entries = [tuple(_WORD.findall(entry.casefold())) for entry in knowledge.vague_descriptions()]
+    single = frozenset(words[0] for words in entries if len(words) == 1)
+    stems = frozenset(word_stem(word) for word in single)
+    return single, stems, tuple(words for words in entries if len(words) > 1)
+
+
+@lru_cache(maxsize=50_000)
+def is_vague_word(word: str) -> bool:
+    """Whether a word (casefolded) is alone a vague description ("одежда", "вещи",
+    "kiyim"), in any grammatical form ("одежду", "kiyimlari", "киімі") or ending a compound
+    ("автозапчасти")."""
+    single, stems, _ = _vague_entries()
+    if word in single:
+        return True
+    # Stems only outside Latin letters: the English stemmer makes "stuffed" of "stuff" and
+    # "presentation" of "present", and Latin Uzbek or Turkish has no stemmer at all.
+    if not word.isascii() and word_stem(word) in stems:
+        return True
+    if any(word[:-k] in single for k in range(1, 5) if word[-k:] in _TURKIC_ENDINGS):
+        return True
+    if any(word[i:] in single for i in range(3, len(word) - _LEAST_VAGUE_TAIL + 1)):
+        return True
+    return (
+        not word.isascii()
+        and len(word) >= _LEAST_TYPO_MATCH - 1
+        and not _one_letter_out(word).isdisjoint(_vague_slips())
+    )
+
+
+# Vague words of this many letters or more are still found one slip of the hand or the ear
+# off ("адежда", "одеда", "вешщи"), outside Latin letters: a shorter word one letter off is
+# often another word.
+_LEAST_TYPO_MATCH: Final = 6
+
+
+def _one_letter_out(word: str) -> set[str]:
+    """A word and every form of it one letter shorter: two words share one when they are a
+    letter added, dropped or changed apart."""
+    return {word} | {word[:i] + word[i + 1 :] for i in range(len(word))}
+
+
+@lru_cache(maxsize=1)
+def _vague_slips() -> frozenset[str]:
+    return frozenset(
+        form
+        for word in _vague_entries()[0]
+        if len(word) >= _LEAST_TYPO_MATCH and not word.isascii()
+        for form in _one_letter_out(word)
+    )
+
+
+# How many words of its own, beyond its vague words, the commonest words and numbers, a
+# description may have and still not say what its goods are: "одежда ношеная", "bola
+# kiyimi", "запчасти для Нексии" are bags of things; "образцы керамической плитки" names
+# the goods.
+_BAG_OWN_WORDS: Final = 1
+
+
+@lru_cache(maxsize=20_000)
+def bag_of_things(description: str) -> bool:
+    """Whether a description is a vague word with at most `_BAG_OWN_WORDS` of its own: a
+    bag of things ("вещи личные", "oto yedek parça"), not one unit of one kind of goods."""
+    words = _WORD.findall(description.casefold())
+    vague = {i for i, word in enumerate(words) if is_vague_word(word)}
+    for phrase in _vague_entries()[2]:
+        for start in range(len(words) - len(phrase) + 1):
+            if tuple(words[start : start + len(phrase)]) == phrase:
+                vague.update(range(start, start + len(phrase)))
+    if not vague:
+        return False
+    counts = knowledge.count_words()
+    # Nor are counts, sizes and weights ("x2", "52-54", "4kg") words of its own.
+    own = [
+        word
+        for i, word in enumerate(words)
+        if i not in vague
+        and not is_common(word)
+        and word not in counts
+        and not any(letter.isdigit() for letter in word)
+    ]
+    return len(own) <= _BAG_OWN_WORDS
+
+
+def in_gear_wording(description: str) -> bool:
+    """Whether every word of a description beyond the commonest is one the gear nomenclature
+    is phrased with ("военная форма"), and it is more than one word everyday goods are
+    written with too: "керамическая плитка" has a word of honest goods, and a bare "helmet"
+    is as much a motorcycle's or a bicycle's."""
+    vocabulary = knowledge.gear_vocabulary()
+    words = [w for w in _WORD.findall(description.casefold()) if not is_common(w)]
+    if len(words) == 1 and words[0] in knowledge.everyday_words():
+        return False
+    return bool(words) and all(w in vocabulary for w in words)
+
+
+def vague_in_latin(descriptions: np.ndarray) -> np.ndarray:
+    """Per description, whether it is a vague description typed in Latin letters."""
+    vague = _vague_latin()
+    return np.array(
+        [isinstance(d, str) and _latin_key(d) in vague for d in descriptions.tolist()],
+        dtype=bool,
+    )

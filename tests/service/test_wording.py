@@ -1,0 +1,68 @@
+"""What a description's words say of its goods (`service.wording`)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from service.wording import (
+    bag_of_things,
+    is_vague_word,
+    lists_goods,
+    names_goods,
+    names_goods_itself,
+    vague_in_latin,
+)
+
+
+def test_vague_words_typed_in_latin_letters_get_no_expectation() -> None:
+    flags = vague_in_latin(
+        np.array(["veshi b/u", "Veshchi b/u.", "kurtka zimnyaya", "куртка", None], dtype=object)
+    )
+    assert flags.tolist() == [True, True, False, False, False]
+
+
+@pytest.mark.parametrize(
+    "word",
+    [
+        "одежда",
+        "одежды",  # a Russian case form
+        "kiyimlari",  # Uzbek, with its endings
+        "киімі",  # Kazakh
+        "автозапчасти",  # a compound's tail
+        "адежда",  # a letter off, as clerks type it
+    ],
+)
+def test_a_vague_word_is_found_in_any_form(word: str) -> None:
+    assert is_vague_word(word)
+
+
+@pytest.mark.parametrize("word", ["куртка", "stuffed", "presentation", "mother", "одеяло"])
+def test_everyday_words_are_not_taken_for_vague_ones(word: str) -> None:
+    assert not is_vague_word(word)
+
+
+@pytest.mark.parametrize(
+    "description",
+    ["одежда ношеная", "вещи личные", "bola kiyimlari", "oto yedek parça", "одежда детская - 4kg"],
+)
+def test_a_vague_word_with_at_most_one_word_of_its_own_is_a_bag(description: str) -> None:
+    assert bag_of_things(description)
+
+
+@pytest.mark.parametrize(
+    "description",
+    ["образцы керамической плитки", "куртка мужская", "запчасти для трактора Беларус", "iPhone 13"],
+)
+def test_a_line_that_names_its_goods_is_no_bag(description: str) -> None:
+    assert not bag_of_things(description)
+
+
+def test_lists_and_names() -> None:
+    assert lists_goods("одежда, обувь, игрушки")
+    assert lists_goods("odejda obuv")
+    assert not lists_goods("куртка зимняя")
+    assert not names_goods("for")
+    assert names_goods("бинокль")
+    assert names_goods_itself("бинокль")
+    assert not names_goods_itself("одежда мужская")
