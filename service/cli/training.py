@@ -28,7 +28,7 @@ from service.cli.common import (
     say,
     store_call,
 )
-from service.cli.models import print_comparison, record_comparison
+from service.cli.comparison import print_comparison, record_comparison
 
 
 @app.command()

@@ -4,13 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from training.common_words import (
-    common_words,
-    derive_common_words,
-    derive_function_words,
-    function_words,
-    is_common,
-)
+from training.common_words import common_words, function_words, is_common
+from training.derive_common_words import derive_common_words, derive_function_words
 from training.text import matching_text
 
 

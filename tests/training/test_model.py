@@ -298,7 +298,7 @@ def test_form_features_of_few_rows_are_the_column_wise_ones(
     for items in (frame_columns, list_columns, _odd_rows(list_columns, rows)):
         signals = model.text_.signals(items)
         plain = model.form_.transform_columns(items, signals)
-        fast = form_rows(model.form_, items, signals)
+        fast = form_rows(model.form_.lookups(), items, signals)
         assert fast.shape == plain.shape
         assert np.array_equal(fast, plain), np.argwhere(fast != plain)[:5].tolist()
         assert np.array_equal(model.form_.features(items, signals), plain)

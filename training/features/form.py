@@ -206,7 +206,7 @@ class FormFeatures(TransformerMixin, BaseEstimator):  # type: ignore[misc]
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
         return np.asarray(self.feature_names_, dtype=object)
 
-    def _lookups(self) -> dict[str, Any]:
+    def lookups(self) -> dict[str, Any]:
         """Column positions and vocabularies as dicts, built once per process (not pickled)."""
         cached: dict[str, Any] | None = self.__dict__.get("_lookups_cache")
         if cached is None:
@@ -249,12 +249,12 @@ class FormFeatures(TransformerMixin, BaseEstimator):  # type: ignore[misc]
         over HTTP, `FEW_ROWS`), else column by column (`transform_columns`); the two are
         pinned equal."""
         if signals.shape[0] <= FEW_ROWS:
-            return form_rows(self, items, signals)
+            return form_rows(self.lookups(), items, signals)
         return self.transform_columns(items, signals)
 
     def transform_columns(self, items: ItemColumns, signals: np.ndarray) -> np.ndarray:
         """The feature matrix, filled column by column into one preallocated array."""
-        lookups = self._lookups()
+        lookups = self.lookups()
         col = lookups["column"]
         sig = lookups["signal"]
         n = signals.shape[0]

@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from math import inf, isfinite, isnan
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final
 
 import numpy as np
 
@@ -25,9 +25,6 @@ from training.features.text_signals import OTHER_CHAPTER
 from training.gross_weight import gross_in_kg, ordinary_unexplained_kg
 from training.history import HISTORY_FEATURES
 from training.schema import RISK_CLASSES
-
-if TYPE_CHECKING:
-    from training.features.form import FormFeatures
 
 _LOG_FLOOR_LOG: Final = float(np.log(LOG_FLOOR))
 _LOG_UNFIT: Final = float(np.log(UNFIT_CHAPTER_PROBABILITY))
@@ -68,13 +65,13 @@ def _ufunc(function: Any, values: Sequence[float]) -> list[float]:
     return out
 
 
-def form_rows(form: FormFeatures, items: ItemColumns, signals: np.ndarray) -> np.ndarray:
-    """`form.features(items, signals)`, worked out row by row (for few rows)."""
-    lookups = form._lookups()
+def form_rows(lookups: dict[str, Any], items: ItemColumns, signals: np.ndarray) -> np.ndarray:
+    """`FormFeatures.features(items, signals)`, worked out row by row (for few rows), from
+    the fitted step's `FormFeatures.lookups`."""
     col = lookups["column"]
     sig = lookups["signal"]
     n = signals.shape[0]
-    width = len(form.feature_names_)
+    width = len(col)
     rows = [[0.0] * width for _ in range(n)]
     s = signals.tolist()
 
