@@ -68,10 +68,10 @@ def written_sets(model: Any, watchlist: Any) -> dict[str, Any]:
 
 def run(quick: bool, budget: common.Budget) -> dict[str, Any]:
     from training.baselines import Watchlist
+    from training.labelled import read_labelled, usable_labelled_rows
     from training.model import columns_of
-    from training.pipeline import read_labelled, synthetic_frame
+    from training.pipeline import synthetic_frame
     from training.registry import Registry
-    from training.train import usable_labelled_rows
 
     version = common.ensure_default_model()
     loaded = Registry(common.MODELS).load(version)

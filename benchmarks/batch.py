@@ -112,7 +112,7 @@ def sample_rates(source: Path, baseline: Any | None, rows: int) -> dict[str, Any
     their description caches fill as they would in service), then timed on the sample.
     """
     from service.scorer import Scorer
-    from training.pipeline import read_labelled
+    from training.labelled import read_labelled
     from training.registry import Registry
 
     frame = read_labelled(common.head_csv(source, WARM_ROWS + rows))

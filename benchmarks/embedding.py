@@ -111,7 +111,8 @@ def train_baseline(frame: pd.DataFrame, encoder: Any | None = None) -> Embedding
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
-    from training.train import time_split, usable_labelled_rows
+    from training.labelled import usable_labelled_rows
+    from training.train import time_split
 
     frame, _ = usable_labelled_rows(frame)
     train = frame[~time_split(frame, 0.2)]

@@ -22,6 +22,7 @@ from typing import Any, Final
 import numpy as np
 import pandas as pd
 
+from training.labelled import read_labelled, usable_labelled_rows
 from training.metrics import risk_metrics
 from training.model import RiskModel, Thresholds, columns_of, parcel_scores, threshold_at_fpr
 
@@ -57,9 +58,6 @@ def written_sets(root: Path, use: str) -> list[WrittenSet]:
 
 def read_set(written: WrittenSet) -> pd.DataFrame:
     """A written set, normalised and with usable labels only (through the export reader)."""
-    from training.pipeline import read_labelled
-    from training.train import usable_labelled_rows
-
     frame, _ = usable_labelled_rows(read_labelled(written.path))
     return frame
 

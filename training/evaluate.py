@@ -26,10 +26,10 @@ from matplotlib.figure import Figure
 from sklearn.metrics import precision_recall_curve, roc_curve
 
 from training.files import replacing
+from training.labelled import usable_labelled_rows
 from training.metrics import FPR_POINTS, risk_metrics
 from training.model import columns_of, parcel_scores
 from training.schema import LABEL_CLASSES
-from training.train import usable_labelled_rows
 
 TOP_SHARES_TABLE: Final = (0.005, 0.01, 0.02, 0.05, 0.10, 0.20)
 FIXED_CUTS: Final = (0.1, 0.25, 0.5, 0.75, 0.9)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +17,7 @@ import pandas as pd
 from training import corpora
 from training.features import BORROWED_WORDING
 from training.history import with_history
+from training.labelled import history_now, read_labelled
 from training.model import RiskModel
 from training.schema import normalise_declarations
 from training.text import matching_text
@@ -36,29 +36,6 @@ class TrainingRequest:
     # is measured into the card.
     corpora: Path | None = None
     written_repeat: int = 50
-
-
-def read_labelled(path: Path) -> pd.DataFrame:
-    """A labelled export, normalised, with the history its own parcels make (as the batch
-    command counts it); refuses a file that has no usable labels."""
-    from training.tables import TableError, read_declarations
-
-    try:
-        frame = read_declarations(path)
-    except TableError as exc:
-        raise ValueError(str(exc)) from exc
-    if "label" not in frame.columns or frame["label"].notna().sum() == 0:
-        raise ValueError(f"{path}: no usable labels (a `label` column of 0/1 is needed)")
-    return with_history(frame, now=_history_now(frame))
-
-
-def _history_now(frame: pd.DataFrame) -> datetime:
-    """Where an undated parcel of a labelled file sits: after its latest dated parcel, so
-    a file reads the same whatever day it is measured on."""
-    if "posted_at" not in frame.columns:
-        return datetime(2000, 1, 1)
-    latest = pd.to_datetime(frame["posted_at"], errors="coerce").max()
-    return datetime(2000, 1, 1) if pd.isna(latest) else latest.to_pydatetime()
 
 
 ReadSets = dict[str, tuple[corpora.WrittenSet, pd.DataFrame]]
@@ -108,7 +85,7 @@ def synthetic_frame(rows: int, seed: int) -> pd.DataFrame:
     frame = pd.concat(chunks, ignore_index=True)
     outcome, watch = simulated_store(frame, seed)
     frame["outcome"] = outcome.to_numpy()
-    frame = with_history(frame, watch=watch, now=_history_now(frame))
+    frame = with_history(frame, watch=watch, now=history_now(frame))
     return frame.drop(columns=["outcome"])
 
 

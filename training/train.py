@@ -20,9 +20,9 @@ import pandas as pd
 from training import knowledge
 from training.corpora import parcel_threshold
 from training.features import REPEAT_COLUMN
+from training.labelled import usable_labelled_rows
 from training.metrics import risk_metrics
-from training.model import UNKNOWN_GEAR, RiskModel, Thresholds, columns_of, threshold_at_fpr
-from training.schema import ERROR_COLUMN
+from training.model import RiskModel, Thresholds, columns_of, threshold_at_fpr
 
 # name -> (review, inspect) false-alarm rates: on ordinary parcels of the calibration sets
 # when there are any, else on benign items of the held-out split.
@@ -78,24 +78,6 @@ def with_repeats(train: pd.DataFrame, written: pd.DataFrame, repeat: int) -> dic
         )
         for name, values in both.items()
     }
-
-
-def usable_labelled_rows(frame: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, int]]:
-    """Rows that can train: valid and labelled. Also counts of what was skipped and why."""
-    skipped: dict[str, int] = {}
-    errored = frame[ERROR_COLUMN].notna()
-    if errored.any():
-        skipped["invalid row"] = int(errored.sum())
-    unlabelled = frame["label"].isna() & ~errored
-    if unlabelled.any():
-        skipped["no label"] = int(unlabelled.sum())
-    usable = frame[~errored & ~unlabelled].copy()
-    usable["label"] = usable["label"].astype(int)
-    missing_class = usable["label_class"].isna()
-    usable.loc[missing_class, "label_class"] = np.where(
-        usable.loc[missing_class, "label"] == 1, UNKNOWN_GEAR, "benign"
-    )
-    return usable, skipped
 
 
 def fit_and_evaluate(

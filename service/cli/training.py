@@ -140,7 +140,7 @@ def evaluate(
     from service.scorer import Scorer, ScoringPolicy
     from training.evaluate import evaluate as evaluate_model_on
     from training.evaluate import headline_rows, write_report
-    from training.pipeline import read_labelled
+    from training.labelled import read_labelled
 
     registry = open_registry(models_dir)
     try:

@@ -4,8 +4,9 @@ import numpy as np
 import pandas as pd
 
 from training.features import BORROWED_WORDING, REPEAT_COLUMN
+from training.labelled import usable_labelled_rows
 from training.model import columns_of
-from training.train import usable_labelled_rows, with_repeats
+from training.train import with_repeats
 
 
 def _same(left: np.ndarray, right: np.ndarray) -> bool:
