@@ -489,8 +489,10 @@ class ReasonWriter:
             # vague word stands for a bag of things ("одежда ношеная" of 9 kg, "вещи
             # личные"): the weight and worth of one kind of goods say nothing of either. A
             # bag's weight, or what it is declared at per kilo, is still told as a fact.
-            listed = [wording.lists_goods(str(d)) for d in facts.description[rows].tolist()]
-            bagged = facts.bag_of_things[rows].tolist()
+            # Asked only of the items a reason is written for (few), each cached per process.
+            written = [str(d) for d in facts.description[rows].tolist()]
+            listed = [wording.lists_goods(d) for d in written]
+            bagged = [wording.bag_of_things(d) for d in written]
             quotable = [
                 ok and not many and not bag
                 for ok, many, bag in zip(quotable, listed, bagged, strict=True)
@@ -842,11 +844,6 @@ class _ItemFacts:
                 for d, want in zip(descriptions, wanted, strict=True)
             ]
         ).reshape(len(descriptions), 2)
-
-    @cached_property
-    def bag_of_things(self) -> np.ndarray:
-        """Whether the description is a bag of things under a vague word (`bag_of_things`)."""
-        return self._per_description(wording.bag_of_things)
 
     @cached_property
     def names_goods_itself(self) -> np.ndarray:
