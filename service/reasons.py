@@ -103,6 +103,12 @@ READS_AS_GEAR: Final = 2.5
 # wording is no reason. Only an item over the review cut-off is told its cover:
 # "куртка мужская" leans past it with model 40, and a clear jacket is no case to answer.
 COVER_WORDING: Final = 0.5
+# The parcel features that set its gross weight against what its lines declare.
+_GAP_FEATURES: Final = (
+    "parcel_unexplained_weight",
+    "parcel_unexplained_kilos",
+    "parcel_hidden_weight",
+)
 # Kinds of reason that need to know whether a description names gear.
 _ASKS_FOR_TERMS: Final = ("terms", "weight", "value", "hs_code")
 # Kinds of reason whose message quotes the (shortened) description.
@@ -356,6 +362,12 @@ class ReasonWriter:
                 if name.startswith("chapter_logp_")
             ],
         )
+        # The parcel features that read its gross against its lines, by column: where they
+        # lead the parcel's part of a score, the reason says that, not where the line stands.
+        self._parcel_columns = [j for j, group in enumerate(groups) if group == "parcel"]
+        self._gap_columns = np.isin(
+            np.asarray(names, dtype=object)[self._parcel_columns], _GAP_FEATURES
+        )
         self._term_cache: dict[tuple[str, str], str | None] = {}
         # Loaded with the model, not on the first request that reads as gear.
         knowledge.gear_vocabulary()
@@ -573,6 +585,10 @@ class ReasonWriter:
             ]
         if group == "parcel":
             gross, declared = facts.parcel_weights
+            # Which of the parcel's facts moved the score most: its gross against its lines,
+            # or where the line stands in it (of many items, most of its weight, alone).
+            parcel_part = self.model.contributions(facts.features(rows))[:, self._parcel_columns]
+            on_gap = self._gap_columns[parcel_part.argmax(axis=1)].tolist()
             return [
                 (
                     "parcel_context",
@@ -581,6 +597,15 @@ class ReasonWriter:
                 )
                 # Beyond what packaging leaves in ordinary parcels of its size.
                 if math.isfinite(g) and g - d > unusual_packaging_kg(d)
+                # Within it, the gap is still what moved the score: told as the two weights
+                # an officer can check, not called unaccounted for ("0.77 kg of a 9 kg
+                # parcel, one of its 3 items" named the wrong fact).
+                else (
+                    "parcel_context",
+                    f"the parcel weighs {g:.1f} kg{_as_grams(typed, g)}, its lines declare"
+                    f" {d:.1f} kg",
+                )
+                if gap and math.isfinite(g) and round(g, 1) > round(d, 1)
                 # Among several items, how much of the parcel this line holds is the fact
                 # ("7.1 kg of a 10 kg parcel"), not only that it is one of them.
                 else (
@@ -592,12 +617,13 @@ class ReasonWriter:
                 else ("parcel_context", f"{_items(n)} of a {_kg(g)} kg parcel{_as_grams(typed, g)}")
                 if math.isfinite(g)
                 else ("parcel_context", f"{_items(n)}; no gross weight declared")
-                for n, g, typed, d, net in zip(
+                for n, g, typed, d, net, gap in zip(
                     facts.n_items[rows].astype(int).tolist(),
                     gross[rows].tolist(),
                     facts.gross_typed[rows].tolist(),
                     declared[rows].tolist(),
                     facts.net_weight[rows].tolist(),
+                    on_gap,
                     strict=True,
                 )
             ]
@@ -723,6 +749,10 @@ class _ItemFacts:
 
     def _column(self, name: str) -> np.ndarray:
         return column(self._items, name)
+
+    def features(self, rows: np.ndarray) -> np.ndarray:
+        """The standardised form features of items `rows`, as the model scored them."""
+        return self._scores.features[rows]
 
     @cached_property
     def hs_code(self) -> np.ndarray:

@@ -60,9 +60,11 @@ def names_goods_itself(description: str) -> bool:
 
 
 # Endings the Turkic languages of the lanes add to a noun ("kiyim-i", "киім-дер",
-# "parça-lar"): a vague word with one of them is still that word.
+# "parça-lar", Turkmen "eşik-leri", "zat-lary"): a vague word with one of them is still that
+# word.
 _TURKIC_ENDINGS: Final = frozenset(
     {"i", "ı", "u", "ü", "si", "sı", "su", "sü", "lar", "ler", "lari", "ları", "leri"}
+    | {"y", "sy", "lary"}
     | {"і", "ы", "и", "сы", "сі", "лар", "лер", "дар", "дер", "тар", "тер"}
 )
 # The shortest vague word found as the tail of a compound ("авто-запчасти", "спец-одежда"):

@@ -49,7 +49,7 @@ _FREQUENCY_LANGUAGES: Final = ("en", "ru", "uk", "de", "pl", "tr", "fi", "lt", "
 # a word of theirs is, is unknown) and those no honest goods are phrased in (no honest word of
 # theirs is known: Lithuanian "racija" is any walkie-talkie, "lęšiai" any lenses).
 _PAIRED_LANGUAGES: Final = frozenset(
-    {"kk", "uz", "ky", "tg", "hy", "az", "ka", "et", "lv", "lt", "fi"}
+    {"kk", "uz", "ky", "tg", "tk", "hy", "az", "ka", "et", "lv", "lt", "fi"}
 )
 # Shorter words are abbreviations that also occur in ordinary text ("бр", "ss", "ik"),
 # unless they are designations with digits.
@@ -75,7 +75,7 @@ _CJK: Final = re.compile(r"[\u3040-\u30ff\u4e00-\u9fff]")
 # of its words are on honest forms.
 _ARMS: Final = frozenset({
     "army", "military", "армейский", "военный", "військовий", "wojskowy", "askeri", "hərbi",
-    "әскери", "harbiy", "ҳарбӣ", "аскердик",
+    "әскери", "harbiy", "ҳарбӣ", "аскердик", "harby",
 })  # fmt: skip
 _HEADER: Final = "# Derived by `python -m training.gear_words`; do not edit by hand.\n"
 

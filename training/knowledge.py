@@ -21,13 +21,14 @@ LEXICON_DIR: Final = Path(__file__).resolve().parent / "lexicon"
 
 # Description languages / registers: en_mt is machine-translated English of Chinese sellers,
 # translit is Russian written in Latin letters; kk Kazakh, uz Uzbek, ky Kyrgyz, hy Armenian,
-# tr Turkish, ka Georgian, tg Tajik, az Azerbaijani (the Central Asian and Caucasus lanes);
+# tr Turkish, ka Georgian, tg Tajik, az Azerbaijani, tk Turkmen (the Central Asian and
+# Caucasus lanes);
 # pinyin is Chinese in Latin letters ("fangdan yi", "geren wupin"); et Estonian, lv Latvian,
 # lt Lithuanian, fi Finnish (the Baltic and Finnish crossings: gear is named in them, no lane
 # of the generator writes them yet).
 LANGUAGES: Final = (
     "ru", "en", "en_mt", "zh", "translit", "pl", "de", "uk", "kk", "uz", "ky", "hy", "tr",
-    "ka", "tg", "az", "pinyin", "et", "lv", "lt", "fi",
+    "ka", "tg", "az", "tk", "pinyin", "et", "lv", "lt", "fi",
 )  # fmt: skip
 # Kinds of ordinary goods: the goods catalogue and the benign item files name one per item;
 # cover stories draw the text of disguised gear from them.
@@ -368,6 +369,7 @@ def names_several_goods(description: str) -> bool:
 # Columns of the goods catalogue that hold phrasings, by language.
 _GOODS_LANGUAGES: Final = (
     "ru", "en", "zh", "de", "pl", "uk", "kk", "uz", "ky", "hy", "tr", "translit", "ka", "tg", "az",
+    "tk",
 )  # fmt: skip
 # The vague word an honest sender may write instead of the name, by family.
 _FAMILY_VAGUE: Final = {

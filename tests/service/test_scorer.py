@@ -89,7 +89,11 @@ def _known_goods_facts(
     signals = np.zeros((len(descriptions), len(scorer.model.text_.get_feature_names_out())))
     signals[:, signal_columns.confidence] = 1.0
     signals[:, signal_columns.text] = -3.0
-    scores = SimpleNamespace(risk_class=np.array(classes, dtype=object), signals=signals)
+    scores = SimpleNamespace(
+        risk_class=np.array(classes, dtype=object),
+        signals=signals,
+        features=np.zeros((len(descriptions), len(scorer.model.feature_names))),
+    )
     facts = _ItemFacts(items, scores, signal_columns)  # type: ignore[arg-type]
     facts.terms = {(d, c): None for d, c in zip(descriptions, classes, strict=True)}
     return writer, facts, signals
@@ -389,6 +393,7 @@ def test_a_gross_weight_typed_in_grams_is_read_as_grams(tiny_scorer: Scorer) -> 
         net_weight_kg=[2.7, 2.7],
         gross_weight_kg=[3056.0, 9.5],
     )
+    writer._gap_columns[:] = False  # where the line stands in its parcel moved the score
     assert writer._group_reasons("parcel", np.arange(2), facts, facts.terms) == [
         ("parcel_context", "the only item of a 3.1 kg parcel (typed 3056, read as grams)"),
         (
@@ -663,11 +668,11 @@ def test_a_weight_near_the_usual_is_not_called_heavy() -> None:
     assert not _far_from(0.0, 1.7, 1.5)  # nothing to compare
 
 
-def test_a_parcel_heavier_than_its_lines_says_by_how_much(tiny_scorer: Scorer) -> None:
-    """The parcel reason quotes the kilos no line accounts for, and only beyond what packaging
-    leaves in ordinary parcels of its size; otherwise how much of the parcel the line
-    holds."""
-    writer = ReasonWriter(tiny_scorer.model)
+def _parcel_reasons(scorer: Scorer, gap_leads: bool) -> list[Reason | None]:
+    """The parcel reasons of eleven items, the parcel's gross against its lines leading its
+    part of the score (`gap_leads`) or where each line stands in its parcel."""
+    writer = ReasonWriter(scorer.model)
+    writer._gap_columns[:] = gap_leads
     items = {
         "declaration_id": np.array(
             ["A", "A", "B", "C", "D", "E", "E", "F", "G", "H", "I"], dtype=object
@@ -677,9 +682,19 @@ def test_a_parcel_heavier_than_its_lines_says_by_how_much(tiny_scorer: Scorer) -
             [10.6, 10.6, 2.3, np.nan, 9.2, 10.0, 10.0, 32.3, 8.0, 1.3, 0.6]
         ),
     }
-    scores = SimpleNamespace(risk_class=np.full(11, "benign", dtype=object))
+    scores = SimpleNamespace(
+        risk_class=np.full(11, "benign", dtype=object),
+        features=np.zeros((11, len(scorer.model.feature_names))),
+    )
     facts = _ItemFacts(items, scores, writer._signal_columns)  # type: ignore[arg-type]
-    said = writer._group_reasons("parcel", np.arange(11), facts, {})
+    return writer._group_reasons("parcel", np.arange(11), facts, {})
+
+
+def test_a_parcel_heavier_than_its_lines_says_by_how_much(tiny_scorer: Scorer) -> None:
+    """The parcel reason quotes the kilos no line accounts for, and only beyond what packaging
+    leaves in ordinary parcels of its size; otherwise how much of the parcel the line
+    holds."""
+    said = _parcel_reasons(tiny_scorer, gap_leads=False)
     assert said[0] == (
         "parcel_context",
         "the parcel weighs 10.6 kg, its lines declare 2.1 kg: 8.5 kg is not accounted for",
@@ -702,6 +717,20 @@ def test_a_parcel_heavier_than_its_lines_says_by_how_much(tiny_scorer: Scorer) -
         "the parcel weighs 1.3 kg, its lines declare 0.3 kg: 1.0 kg is not accounted for",
     )
     assert said[10] == ("parcel_context", "the only item of a 0.6 kg parcel")
+
+
+def test_a_parcel_gap_that_moved_the_score_is_told_as_its_two_weights(
+    tiny_scorer: Scorer,
+) -> None:
+    """Where the gross against the lines moved the score, but within what packaging leaves,
+    the reason gives both weights (an officer can check them), not where the line stands."""
+    said = _parcel_reasons(tiny_scorer, gap_leads=True)
+    assert said[0][1].endswith("8.5 kg is not accounted for")  # type: ignore[index]
+    assert said[2] == ("parcel_context", "the parcel weighs 2.3 kg, its lines declare 2.0 kg")
+    assert said[3] == ("parcel_context", "the only item; no gross weight declared")
+    assert said[4] == ("parcel_context", "the parcel weighs 9.2 kg, its lines declare 7.7 kg")
+    assert said[7] == ("parcel_context", "the parcel weighs 32.3 kg, its lines declare 29.6 kg")
+    assert said[10] == ("parcel_context", "the parcel weighs 0.6 kg, its lines declare 0.3 kg")
 
 
 def test_a_lane_is_said_to_carry_more_gear_of_any_kind(tiny_scorer: Scorer) -> None:

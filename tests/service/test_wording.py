@@ -29,6 +29,8 @@ def test_vague_words_typed_in_latin_letters_get_no_expectation() -> None:
         "одежды",  # a Russian case form
         "kiyimlari",  # Uzbek, with its endings
         "киімі",  # Kazakh
+        "eşikleri",  # Turkmen
+        "zatlary",  # Turkmen, "things" with its endings
         "автозапчасти",  # a compound's tail
         "адежда",  # a letter off, as clerks type it
     ],
@@ -44,7 +46,14 @@ def test_everyday_words_are_not_taken_for_vague_ones(word: str) -> None:
 
 @pytest.mark.parametrize(
     "description",
-    ["одежда ношеная", "вещи личные", "bola kiyimlari", "oto yedek parça", "одежда детская - 4kg"],
+    [
+        "одежда ношеная",
+        "вещи личные",
+        "bola kiyimlari",
+        "oto yedek parça",
+        "одежда детская - 4kg",
+        "çaga eşikleri",
+    ],
 )
 def test_a_vague_word_with_at_most_one_word_of_its_own_is_a_bag(description: str) -> None:
     assert bag_of_things(description)
