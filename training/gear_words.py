@@ -65,6 +65,15 @@ _UNITS: Final = frozenset({
 # honest one is a cover that writers share, not a name of gear.
 _GEAR_USES_PER_HONEST: Final = 5
 _LEAST_GEAR_USES: Final = 10
+# A word honest lines write between two others, next to many different words, is a
+# connective of its language: a postposition ("üçin", "uchun", "барои", "үчүн", "арналған":
+# for) or a conjunction ("va"), in the languages no stop-word list covers. Paired with a word
+# of gear it names nothing that word alone would not ("magazin üçin" is "for a magazine" and
+# "for the shop"). Found among honest lines of three words or more: this many uses, this
+# share of them inside the line, and this many different neighbours.
+_CONNECTIVE_USES: Final = 40
+_CONNECTIVE_INSIDE: Final = 0.9
+_CONNECTIVE_NEIGHBOURS: Final = 60
 # Chinese writes a kind of goods as one compound, its head noun last ("摩托车头盔",
 # motorcycle helmet): a gear phrasing's word that ends this many honest compounds is the
 # head they share ("头盔", helmet; "裤子", trousers; "模块", module), a cover, not a name.
@@ -148,6 +157,32 @@ def _written_words(texts: list[str]) -> tuple[Counter[str], Counter[str]]:
     return words, pairs
 
 
+def _connectives(texts: list[str]) -> set[str]:
+    """The words honest `texts` use as connectives (see `_CONNECTIVE_USES`), counted as
+    written, returned in every spelling ("барои", "baroi")."""
+    uses: Counter[str] = Counter()
+    inside: Counter[str] = Counter()
+    neighbours: dict[str, set[str]] = {}
+    for text in texts:
+        tokens = _tokens(text)
+        for first, second in pairwise(tokens):
+            neighbours.setdefault(first, set()).add(second)
+            neighbours.setdefault(second, set()).add(first)
+        if len(tokens) >= 3:
+            uses.update(tokens)
+            inside.update(tokens[1:-1])
+    found = [
+        word
+        for word, n in uses.items()
+        if n >= _CONNECTIVE_USES
+        and inside[word] >= _CONNECTIVE_INSIDE * n
+        and len(neighbours[word]) >= _CONNECTIVE_NEIGHBOURS
+        and not is_common(word)
+        and word not in _ARMS
+    ]
+    return {spelling for word in found for tokens in _spellings(word) for spelling in tokens}
+
+
 def derive_gear_words() -> list[str]:
     """The words only gear phrasings use (slow: loads the catalogue and wordfreq)."""
     from wordfreq import zipf_frequency
@@ -169,7 +204,9 @@ def derive_gear_words() -> list[str]:
     # A word people write on honest forms is ordinary, unless gear forms use it far more:
     # one toy "бронежилет игрушечный" does not make "бронежилет" an honest word, while the
     # Kyrgyz "даана" (pieces), on a few gear lines and more honest ones, is ordinary.
-    written_honest, written_gear = (_written_words(t) for t in _written_texts())
+    honest_written, gear_written = _written_texts()
+    written_honest, written_gear = _written_words(honest_written), _written_words(gear_written)
+    connectives = _connectives([*honest_texts, *honest_written])
     for found, honest_set in ((0, honest), (1, honest_pairs)):
         gear_uses = written_gear[found]
         honest_set.update(
@@ -217,8 +254,8 @@ def derive_gear_words() -> list[str]:
     # no honest phrasing uses, of words that carry evidence on their own.
     for pair in gear_pairs - honest_pairs:
         first, second = pair.split(" ")
-        if any(w in words for w in (first, second)):
-            continue  # already named by one of its words
+        if any(w in words or w in connectives for w in (first, second)):
+            continue  # already named by one of its words, or by one word and a connective
         usable = all(
             (sum(c.isalpha() for c in w) >= 3 and not is_common(w)) or w in _ARMS
             for w in (first, second)

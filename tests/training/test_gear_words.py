@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from training.gear_words import (
+    _connectives,
     any_names_gear,
     derive_gear_words,
     description_names_gear,
@@ -50,6 +51,8 @@ def test_gear_named_openly_is_named(description: str) -> None:
         "прибор измерительный",
         # The head of honest Chinese compounds (摩托车头盔, a motorcycle helmet) is a cover.
         "头盔",
+        # "For the shop" in Turkmen: a postposition pairs with no word into a name of gear.
+        "magazin üçin",
         "",
     ],
 )
@@ -119,3 +122,16 @@ def test_an_arrow_column_is_read_as_its_values() -> None:
     expected = names_gear(texts).tolist()
     assert names_gear(pa.chunked_array([texts[:2], texts[2:]])).tolist() == expected
     assert names_gear(pa.array([None, None])).tolist() == [False, False]
+
+
+def test_a_connective_is_a_word_honest_lines_write_inside_next_to_many_words() -> None:
+    """A postposition sits between the words it joins, next to any of them; a noun written
+    as often ends or starts its lines, and a word of few neighbours is no connective."""
+    nouns = [f"goods{i}" for i in range(70)]
+    honest = [f"{noun} üçin çaga" for noun in nouns]  # "<goods> for a child"
+    honest += [f"täze {noun} köýnek" for noun in nouns[:50]]  # "new <goods> shirt"
+    honest += ["gyzyl alma nar"] * 80  # "red apple, pomegranate": always inside
+    found = _connectives(honest)
+    assert "üçin" in found
+    assert "köýnek" not in found and "täze" not in found  # at the ends of their lines
+    assert "alma" not in found  # inside, but next to two words only
