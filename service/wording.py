@@ -52,11 +52,12 @@ def names_goods(description: str) -> bool:
 
 def names_goods_itself(description: str) -> bool:
     """Whether a description names a kind of goods in words of its own ("бинокль",
-    "рюкзак"): a word beyond the commonest words, and no vague word ("одежда мужская" is
-    clothes, whatever its adjective)."""
-    words = _WORD.findall(description)
-    vague = knowledge.vague_words()
-    return any(not is_common(w) for w in words) and not any(w.casefold() in vague for w in words)
+    "рюкзак"): a word beyond the commonest words, and no vague word in any of its forms
+    (`is_vague_word`) nor vague phrase ("одежда мужская" is clothes, whatever its adjective;
+    "личные вещи" are things). A word of a vague phrase is not vague alone: "личные
+    наушники" are headphones, "блины для штанги" barbell plates."""
+    words = _WORD.findall(description.casefold())
+    return any(not is_common(w) for w in words) and not _vague_positions(words)
 
 
 # Endings the Turkic languages of the lanes add to a noun ("kiyim-i", "киім-дер",
@@ -127,6 +128,17 @@ def _vague_slips() -> frozenset[str]:
     )
 
 
+def _vague_positions(words: list[str]) -> set[int]:
+    """Where casefolded `words` hold a vague word (`is_vague_word`) or a vague phrase of
+    several words ("личные вещи", "yedek parça")."""
+    vague = {i for i, word in enumerate(words) if is_vague_word(word)}
+    for phrase in _vague_entries()[2]:
+        for start in range(len(words) - len(phrase) + 1):
+            if tuple(words[start : start + len(phrase)]) == phrase:
+                vague.update(range(start, start + len(phrase)))
+    return vague
+
+
 # How many words of its own, beyond its vague words, the commonest words and numbers, a
 # description may have and still not say what its goods are: "одежда ношеная", "bola
 # kiyimi", "запчасти для Нексии" are bags of things; "образцы керамической плитки" names
@@ -139,11 +151,7 @@ def bag_of_things(description: str) -> bool:
     """Whether a description is a vague word with at most `_BAG_OWN_WORDS` of its own: a
     bag of things ("вещи личные", "oto yedek parça"), not one unit of one kind of goods."""
     words = _WORD.findall(description.casefold())
-    vague = {i for i, word in enumerate(words) if is_vague_word(word)}
-    for phrase in _vague_entries()[2]:
-        for start in range(len(words) - len(phrase) + 1):
-            if tuple(words[start : start + len(phrase)]) == phrase:
-                vague.update(range(start, start + len(phrase)))
+    vague = _vague_positions(words)
     if not vague:
         return False
     counts = knowledge.count_words()

@@ -27,6 +27,7 @@ def test_vague_words_typed_in_latin_letters_get_no_expectation() -> None:
     [
         "одежда",
         "одежды",  # a Russian case form
+        "вещей",
         "kiyimlari",  # Uzbek, with its endings
         "киімі",  # Kazakh
         "eşikleri",  # Turkmen
@@ -39,7 +40,10 @@ def test_a_vague_word_is_found_in_any_form(word: str) -> None:
     assert is_vague_word(word)
 
 
-@pytest.mark.parametrize("word", ["куртка", "stuffed", "presentation", "mother", "одеяло"])
+@pytest.mark.parametrize(
+    "word",
+    ["куртка", "stuffed", "presentation", "mother", "одеяло"],
+)
 def test_everyday_words_are_not_taken_for_vague_ones(word: str) -> None:
     assert not is_vague_word(word)
 
@@ -75,3 +79,19 @@ def test_lists_and_names() -> None:
     assert names_goods("бинокль")
     assert names_goods_itself("бинокль")
     assert not names_goods_itself("одежда мужская")
+
+
+@pytest.mark.parametrize(
+    ("description", "named"),
+    [
+        ("блины для штанги", True),  # "для" (for) is no vague word
+        ("личные наушники", True),  # a word of a vague phrase is not vague alone
+        ("личные вещи", False),  # the vague phrase itself
+        ("одежду мужскую", False),  # a vague word in any of its forms
+        ("erkaklar kiyimi", False),
+    ],
+)
+def test_a_description_names_its_goods_unless_a_vague_word_stands_for_them(
+    description: str, named: bool
+) -> None:
+    assert names_goods_itself(description) is named
