@@ -35,7 +35,7 @@ DEV_DATA = (ROOT.parent / "shared" / "data" / "dev_declarations.csv").resolve()
 CORPORA = ROOT / "corpora"
 PY = sys.executable
 # The default model: `make model` builds it with these (see the Makefile and the CLI).
-DEFAULT_ROWS = 200_000
+DEFAULT_ROWS = 160_000
 DEFAULT_SEED = 20261128
 MB = 1024 * 1024
 

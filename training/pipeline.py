@@ -28,7 +28,7 @@ from training.train import TrainingResult, evaluate_model, fit_and_evaluate
 class TrainingRequest:
     data: list[Path] = field(default_factory=list)
     synthetic_rows: int | None = None  # synthetic rows added to `data`
-    rows: int = 200_000  # synthetic rows when there is no `data`
+    rows: int = 160_000  # synthetic rows when there is no `data`
     seed: int = 0
     dev_data: Path | None = None
     # Written corpora (see training.corpora): train/ sets are learned from (each row
