@@ -876,12 +876,6 @@ class _ItemFacts:
         ).reshape(len(descriptions), 2)
 
     @cached_property
-    def names_goods_itself(self) -> np.ndarray:
-        """Whether the description names a kind of goods in words of its own
-        (`names_goods_itself`)."""
-        return self._per_description(wording.names_goods_itself)
-
-    @cached_property
     def vague(self) -> np.ndarray:
         """Whether the description is only a vague word ("вещи б/у", "veshi b/u", "gift")."""
         return (vague_flags(self.description) != 0) | wording.vague_in_latin(self.description)
@@ -991,9 +985,12 @@ class _ItemFacts:
         only for an item whose own score passes the review cut-off: a clear "куртка
         мужская" looked at for scoring near it is not told what jackets may hide."""
         strongest = self._text_leaning.max(axis=1, initial=-np.inf)
-        cover = (strongest >= COVER_WORDING) & ~self.reads_as_gear & self.names_goods_itself
+        candidates = (strongest >= COVER_WORDING) & ~self.reads_as_gear
         if self.over_cut_off is not None:
-            cover &= self.over_cut_off
+            candidates &= self.over_cut_off
+        # Whether the wording names its goods itself (`wording.names_goods_itself`) is asked
+        # only of those few items: its vague words are looked for in every form.
+        cover = candidates & self._per_description(wording.names_goods_itself, where=candidates)
         return self._leaning_class(cover)
 
     def term_class(self, row: int) -> str:
