@@ -362,8 +362,9 @@ class ReasonWriter:
                 if name.startswith("chapter_logp_")
             ],
         )
-        # The parcel features that read its gross against its lines, by column: where they
-        # lead the parcel's part of a score, the reason says that, not where the line stands.
+        # The parcel features, and which of them read its gross against its lines: where
+        # those lead the parcel's part of a score, the reason says so, not where the line
+        # stands.
         self._parcel_columns = [j for j, group in enumerate(groups) if group == "parcel"]
         self._gap_columns = np.isin(
             np.asarray(names, dtype=object)[self._parcel_columns], _GAP_FEATURES
@@ -391,16 +392,20 @@ class ReasonWriter:
         ranked = [np.full(len(rows), None, dtype=object) for _ in range(MAX_REASONS + 1)]
         if len(rows):
             contributions = np.empty((len(rows), len(self._groups)))
+            gap_leads = np.zeros(n, dtype=bool)
             # In blocks: per-feature contributions of every explained item at once were
             # the largest array of a batch (129 floats an item).
             for start in range(0, len(rows), _CONTRIBUTION_BLOCK):
                 block = rows[start : start + _CONTRIBUTION_BLOCK]
                 per_feature = self.model.contributions(scores.features[block])
                 contributions[start : start + len(block)] = per_feature @ self._group_matrix
+                parcel_part = per_feature[:, self._parcel_columns]
+                gap_leads[block] = self._gap_columns[parcel_part.argmax(axis=1)]
             order = np.argsort(-contributions, axis=1)[:, :MAX_REASONS]
             strong = np.take_along_axis(contributions, order, axis=1) >= MIN_REASON_LOGIT
             facts = _ItemFacts(items, scores, self._signal_columns)
             facts.over_cut_off = over_cut_off
+            facts.gap_leads = gap_leads
             # Terms are looked up in one batch for the items that quote one, and for those
             # whose weight, value or HS reason depends on whether their wording names gear.
             asking = [self._groups.index(g) for g in _ASKS_FOR_TERMS if g in self._groups]
@@ -587,8 +592,9 @@ class ReasonWriter:
             gross, declared = facts.parcel_weights
             # Which of the parcel's facts moved the score most: its gross against its lines,
             # or where the line stands in it (of many items, most of its weight, alone).
-            parcel_part = self.model.contributions(facts.features(rows))[:, self._parcel_columns]
-            on_gap = self._gap_columns[parcel_part.argmax(axis=1)].tolist()
+            on_gap = (
+                facts.gap_leads[rows] if facts.gap_leads is not None else np.zeros(len(rows))
+            ).tolist()
             return [
                 (
                     "parcel_context",
@@ -746,13 +752,12 @@ class _ItemFacts:
         self.terms: dict[tuple[str, str], str | None] = {}
         # Items whose own score passes the review cut-off (None: all count as such).
         self.over_cut_off: np.ndarray | None = None
+        # Items whose parcel features' part of the score rests most on the parcel's gross
+        # against its lines (None: on none).
+        self.gap_leads: np.ndarray | None = None
 
     def _column(self, name: str) -> np.ndarray:
         return column(self._items, name)
-
-    def features(self, rows: np.ndarray) -> np.ndarray:
-        """The standardised form features of items `rows`, as the model scored them."""
-        return self._scores.features[rows]
 
     @cached_property
     def hs_code(self) -> np.ndarray:

@@ -89,11 +89,7 @@ def _known_goods_facts(
     signals = np.zeros((len(descriptions), len(scorer.model.text_.get_feature_names_out())))
     signals[:, signal_columns.confidence] = 1.0
     signals[:, signal_columns.text] = -3.0
-    scores = SimpleNamespace(
-        risk_class=np.array(classes, dtype=object),
-        signals=signals,
-        features=np.zeros((len(descriptions), len(scorer.model.feature_names))),
-    )
+    scores = SimpleNamespace(risk_class=np.array(classes, dtype=object), signals=signals)
     facts = _ItemFacts(items, scores, signal_columns)  # type: ignore[arg-type]
     facts.terms = {(d, c): None for d, c in zip(descriptions, classes, strict=True)}
     return writer, facts, signals
@@ -393,7 +389,7 @@ def test_a_gross_weight_typed_in_grams_is_read_as_grams(tiny_scorer: Scorer) -> 
         net_weight_kg=[2.7, 2.7],
         gross_weight_kg=[3056.0, 9.5],
     )
-    writer._gap_columns[:] = False  # where the line stands in its parcel moved the score
+    facts.gap_leads = np.zeros(2, dtype=bool)  # where the line stands moved the score
     assert writer._group_reasons("parcel", np.arange(2), facts, facts.terms) == [
         ("parcel_context", "the only item of a 3.1 kg parcel (typed 3056, read as grams)"),
         (
@@ -672,7 +668,6 @@ def _parcel_reasons(scorer: Scorer, gap_leads: bool) -> list[Reason | None]:
     """The parcel reasons of eleven items, the parcel's gross against its lines leading its
     part of the score (`gap_leads`) or where each line stands in its parcel."""
     writer = ReasonWriter(scorer.model)
-    writer._gap_columns[:] = gap_leads
     items = {
         "declaration_id": np.array(
             ["A", "A", "B", "C", "D", "E", "E", "F", "G", "H", "I"], dtype=object
@@ -682,11 +677,9 @@ def _parcel_reasons(scorer: Scorer, gap_leads: bool) -> list[Reason | None]:
             [10.6, 10.6, 2.3, np.nan, 9.2, 10.0, 10.0, 32.3, 8.0, 1.3, 0.6]
         ),
     }
-    scores = SimpleNamespace(
-        risk_class=np.full(11, "benign", dtype=object),
-        features=np.zeros((11, len(scorer.model.feature_names))),
-    )
+    scores = SimpleNamespace(risk_class=np.full(11, "benign", dtype=object))
     facts = _ItemFacts(items, scores, writer._signal_columns)  # type: ignore[arg-type]
+    facts.gap_leads = np.full(11, gap_leads)
     return writer._group_reasons("parcel", np.arange(11), facts, {})
 
 
