@@ -593,7 +593,9 @@ class ReasonWriter:
             # Which of the parcel's facts moved the score most: its gross against its lines,
             # or where the line stands in it (of many items, most of its weight, alone).
             on_gap = (
-                facts.gap_leads[rows] if facts.gap_leads is not None else np.zeros(len(rows))
+                facts.gap_leads[rows]
+                if facts.gap_leads is not None
+                else np.zeros(len(rows), dtype=bool)
             ).tolist()
             return [
                 (

@@ -204,9 +204,9 @@ def derive_gear_words() -> list[str]:
     # A word people write on honest forms is ordinary, unless gear forms use it far more:
     # one toy "бронежилет игрушечный" does not make "бронежилет" an honest word, while the
     # Kyrgyz "даана" (pieces), on a few gear lines and more honest ones, is ordinary.
-    honest_written, gear_written = _written_texts()
-    written_honest, written_gear = _written_words(honest_written), _written_words(gear_written)
-    connectives = _connectives([*honest_texts, *honest_written])
+    honest_lines, gear_lines = _written_texts()
+    written_honest, written_gear = _written_words(honest_lines), _written_words(gear_lines)
+    connectives = _connectives([*honest_texts, *honest_lines])
     for found, honest_set in ((0, honest), (1, honest_pairs)):
         gear_uses = written_gear[found]
         honest_set.update(
