@@ -44,7 +44,7 @@ CORPORA_DIR: Final = Path(__file__).resolve().parents[1] / "corpora"
 READABLE_CORPORA: Final = ("train", "calibration")
 # A word this frequent (Zipf) in a lane language is an ordinary word there.
 ORDINARY_ZIPF: Final = 3.5
-_FREQUENCY_LANGUAGES: Final = ("en", "ru", "uk", "de", "pl", "tr", "fi", "lt", "lv")
+_FREQUENCY_LANGUAGES: Final = ("en", "ru", "uk", "de", "pl", "tr", "fi", "lt", "lv", "zh")
 # Languages whose single words may be any noun: those wordfreq has no list for (how common
 # a word of theirs is, is unknown) and those no honest goods are phrased in (no honest word of
 # theirs is known: Lithuanian "racija" is any walkie-talkie, "lęšiai" any lenses).
@@ -79,6 +79,11 @@ _CONNECTIVE_NEIGHBOURS: Final = 60
 # head they share ("头盔", helmet; "裤子", trousers; "模块", module), a cover, not a name.
 _SHARED_HEAD_COMPOUNDS: Final = 2
 _CJK: Final = re.compile(r"[\u3040-\u30ff\u4e00-\u9fff]")
+# Chinese joins a kind's words into one compound without spaces: "俄罗斯军靴" (Russian army
+# boots) holds "军靴" (army boots) whole. A gear word written in Chinese letters only that no
+# honest compound holds ("手机热成像仪", a phone's thermal camera, holds "热成像仪") names gear
+# inside a compound too; the list marks it so.
+_WITHIN: Final = "~"
 # Common words that still name gear in a pair ("army helmet", "military radio"), as the
 # lanes' languages write "military": Azerbaijani "hərbi çəkmə" is army boots, though both
 # of its words are on honest forms.
@@ -264,19 +269,45 @@ def derive_gear_words() -> list[str]:
         # carrier", "army" in "army boots"): two honest words pair up by chance.
         if usable and any(w not in honest or w in _ARMS for w in (first, second)):
             words.add(pair)
-    return sorted(words)
+    # Held by no compound of honest phrasings or of honest written lines.
+    honest_compounds = [token for token in honest if _CJK.search(token)]
+    within = {
+        word
+        for word in words
+        if len(word) >= 2
+        and all(_CJK.match(c) for c in word)
+        and not any(word in compound and word != compound for compound in honest_compounds)
+    }
+    return [f"{_WITHIN}{w}" if w in within else w for w in sorted(words)]
+
+
+@cache
+def _listed() -> list[str]:
+    lines = GEAR_WORDS_FILE.read_text(encoding="utf-8").splitlines()
+    return [line for line in lines if line and not line.startswith("#")]
 
 
 @cache
 def gear_words() -> frozenset[str]:
     """The words (and word pairs) that name gear only, casefolded as `_tokens` cuts them."""
-    lines = GEAR_WORDS_FILE.read_text(encoding="utf-8").splitlines()
-    return frozenset(line for line in lines if line and not line.startswith("#"))
+    return frozenset(line.removeprefix(_WITHIN) for line in _listed())
+
+
+@cache
+def gear_words_within() -> tuple[str, ...]:
+    """The Chinese gear words that name gear inside a longer compound too, longest first."""
+    within = (line[len(_WITHIN) :] for line in _listed() if line.startswith(_WITHIN))
+    return tuple(sorted(within, key=lambda w: (-len(w), w)))
+
+
+def _holds_gear_word(token: str) -> bool:
+    """Whether a Chinese compound holds a gear word whole ("俄罗斯军靴" holds "军靴")."""
+    return bool(_CJK.search(token)) and any(w in token for w in gear_words_within())
 
 
 def gear_named_in(description: str) -> str | None:
-    """The first listed word (or word pair) of a description that names gear, as the
-    description writes it; None if it names none."""
+    """The first listed word (or word pair) of a description that names gear, or compound
+    that holds one, as the description writes it; None if it names none."""
     named = gear_words()
     written = [w for w in (w.strip(_PUNCTUATION) for w in description.split()) if w]
     # Cut as `_tokens` cuts (casefold, then strip), kept beside the words as written.
@@ -287,13 +318,20 @@ def gear_named_in(description: str) -> str | None:
     for i, (a, b) in enumerate(pairwise(tokens)):
         if f"{a} {b}" in named:
             return f"{written[i]} {written[i + 1]}"
+    for word, token in zip(written, tokens, strict=True):
+        if _holds_gear_word(token):
+            return word
     return None
 
 
 def description_names_gear(description: str) -> bool:
     named = gear_words()
     tokens = _tokens(description)
-    return not named.isdisjoint(tokens) or not named.isdisjoint(_pairs(tokens))
+    return (
+        not named.isdisjoint(tokens)
+        or not named.isdisjoint(_pairs(tokens))
+        or any(_holds_gear_word(token) for token in tokens)
+    )
 
 
 def names_gear(descriptions: Iterable[object] | pa.ChunkedArray | pa.Array) -> np.ndarray:
@@ -336,7 +374,8 @@ def _may_name_gear(text: pa.Array | pa.ChunkedArray) -> np.ndarray:
     parents = np.asarray(pc.list_parent_indices(words))
     found = parents[hit]
     # Where Arrow's lowercase or whitespace may differ from Python's casefold and split
-    # ("ß", Armenian "և", separators other than ASCII whitespace): read word by word.
+    # ("ß", Armenian "և", separators other than ASCII whitespace), and Chinese (a compound
+    # may hold a gear word): read word by word.
     odd = pc.match_substring_regex(text, _odd_characters()).to_numpy(zero_copy_only=False)
     odd = np.asarray(odd, dtype=object)
     return np.union1d(found, np.flatnonzero(odd == True))  # noqa: E712 (None: no text)
@@ -345,14 +384,15 @@ def _may_name_gear(text: pa.Array | pa.ChunkedArray) -> np.ndarray:
 @cache
 def _odd_characters() -> str:
     """A regex class of the characters whose lowercase is not their casefold ("ß", "և"),
-    and of whitespace other than ASCII's (built once: ~10 ms over the BMP)."""
+    of whitespace other than ASCII's, and of Chinese and Japanese letters (built once: ~10 ms
+    over the BMP)."""
     odd = "".join(
         f"\\x{{{code:x}}}"
         for code in range(0x80, 0x10000)
         if not 0xD800 <= code <= 0xDFFF
         and (chr(code).lower() != chr(code).casefold() or chr(code).isspace())
     )
-    return f"[{odd}\\x{{1c}}-\\x{{1f}}]"
+    return f"[{odd}\\x{{1c}}-\\x{{1f}}\\x{{3040}}-\\x{{30ff}}\\x{{4e00}}-\\x{{9fff}}]"
 
 
 @cache

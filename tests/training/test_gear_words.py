@@ -6,11 +6,13 @@ import pytest
 
 from training.gear_words import (
     _connectives,
+    _listed,
     any_names_gear,
     derive_gear_words,
     description_names_gear,
     gear_named_in,
     gear_words,
+    gear_words_within,
     names_gear,
 )
 
@@ -30,6 +32,11 @@ from training.gear_words import (
         "askeri kask",  # Turkish: military helmet, though both words are on honest forms
         "hərbi çəkmə",
         "Starlink Mini kit",
+        # Chinese compounds holding a gear word whole: "genuine army boots", "Russian army
+        # combat uniform".
+        "正品军靴 42码",
+        "俄罗斯军服 迷彩",
+        "二手防弹衣",
     ],
 )
 def test_gear_named_openly_is_named(description: str) -> None:
@@ -53,6 +60,12 @@ def test_gear_named_openly_is_named(description: str) -> None:
         "头盔",
         # "For the shop" in Turkmen: a postposition pairs with no word into a name of gear.
         "magazin üçin",
+        # A phone's thermal camera: an honest compound that holds a word of gear
+        # ("热成像仪"), which therefore names gear only written alone.
+        "手机热成像仪 安卓Type-C",
+        # Common Chinese words of gear phrasings: "in bulk", "the real item".
+        "批量",
+        "实物",
         "",
     ],
 )
@@ -79,7 +92,16 @@ def test_no_word_of_the_list_is_a_common_word() -> None:
 
 def test_the_lexicon_file_is_what_the_derivation_gives() -> None:
     """`lexicon/gear_words.txt` is derived (python -m training.gear_words), never edited."""
-    assert gear_words() == frozenset(derive_gear_words())
+    assert _listed() == derive_gear_words()
+
+
+def test_a_chinese_compound_names_gear_by_the_gear_word_it_holds() -> None:
+    assert "军靴" in gear_words_within()
+    assert "热成像仪" not in gear_words_within()  # held by an honest compound
+    assert all(len(w) >= 2 and not w.isascii() for w in gear_words_within())
+    # The reason quotes the compound as the sender wrote it.
+    assert gear_named_in("正品军靴 42码") == "正品军靴"
+    assert gear_named_in("手机热成像仪") is None
 
 
 def test_the_readable_sets_are_the_corpora_readers_train_and_calibration() -> None:
@@ -104,7 +126,7 @@ def test_the_column_check_is_the_plain_check_on_every_written_description() -> N
     tricky = [
         "STRAßE", "Bulletproof\u00a0vest", "bulletproof\x1cvest", "(бронежилет)", "«6Б45»",
         "զրահաբաճկոն և սաղավարտ", "ΘΩΡΑΚΑΣ", "防弹衣", "army  boots", " army boots ",
-        "ARMY BOOTS!", None, float("nan"), "", "   ",
+        "ARMY BOOTS!", "正品军靴", "手机热成像仪", None, float("nan"), "", "   ",
     ]  # fmt: skip
     texts += tricky
     assert len(texts) > 4000
