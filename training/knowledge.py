@@ -357,6 +357,17 @@ def goods_named_by_word() -> dict[str, frozenset[str]]:
     return {word: frozenset(kinds) for word, kinds in named.items()}
 
 
+def names_honest_goods(word: str) -> bool:
+    """Whether a word alone is how honest senders name a kind of ordinary goods ("瓷砖",
+    ceramic tiles; "microscope"; "菜板", a cutting board), look-alikes of gear aside: gear
+    declared in it is declared in the words of honest goods, a cover, whatever a model
+    learned of it."""
+    families = goods_named_by_word().get(word.casefold())
+    return families is not None and any(
+        family not in LOOKALIKE_FAMILIES and not family.startswith("any ") for family in families
+    )
+
+
 def names_several_goods(description: str) -> bool:
     """Whether a description names goods of several kinds word by word, without a comma
     ("odejda obuv", "обувь игрушки"): two of its words each name goods, and no kind of goods

@@ -142,6 +142,15 @@ def _count_pattern() -> re.Pattern[str]:
 # units a line holds, not what they are, yet left in it moved a winter jacket's expected
 # weight by a third.
 _COUNT: Final = _count_pattern()
+# Chinese writes a count as a number and a classifier, one letter that says what is counted
+# in ("2块", two pieces; "10双", ten pairs; "3箱", three boxes).
+_CHINESE_COUNT: Final = re.compile(r"\d+[\u4e00-\u9fff]")
+
+
+def is_count(word: str) -> bool:
+    """Whether a word only counts ("x2", "3шт", "pcs", "2块"): how many, never what."""
+    folded = word.casefold()
+    return bool(_COUNT.fullmatch(folded) or _CHINESE_COUNT.fullmatch(folded))
 
 
 def _matching_text(description: str) -> str:

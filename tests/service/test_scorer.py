@@ -828,6 +828,23 @@ def test_a_word_everyday_goods_are_written_with_is_never_typical_of_gear(
     assert text.top_terms(["бронежилет CONTACT"], ["body_armor"]) == ["бронежилет"]
 
 
+def test_a_word_that_names_ordinary_goods_is_a_cover_never_typical_of_gear(
+    tiny_scorer: Scorer,
+) -> None:
+    """ "microscope", "瓷砖" (ceramic tiles): how honest senders name one kind of goods. Gear
+    declared in such a word is covered by it; the reason calls it a cover, not a word of
+    gear, however hard the text models came to lean on it."""
+    text = copy.deepcopy(tiny_scorer.model.text_)
+    text.honest_words_ = frozenset()  # so only this rule can keep "microscope" out
+    assert "microscope" in text.vectorizer_.word_.vocabulary_
+    assert knowledge.names_honest_goods("microscope") and knowledge.names_honest_goods("瓷砖")
+    assert not knowledge.names_honest_goods("бронежилет")
+
+    _lean_words(text, lambda word, _: 5.0 if word != "бронежилет" else 2.0)
+    assert text.top_terms(["microscope"], ["optics_sensors"]) == [None]
+    assert text.top_terms(["бронежилет microscope"], ["body_armor"]) == ["бронежилет"]
+
+
 def test_an_everyday_word_transliterated_is_as_honest_as_in_cyrillic(
     tiny_scorer: Scorer,
 ) -> None:

@@ -5,7 +5,7 @@ from typing import Any
 import pytest
 
 from training.features import DescriptionVectorizer
-from training.text import _matching_text, matching_text, transliterate, word_stem
+from training.text import _matching_text, is_count, matching_text, transliterate, word_stem
 
 
 @pytest.mark.parametrize(
@@ -78,3 +78,13 @@ def test_a_word_stem_meets_the_other_forms_of_the_word() -> None:
     assert word_stem("бронежилеты") != word_stem("одежда")
     # Scripts without a stemmer keep the word, casefolded.
     assert word_stem("防弹衣") == "防弹衣"
+
+
+@pytest.mark.parametrize("word", ["x2", "3шт", "pcs", "2块", "10双", "3箱"])
+def test_a_count_is_a_count(word: str) -> None:
+    assert is_count(word)
+
+
+@pytest.mark.parametrize("word", ["6Б45", "640x512", "防弹衣", "бронежилет", "Mavic"])
+def test_a_name_or_designation_is_no_count(word: str) -> None:
+    assert not is_count(word)

@@ -47,7 +47,7 @@ from training.features.vectorizer import DescriptionVectorizer
 from training.gear_words import description_names_gear
 from training.row_cache import RowCache, trim_cache
 from training.schema import LABEL_CLASSES, RISK_CLASSES
-from training.text import matching_text, word_stem
+from training.text import is_count, matching_text, word_stem
 
 # Training rows that carry this column as true are gear whose wording was borrowed from
 # honest goods by the synthetic generator: the text models do not learn gear from them.
@@ -601,12 +601,13 @@ class TextSignals(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None): 
         Each word is scored on its own by the gear model (log-odds of the class against
         benign), so the reason names the term as the sender wrote it ("Бронежилет", "6Б45",
         "防弹衣"). All words of all descriptions go through the vectorizer in one call.
-        Function words, the most common words ("for", "на", "body", "вещи") and the words
-        honest senders use every day ("жилет", "одеяло"), or that three kinds of everyday
-        goods of the catalogue are written with ("CONTACT" of contact lenses, Kyrgyz "өтүк",
-        boots), are never named: an officer would
-        not call them typical of gear, nor are words the models never read as words (their
-        letters alone lean). None where no other word leans clearly towards it.
+        Function words, the most common words ("for", "на", "body", "вещи"), counts ("2块"),
+        the words honest senders use every day ("жилет", "одеяло"), or that three kinds of
+        everyday goods of the catalogue are written with ("CONTACT" of contact lenses, Kyrgyz
+        "өтүк", boots), and those that alone name a kind of ordinary goods ("瓷砖", tiles) are
+        never named: an officer would not call them typical of gear, nor are words the models
+        never read as words (their letters alone lean). None where no other word leans
+        clearly towards it.
         """
         gear: SGDClassifier = self.parts_["gear"]
         known = list(gear.classes_)
@@ -643,6 +644,10 @@ class TextSignals(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None): 
                 # A word of a vague description ("numune", sample; "кече" of "кийим-кече",
                 # clothes) says no more than the description: never typical of gear.
                 and w.casefold() not in knowledge.vague_words()
+                # Nor is a word that alone names ordinary goods ("瓷砖", ceramic tiles, over
+                # plates): that is a cover, and the reason says so.
+                and not knowledge.names_honest_goods(w)
+                and not is_count(w)
                 # A word the models never read as a word leans only by its letters ("КИМОНО",
                 # "Acuvue" read as optics): no evidence an officer would accept.
                 and all(k in vocabulary for k in _WORD.findall(matching_text(w)))
