@@ -78,7 +78,9 @@ _CONNECTIVE_NEIGHBOURS: Final = 60
 # motorcycle helmet): a gear phrasing's word that ends this many honest compounds is the
 # head they share ("头盔", helmet; "裤子", trousers; "模块", module), a cover, not a name.
 _SHARED_HEAD_COMPOUNDS: Final = 2
-_CJK: Final = re.compile(r"[\u3040-\u30ff\u4e00-\u9fff]")
+# Japanese kana and the Chinese letters (CJK ideographs).
+_CJK_RANGES: Final = ((0x3040, 0x30FF), (0x4E00, 0x9FFF))
+_CJK: Final = re.compile("[" + "".join(f"{chr(a)}-{chr(b)}" for a, b in _CJK_RANGES) + "]")
 # Chinese joins a kind's words into one compound without spaces: "俄罗斯军靴" (Russian army
 # boots) holds "军靴" (army boots) whole. A gear word written in Chinese letters only that no
 # honest compound holds ("手机热成像仪", a phone's thermal camera, holds "热成像仪") names gear
@@ -392,7 +394,8 @@ def _odd_characters() -> str:
         if not 0xD800 <= code <= 0xDFFF
         and (chr(code).lower() != chr(code).casefold() or chr(code).isspace())
     )
-    return f"[{odd}\\x{{1c}}-\\x{{1f}}\\x{{3040}}-\\x{{30ff}}\\x{{4e00}}-\\x{{9fff}}]"
+    cjk = "".join(f"\\x{{{a:x}}}-\\x{{{b:x}}}" for a, b in _CJK_RANGES)
+    return f"[{odd}\\x{{1c}}-\\x{{1f}}{cjk}]"
 
 
 @cache
