@@ -828,6 +828,24 @@ def test_a_word_everyday_goods_are_written_with_is_never_typical_of_gear(
     assert text.top_terms(["бронежилет CONTACT"], ["body_armor"]) == ["бронежилет"]
 
 
+def test_terms_found_with_words_decided_before_are_those_found_afresh(tiny_scorer: Scorer) -> None:
+    """Whether a word may be named is decided once per word and kept: a batch that met the
+    words before names the same terms as a model that never saw them."""
+    descriptions = [
+        "бронежилет 6Б45", "куртка мужская", "Qzxvoptik", "microscope", "plate carrier",
+        "钢板 2块", "шлем кевларовый", "военная форма", "бинокль ночного видения", "防弹衣",
+        "Sportivnaja бронежилет", "нашивки на одежду",
+    ]  # fmt: skip
+    classes = ["body_armor", "tactical_apparel", "optics_sensors", "optics_sensors"]
+    classes = [classes[i % len(classes)] for i in range(len(descriptions))]
+    warm = copy.deepcopy(tiny_scorer.model.text_)  # a copy keeps no caches
+    first = warm.top_terms(descriptions, classes)
+    again = warm.top_terms(descriptions[::-1], classes[::-1])
+    fresh = copy.deepcopy(tiny_scorer.model.text_).top_terms(descriptions[::-1], classes[::-1])
+    assert again == fresh == first[::-1]
+    assert any(term is not None for term in first)
+
+
 def test_a_word_that_names_ordinary_goods_is_a_cover_never_typical_of_gear(
     tiny_scorer: Scorer,
 ) -> None:

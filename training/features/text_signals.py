@@ -623,23 +623,11 @@ class TextSignals(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None): 
             ordered = (honest, sorted({w.replace("ё", "е") for w in honest}), {})
             self.__dict__["honest_sorted_"] = ordered
         honest_sorted: list[str] = ordered[1]
-        # Words repeat across descriptions and batches: each is looked up once per process.
-        stem_is_honest: dict[str, bool] = ordered[2]
-
-        def honest_form(word: str) -> bool:
-            found = stem_is_honest.get(word)
-            if found is None:
-                found = _shares_a_stem(word, honest_sorted)
-                trim_cache(stem_is_honest, _LEANING_CACHE_ENTRIES)
-                stem_is_honest[word] = found
-            return found
-
         vocabulary = self.vectorizer_.word_.vocabulary_
-        words_of = [
-            [
-                w
-                for w in _WORD.findall(d)
-                if not is_common(w)
+
+        def may_be_named(w: str) -> bool:
+            return (
+                not is_common(w)
                 and _spellings(w).isdisjoint(honest)
                 # A word of a vague description ("numune", sample; "кече" of "кийим-кече",
                 # clothes) says no more than the description: never typical of gear.
@@ -651,10 +639,21 @@ class TextSignals(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None): 
                 # A word the models never read as a word leans only by its letters ("КИМОНО",
                 # "Acuvue" read as optics): no evidence an officer would accept.
                 and all(k in vocabulary for k in _WORD.findall(matching_text(w)))
-                and not honest_form(w)
-            ]
-            for d in descriptions
-        ]
+                and not _shares_a_stem(w, honest_sorted)
+            )
+
+        # Words repeat across descriptions and batches: each is decided once per process.
+        decided: dict[str, bool] = ordered[2]
+
+        def nameable(w: str) -> bool:
+            found = decided.get(w)
+            if found is None:
+                found = may_be_named(w)
+                trim_cache(decided, _LEANING_CACHE_ENTRIES)
+                decided[w] = found
+            return found
+
+        words_of = [[w for w in _WORD.findall(d) if nameable(w)] for d in descriptions]
         # Words repeat across descriptions and batches: each is scored once per process.
         leaning_of: dict[str, np.ndarray] = self.__dict__.setdefault("word_leaning_", {})
         new_words = sorted({w for words in words_of for w in words} - leaning_of.keys())
