@@ -613,7 +613,7 @@ class ReasonWriter:
                     f"the parcel weighs {g:.1f} kg{_as_grams(typed, g)}, its lines declare"
                     f" {d:.1f} kg",
                 )
-                if gap_leads and math.isfinite(g) and round(g, 1) > round(d, 1)
+                if gap_led and math.isfinite(g) and round(g, 1) > round(d, 1)
                 # Among several items, how much of the parcel this line holds is the fact
                 # ("7.1 kg of a 10 kg parcel"), not only that it is one of them.
                 else (
@@ -625,7 +625,7 @@ class ReasonWriter:
                 else ("parcel_context", f"{_items(n)} of a {_kg(g)} kg parcel{_as_grams(typed, g)}")
                 if math.isfinite(g)
                 else ("parcel_context", f"{_items(n)}; no gross weight declared")
-                for n, g, typed, d, net, gap_leads in zip(
+                for n, g, typed, d, net, gap_led in zip(
                     facts.n_items[rows].astype(int).tolist(),
                     gross[rows].tolist(),
                     facts.gross_typed[rows].tolist(),

@@ -158,8 +158,9 @@ class TextSignals(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None): 
     # (weight and value per HS subheading, heading and chapter), expectation_words_ (words
     # of honest goods' descriptions), honest_words_ (those of many honest rows, in every
     # spelling), thin_wordings_ (wordings with under two lines' worth of honest rows);
-    # caches: cache_ (signals per description) and word_leaning_ (gear leaning per word,
-    # for reasons).
+    # caches: cache_ (signals per description), word_leaning_ (gear leaning per word, for
+    # reasons) and honest_sorted_ (the honest words sorted, and whether each word met may be
+    # named typical of gear).
 
     def __getstate__(self) -> dict[str, Any]:
         # The caches are rebuilt from traffic; pickling them would bloat the artifact.
