@@ -74,13 +74,18 @@ _LEAST_VAGUE_TAIL: Final = 6
 
 
 @lru_cache(maxsize=1)
-def _vague_entries() -> tuple[frozenset[str], frozenset[str], tuple[tuple[str, ...], ...]]:
+def _vague_entries() -> tuple[frozenset[str], frozenset[str], dict[str, list[tuple[str, ...]]]]:
     """The vague descriptions of one word ("одежда", "kiyim", "gift"), their stems, and
-    those of several words as word tuples ("личные вещи", "yedek parça")."""
+    those of several words as word tuples ("личные вещи", "yedek parça") by their first
+    word, so a description is matched only against the phrases its words can begin."""
     entries = [tuple(_WORD.findall(entry.casefold())) for entry in knowledge.vague_descriptions()]
     single = frozenset(words[0] for words in entries if len(words) == 1)
     stems = frozenset(word_stem(word) for word in single)
-    return single, stems, tuple(words for words in entries if len(words) > 1)
+    phrases: dict[str, list[tuple[str, ...]]] = {}
+    for words in entries:
+        if len(words) > 1:
+            phrases.setdefault(words[0], []).append(words)
+    return single, stems, phrases
 
 
 @lru_cache(maxsize=50_000)
@@ -132,8 +137,9 @@ def _vague_positions(words: list[str]) -> set[int]:
     """Where casefolded `words` hold a vague word (`is_vague_word`) or a vague phrase of
     several words ("личные вещи", "yedek parça")."""
     vague = {i for i, word in enumerate(words) if is_vague_word(word)}
-    for phrase in _vague_entries()[2]:
-        for start in range(len(words) - len(phrase) + 1):
+    phrases = _vague_entries()[2]
+    for start, word in enumerate(words):
+        for phrase in phrases.get(word, ()):
             if tuple(words[start : start + len(phrase)]) == phrase:
                 vague.update(range(start, start + len(phrase)))
     return vague
