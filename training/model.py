@@ -68,6 +68,23 @@ TREE_SETTINGS: Final = {
 }
 
 
+# Physical facts whose growth can only add to the risk: a line heavier than its kind of goods,
+# heavier and cheaper, worth less, or kilos of the parcel no line accounts for. The trees may
+# weigh each as they learn, but never read more of it as less risk ("жилет страйкбольный"
+# of 8.5 kg is no likelier honest than of 3 kg). Grams typed as kilograms have a feature of
+# their own (weight_residual_extreme), left free.
+RISES_WITH_RISK: Final = {
+    "weight_residual_over": 1,
+    "weight_residual_far_over": 1,
+    "weight_heavy_and_cheap": 1,
+    "value_residual_under": 1,
+    "value_residual_far_under": 1,
+    "parcel_unexplained_weight": 1,
+    "parcel_unexplained_kilos": 1,
+    "parcel_hidden_weight": 1,
+}
+
+
 @dataclass(frozen=True)
 class Thresholds:
     """Cut-offs for parcel scores, chosen for a false-alarm rate on benign items' scores."""
@@ -207,7 +224,9 @@ class RiskModel(BaseEstimator):  # type: ignore[misc]
         del distinct
         features = self.scaler_.fit_transform(raw)
         self.risk_ = HistGradientBoostingClassifier(
-            **TREE_SETTINGS, random_state=self.random_state
+            **TREE_SETTINGS,
+            monotonic_cst=[RISES_WITH_RISK.get(str(name), 0) for name in raw.columns],
+            random_state=self.random_state,
         ).fit(features, label)
         self.risk_trees_ = TreeTable(self.risk_)
         # Rows of gear confirmed without a class train the risk score only.

@@ -17,6 +17,7 @@ from training.features.form_rows import form_rows
 from training.history import PRIOR_SCORE_FEATURES
 from training.model import (
     LABEL_CLASSES,
+    RISES_WITH_RISK,
     columns_of,
     parcel_scores,
     threshold_at_fpr,
@@ -414,3 +415,21 @@ def test_the_first_pass_reads_no_feature_past_the_range_training_saw(
     inside = features.copy()
     inside[:, gap] = edge - 1.0
     assert not np.array_equal(model._first_pass(inside), model._first_pass(at_edge))
+
+
+def test_physical_facts_that_rise_with_risk_never_lower_it(tiny_training: TrainingResult) -> None:
+    """More kilos than the kind of goods weighs, less worth than it is worth, kilos the lines
+    do not account for: the trees weigh each as they learned, but more of it never reads as
+    less risk, whatever the rest of the form says."""
+    model = tiny_training.model
+    names = model.feature_names
+    assert len(names) == model.risk_.n_features_in_
+    forms = np.random.default_rng(0).normal(size=(300, len(names)))  # standardised rows
+    grid = np.linspace(-3.0, 6.0, 31)
+    for name in RISES_WITH_RISK:
+        j = names.index(name)
+        logits = []
+        for value in grid:
+            forms[:, j] = value
+            logits.append(model.raw_logit(forms))
+        assert np.all(np.diff(np.array(logits), axis=0) >= -1e-9), name
