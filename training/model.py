@@ -73,16 +73,18 @@ TREE_SETTINGS: Final = {
 # weigh each as they learn, but never read more of it as less risk ("жилет страйкбольный"
 # of 8.5 kg is no likelier honest than of 3 kg). Grams typed as kilograms have a feature of
 # their own (weight_residual_extreme), left free.
-RISES_WITH_RISK: Final = {
-    "weight_residual_over": 1,
-    "weight_residual_far_over": 1,
-    "weight_heavy_and_cheap": 1,
-    "value_residual_under": 1,
-    "value_residual_far_under": 1,
-    "parcel_unexplained_weight": 1,
-    "parcel_unexplained_kilos": 1,
-    "parcel_hidden_weight": 1,
-}
+RISES_WITH_RISK: Final = frozenset(
+    {
+        "weight_residual_over",
+        "weight_residual_far_over",
+        "weight_heavy_and_cheap",
+        "value_residual_under",
+        "value_residual_far_under",
+        "parcel_unexplained_weight",
+        "parcel_unexplained_kilos",
+        "parcel_hidden_weight",
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -225,7 +227,7 @@ class RiskModel(BaseEstimator):  # type: ignore[misc]
         features = self.scaler_.fit_transform(raw)
         self.risk_ = HistGradientBoostingClassifier(
             **TREE_SETTINGS,
-            monotonic_cst=[RISES_WITH_RISK.get(str(name), 0) for name in raw.columns],
+            monotonic_cst=[int(str(name) in RISES_WITH_RISK) for name in raw.columns],
             random_state=self.random_state,
         ).fit(features, label)
         self.risk_trees_ = TreeTable(self.risk_)
