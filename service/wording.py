@@ -177,9 +177,14 @@ def in_gear_wording(description: str) -> bool:
     """Whether every word of a description beyond the commonest is one the gear nomenclature
     is phrased with ("военная форма"), and it is more than one word everyday goods are
     written with too: "керамическая плитка" has a word of honest goods, and a bare "helmet"
-    is as much a motorcycle's or a bicycle's."""
+    is as much a motorcycle's or a bicycle's. A model code the nomenclature does not know
+    ("LE10S", "640") says nothing either way: the words around it decide."""
     vocabulary = knowledge.gear_vocabulary()
-    words = [w for w in _WORD.findall(description.casefold()) if not is_common(w)]
+    words = [
+        w
+        for w in _WORD.findall(description.casefold())
+        if not is_common(w) and (w in vocabulary or not any(c.isdigit() for c in w))
+    ]
     if len(words) == 1 and words[0] in knowledge.everyday_words():
         return False
     return bool(words) and all(w in vocabulary for w in words)

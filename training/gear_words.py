@@ -93,6 +93,14 @@ _ARMS: Final = frozenset({
     "army", "military", "армейский", "военный", "військовий", "wojskowy", "askeri", "hərbi",
     "әскери", "harbiy", "ҳарбӣ", "аскердик", "harby",
 })  # fmt: skip
+# Words that name a controlled function in a pair, though honest goods use each of them:
+# a thermal (тепловизионный) sight, scope or monocular is an imaging device of the control
+# lists, while "thermal" alone is underwear or a mug and "прицел" alone an air rifle's scope.
+# A pair honest phrasings use ("тепловизионная камера" for a phone) stays ordinary.
+_IMAGING: Final = frozenset({
+    "thermal", "тепловизионный", "тепловизионная", "тепловизионные", "тепловізійний",
+    "teplovizionnyy", "teplovizionnaya", "teplovizionnye", "termal", "termowizyjny",
+})  # fmt: skip
 _HEADER: Final = "# Derived by `python -m training.gear_words`; do not edit by hand.\n"
 
 
@@ -269,7 +277,7 @@ def derive_gear_words() -> list[str]:
         )
         # One of the two must be a word honest phrasings never use ("carrier" in "plate
         # carrier", "army" in "army boots"): two honest words pair up by chance.
-        if usable and any(w not in honest or w in _ARMS for w in (first, second)):
+        if usable and any(w not in honest or w in _ARMS | _IMAGING for w in (first, second)):
             words.add(pair)
     # Held by no compound of honest phrasings or of honest written lines.
     honest_compounds = [token for token in honest if _CJK.search(token)]

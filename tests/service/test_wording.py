@@ -7,6 +7,7 @@ import pytest
 
 from service.wording import (
     bag_of_things,
+    in_gear_wording,
     is_vague_word,
     lists_goods,
     names_goods,
@@ -95,3 +96,19 @@ def test_a_description_names_its_goods_unless_a_vague_word_stands_for_them(
     description: str, named: bool
 ) -> None:
     assert names_goods_itself(description) is named
+
+
+@pytest.mark.parametrize(
+    ("description", "expected"),
+    [
+        ("Тепловизионный монокуляр Hikmicro Lynx Pro LE10S", True),  # an unknown model code
+        ("Прицел ПСО-1М2", True),  # a designation the nomenclature knows
+        ("плитоноска 6Б45", True),
+        ("керамическая плитка 30x60", False),  # a word of honest goods
+        ("LE10S", False),  # a model code alone names nothing
+    ],
+)
+def test_gear_wording_reads_past_model_codes_it_does_not_know(
+    description: str, expected: bool
+) -> None:
+    assert in_gear_wording(description) is expected

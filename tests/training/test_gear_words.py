@@ -37,6 +37,12 @@ from training.gear_words import (
         "正品军靴 42码",
         "俄罗斯军服 迷彩",
         "二手防弹衣",
+        # Army designations of sights: a sniper's scope, an AK's night sight.
+        "Прицел ПСО-1М2",
+        "ночной прицел 1ПН93-2",
+        # An imaging function with a device: both words are on honest forms alone.
+        "тепловизионный прицел Arkon",
+        "thermal sight - return for repair",
     ],
 )
 def test_gear_named_openly_is_named(description: str) -> None:
@@ -53,6 +59,8 @@ def test_gear_named_openly_is_named(description: str) -> None:
         "Плитка керамическая 2шт",
         "sports vest",
         "тепловизор строительный",  # building thermal cameras are honest goods
+        "термобельё thermal underwear",
+        "прицел для пневматики 4x32",  # an air rifle's scope
         "Жилет для рыбалки",
         # A cover several writers' gear lines share, on one honest line too: a multimeter.
         "прибор измерительный",
