@@ -101,6 +101,8 @@ _IMAGING: Final = frozenset({
     "thermal", "тепловизионный", "тепловизионная", "тепловизионные", "тепловізійний",
     "teplovizionnyy", "teplovizionnaya", "teplovizionnye", "termal", "termowizyjny",
 })  # fmt: skip
+# The words that make a pair of honest words a name of gear.
+_NAMES_IN_A_PAIR: Final = _ARMS | _IMAGING
 _HEADER: Final = "# Derived by `python -m training.gear_words`; do not edit by hand.\n"
 
 
@@ -277,7 +279,7 @@ def derive_gear_words() -> list[str]:
         )
         # One of the two must be a word honest phrasings never use ("carrier" in "plate
         # carrier", "army" in "army boots"): two honest words pair up by chance.
-        if usable and any(w not in honest or w in _ARMS | _IMAGING for w in (first, second)):
+        if usable and any(w not in honest or w in _NAMES_IN_A_PAIR for w in (first, second)):
             words.add(pair)
     # Held by no compound of honest phrasings or of honest written lines.
     honest_compounds = [token for token in honest if _CJK.search(token)]
