@@ -152,6 +152,12 @@ def _vague_positions(words: list[str]) -> set[int]:
 _BAG_OWN_WORDS: Final = 1
 
 
+def _has_digit(word: str) -> bool:
+    """Whether a word holds a digit: a count, size, weight or model code ("x2", "52-54",
+    "4kg", "LE10S"), not a word that names goods."""
+    return any(letter.isdigit() for letter in word)
+
+
 @lru_cache(maxsize=20_000)
 def bag_of_things(description: str) -> bool:
     """Whether a description is a vague word with at most `_BAG_OWN_WORDS` of its own: a
@@ -165,10 +171,7 @@ def bag_of_things(description: str) -> bool:
     own = [
         word
         for i, word in enumerate(words)
-        if i not in vague
-        and not is_common(word)
-        and word not in counts
-        and not any(letter.isdigit() for letter in word)
+        if i not in vague and not is_common(word) and word not in counts and not _has_digit(word)
     ]
     return len(own) <= _BAG_OWN_WORDS
 
@@ -183,7 +186,7 @@ def in_gear_wording(description: str) -> bool:
     words = [
         w
         for w in _WORD.findall(description.casefold())
-        if not is_common(w) and (w in vocabulary or not any(c.isdigit() for c in w))
+        if not is_common(w) and (w in vocabulary or not _has_digit(w))
     ]
     if len(words) == 1 and words[0] in knowledge.everyday_words():
         return False
