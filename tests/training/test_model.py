@@ -433,3 +433,19 @@ def test_physical_facts_that_rise_with_risk_never_lower_it(tiny_training: Traini
             forms[:, j] = value
             logits.append(model.raw_logit(forms))
         assert np.all(np.diff(np.array(logits), axis=0) >= -1e-9), name
+
+
+def test_item_columns_keep_numbers_unboxed_and_score_as_boxed_ones(
+    tiny_training: TrainingResult, synthetic_sample: pd.DataFrame
+) -> None:
+    # Numbers stay float arrays (boxing millions of training rows into Python floats cost
+    # every later step); a model reads them exactly as it reads the same values as objects.
+    frame = synthetic_sample.iloc[:400]
+    items = columns_of(frame)
+    assert items["net_weight_kg"].dtype == np.float64
+    assert items["description"].dtype == object
+    boxed = {name: np.asarray(values, dtype=object) for name, values in items.items()}
+    model = tiny_training.model
+    native, plain = model.score_together(items), model.score_together(boxed)
+    np.testing.assert_array_equal(native.risk_score, plain.risk_score)
+    np.testing.assert_array_equal(native.class_proba, plain.class_proba)
