@@ -443,6 +443,6 @@ def _sender_folds(senders: np.ndarray) -> np.ndarray:
 def columns_of(frame: pd.DataFrame) -> dict[str, np.ndarray]:
     """Item columns of a normalised frame: numbers as numbers, the rest as objects."""
     return {
-        name: values.to_numpy() if values.dtype.kind in "fiub" else column(frame, name)
-        for name, values in frame.items()
+        name: frame[name].to_numpy() if frame[name].dtype.kind in "fiub" else column(frame, name)
+        for name in frame.columns
     }
