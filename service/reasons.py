@@ -98,11 +98,13 @@ QUOTABLE_CONFIDENCE: Final = 0.6
 # itself (e^2.5: twelve to one), though no single word of it names gear.
 READS_AS_GEAR: Final = 2.5
 # Text log-odds from which wording honest goods are written with is said to be a common
-# cover for the gear class it leans to (e^0.5: three to two): "шлем" for a ballistic helmet,
-# "бинокль" for a night-vision device (0.96 with model 36, 1.4 with 34). Below it, the
-# wording is no reason. Only an item over the review cut-off is told its cover:
-# "куртка мужская" leans past it with model 40, and a clear jacket is no case to answer.
-COVER_WORDING: Final = 0.5
+# cover for the gear class it leans to: even odds, as often gear as ordinary goods in what
+# the models learned. "шлем" for a ballistic helmet, "бинокль" for a night-vision device,
+# "ботинки зимние" for army boots. Below it, the wording is no reason. At three to two
+# (0.5), winter boots, binoculars and backpacks that their wording had sent over the cut-off
+# were told only that "no single fact of the form stands out". Only an item over the review
+# cut-off is told its cover: a clear "куртка мужская" is no case to answer.
+COVER_WORDING: Final = 0.0
 # The parcel features that set its gross weight against what its lines declare.
 _GAP_FEATURES: Final = (
     "parcel_unexplained_weight",

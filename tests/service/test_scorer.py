@@ -1098,7 +1098,7 @@ def test_wording_that_reads_as_gear_is_said_so_and_gets_no_ordinary_expectation(
     a word of honest goods in it ("ceramic tiles") is a cover however strongly
     disguises lean on it, and keeps the expectation of those goods. A vague word or the
     commonest words never read as anything, however the models lean on them."""
-    from service.reasons import READS_AS_GEAR
+    from service.reasons import COVER_WORDING, READS_AS_GEAR
 
     descriptions = ["военная форма", "вещи", "куртка зимняя", "for", "ceramic tiles", "helmet"]
     classes = ["tactical_apparel"] * 4 + ["body_armor", "helmet"]
@@ -1107,7 +1107,12 @@ def test_wording_that_reads_as_gear_is_said_so_and_gets_no_ordinary_expectation(
     tactical = columns.text[RISK_CLASSES.index("tactical_apparel")]
     armour = columns.text[RISK_CLASSES.index("body_armor")]
     helmet = columns.text[RISK_CLASSES.index("helmet")]
-    signals[:4, tactical] = [READS_AS_GEAR + 0.5, READS_AS_GEAR + 0.5, 0.2, READS_AS_GEAR + 0.5]
+    signals[:4, tactical] = [
+        READS_AS_GEAR + 0.5,
+        READS_AS_GEAR + 0.5,
+        COVER_WORDING - 0.3,
+        READS_AS_GEAR + 0.5,
+    ]
     signals[4, armour] = READS_AS_GEAR + 1.0
     signals[5, helmet] = READS_AS_GEAR + 1.0
     said = writer._group_reasons("terms", np.arange(6), facts, facts.terms)
