@@ -90,8 +90,9 @@ _WITHIN: Final = "~"
 # lanes' languages write "military": Azerbaijani "hərbi çəkmə" is army boots, though both
 # of its words are on honest forms.
 _ARMS: Final = frozenset({
-    "army", "military", "армейский", "военный", "військовий", "wojskowy", "askeri", "hərbi",
-    "әскери", "harbiy", "ҳарбӣ", "аскердик", "harby",
+    "army", "military", "армейский", "военный", "військовий", "військова", "військові",
+    "wojskowy", "wojskowa", "wojskowe", "askeri", "hərbi", "әскери", "harbiy", "ҳарбий",
+    "ҳарбӣ", "ҳарбии", "аскердик", "harby", "զինվորական", "բանակային", "სამხედრო", "цэргийн",
 })  # fmt: skip
 # Words that name a controlled function in a pair, though honest goods use each of them:
 # a thermal (тепловизионный) sight, scope or monocular is an imaging device of the control

@@ -31,6 +31,9 @@ from training.gear_words import (
         "модуль FLIR Boson 640",
         "askeri kask",  # Turkish: military helmet, though both words are on honest forms
         "hərbi çəkmə",
+        # Armenian and Georgian: military boots, a military helmet.
+        "զինվորական կոշիկներ",
+        "სამხედრო ჩაფხუტი",
         "Starlink Mini kit",
         # Chinese compounds holding a gear word whole: "genuine army boots", "Russian army
         # combat uniform".
@@ -62,6 +65,8 @@ def test_gear_named_openly_is_named(description: str) -> None:
         "термобельё thermal underwear",
         "прицел для пневматики 4x32",  # an air rifle's scope
         "Жилет для рыбалки",
+        # Armenian: children's clothes; "military" pairs only with goods of gear phrasings.
+        "մանկական հագուստ",
         # A cover several writers' gear lines share, on one honest line too: a multimeter.
         "прибор измерительный",
         # The head of honest Chinese compounds (摩托车头盔, a motorcycle helmet) is a cover.
