@@ -211,7 +211,12 @@ def upsert(connection: sa.Connection, facts: Iterable[ParcelFacts]) -> list[Parc
 
 def _sqlite_time(moment: datetime) -> str:
     # The text SQLAlchemy's DateTime keeps on SQLite, so both ways of writing compare alike.
-    return moment.strftime("%Y-%m-%d %H:%M:%S.%f")
+    # Spelled out, not `strftime`: its %Y writes the year 917 as "917", which neither sorts
+    # before "2026" nor reads back as a date.
+    return (
+        f"{moment.year:04d}-{moment.month:02d}-{moment.day:02d} {moment.hour:02d}:"
+        f"{moment.minute:02d}:{moment.second:02d}.{moment.microsecond:06d}"
+    )
 
 
 _UPSERT_COLUMNS: Final = (

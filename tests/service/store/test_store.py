@@ -216,6 +216,15 @@ def test_parcels_past_retention_are_not_returned_and_are_purged(store: Store) ->
     assert store.purge() == 0
 
 
+def test_a_parcel_of_a_year_before_1000_is_past_retention_not_an_error(store: Store) -> None:
+    # A form typed "0917-03-18" was kept on SQLite as "917-03-18 ...": it sorted after
+    # every real date, came back with the party's parcels and could not be read.
+    now = datetime.now(UTC).replace(tzinfo=None)
+    score(store, declaration("ANCIENT", posted_at="0917-03-18"))
+    score(store, declaration("RECENT", posted_at=(now - timedelta(days=1)).isoformat()))
+    assert [p.declaration_id for p in store.party_parcels(["S-1"])["S-1"]] == ["RECENT"]
+
+
 def test_watch_entries_are_active_between_listing_and_expiry(store: Store) -> None:
     listed = datetime(2026, 12, 1, 12, 0)
     store.watch("S-1", "sender", "seized plates", "2026-12-10", by="cli:ann", now=listed)
