@@ -88,7 +88,9 @@ _CJK: Final = re.compile("[" + "".join(f"{chr(a)}-{chr(b)}" for a, b in _CJK_RAN
 _WITHIN: Final = "~"
 # Common words that still name gear in a pair ("army helmet", "military radio"), as the
 # lanes' languages write "military": Azerbaijani "hərbi çəkmə" is army boots, though both
-# of its words are on honest forms.
+# of its words are on honest forms. Russian's feminine and plural ("военная", "военные")
+# stay out: "военная форма" is a child's costume on honest forms as well, and reads as
+# military kit rather than naming it.
 _ARMS: Final = frozenset({
     "army", "military", "армейский", "военный", "військовий", "військова", "військові",
     "wojskowy", "wojskowa", "wojskowe", "askeri", "hərbi", "әскери", "harbiy", "ҳарбий",
