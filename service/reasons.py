@@ -34,6 +34,7 @@ from training.features import (
     usd_values,
     vague_flags,
 )
+from training.features.measures import weights_as_meant
 from training.gear_words import gear_named_in
 from training.gross_weight import gross_in_kg, unusual_packaging_kg
 from training.history import (
@@ -284,7 +285,7 @@ def _physical_reason(
 
 
 def _as_grams(typed: float, kilograms: float) -> str:
-    """How a gross weight read as grams was typed, for an officer holding the form."""
+    """How a weight read as grams was typed, for an officer holding the form."""
     return f" (typed {typed:g}, read as grams)" if typed != kilograms else ""
 
 
@@ -528,7 +529,7 @@ class ReasonWriter:
         if group in ("weight", "value"):
             weight = group == "weight"
             actuals = (facts.unit_weight if weight else facts.usd_per_kg)[rows].tolist()
-            return [
+            found = [
                 _physical_reason(weight, actual, usual, known, spread, d, subject, ok, is_vague)
                 for actual, usual, known, spread, d, subject, ok, is_vague in zip(
                     actuals,
@@ -541,6 +542,15 @@ class ReasonWriter:
                     vague,
                     strict=True,
                 )
+            ]
+            # A line typed in grams is quoted in kilograms, with what the form says.
+            typed = facts.net_typed[rows].tolist()
+            read = facts.net_weight[rows].tolist()
+            return [
+                (reason[0], reason[1] + _as_grams(t, r))
+                if weight and reason is not None and reason[0] != _WEIGHT_MISSING[0]
+                else reason
+                for reason, t, r in zip(found, typed, read, strict=True)
             ]
         if group == "hs_code":
             # "Does not fit" only where the wording points to another chapter with
@@ -744,7 +754,9 @@ class _ItemFacts:
     most batches quote only a few kinds of reason."""
 
     def __init__(self, items: ItemColumns, scores: ItemScores, signals: _SignalColumns) -> None:
-        self._items = items
+        # Weights as the model read them: a line typed in grams is quoted in kilograms.
+        self._items = weights_as_meant(items)
+        self.net_typed = column(items, "net_weight_kg", float)
         self._scores = scores
         self._signals = signals
         self.description = column(items, "description")
@@ -896,7 +908,8 @@ class _ItemFacts:
         the declared chapter is one the nomenclature hardly allows for it (under
         UNFIT_CHAPTER_PROBABILITY: a building thermal camera under 8525 is not "unfit" for
         leaning to 9025), nor one of the headings it classes such goods under elsewhere
-        (a "куртка" under 4203, apparel of leather: `knowledge.hs_kinds`)."""
+        (a "куртка" under 4203, apparel of leather: `knowledge.hs_kinds`), nor a heading the
+        goods catalogue declares the goods it names under (a phone case under 4202.32)."""
         hs = self.hs_code
         signals = self._scores.signals
         columns = self._signals.chapters
@@ -909,14 +922,17 @@ class _ItemFacts:
         confident = logp[np.arange(len(hs)), best] >= np.log(0.5)
         column_of = {name: j for j, name in enumerate(names)}
         unfit = np.log(UNFIT_CHAPTER_PROBABILITY)
+        descriptions = self.description.tolist()
         for row, code in enumerate(hs.tolist()):
             chapter = names[best[row]]
             # "Another chapter" lumps many together: pointing there says nothing precise.
             if isinstance(code, str) and confident[row] and chapter != OTHER_CHAPTER:
                 declared = column_of.get(code[:2], column_of.get(OTHER_CHAPTER))
                 plausible = (
-                    declared is not None and logp[row, declared] >= unfit
-                ) or knowledge.classes_same_kind(chapter, code)
+                    (declared is not None and logp[row, declared] >= unfit)
+                    or knowledge.classes_same_kind(chapter, code)
+                    or knowledge.catalogue_lists_code(str(descriptions[row]), code)
+                )
                 out[row] = chapter != code[:2] and not plausible
         return out
 

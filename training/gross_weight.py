@@ -77,3 +77,27 @@ def parcel_gross_kg(gross: float | None, net_weights: Iterable[float | None]) ->
         if weight is not None and np.isfinite(weight):
             declared += float(weight)
     return float(gross_in_kg(gross, declared))
+
+
+# A line over this many kilos is heavier than a postal parcel may be (the UPU's usual 30 kg
+# limit): typed in grams if it cannot be kilograms (see `net_in_kg`). With no gross weight
+# to compare, only a unit over 100 kg is sure to be grams: "61.5" may be 6.15 kg as well.
+_LINE_GRAMS_FLOOR_KG: Final = 30.0
+_UNIT_GRAMS_FLOOR_KG: Final = 100.0
+
+
+def net_in_kg(net: Any, quantity: Any, gross: Any) -> Any:
+    """A line's net weight in kilograms, as typed or, where it can only have been typed in
+    grams, a thousandth of it: over 30 kg and either more than twice its parcel's gross
+    weight ("5540" for four bicycle helmets in a 15.6 kg parcel) or over 100 kg a unit with
+    no gross to compare ("6150" for one box of spare parts). A courier's 72 kg of a hundred
+    trousers stays as typed. Numbers or arrays; NaN stays NaN."""
+    net = np.asarray(net, dtype=np.float64)
+    quantity = np.asarray(quantity, dtype=np.float64)
+    gross = np.asarray(gross, dtype=np.float64)
+    units = np.where(np.isfinite(quantity) & (quantity >= 1), quantity, 1.0)
+    with np.errstate(invalid="ignore", over="ignore"):
+        typed_in_grams = (net > _LINE_GRAMS_FLOOR_KG) & (
+            np.where(np.isfinite(gross), net > 2.0 * gross, net / units > _UNIT_GRAMS_FLOOR_KG)
+        )
+    return np.where(typed_in_grams, net / 1000.0, net)

@@ -592,6 +592,18 @@ def classes_same_kind(chapter: str, code: str) -> bool:
     return code[:2] in also or code[:4] in also
 
 
+def catalogue_lists_code(description: str, code: str) -> bool:
+    """Whether a kind of goods of the catalogue that the description names
+    (`catalogue_kinds`) is declared under the code's heading: a phone case under 4202.32
+    ("cases and containers", as the nomenclature classes them) as well as under 3926.90."""
+    heading = code.replace(".", "")[:4]
+    return any(
+        listed.replace(".", "")[:4] == heading
+        for kind in catalogue_kinds(description)
+        for listed in kind.names.hs_codes
+    )
+
+
 @cache
 def chapters_classing(code: str) -> frozenset[str]:
     """The chapters whose goods the nomenclature also classes under `code` (a heading or a

@@ -35,6 +35,7 @@ from training.features import (
     parcel_codes,
     repeat_twins,
 )
+from training.features.measures import weights_as_meant
 from training.history import (
     FIRST_PASS_COLUMN,
     PRIOR_FACTS,
@@ -164,6 +165,7 @@ class RiskModel(BaseEstimator):  # type: ignore[misc]
         disagree with the class (an inspection error, which the generator makes on
         purpose), and the risk score learns from the label as recorded.
         """
+        items = weights_as_meant(items)
         label_class = np.asarray(y, dtype=object)
         unknown = sorted(set(label_class.tolist()) - {*LABEL_CLASSES, UNKNOWN_GEAR}, key=str)
         if unknown:
@@ -329,6 +331,7 @@ class RiskModel(BaseEstimator):  # type: ignore[misc]
     def _standardised(self, items: ItemColumns) -> tuple[np.ndarray, np.ndarray]:
         """The text signals and the standardised form features of item columns."""
         (_, text), (_, form), (_, scaler) = self.features_.steps
+        items = weights_as_meant(items)
         signals = text.signals(items)
         # In place: the matrix is the largest array of a batch (129 floats an item), and a
         # copy per step doubled it.

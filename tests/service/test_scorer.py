@@ -365,6 +365,35 @@ def test_expectations_are_quoted_only_for_ordinary_wording(tiny_scorer: Scorer) 
         assert all("usually about" not in r["message"] for r in scored["items"][0]["reasons"])
 
 
+def test_a_line_weight_typed_in_grams_is_scored_and_quoted_in_kilograms(
+    tiny_scorer: Scorer,
+) -> None:
+    """"9500" for one line of a 9.8 kg parcel is 9.5 kg typed in grams: scored as 9.5 kg on
+    both paths, and a weight reason quotes kilograms with what the form says."""
+    strict = _explaining(tiny_scorer, inspect=1.0)
+    kilograms = strict.score_declaration(declaration("Жилет мужской", 9.5, gross_weight_kg=9.8))
+    typed = declaration("Жилет мужской", 9500.0, gross_weight_kg=9.8)
+    grams = strict.score_declaration(typed)
+    assert grams["parcel_risk_score"] == kilograms["parcel_risk_score"]
+    frame = pd.DataFrame(typed.to_columns())
+    frame["error"] = None
+    assert strict.score_frame(frame)["risk_score"].iloc[0] == pytest.approx(
+        grams["items"][0]["risk_score"], abs=1e-4
+    )
+    writer, facts, _ = _known_goods_facts(
+        tiny_scorer,
+        ["cotton T-shirt", "cotton T-shirt"],
+        ["benign", "benign"],
+        quantity=[1.0, 1.0],
+        net_weight_kg=[4100.0, 4.1],
+        gross_weight_kg=[4.3, 4.3],
+    )
+    messages = [r[1] for r in writer._group_reasons("weight", np.arange(2), facts, facts.terms)]
+    assert messages[0].startswith("4.1 kg per unit is heavy")
+    assert messages[0].endswith("(typed 4100, read as grams)")
+    assert messages[1] == messages[0].removesuffix(" (typed 4100, read as grams)")
+
+
 def test_frame_and_declaration_paths_agree(tiny_scorer: Scorer) -> None:
     decl = declaration("Жилет мужской", 7.5)
     single = tiny_scorer.score_declaration(decl)

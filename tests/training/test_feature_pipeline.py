@@ -306,6 +306,34 @@ def test_a_gross_weight_is_read_as_grams_only_where_it_can_only_be_grams(
     np.testing.assert_allclose(gross_in_kg(np.array([gross]), np.array([declared])), [read])
 
 
+@pytest.mark.parametrize(
+    ("net", "quantity", "gross", "read"),
+    [
+        (5540.0, 4.0, 15.57, 5.54),  # four bicycle helmets in grams, in a 15.6 kg parcel
+        (58.0, 1.0, 1.08, 0.058),  # a photo of 58 g in a 1.1 kg parcel
+        (6150.0, 1.0, float("nan"), 6.15),  # one box of spare parts, no gross to compare
+        (61.5, 1.0, float("nan"), 61.5),  # may be 6.15 kg as well: left as typed
+        (72.0, 100.0, float("nan"), 72.0),  # a courier's hundred trousers
+        (36.6, 120.0, 100.7, 36.6),  # lighter than the parcel: kilograms
+        (25.0, 1.0, 1.0, 25.0),  # under what a parcel may weigh: a typo of another kind
+        (float("nan"), 1.0, 2.0, float("nan")),
+    ],
+)
+def test_a_line_weight_is_read_as_grams_only_where_it_cannot_be_kilograms(
+    net: float, quantity: float, gross: float, read: float
+) -> None:
+    from training.features.measures import weights_as_meant
+    from training.gross_weight import net_in_kg
+
+    np.testing.assert_allclose(net_in_kg(net, quantity, gross), read)
+    items = {
+        "net_weight_kg": np.array([net]),
+        "quantity": np.array([quantity]),
+        "gross_weight_kg": np.array([gross]),
+    }
+    np.testing.assert_allclose(weights_as_meant(items)["net_weight_kg"], [read])
+
+
 def test_a_wording_of_one_written_line_repeated_is_thin() -> None:
     """One writer's "датчик" repeated in training is that line's weight, not a kind of goods,
     even beside a generated row of the same wording; a wording two written lines share, or

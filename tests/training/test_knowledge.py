@@ -28,3 +28,18 @@ def test_the_nomenclature_classes_apparel_under_leather_and_worn_clothing() -> N
     assert {"61", "62"} <= knowledge.chapters_classing("6109")
     assert knowledge.chapters_classing("9005") == {"85", "90"}
     assert knowledge.chapters_classing("0901") == frozenset()
+
+
+@pytest.mark.parametrize(
+    ("description", "code", "listed"),
+    [
+        ("Чехол для телефона", "420232", True),  # cases and containers, as classed
+        ("Чехол для телефона", "3926.90", True),
+        ("Чехол для телефона", "6109", False),
+        ("Qzxv wrmpt", "4202", False),  # no kind of goods named: nothing listed
+    ],
+)
+def test_the_catalogue_says_which_headings_its_goods_are_declared_under(
+    description: str, code: str, listed: bool
+) -> None:
+    assert knowledge.catalogue_lists_code(description, code) is listed

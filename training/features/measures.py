@@ -14,6 +14,7 @@ import numpy as np
 
 from training import knowledge
 from training.features.columns import SMALL_INPUT, ItemColumns, column, factorize
+from training.gross_weight import net_in_kg
 
 # Floor under quantities whose logarithm is taken (kilograms, dollars per kilogram).
 LOG_FLOOR: Final = 1e-3
@@ -21,6 +22,21 @@ LOG_FLOOR: Final = 1e-3
 # chapter does not fit the goods; above it the nomenclature allows it (a building thermal
 # camera under 8525 or 9025).
 UNFIT_CHAPTER_PROBABILITY: Final = 0.05
+
+
+def weights_as_meant(items: ItemColumns) -> ItemColumns:
+    """Item columns with each line's net weight as the clerk meant it (`net_in_kg`: "6150"
+    for a box of spare parts is 6.15 kg). Every reader of a line's weight (the features,
+    the text models' targets, the reasons) reads it so, once, where the items come in."""
+    if "net_weight_kg" not in items:
+        return items
+    missing = np.full(len(items["net_weight_kg"]), np.nan)
+    net = net_in_kg(
+        column(items, "net_weight_kg", float),
+        column(items, "quantity", float) if "quantity" in items else missing,
+        column(items, "gross_weight_kg", float) if "gross_weight_kg" in items else missing,
+    )
+    return {**items, "net_weight_kg": net}
 
 
 def unit_weights(items: ItemColumns) -> np.ndarray:
