@@ -368,7 +368,7 @@ def test_expectations_are_quoted_only_for_ordinary_wording(tiny_scorer: Scorer) 
 def test_a_line_weight_typed_in_grams_is_scored_and_quoted_in_kilograms(
     tiny_scorer: Scorer,
 ) -> None:
-    """"9500" for one line of a 9.8 kg parcel is 9.5 kg typed in grams: scored as 9.5 kg on
+    """ "9500" for one line of a 9.8 kg parcel is 9.5 kg typed in grams: scored as 9.5 kg on
     both paths, and a weight reason quotes kilograms with what the form says."""
     strict = _explaining(tiny_scorer, inspect=1.0)
     kilograms = strict.score_declaration(declaration("Жилет мужской", 9.5, gross_weight_kg=9.8))
