@@ -104,8 +104,17 @@ _IMAGING: Final = frozenset({
     "thermal", "тепловизионный", "тепловизионная", "тепловизионные", "тепловізійний",
     "teplovizionnyy", "teplovizionnaya", "teplovizionnye", "termal", "termowizyjny",
 })  # fmt: skip
+# Words of protection against bullets, which honest goods also use of other things (ballistic
+# nylon luggage, Kevlar cut-resistant gloves, "Bulletproof" coffee): a ballistic vest,
+# helmet, plate or panel is armour all the same.
+_PROTECTION: Final = frozenset({
+    "ballistic", "balistik", "ballistik", "balistyczny", "balistyczna", "balistyczne",
+    "ballistisch", "ballistische", "ballistischen", "баллистический", "баллистическая",
+    "баллистические", "балістичний", "балістична", "балістичні", "bulletproof", "kevlar",
+    "кевлар", "кевларовый", "кевларовая", "кевларові", "aramid", "арамидный", "dyneema",
+})  # fmt: skip
 # The words that make a pair of honest words a name of gear.
-_NAMES_IN_A_PAIR: Final = _ARMS | _IMAGING
+_NAMES_IN_A_PAIR: Final = _ARMS | _IMAGING | _PROTECTION
 _HEADER: Final = "# Derived by `python -m training.gear_words`; do not edit by hand.\n"
 
 
@@ -270,6 +279,14 @@ def derive_gear_words() -> list[str]:
         forms = {token, *_tokens(latin), *_tokens(fold_translit_variants(latin))}
         if not any(ordinary(form) for form in forms if not form.isascii()):
             words.update(form for form in forms if not ordinary(form))
+    # Forms write the noun first as often as the catalogue's phrasings write it last
+    # ("шлем кевларовый", "ботинки армейские"): a pair holding a word that names gear in a
+    # pair names it in either order.
+    gear_pairs |= {
+        f"{second} {first}"
+        for first, second in (pair.split(" ") for pair in gear_pairs)
+        if first in _NAMES_IN_A_PAIR or second in _NAMES_IN_A_PAIR
+    }
     # Ordinary words may name gear together ("plate carrier", "body armor"): a pair that
     # no honest phrasing uses, of words that carry evidence on their own.
     for pair in gear_pairs - honest_pairs:

@@ -78,7 +78,9 @@ RISES_WITH_RISK: Final = frozenset(
     {
         "weight_residual_over",
         "weight_residual_far_over",
+        "weight_beyond_honest_spread",
         "weight_heavy_and_cheap",
+        "value_below_honest_spread",
         "value_residual_under",
         "value_residual_far_under",
         "parcel_unexplained_weight",

@@ -76,8 +76,9 @@ PINNED_LIBRARIES: Final = {"scikit-learn": sklearn.__version__, "numpy": np.__ve
 # 6: gradient-boosted trees for the risk score (`RiskModel.risk_`, `risk_trees_`), the
 # linear model reasons read beside them (`linear_`, `linear_calibration_`). 7: reasons read
 # off the trees' paths (`TreeTable.node_value_`); no linear risk model. 8: expectations are
-# known from words of honest goods only (`TextSignals.expectation_words_`).
-MODEL_FORMAT: Final = 8
+# known from words of honest goods only (`TextSignals.expectation_words_`). 9: the spreads
+# of honest lines as text signals, and residuals measured in them (two form features).
+MODEL_FORMAT: Final = 9
 
 
 class RegistryError(Exception):

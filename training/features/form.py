@@ -25,6 +25,7 @@ from training.features.columns import (
 from training.features.form_rows import form_rows
 from training.features.measures import (
     LOG_FLOOR,
+    SPREAD_FLOOR,
     UNFIT_CHAPTER_PROBABILITY,
     hs_chapters,
     hs_headings,
@@ -156,6 +157,7 @@ class FormFeatures(TransformerMixin, BaseEstimator):  # type: ignore[misc]
             "weight_residual_far_over",
             "weight_residual_extreme",
             "weight_residual_under",
+            "weight_beyond_honest_spread",
             "weight_heavy_gift",
             "weight_heavy_and_cheap",
             "weight_missing",
@@ -164,6 +166,7 @@ class FormFeatures(TransformerMixin, BaseEstimator):  # type: ignore[misc]
             "value_residual_under",
             "value_residual_far_under",
             "value_residual_extreme_under",
+            "value_below_honest_spread",
             "value_missing",
             "value_zero",
             "quantity_log",
@@ -286,6 +289,12 @@ class FormFeatures(TransformerMixin, BaseEstimator):  # type: ignore[misc]
         out[:, col["weight_residual_far_over"]] = np.maximum(weight_res - 1.0, 0.0)
         out[:, col["weight_residual_extreme"]] = np.maximum(weight_res - 2.0, 0.0)
         out[:, col["weight_residual_under"]] = np.maximum(-weight_res - 1.0, 0.0)
+        # The same residual in honest lines' spreads of such wording: 4 kg is twelve spreads
+        # over a T-shirt's 0.18 kg, and two over what a bag of "детская одежда" weighs.
+        weight_spread = np.maximum(signals[:, sig["log_unit_weight_spread"]], SPREAD_FLOOR)
+        out[:, col["weight_beyond_honest_spread"]] = np.nan_to_num(
+            np.maximum(weight_res, 0.0) / weight_spread
+        )
         out[:, col["weight_missing"]] = ~weight_known
 
         usd = usd_values(items)
@@ -304,6 +313,10 @@ class FormFeatures(TransformerMixin, BaseEstimator):  # type: ignore[misc]
         out[:, col["value_residual_under"]] = np.maximum(-value_res, 0.0)
         out[:, col["value_residual_far_under"]] = np.maximum(-value_res - 1.5, 0.0)
         out[:, col["value_residual_extreme_under"]] = np.maximum(-value_res - 3.0, 0.0)
+        value_spread = np.maximum(signals[:, sig["log_usd_per_kg_spread"]], SPREAD_FLOOR)
+        out[:, col["value_below_honest_spread"]] = np.nan_to_num(
+            np.maximum(-value_res, 0.0) / value_spread
+        )
         # Heavy for its wording *and* cheap for it: the signature of gear under the name of
         # ordinary goods (an honest heavy thing is declared at an honest value).
         heavy = np.maximum(weight_res - 0.5, 0.0)

@@ -20,7 +20,12 @@ import numpy as np
 
 from training import knowledge
 from training.features.columns import REPEAT_COLUMN, ItemColumns, column_list
-from training.features.measures import LOG_FLOOR, UNFIT_CHAPTER_PROBABILITY, kind_columns
+from training.features.measures import (
+    LOG_FLOOR,
+    SPREAD_FLOOR,
+    UNFIT_CHAPTER_PROBABILITY,
+    kind_columns,
+)
 from training.features.text_signals import OTHER_CHAPTER
 from training.gross_weight import gross_in_kg, ordinary_unexplained_kg
 from training.history import HISTORY_FEATURES
@@ -28,6 +33,13 @@ from training.schema import RISK_CLASSES
 
 _LOG_FLOOR_LOG: Final = float(np.log(LOG_FLOOR))
 _LOG_UNFIT: Final = float(np.log(UNFIT_CHAPTER_PROBABILITY))
+
+
+def _beyond_spread(residual: float, spread: float) -> float:
+    """A residual over 0 in honest spreads (`FormFeatures`): 0 where no spread is known."""
+    if isnan(spread):
+        return 0.0
+    return _maximum(residual, 0.0) / _maximum(spread, SPREAD_FLOOR)
 
 
 def _maximum(a: float, b: float) -> float:
@@ -170,6 +182,9 @@ def form_rows(lookups: dict[str, Any], items: ItemColumns, signals: np.ndarray) 
         row[col["weight_residual_far_over"]] = _maximum(weight_res - 1.0, 0.0)
         row[col["weight_residual_extreme"]] = _maximum(weight_res - 2.0, 0.0)
         row[col["weight_residual_under"]] = _maximum(-weight_res - 1.0, 0.0)
+        row[col["weight_beyond_honest_spread"]] = _beyond_spread(
+            weight_res, r[sig["log_unit_weight_spread"]]
+        )
         row[col["weight_missing"]] = float(not weight_known)
 
         value_known = isfinite(log_usd_kg[i])
@@ -180,6 +195,9 @@ def form_rows(lookups: dict[str, Any], items: ItemColumns, signals: np.ndarray) 
         row[col["value_residual_under"]] = _maximum(-value_res, 0.0)
         row[col["value_residual_far_under"]] = _maximum(-value_res - 1.5, 0.0)
         row[col["value_residual_extreme_under"]] = _maximum(-value_res - 3.0, 0.0)
+        row[col["value_below_honest_spread"]] = _beyond_spread(
+            -value_res, r[sig["log_usd_per_kg_spread"]]
+        )
         heavy = _maximum(weight_res - 0.5, 0.0)
         row[col["weight_heavy_and_cheap"]] = heavy * _maximum(-value_res, 0.0)
         row[col["value_missing"]] = float(not value_known)

@@ -22,6 +22,9 @@ LOG_FLOOR: Final = 1e-3
 # chapter does not fit the goods; above it the nomenclature allows it (a building thermal
 # camera under 8525 or 9025).
 UNFIT_CHAPTER_PROBABILITY: Final = 0.05
+# The least spread (a standard deviation in log units) a residual is measured in: the
+# narrowest wording's honest lines still stray by a sixth or so.
+SPREAD_FLOOR: Final = 0.15
 
 
 def weights_as_meant(items: ItemColumns) -> ItemColumns:

@@ -112,9 +112,13 @@ _SIGNAL_COLUMNS: Final = {
             "expected_log_usd_per_kg",
             "expectation_confidence",
             "names_gear",
+            "log_unit_weight_spread",
+            "log_usd_per_kg_spread",
         ]
     )
 }
+# The expectations' spreads, as signals: how far honest lines of the wording stray.
+_SPREADS: Final = ("log_unit_weight_spread", "log_usd_per_kg_spread")
 
 
 @dataclass(frozen=True)
@@ -177,7 +181,7 @@ class TextSignals(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None): 
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
         names = [f"text_{c}" for c in RISK_CLASSES]
         names += ["expected_log_unit_weight", "expected_log_usd_per_kg", "expectation_confidence"]
-        names += ["names_gear"]
+        names += ["names_gear", *_SPREADS]
         names += [f"chapter_logp_{c}" for c in self.chapters_]
         return np.asarray(names, dtype=object)
 
@@ -368,7 +372,15 @@ class TextSignals(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None): 
         # Gear named outright, by a word no honest phrasing uses (training.gear_words): the
         # text models learn each such word only as often as it occurs, this flag at once.
         named = np.fromiter((description_names_gear(t) for t in texts), bool, len(texts))
-        return np.column_stack([text, weight, value, known, named, chapter_lp]).astype(np.float64)
+        # The cross-fit's parts have no spread models: `fit_transform` fills the spreads in.
+        spreads = (
+            np.sqrt(np.exp(np.column_stack(linear_outputs([parts[n] for n in _SPREADS], matrix))))
+            if all(n in parts for n in _SPREADS)
+            else np.full((matrix.shape[0], len(_SPREADS)), np.nan)
+        )
+        return np.column_stack([text, weight, value, known, named, spreads, chapter_lp]).astype(
+            np.float64
+        )
 
     def known_share(self, descriptions: Sequence[str]) -> np.ndarray:
         """Share of each description's words the weight and value models learned from
@@ -542,6 +554,15 @@ class TextSignals(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None): 
             matrix, codes, label_class, targets, np.arange(len(descriptions)), borrowed, lines
         )
         self.parts_["neutral_text"] = neutral
+        # The spreads are learnt once, from every honest line (the cross-fit's parts have
+        # none): how far a wording's honest lines stray is a fact of the goods, which a
+        # wording's own lines do not bend much.
+        if all(n in self.parts_ for n in _SPREADS):
+            spreads = np.sqrt(
+                np.exp(np.column_stack(linear_outputs([self.parts_[n] for n in _SPREADS], matrix)))
+            )
+            for j, name in enumerate(_SPREADS):
+                out[:, _SIGNAL_COLUMNS[name]] = spreads[codes, j]
         signals = self._with_hs_expectations(items, out)
         return ItemSignals(items, signals, self.get_feature_names_out())
 
