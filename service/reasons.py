@@ -478,7 +478,13 @@ class ReasonWriter:
             return [
                 # A word that names gear outright is quoted as such: it is the evidence an
                 # officer reads first, whatever word the text models lean on most.
-                ("suspicious_term", f"'{named}' names gear outright ({_CLASS_WORDS[c]})")
+                # Of the class the word itself leans to: "Pulsar" names thermal optics even
+                # on a line the class model reads as something else.
+                (
+                    "suspicious_term",
+                    f"'{named}' names gear outright"
+                    f" ({_CLASS_WORDS[self.model.text_.class_of_term(named)]})",
+                )
                 if (named := gear_named_in(d)) is not None
                 else (
                     "suspicious_term",

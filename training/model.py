@@ -122,7 +122,15 @@ class ItemScores:
 
     @property
     def risk_class(self) -> np.ndarray:
-        return np.asarray(LABEL_CLASSES, dtype=object)[self.class_proba.argmax(axis=1)]
+        """The most likely of the five classes. The class model's own benign share may
+        disagree with the calibrated risk score (an item at 0.92 read as benign), so the
+        classes are weighed as P(benign) = 1 - risk_score and P(class) = risk_score times
+        the class model's share of that class among the gear classes."""
+        gear = self.class_proba[:, 1:]
+        total = gear.sum(axis=1, keepdims=True)
+        share = gear / np.where(total > 0, total, 1.0)
+        joint = np.column_stack([1.0 - self.risk_score, self.risk_score[:, None] * share])
+        return np.asarray(LABEL_CLASSES, dtype=object)[joint.argmax(axis=1)]
 
 
 def threshold_at_fpr(scores: np.ndarray, benign: np.ndarray, fpr: float) -> float:
