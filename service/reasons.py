@@ -84,6 +84,14 @@ _WEIGHT_MISSING: Final = ("weight_missing", "no net weight declared")
 _VALUE_MISSING: Final = ("value_missing", "no usable declared value")
 _HS_MISSING: Final = ("hs_missing", "no HS code declared")
 
+
+def _flagged_with(lead_description: object) -> Reason:
+    """Said of a line with nothing of its own to tell, in a parcel flagged for another one:
+    the officer knows which line to open the parcel for."""
+    lead = _short(str(lead_description))
+    return ("flagged_with", f"nothing on this line stands out; its parcel is flagged for '{lead}'")
+
+
 # A fresh empty list for each element of an array.
 _new_lists: Final = np.frompyfunc(lambda _: [], 1, 1)
 # Reasons in a batch cell: `code: message` entries joined by this.
@@ -384,11 +392,13 @@ class ReasonWriter:
         selected: np.ndarray,
         as_cells: bool,
         over_cut_off: np.ndarray | None = None,
+        flagged_for: np.ndarray | None = None,
     ) -> np.ndarray:
         """Per item: a list of {code, message} dicts, or with `as_cells` one text cell
         (`code: message` entries joined by " | ", empty for none). An item `over_cut_off`
         (its own score passes the review cut-off) that no reason fits is said to pass it as a
-        whole."""
+        whole; one with no reason in a parcel flagged for another line (`flagged_for`: that
+        line's row, -1 for none) is told which line."""
         n = len(explain)
         rows = np.flatnonzero(explain)
         # Rank by rank: (code, message) of each explained item's strongest reasons.
@@ -441,6 +451,11 @@ class ReasonWriter:
                 say(blank, weaker)
                 blank = unsaid(blank)
                 _put(ranked[0], blank, [_FORM_AS_A_WHOLE] * len(blank))
+            if flagged_for is not None:
+                blank = unsaid(everyone)
+                lead = flagged_for[rows[blank]]
+                blank, lead = blank[lead >= 0], lead[lead >= 0]
+                _put(ranked[0], blank, [_flagged_with(facts.description[r]) for r in lead])
             picked = np.flatnonzero(selected[rows])
             _put(ranked[MAX_REASONS], picked, [_RANDOM_SELECTION] * len(picked))
         columns = [column.tolist() for column in ranked]

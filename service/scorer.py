@@ -20,7 +20,7 @@ from service.id_draws import id_draws
 from service.reasons import ReasonWriter
 from training.features import SMALL_INPUT, ItemColumns, column, parcel_codes
 from training.history import HISTORY_FACTS, HISTORY_PREFIXES
-from training.model import RiskModel, columns_of, parcel_scores
+from training.model import RiskModel, columns_of, parcel_scores, riskiest_rows
 from training.registry import Registry
 from training.schema import ERROR_COLUMN, DeclarationIn
 
@@ -164,13 +164,18 @@ class Scorer:
         # item scoring near the review cut-off. A clear, low-scoring item has none to give,
         # and skipping it keeps batch scoring fast (reason text is the costliest step).
         explain = (decision != "clear") | (scores.risk_score >= 0.5 * self.review_threshold)
+        over_cut_off = scores.risk_score >= self.review_threshold
+        # An item under the cut-off in a parcel flagged for another line is told which line.
+        lead = riskiest_rows(keys, scores.risk_score)
+        flagged_for = np.where((parcel >= self.review_threshold) & ~over_cut_off, lead, -1)
         reasons = self._reason_writer.reasons(
             items,
             scores,
             explain | selected,
             selected,
             reasons_as_cells,
-            over_cut_off=scores.risk_score >= self.review_threshold,
+            over_cut_off=over_cut_off,
+            flagged_for=flagged_for,
         )
         return {
             "risk_score": scores.risk_score,

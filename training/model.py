@@ -403,6 +403,20 @@ def parcel_scores(declaration_ids: np.ndarray, item_scores: np.ndarray) -> np.nd
     return best[codes]
 
 
+def riskiest_rows(declaration_ids: np.ndarray, item_scores: np.ndarray) -> np.ndarray:
+    """Per item row, the row of its parcel's riskiest item (the first of equals)."""
+    codes = parcel_codes(declaration_ids)
+    if len(codes) == 0:
+        return np.zeros(0, dtype=np.intp)
+    # Rows by parcel, and within a parcel from the highest score down: each parcel's first.
+    order = np.lexsort((np.arange(len(codes)), -np.asarray(item_scores), codes))
+    first = np.ones(len(order), dtype=bool)
+    first[1:] = codes[order][1:] != codes[order][:-1]
+    lead = np.empty(codes.max() + 1, dtype=np.intp)
+    lead[codes[order][first]] = order[first]
+    return lead[codes]
+
+
 def with_prior_scores(items: ItemColumns, first_pass: np.ndarray) -> dict[str, np.ndarray]:
     """The `PRIOR_FACTS` of item rows counted among the rows themselves, from each row's
     first-pass score; where the rows carry prior facts already (the store's parcels), the

@@ -395,6 +395,49 @@ def test_a_line_weight_typed_in_grams_is_scored_and_quoted_in_kilograms(
     assert messages[1] == messages[0].removesuffix(" (typed 4100, read as grams)")
 
 
+def test_a_quiet_line_of_a_flagged_parcel_is_told_which_line_flags_it(
+    tiny_scorer: Scorer,
+) -> None:
+    parcel = declaration("Бронежилет 6Б45", 9.0)
+    parcel.items.append(
+        parcel.items[0].model_copy(update={"description": "шоколад", "net_weight_kg": 0.2})
+    )
+    scores = [i["risk_score"] for i in tiny_scorer.score_declaration(parcel)["items"]]
+    assert scores[0] > scores[1]
+    between = Scorer(
+        tiny_scorer.model,
+        tiny_scorer.card,
+        ScoringPolicy(
+            review_threshold=(scores[0] + scores[1]) / 2,
+            inspect_threshold=1.0,
+            random_selection_rate=0.0,
+        ),
+    )
+    scored = between.score_declaration(parcel)
+    assert scored["decision"] == "review"
+    said = "nothing on this line stands out; its parcel is flagged for 'Бронежилет 6Б45'"
+    assert scored["items"][1]["reasons"] == [{"code": "flagged_with", "message": said}]
+    assert all(r["code"] != "flagged_with" for r in scored["items"][0]["reasons"])
+    # A clear parcel's quiet line is told nothing.
+    clear = Scorer(
+        tiny_scorer.model,
+        tiny_scorer.card,
+        ScoringPolicy(review_threshold=1.0, inspect_threshold=1.0, random_selection_rate=0.0),
+    )
+    assert all(
+        r["code"] != "flagged_with"
+        for item in clear.score_declaration(parcel)["items"]
+        for r in item["reasons"]
+    )
+
+
+def test_a_word_that_names_gear_is_said_of_its_own_class(tiny_scorer: Scorer) -> None:
+    strict = _explaining(tiny_scorer, inspect=1.0)
+    scored = strict.score_declaration(declaration("Бронежилет 6Б45", 9.0))
+    named = [r["message"] for r in scored["items"][0]["reasons"] if "names gear" in r["message"]]
+    assert named == ["'Бронежилет' names gear outright (body armour)"]
+
+
 def test_frame_and_declaration_paths_agree(tiny_scorer: Scorer) -> None:
     decl = declaration("Жилет мужской", 7.5)
     single = tiny_scorer.score_declaration(decl)

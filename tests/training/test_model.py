@@ -18,8 +18,10 @@ from training.history import PRIOR_SCORE_FEATURES
 from training.model import (
     LABEL_CLASSES,
     RISES_WITH_RISK,
+    ItemScores,
     columns_of,
     parcel_scores,
+    riskiest_rows,
     threshold_at_fpr,
     with_prior_scores,
 )
@@ -96,6 +98,30 @@ def test_threshold_at_fpr_respects_the_false_alarm_budget() -> None:
     for fpr in (0.005, 0.03, 0.1):
         cut = threshold_at_fpr(scores, benign, fpr)
         assert np.mean(scores[benign] >= cut) <= fpr
+
+
+def test_each_row_knows_its_parcels_riskiest_row() -> None:
+    ids = np.array(["A", "A", "B", "A", "C", "C"], dtype=object)
+    scores = np.array([0.1, 0.7, 0.2, 0.3, 0.5, 0.5])
+    # The first of equals leads a parcel.
+    assert riskiest_rows(ids, scores).tolist() == [1, 1, 2, 1, 4, 4]
+    assert riskiest_rows(ids[:0], scores[:0]).tolist() == []
+
+
+def test_the_risk_class_weighs_the_calibrated_score() -> None:
+    """A class model that reads an item benign by itself does not make an item at 0.92
+    "benign": P(benign) is 1 - risk_score, each gear class the score times its share."""
+    proba = np.array(
+        [[0.6, 0.1, 0.1, 0.1, 0.1], [0.6, 0.1, 0.1, 0.05, 0.15], [0.1, 0.6, 0.1, 0.1, 0.1]]
+    )
+    scores = ItemScores(
+        risk_score=np.array([0.3, 0.92, 0.3]),
+        class_proba=proba,
+        features=np.zeros((3, 1)),
+        signals=np.zeros((3, 1)),
+        first_pass=np.zeros(3),
+    )
+    assert scores.risk_class.tolist() == ["benign", "optics_sensors", "benign"]
 
 
 def test_parcel_score_is_its_riskiest_item() -> None:
