@@ -310,11 +310,11 @@ class RiskModel(BaseEstimator):  # type: ignore[misc]
         self.calibration_ = _platt(self.raw_logit(scores.features), label)
 
     def score(self, items: ItemColumns) -> ItemScores:
-        """Scores of item columns: `self.features_.transform(items)` and the models, in
-        plain numpy rather than through the pipeline, the scaler's transform and
-        `predict_proba`: their input validation and the DataFrame between the form and the
-        scaling steps cost more than the arithmetic for a single declaration (tests pin the
-        two paths equal)."""
+        """Scores of item columns: `self.features_.transform(weights_as_meant(items))` (each
+        line's weight as the clerk meant it) and the models, in plain numpy rather than
+        through the pipeline, the scaler's transform and `predict_proba`: their input
+        validation and the DataFrame between the form and the scaling steps cost more than
+        the arithmetic for a single declaration (tests pin the two paths equal)."""
         signals, features = self._standardised(items)
         slope, intercept = self.calibration_
         risk = 1.0 / (1.0 + np.exp(-(slope * self.raw_logit(features) + intercept)))

@@ -14,6 +14,7 @@ from training.features import (
 )
 from training.features.columns import FEW_ROWS, SMALL_INPUT
 from training.features.form_rows import form_rows
+from training.features.measures import weights_as_meant
 from training.history import PRIOR_SCORE_FEATURES
 from training.model import (
     LABEL_CLASSES,
@@ -232,12 +233,18 @@ def test_a_heading_the_nomenclature_classes_the_goods_under_fits_them(
 def test_scoring_arithmetic_is_sklearns(tiny_training: TrainingResult, rows: int) -> None:
     """`RiskModel.score` goes round the feature pipeline's `transform` (the DataFrame between
     its steps, the scaler's input checks) and `predict_proba` for speed (one declaration at a
-    time); it must give what scikit-learn's own path gives, for one item, a few and many."""
+    time); it must give what scikit-learn's own path gives, for one item, a few and many,
+    on the items with each line's weight as meant (the first line typed in grams here)."""
     model = tiny_training.model
     items = tiny_training.holdout.head(rows)
     columns = columns_of(items)
+    columns["net_weight_kg"] = columns["net_weight_kg"].astype(float).copy()
+    columns["gross_weight_kg"] = columns["gross_weight_kg"].astype(float).copy()
+    columns["net_weight_kg"][0], columns["gross_weight_kg"][0] = 5540.0, 15.57
     scores = model.score(columns)
-    standardised = model.features_.transform(columns)
+    meant = weights_as_meant(columns)
+    assert meant["net_weight_kg"][0] == pytest.approx(5.54)
+    standardised = model.features_.transform(meant)
     np.testing.assert_array_equal(scores.features, standardised)
     slope, intercept = model.calibration_
     logit = model.risk_.decision_function(standardised)

@@ -289,7 +289,7 @@ class FormFeatures(TransformerMixin, BaseEstimator):  # type: ignore[misc]
         out[:, col["weight_residual_far_over"]] = np.maximum(weight_res - 1.0, 0.0)
         out[:, col["weight_residual_extreme"]] = np.maximum(weight_res - 2.0, 0.0)
         out[:, col["weight_residual_under"]] = np.maximum(-weight_res - 1.0, 0.0)
-        # The same residual in honest lines' spreads of such wording: 4 kg is twelve spreads
+        # The same residual in honest lines' spreads of such wording: 4 kg is ten spreads
         # over a T-shirt's 0.18 kg, and two over what a bag of "детская одежда" weighs.
         weight_spread = np.maximum(signals[:, sig["log_unit_weight_spread"]], SPREAD_FLOOR)
         out[:, col["weight_beyond_honest_spread"]] = np.nan_to_num(
