@@ -418,6 +418,7 @@ class ReasonWriter:
             strong = np.take_along_axis(contributions, order, axis=1) >= MIN_REASON_LOGIT
             facts = _ItemFacts(items, scores, self._signal_columns)
             facts.over_cut_off = over_cut_off
+            facts.flagged_for = flagged_for
             facts.gap_leads = gap_leads
             # Terms are looked up in one batch for the items that quote one, and for those
             # whose weight, value or HS reason depends on whether their wording names gear.
@@ -630,6 +631,14 @@ class ReasonWriter:
                 if facts.gap_leads is not None
                 else np.zeros(len(rows), dtype=bool)
             ).tolist()
+            # A line of a parcel flagged for another line is not told a gap ordinary packing
+            # leaves: it is no case against it ("китеп", 25 kg of books in a 26.8 kg box);
+            # the line that flags the parcel is named to it instead (`flagged_with`).
+            own_case = (
+                facts.flagged_for[rows] < 0
+                if facts.flagged_for is not None
+                else np.ones(len(rows), dtype=bool)
+            ).tolist()
             return [
                 (
                     "parcel_context",
@@ -646,6 +655,8 @@ class ReasonWriter:
                     f"the parcel weighs {g:.1f} kg{_as_grams(typed, g)}, its lines declare"
                     f" {d:.1f} kg",
                 )
+                if gap_led and math.isfinite(g) and round(g, 1) > round(d, 1) and own
+                else None
                 if gap_led and math.isfinite(g) and round(g, 1) > round(d, 1)
                 # Among several items, how much of the parcel this line holds is the fact
                 # ("7.1 kg of a 10 kg parcel"), not only that it is one of them.
@@ -658,13 +669,14 @@ class ReasonWriter:
                 else ("parcel_context", f"{_items(n)} of a {_kg(g)} kg parcel{_as_grams(typed, g)}")
                 if math.isfinite(g)
                 else ("parcel_context", f"{_items(n)}; no gross weight declared")
-                for n, g, typed, d, net, gap_led in zip(
+                for n, g, typed, d, net, gap_led, own in zip(
                     facts.n_items[rows].astype(int).tolist(),
                     gross[rows].tolist(),
                     facts.gross_typed[rows].tolist(),
                     declared[rows].tolist(),
                     facts.net_weight[rows].tolist(),
                     on_gap,
+                    own_case,
                     strict=True,
                 )
             ]
@@ -789,6 +801,9 @@ class _ItemFacts:
         self.terms: dict[tuple[str, str], str | None] = {}
         # Items whose own score passes the review cut-off (None: all count as such).
         self.over_cut_off: np.ndarray | None = None
+        # Per item, the row of the line its parcel is flagged for, where that is another
+        # line (-1 where not; None: no item's parcel is flagged for another line).
+        self.flagged_for: np.ndarray | None = None
         # Items whose parcel features' part of the score rests most on the parcel's gross
         # against its lines (None: on none).
         self.gap_leads: np.ndarray | None = None

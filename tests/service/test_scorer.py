@@ -747,9 +747,12 @@ def test_a_weight_near_the_usual_is_not_called_heavy() -> None:
     assert not _far_from(0.0, 1.7, 1.5)  # nothing to compare
 
 
-def _parcel_reasons(scorer: Scorer, gap_leads: bool) -> list[Reason | None]:
+def _parcel_reasons(
+    scorer: Scorer, gap_leads: bool, flagged_for_another: bool = False
+) -> list[Reason | None]:
     """The parcel reasons of eleven items, the parcel's gross against its lines leading its
-    part of the score (`gap_leads`) or where each line stands in its parcel."""
+    part of the score (`gap_leads`) or where each line stands in its parcel; each item's
+    parcel flagged for another line or not (`flagged_for_another`)."""
     writer = ReasonWriter(scorer.model)
     items = {
         "declaration_id": np.array(
@@ -763,6 +766,7 @@ def _parcel_reasons(scorer: Scorer, gap_leads: bool) -> list[Reason | None]:
     scores = SimpleNamespace(risk_class=np.full(11, "benign", dtype=object))
     facts = _ItemFacts(items, scores, writer._signal_columns)  # type: ignore[arg-type]
     facts.gap_leads = np.full(11, gap_leads)
+    facts.flagged_for = np.full(11, 0 if flagged_for_another else -1)
     return writer._group_reasons("parcel", np.arange(11), facts, {})
 
 
@@ -807,6 +811,12 @@ def test_a_parcel_gap_that_moved_the_score_is_told_as_its_two_weights(
     assert said[4] == ("parcel_context", "the parcel weighs 9.2 kg, its lines declare 7.7 kg")
     assert said[7] == ("parcel_context", "the parcel weighs 32.3 kg, its lines declare 29.6 kg")
     assert said[10] == ("parcel_context", "the parcel weighs 0.6 kg, its lines declare 0.3 kg")
+    # A line of a parcel flagged for another line is told only a gap beyond what packing
+    # leaves.
+    quiet = _parcel_reasons(tiny_scorer, gap_leads=True, flagged_for_another=True)
+    assert quiet[0] == said[0]
+    assert quiet[2] is None and quiet[4] is None and quiet[7] is None and quiet[10] is None
+    assert quiet[3] == said[3]
 
 
 def test_a_lane_is_said_to_carry_more_gear_of_any_kind(tiny_scorer: Scorer) -> None:
