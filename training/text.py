@@ -153,6 +153,24 @@ def is_count(word: str) -> bool:
     return bool(_COUNT.fullmatch(folded) or _CHINESE_COUNT.fullmatch(folded))
 
 
+# Units a measure is written with on forms and marketplace titles, in Latin and Cyrillic.
+_MEASURE_UNITS: Final = (
+    "m", "mm", "cm", "km", "kg", "g", "gr", "mg", "w", "kw", "v", "mah", "wh", "l", "ml",
+    "gb", "tb", "mb", "hz", "ghz", "mhz", "mp", "lm", "м", "мм", "см", "км", "кг", "г", "гр",
+    "мг", "вт", "квт", "в", "мач", "л", "мл", "гб", "тб", "мб", "гц", "мп",
+)  # fmt: skip
+_MEASURE: Final = re.compile(
+    r"\d+(?:[.,]\d+)?(?:" + "|".join(sorted(_MEASURE_UNITS, key=len, reverse=True)) + ")"
+)
+
+
+def is_measure(word: str) -> bool:
+    """Whether a word is a number and its unit ("3000m", "48W", "5000mAh", "20кг"): how much
+    of something, never what it is. "640x512" (a sensor's resolution) and "6Б45" (a
+    designation) are no measures."""
+    return _MEASURE.fullmatch(word.casefold()) is not None
+
+
 def _matching_text(description: str) -> str:
     text = unicodedata.normalize("NFKC", description).casefold()
     text = _strip_latin_accents(text)

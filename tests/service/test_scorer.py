@@ -921,6 +921,17 @@ def test_a_word_everyday_goods_are_written_with_is_never_typical_of_gear(
     assert text.top_terms(["бронежилет CONTACT"], ["body_armor"]) == ["бронежилет"]
 
 
+def test_a_measure_is_never_typical_of_gear(tiny_scorer: Scorer) -> None:
+    """ "3000m" of a rangefinder, "5000mAh" of a power bank: a number and its unit says how
+    much of something, not what it is, however the text models came to lean on it."""
+    text = copy.deepcopy(tiny_scorer.model.text_)
+    text.honest_words_ = frozenset()
+    _read_as_words(text, "3000m", "5000mah", "тепловизор")
+    _lean_words(text, lambda word, _: 5.0 if word != "тепловизор" else 2.0)
+    assert text.top_terms(["3000m 5000mAh"], ["optics_sensors"]) == [None]
+    assert text.top_terms(["тепловизор 3000m"], ["optics_sensors"]) == ["тепловизор"]
+
+
 def test_terms_found_with_words_decided_before_are_those_found_afresh(tiny_scorer: Scorer) -> None:
     """Whether a word may be named is decided once per word and kept: a batch that met the
     words before names the same terms as a model that never saw them."""

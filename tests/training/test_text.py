@@ -5,7 +5,14 @@ from typing import Any
 import pytest
 
 from training.features import DescriptionVectorizer
-from training.text import _matching_text, is_count, matching_text, transliterate, word_stem
+from training.text import (
+    _matching_text,
+    is_count,
+    is_measure,
+    matching_text,
+    transliterate,
+    word_stem,
+)
 
 
 @pytest.mark.parametrize(
@@ -88,3 +95,9 @@ def test_a_count_is_a_count(word: str) -> None:
 @pytest.mark.parametrize("word", ["6Б45", "640x512", "防弹衣", "бронежилет", "Mavic"])
 def test_a_name_or_designation_is_no_count(word: str) -> None:
     assert not is_count(word)
+    assert not is_measure(word)
+
+
+@pytest.mark.parametrize("word", ["3000m", "48W", "5000mAh", "20кг", "1.5l", "128GB"])
+def test_a_number_and_its_unit_is_a_measure(word: str) -> None:
+    assert is_measure(word)

@@ -47,7 +47,7 @@ from training.features.vectorizer import DescriptionVectorizer
 from training.gear_words import description_names_gear
 from training.row_cache import RowCache, trim_cache
 from training.schema import LABEL_CLASSES, RISK_CLASSES
-from training.text import is_count, matching_text, word_stem
+from training.text import is_count, is_measure, matching_text, word_stem
 
 # Training rows that carry this column as true are gear whose wording was borrowed from
 # honest goods by the synthetic generator: the text models do not learn gear from them.
@@ -663,6 +663,9 @@ class TextSignals(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None): 
                 # plates): that is a cover, and the reason says so.
                 and not knowledge.names_honest_goods(w)
                 and not is_count(w)
+                # Nor a measure: "3000m" of a rangefinder's range is a marketplace title's
+                # figure, whatever the models learnt of it.
+                and not is_measure(w)
                 # A word the models never read as a word leans only by its letters ("КИМОНО",
                 # "Acuvue" read as optics): no evidence an officer would accept.
                 and all(k in vocabulary for k in _WORD.findall(matching_text(w)))
