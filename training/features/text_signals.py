@@ -121,6 +121,15 @@ _SIGNAL_COLUMNS: Final = {
 _SPREADS: Final = ("log_unit_weight_spread", "log_usd_per_kg_spread")
 
 
+def _spreads(parts: dict[str, Any], matrix: sp.csr_matrix) -> np.ndarray | None:
+    """The spreads of the texts of `matrix` (a standard deviation in log units, one column
+    each of `_SPREADS`), or None for parts fitted without spread models."""
+    if not all(name in parts for name in _SPREADS):
+        return None
+    logged = linear_outputs([parts[name] for name in _SPREADS], matrix)
+    return np.asarray(np.sqrt(np.exp(np.column_stack(logged))))
+
+
 @dataclass(frozen=True)
 class ItemSignals:
     """Item columns and the text signals of their rows: what the text step of the feature
@@ -373,11 +382,9 @@ class TextSignals(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None): 
         # text models learn each such word only as often as it occurs, this flag at once.
         named = np.fromiter((description_names_gear(t) for t in texts), bool, len(texts))
         # The cross-fit's parts have no spread models: `fit_transform` fills the spreads in.
-        spreads = (
-            np.sqrt(np.exp(np.column_stack(linear_outputs([parts[n] for n in _SPREADS], matrix))))
-            if all(n in parts for n in _SPREADS)
-            else np.full((matrix.shape[0], len(_SPREADS)), np.nan)
-        )
+        spreads = _spreads(parts, matrix)
+        if spreads is None:
+            spreads = np.full((matrix.shape[0], len(_SPREADS)), np.nan)
         return np.column_stack([text, weight, value, known, named, spreads, chapter_lp]).astype(
             np.float64
         )
@@ -557,10 +564,8 @@ class TextSignals(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None): 
         # The spreads are learnt once, from every honest line (the cross-fit's parts have
         # none): how far a wording's honest lines stray is a fact of the goods, which a
         # wording's own lines do not bend much.
-        if all(n in self.parts_ for n in _SPREADS):
-            spreads = np.sqrt(
-                np.exp(np.column_stack(linear_outputs([self.parts_[n] for n in _SPREADS], matrix)))
-            )
+        spreads = _spreads(self.parts_, matrix)
+        if spreads is not None:
             for j, name in enumerate(_SPREADS):
                 out[:, _SIGNAL_COLUMNS[name]] = spreads[codes, j]
         signals = self._with_hs_expectations(items, out)
