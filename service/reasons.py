@@ -512,8 +512,13 @@ class ReasonWriter:
                 else ("suspicious_term", f"'{_short(d)}' reads as {_CLASS_WORDS[gear]}")
                 if gear is not None
                 # Honest words that the trade's disguises lean on ("бинокль" over a
-                # night-vision monocular): the wording is the cover, not a name of gear.
-                else ("cover_wording", f"'{_short(d)}' is a common cover for {_CLASS_WORDS[cover]}")
+                # night-vision monocular), or the kit's own name that honest goods share
+                # ("шлем", "тепловизор"): said as what such gear is declared as, since
+                # a helmet is no cover for a helmet.
+                else (
+                    "cover_wording",
+                    f"'{_short(d)}' is wording often declared for {_CLASS_WORDS[cover]}",
+                )
                 if cover is not None
                 else None
                 for d, c, gear, cover in zip(full, classes, read_as, covers, strict=True)
@@ -1040,7 +1045,7 @@ class _ItemFacts:
 
     @cached_property
     def covers_gear(self) -> np.ndarray:
-        """Per item, the gear class its wording is a common cover for, or None: text
+        """Per item, the gear class its wording is often declared for, or None: text
         log-odds of the class of at least COVER_WORDING, short of reading as gear itself
         (`reads_as_gear`); never for wording with a vague word or only the commonest, and
         only for an item whose own score passes the review cut-off: a clear "куртка

@@ -142,7 +142,23 @@ def _vague_positions(words: list[str]) -> set[int]:
         for phrase in phrases.get(word, ()):
             if tuple(words[start : start + len(phrase)]) == phrase:
                 vague.update(range(start, start + len(phrase)))
+    # "Foot clothes" is footwear: a vague word inside a phrase that names a kind of goods
+    # ("oyoq kiyim", "спецодежда") is no vague word there.
+    if vague:
+        for start, word in enumerate(words):
+            for phrase in _kinds_with_a_vague_word().get(word, ()):
+                if tuple(words[start : start + len(phrase)]) == phrase:
+                    vague.difference_update(range(start, start + len(phrase)))
     return vague
+
+
+@lru_cache(maxsize=1)
+def _kinds_with_a_vague_word() -> dict[str, list[tuple[str, ...]]]:
+    """`knowledge.kinds_with_a_vague_word` by first word."""
+    by_first: dict[str, list[tuple[str, ...]]] = {}
+    for phrase in knowledge.kinds_with_a_vague_word():
+        by_first.setdefault(phrase[0], []).append(phrase)
+    return by_first
 
 
 # How many words of its own, beyond its vague words, the commonest words and numbers, a

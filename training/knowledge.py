@@ -202,6 +202,18 @@ def vague_words() -> frozenset[str]:
 
 
 @cache
+def kinds_with_a_vague_word() -> tuple[tuple[str, ...], ...]:
+    """Phrases that hold a vague word and still name a kind of goods ("oyoq kiyim",
+    footwear; "спецодежда", workwear), each as its casefolded words."""
+    text = (LEXICON_DIR / "kinds_with_a_vague_word.txt").read_text(encoding="utf-8")
+    return tuple(
+        tuple(_WORD.findall(line.strip().casefold()))
+        for line in text.splitlines()
+        if line.strip() and not line.lstrip().startswith("#")
+    )
+
+
+@cache
 def vague_kinds() -> tuple[str, ...]:
     return tuple(sorted({kind for kind, _ in vague_descriptions_by_kind()}))
 

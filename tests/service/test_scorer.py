@@ -1148,8 +1148,8 @@ def test_wording_a_disguise_leans_on_is_called_a_cover_not_a_name_of_gear(
     tiny_scorer: Scorer,
 ) -> None:
     """ "бинокль" is how night-vision monoculars travel as often as binoculars do: where its
-    wording moved the score, the officer is told it is a common cover for such optics, not
-    that any word of it is typical of gear. Wording that leans little, or that names no kind
+    wording moved the score, the officer is told it is wording often declared for such optics,
+    not that any word of it is typical of gear. Wording that leans little, or that names no kind
     of goods beyond vague and common words ("одежда мужская"), is no cover of anything."""
     from service.reasons import COVER_WORDING, READS_AS_GEAR
 
@@ -1169,18 +1169,18 @@ def test_wording_a_disguise_leans_on_is_called_a_cover_not_a_name_of_gear(
     assert said() == [
         (
             "cover_wording",
-            "'бинокль' is a common cover for night-vision, thermal or military optics, radios"
-            " and sensors",
+            "'бинокль' is wording often declared for night-vision, thermal or military optics,"
+            " radios and sensors",
         ),
         None,
         None,
         None,
-        ("cover_wording", "'шлем' is a common cover for a ballistic helmet"),
+        ("cover_wording", "'шлем' is wording often declared for a ballistic helmet"),
     ]
     # Only an item over the review cut-off is told its cover.
     partly = said(np.array([False, True, True, True, True]))
     assert partly[0] is None
-    assert partly[4] == ("cover_wording", "'шлем' is a common cover for a ballistic helmet")
+    assert partly[4] == ("cover_wording", "'шлем' is wording often declared for a ballistic helmet")
 
 
 def test_wording_that_reads_as_gear_is_said_so_and_gets_no_ordinary_expectation(
@@ -1215,9 +1215,9 @@ def test_wording_that_reads_as_gear_is_said_so_and_gets_no_ordinary_expectation(
         None,
         None,
         None,
-        ("cover_wording", "'ceramic tiles' is a common cover for body armour"),
+        ("cover_wording", "'ceramic tiles' is wording often declared for body armour"),
         # Every word of it is one motorcycle and bicycle helmets are written with too.
-        ("cover_wording", "'helmet' is a common cover for a ballistic helmet"),
+        ("cover_wording", "'helmet' is wording often declared for a ballistic helmet"),
     ]
     # Honest words that lean to gear ("куртка зимняя", tiles, a helmet) keep their
     # expectation.

@@ -66,7 +66,14 @@ def test_a_vague_word_with_at_most_one_word_of_its_own_is_a_bag(description: str
 
 @pytest.mark.parametrize(
     "description",
-    ["образцы керамической плитки", "куртка мужская", "запчасти для трактора Беларус", "iPhone 13"],
+    [
+        "образцы керамической плитки",
+        "куртка мужская",
+        "запчасти для трактора Беларус",
+        "iPhone 13",
+        "Oyoq kiyim",  # footwear: a vague word inside a phrase that names a kind
+        "бут кийим",
+    ],
 )
 def test_a_line_that_names_its_goods_is_no_bag(description: str) -> None:
     assert not bag_of_things(description)
@@ -90,6 +97,13 @@ def test_lists_and_names() -> None:
         ("личные вещи", False),  # the vague phrase itself
         ("одежду мужскую", False),  # a vague word in any of its forms
         ("erkaklar kiyimi", False),
+        # "Foot clothes" is footwear, "inner clothes" underwear: kinds of goods, no bags.
+        ("Oyoq kiyim", True),
+        ("аяқ киімдер", True),
+        ("iç giyim", True),
+        ("спецодежда", True),
+        ("oyoq", True),
+        ("kiyim", False),
     ],
 )
 def test_a_description_names_its_goods_unless_a_vague_word_stands_for_them(
