@@ -511,17 +511,24 @@ class ReasonWriter:
                 # ("военная форма": a uniform, though toy ones are sent too).
                 else ("suspicious_term", f"'{_short(d)}' reads as {_CLASS_WORDS[gear]}")
                 if gear is not None
-                # Honest words that the trade's disguises lean on ("бинокль" over a
-                # night-vision monocular), or the kit's own name that honest goods share
-                # ("шлем", "тепловизор"): said as what such gear is declared as, since
-                # a helmet is no cover for a helmet.
+                # The kit's own name, which honest goods share ("тепловизор", "шлем"): the
+                # officer is told what it names, since a helmet is no cover for a helmet.
+                else (
+                    "suspicious_term",
+                    f"'{_short(d)}' names {_CLASS_WORDS[cover]} as well as honest goods",
+                )
+                if cover is not None and kit_named
+                # Words of other goods that the trade's disguises lean on ("жилет мужской"
+                # over body armour): said as what such gear is declared as.
                 else (
                     "cover_wording",
                     f"'{_short(d)}' is wording often declared for {_CLASS_WORDS[cover]}",
                 )
                 if cover is not None
                 else None
-                for d, c, gear, cover in zip(full, classes, read_as, covers, strict=True)
+                for d, c, gear, cover, kit_named in zip(
+                    full, classes, read_as, covers, facts.kit_named[rows].tolist(), strict=True
+                )
             ]
         # An expectation is quoted only where it is the models' own for this kind of goods:
         # not for wording they hardly know, nor for a description that names gear (the
@@ -636,14 +643,6 @@ class ReasonWriter:
                 if facts.gap_leads is not None
                 else np.zeros(len(rows), dtype=bool)
             ).tolist()
-            # A line of a parcel flagged for another line is not told a gap ordinary packing
-            # leaves: it is no case against it ("китеп", 25 kg of books in a 26.8 kg box);
-            # the line that flags the parcel is named to it instead (`flagged_with`).
-            own_case = (
-                facts.flagged_for[rows] < 0
-                if facts.flagged_for is not None
-                else np.ones(len(rows), dtype=bool)
-            ).tolist()
             return [
                 (
                     "parcel_context",
@@ -652,15 +651,10 @@ class ReasonWriter:
                 )
                 # Beyond what packaging leaves in ordinary parcels of its size.
                 if math.isfinite(g) and g - d > unusual_packaging_kg(d)
-                # Within it, the gap is still what moved the score: told as the two weights
-                # an officer can check, not called unaccounted for ("0.77 kg of a 9 kg
-                # parcel, one of its 3 items" named the wrong fact).
-                else (
-                    "parcel_context",
-                    f"the parcel weighs {g:.1f} kg{_as_grams(typed, g)}, its lines declare"
-                    f" {d:.1f} kg",
-                )
-                if gap_led and math.isfinite(g) and round(g, 1) > round(d, 1) and own
+                # Within it, the gap moved the score but is no fact against the parcel: an
+                # officer reads a kilo of packing around 8 kg of tiles as the box it is, and
+                # where the line stands in it ("0.77 kg of a 9 kg parcel") is not what moved
+                # the score either. Other reasons speak, or the form as a whole.
                 else None
                 if gap_led and math.isfinite(g) and round(g, 1) > round(d, 1)
                 # Among several items, how much of the parcel this line holds is the fact
@@ -674,23 +668,29 @@ class ReasonWriter:
                 else ("parcel_context", f"{_items(n)} of a {_kg(g)} kg parcel{_as_grams(typed, g)}")
                 if math.isfinite(g)
                 else ("parcel_context", f"{_items(n)}; no gross weight declared")
-                for n, g, typed, d, net, gap_led, own in zip(
+                for n, g, typed, d, net, gap_led in zip(
                     facts.n_items[rows].astype(int).tolist(),
                     gross[rows].tolist(),
                     facts.gross_typed[rows].tolist(),
                     declared[rows].tolist(),
                     facts.net_weight[rows].tolist(),
                     on_gap,
-                    own_case,
                     strict=True,
                 )
             ]
         if group == "quantity":
             # A handful of units is how families send things; only a batch of one kind of
             # goods (resale, a group buy) is a fact an officer weighs.
+            # A line that lists several goods ("Подсумки, РПС, ремень") is no one kind.
             return [
-                ("quantity", f"{q:g} units of one kind declared") if q >= _MANY_UNITS else None
-                for q in facts.quantity[rows].tolist()
+                None
+                if q < _MANY_UNITS
+                else ("quantity", f"{q:g} units of the goods it lists declared")
+                if wording.lists_goods(str(d))
+                else ("quantity", f"{q:g} units of one kind declared")
+                for q, d in zip(
+                    facts.quantity[rows].tolist(), facts.description[rows].tolist(), strict=True
+                )
             ]
         if group in ("sender_history", "recipient_history"):
             role: Role = "sender" if group == "sender_history" else "recipient"
@@ -1058,6 +1058,14 @@ class _ItemFacts:
         # only of those few items: its vague words are looked for in every form.
         cover = candidates & self._per_description(wording.names_goods_itself, where=candidates)
         return self._leaning_class(cover)
+
+    @cached_property
+    def kit_named(self) -> np.ndarray:
+        """Per item, whether wording that covers gear (`covers_gear`) is all in the words
+        the gear nomenclature is phrased with ("тепловизор", "шлем"): the kit's own name,
+        which honest goods share, rather than words of other goods."""
+        where = np.not_equal(self.covers_gear, None)
+        return self._per_description(wording.in_gear_vocabulary, where=where)
 
     def term_class(self, row: int) -> str:
         """The gear class a term reason speaks of: the predicted one, or the likeliest gear."""

@@ -54,10 +54,14 @@ def names_goods_itself(description: str) -> bool:
     """Whether a description names a kind of goods in words of its own ("бинокль",
     "рюкзак"): a word beyond the commonest words, and no vague word in any of its forms
     (`is_vague_word`) nor vague phrase ("одежда мужская" is clothes, whatever its adjective;
-    "личные вещи" are things). A word of a vague phrase is not vague alone: "личные
-    наушники" are headphones, "блины для штанги" barbell plates."""
+    "личные вещи" are things) unless a word beside it names a kind ("образцы плитки" are
+    tiles). A word of a vague phrase is not vague alone: "личные наушники" are headphones,
+    "блины для штанги" barbell plates."""
     words = _WORD.findall(description.casefold())
-    return any(not is_common(w) for w in words) and not _vague_positions(words)
+    if not any(not is_common(w) for w in words):
+        return False
+    vague = _vague_positions(words)
+    return not vague or _name_a_kind([w for i, w in enumerate(words) if i not in vague])
 
 
 # Endings the Turkic languages of the lanes add to a noun ("kiyim-i", "киім-дер",
@@ -189,24 +193,49 @@ def bag_of_things(description: str) -> bool:
         for i, word in enumerate(words)
         if i not in vague and not is_common(word) and word not in counts and not _has_digit(word)
     ]
-    return len(own) <= _BAG_OWN_WORDS
+    # A word of its own that names a kind of goods says what they are: "сувенир шлем" is
+    # a helmet, "керамогранит образцы" samples of stoneware.
+    return len(own) <= _BAG_OWN_WORDS and not _name_a_kind(own)
+
+
+def _name_a_kind(words: list[str]) -> bool:
+    """Whether words (casefolded) name a kind of goods, honest or of gear: one of them alone
+    ("шлем"), or together as the catalogue writes them ("керамогранит")."""
+    vocabulary = knowledge.gear_vocabulary()
+    return any(knowledge.names_honest_goods(w) or w in vocabulary for w in words) or bool(
+        words and knowledge.catalogue_kinds(" ".join(words))
+    )
 
 
 def in_gear_wording(description: str) -> bool:
+    """Whether a description is in the gear nomenclature's words (`in_gear_vocabulary`),
+    and more than one word everyday goods are written with too: "керамическая плитка" has a
+    word of honest goods, and a bare "helmet" is as much a motorcycle's or a bicycle's."""
+    words = _nomenclature_words(description)
+    if len(words) == 1 and words[0] in knowledge.everyday_words():
+        return False
+    return in_gear_vocabulary(description)
+
+
+def in_gear_vocabulary(description: str) -> bool:
     """Whether every word of a description beyond the commonest is one the gear nomenclature
-    is phrased with ("военная форма"), and it is more than one word everyday goods are
-    written with too: "керамическая плитка" has a word of honest goods, and a bare "helmet"
-    is as much a motorcycle's or a bicycle's. A model code the nomenclature does not know
-    ("LE10S", "640") says nothing either way: the words around it decide."""
+    is phrased with ("военная форма", "тепловизор", "шлем"): what such gear is called,
+    whether or not honest goods are called so too. A model code the nomenclature does not
+    know ("LE10S", "640") says nothing either way: the words around it decide."""
     vocabulary = knowledge.gear_vocabulary()
-    words = [
+    words = _nomenclature_words(description)
+    return bool(words) and all(w in vocabulary for w in words)
+
+
+def _nomenclature_words(description: str) -> list[str]:
+    """A description's words beyond the commonest, without model codes the gear
+    nomenclature does not know."""
+    vocabulary = knowledge.gear_vocabulary()
+    return [
         w
         for w in _WORD.findall(description.casefold())
         if not is_common(w) and (w in vocabulary or not _has_digit(w))
     ]
-    if len(words) == 1 and words[0] in knowledge.everyday_words():
-        return False
-    return bool(words) and all(w in vocabulary for w in words)
 
 
 def vague_in_latin(descriptions: np.ndarray) -> np.ndarray:

@@ -73,6 +73,9 @@ def test_a_vague_word_with_at_most_one_word_of_its_own_is_a_bag(description: str
         "iPhone 13",
         "Oyoq kiyim",  # footwear: a vague word inside a phrase that names a kind
         "бут кийим",
+        # A word of its own that names a kind of goods: a helmet, stoneware samples.
+        "Сувенир шлем",
+        "Керамогранит образцы",
     ],
 )
 def test_a_line_that_names_its_goods_is_no_bag(description: str) -> None:
@@ -104,6 +107,9 @@ def test_lists_and_names() -> None:
         ("спецодежда", True),
         ("oyoq", True),
         ("kiyim", False),
+        # Samples (a vague word) of a kind of goods named beside them.
+        ("Керамогранит образцы", True),
+        ("Сувенир шлем", True),
     ],
 )
 def test_a_description_names_its_goods_unless_a_vague_word_stands_for_them(
