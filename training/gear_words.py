@@ -35,7 +35,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from training.common_words import LEXICON_DIR, is_common
+from training.common_words import LEXICON_DIR, function_words, is_common
 from training.text import fold_translit_variants, transliterate
 
 GEAR_WORDS_FILE: Final = LEXICON_DIR / "gear_words.txt"
@@ -105,16 +105,19 @@ _IMAGING: Final = frozenset({
     "teplovizionnyy", "teplovizionnaya", "teplovizionnye", "termal", "termowizyjny",
 })  # fmt: skip
 # Words of protection against bullets, which honest goods also use of other things (ballistic
-# nylon luggage, Kevlar cut-resistant gloves, "Bulletproof" coffee): a ballistic vest,
-# helmet, plate or panel is armour all the same.
+# nylon luggage, Kevlar cut-resistant gloves, "Bulletproof" coffee, an "Armor" phone case):
+# a ballistic vest, helmet, plate or panel, or body armour, is armour all the same.
 _PROTECTION: Final = frozenset({
     "ballistic", "balistik", "ballistik", "balistyczny", "balistyczna", "balistyczne",
     "ballistisch", "ballistische", "ballistischen", "баллистический", "баллистическая",
     "баллистические", "балістичний", "балістична", "балістичні", "bulletproof", "kevlar",
     "кевлар", "кевларовый", "кевларовая", "кевларові", "aramid", "арамидный", "dyneema",
 })  # fmt: skip
+# The noun of that protection, which an everyday word before it makes armour ("body armor",
+# "soft armour"), while an "Armor" phone case or "armor glass" stays ordinary.
+_ARMOUR: Final = frozenset({"armor", "armour"})
 # The words that make a pair of honest words a name of gear.
-_NAMES_IN_A_PAIR: Final = _ARMS | _IMAGING | _PROTECTION
+_NAMES_IN_A_PAIR: Final = _ARMS | _IMAGING | _PROTECTION | _ARMOUR
 _HEADER: Final = "# Derived by `python -m training.gear_words`; do not edit by hand.\n"
 
 
@@ -293,9 +296,15 @@ def derive_gear_words() -> list[str]:
         first, second = pair.split(" ")
         if any(w in words or w in connectives for w in (first, second)):
             continue  # already named by one of its words, or by one word and a connective
+        if _ARMOUR.intersection((first, second)) and f"{second} {first}" in honest_pairs:
+            continue  # honest in the other order: motocross "body armor", so not "armor body"
         usable = all(
-            (sum(c.isalpha() for c in w) >= 3 and not is_common(w)) or w in _ARMS
-            for w in (first, second)
+            (
+                sum(c.isalpha() for c in w) >= 3
+                and (not is_common(w) or (other in _ARMOUR and w not in function_words()))
+            )
+            or w in _ARMS
+            for w, other in ((first, second), (second, first))
         )
         # One of the two must be a word honest phrasings never use ("carrier" in "plate
         # carrier", "army" in "army boots"): two honest words pair up by chance.

@@ -46,6 +46,12 @@ from training.gear_words import (
         # An imaging function with a device: both words are on honest forms alone.
         "тепловизионный прицел Arkon",
         "thermal sight - return for repair",
+        # A plate carrier in the form senders also write, in Cyrillic and Latin letters.
+        "плитоносец без плит",
+        "plitonosets (bez plit)",
+        # Armour as a common word before it makes it: "body armor", "soft armour".
+        "Body armor plates level IV ceramic",
+        "soft armour panels",
     ],
 )
 def test_gear_named_openly_is_named(description: str) -> None:
@@ -79,6 +85,9 @@ def test_gear_named_openly_is_named(description: str) -> None:
         # Common Chinese words of gear phrasings: "in bulk", "the real item".
         "批量",
         "实物",
+        # "Armor" of a phone case or of motocross protection is no armour.
+        "Armor phone case",
+        "motocross body armor jacket",
         "",
     ],
 )
