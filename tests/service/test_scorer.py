@@ -14,7 +14,8 @@ import pytest
 import service.reasons as reasons_module
 import service.scorer as scorer_module
 from service.id_draws import id_draws
-from service.reasons import MIN_REASON_LOGIT, Reason, ReasonWriter, _ItemFacts, _kg
+from service.item_facts import ItemFacts
+from service.reasons import MIN_REASON_LOGIT, Reason, ReasonWriter, _kg
 from service.scorer import Scorer, ScoringPolicy, random_selection
 from training import knowledge
 from training.common_words import is_common
@@ -69,7 +70,7 @@ def _known_goods_facts(
     classes: list[str],
     hs_codes: list[str | None] | None = None,
     **columns: list[Any],
-) -> tuple[ReasonWriter, _ItemFacts, np.ndarray]:
+) -> tuple[ReasonWriter, ItemFacts, np.ndarray]:
     """A reason writer and the facts of items whose text signals say, until a test sets
     them, well-known ordinary goods (full confidence, leaning -3 to every gear class) with no
     term to quote; `hs_codes` their declared codes, `columns` further item columns
@@ -90,7 +91,7 @@ def _known_goods_facts(
     signals[:, signal_columns.confidence] = 1.0
     signals[:, signal_columns.text] = -3.0
     scores = SimpleNamespace(risk_class=np.array(classes, dtype=object), signals=signals)
-    facts = _ItemFacts(items, scores, signal_columns)  # type: ignore[arg-type]
+    facts = ItemFacts(items, scores, signal_columns)  # type: ignore[arg-type]
     facts.terms = {(d, c): None for d, c in zip(descriptions, classes, strict=True)}
     return writer, facts, signals
 
@@ -247,7 +248,7 @@ def test_spreads_are_read_once_per_description_and_only_where_quoted(
     them afresh for each group."""
     descriptions = ["куртка зимняя", "куртка зимняя", "одежда ношеная"]
 
-    def facts_and_writer() -> tuple[ReasonWriter, _ItemFacts]:
+    def facts_and_writer() -> tuple[ReasonWriter, ItemFacts]:
         writer, facts, signals = _known_goods_facts(
             tiny_scorer,
             descriptions,
@@ -764,7 +765,7 @@ def _parcel_reasons(
         ),
     }
     scores = SimpleNamespace(risk_class=np.full(11, "benign", dtype=object))
-    facts = _ItemFacts(items, scores, writer._signal_columns)  # type: ignore[arg-type]
+    facts = ItemFacts(items, scores, writer._signal_columns)  # type: ignore[arg-type]
     facts.gap_leads = np.full(11, gap_leads)
     facts.flagged_for = np.full(11, 0 if flagged_for_another else -1)
     return writer._group_reasons("parcel", np.arange(11), facts, {})
@@ -820,7 +821,7 @@ def test_a_lane_is_said_to_carry_more_gear_of_any_kind(tiny_scorer: Scorer) -> N
         "destination_country": np.array(["RU", "KZ"], dtype=object),
     }
     scores = SimpleNamespace(risk_class=np.full(2, "benign", dtype=object))
-    facts = _ItemFacts(items, scores, writer._signal_columns)  # type: ignore[arg-type]
+    facts = ItemFacts(items, scores, writer._signal_columns)  # type: ignore[arg-type]
     assert writer._group_reasons("lane", np.arange(2), facts, {}) == [
         ("lane", "the DE→RU lane carries more gear than most"),
         ("lane", "the ?→KZ lane carries more gear than most"),
@@ -840,7 +841,7 @@ def test_a_quantity_is_a_reason_only_for_a_batch_of_one_kind(tiny_scorer: Scorer
         ),
     }
     scores = SimpleNamespace(risk_class=np.full(4, "benign", dtype=object))
-    facts = _ItemFacts(items, scores, writer._signal_columns)  # type: ignore[arg-type]
+    facts = ItemFacts(items, scores, writer._signal_columns)  # type: ignore[arg-type]
     said = writer._group_reasons("quantity", np.arange(4), facts, {})
     assert said == [
         None,
@@ -1010,7 +1011,7 @@ def test_an_hs_code_is_said_not_to_fit_only_where_the_nomenclature_hardly_allows
     """A building thermal camera declared under 8525 (cameras) while the wording leans to
     9025: the text models give chapter 85 a fair share, so the code is no evidence against
     the declarant. Under a chapter they give almost nothing (62, women's suits), it is."""
-    from service.reasons import _SignalColumns
+    from service.item_facts import SignalColumns
 
     def row(p85: float, p90: float) -> list[float]:
         return [float(np.log(p)) for p in (p85, p90, 1.0 - p85 - p90)]
@@ -1021,11 +1022,11 @@ def test_an_hs_code_is_said_not_to_fit_only_where_the_nomenclature_hardly_allows
         "hs_code": np.array(["8525890000", "852589", "6204", "6204"], dtype=object),
     }
     scores = SimpleNamespace(signals=signals, risk_class=np.array(["benign"] * 4, dtype=object))
-    columns = _SignalColumns(
+    columns = SignalColumns(
         weight=0, value=0, confidence=0, names_gear=0, text=[], chapters=[0, 1, 2],
         chapter_names=["85", "90", OTHER_CHAPTER],
     )  # fmt: skip
-    facts = _ItemFacts(items, scores, columns)  # type: ignore[arg-type]
+    facts = ItemFacts(items, scores, columns)  # type: ignore[arg-type]
     # 85 at 8%: allowed; at 1% still allowed, 8525 being a heading the nomenclature classes
     # cameras under (`knowledge.hs_kinds`); 62 (not modelled, among "other") at 8% / 1%.
     assert facts.chapter_elsewhere.tolist() == [False, False, False, True]
@@ -1035,7 +1036,7 @@ def test_a_heading_the_nomenclature_classes_such_goods_under_fits() -> None:
     """A jacket under 4203 (apparel of leather) or 6309 (worn clothing) fits wording the
     text models put in chapter 62, however rarely honest lines used it; under 8471 it does
     not. A fur hat under 4303 fits headgear; binoculars under 8525 fit optics."""
-    from service.reasons import _SignalColumns
+    from service.item_facts import SignalColumns
 
     rows = [
         (["62"], "4203"),
@@ -1056,11 +1057,11 @@ def test_a_heading_the_nomenclature_classes_such_goods_under_fits() -> None:
     scores = SimpleNamespace(
         signals=signals, risk_class=np.array(["benign"] * len(rows), dtype=object)
     )
-    columns = _SignalColumns(
+    columns = SignalColumns(
         weight=0, value=0, confidence=0, names_gear=0, text=[],
         chapters=list(range(len(chapter_names))), chapter_names=chapter_names,
     )  # fmt: skip
-    facts = _ItemFacts(items, scores, columns)  # type: ignore[arg-type]
+    facts = ItemFacts(items, scores, columns)  # type: ignore[arg-type]
     assert facts.chapter_elsewhere.tolist() == [False, False, True, False, False, True]
 
 
@@ -1154,7 +1155,7 @@ def test_wording_a_disguise_leans_on_is_told_what_it_names_not_called_typical_of
     goods (it is the kit's own word), not that any word of it is typical of gear. Wording
     that leans little, or that names no kind of goods beyond vague and common words
     ("одежда мужская"), is no cover of anything."""
-    from service.reasons import COVER_WORDING, READS_AS_GEAR
+    from service.item_facts import COVER_WORDING, READS_AS_GEAR
 
     descriptions = ["бинокль", "куртка зимняя", "одежда мужская", "for", "шлем"]
     classes = ["optics_sensors"] * 4 + ["helmet"]
@@ -1196,7 +1197,7 @@ def test_wording_that_reads_as_gear_is_said_so_and_gets_no_ordinary_expectation(
     a word of honest goods in it ("ceramic tiles") is a cover however strongly
     disguises lean on it, and keeps the expectation of those goods. A vague word or the
     commonest words never read as anything, however the models lean on them."""
-    from service.reasons import COVER_WORDING, READS_AS_GEAR
+    from service.item_facts import COVER_WORDING, READS_AS_GEAR
 
     descriptions = ["военная форма", "вещи", "куртка зимняя", "for", "ceramic tiles", "helmet"]
     classes = ["tactical_apparel"] * 4 + ["body_armor", "helmet"]
