@@ -467,11 +467,12 @@ class ReasonWriter:
                 # A word that names gear outright is quoted as such: it is the evidence an
                 # officer reads first, whatever word the text models lean on most.
                 # Of the class the word itself leans to: "Pulsar" names thermal optics even
-                # on a line the class model reads as something else.
+                # on a line the class model reads as something else; a word that leans to
+                # its line's class too is said of it ("IIIA" of a vest is body armour).
                 (
                     "suspicious_term",
                     f"'{named}' names gear outright"
-                    f" ({_CLASS_WORDS[self.model.text_.class_of_term(named)]})",
+                    f" ({_CLASS_WORDS[self.model.text_.class_of_term(named, c)]})",
                 )
                 if (named := gear_named_in(d)) is not None
                 else (

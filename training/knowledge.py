@@ -673,6 +673,11 @@ _CHINESE_PUNCTUATION: Final = str.maketrans(
 )
 
 
+def holds_chinese(text: str) -> bool:
+    """Whether a text has a Chinese letter in it."""
+    return _CHINESE_RUN.search(text) is not None
+
+
 def romanise_chinese(text: str) -> str:
     """Chinese text in pinyin without tones, as sellers and clerks type it on a Latin
     keyboard: the syllables of a word run together ("防弹插板" -> "fangdan chaban"),

@@ -1145,6 +1145,11 @@ def test_a_term_is_called_typical_of_the_class_it_leans_to_most(tiny_scorer: Sco
     # Read from the words the reasons just looked up, or worked out afresh.
     text.__dict__.pop("word_leaning_", None)
     assert text.class_of_term("военный") == "tactical_apparel"
+    # A word named on a line read as a class it also clearly leans to is said of that
+    # class ("IIIA" of a vest); one that leans little to it keeps its own ("Pulsar").
+    assert text.class_of_term("военный", "optics_sensors") == "optics_sensors"
+    assert text.class_of_term("военный", "helmet") == "tactical_apparel"
+    assert text.class_of_term("военный", "benign") == "tactical_apparel"
 
 
 def test_wording_a_disguise_leans_on_is_told_what_it_names_not_called_typical_of_gear(

@@ -104,6 +104,8 @@ def test_lists_and_names() -> None:
         ("Oyoq kiyim", True),
         ("аяқ киімдер", True),
         ("iç giyim", True),
+        ("либоси корӣ", True),  # Tajik: work clothes
+        ("Lebas-e nezami", True),  # Persian in Latin letters: military clothing
         ("спецодежда", True),
         ("oyoq", True),
         ("kiyim", False),

@@ -18,7 +18,7 @@ from training.features import (
     TextSignals,
     feature_pipeline,
 )
-from training.features.text_signals import _shares_a_stem
+from training.features.text_signals import _shares_a_stem, _with_spellings
 from training.history import PRIOR_SCORE_FEATURES
 from training.model import RiskModel, columns_of
 from training.text import word_stem
@@ -370,3 +370,10 @@ def test_a_stem_is_searched_among_honest_words_as_stemming_them_all_finds_it() -
     for word in words:
         assert _shares_a_stem(word, ordered) == (word_stem(word) in stems), word
     assert _shares_a_stem("одежду", ordered) and not _shares_a_stem("бронежилет", ordered)
+
+
+def test_honest_chinese_words_are_honest_in_pinyin_too() -> None:
+    """ "头盔" (helmet) heads honest compounds (a motorcycle helmet): a seller typing it in
+    pinyin writes "toukui", which a reason must not call typical of a ballistic helmet."""
+    spellings = _with_spellings(frozenset({"摩托车头盔", "одежда"}))
+    assert {"摩托车头盔", "motuoche", "toukui", "одежда", "odezhda"} <= spellings

@@ -612,12 +612,14 @@ class TextSignals(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None): 
         ]
         return np.vstack(blocks) if blocks else np.zeros((0, len(columns)))
 
-    def class_of_term(self, term: str) -> str:
+    def class_of_term(self, term: str, line_class: str | None = None) -> str:
         """The gear class a word alone leans to most: what a reason calls it typical of.
 
         The word is picked for the class an item is read as, but an officer reads the word:
         "военный" (military) of a "военный билет" read as optics is typical of military
-        kit, not of optics."""
+        kit, not of optics. Given the class its line is read as (`line_class`), a word that
+        alone also leans clearly to that class is said of it: "IIIA" is a protection level
+        of vests as of helmets, and on a vest's line it names body armour."""
         gear: SGDClassifier = self.parts_["gear"]
         # The columns `top_terms` caches each word's leaning under.
         columns = [c for c in RISK_CLASSES if c in gear.classes_]
@@ -625,6 +627,8 @@ class TextSignals(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None): 
         if row is None:
             row = self._word_leaning([term], gear, columns)[0]
         leaning = dict(zip(columns, np.asarray(row).tolist(), strict=True))
+        if line_class in leaning and leaning[line_class] > _TERM_LEANING:
+            return line_class
         return max(columns, key=leaning.__getitem__)
 
     def top_terms(self, descriptions: Sequence[str], classes: Sequence[str]) -> list[str | None]:
@@ -782,7 +786,13 @@ def _shares_a_stem(word: str, honest_sorted: list[str]) -> bool:
 
 
 def _with_spellings(words: frozenset[str]) -> frozenset[str]:
-    return frozenset(spelling for word in words for spelling in _spellings(word))
+    """Honest words in every spelling a reason may meet them in, Chinese ones in pinyin
+    too: "头盔" (helmet) heads honest compounds, and so does "toukui" when a seller types it
+    on a Latin keyboard."""
+    spellings = {spelling for word in words for spelling in _spellings(word)}
+    chinese = [word for word in words if knowledge.holds_chinese(word)]
+    spellings.update(w for word in chinese for w in _WORD.findall(knowledge.romanise_chinese(word)))
+    return frozenset(spellings)
 
 
 def _honest_words(uniques: np.ndarray, codes: np.ndarray, benign: np.ndarray) -> frozenset[str]:
