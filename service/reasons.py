@@ -532,7 +532,14 @@ class ReasonWriter:
             spreads = facts.expectation_spreads(rows, quotable, self.model.text_)[
                 :, 0 if group == "weight" else 1
             ].tolist()
-            subjects, usuals, knowns = self._expected_of(group, rows, facts, descriptions)
+            subjects, usuals, knowns, code_spreads = self._expected_of(
+                group, rows, facts, descriptions
+            )
+            # An expectation of the HS code's goods strays as they do, not as the wording's.
+            spreads = [
+                spread if code_spread is None else code_spread
+                for spread, code_spread in zip(spreads, code_spreads, strict=True)
+            ]
         if group in ("weight", "value"):
             weight = group == "weight"
             actuals = (facts.unit_weight if weight else facts.usd_per_kg)[rows].tolist()
@@ -692,7 +699,7 @@ class ReasonWriter:
 
     def _expected_of(
         self, group: str, rows: np.ndarray, facts: ItemFacts, descriptions: list[str]
-    ) -> tuple[list[str], list[float], list[_KnownRange | None]]:
+    ) -> tuple[list[str], list[float], list[_KnownRange | None], list[float | None]]:
         """What a weight or value reason sets each item against: its wording's expectation,
         or, where the text models know too few of its words (`QUOTABLE_CONFIDENCE`), that of
         the goods declared under its HS code, said as such. "kitob" (a book, in Uzbek)
@@ -700,7 +707,8 @@ class ReasonWriter:
         weight: it is that of plastic articles, the heading the sender gave. Where the
         goods catalogue names the kind of goods, also what it knows of them (`_KnownRange`):
         "Saperavi red wine" was told "usually about 0.52 kg" by the models, of a bottle of
-        1.3 kg."""
+        1.3 kg. Where the code's goods are said, how far they stray is returned too (None
+        elsewhere): "goods declared under HS 392690" are phone cases and crates alike."""
         text = self.model.text_
         # Each distinct wording and code once: a batch repeats them.
         wordings = [str(d) for d in facts.description[rows].tolist()]
@@ -714,6 +722,7 @@ class ReasonWriter:
         subjects: list[str] = []
         usuals: list[float] = []
         knowns: list[_KnownRange | None] = []
+        code_spreads: list[float | None] = []
         for written, code, usual, d in zip(
             wordings, codes, expected.tolist(), descriptions, strict=True
         ):
@@ -723,10 +732,12 @@ class ReasonWriter:
                 level, kg, usd_kg = hit
                 subjects.append(f"goods declared under HS {level}")
                 usuals.append(kg if group == "weight" else usd_kg)
+                code_spreads.append(text.hs_spread(level)[0 if group == "weight" else 1])
             else:
                 subjects.append(f"'{d}'")
                 usuals.append(usual)
-        return subjects, usuals, knowns
+                code_spreads.append(None)
+        return subjects, usuals, knowns, code_spreads
 
     def _find_terms(self, facts: ItemFacts, rows: np.ndarray) -> dict[tuple[str, str], str | None]:
         """The top term of each (description, class) pair of `rows`, cached across calls.

@@ -150,6 +150,41 @@ def test_reasons_name_the_term_and_the_weight(tiny_scorer: Scorer) -> None:
     assert codes & {"weight_mismatch", "value_mismatch"}
 
 
+def test_a_code_whose_goods_stray_widely_sets_no_expectation_against_a_line(
+    tiny_scorer: Scorer,
+) -> None:
+    """A catch-all code ("392690", other articles of plastics) holds phone cases and crates:
+    a weight 40 times its median is said only where honest lines under it stray less than
+    that (two spreads), as a wording's expectation is."""
+    text = tiny_scorer.model.text_
+    heading, (log_kg, _) = next(iter(text.hs_expectations_["heading"].items()))
+    usual = math.exp(log_kg)
+    assert all(
+        math.isfinite(spread)
+        for level in text.hs_spreads_.values()
+        for pair in level.values()
+        for spread in pair
+    )
+    saved = text.hs_spreads_["heading"][heading]
+    said = []
+    try:
+        for spread in (0.1, 2.0):  # 40 times is within e^(2 * 2.0) = 55 times, not e^0.2
+            text.hs_spreads_["heading"][heading] = (spread, spread)
+            writer, facts, _ = _known_goods_facts(
+                tiny_scorer,
+                ["Qzxv wrmpt"],
+                ["benign"],
+                hs_codes=[heading],
+                quantity=[1.0],
+                net_weight_kg=[40 * usual],
+            )
+            said += writer._group_reasons("weight", np.arange(1), facts, facts.terms)
+    finally:
+        text.hs_spreads_["heading"][heading] = saved
+    assert said[0] is not None and "goods declared under HS" in said[0][1]
+    assert said[1] is None
+
+
 def test_an_expectation_resting_on_the_hs_code_is_said_to_be_the_code_s(
     tiny_scorer: Scorer,
 ) -> None:

@@ -10,6 +10,7 @@ and "одежда" endlessly. As a pipeline step it hands on the item columns wi
 
 from __future__ import annotations
 
+import math
 import re
 import weakref
 from bisect import bisect_left
@@ -415,6 +416,10 @@ class TextSignals(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None): 
         # millions of rows' strings.
         codes, distinct = pd.factorize(pd.Series(hs_codes, dtype=object).where(benign))
         tables: dict[str, dict[str, tuple[float, float]]] = {}
+        # How far honest lines under each code stray (standard deviations of the same logs):
+        # a catch-all subheading ("392690", other articles of plastics) holds phone cases
+        # and crates, and its median is no weight to set a line against.
+        spreads: dict[str, dict[str, tuple[float, float]]] = {}
         for level, width in _HS_LEVELS:
             # A heading typed alone ("6403") says nothing of its subheadings.
             prefixes = np.array(
@@ -423,11 +428,17 @@ class TextSignals(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None): 
                 dtype=object,
             )
             grouped = frame.assign(code=prefixes[codes]).dropna(subset=["code"]).groupby("code")
-            stats = grouped[["w", "v"]].median()[grouped.size() >= _MIN_CHAPTER_EXAMPLES]
+            enough = grouped.size() >= _MIN_CHAPTER_EXAMPLES
+            stats = grouped[["w", "v"]].median()[enough]
             tables[level] = {
                 str(key): (float(row.w), float(row.v)) for key, row in stats.iterrows()
             }
+            stray = grouped[["w", "v"]].std()[enough]
+            spreads[level] = {
+                str(key): (float(row.w), float(row.v)) for key, row in stray.iterrows()
+            }
         self.hs_expectations_ = tables
+        self.hs_spreads_ = spreads
 
     def hs_expectations(self, hs_codes: Sequence[object]) -> list[tuple[str, float, float] | None]:
         """For each declared HS code, what honest goods declared under it typically weigh
@@ -449,6 +460,14 @@ class TextSignals(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None): 
                         break
             out.append(found)
         return out
+
+    def hs_spread(self, digits: str) -> tuple[float, float]:
+        """How far honest lines declared under an HS level of `hs_expectations` (its
+        digits) stray from its expectations, as standard deviations of log weight per unit
+        and log USD/kg; NaN where unknown (models fitted before spreads were kept)."""
+        level = {width: name for name, width in _HS_LEVELS}.get(len(digits))
+        found = self.__dict__.get("hs_spreads_", {}).get(level, {}).get(digits)
+        return found if found is not None else (math.nan, math.nan)
 
     def _with_hs_expectations(self, items: ItemColumns, signals: np.ndarray) -> np.ndarray:
         """Signals whose expected weight and value lean on the declared HS code (its most
