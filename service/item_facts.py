@@ -340,11 +340,11 @@ class ItemFacts:
 
     @cached_property
     def kit_named(self) -> np.ndarray:
-        """Per item, whether wording that covers gear (`covers_gear`) is all in the words
-        the gear nomenclature is phrased with ("тепловизор", "шлем"): the kit's own name,
-        which honest goods share, rather than words of other goods."""
+        """Per item, whether wording that covers gear (`covers_gear`) is a name the gear
+        nomenclature gives the kit ("тепловизор", "разгрузка"), which honest goods share,
+        rather than words of other goods ("camera", "рюкзак 60 л")."""
         where = np.array([c is not None for c in self.covers_gear.tolist()], dtype=bool)
-        return self._per_description(wording.in_gear_vocabulary, where=where)
+        return self._per_description(wording.names_the_kit, where=where)
 
     def term_class(self, row: int) -> str:
         """The gear class a term reason speaks of: the predicted one, or the likeliest gear."""

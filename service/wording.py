@@ -227,6 +227,13 @@ def in_gear_vocabulary(description: str) -> bool:
     return bool(words) and all(w in vocabulary for w in words)
 
 
+def names_the_kit(description: str) -> bool:
+    """Whether a description is, word for word, a name the gear nomenclature gives the kit
+    ("Тепловизор", "Разгрузка", "берцы"): not words of other goods a disguise borrows
+    ("рюкзак 60 л", "camera"), though honest goods may be called so too."""
+    return " ".join(_WORD.findall(description.casefold())) in knowledge.gear_names()
+
+
 def _nomenclature_words(description: str) -> list[str]:
     """A description's words beyond the commonest, without model codes the gear
     nomenclature does not know."""

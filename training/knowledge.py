@@ -315,6 +315,22 @@ def gear_vocabulary() -> frozenset[str]:
     return frozenset(words)
 
 
+@cache
+def gear_names() -> frozenset[str]:
+    """Each whole phrasing of the gear nomenclature, as its words (casefolded, as written
+    and transliterated, joined by one space): "тепловизор", "разгрузка", "плитоноска с
+    плитами". A description that is one of them names the kit itself."""
+    names: set[str] = set()
+    for item in item_catalogue():
+        if item.label_class == "benign":
+            continue
+        for phrasing in item.names.phrasings:
+            text = phrasing.text.casefold()
+            names.add(" ".join(_WORD.findall(text)))
+            names.add(" ".join(_WORD.findall(transliterate(text))))
+    return frozenset(names)
+
+
 # Families of honest goods that look like gear on purpose or by trade (airsoft replicas,
 # hunting camouflage, civil protective and work wear): their words are not everyday wording.
 LOOKALIKE_FAMILIES: Final = frozenset(

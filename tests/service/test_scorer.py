@@ -1187,45 +1187,52 @@ def test_a_term_is_called_typical_of_the_class_it_leans_to_most(tiny_scorer: Sco
     assert text.class_of_term("военный", "benign") == "tactical_apparel"
 
 
-def test_wording_a_disguise_leans_on_is_told_what_it_names_not_called_typical_of_gear(
+def test_wording_a_disguise_leans_on_is_called_a_cover_and_the_kit_s_name_what_it_names(
     tiny_scorer: Scorer,
 ) -> None:
     """ "бинокль" is how night-vision monoculars travel as often as binoculars do: where its
-    wording moved the score, the officer is told it names such optics as well as honest
-    goods (it is the kit's own word), not that any word of it is typical of gear. Wording
-    that leans little, or that names no kind of goods beyond vague and common words
-    ("одежда мужская"), is no cover of anything."""
+    wording moved the score, the officer is told it is wording often declared for such
+    optics, not that any word of it is typical of gear. A name the gear nomenclature gives
+    the kit itself ("тепловизор"), which honest goods share, is told what it names: a
+    thermal imager is no cover for a thermal imager. Wording that leans little, or that
+    names no kind of goods beyond vague and common words ("одежда мужская"), is no cover of
+    anything."""
     from service.item_facts import COVER_WORDING, READS_AS_GEAR
 
-    descriptions = ["бинокль", "куртка зимняя", "одежда мужская", "for", "шлем"]
-    classes = ["optics_sensors"] * 4 + ["helmet"]
+    descriptions = ["бинокль", "куртка зимняя", "одежда мужская", "for", "шлем", "тепловизор"]
+    classes = ["optics_sensors"] * 4 + ["helmet", "optics_sensors"]
 
     def said(over_cut_off: np.ndarray | None = None) -> list[Reason | None]:
         writer, facts, signals = _known_goods_facts(tiny_scorer, descriptions, classes)
         columns = writer._signal_columns
         optics = columns.text[RISK_CLASSES.index("optics_sensors")]
         helmet = columns.text[RISK_CLASSES.index("helmet")]
-        signals[:, optics] = [COVER_WORDING + 0.5, COVER_WORDING - 0.5, 2.0, 2.0, -3.0]
+        signals[:, optics] = [COVER_WORDING + 0.5, COVER_WORDING - 0.5, 2.0, 2.0, -3.0, 2.0]
         signals[4, helmet] = READS_AS_GEAR - 0.1
         facts.over_cut_off = over_cut_off
-        return writer._group_reasons("terms", np.arange(5), facts, facts.terms)
+        return writer._group_reasons("terms", np.arange(6), facts, facts.terms)
 
-    helmet_named = ("suspicious_term", "'шлем' names a ballistic helmet as well as honest goods")
+    helmet_cover = ("cover_wording", "'шлем' is wording often declared for a ballistic helmet")
     assert said() == [
         (
-            "suspicious_term",
-            "'бинокль' names night-vision, thermal or military optics, radios and sensors"
-            " as well as honest goods",
+            "cover_wording",
+            "'бинокль' is wording often declared for night-vision, thermal or military optics,"
+            " radios and sensors",
         ),
         None,
         None,
         None,
-        helmet_named,
+        helmet_cover,
+        (
+            "suspicious_term",
+            "'тепловизор' names night-vision, thermal or military optics, radios and sensors"
+            " as well as honest goods",
+        ),
     ]
     # Only an item over the review cut-off is told its cover.
-    partly = said(np.array([False, True, True, True, True]))
+    partly = said(np.array([False, True, True, True, True, True]))
     assert partly[0] is None
-    assert partly[4] == helmet_named
+    assert partly[4] == helmet_cover
 
 
 def test_wording_that_reads_as_gear_is_said_so_and_gets_no_ordinary_expectation(
@@ -1262,9 +1269,8 @@ def test_wording_that_reads_as_gear_is_said_so_and_gets_no_ordinary_expectation(
         None,
         # Words of other goods: what body armour is declared as.
         ("cover_wording", "'ceramic tiles' is wording often declared for body armour"),
-        # Every word of it is one motorcycle and bicycle helmets are written with too: the
-        # kit's own name, shared with honest goods.
-        ("suspicious_term", "'helmet' names a ballistic helmet as well as honest goods"),
+        # Every word of it is one motorcycle and bicycle helmets are written with too.
+        ("cover_wording", "'helmet' is wording often declared for a ballistic helmet"),
     ]
     # Honest words that lean to gear ("куртка зимняя", tiles, a helmet) keep their
     # expectation.

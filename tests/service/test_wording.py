@@ -12,6 +12,7 @@ from service.wording import (
     lists_goods,
     names_goods,
     names_goods_itself,
+    names_the_kit,
     vague_in_latin,
 )
 
@@ -134,3 +135,19 @@ def test_gear_wording_reads_past_model_codes_it_does_not_know(
     description: str, expected: bool
 ) -> None:
     assert in_gear_wording(description) is expected
+
+
+@pytest.mark.parametrize(
+    ("description", "named"),
+    [
+        ("Тепловизор", True),  # a name the gear nomenclature gives the kit itself
+        ("Разгрузка", True),
+        ("camera", False),  # a word of gear phrasings, but no name of the kit alone
+        ("рюкзак 60 л", False),
+        ("Костюм для охоты (камуфляж)", False),
+    ],
+)
+def test_a_description_names_the_kit_only_as_the_nomenclature_names_it(
+    description: str, named: bool
+) -> None:
+    assert names_the_kit(description) is named
