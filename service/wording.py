@@ -200,10 +200,13 @@ def bag_of_things(description: str) -> bool:
 
 def _name_a_kind(words: list[str]) -> bool:
     """Whether words (casefolded) name a kind of goods, honest or of gear: one of them alone
-    ("шлем"), or together as the catalogue writes them ("керамогранит")."""
+    ("шлем"), or together as the catalogue writes them ("керамогранит"). Only words of
+    three letters or more beyond the commonest count: the "б" and "у" of "б/у" (used) are
+    on gear phrasings too."""
+    own = [w for w in words if sum(c.isalpha() for c in w) >= 3 and not is_common(w)]
     vocabulary = knowledge.gear_vocabulary()
-    return any(knowledge.names_honest_goods(w) or w in vocabulary for w in words) or bool(
-        words and knowledge.catalogue_kinds(" ".join(words))
+    return any(knowledge.names_honest_goods(w) or w in vocabulary for w in own) or bool(
+        own and knowledge.catalogue_kinds(" ".join(own))
     )
 
 

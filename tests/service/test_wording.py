@@ -112,6 +112,8 @@ def test_lists_and_names() -> None:
         ("kiyim", False),
         # Samples (a vague word) of a kind of goods named beside them.
         ("Керамогранит образцы", True),
+        ("запчасти б/у", False),  # "б" and "у" of "б/у" (used) name nothing
+        ("одежда мужская б/у", False),
         ("Сувенир шлем", True),
     ],
 )
