@@ -211,41 +211,27 @@ def _name_a_kind(words: list[str]) -> bool:
 
 
 def in_gear_wording(description: str) -> bool:
-    """Whether a description is in the gear nomenclature's words (`in_gear_vocabulary`),
-    and more than one word everyday goods are written with too: "керамическая плитка" has a
-    word of honest goods, and a bare "helmet" is as much a motorcycle's or a bicycle's."""
-    words = _nomenclature_words(description)
+    """Whether every word of a description beyond the commonest is one the gear nomenclature
+    is phrased with ("военная форма"), and it is more than one word everyday goods are
+    written with too: "керамическая плитка" has a word of honest goods, and a bare "helmet"
+    is as much a motorcycle's or a bicycle's. A model code the nomenclature does not know
+    ("LE10S", "640") says nothing either way: the words around it decide."""
+    vocabulary = knowledge.gear_vocabulary()
+    words = [
+        w
+        for w in _WORD.findall(description.casefold())
+        if not is_common(w) and (w in vocabulary or not _has_digit(w))
+    ]
     if len(words) == 1 and words[0] in knowledge.everyday_words():
         return False
-    return in_gear_vocabulary(description)
-
-
-def in_gear_vocabulary(description: str) -> bool:
-    """Whether every word of a description beyond the commonest is one the gear nomenclature
-    is phrased with ("военная форма", "тепловизор", "шлем"): what such gear is called,
-    whether or not honest goods are called so too. A model code the nomenclature does not
-    know ("LE10S", "640") says nothing either way: the words around it decide."""
-    vocabulary = knowledge.gear_vocabulary()
-    words = _nomenclature_words(description)
     return bool(words) and all(w in vocabulary for w in words)
 
 
 def names_the_kit(description: str) -> bool:
     """Whether a description is, word for word, a name the gear nomenclature gives the kit
-    ("Тепловизор", "Разгрузка", "берцы"): not words of other goods a disguise borrows
+    ("Тепловизор", "Разгрузка", "плитоноска"): not words of other goods a disguise borrows
     ("рюкзак 60 л", "camera"), though honest goods may be called so too."""
     return " ".join(_WORD.findall(description.casefold())) in knowledge.gear_names()
-
-
-def _nomenclature_words(description: str) -> list[str]:
-    """A description's words beyond the commonest, without model codes the gear
-    nomenclature does not know."""
-    vocabulary = knowledge.gear_vocabulary()
-    return [
-        w
-        for w in _WORD.findall(description.casefold())
-        if not is_common(w) and (w in vocabulary or not _has_digit(w))
-    ]
 
 
 def vague_in_latin(descriptions: np.ndarray) -> np.ndarray:
