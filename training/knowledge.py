@@ -304,15 +304,7 @@ def gear_vocabulary() -> frozenset[str]:
     phrased with: "военная" and "форма" of "военная форма", not "плитка" nor "tiles". Wording
     of only such words may read as gear; wording with another word names honest goods that
     a disguise borrows ("керамическая плитка" over a plate)."""
-    words: set[str] = set()
-    for item in item_catalogue():
-        if item.label_class == "benign":
-            continue
-        for phrasing in item.names.phrasings:
-            text = phrasing.text.casefold()
-            words.update(_WORD.findall(text))
-            words.update(_WORD.findall(transliterate(text)))
-    return frozenset(words)
+    return frozenset(word for name in gear_names() for word in name.split(" ") if word)
 
 
 @cache
