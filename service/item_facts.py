@@ -338,14 +338,6 @@ class ItemFacts:
         cover = candidates & self._per_description(wording.names_goods_itself, where=candidates)
         return self._leaning_class(cover)
 
-    @cached_property
-    def kit_named(self) -> np.ndarray:
-        """Per item, whether wording that covers gear (`covers_gear`) is a name the gear
-        nomenclature gives the kit ("тепловизор", "разгрузка"), which honest goods share,
-        rather than words of other goods ("camera", "рюкзак 60 л")."""
-        where = np.array([c is not None for c in self.covers_gear.tolist()], dtype=bool)
-        return self._per_description(wording.names_the_kit, where=where)
-
     def term_class(self, row: int) -> str:
         """The gear class a term reason speaks of: the predicted one, or the likeliest gear."""
         risk_class = str(self.risk_class[row])

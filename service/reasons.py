@@ -484,13 +484,14 @@ class ReasonWriter:
                 # ("военная форма": a uniform, though toy ones are sent too).
                 else ("suspicious_term", f"'{_short(d)}' reads as {_CLASS_WORDS[gear]}")
                 if gear is not None
-                # The kit's own name, which honest goods share ("тепловизор", "шлем"): the
-                # officer is told what it names, since a helmet is no cover for a helmet.
+                # A name the gear nomenclature gives the kit, which honest goods share
+                # ("тепловизор", "разгрузка"): the officer is told what it names, since a
+                # thermal imager is no cover for a thermal imager.
                 else (
                     "suspicious_term",
                     f"'{_short(d)}' names {_CLASS_WORDS[cover]} as well as honest goods",
                 )
-                if cover is not None and kit_named
+                if cover is not None and wording.names_the_kit(d)
                 # Words of other goods that the trade's disguises lean on ("жилет мужской"
                 # over body armour): said as what such gear is declared as.
                 else (
@@ -499,9 +500,7 @@ class ReasonWriter:
                 )
                 if cover is not None
                 else None
-                for d, c, gear, cover, kit_named in zip(
-                    full, classes, read_as, covers, facts.kit_named[rows].tolist(), strict=True
-                )
+                for d, c, gear, cover in zip(full, classes, read_as, covers, strict=True)
             ]
         # An expectation is quoted only where it is the models' own for this kind of goods:
         # not for wording they hardly know, nor for a description that names gear (the

@@ -67,6 +67,7 @@ _MAX_CHAPTERS: Final = 40
 # The levels of a declared HS code whose honest goods' weight and worth are expected of
 # goods the text models do not know, most specific first: (table name, digits).
 _HS_LEVELS: Final = (("subheading", 6), ("heading", 4), ("chapter", 2))
+_HS_LEVEL_OF_WIDTH: Final = {width: level for level, width in _HS_LEVELS}
 OTHER_CHAPTER: Final = "other"
 _WORD: Final = re.compile(r"\w+")
 # The attributes transform fills from traffic: cleared by a refit, never pickled.
@@ -465,7 +466,7 @@ class TextSignals(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None): 
         """How far honest lines declared under an HS level of `hs_expectations` (its
         digits) stray from its expectations, as standard deviations of log weight per unit
         and log USD/kg; NaN where unknown (models fitted before spreads were kept)."""
-        level = {width: name for name, width in _HS_LEVELS}.get(len(digits))
+        level = _HS_LEVEL_OF_WIDTH.get(len(digits))
         found = self.__dict__.get("hs_spreads_", {}).get(level, {}).get(digits)
         return found if found is not None else (math.nan, math.nan)
 
