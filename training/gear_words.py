@@ -104,20 +104,29 @@ _IMAGING: Final = frozenset({
     "thermal", "тепловизионный", "тепловизионная", "тепловизионные", "тепловізійний",
     "teplovizionnyy", "teplovizionnaya", "teplovizionnye", "termal", "termowizyjny",
 })  # fmt: skip
+# The fibres armour is woven of, which honest kinds are made of too: a Kevlar motorcycle
+# helmet or cut-resistant gloves. Paired with a noun they name armour ("шлем кевлар"), unless
+# the line declares an honest kind of that noun (see `_HONEST_KIND`).
+_FIBRES: Final = frozenset({
+    "kevlar", "кевлар", "кевларовый", "кевларовая", "кевларові", "aramid", "арамидный",
+    "dyneema",
+})  # fmt: skip
 # Words of protection against bullets, which honest goods also use of other things (ballistic
 # nylon luggage, Kevlar cut-resistant gloves, "Bulletproof" coffee, an "Armor" phone case):
 # a ballistic vest, helmet, plate or panel, or body armour, is armour all the same.
-_PROTECTION: Final = frozenset({
+_PROTECTION: Final = _FIBRES | frozenset({
     "ballistic", "balistik", "ballistik", "balistyczny", "balistyczna", "balistyczne",
     "ballistisch", "ballistische", "ballistischen", "баллистический", "баллистическая",
-    "баллистические", "балістичний", "балістична", "балістичні", "bulletproof", "kevlar",
-    "кевлар", "кевларовый", "кевларовая", "кевларові", "aramid", "арамидный", "dyneema",
+    "баллистические", "балістичний", "балістична", "балістичні", "bulletproof",
 })  # fmt: skip
 # The noun of that protection, which an everyday word before it makes armour ("body armor",
 # "soft armour"), while an "Armor" phone case or "armor glass" stays ordinary.
 _ARMOUR: Final = frozenset({"armor", "armour"})
 # The words that make a pair of honest words a name of gear.
 _NAMES_IN_A_PAIR: Final = _ARMS | _IMAGING | _PROTECTION | _ARMOUR
+# Marks a listed pair of honest words that declares a kind of goods whose noun a fibre names
+# as armour: "мотоциклетный шлем" makes "Мотоциклетный шлем, кевлар" a motorcycle helmet.
+_HONEST_KIND: Final = "="
 _HEADER: Final = "# Derived by `python -m training.gear_words`; do not edit by hand.\n"
 
 
@@ -319,7 +328,45 @@ def derive_gear_words() -> list[str]:
         and all(_CJK.match(c) for c in word)
         and not any(word in compound and word != compound for compound in honest_compounds)
     }
-    return [f"{_WITHIN}{w}" if w in within else w for w in sorted(words)]
+    listed = [f"{_WITHIN}{w}" if w in within else w for w in sorted(words)]
+    return listed + [f"{_HONEST_KIND}{k}" for k in sorted(_honest_kinds_of(words, honest_pairs))]
+
+
+def _honest_kinds_of(words: set[str], honest_pairs: set[str]) -> set[str]:
+    """The pairs of honest words that declare a kind of goods whose noun a listed pair makes
+    armour with a fibre: "шлем кевлар" is listed, "мотоциклетный шлем" declares a motorcycle
+    helmet (in either order, as forms write them). The other word of the kind is one no gear
+    phrasing uses ("тактический шлем" declares no honest kind) and not a common word."""
+    from training.knowledge import item_catalogue
+
+    gear_spelled = {
+        token
+        for item in item_catalogue()
+        if item.label_class != "benign"
+        for phrasing in item.names.phrasings
+        for tokens in _spellings(phrasing.text)
+        for token in tokens
+    }
+    nouns = {
+        word
+        for pair in words
+        if " " in pair and _FIBRES.intersection(pair.split(" "))
+        for word in pair.split(" ")
+        if word not in _NAMES_IN_A_PAIR - _ARMOUR and not is_common(word)
+    }
+    kinds: set[str] = set()
+    for pair in honest_pairs:
+        first, second = pair.split(" ")
+        for noun, other in ((first, second), (second, first)):
+            if (
+                noun in nouns
+                and other not in gear_spelled
+                and other not in _NAMES_IN_A_PAIR
+                and sum(c.isalpha() for c in other) >= _MIN_LETTERS
+                and not is_common(other)
+            ):
+                kinds.update({pair, f"{second} {first}"})
+    return kinds
 
 
 @cache
@@ -331,7 +378,35 @@ def _listed() -> list[str]:
 @cache
 def gear_words() -> frozenset[str]:
     """The words (and word pairs) that name gear only, casefolded as `_tokens` cuts them."""
-    return frozenset(line.removeprefix(_WITHIN) for line in _listed())
+    return frozenset(
+        line.removeprefix(_WITHIN) for line in _listed() if not line.startswith(_HONEST_KIND)
+    )
+
+
+@cache
+def _honest_kinds() -> frozenset[str]:
+    """The pairs that declare an honest kind of a noun a fibre names as armour."""
+    return frozenset(line[1:] for line in _listed() if line.startswith(_HONEST_KIND))
+
+
+def _named_pairs(tokens: list[str]) -> list[int]:
+    """Where a listed pair names gear in `tokens`: the position of its first word. A fibre
+    beside the noun of an honest kind the line declares names what that kind is made of
+    ("Мотоциклетный шлем, кевлар"), not armour."""
+    named = gear_words()
+    found = [i for i, (a, b) in enumerate(pairwise(tokens)) if f"{a} {b}" in named]
+    if not found:
+        return found
+    kinds = _honest_kinds()
+    declared = [set(pair) for pair in pairwise(tokens) if " ".join(pair) in kinds]
+    return [
+        i
+        for i in found
+        if not (
+            _FIBRES.intersection(tokens[i : i + 2])
+            and any(kind.intersection(tokens[i : i + 2]) for kind in declared)
+        )
+    ]
 
 
 @cache
@@ -356,9 +431,8 @@ def gear_named_in(description: str) -> str | None:
     for word, token in zip(written, tokens, strict=True):
         if token in named:
             return word
-    for i, (a, b) in enumerate(pairwise(tokens)):
-        if f"{a} {b}" in named:
-            return f"{written[i]} {written[i + 1]}"
+    for i in _named_pairs(tokens):
+        return f"{written[i]} {written[i + 1]}"
     for word, token in zip(written, tokens, strict=True):
         if _holds_gear_word(token):
             return word
@@ -370,7 +444,7 @@ def description_names_gear(description: str) -> bool:
     tokens = _tokens(description)
     return (
         not named.isdisjoint(tokens)
-        or not named.isdisjoint(_pairs(tokens))
+        or bool(_named_pairs(tokens))
         or any(_holds_gear_word(token) for token in tokens)
     )
 

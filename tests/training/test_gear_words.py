@@ -27,6 +27,8 @@ from training.gear_words import (
         "防弹衣 带插板",
         "防弹头盔",  # a bulletproof helmet: named, though its head noun alone is not
         "шлем кевларовый",
+        # A tactical helmet declares no honest kind: its Kevlar is armour.
+        "тактический шлем кевлар",
         "army boots",
         "модуль FLIR Boson 640",
         "askeri kask",  # Turkish: military helmet, though both words are on honest forms
@@ -88,6 +90,10 @@ def test_gear_named_openly_is_named(description: str) -> None:
         # "Armor" of a phone case or of motocross protection is no armour.
         "Armor phone case",
         "motocross body armor jacket",
+        # A fibre beside an honest kind's noun says what the kind is made of: a Kevlar
+        # motorcycle or hockey helmet.
+        "Мотоциклетный шлем, кевлар",
+        "Шлем хоккейный кевлар",
         "",
     ],
 )
