@@ -202,6 +202,7 @@ def _written_table(written: dict[str, Any]) -> str:
                 ours.get("benign_parcels_flagged"),
                 ours.get("benign_parcels_inspected"),
                 ours.get("gear_parcels_caught"),
+                ours.get("gear_parcels_caught_alone"),
                 theirs.get("roc_auc"),
                 theirs.get("recall_at_2pct_fpr"),
             ]
@@ -216,6 +217,7 @@ def _written_table(written: dict[str, Any]) -> str:
             "ordinary parcels flagged",
             "inspected",
             "gear parcels caught",
+            "caught, each parcel alone",
             "watch-list AUC",
             "watch-list R@2%",
         ],

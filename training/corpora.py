@@ -38,6 +38,7 @@ HEADLINE: Final = (
     "benign_parcels_flagged",
     "benign_parcels_inspected",
     "gear_parcels_caught",
+    "gear_parcels_caught_alone",
 )
 
 
@@ -103,6 +104,13 @@ def measure(model: RiskModel, frame: pd.DataFrame) -> dict[str, Any]:
         )
         metrics.pop("reliability", None)
     metrics.update(parcel_rates(frame, scores.risk_score, model.thresholds_))
+    if metrics.get("gear_parcels"):
+        # The first parcel of a sender and recipient nobody has seen: each parcel scored on
+        # its own facts, without its parties' earlier parcels in the set. The written sets'
+        # repeat senders lift the rate above; this is what a new sender's gear meets.
+        alone = model.score(columns_of(frame)).risk_score
+        caught = parcel_rates(frame, alone, model.thresholds_)["gear_parcels_caught"]
+        metrics["gear_parcels_caught_alone"] = caught
     return metrics
 
 

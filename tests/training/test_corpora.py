@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from training import corpora
-from training.model import Thresholds
+from training.model import Thresholds, columns_of
 from training.train import TrainingResult, fit_and_evaluate
 
 
@@ -94,3 +94,21 @@ def test_measure_reports_items_and_parcels(
     assert set(corpora.HEADLINE) <= set(measured)
     assert 0.5 < measured["roc_auc"] <= 1.0
     assert measured["parcels"] == 300
+
+
+def test_caught_alone_is_each_parcel_scored_in_a_file_of_its_own(
+    corpora_dir: Path, tiny_training: TrainingResult
+) -> None:
+    (blind,) = corpora.written_sets(corpora_dir, corpora.BLIND)
+    frame = corpora.read_set(blind)
+    frame = frame[frame["declaration_id"].isin(frame["declaration_id"].unique()[:60])]
+    model = tiny_training.model
+    measured = corpora.measure(model, frame)
+    one_by_one = np.concatenate(
+        [
+            model.score_together(columns_of(parcel)).risk_score
+            for _, parcel in frame.groupby("declaration_id", sort=False)
+        ]
+    )
+    alone = corpora.parcel_rates(frame, one_by_one, model.thresholds_)
+    assert measured["gear_parcels_caught_alone"] == pytest.approx(alone["gear_parcels_caught"])
