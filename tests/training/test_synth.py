@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from training import knowledge
+from training.gross_weight import ordinary_unexplained_kg
 from training.schema import ALL_FIELDS, LABEL_CLASSES, NUMERIC_FIELDS, normalise_declarations
 from training.synth import (
     REGISTERS,
@@ -235,6 +236,30 @@ def test_bags_leave_the_rest_of_the_traffic_as_it_was(monkeypatch: pytest.Monkey
     pd.testing.assert_frame_equal(with_bags[same], without[same])
     line = ["quantity", "net_weight_kg", "value", "currency"]
     pd.testing.assert_frame_equal(with_bags.loc[~changed, line], without.loc[~changed, line])
+
+
+def test_some_disguised_lines_weigh_what_their_cover_would(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """ "Футболки, 3 шт, 0.6 kg" over a vest: the line adds up as T-shirts, and only the
+    parcel's gross weight, which the post weighs, leaves kilos unexplained. Honest parcels
+    are drawn the same either way."""
+    settings = knowledge.generator_settings()
+
+    def left_over(share: float) -> tuple[float, float]:
+        positive = dict(settings["positive"], net_as_cover_share=share)
+        monkeypatch.setitem(settings, "positive", positive)
+        frame = pd.concat(generate_declarations(6_000, SEED), ignore_index=True)
+        parcels = frame.groupby("declaration_id").agg(
+            net=("net_weight_kg", "sum"), gross=("gross_weight_kg", "first"), gear=("label", "max")
+        )
+        over = parcels["gross"] - parcels["net"] > ordinary_unexplained_kg(parcels["net"])
+        return over[parcels["gear"] == 1].mean(), over[parcels["gear"] == 0].mean()
+
+    gear_never, honest_never = left_over(0.0)
+    gear_always, honest_always = left_over(1.0)
+    assert gear_always > gear_never + 0.05
+    assert honest_always == honest_never
 
 
 def test_explicit_naming_gets_rarer_over_time() -> None:

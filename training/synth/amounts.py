@@ -142,6 +142,7 @@ def declared_value(
 
 def draw_weights(
     rng: np.random.Generator,
+    cat: Catalogue,
     settings: Settings,
     parcels: Parcels,
     lines: Lines,
@@ -169,6 +170,23 @@ def draw_weights(
         stated * log_uniform(rng, positive_settings["net_understated_ratio"], n),
         stated,
     )
+    # Others write what the goods they name would weigh: "Футболки, 3 шт, 0.6 kg" over a
+    # vest. The line then reads as honest goods at an honest weight, and only the parcel's
+    # gross weight, which the post weighs, says kilos are missing.
+    cover_weight = (
+        np.exp(
+            cat.weight_log_median[wording.text_item]
+            + cat.weight_sigma[wording.text_item] * rng.standard_normal(n)
+        )
+        * goods.quantity
+    )
+    as_cover = (
+        (register == DISGUISED)
+        & ~wording.written_vague
+        & (wording.text_item != lines.item)
+        & (rng.random(n) < positive_settings["net_as_cover_share"])
+    )
+    stated = np.where(as_cover, np.minimum(cover_weight, goods.real_weight), stated)
     # Honest senders misstate net weight too: a family box weighed only as a whole, the
     # net guessed low.
     guessed = ~lines.is_gear & (rng.random(n) < benign_settings["net_guessed_low_share"])

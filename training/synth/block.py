@@ -58,7 +58,9 @@ def generate_block(
     goods = draw_goods(rng, cat, settings, lines, wording)
     header = draw_header(rng, cat, parcels, lines, wording)
     value = declared_value(rng, settings["benign"], lines, goods, header)
-    net_weight, gross, mail = draw_weights(rng, settings, parcels, lines, wording, goods, header)
+    net_weight, gross, mail = draw_weights(
+        rng, cat, settings, parcels, lines, wording, goods, header
+    )
     ids = declaration_ids(rng, cat, settings["ids"], seed, block_no, parcels, mail)
     origin, destination, _ = ids
     sender_id, recipient_id = party_ids(
