@@ -158,10 +158,16 @@ def _spellings(text: str) -> list[list[str]]:
 
 
 def _long_enough(word: str) -> bool:
-    """Four letters, or a model designation: letters with two digits or more ("6Б45")."""
+    """Four letters, three Cyrillic ones (an army's acronym), or a model designation:
+    letters with two digits or more ("6Б45")."""
     letters = "".join(c for c in word if c.isalpha())
     # A Chinese character is a syllable: "防弹衣" (body armour) is a whole word.
     if len(letters) >= _MIN_LETTERS or sum("\u4e00" <= c <= "\u9fff" for c in letters) >= 2:
+        return True
+    # "ПНВ" (night-vision device), "РЭБ" (electronic warfare), "РПС" (a load-bearing rig)
+    # are how soldiers and their families write the kit; Latin ones of three letters are
+    # as often a battery ("AGM"), an airport ("SVO") or a radio standard ("DMR").
+    if len(letters) == _MIN_LETTERS - 1 and all("\u0400" <= c <= "\u04ff" for c in letters):
         return True
     # Sizes and units are not designations ("250x300", "40mm", "1535nm").
     return bool(letters) and letters not in _UNITS and sum(c.isdigit() for c in word) >= 2

@@ -377,6 +377,21 @@ def goods_named_by_word() -> dict[str, frozenset[str]]:
     return {word: frozenset(kinds) for word, kinds in named.items()}
 
 
+@cache
+def honest_only_words() -> frozenset[str]:
+    """The words (casefolded) that phrasings of honest goods use and no phrasing of gear does:
+    "Jagd" (hunting) of "Tarnjacke Jagd", Kazakh "аңшылыққа" (for hunting). Gear hidden
+    behind them is declared in honest goods' words; the word is no evidence an officer would
+    call typical of gear, whatever a model learned of the covers that use it."""
+    honest: set[str] = set()
+    gear: set[str] = set()
+    for item in item_catalogue():
+        words = honest if item.label_class == "benign" else gear
+        for phrasing in item.names.phrasings:
+            words.update(_WORD.findall(phrasing.text.casefold()))
+    return frozenset(honest - gear)
+
+
 def names_honest_goods(word: str) -> bool:
     """Whether a word alone is how honest senders name a kind of ordinary goods ("瓷砖",
     ceramic tiles; "microscope"; "菜板", a cutting board), look-alikes of gear aside: gear

@@ -27,6 +27,9 @@ from training.gear_words import (
         "防弹衣 带插板",
         "防弹头盔",  # a bulletproof helmet: named, though its head noun alone is not
         "шлем кевларовый",
+        # An army's acronym of three Cyrillic letters: a night-vision device, a rig.
+        "ПНВ",
+        "РПС армейская",
         # A tactical helmet declares no honest kind: its Kevlar is armour.
         "тактический шлем кевлар",
         "army boots",
@@ -94,6 +97,9 @@ def test_gear_named_openly_is_named(description: str) -> None:
         # motorcycle or hockey helmet.
         "Мотоциклетный шлем, кевлар",
         "Шлем хоккейный кевлар",
+        # Three Latin letters are as often a battery or a radio standard.
+        "AGM battery 12V",
+        "DMR radio",
         "",
     ],
 )

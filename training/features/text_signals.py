@@ -691,6 +691,9 @@ class TextSignals(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None): 
                 # Nor is a word that alone names ordinary goods ("瓷砖", ceramic tiles, over
                 # plates): that is a cover, and the reason says so.
                 and not knowledge.names_honest_goods(w)
+                # Nor a word only honest goods are phrased in ("Jagd", hunting): gear
+                # learned it from the covers that borrow it.
+                and w.casefold() not in knowledge.honest_only_words()
                 and not is_count(w)
                 # Nor a measure: "3000m" of a rangefinder's range is a marketplace title's
                 # figure, whatever the models learnt of it.
