@@ -38,6 +38,7 @@ HEADLINE: Final = (
     "benign_parcels_flagged",
     "benign_parcels_inspected",
     "gear_parcels_caught",
+    "gear_parcels_caught_new_parties",
     "gear_parcels_caught_alone",
 )
 
@@ -73,6 +74,29 @@ def _parcels(frame: pd.DataFrame, risk_score: np.ndarray) -> tuple[np.ndarray, n
     return parcel[first], gear[first] == 1
 
 
+def new_parties(frame: pd.DataFrame) -> np.ndarray:
+    """Per parcel (in order of first appearance): whether neither its sender nor its
+    recipient is on a parcel posted before it in the set (the file's order breaks ties), so
+    that nothing in the set speaks for or against them yet."""
+    parcels = frame.drop_duplicates("declaration_id")
+    order = np.argsort(pd.to_datetime(parcels["posted_at"]).to_numpy(), kind="stable")
+    new = np.zeros(len(parcels), dtype=bool)
+    seen_senders: set[object] = set()
+    seen_recipients: set[object] = set()
+    senders = parcels["sender_id"].to_numpy()
+    recipients = parcels["recipient_id"].to_numpy()
+    for i in order:
+        sender, recipient = senders[i], recipients[i]
+        new[i] = (pd.isna(sender) or sender not in seen_senders) and (
+            pd.isna(recipient) or recipient not in seen_recipients
+        )
+        if not pd.isna(sender):
+            seen_senders.add(sender)
+        if not pd.isna(recipient):
+            seen_recipients.add(recipient)
+    return new
+
+
 def parcel_rates(
     frame: pd.DataFrame, risk_score: np.ndarray, thresholds: Thresholds
 ) -> dict[str, Any]:
@@ -105,9 +129,16 @@ def measure(model: RiskModel, frame: pd.DataFrame) -> dict[str, Any]:
         metrics.pop("reliability", None)
     metrics.update(parcel_rates(frame, scores.risk_score, model.thresholds_))
     if metrics.get("gear_parcels"):
-        # The first parcel of a sender and recipient nobody has seen: each parcel scored on
-        # its own facts, without its parties' earlier parcels in the set. The written sets'
-        # repeat senders lift the rate above; this is what a new sender's gear meets.
+        # Gear from parties the set has not met before: what a new sender's first parcel
+        # meets (the written sets' repeat senders lift the rate above).
+        score, gear = _parcels(frame, scores.risk_score)
+        first = new_parties(frame) & gear
+        if first.any():
+            caught = float(np.mean(score[first] >= model.thresholds_.review))
+            metrics["gear_parcels_caught_new_parties"] = caught
+        # Every parcel scored on its own facts, as if none of its parties' earlier parcels
+        # were at hand (an empty store, a file cut after them): a repeat sender's later,
+        # better hidden parcels then read as a stranger's.
         alone = model.score(columns_of(frame)).risk_score
         caught = parcel_rates(frame, alone, model.thresholds_)["gear_parcels_caught"]
         metrics["gear_parcels_caught_alone"] = caught

@@ -83,6 +83,7 @@ METRIC_COLUMNS: Final = {
     "benign_parcels_flagged": "flagged",
     "benign_parcels_inspected": "inspected",
     "gear_parcels_caught": "caught",
+    "gear_parcels_caught_new_parties": "new",
     "gear_parcels_caught_alone": "alone",
     "items": "items",
     "positives": "gear",

@@ -112,3 +112,35 @@ def test_caught_alone_is_each_parcel_scored_in_a_file_of_its_own(
     )
     alone = corpora.parcel_rates(frame, one_by_one, model.thresholds_)
     assert measured["gear_parcels_caught_alone"] == pytest.approx(alone["gear_parcels_caught"])
+
+
+def test_new_parties_are_those_no_earlier_parcel_of_the_set_names() -> None:
+    """A parcel is from new parties when neither its sender nor its recipient is on a
+    parcel posted before it; the file's order does not matter, the dates do."""
+    frame = pd.DataFrame(
+        {
+            "declaration_id": ["P1", "P1", "P2", "P3", "P4", "P5"],
+            "posted_at": pd.to_datetime(
+                ["2026-11-02", "2026-11-02", "2026-11-01", "2026-11-03", "2026-11-04", "2026-11-02"]
+            ),
+            "sender_id": ["S1", "S1", "S2", "S1", "S4", None],
+            "recipient_id": ["R1", "R1", "R2", "R3", "R2", "R5"],
+        }
+    )
+    # P2 is earlier than P1 though later in the file; P3 repeats P1's sender, P4 P2's
+    # recipient; P5 has no sender to have met.
+    assert corpora.new_parties(frame).tolist() == [True, True, False, False, True]
+
+
+def test_measure_tells_gear_of_new_parties_apart(
+    corpora_dir: Path, tiny_training: TrainingResult
+) -> None:
+    (blind,) = corpora.written_sets(corpora_dir, corpora.BLIND)
+    frame = corpora.read_set(blind)
+    measured = corpora.measure(tiny_training.model, frame)
+    scores = tiny_training.model.score_together(columns_of(frame)).risk_score
+    score, gear = corpora._parcels(frame, scores)
+    first = corpora.new_parties(frame) & gear
+    assert 0 < first.sum() < gear.sum()
+    expected = np.mean(score[first] >= tiny_training.model.thresholds_.review)
+    assert measured["gear_parcels_caught_new_parties"] == pytest.approx(expected)
