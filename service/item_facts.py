@@ -229,7 +229,9 @@ class ItemFacts:
         UNFIT_CHAPTER_PROBABILITY: a building thermal camera under 8525 is not "unfit" for
         leaning to 9025), nor one of the headings it classes such goods under elsewhere
         (a "куртка" under 4203, apparel of leather: `knowledge.hs_kinds`), nor a heading the
-        goods catalogue declares the goods it names under (a phone case under 4202.32)."""
+        goods catalogue declares the goods it names under (a phone case under 4202.32), nor
+        one the gear nomenclature declares the kit it names under (a night-vision device
+        under 9005, in whatever language)."""
         hs = self.hs_code
         signals = self._scores.signals
         columns = self._signals.chapters
@@ -252,6 +254,8 @@ class ItemFacts:
                     (declared is not None and logp[row, declared] >= unfit)
                     or knowledge.classes_same_kind(chapter, code)
                     or knowledge.catalogue_lists_code(str(descriptions[row]), code)
+                    # Gear declared under its own heading is declared as what it is.
+                    or knowledge.kit_lists_code(str(descriptions[row]), code)
                 )
                 out[row] = chapter != code[:2] and not plausible
         return out

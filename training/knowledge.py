@@ -640,6 +640,36 @@ def catalogue_lists_code(description: str, code: str) -> bool:
 
 
 @cache
+def _kit_phrases() -> dict[tuple[str, ...], frozenset[str]]:
+    """Each phrasing of the gear nomenclature, as its casefolded words, with the headings
+    (four digits) its kind of kit is declared under."""
+    headings: dict[tuple[str, ...], set[str]] = {}
+    for item in item_catalogue():
+        if item.label_class == "benign":
+            continue
+        listed = {code.replace(".", "")[:4] for code in item.names.hs_codes}
+        for phrasing in item.names.phrasings:
+            words = tuple(_PHRASE_WORD.findall(phrasing.text.casefold()))
+            if words:
+                headings.setdefault(words, set()).update(listed)
+    return {words: frozenset(found) for words, found in headings.items()}
+
+
+def kit_lists_code(description: str, code: str) -> bool:
+    """Whether the description holds a phrasing of the gear nomenclature whose kind of kit is
+    declared under the code's heading: a Kazakh "түнгі көру құрылғысы" (night-vision device)
+    under 9005 is declared as what it is, however honest lines with "құрылғысы" are coded."""
+    heading = code.replace(".", "")[:4]
+    words = _PHRASE_WORD.findall(description.casefold())
+    phrases = _kit_phrases()
+    return any(
+        heading in phrases.get(tuple(words[start : start + length]), ())
+        for length in range(1, len(words) + 1)
+        for start in range(len(words) - length + 1)
+    )
+
+
+@cache
 def chapters_classing(code: str) -> frozenset[str]:
     """The chapters whose goods the nomenclature also classes under `code` (a heading or a
     chapter: `classes_same_kind`): 61, 62 and 65 for 4203, 61 and 62 for 6109."""

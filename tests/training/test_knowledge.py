@@ -43,3 +43,20 @@ def test_the_catalogue_says_which_headings_its_goods_are_declared_under(
     description: str, code: str, listed: bool
 ) -> None:
     assert knowledge.catalogue_lists_code(description, code) is listed
+
+
+@pytest.mark.parametrize(
+    ("description", "code", "listed"),
+    [
+        # A night-vision device in Kazakh under its own heading, however honest lines with
+        # "құрылғысы" (device) are coded.
+        ("түнгі көру құрылғысы", "9005100000", True),
+        ("Прибор ночного видения PVS-14", "9005.80", True),
+        ("түнгі көру құрылғысы", "6109", False),
+        ("куртка мужская", "9005", False),  # no kit named: nothing listed
+    ],
+)
+def test_the_gear_nomenclature_says_which_headings_its_kit_is_declared_under(
+    description: str, code: str, listed: bool
+) -> None:
+    assert knowledge.kit_lists_code(description, code) is listed
