@@ -262,6 +262,32 @@ def test_some_disguised_lines_weigh_what_their_cover_would(
     assert honest_always == honest_never
 
 
+def test_some_disguised_lines_declare_the_kit_at_its_own_worth(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A "binocular" of 4,000 USD: a seller's invoice declares what the kit is worth under a
+    cover's words. Honest lines are drawn the same either way."""
+    settings = knowledge.generator_settings()
+    rates = knowledge.usd_per_unit()
+
+    def declared(share: float) -> tuple[float, pd.Series]:
+        positive = dict(settings["positive"], declared_own_worth_share=share)
+        monkeypatch.setitem(settings, "positive", positive)
+        parts = list(generate_declarations_with_registers(6_000, SEED))
+        frame = pd.concat([part for part, _ in parts], ignore_index=True)
+        registers = np.array(REGISTERS)[np.concatenate([codes for _, codes in parts])]
+        usd = frame["value"] * frame["currency"].map(rates)
+        disguised = (frame["label"] == 1).to_numpy() & (registers == "disguised")
+        return float(usd[disguised].quantile(0.9)), usd[(frame["label"] == 0).to_numpy()]
+
+    never, honest_never = declared(0.0)
+    always, honest_always = declared(1.0)
+    assert always > 3 * never
+    # (Inspection errors record a few gear lines as honest: theirs may change.)
+    same = (honest_never == honest_always) | (honest_never.isna() & honest_always.isna())
+    assert same.mean() > 0.99
+
+
 def test_explicit_naming_gets_rarer_over_time() -> None:
     frame, registers = _sample()
     year = frame["posted_at"].dt.year

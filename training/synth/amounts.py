@@ -76,11 +76,18 @@ def draw_goods(
     worth_usd = np.where(cat.worth_log_high[worth_item] <= np.log(1e-3) + 1e-9, 0.0, unit_worth)
     worth_usd = np.asarray(worth_usd * quantity * units, dtype=np.float64)
 
+    # Some declare what the goods they send are worth (a seller's invoice, insurance): a
+    # "binocular" of 4,000 USD. Its words are a cover's, its value the kit's.
+    at_own_worth = (
+        (register == DISGUISED)
+        & ~as_cover
+        & (rng.random(n) < positive_settings["declared_own_worth_share"])
+    )
     declared_ratio = np.where(
         register == EXPLICIT,
         log_uniform(rng, positive_settings["declared_ratio_explicit"], n),
         np.where(
-            (register == DISGUISED) & ~as_cover,
+            (register == DISGUISED) & ~as_cover & ~at_own_worth,
             log_uniform(rng, positive_settings["declared_ratio_disguised"], n),
             log_uniform(rng, settings["benign"]["declared_ratio"], n),
         ),
