@@ -250,11 +250,13 @@ def test_some_disguised_lines_weigh_what_their_cover_would(
         positive = dict(settings["positive"], net_as_cover_share=share)
         monkeypatch.setitem(settings, "positive", positive)
         frame = pd.concat(generate_declarations(6_000, SEED), ignore_index=True)
+        # By what the goods are: inspection errors record a few gear lines as honest.
+        frame["gear"] = frame["label_class"] != "benign"
         parcels = frame.groupby("declaration_id").agg(
-            net=("net_weight_kg", "sum"), gross=("gross_weight_kg", "first"), gear=("label", "max")
+            net=("net_weight_kg", "sum"), gross=("gross_weight_kg", "first"), gear=("gear", "max")
         )
         over = parcels["gross"] - parcels["net"] > ordinary_unexplained_kg(parcels["net"])
-        return over[parcels["gear"] == 1].mean(), over[parcels["gear"] == 0].mean()
+        return over[parcels["gear"]].mean(), over[~parcels["gear"]].mean()
 
     gear_never, honest_never = left_over(0.0)
     gear_always, honest_always = left_over(1.0)
@@ -278,14 +280,13 @@ def test_some_disguised_lines_declare_the_kit_at_its_own_worth(
         registers = np.array(REGISTERS)[np.concatenate([codes for _, codes in parts])]
         usd = frame["value"] * frame["currency"].map(rates)
         disguised = (frame["label"] == 1).to_numpy() & (registers == "disguised")
-        return float(usd[disguised].quantile(0.9)), usd[(frame["label"] == 0).to_numpy()]
+        # Honest goods by what they are: inspection errors record a few gear lines as honest.
+        return float(usd[disguised].quantile(0.9)), usd[frame["label_class"] == "benign"]
 
     never, honest_never = declared(0.0)
     always, honest_always = declared(1.0)
     assert always > 3 * never
-    # (Inspection errors record a few gear lines as honest: theirs may change.)
-    same = (honest_never == honest_always) | (honest_never.isna() & honest_always.isna())
-    assert same.mean() > 0.99
+    pd.testing.assert_series_equal(honest_never, honest_always)
 
 
 def test_explicit_naming_gets_rarer_over_time() -> None:
