@@ -597,16 +597,19 @@ class ReasonWriter:
                 )
                 for c in facts.category[rows].tolist()
             ]
-        if group == "lane":
+        if group in ("lane", "origin", "destination"):
+            # Of gear of any kind: the lane moves the risk score, not a class.
+            places = zip(facts.origin[rows].tolist(), facts.destination[rows].tolist(), strict=True)
             return [
                 (
                     "lane",
-                    # Of gear of any kind: the lane moves the risk score, not a class.
-                    f"the {o or '?'}→{t or '?'} lane carries more gear than most",
+                    f"the {o or '?'}→{t or '?'} lane carries more gear than most"
+                    if group == "lane"
+                    else f"parcels from {o or '?'} carry more gear than most"
+                    if group == "origin"
+                    else f"parcels to {t or '?'} carry more gear than most",
                 )
-                for o, t in zip(
-                    facts.origin[rows].tolist(), facts.destination[rows].tolist(), strict=True
-                )
+                for o, t in places
             ]
         if group == "mail_class":
             return [

@@ -863,6 +863,30 @@ def test_a_lane_is_said_to_carry_more_gear_of_any_kind(tiny_scorer: Scorer) -> N
     ]
 
 
+def test_a_country_of_origin_or_destination_is_said_as_such_not_as_the_lane(
+    tiny_scorer: Scorer,
+) -> None:
+    """Tiles from Belarus to Russia and to Poland were both told "the BY→…  lane carries
+    more gear" when only the country of origin moved the score: each fact is said as what
+    it is."""
+    writer = ReasonWriter(tiny_scorer.model)
+    groups = {tiny_scorer.model.form_.group_of(n) for n in tiny_scorer.model.feature_names}
+    assert {"lane", "origin", "destination"} <= groups
+    items = {
+        "origin_country": np.array(["BY", None], dtype=object),
+        "destination_country": np.array(["PL", "KZ"], dtype=object),
+    }
+    scores = SimpleNamespace(risk_class=np.full(2, "benign", dtype=object))
+    facts = ItemFacts(items, scores, writer._signal_columns)  # type: ignore[arg-type]
+    assert writer._group_reasons("origin", np.arange(2), facts, {}) == [
+        ("lane", "parcels from BY carry more gear than most"),
+        ("lane", "parcels from ? carry more gear than most"),
+    ]
+    assert writer._group_reasons("destination", np.arange(1), facts, {}) == [
+        ("lane", "parcels to PL carry more gear than most"),
+    ]
+
+
 def test_a_quantity_is_a_reason_only_for_a_batch_of_one_kind(tiny_scorer: Scorer) -> None:
     """Two pairs of boots are how families send things; twelve sights on one line are not.
     A line that lists several goods is told its count without calling them one kind."""

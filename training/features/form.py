@@ -112,9 +112,11 @@ class FormFeatures(TransformerMixin, BaseEstimator):  # type: ignore[misc]
         "vague": "vague_description",
         "category_": "category",
         "mail_": "mail_class",
+        # A lane, a country of origin and one of destination are three facts: "parcels from
+        # BY" is not "the BY→PL lane" when the lane itself moved nothing.
         "lane_": "lane",
-        "origin_": "lane",
-        "destination_": "lane",
+        "origin_": "origin",
+        "destination_": "destination",
         "parcel_": "parcel",
         "quantity": "quantity",
         # The parties' earlier scores speak apart from their counts (which lean the other
