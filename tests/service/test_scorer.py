@@ -847,16 +847,21 @@ def test_a_parcel_gap_within_ordinary_packing_is_no_reason(tiny_scorer: Scorer) 
         assert said[3] == ("parcel_context", "the only item; no gross weight declared")
 
 
+def _place_facts(writer: ReasonWriter, origins: list[Any], destinations: list[Any]) -> ItemFacts:
+    """The facts of benign-read items from `origins` to `destinations`, and nothing else."""
+    items = {
+        "origin_country": np.array(origins, dtype=object),
+        "destination_country": np.array(destinations, dtype=object),
+    }
+    scores = SimpleNamespace(risk_class=np.full(len(origins), "benign", dtype=object))
+    return ItemFacts(items, scores, writer._signal_columns)  # type: ignore[arg-type]
+
+
 def test_a_lane_is_said_to_carry_more_gear_of_any_kind(tiny_scorer: Scorer) -> None:
     """The lane moves the risk of any gear, so its reason names no class: a birthday gift
     on a busy lane is not told the lane carries more of "this gear"."""
     writer = ReasonWriter(tiny_scorer.model)
-    items = {
-        "origin_country": np.array(["DE", None], dtype=object),
-        "destination_country": np.array(["RU", "KZ"], dtype=object),
-    }
-    scores = SimpleNamespace(risk_class=np.full(2, "benign", dtype=object))
-    facts = ItemFacts(items, scores, writer._signal_columns)  # type: ignore[arg-type]
+    facts = _place_facts(writer, ["DE", None], ["RU", "KZ"])
     assert writer._group_reasons("lane", np.arange(2), facts, {}) == [
         ("lane", "the DE→RU lane carries more gear than most"),
         ("lane", "the ?→KZ lane carries more gear than most"),
@@ -872,12 +877,7 @@ def test_a_country_of_origin_or_destination_is_said_as_such_not_as_the_lane(
     writer = ReasonWriter(tiny_scorer.model)
     groups = {tiny_scorer.model.form_.group_of(n) for n in tiny_scorer.model.feature_names}
     assert {"lane", "origin", "destination"} <= groups
-    items = {
-        "origin_country": np.array(["BY", None], dtype=object),
-        "destination_country": np.array(["PL", "KZ"], dtype=object),
-    }
-    scores = SimpleNamespace(risk_class=np.full(2, "benign", dtype=object))
-    facts = ItemFacts(items, scores, writer._signal_columns)  # type: ignore[arg-type]
+    facts = _place_facts(writer, ["BY", None], ["PL", "KZ"])
     assert writer._group_reasons("origin", np.arange(2), facts, {}) == [
         ("lane", "parcels from BY carry more gear than most"),
         ("lane", "parcels from ? carry more gear than most"),
