@@ -240,6 +240,8 @@ def derive_gear_words() -> list[str]:
     honest_pairs: set[str] = set()
     gear_tokens: set[str] = set()
     gear_pairs: set[str] = set()
+    # Every word of every gear phrasing, in every spelling: a word none of them uses.
+    gear_spelled: set[str] = set()
     honest_texts = [
         p.text for i in item_catalogue() if i.label_class == "benign" for p in i.names.phrasings
     ]
@@ -273,6 +275,7 @@ def derive_gear_words() -> list[str]:
                 gear_tokens.update(tokens)
             for tokens in _spellings(phrasing.text):
                 gear_pairs.update(_pairs(tokens))
+                gear_spelled.update(tokens)
 
     def heads_honest_compounds(word: str) -> bool:
         if not _CJK.search(word):
@@ -335,24 +338,16 @@ def derive_gear_words() -> list[str]:
         and not any(word in compound and word != compound for compound in honest_compounds)
     }
     listed = [f"{_WITHIN}{w}" if w in within else w for w in sorted(words)]
-    return listed + [f"{_HONEST_KIND}{k}" for k in sorted(_honest_kinds_of(words, honest_pairs))]
+    kinds = _honest_kinds_of(words, honest_pairs, gear_spelled)
+    return listed + [f"{_HONEST_KIND}{k}" for k in sorted(kinds)]
 
 
-def _honest_kinds_of(words: set[str], honest_pairs: set[str]) -> set[str]:
+def _honest_kinds_of(words: set[str], honest_pairs: set[str], gear_spelled: set[str]) -> set[str]:
     """The pairs of honest words that declare a kind of goods whose noun a listed pair makes
     armour with a fibre: "шлем кевлар" is listed, "мотоциклетный шлем" declares a motorcycle
     helmet (in either order, as forms write them). The other word of the kind is one no gear
-    phrasing uses ("тактический шлем" declares no honest kind) and not a common word."""
-    from training.knowledge import item_catalogue
-
-    gear_spelled = {
-        token
-        for item in item_catalogue()
-        if item.label_class != "benign"
-        for phrasing in item.names.phrasings
-        for tokens in _spellings(phrasing.text)
-        for token in tokens
-    }
+    phrasing uses (`gear_spelled`: "тактический шлем" declares no honest kind) and not a
+    common word."""
     nouns = {
         word
         for pair in words
