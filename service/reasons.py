@@ -508,7 +508,12 @@ class ReasonWriter:
         if group in ("weight", "value", "hs_code"):
             # Nor is wording whose honest rows are under two lines' worth (one writer's
             # line, however often training repeats it): its expectation is that line's.
-            thin = self.model.text_.rests_on_few_lines(facts.description[rows].tolist())
+            written = [str(d) for d in facts.description[rows].tolist()]
+            thin = self.model.text_.rests_on_few_lines(written)
+            if group in ("weight", "value"):
+                # Unless the goods catalogue names the kind: what it knows of the kind is
+                # then the figure said ("Ремень поясной" of 7 kg against a belt's 0.2 kg).
+                thin &= np.array([_known_range(d, group) is None for d in written], dtype=bool)
             quotable = (facts.expectation_quotable[rows] & ~thin).tolist()
         if group in ("weight", "value"):
             # A line listing several goods ("одежда, обувь, игрушки") is a box of them, and a

@@ -352,6 +352,36 @@ def test_a_weight_the_goods_catalogue_knows_for_its_kind_is_not_called_off(
     ]
 
 
+def test_wording_of_few_lines_is_said_against_the_catalogue_where_it_names_the_kind(
+    tiny_scorer: Scorer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """"Ремень поясной" of 7 kg rested on one written line, so no figure was quoted and the
+    officer was told no single fact stood out. The catalogue knows a belt (0.2 kg): that is
+    said. Thin wording the catalogue does not name still quotes nothing."""
+    assert [kind.key for kind in knowledge.catalogue_kinds("Ремень поясной")] == ["g_belt_leather"]
+    writer, facts, signals = _known_goods_facts(
+        tiny_scorer,
+        ["Ремень поясной", "Qzxv wrmpt"],
+        ["benign", "benign"],
+        quantity=[1.0, 1.0],
+        net_weight_kg=[7.0, 7.0],
+    )
+    signals[:, writer._signal_columns.weight] = np.log(0.3)
+    monkeypatch.setattr(
+        writer.model.text_,
+        "expectation_spreads",
+        lambda descriptions: np.full((len(descriptions), 2), 0.2),
+    )
+    monkeypatch.setattr(
+        writer.model.text_,
+        "rests_on_few_lines",
+        lambda descriptions: np.ones(len(descriptions), dtype=bool),
+    )
+    said = writer._group_reasons("weight", np.arange(2), facts, facts.terms)
+    assert said[0] == ("weight_mismatch", "7 kg per unit is heavy for 'Ремень поясной' (usually about 0.2 kg)")
+    assert said[1] is None
+
+
 def test_the_catalogue_names_goods_by_a_phrasing_not_by_one_word_of_a_long_line() -> None:
     assert {k.key for k in knowledge.catalogue_kinds("Men's Hiking Boots High Top Outdoor")} == {
         "g_hiking_boots",
