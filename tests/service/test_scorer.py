@@ -355,13 +355,14 @@ def test_a_weight_the_goods_catalogue_knows_for_its_kind_is_not_called_off(
 def test_wording_of_few_lines_is_said_against_the_catalogue_where_it_names_the_kind(
     tiny_scorer: Scorer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """"Ремень поясной" of 7 kg rested on one written line, so no figure was quoted and the
-    officer was told no single fact stood out. The catalogue knows a belt (0.2 kg): that is
-    said. Thin wording the catalogue does not name still quotes nothing."""
-    assert [kind.key for kind in knowledge.catalogue_kinds("Ремень поясной")] == ["g_belt_leather"]
+    """Wording whose honest lines are one writer's line has no expectation of its own to
+    quote, and a 7 kg belt was told no single fact stood out. Where the catalogue names the
+    kind (a leather belt, 0.2 kg), that is said. Thin wording the catalogue does not name
+    still quotes nothing."""
+    assert [kind.key for kind in knowledge.catalogue_kinds("Ремень кожаный")] == ["g_belt_leather"]
     writer, facts, signals = _known_goods_facts(
         tiny_scorer,
-        ["Ремень поясной", "Qzxv wrmpt"],
+        ["Ремень кожаный", "Qzxv wrmpt"],
         ["benign", "benign"],
         quantity=[1.0, 1.0],
         net_weight_kg=[7.0, 7.0],
@@ -378,7 +379,10 @@ def test_wording_of_few_lines_is_said_against_the_catalogue_where_it_names_the_k
         lambda descriptions: np.ones(len(descriptions), dtype=bool),
     )
     said = writer._group_reasons("weight", np.arange(2), facts, facts.terms)
-    assert said[0] == ("weight_mismatch", "7 kg per unit is heavy for 'Ремень поясной' (usually about 0.2 kg)")
+    assert said[0] == (
+        "weight_mismatch",
+        "7 kg per unit is heavy for 'Ремень кожаный' (usually about 0.2 kg)",
+    )
     assert said[1] is None
 
 
