@@ -194,6 +194,13 @@ def _known_range(description: str, group: str) -> _KnownRange | None:
     return _catalogue_range(knowledge.catalogue_kinds(description), group)
 
 
+@lru_cache(maxsize=10_000)
+def _code_range(code: str, group: str) -> _KnownRange | None:
+    """What the goods catalogue knows of the goods it declares under an HS code's digits
+    (`_catalogue_range`), once per code and kind of reason in a process."""
+    return _catalogue_range(knowledge.catalogue_kinds_under(code), group)
+
+
 def _off_usual(
     actual: float, usual: float, known: _KnownRange | None, least_ratio: float, spread: float
 ) -> tuple[bool, float] | None:
@@ -714,7 +721,8 @@ class ReasonWriter:
         weight: it is that of plastic articles, the heading the sender gave. Where the
         goods catalogue names the kind of goods, also what it knows of them (`_KnownRange`):
         "Saperavi red wine" was told "usually about 0.52 kg" by the models, of a bottle of
-        1.3 kg. Where the code's goods are said, how far they stray is returned too (None
+        1.3 kg; where the code's goods are said, what it knows of the goods it declares under
+        the code. Where the code's goods are said, how far they stray is returned too (None
         elsewhere): "goods declared under HS 392690" are phone cases and crates alike."""
         text = self.model.text_
         # Each distinct wording and code once: a batch repeats them.
@@ -734,13 +742,17 @@ class ReasonWriter:
             wordings, codes, expected.tolist(), descriptions, strict=True
         ):
             share, hit, known = share_of[written], hit_of[code], known_of[written]
-            knowns.append(known)
             if share < QUOTABLE_CONFIDENCE and hit is not None and known is None:
                 level, kg, usd_kg = hit
+                # What the catalogue declares under the code bounds what is said of it: an
+                # HF base transceiver of 2 kg under 852560 is no heavier than such goods,
+                # though most lines under it are handhelds of 0.23 kg.
+                knowns.append(_code_range(level, group))
                 subjects.append(f"goods declared under HS {level}")
                 usuals.append(kg if group == "weight" else usd_kg)
                 code_spreads.append(text.hs_spread(level)[0 if group == "weight" else 1])
             else:
+                knowns.append(known)
                 subjects.append(f"'{d}'")
                 usuals.append(usual)
                 code_spreads.append(None)

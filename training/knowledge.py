@@ -640,6 +640,27 @@ def catalogue_lists_code(description: str, code: str) -> bool:
 
 
 @cache
+def _kinds_by_code() -> dict[str, tuple[ItemType, ...]]:
+    """The catalogue's kinds of ordinary goods under each HS chapter, heading and
+    subheading their codes give."""
+    found: dict[str, list[ItemType]] = {}
+    for kind in goods_catalogue():
+        for listed in kind.names.hs_codes:
+            digits = listed.replace(".", "")
+            for width in (2, 4, 6):
+                under = found.setdefault(digits[:width], []) if len(digits) >= width else None
+                if under is not None and kind not in under:
+                    under.append(kind)
+    return {code: tuple(kinds) for code, kinds in found.items()}
+
+
+def catalogue_kinds_under(code: str) -> tuple[ItemType, ...]:
+    """The kinds of ordinary goods the catalogue declares under an HS chapter, heading or
+    subheading (its digits): under 852560, handheld radios and HF base transceivers alike."""
+    return _kinds_by_code().get(code.replace(".", ""), ())
+
+
+@cache
 def _kit_phrases() -> dict[tuple[str, ...], frozenset[str]]:
     """Each phrasing of the gear nomenclature, as its casefolded words, with the headings
     (four digits) its kind of kit is declared under."""

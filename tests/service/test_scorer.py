@@ -185,6 +185,21 @@ def test_a_code_whose_goods_stray_widely_sets_no_expectation_against_a_line(
     assert said[1] is None
 
 
+def test_a_weight_the_catalogue_declares_under_the_code_is_not_called_off() -> None:
+    """Most lines under 852560 are handheld radios of 0.23 kg, and a 2 kg HF transceiver
+    was told it was heavy for goods declared under that code. The catalogue declares HF
+    base transceivers under it too: 2 kg is no reason; 20 kg is, against the catalogue's
+    heaviest such goods."""
+    transceivers = reasons_module._code_range("852560", "weight")
+    assert transceivers is not None and transceivers.highest > 2.0
+    assert reasons_module._off_usual(2.0, 0.23, transceivers, 3.0, 0.2) is None
+    assert reasons_module._off_usual(20.0, 0.23, transceivers, 3.0, 0.2) == (
+        True,
+        transceivers.said_above,
+    )
+    assert reasons_module._code_range("0000", "weight") is None
+
+
 def test_an_expectation_resting_on_the_hs_code_is_said_to_be_the_code_s(
     tiny_scorer: Scorer,
 ) -> None:
@@ -206,11 +221,15 @@ def test_an_expectation_resting_on_the_hs_code_is_said_to_be_the_code_s(
     )
     signals[:, writer._signal_columns.weight] = np.log(0.18)
     said = writer._group_reasons("weight", np.arange(2), facts, facts.terms)
+    # The figure said is the code's goods' in the catalogue where it declares goods under
+    # the code, else the models' expectation for the code.
+    known = reasons_module._code_range(heading, "weight")
+    figure = usual if known is None else known.said_above
     assert said == [
         (
             "weight_mismatch",
             f"{_kg(40 * usual)} kg per unit is heavy for goods declared under HS {heading}"
-            f" (usually about {_kg(usual)} kg)",
+            f" (usually about {_kg(figure)} kg)",
         ),
         (
             "weight_mismatch",
