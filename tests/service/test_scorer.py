@@ -369,40 +369,20 @@ def test_a_weight_the_goods_catalogue_knows_for_its_kind_is_not_called_off(
         # Wording the catalogue does not name is set against the models' expectation.
         ("weight_mismatch", "1.5 kg per unit is heavy for 'Qzxv wrmpt' (usually about 0.52 kg)"),
     ]
-
-
-def test_wording_of_few_lines_is_said_against_the_catalogue_where_it_names_the_kind(
-    tiny_scorer: Scorer, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Wording whose honest lines are one writer's line has no expectation of its own to
-    quote, and a 7 kg belt was told no single fact stood out. Where the catalogue names the
-    kind (a leather belt, 0.2 kg), that is said. Thin wording the catalogue does not name
-    still quotes nothing."""
-    assert [kind.key for kind in knowledge.catalogue_kinds("Ремень кожаный")] == ["g_belt_leather"]
-    writer, facts, signals = _known_goods_facts(
-        tiny_scorer,
-        ["Ремень кожаный", "Qzxv wrmpt"],
-        ["benign", "benign"],
-        quantity=[1.0, 1.0],
-        net_weight_kg=[7.0, 7.0],
-    )
-    signals[:, writer._signal_columns.weight] = np.log(0.3)
-    monkeypatch.setattr(
-        writer.model.text_,
-        "expectation_spreads",
-        lambda descriptions: np.full((len(descriptions), 2), 0.2),
-    )
+    # Wording whose honest lines are one writer's line has no expectation of its own to
+    # quote (a 7 kg "Ремень поясной" was told no single fact stood out); where the
+    # catalogue names the kind, its figure is still said.
     monkeypatch.setattr(
         writer.model.text_,
         "rests_on_few_lines",
         lambda descriptions: np.ones(len(descriptions), dtype=bool),
     )
-    said = writer._group_reasons("weight", np.arange(2), facts, facts.terms)
-    assert said[0] == (
+    said = writer._group_reasons("weight", np.arange(3), facts, facts.terms)
+    assert said[1] == (
         "weight_mismatch",
-        "7 kg per unit is heavy for 'Ремень кожаный' (usually about 0.2 kg)",
+        "9 kg per unit is heavy for 'Saperavi red wine' (usually about 1.3 kg)",
     )
-    assert said[1] is None
+    assert said[2] is None
 
 
 def test_the_catalogue_names_goods_by_a_phrasing_not_by_one_word_of_a_long_line() -> None:
