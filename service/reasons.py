@@ -528,7 +528,6 @@ class ReasonWriter:
             # личные"): the weight and worth of one kind of goods say nothing of either. A
             # bag's weight, or what it is declared at per kilo, is still told as a fact.
             # Asked only of the items a reason is written for (few), each cached per process.
-            written = [str(d) for d in facts.description[rows].tolist()]
             listed = [wording.lists_goods(d) for d in written]
             bagged = [wording.bag_of_things(d) for d in written]
             quotable = [
@@ -722,8 +721,8 @@ class ReasonWriter:
         goods catalogue names the kind of goods, also what it knows of them (`_KnownRange`):
         "Saperavi red wine" was told "usually about 0.52 kg" by the models, of a bottle of
         1.3 kg; where the code's goods are said, what it knows of the goods it declares under
-        the code. Where the code's goods are said, how far they stray is returned too (None
-        elsewhere): "goods declared under HS 392690" are phone cases and crates alike."""
+        that code. How far the code's goods stray is returned too (None elsewhere): "goods
+        declared under HS 392690" are phone cases and crates alike."""
         text = self.model.text_
         # Each distinct wording and code once: a batch repeats them.
         wordings = [str(d) for d in facts.description[rows].tolist()]
