@@ -648,9 +648,10 @@ def _kinds_by_code() -> dict[str, tuple[ItemType, ...]]:
         for listed in kind.names.hs_codes:
             digits = listed.replace(".", "")
             for width in (2, 4, 6):
-                under = found.setdefault(digits[:width], []) if len(digits) >= width else None
-                if under is not None and kind not in under:
-                    under.append(kind)
+                if len(digits) >= width:
+                    under = found.setdefault(digits[:width], [])
+                    if kind not in under:
+                        under.append(kind)
     return {code: tuple(kinds) for code, kinds in found.items()}
 
 
@@ -685,9 +686,14 @@ def kit_lists_code(description: str, code: str) -> bool:
     phrases = _kit_phrases()
     return any(
         heading in phrases.get(tuple(words[start : start + length]), ())
-        for length in range(1, len(words) + 1)
+        for length in range(1, min(len(words), _longest_kit_phrasing()) + 1)
         for start in range(len(words) - length + 1)
     )
+
+
+@cache
+def _longest_kit_phrasing() -> int:
+    return max(map(len, _kit_phrases()), default=0)
 
 
 @cache
