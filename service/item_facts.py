@@ -158,14 +158,19 @@ class ItemFacts:
             key = (str(self.description[row]), self.term_class(row))
             if key in self.terms and self.terms[key] is None:
                 ordinary[row] = True
-        # A vague word ("вещи б/у", "veshi b/u", "gift") names no kind of goods to expect
-        # anything of.
-        # Nor does wording that names gear outright: "бронежилет" is not a heavy garment,
-        # whatever toy vest an honest line once called that ("usually about 0.089 kg").
-        named = signals[:, self._signals.names_gear] != 0.0
-        # Nor does wording of only the commonest words ("small", "for", "на память"): the
-        # models' expectation of it is an average, not a kind of goods.
-        return confident & ordinary & ~self.vague & ~named & self.names_goods
+        return confident & ordinary & self.names_ordinary_goods
+
+    @cached_property
+    def names_ordinary_goods(self) -> np.ndarray:
+        """Whether the wording names a kind of ordinary goods to expect anything of.
+
+        A vague word ("вещи б/у", "veshi b/u", "gift") names none. Nor does wording that
+        names gear outright: "бронежилет" is not a heavy garment, whatever toy vest an
+        honest line once called that ("usually about 0.089 kg"), nor wording that reads as
+        gear as a whole ("военная форма"). Nor does wording of only the commonest words
+        ("small", "for", "на память"): the models' expectation of it is an average."""
+        named = self._scores.signals[:, self._signals.names_gear] != 0.0
+        return ~self.vague & ~named & ~self.reads_as_gear & self.names_goods
 
     @cached_property
     def _descriptions(self) -> tuple[np.ndarray, np.ndarray]:

@@ -195,6 +195,28 @@ def _known_range(description: str, group: str) -> _KnownRange | None:
 
 
 @lru_cache(maxsize=10_000)
+def _catalogue_heading_elsewhere(description: str, code: str) -> tuple[str, ...]:
+    """The headings the goods catalogue declares the goods a description names under
+    (`knowledge.catalogue_headings`), where the declared code's chapter is none of theirs and
+    its heading is not that of kit the wording names (`knowledge.kit_lists_code`); none
+    otherwise. A CCTV camera under 9005 (binoculars, monoculars) is declared as what it is
+    not, though cameras and optics share a kind the text models read as one chapter or the
+    other; a jacket under 6201 or 6202 is a clerk's choice within its chapter, never said."""
+    digits = code.replace(".", "")
+    headings = knowledge.catalogue_headings(description)
+    chapters = {heading[:2] for heading in headings}
+    if len(digits) < 4 or not headings or digits[:2] in chapters:
+        return ()
+    # A leather jacket under 4203, a cardigan under 6203 or 6110, old clothes under 6203 or
+    # 6309: the nomenclature classes such goods under either.
+    if any(knowledge.classes_same_kind(c, digits, by_catalogue=True) for c in chapters) or any(
+        knowledge.classes_same_kind(digits[:2], heading, by_catalogue=True) for heading in headings
+    ):
+        return ()
+    return () if knowledge.kit_lists_code(description, digits) else headings[:2]
+
+
+@lru_cache(maxsize=10_000)
 def _code_range(code: str, group: str) -> _KnownRange | None:
     """What the goods catalogue knows of the goods it declares under an HS code's digits
     (`_catalogue_range`), once per code and kind of reason in a process."""
@@ -585,6 +607,12 @@ class ReasonWriter:
             # declared one may fit one of them.
             single = [not wording.lists_goods(str(d)) for d in facts.description[rows].tolist()]
             elsewhere = [other and one for other, one in zip(elsewhere, single, strict=True)]
+            # Where the text models see no other chapter with confidence, the goods catalogue
+            # may still know the goods and the headings they go under: a code of another
+            # chapter is then said against those (wording that names gear or only a vague
+            # word names no goods of the catalogue's to set it against).
+            named = facts.names_ordinary_goods[rows].tolist()
+            full = [str(d) for d in facts.description[rows].tolist()]
             return [
                 (
                     "hs_mismatch",
@@ -593,9 +621,25 @@ class ReasonWriter:
                     else f"HS chapter {hs} does not fit '{d}'",
                 )
                 if isinstance(hs, str) and ok and other
+                else (
+                    "hs_mismatch",
+                    f"HS code {hs} (chapter {hs[:2]}) does not fit '{d}'"
+                    f" (such goods go under {' or '.join(usual)})",
+                )
+                if isinstance(hs, str)
+                and one
+                and words
+                and (usual := _catalogue_heading_elsewhere(text, hs))
                 else (_HS_MISSING if not isinstance(hs, str) else None)
-                for hs, d, ok, other in zip(
-                    facts.hs_code[rows].tolist(), descriptions, quotable, elsewhere, strict=True
+                for hs, d, text, ok, other, one, words in zip(
+                    facts.hs_code[rows].tolist(),
+                    descriptions,
+                    full,
+                    quotable,
+                    elsewhere,
+                    single,
+                    named,
+                    strict=True,
                 )
             ]
         if group == "vague_description":

@@ -608,22 +608,25 @@ def legal_basis() -> dict[str, dict[str, str]]:
 
 
 @cache
-def hs_kinds() -> dict[str, frozenset[str]]:
+def hs_kinds(by_catalogue: bool = False) -> dict[str, frozenset[str]]:
     """Per HS chapter, the headings and chapters outside it that the nomenclature also
     classes its kind of goods under (hs_kinds.toml): a leather jacket under 4203 fits
-    wording that points to chapter 62."""
+    wording that points to chapter 62. `by_catalogue`: only the kinds the goods catalogue
+    does not decide for itself (a code set against the catalogue's kinds of goods)."""
     out: dict[str, set[str]] = {}
     for kind in _read_toml("hs_kinds.toml").values():
+        if by_catalogue and kind.get("catalogue_decides", False):
+            continue
         chapters = [str(c) for c in kind["chapters"]]
         for chapter in chapters:
             out.setdefault(chapter, set()).update(chapters, (str(h) for h in kind["headings"]))
     return {chapter: frozenset(codes) for chapter, codes in out.items()}
 
 
-def classes_same_kind(chapter: str, code: str) -> bool:
+def classes_same_kind(chapter: str, code: str, by_catalogue: bool = False) -> bool:
     """Whether the nomenclature classes goods of `chapter` under the declared `code` too
     (its chapter, or its heading, is one of that kind's: `hs_kinds`)."""
-    also = hs_kinds().get(chapter, frozenset())
+    also = hs_kinds(by_catalogue).get(chapter, frozenset())
     return code[:2] in also or code[:4] in also
 
 
@@ -637,6 +640,19 @@ def catalogue_lists_code(description: str, code: str) -> bool:
         for kind in catalogue_kinds(description)
         for listed in kind.names.hs_codes
     )
+
+
+def catalogue_headings(description: str) -> tuple[str, ...]:
+    """The headings (four digits) under which the catalogue declares the goods a description
+    names (`catalogue_kinds`), in the order its kinds list them; none where it names none.
+    "Камера видеонаблюдения" goes under 8525, wherever the words "камера" may go."""
+    found: list[str] = []
+    for kind in catalogue_kinds(description):
+        for listed in kind.names.hs_codes:
+            heading = listed.replace(".", "")[:4]
+            if len(heading) == 4 and heading not in found:
+                found.append(heading)
+    return tuple(found)
 
 
 @cache

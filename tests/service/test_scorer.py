@@ -1187,6 +1187,54 @@ def test_an_hs_code_that_does_not_fit_is_quoted_as_typed(tiny_scorer: Scorer) ->
     ]
 
 
+def test_an_hs_code_of_another_chapter_than_the_catalogues_goods_is_said_against_them(
+    tiny_scorer: Scorer,
+) -> None:
+    """Where the text models see no other chapter, the goods catalogue may still know where
+    the goods go: a CCTV camera under 9005 (binoculars, monoculars) is told the headings
+    cameras go under. Not a code of their own chapter, nor of a kind the nomenclature also
+    classes them under (old clothes under 6203 as well as 6309), nor a code for goods the
+    catalogue does not know, nor kit declared under its own heading."""
+    rows = [
+        ("Камера видеонаблюдения", "900580"),
+        ("Камера видеонаблюдения", "852589"),
+        ("ESKI KIYIMLAR", "6203"),
+        ("Qzxv wrmpt", "900580"),
+        ("фонарик", "900580"),
+    ]
+    writer, facts, _ = _known_goods_facts(
+        tiny_scorer, [d for d, _ in rows], ["benign"] * len(rows), [c for _, c in rows]
+    )
+    facts.__dict__["chapter_elsewhere"] = np.zeros(len(rows), dtype=bool)
+    facts.__dict__["names_ordinary_goods"] = np.ones(len(rows), dtype=bool)
+    assert writer._group_reasons("hs_code", np.arange(len(rows)), facts, facts.terms) == [
+        (
+            "hs_mismatch",
+            "HS code 900580 (chapter 90) does not fit 'Камера видеонаблюдения'"
+            " (such goods go under 8525 or 8528)",
+        ),
+        None,
+        None,
+        None,
+        (
+            "hs_mismatch",
+            "HS code 900580 (chapter 90) does not fit 'фонарик' (such goods go under 8513)",
+        ),
+    ]
+    # Wording that names no ordinary goods (gear, a vague word) is set against nothing.
+    facts.__dict__["names_ordinary_goods"] = np.zeros(len(rows), dtype=bool)
+    assert writer._group_reasons("hs_code", np.arange(len(rows)), facts, facts.terms) == [
+        None
+    ] * len(rows)
+    # Goods of the catalogue's kinds under a heading of another of their chapters' kind are
+    # a clerk's choice: a Baofeng radio (8517, 8525, 8527) under 8543 is chapter 85 too.
+    assert reasons_module._catalogue_heading_elsewhere("рация Baofeng", "854370") == ()
+    assert reasons_module._catalogue_heading_elsewhere("рация Baofeng", "900580") == (
+        "8517",
+        "8525",
+    )
+
+
 def test_a_flagged_item_no_single_fact_moved_far_is_told_those_that_moved_it_most(
     tiny_scorer: Scorer, monkeypatch: pytest.MonkeyPatch
 ) -> None:

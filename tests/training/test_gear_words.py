@@ -57,6 +57,10 @@ from training.gear_words import (
         # Armour as a common word before it makes it: "body armor", "soft armour".
         "Body armor plates level IV ceramic",
         "soft armour panels",
+        "body armour NIJ IV",
+        # A visor made to stop bullets names a helmet's armour.
+        "забрало баллистическое",
+        "бронезабрало",
     ],
 )
 def test_gear_named_openly_is_named(description: str) -> None:
@@ -93,6 +97,11 @@ def test_gear_named_openly_is_named(description: str) -> None:
         # "Armor" of a phone case or of motocross protection is no armour.
         "Armor phone case",
         "motocross body armor jacket",
+        "Защита для мотокросса / motocross body armour",
+        # A motorcycle helmet's visor ("забрало"), in Russian and Ukrainian.
+        "Забрало для мотошлема",
+        "забрало",
+        "візор для мотошолома",
         # A fibre beside an honest kind's noun says what the kind is made of: a Kevlar
         # motorcycle or hockey helmet.
         "Мотоциклетный шлем, кевлар",
