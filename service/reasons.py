@@ -207,6 +207,14 @@ def _catalogue_heading_elsewhere(description: str, code: str) -> tuple[str, ...]
     chapters = {heading[:2] for heading in headings}
     if len(digits) < 4 or not headings or digits[:2] in chapters:
         return ()
+    # Kinds that share no chapter are a box of several goods ("Возврат товара чехлы" is a
+    # return of clothes, shoes or phone cases): the code may fit any of them.
+    of_kinds = [
+        {listed.replace(".", "")[:2] for listed in kind.names.hs_codes}
+        for kind in knowledge.catalogue_kinds(description)
+    ]
+    if not set.intersection(*of_kinds):
+        return ()
     # A leather jacket under 4203, a cardigan under 6203 or 6110, old clothes under 6203 or
     # 6309: the nomenclature classes such goods under either.
     if any(knowledge.classes_same_kind(c, digits, by_catalogue=True) for c in chapters) or any(

@@ -1226,6 +1226,8 @@ def test_an_hs_code_of_another_chapter_than_the_catalogues_goods_is_said_against
     assert writer._group_reasons("hs_code", np.arange(len(rows)), facts, facts.terms) == [
         None
     ] * len(rows)
+    # Wording the catalogue reads as several kinds of no common chapter is a box of them.
+    assert reasons_module._catalogue_heading_elsewhere("Возврат товара чехлы", "420292") == ()
     # Goods of the catalogue's kinds under a heading of another of their chapters' kind are
     # a clerk's choice: a Baofeng radio (8517, 8525, 8527) under 8543 is chapter 85 too.
     assert reasons_module._catalogue_heading_elsewhere("рация Baofeng", "854370") == ()
