@@ -221,6 +221,12 @@ def _catalogue_heading_elsewhere(description: str, code: str) -> tuple[str, ...]
         knowledge.classes_same_kind(digits[:2], heading, by_catalogue=True) for heading in headings
     ):
         return ()
+    # A trail camera under 9006 as well as 8525: headings that hold the same goods.
+    if any(
+        digits[:4] in group and not group.isdisjoint(headings)
+        for group in knowledge.same_goods_headings()
+    ):
+        return ()
     return () if knowledge.kit_lists_code(description, digits) else headings[:2]
 
 

@@ -122,6 +122,8 @@ _PROTECTION: Final = _FIBRES | frozenset({
 # The noun of that protection, which an everyday word before it makes armour ("body armor",
 # "soft armour"), while an "Armor" phone case or "armor glass" stays ordinary.
 _ARMOUR: Final = frozenset({"armor", "armour"})
+# What honest protective gear is called in English ("motocross body protector").
+_PROTECTOR: Final = frozenset({"protector", "protectors"})
 # The words that make a pair of honest words a name of gear.
 _NAMES_IN_A_PAIR: Final = _ARMS | _IMAGING | _PROTECTION | _ARMOUR
 # Marks a listed pair of honest words that declares a kind of goods whose noun a fibre names
@@ -345,9 +347,10 @@ def derive_gear_words() -> list[str]:
 def _honest_kinds_of(words: set[str], honest_pairs: set[str], gear_spelled: set[str]) -> set[str]:
     """The pairs of honest words that declare a kind of goods whose noun a listed pair makes
     armour with a fibre: "шлем кевлар" is listed, "мотоциклетный шлем" declares a motorcycle
-    helmet (in either order, as forms write them). The other word of the kind is one no gear
-    phrasing uses (`gear_spelled`: "тактический шлем" declares no honest kind) and not a
-    common word."""
+    helmet (in either order, as forms write them); and those that end in the word before a
+    listed armour ("motocross body" of "body armour"). The other word of the kind is one no
+    gear phrasing uses (`gear_spelled`: "тактический шлем" declares no honest kind) and not
+    a common word."""
     nouns = {
         word
         for pair in words
@@ -355,19 +358,35 @@ def _honest_kinds_of(words: set[str], honest_pairs: set[str], gear_spelled: set[
         for word in pair.split(" ")
         if word not in _NAMES_IN_A_PAIR - _ARMOUR and not is_common(word)
     }
+    # The part of the body armour guards ("body" of "body armour", "chest"), which honest
+    # phrasings also name a protector of, ends an honest kind's pair: "motocross body armour"
+    # is the body protector of motocross riders, as "motocross body protector" declares.
+    guarded = {pair.split(" ")[0] for pair in honest_pairs if pair.split(" ")[1] in _PROTECTOR}
+    before_armour = {
+        first
+        for first, _, second in (pair.partition(" ") for pair in words if " " in pair)
+        if second in _ARMOUR and first in guarded
+    }
     kinds: set[str] = set()
     for pair in honest_pairs:
         first, second = pair.split(" ")
+        if second in before_armour and _declares_a_kind(first, gear_spelled):
+            kinds.add(pair)
         for noun, other in ((first, second), (second, first)):
-            if (
-                noun in nouns
-                and other not in gear_spelled
-                and other not in _NAMES_IN_A_PAIR
-                and sum(c.isalpha() for c in other) >= _MIN_LETTERS
-                and not is_common(other)
-            ):
+            if noun in nouns and _declares_a_kind(other, gear_spelled):
                 kinds.update({pair, f"{second} {first}"})
     return kinds
+
+
+def _declares_a_kind(word: str, gear_spelled: set[str]) -> bool:
+    """Whether a word beside a kind's noun makes the pair an honest kind: one no gear
+    phrasing uses, not a word that names gear in a pair, of four letters, not common."""
+    return (
+        word not in gear_spelled
+        and word not in _NAMES_IN_A_PAIR
+        and sum(c.isalpha() for c in word) >= _MIN_LETTERS
+        and not is_common(word)
+    )
 
 
 @cache
@@ -392,20 +411,21 @@ def _honest_kinds() -> frozenset[str]:
 
 def _named_pairs(tokens: list[str]) -> list[int]:
     """Where a listed pair names gear in `tokens`: the position of its first word. A fibre
-    beside the noun of an honest kind the line declares names what that kind is made of
-    ("Мотоциклетный шлем, кевлар"), not armour."""
+    or armour sharing its noun with an honest kind the line declares names what that kind is
+    made of or is ("Мотоциклетный шлем, кевлар"; "motocross body armour", the body protector
+    of motocross riders), not armour."""
     named = gear_words()
     found = [i for i, (a, b) in enumerate(pairwise(tokens)) if f"{a} {b}" in named]
     if not found:
         return found
     kinds = _honest_kinds()
-    declared = [set(pair) for pair in pairwise(tokens) if " ".join(pair) in kinds]
+    declared = {i for i, pair in enumerate(pairwise(tokens)) if " ".join(pair) in kinds}
     return [
         i
         for i in found
         if not (
-            _FIBRES.intersection(tokens[i : i + 2])
-            and any(kind.intersection(tokens[i : i + 2]) for kind in declared)
+            (_FIBRES | _ARMOUR).intersection(tokens[i : i + 2])
+            and (i - 1 in declared or i + 1 in declared)
         )
     ]
 

@@ -13,7 +13,7 @@ import re
 import tomllib
 from collections import Counter
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any, Final
 
@@ -503,45 +503,67 @@ _NAMING_SHARE: Final = 0.5
 _PHRASE_WORD: Final = re.compile(r"\w+")
 
 
+def _phrase_keys(words: tuple[str, ...] | list[str]) -> dict[tuple[int, int], tuple[str, ...]]:
+    """The key of each run of consecutive words (`words[start:end]` by `(start, end)`) as the
+    catalogue's phrasings are looked up: two words or more stemmed and in any order
+    ("Sleeping bags" is the catalogue's "sleeping bag", "ботинки зимние" its "зимние
+    ботинки"); one word as written, since a stem alone may be another word's ("fitness" and
+    "fittings" are both "fit")."""
+    from training.text import word_stem  # training.text reads this module's tables
+
+    stems = [word_stem(word) for word in words]
+    return {
+        (start, end): (words[start],) if end - start == 1 else tuple(sorted(stems[start:end]))
+        for start in range(len(words))
+        for end in range(start + 1, len(words) + 1)
+    }
+
+
 @cache
 def _catalogue_phrases() -> dict[tuple[str, ...], tuple[ItemType, ...]]:
-    """Each phrasing of the goods catalogue, as its casefolded words, with the kinds of
-    goods it names: those written with it, and those written with it and more ("шапка" of
-    "шапка зимняя" and "шапка-ушанка" too: a bare "шапка" may be any of them)."""
+    """Each phrasing of the goods catalogue, as its words' key (`_phrase_keys`), with the
+    kinds of goods it names: those written with it, and those written with it and more
+    ("шапка" of "шапка зимняя" and "шапка-ушанка" too: a bare "шапка" may be any of them)."""
     own: dict[tuple[str, ...], dict[str, ItemType]] = {}
+    inner_keys: dict[tuple[str, ...], set[tuple[str, ...]]] = {}
     for item in goods_catalogue():
         for phrasing in item.names.phrasings:
             words = tuple(_PHRASE_WORD.findall(phrasing.text.casefold()))
             if words:
-                own.setdefault(words, {})[item.key] = item
-    named = {words: dict(items) for words, items in own.items()}
-    for words, items in own.items():
-        for length in range(1, len(words)):
-            for start in range(len(words) - length + 1):
-                inner = named.get(words[start : start + length])
-                if inner is not None:
-                    inner.update(items)
-    return {words: tuple(items.values()) for words, items in named.items()}
+                keys = _phrase_keys(words)
+                key = keys.pop((0, len(words)))
+                own.setdefault(key, {})[item.key] = item
+                inner_keys.setdefault(key, set()).update(keys.values())
+    named = {key: dict(items) for key, items in own.items()}
+    for key, items in own.items():
+        for inner_key in inner_keys[key]:
+            inner = named.get(inner_key)
+            if inner is not None:
+                inner.update(items)
+    return {key: tuple(items.values()) for key, items in named.items()}
 
 
 @cache
 def _longest_phrasing() -> int:
-    return max(map(len, _catalogue_phrases()))
+    return max(map(len, _catalogue_phrases()), default=0)
 
 
+@lru_cache(maxsize=100_000)
 def catalogue_kinds(description: str) -> tuple[ItemType, ...]:
     """The kinds of ordinary goods of the catalogue a description names: those of the
-    longest catalogue phrasing among its words (`_NAMING_WORDS`, `_NAMING_SHARE`), none
-    where no phrasing names them. "Saperavi red wine" is a bottle of wine (1.3 kg), whatever
-    a model learnt of the words "red" and "wine"."""
+    longest catalogue phrasing among its words (`_NAMING_WORDS`, `_NAMING_SHARE`), however
+    inflected or ordered (`_phrase_keys`), none where no phrasing names them. "Saperavi red
+    wine" is a bottle of wine (1.3 kg), whatever a model learnt of the words "red" and
+    "wine"."""
     words = _PHRASE_WORD.findall(description.casefold())
     phrases = _catalogue_phrases()
+    keys = _phrase_keys(words)
     for length in range(min(len(words), _longest_phrasing()), 0, -1):
         if length < _NAMING_WORDS and length < _NAMING_SHARE * len(words):
             break
         found: list[ItemType] = []
         for start in range(len(words) - length + 1):
-            for item in phrases.get(tuple(words[start : start + length]), ()):
+            for item in phrases.get(keys[start, start + length], ()):
                 if item not in found:
                     found.append(item)
         if found:
@@ -621,6 +643,17 @@ def hs_kinds(by_catalogue: bool = False) -> dict[str, frozenset[str]]:
         for chapter in chapters:
             out.setdefault(chapter, set()).update(chapters, (str(h) for h in kind["headings"]))
     return {chapter: frozenset(codes) for chapter, codes in out.items()}
+
+
+@cache
+def same_goods_headings() -> tuple[frozenset[str], ...]:
+    """Headings that hold the same goods in a kind the goods catalogue decides for itself
+    (hs_kinds.toml `same_goods`): a digital camera under 8525 or 9006."""
+    return tuple(
+        frozenset(str(h) for h in group)
+        for kind in _read_toml("hs_kinds.toml").values()
+        for group in kind.get("same_goods", ())
+    )
 
 
 def classes_same_kind(chapter: str, code: str, by_catalogue: bool = False) -> bool:

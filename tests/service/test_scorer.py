@@ -395,6 +395,25 @@ def test_the_catalogue_names_goods_by_a_phrasing_not_by_one_word_of_a_long_line(
 
 
 @pytest.mark.parametrize(
+    ("description", "kind"),
+    [
+        ("Sleeping bags", "g_sleeping_bag"),  # the catalogue's "sleeping bag", in the plural
+        ("Ботинки зимние", "g_mens_winter_boots"),  # its "зимние ботинки", in either order
+        ("Men's boots (leather)", "g_mens_leather_boots"),
+    ],
+)
+def test_the_catalogue_names_goods_however_their_words_are_inflected_or_ordered(
+    description: str, kind: str
+) -> None:
+    assert kind in {k.key for k in knowledge.catalogue_kinds(description)}
+
+
+def test_one_word_names_goods_only_as_written() -> None:
+    """A stem alone may be another word's: "fitness" and "fittings" are both "fit"."""
+    assert all("fitting" not in k.key for k in knowledge.catalogue_kinds("Fitness plates"))
+
+
+@pytest.mark.parametrize(
     "description",
     ["куртка мужская", "сувенир на память", "small", "for", "вещи для мужчины", "body 2"],
 )
@@ -1226,6 +1245,8 @@ def test_an_hs_code_of_another_chapter_than_the_catalogues_goods_is_said_against
     assert writer._group_reasons("hs_code", np.arange(len(rows)), facts, facts.terms) == [
         None
     ] * len(rows)
+    # A digital camera goes under 8525 or 9006; a CCTV camera is no monocular (9005).
+    assert reasons_module._catalogue_heading_elsewhere("Камера видеонаблюдения", "900659") == ()
     # Wording the catalogue reads as several kinds of no common chapter is a box of them.
     assert reasons_module._catalogue_heading_elsewhere("Возврат товара чехлы", "420292") == ()
     # Goods of the catalogue's kinds under a heading of another of their chapters' kind are

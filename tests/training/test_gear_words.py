@@ -58,6 +58,8 @@ from training.gear_words import (
         "Body armor plates level IV ceramic",
         "soft armour panels",
         "body armour NIJ IV",
+        "body armour",
+        "Бронежилет / body armour, used",
         # A visor made to stop bullets names a helmet's armour.
         "забрало баллистическое",
         "бронезабрало",
@@ -97,7 +99,9 @@ def test_gear_named_openly_is_named(description: str) -> None:
         # "Armor" of a phone case or of motocross protection is no armour.
         "Armor phone case",
         "motocross body armor jacket",
+        # Armour of the body a motocross rider's protector guards: the line declares it.
         "Защита для мотокросса / motocross body armour",
+        "Motorcycle body armour jacket",
         # A motorcycle helmet's visor ("забрало"), in Russian and Ukrainian.
         "Забрало для мотошлема",
         "забрало",

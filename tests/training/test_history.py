@@ -342,13 +342,13 @@ def test_a_party_that_named_gear_before_is_told_so() -> None:
 def test_an_earlier_parcel_that_read_as_gear_is_named_for_the_officer() -> None:
     facts = {"sender_parcels_before": 1.0, "sender_prior_score": 0.93, "sender_prior_parcel": "E1"}
     assert prior_message("sender", facts) == (
-        "sender's earlier parcel E1 read as gear on its own form (score 0.93)"
+        "sender's earlier parcel E1 read as gear on its own form"
     )
     # Below even odds it is no evidence an officer would accept.
     assert prior_message("sender", {**facts, "sender_prior_score": 0.3}) is None
     recipient = {"recipient_parcels_before": 2.0, "recipient_prior_score": 0.8}
     assert prior_message("recipient", {**recipient, "recipient_prior_parcel": "E2"}) == (
-        "recipient was sent earlier parcel E2, which read as gear on its own form (score 0.80)"
+        "recipient was sent earlier parcel E2, which read as gear on its own form"
     )
 
 

@@ -82,7 +82,10 @@ def prior_message(role: Role, facts: Mapping[str, Any]) -> str | None:
     parcel = facts.get(f"{role}_prior_parcel")
     if prior < NOTABLE_PRIOR_SCORE or not parcel:
         return None
-    read = f"read as gear on its own form (score {prior:.2f})"
+    # No figure: the first-pass score is on no printed row (the earlier parcel's own score
+    # counts its parties' history too), and officers read two figures for one parcel as a
+    # contradiction.
+    read = "read as gear on its own form"
     if role == "sender":
         return f"sender's earlier parcel {parcel} {read}"
     return f"recipient was sent earlier parcel {parcel}, which {read}"
