@@ -716,6 +716,11 @@ class ReasonWriter:
                     f" one of its {n} items",
                 )
                 if math.isfinite(g) and n > 1 and math.isfinite(net) and net > 0
+                # That a line is its parcel's only item is no finding an officer can act on
+                # (officers at two exchanges said so of "the only item of a 1.2 kg parcel"):
+                # other reasons speak, or the form as a whole. A gross typed in grams is.
+                else None
+                if math.isfinite(g) and n == 1 and not _as_grams(typed, g)
                 else ("parcel_context", f"{_items(n)} of a {_kg(g)} kg parcel{_as_grams(typed, g)}")
                 if math.isfinite(g)
                 else ("parcel_context", f"{_items(n)}; no gross weight declared")

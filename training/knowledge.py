@@ -543,6 +543,18 @@ def _catalogue_phrases() -> dict[tuple[str, ...], tuple[ItemType, ...]]:
     return {key: tuple(items.values()) for key, items in named.items()}
 
 
+def load_lookups() -> None:
+    """Build the lookups reasons read of the catalogue and the word lists (seconds: the
+    phrasings are stemmed), so a process can do it before its first declaration."""
+    _catalogue_phrases()
+    _kinds_by_code()
+    _kit_phrases()
+    goods_named_by_word()
+    everyday_words()
+    honest_only_words()
+    vague_words()
+
+
 @cache
 def _longest_phrasing() -> int:
     return max(map(len, _catalogue_phrases()), default=0)
