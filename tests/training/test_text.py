@@ -79,6 +79,36 @@ def test_ascii_takes_a_shortcut_to_the_same_matching_text(synthetic_sample: Any)
         assert matching_text(text) == _matching_text(text), text
 
 
+def test_the_installed_stemmers_stem_as_snowballs_reference_ones() -> None:
+    """snowballstemmer runs Snowball's C stemmers when PyStemmer is installed: fifteen times
+    faster, and they must give the stems of its own Python stemmers (the model's words and
+    the catalogue's lookups rest on them), here on every word of the goods catalogue."""
+    import re
+
+    import snowballstemmer
+    from snowballstemmer.armenian_stemmer import ArmenianStemmer
+    from snowballstemmer.english_stemmer import EnglishStemmer
+    from snowballstemmer.russian_stemmer import RussianStemmer
+
+    from training import knowledge
+
+    words = sorted(
+        {
+            word
+            for kind in knowledge.goods_catalogue()
+            for phrasing in kind.names.phrasings
+            for word in re.findall(r"\w+", phrasing.text.casefold())
+        }
+    )
+    for language, reference in (
+        ("russian", RussianStemmer()),
+        ("english", EnglishStemmer()),
+        ("armenian", ArmenianStemmer()),
+    ):
+        installed = snowballstemmer.stemmer(language)
+        assert installed.stemWords(words) == reference.stemWords(words), language
+
+
 def test_a_word_stem_meets_the_other_forms_of_the_word() -> None:
     assert word_stem("одежду") == word_stem("Одежда") == word_stem("одежды")
     assert word_stem("Boots") == word_stem("boot")
