@@ -52,9 +52,6 @@ class Scoring:
         if workers <= 1:
             yield cls(scorer, decimal, None, 1, history)
             return
-        # What reasons read (word lists, the goods catalogue's phrasings: seconds to load)
-        # is loaded once, here, so the workers fork with it instead of each loading it.
-        scorer.warm_up()
         # Objects loaded so far (the model above all) move out of the collector's sight:
         # its passes would write to their pages and undo the sharing of forked memory.
         gc.freeze()
