@@ -17,6 +17,8 @@ from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any, Final
 
+from training.common_words import is_common
+
 LEXICON_DIR: Final = Path(__file__).resolve().parent / "lexicon"
 
 # Description languages / registers: en_mt is machine-translated English of Chinese sellers,
@@ -523,23 +525,26 @@ def _phrase_keys(words: tuple[str, ...] | list[str]) -> dict[tuple[int, int], tu
 def _catalogue_phrases() -> dict[tuple[str, ...], tuple[ItemType, ...]]:
     """Each phrasing of the goods catalogue, as its words' key (`_phrase_keys`), with the
     kinds of goods it names: those written with it, and those written with it and more
-    ("шапка" of "шапка зимняя" and "шапка-ушанка" too: a bare "шапка" may be any of them)."""
-    own: dict[tuple[str, ...], dict[str, ItemType]] = {}
-    inner_keys: dict[tuple[str, ...], set[tuple[str, ...]]] = {}
+    ("шапка" of "шапка зимняя" and "шапка-ушанка" too: a bare "шапка" may be any of them).
+    A run of a longer phrasing with two words beyond the commonest names its kinds too
+    ("костюм для охоты" of "костюм для охоты зимний"; not "для охоты" alone)."""
+    kinds_of: dict[tuple[str, ...], dict[str, ItemType]] = {}
     for item in goods_catalogue():
         for phrasing in item.names.phrasings:
             words = tuple(_PHRASE_WORD.findall(phrasing.text.casefold()))
             if words:
-                keys = _phrase_keys(words)
-                key = keys.pop((0, len(words)))
-                own.setdefault(key, {})[item.key] = item
-                inner_keys.setdefault(key, set()).update(keys.values())
-    named = {key: dict(items) for key, items in own.items()}
-    for key, items in own.items():
-        for inner_key in inner_keys[key]:
-            inner = named.get(inner_key)
-            if inner is not None:
-                inner.update(items)
+                kinds_of.setdefault(words, {})[item.key] = item
+    # Each distinct phrasing's runs are keyed once (a tenth of them repeat across kinds).
+    runs = {words: _phrase_keys(words) for words in kinds_of}
+    named: dict[tuple[str, ...], dict[str, ItemType]] = {}
+    for words, keys in runs.items():
+        named.setdefault(keys[0, len(words)], {}).update(kinds_of[words])
+    own = set(named)
+    for words, keys in runs.items():
+        naming = [not is_common(word) for word in words]
+        for (start, end), key in keys.items():
+            if end - start < len(words) and (key in own or sum(naming[start:end]) >= _NAMING_WORDS):
+                named.setdefault(key, {}).update(kinds_of[words])
     return {key: tuple(items.values()) for key, items in named.items()}
 
 

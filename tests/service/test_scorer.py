@@ -400,6 +400,9 @@ def test_the_catalogue_names_goods_by_a_phrasing_not_by_one_word_of_a_long_line(
         ("Sleeping bags", "g_sleeping_bag"),  # the catalogue's "sleeping bag", in the plural
         ("Ботинки зимние", "g_mens_winter_boots"),  # its "зимние ботинки", in either order
         ("Men's boots (leather)", "g_mens_leather_boots"),
+        # A run of a longer phrasing ("костюм для охоты зимний") with two words of its own.
+        ("Камуфляжный костюм для охоты", "l_hunting_suit_winter_membrane"),
+        ("Motorcycle protective vest", "l_moto_body_armor_turtle"),
     ],
 )
 def test_the_catalogue_names_goods_however_their_words_are_inflected_or_ordered(
@@ -411,6 +414,8 @@ def test_the_catalogue_names_goods_however_their_words_are_inflected_or_ordered(
 def test_one_word_names_goods_only_as_written() -> None:
     """A stem alone may be another word's: "fitness" and "fittings" are both "fit"."""
     assert all("fitting" not in k.key for k in knowledge.catalogue_kinds("Fitness plates"))
+    # A run with one word beyond the commonest names no kind: "для охоты" is for hunting.
+    assert knowledge.catalogue_kinds("для охоты") == ()
 
 
 @pytest.mark.parametrize(
@@ -715,7 +720,8 @@ def test_a_winter_jacket_too_heavy_is_told_so_and_armour_only_by_its_name(
     assert not any("usually" in m for m in reasons("бронежилет", 9.5))
 
     # Wording that leans to gear with no word to name ("куртка зимняя") keeps the weight of
-    # the goods it names, whatever this small model weighs it by.
+    # the goods it names, whatever this small model weighs it by: the goods catalogue's
+    # winter jackets (its "куртка зимняя мужская" and the like).
     writer, facts, signals = _known_goods_facts(
         tiny_scorer, ["куртка зимняя"], ["body_armor"], quantity=[1.0], net_weight_kg=[9.0]
     )
@@ -723,7 +729,7 @@ def test_a_winter_jacket_too_heavy_is_told_so_and_armour_only_by_its_name(
     signals[0, columns.text[RISK_CLASSES.index("body_armor")]] = 1.5
     signals[:, columns.weight] = np.log(1.2)
     assert writer._group_reasons("weight", np.arange(1), facts, facts.terms) == [
-        ("weight_mismatch", "9 kg per unit is heavy for 'куртка зимняя' (usually about 1.2 kg)")
+        ("weight_mismatch", "9 kg per unit is heavy for 'куртка зимняя' (usually about 1.6 kg)")
     ]
 
 
@@ -806,7 +812,7 @@ def test_a_bag_of_things_under_a_vague_word_is_not_weighed_as_one_unit(
     ]
     assert said[-1] == (
         "weight_mismatch",
-        "9 kg per unit is heavy for 'куртка зимняя' (usually about 0.8 kg)",
+        "9 kg per unit is heavy for 'куртка зимняя' (usually about 1.6 kg)",
     )
     # Nor is a bag's worth set against one garment's: 18 USD for 9 kg of used clothes is
     # what it is declared at, not "low for 'одежда ношеная' (usually about 27 USD/kg)".
