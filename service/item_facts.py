@@ -28,7 +28,7 @@ from training.features import (
     vague_flags,
 )
 from training.features.measures import weights_as_meant
-from training.gross_weight import gross_in_kg
+from training.gross_weight import gross_in_kg, parcel_nets_complete
 from training.history import COUNT_FACTS, TEXT_FACTS
 from training.model import ItemScores
 from training.schema import RISK_CLASSES
@@ -278,11 +278,14 @@ class ItemFacts:
     @cached_property
     def parcel_weights(self) -> tuple[np.ndarray, np.ndarray]:
         """Per item: its parcel's gross weight in kilograms (`gross_in_kg`, as the model
-        reads it) and the net weights its lines declare."""
+        reads it) and the net weights its lines declare, NaN where a line declares none (it
+        may hold any part of the gross: `parcel_nets_complete`)."""
         codes = parcel_codes(self._column("declaration_id"))
         net = self.net_weight
-        declared = np.bincount(codes, weights=np.where(np.isfinite(net), net, 0.0))[codes]
-        return gross_in_kg(self.gross_typed, declared), declared
+        known = np.isfinite(net)
+        declared = np.bincount(codes, weights=np.where(known, net, 0.0))[codes]
+        gross = gross_in_kg(self.gross_typed, declared)
+        return gross, np.where(parcel_nets_complete(codes, known), declared, np.nan)
 
     @cached_property
     def n_items(self) -> np.ndarray:

@@ -917,6 +917,29 @@ def test_a_parcel_gap_within_ordinary_packing_is_no_reason(tiny_scorer: Scorer) 
         assert said[3] == ("parcel_context", "the only item; no gross weight declared")
 
 
+def test_a_parcel_with_a_net_weight_left_out_is_told_no_gap(tiny_scorer: Scorer) -> None:
+    """A line without a net weight may hold the whole gross: "its lines declare 0.0 kg:
+    19.3 kg is not accounted for" of a bag of "вещи" whose weight was left out is untrue.
+    Where every line of the parcel declares one, the gap is told as before."""
+    writer = ReasonWriter(tiny_scorer.model)
+    items = {
+        "declaration_id": np.array(["A", "A", "B", "C"], dtype=object),
+        "net_weight_kg": np.array([np.nan, 1.0, np.nan, 1.0]),
+        "gross_weight_kg": np.array([19.3, 19.3, 19.3, 19.3]),
+    }
+    scores = SimpleNamespace(risk_class=np.full(4, "benign", dtype=object))
+    for gap_leads in (False, True):
+        facts = ItemFacts(items, scores, writer._signal_columns)  # type: ignore[arg-type]
+        facts.gap_leads = np.full(4, gap_leads)
+        facts.flagged_for = np.full(4, -1)
+        said = writer._group_reasons("parcel", np.arange(4), facts, {})
+        assert not any(r is not None and "not accounted for" in r[1] for r in said[:3]), said
+        assert said[3] == (
+            "parcel_context",
+            "the parcel weighs 19.3 kg, its lines declare 1.0 kg: 18.3 kg is not accounted for",
+        )
+
+
 def _place_facts(writer: ReasonWriter, origins: list[Any], destinations: list[Any]) -> ItemFacts:
     """The facts of benign-read items from `origins` to `destinations`, and nothing else."""
     items = {

@@ -343,6 +343,38 @@ def test_form_features_of_few_rows_are_the_column_wise_ones(
         assert np.array_equal(model.form_.features(items, signals), plain)
 
 
+def test_a_parcel_with_a_net_weight_left_out_has_no_unaccounted_weight(
+    tiny_training: TrainingResult,
+) -> None:
+    """Where a line declares no net weight, it may hold all of the gross: the parcel's
+    unexplained weight is none, row by row and column by column, while a parcel whose lines
+    all declare one keeps its gap."""
+    model = tiny_training.model
+    items = columns_of(
+        pd.DataFrame(
+            {
+                "declaration_id": ["A", "A", "B"],
+                "item_no": [1, 2, 1],
+                "description": ["вещи", "конфеты", "вещи"],
+                "quantity": [1.0, 1.0, 1.0],
+                "net_weight_kg": [np.nan, 1.0, 1.0],
+                "gross_weight_kg": [19.3, 19.3, 19.3],
+                "value": [30.0, 5.0, 30.0],
+                "currency": ["USD", "USD", "USD"],
+            }
+        )
+    )
+    signals = model.text_.signals(items)
+    names = list(model.form_.feature_names_)
+    gap = [names.index(n) for n in ("parcel_unexplained_weight", "parcel_unexplained_kilos")]
+    for matrix in (
+        model.form_.transform_columns(items, signals),
+        form_rows(model.form_.lookups(), items, signals),
+    ):
+        assert np.all(matrix[:2, gap] == 0.0)
+        assert np.all(matrix[2, gap] > 0.0)
+
+
 def test_a_vague_description_is_no_text_evidence(tiny_training: TrainingResult) -> None:
     """ "киім", "giysi", "одежда" say nothing of what is inside: whatever language a writer
     (or a smuggler) prefers, their text reads as the average training line's, and what a

@@ -34,7 +34,7 @@ from training.features.measures import (
     vague_flags,
 )
 from training.features.text_signals import OTHER_CHAPTER, ItemSignals
-from training.gross_weight import gross_in_kg, ordinary_unexplained_kg
+from training.gross_weight import gross_in_kg, ordinary_unexplained_kg, parcel_nets_complete
 from training.history import HISTORY_FEATURES
 from training.schema import CATEGORIES, MAIL_CLASSES, RISK_CLASSES
 
@@ -75,14 +75,20 @@ def _parcel_context(items: ItemColumns, net: np.ndarray) -> tuple[np.ndarray, ..
     codes = item_parcel_codes(items)
     n_parcels = codes.max() + 1 if len(codes) else 0
     n_items = np.bincount(codes, minlength=n_parcels)[codes].astype(float)
-    net_filled = np.where(np.isfinite(net), net, 0.0)
+    known = np.isfinite(net)
+    net_filled = np.where(known, net, 0.0)
     net_sum = np.bincount(codes, weights=net_filled, minlength=n_parcels)[codes]
     gross = gross_in_kg(column(items, "gross_weight_kg", float), net_sum)
     # Weight on the parcel that no item line accounts for (beyond ordinary packaging).
     # In kilograms, not as a share of the parcel: packaging is a large share of a small
     # parcel, while a vest declared at 2 kg in an 8 kg parcel leaves kilos unexplained.
+    # A line without a net weight may hold all of it: nothing is known to be unaccounted
+    # for (`parcel_nets_complete`).
+    complete = parcel_nets_complete(codes, known)
     unexplained = np.where(
-        np.isfinite(gross) & (gross > 0), np.log1p(np.maximum(gross - net_sum, 0.0)), 0.0
+        np.isfinite(gross) & (gross > 0) & complete,
+        np.log1p(np.maximum(gross - net_sum, 0.0)),
+        0.0,
     )
     share = np.where(net_sum > 0, net_filled / np.where(net_sum > 0, net_sum, 1.0), 1.0)
     return n_items, unexplained, share, net_sum, gross

@@ -105,10 +105,12 @@ def form_rows(lookups: dict[str, Any], items: ItemColumns, signals: np.ndarray) 
     codes = [parcel_of.setdefault(key, len(parcel_of)) for key in keys]
     n_items = [0] * len(parcel_of)
     net_sum = [0.0] * len(parcel_of)
+    complete = [True] * len(parcel_of)  # as `parcel_nets_complete`
     net_filled = [w if isfinite(w) else 0.0 for w in net]
-    for code, w in zip(codes, net_filled, strict=True):
+    for code, w, filled in zip(codes, net, net_filled, strict=True):
         n_items[code] += 1
-        net_sum[code] += w
+        net_sum[code] += filled
+        complete[code] = complete[code] and isfinite(w)
     gross = [float(gross_in_kg(g, net_sum[code])) for g, code in zip(gross, codes, strict=True)]
 
     text_sig = [sig[f"text_{c}"] for c in RISK_CLASSES]
@@ -131,7 +133,7 @@ def form_rows(lookups: dict[str, Any], items: ItemColumns, signals: np.ndarray) 
         _maximum((u if isfinite(u) else 0.0) / q, 0.0) for u, q in zip(usd, quantity, strict=True)
     ]
     unexplained_in = [
-        _maximum(g - net_sum[code], 0.0) if isfinite(g) and g > 0 else 0.0
+        _maximum(g - net_sum[code], 0.0) if isfinite(g) and g > 0 and complete[code] else 0.0
         for g, code in zip(gross, codes, strict=True)
     ]
     history = [
