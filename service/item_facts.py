@@ -130,9 +130,14 @@ class ItemFacts:
         return column(self._items, "net_weight_kg", float)
 
     @cached_property
+    def usd_value(self) -> np.ndarray:
+        """Each line's declared value in USD (NaN where none is usable)."""
+        return usd_values(self._items)
+
+    @cached_property
     def usd_per_kg(self) -> np.ndarray:
         with np.errstate(divide="ignore", invalid="ignore"):
-            return usd_values(self._items) / self.net_weight
+            return self.usd_value / self.net_weight
 
     @cached_property
     def expected_weight(self) -> np.ndarray:

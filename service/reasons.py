@@ -601,6 +601,16 @@ class ReasonWriter:
             # A line typed in grams is quoted in kilograms, with what the form says.
             typed = facts.net_typed[rows].tolist()
             read = facts.net_weight[rows].tolist()
+            if not weight:
+                # A value declared on a line without a net weight is no missing value: what
+                # is missing is the weight its worth per kilo would be read against.
+                priced = np.isfinite(facts.usd_value[rows]).tolist()
+                found = [
+                    _WEIGHT_MISSING
+                    if reason == _VALUE_MISSING and has_value and math.isnan(net)
+                    else reason
+                    for reason, has_value, net in zip(found, priced, read, strict=True)
+                ]
             return [
                 (reason[0], reason[1] + _as_grams(t, r))
                 if weight and reason is not None and reason[0] != _WEIGHT_MISSING[0]

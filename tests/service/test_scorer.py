@@ -200,6 +200,26 @@ def test_a_weight_the_catalogue_declares_under_the_code_is_not_called_off() -> N
     assert reasons_module._code_range("0000", "weight") is None
 
 
+def test_a_value_on_a_line_without_a_net_weight_is_no_missing_value(
+    tiny_scorer: Scorer,
+) -> None:
+    """ "костюм спортивный" declared at 3,000 RUB with its net weight left out was told "no
+    usable declared value": the value is on the form, the weight to read it against is not.
+    A line with neither is still told its value is missing."""
+    writer, facts, signals = _known_goods_facts(
+        tiny_scorer,
+        ["cotton T-shirt", "cotton T-shirt"],
+        ["benign", "benign"],
+        quantity=[1.0, 1.0],
+        net_weight_kg=[np.nan, np.nan],
+        value=[3000.0, np.nan],
+        currency=["RUB", "RUB"],
+    )
+    signals[:, writer._signal_columns.value] = np.log(20.0)
+    said = writer._group_reasons("value", np.arange(2), facts, facts.terms)
+    assert said == [("weight_missing", "no net weight declared"), reasons_module._VALUE_MISSING]
+
+
 def test_an_expectation_resting_on_the_hs_code_is_said_to_be_the_code_s(
     tiny_scorer: Scorer,
 ) -> None:
