@@ -43,8 +43,10 @@ _CONTRIBUTION_BLOCK: Final = 4096
 _TERM_CACHE_ENTRIES: Final = 20_000
 # A group must move the logit by at least this much to be worth an officer's attention.
 MIN_REASON_LOGIT: Final = 0.3
-# From this many units on one line, the quantity is a reason of its own.
-_MANY_UNITS: Final = 5
+# From this many units on one line, the quantity is a reason of its own: officers at two
+# exchanges would not accept "5 units" or "6 units" of boots as one (honest shops' and
+# samples' lines declare 6, 10, 20).
+_MANY_UNITS: Final = 10
 
 _CLASS_WORDS: Final = {
     "body_armor": "body armour",

@@ -1001,25 +1001,27 @@ def test_a_country_of_origin_or_destination_is_said_as_such_not_as_the_lane(
 
 
 def test_a_quantity_is_a_reason_only_for_a_batch_of_one_kind(tiny_scorer: Scorer) -> None:
-    """Two pairs of boots are how families send things; twelve sights on one line are not.
-    A line that lists several goods is told its count without calling them one kind."""
+    """Two pairs of boots are how families send things, six pairs how a shop does; twelve
+    sights on one line are not. A line that lists several goods is told its count without
+    calling them one kind."""
     writer = ReasonWriter(tiny_scorer.model)
     items = {
-        "declaration_id": np.array(["A", "B", "C", "D"], dtype=object),
-        "quantity": np.array([2.0, 12.0, np.nan, 6.0]),
+        "declaration_id": np.array(["A", "B", "C", "D", "E"], dtype=object),
+        "quantity": np.array([2.0, 12.0, np.nan, 16.0, 6.0]),
         "description": np.array(
-            ["ботинки", "прицел 4x32", "прицел", "Подсумки, РПС, ремень тактический"],
+            ["ботинки", "прицел 4x32", "прицел", "Подсумки, РПС, ремень тактический", "boots S3"],
             dtype=object,
         ),
     }
-    scores = SimpleNamespace(risk_class=np.full(4, "benign", dtype=object))
+    scores = SimpleNamespace(risk_class=np.full(5, "benign", dtype=object))
     facts = ItemFacts(items, scores, writer._signal_columns)  # type: ignore[arg-type]
-    said = writer._group_reasons("quantity", np.arange(4), facts, {})
+    said = writer._group_reasons("quantity", np.arange(5), facts, {})
     assert said == [
         None,
         ("quantity", "12 units of one kind declared"),
         None,
-        ("quantity", "6 units of the goods it lists declared"),
+        ("quantity", "16 units of the goods it lists declared"),
+        None,
     ]
 
 
