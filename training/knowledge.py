@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import re
 import tomllib
+import unicodedata
 from collections import Counter
 from dataclasses import dataclass
 from functools import cache, lru_cache
@@ -565,6 +566,19 @@ def _longest_phrasing() -> int:
     return max(map(len, _catalogue_phrases()), default=0)
 
 
+def _names_what_the_last_word_is_for(words: list[str], start: int) -> bool:
+    """Whether `words[start]` is the first of two words in Latin script before a word of
+    its own: there the goods are named last, as English and Turkish name them ("bicycle
+    helmet", "kitchen bowl", "bisiklet kaskı"), and the first word says what they are for.
+    "Bicycle helmet" was read as a bicycle of 13 kg, and a 1.45 kg one was told nothing."""
+    return (
+        len(words) == 2
+        and start == 0
+        and not is_common(words[1])
+        and all("LATIN" in unicodedata.name(ch, "") for ch in "".join(words) if ch.isalpha())
+    )
+
+
 @lru_cache(maxsize=100_000)
 def catalogue_kinds(description: str) -> tuple[ItemType, ...]:
     """The kinds of ordinary goods of the catalogue a description names: those of the
@@ -580,6 +594,8 @@ def catalogue_kinds(description: str) -> tuple[ItemType, ...]:
             break
         found: list[ItemType] = []
         for start in range(len(words) - length + 1):
+            if length == 1 and _names_what_the_last_word_is_for(words, start):
+                continue
             for item in phrases.get(keys[start, start + length], ()):
                 if item not in found:
                     found.append(item)

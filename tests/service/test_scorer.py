@@ -431,6 +431,29 @@ def test_the_catalogue_names_goods_however_their_words_are_inflected_or_ordered(
     assert kind in {k.key for k in knowledge.catalogue_kinds(description)}
 
 
+def test_the_first_of_two_latin_words_does_not_name_the_goods_alone(tiny_scorer: Scorer) -> None:
+    """English and Turkish name the goods last: a "Bicycle helmet" is no bicycle of 13 kg,
+    and one of 1.45 kg is told its weight against a helmet's. The last word still names
+    them ("Women sandals", "bisiklet kaskı"), and so does either word in Cyrillic, where
+    the goods come first as often as last ("шоколад российский")."""
+    assert all("bicycle_complete" not in k.key for k in knowledge.catalogue_kinds("Bicycle helmet"))
+    assert "g_sandals_summer" in {k.key for k in knowledge.catalogue_kinds("Women sandals")}
+    assert "g_bicycle_ski_helmet" in {k.key for k in knowledge.catalogue_kinds("bisiklet kaskı")}
+    assert "g_chocolate_bars" in {k.key for k in knowledge.catalogue_kinds("шоколад российский")}
+    writer, facts, signals = _known_goods_facts(
+        tiny_scorer,
+        ["Bicycle helmet"],
+        ["benign"],
+        hs_codes=["650610"],
+        quantity=[1.0],
+        net_weight_kg=[1.45],
+    )
+    signals[:, writer._signal_columns.weight] = np.log(0.35)
+    said = writer._group_reasons("weight", np.arange(1), facts, facts.terms)
+    assert said[0] is not None and said[0][0] == "weight_mismatch", said
+    assert said[0][1].startswith("1.4 kg per unit is heavy for 'Bicycle helmet'"), said
+
+
 def test_one_word_names_goods_only_as_written() -> None:
     """A stem alone may be another word's: "fitness" and "fittings" are both "fit"."""
     assert all("fitting" not in k.key for k in knowledge.catalogue_kinds("Fitness plates"))
