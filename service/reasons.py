@@ -344,6 +344,22 @@ def _once_each(reasons: tuple[Reason | None, ...]) -> list[Reason]:
     return out
 
 
+# Said after a cover that is an item's only reason: the officer is told the flag rests on the
+# wording alone. Officers at two exchanges would not take "binoculars" or "boots" as a
+# reason by itself; told that no fact of the form backs it, they know what to look at.
+_NOTHING_BESIDES: Final = "; no weight, value or HS code of the form stands out beside it"
+
+
+def _said(reasons: tuple[Reason | None, ...]) -> list[Reason]:
+    """An item's reasons as said (`_once_each`), a cover that stands alone saying so."""
+    said = _once_each(reasons)
+    facts = [reason for reason in said if reason[0] != _RANDOM_SELECTION[0]]
+    if len(facts) == 1 and facts[0][0] == "cover_wording":
+        code, message = facts[0]
+        said[said.index(facts[0])] = (code, message + _NOTHING_BESIDES)
+    return said
+
+
 def _too_vague(description: str, fact: str = "") -> Reason:
     """A vague description said as such, with the physical fact that moved its score."""
     return ("vague_description", f"'{description}' is too vague to say what the goods are{fact}")
@@ -475,14 +491,14 @@ class ReasonWriter:
         if as_cells:
             out = np.full(n, "", dtype=object)
             out[rows] = [
-                REASON_SEPARATOR.join([f"{code}: {message}" for code, message in _once_each(row)])
+                REASON_SEPARATOR.join([f"{code}: {message}" for code, message in _said(row)])
                 for row in zip(*columns, strict=True)
             ]
             return out
         out = _new_lists(np.zeros(n))
         out[rows] = _object_array(
             [
-                [{"code": code, "message": message} for code, message in _once_each(row)]
+                [{"code": code, "message": message} for code, message in _said(row)]
                 for row in zip(*columns, strict=True)
             ]
         )

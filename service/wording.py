@@ -228,10 +228,24 @@ def in_gear_wording(description: str) -> bool:
 
 
 def names_the_kit(description: str) -> bool:
-    """Whether a description is, word for word, a name the gear nomenclature gives the kit
-    ("Тепловизор", "Разгрузка", "плитоноска"): not words of other goods a disguise borrows
-    ("рюкзак 60 л", "camera"), though honest goods may be called so too."""
-    return " ".join(_WORD.findall(description.casefold())) in knowledge.gear_names()
+    """Whether a description holds, word for word, a name the gear nomenclature gives the
+    kit ("Тепловизор", "Разгрузка", "night vision goggles toy for kids", "Форма военная
+    (сувенир)"): not words of other goods a disguise borrows ("рюкзак 60 л", "camera"),
+    though honest goods may be called so too. Officers at three exchanges read "Plate
+    carrier (tactical vest), Cordura" as naming the kit, not as a cover of it."""
+    words = _WORD.findall(description.casefold())
+    names = knowledge.gear_names()
+    return any(
+        " ".join(words[start:end]) in names
+        for start in range(len(words))
+        for end in range(start + 1, min(len(words), start + _longest_kit_name()) + 1)
+    )
+
+
+@lru_cache(maxsize=1)
+def _longest_kit_name() -> int:
+    """The most words of a name the gear nomenclature gives the kit."""
+    return max((len(name.split()) for name in knowledge.gear_names()), default=0)
 
 
 def vague_in_latin(descriptions: np.ndarray) -> np.ndarray:

@@ -15,7 +15,7 @@ import service.reasons as reasons_module
 import service.scorer as scorer_module
 from service.id_draws import id_draws
 from service.item_facts import ItemFacts
-from service.reasons import MIN_REASON_LOGIT, Reason, ReasonWriter, _kg
+from service.reasons import MIN_REASON_LOGIT, Reason, ReasonWriter, _kg, _said
 from service.scorer import Scorer, ScoringPolicy, random_selection
 from training import knowledge
 from training.common_words import is_common
@@ -1463,6 +1463,25 @@ def test_wording_a_disguise_leans_on_is_called_a_cover_and_the_kit_s_name_what_i
     partly = said(np.array([False, True, True, True, True, True]))
     assert partly[0] is None
     assert partly[4] == helmet_cover
+
+
+def test_a_cover_that_stands_alone_says_no_fact_of_the_form_backs_it() -> None:
+    """Officers would not take "binoculars" as a reason by itself: where a cover is an
+    item's only reason (a random pick is none), it says no weight, value or HS code stands
+    out beside it. Beside a fact of the form, or once per code, it is said as it is."""
+    cover = ("cover_wording", "'Binoculars' is wording often declared for optics")
+    heavy = ("weight_mismatch", "2.2 kg per unit is heavy for 'Binoculars'")
+    picked = ("random_selection", "picked at random for control")
+    alone = (
+        "cover_wording",
+        "'Binoculars' is wording often declared for optics; no weight, value or HS code of"
+        " the form stands out beside it",
+    )
+    assert _said((cover, None, None, None)) == [alone]
+    assert _said((cover, cover, None, picked)) == [alone, picked]
+    assert _said((cover, heavy, None, None)) == [cover, heavy]
+    assert _said((heavy, None, None, None)) == [heavy]
+    assert _said((None, None, None, None)) == []
 
 
 def test_wording_that_reads_as_gear_is_said_so_and_gets_no_ordinary_expectation(

@@ -147,6 +147,12 @@ def test_gear_wording_reads_past_model_codes_it_does_not_know(
         ("camera", False),  # a word of gear phrasings, but no name of the kit alone
         ("рюкзак 60 л", False),
         ("Костюм для охоты (камуфляж)", False),
+        # Held in a longer description, as senders write around it.
+        ("Plate carrier (tactical vest), Cordura, without plates", True),
+        ("Night vision goggles toy for kids", True),
+        ("Форма военная (сувенир)", True),
+        ("Каска строительная", False),  # "каска" alone names any hard hat
+        ("Подсумок для инструмента / tool belt pouch", False),
     ],
 )
 def test_a_description_names_the_kit_only_as_the_nomenclature_names_it(
