@@ -344,19 +344,24 @@ def _once_each(reasons: tuple[Reason | None, ...]) -> list[Reason]:
     return out
 
 
-# Said after a cover that is an item's only reason: the officer is told the flag rests on the
-# wording alone. Officers at two exchanges would not take "binoculars" or "boots" as a
-# reason by itself; told that no fact of the form backs it, they know what to look at.
+# Kinds of reason that tell where the goods' kind or the parcel stands in the trade (its
+# wording is a cover, its lane or category carries more gear), not a fact of this form.
+_CONTEXT_ONLY: Final = frozenset({"cover_wording", "lane", "category", "mail_class"})
+# Said after the last of an item's reasons when all of them are of those kinds: the officer
+# is told the flag rests on them alone. Officers at three exchanges would not take
+# "binoculars", "boots" or a lane as a reason by itself; told that no fact of the form backs
+# it, they know what to look at.
 _NOTHING_BESIDES: Final = "; no weight, value or HS code of the form stands out beside it"
 
 
 def _said(reasons: tuple[Reason | None, ...]) -> list[Reason]:
-    """An item's reasons as said (`_once_each`), a cover that stands alone saying so."""
+    """An item's reasons as said (`_once_each`): where none is a fact of the form, the last
+    says so."""
     said = _once_each(reasons)
     facts = [reason for reason in said if reason[0] != _RANDOM_SELECTION[0]]
-    if len(facts) == 1 and facts[0][0] == "cover_wording":
-        code, message = facts[0]
-        said[said.index(facts[0])] = (code, message + _NOTHING_BESIDES)
+    if facts and all(code in _CONTEXT_ONLY for code, _ in facts):
+        code, message = facts[-1]
+        said[said.index(facts[-1])] = (code, message + _NOTHING_BESIDES)
     return said
 
 

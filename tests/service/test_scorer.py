@@ -1465,22 +1465,24 @@ def test_wording_a_disguise_leans_on_is_called_a_cover_and_the_kit_s_name_what_i
     assert partly[4] == helmet_cover
 
 
-def test_a_cover_that_stands_alone_says_no_fact_of_the_form_backs_it() -> None:
-    """Officers would not take "binoculars" as a reason by itself: where a cover is an
-    item's only reason (a random pick is none), it says no weight, value or HS code stands
-    out beside it. Beside a fact of the form, or once per code, it is said as it is."""
+def test_a_flag_that_rests_on_no_fact_of_the_form_says_so() -> None:
+    """Officers would not take "binoculars" or a lane as a reason by itself: where an item's
+    reasons are only a cover, its lane or its category (a random pick is none), the last says
+    no weight, value or HS code stands out beside it. Beside a fact of the form, or once per
+    code, each is said as it is."""
     cover = ("cover_wording", "'Binoculars' is wording often declared for optics")
+    lane = ("lane", "parcels from KZ carry more gear than most")
     heavy = ("weight_mismatch", "2.2 kg per unit is heavy for 'Binoculars'")
     picked = ("random_selection", "picked at random for control")
-    alone = (
-        "cover_wording",
-        "'Binoculars' is wording often declared for optics; no weight, value or HS code of"
-        " the form stands out beside it",
-    )
+    besides = "; no weight, value or HS code of the form stands out beside it"
+    alone = (cover[0], cover[1] + besides)
     assert _said((cover, None, None, None)) == [alone]
     assert _said((cover, cover, None, picked)) == [alone, picked]
+    assert _said((cover, lane, None, None)) == [cover, (lane[0], lane[1] + besides)]
     assert _said((cover, heavy, None, None)) == [cover, heavy]
+    assert _said((lane, None, heavy, None)) == [lane, heavy]
     assert _said((heavy, None, None, None)) == [heavy]
+    assert _said((None, None, None, picked)) == [picked]
     assert _said((None, None, None, None)) == []
 
 
