@@ -1360,7 +1360,14 @@ def test_a_flagged_item_no_single_fact_moved_far_is_told_those_that_moved_it_mos
 
     monkeypatch.setattr(tiny_scorer.model, "contributions", contributions)
     scored = strict.score_declaration(declaration("Мёд", 1.2))
-    assert scored["items"][0]["reasons"] == [{"code": "category", "message": "declared as gift"}]
+    # The category is no fact of this form's goods: the officer is told none stands out.
+    assert scored["items"][0]["reasons"] == [
+        {
+            "code": "category",
+            "message": "declared as gift; no weight, value or HS code of the form stands out"
+            " beside it",
+        }
+    ]
     small[:] = 0.0
     scored = strict.score_declaration(declaration("Мёд", 1.2))
     assert [r["code"] for r in scored["items"][0]["reasons"]] == ["form_as_a_whole"]
