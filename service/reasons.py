@@ -349,9 +349,10 @@ def _once_each(reasons: tuple[Reason | None, ...]) -> list[Reason]:
 _CONTEXT_ONLY: Final = frozenset({"cover_wording", "lane", "category", "mail_class"})
 # Said after the last of an item's reasons when all of them are of those kinds: the officer
 # is told the flag rests on them alone. Officers at three exchanges would not take
-# "binoculars", "boots" or a lane as a reason by itself; told that no fact of the form backs
-# it, they know what to look at.
-_NOTHING_BESIDES: Final = "; no weight, value or HS code of the form stands out beside it"
+# "binoculars", "boots" or a lane as a reason by itself. It says what is named, not that no
+# weight stands out: an officer at Almaty read a 0.68 kg monocular at 45 USD as heavy where
+# the goods catalogue's monoculars reach that weight.
+_NOTHING_BESIDES: Final = "; no weight, value or HS code is named beside it"
 
 
 def _said(reasons: tuple[Reason | None, ...]) -> list[Reason]:

@@ -1364,8 +1364,7 @@ def test_a_flagged_item_no_single_fact_moved_far_is_told_those_that_moved_it_mos
     assert scored["items"][0]["reasons"] == [
         {
             "code": "category",
-            "message": "declared as gift; no weight, value or HS code of the form stands out"
-            " beside it",
+            "message": "declared as gift; no weight, value or HS code is named beside it",
         }
     ]
     small[:] = 0.0
@@ -1475,13 +1474,13 @@ def test_wording_a_disguise_leans_on_is_called_a_cover_and_the_kit_s_name_what_i
 def test_a_flag_that_rests_on_no_fact_of_the_form_says_so() -> None:
     """Officers would not take "binoculars" or a lane as a reason by itself: where an item's
     reasons are only a cover, its lane or its category (a random pick is none), the last says
-    no weight, value or HS code stands out beside it. Beside a fact of the form, or once per
+    no weight, value or HS code is named beside it. Beside a fact of the form, or once per
     code, each is said as it is."""
     cover = ("cover_wording", "'Binoculars' is wording often declared for optics")
     lane = ("lane", "parcels from KZ carry more gear than most")
     heavy = ("weight_mismatch", "2.2 kg per unit is heavy for 'Binoculars'")
     picked = ("random_selection", "picked at random for control")
-    besides = "; no weight, value or HS code of the form stands out beside it"
+    besides = "; no weight, value or HS code is named beside it"
     alone = (cover[0], cover[1] + besides)
     assert _said((cover, None, None, None)) == [alone]
     assert _said((cover, cover, None, picked)) == [alone, picked]
