@@ -212,19 +212,40 @@ def _name_a_kind(words: list[str]) -> bool:
 
 def in_gear_wording(description: str) -> bool:
     """Whether every word of a description beyond the commonest is one the gear nomenclature
-    is phrased with ("военная форма"), and it is more than one word everyday goods are
-    written with too: "керамическая плитка" has a word of honest goods, and a bare "helmet"
-    is as much a motorcycle's or a bicycle's. A model code the nomenclature does not know
-    ("LE10S", "640") says nothing either way: the words around it decide."""
+    is phrased with ("военная форма"), and it is more than words everyday goods are written
+    with too: "керамическая плитка" has a word of honest goods, a bare "helmet" is as much a
+    motorcycle's or a bicycle's, and "Lens for camera" or "Камера для дрона" is a camera's
+    part, unless the words together are a name the nomenclature gives the kit ("военная
+    форма"; `names_the_kit`). A model code the nomenclature does not know ("LE10S", "640")
+    says nothing either way: the words around it decide."""
     vocabulary = knowledge.gear_vocabulary()
     words = [
         w
         for w in _WORD.findall(description.casefold())
         if not is_common(w) and (w in vocabulary or not _has_digit(w))
     ]
-    if len(words) == 1 and words[0] in knowledge.everyday_words():
+    if not words or not all(w in vocabulary for w in words):
         return False
-    return bool(words) and all(w in vocabulary for w in words)
+    everyday = knowledge.everyday_words()
+    return not all(w in everyday for w in words) or _holds_a_kit_name(words)
+
+
+def _holds_a_kit_name(words: list[str]) -> bool:
+    """Whether the words hold every word of a name the gear nomenclature gives the kit, in
+    any order ("военная форма" as "форма военная")."""
+    held = set(words)
+    return any(name <= held for w in held for name in _kit_names_by_word().get(w, ()))
+
+
+@lru_cache(maxsize=1)
+def _kit_names_by_word() -> dict[str, list[frozenset[str]]]:
+    """The names the gear nomenclature gives the kit, as sets of words, under each word."""
+    out: dict[str, list[frozenset[str]]] = {}
+    for name in knowledge.gear_names():
+        words = frozenset(name.split())
+        for w in words:
+            out.setdefault(w, []).append(words)
+    return out
 
 
 def names_the_kit(description: str) -> bool:

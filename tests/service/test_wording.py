@@ -131,6 +131,11 @@ def test_a_description_names_its_goods_unless_a_vague_word_stands_for_them(
         ("плитоноска 6Б45", True),
         ("керамическая плитка 30x60", False),  # a word of honest goods
         ("LE10S", False),  # a model code alone names nothing
+        # Words everyday goods are written with read as gear only as a name of the kit.
+        ("Lens for camera", False),
+        ("Камера для дрона", False),
+        ("военная форма", True),
+        ("тактический рюкзак", True),
     ],
 )
 def test_gear_wording_reads_past_model_codes_it_does_not_know(
