@@ -353,7 +353,19 @@ class ItemFacts:
         # Whether the wording names its goods itself (`wording.names_goods_itself`) is asked
         # only of those few items: its vague words are looked for in every form.
         cover = candidates & self._per_description(wording.names_goods_itself, where=candidates)
-        return self._leaning_class(cover)
+        out = self._leaning_class(cover)
+        # Of the class the item is read as, where its wording leans to that class too: a
+        # "Жилет рыболовный" read as body armour is told what body armour is declared as,
+        # not the tactical kit its words lean to a little more (an officer read the two as
+        # a contradiction).
+        rows = np.flatnonzero(cover)
+        read_as = np.asarray(self.risk_class, dtype=object)[rows]
+        for row, risk_class in zip(rows.tolist(), read_as.tolist(), strict=True):
+            if risk_class in RISK_CLASSES and (
+                self._text_leaning[row, RISK_CLASSES.index(risk_class)] >= COVER_WORDING
+            ):
+                out[row] = risk_class
+        return out
 
     def term_class(self, row: int) -> str:
         """The gear class a term reason speaks of: the predicted one, or the likeliest gear."""

@@ -1492,6 +1492,28 @@ def test_a_flag_that_rests_on_no_fact_of_the_form_says_so() -> None:
     assert _said((None, None, None, None)) == []
 
 
+def test_a_cover_is_said_of_the_class_its_item_is_read_as_where_its_wording_leans_there(
+    tiny_scorer: Scorer,
+) -> None:
+    """A "Жилет рыболовный" read as body armour whose words lean a little more to tactical
+    kit is told what body armour is declared as: an officer read the class and a cover of
+    another class as a contradiction. Where the wording leans too little to the item's class,
+    the class it leans to most is said."""
+    from service.item_facts import COVER_WORDING
+
+    descriptions = ["Жилет рыболовный", "Жилет рыболовный"]
+    writer, facts, signals = _known_goods_facts(
+        tiny_scorer, descriptions, ["body_armor", "body_armor"]
+    )
+    columns = writer._signal_columns
+    armour = columns.text[RISK_CLASSES.index("body_armor")]
+    tactical = columns.text[RISK_CLASSES.index("tactical_apparel")]
+    signals[:, tactical] = COVER_WORDING + 0.6
+    signals[:, armour] = [COVER_WORDING + 0.2, COVER_WORDING - 0.2]
+    facts.over_cut_off = np.array([True, True])
+    assert facts.covers_gear.tolist() == ["body_armor", "tactical_apparel"]
+
+
 def test_wording_that_reads_as_gear_is_said_so_and_gets_no_ordinary_expectation(
     tiny_scorer: Scorer,
 ) -> None:
