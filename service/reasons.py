@@ -37,6 +37,10 @@ from training.model import ItemScores, RiskModel
 from training.schema import RISK_CLASSES
 
 MAX_REASONS: Final = 3
+# The strongest groups looked at for those reasons: a group that moved the score but has
+# nothing true to say (a weight within what its kind weighs) leaves its place to the next,
+# so a sender's two earlier parcels read as gear are said though three groups moved more.
+_GROUPS_LOOKED_AT: Final = MAX_REASONS + 2
 # Items whose per-feature contributions are computed at a time.
 _CONTRIBUTION_BLOCK: Final = 4096
 # (description, class) -> term entries kept per process for reasons.
@@ -356,10 +360,11 @@ _NOTHING_BESIDES: Final = "; no weight, value or HS code is named beside it"
 
 
 def _said(reasons: tuple[Reason | None, ...]) -> list[Reason]:
-    """An item's reasons as said (`_once_each`): where none is a fact of the form, the last
-    says so."""
+    """An item's reasons as said (`_once_each`), the strongest MAX_REASONS and a random
+    pick: where none is a fact of the form, the last says so."""
     said = _once_each(reasons)
-    facts = [reason for reason in said if reason[0] != _RANDOM_SELECTION[0]]
+    facts = [reason for reason in said if reason[0] != _RANDOM_SELECTION[0]][:MAX_REASONS]
+    said = facts + [reason for reason in said if reason[0] == _RANDOM_SELECTION[0]]
     if facts and all(code in _CONTEXT_ONLY for code, _ in facts):
         code, message = facts[-1]
         said[said.index(facts[-1])] = (code, message + _NOTHING_BESIDES)
@@ -436,7 +441,7 @@ class ReasonWriter:
         n = len(explain)
         rows = np.flatnonzero(explain)
         # Rank by rank: (code, message) of each explained item's strongest reasons.
-        ranked = [np.full(len(rows), None, dtype=object) for _ in range(MAX_REASONS + 1)]
+        ranked = [np.full(len(rows), None, dtype=object) for _ in range(_GROUPS_LOOKED_AT + 1)]
         if len(rows):
             contributions = np.empty((len(rows), len(self._groups)))
             gap_leads = np.zeros(n, dtype=bool)
@@ -448,7 +453,7 @@ class ReasonWriter:
                 contributions[start : start + len(block)] = per_feature @ self._group_matrix
                 parcel_part = per_feature[:, self._parcel_columns]
                 gap_leads[block] = self._gap_columns[parcel_part.argmax(axis=1)]
-            order = np.argsort(-contributions, axis=1)[:, :MAX_REASONS]
+            order = np.argsort(-contributions, axis=1)[:, :_GROUPS_LOOKED_AT]
             strong = np.take_along_axis(contributions, order, axis=1) >= MIN_REASON_LOGIT
             facts = ItemFacts(items, scores, self._signal_columns)
             facts.over_cut_off = over_cut_off
@@ -473,7 +478,7 @@ class ReasonWriter:
             def unsaid(positions: np.ndarray) -> np.ndarray:
                 """Those of `positions` with no reason said yet (elementwise on objects)."""
                 return positions[
-                    np.all([ranked[k][positions] == None for k in range(MAX_REASONS)], axis=0)  # noqa: E711
+                    np.all([ranked[k][positions] == None for k in range(_GROUPS_LOOKED_AT)], axis=0)  # noqa: E711
                 ]
 
             everyone = np.arange(len(rows))
@@ -492,7 +497,7 @@ class ReasonWriter:
                 blank, lead = blank[lead >= 0], lead[lead >= 0]
                 _put(ranked[0], blank, [_flagged_with(facts.description[r]) for r in lead])
             picked = np.flatnonzero(selected[rows])
-            _put(ranked[MAX_REASONS], picked, [_RANDOM_SELECTION] * len(picked))
+            _put(ranked[_GROUPS_LOOKED_AT], picked, [_RANDOM_SELECTION] * len(picked))
         columns = [column.tolist() for column in ranked]
         if as_cells:
             out = np.full(n, "", dtype=object)

@@ -1372,6 +1372,33 @@ def test_a_flagged_item_no_single_fact_moved_far_is_told_those_that_moved_it_mos
     assert [r["code"] for r in scored["items"][0]["reasons"]] == ["form_as_a_whole"]
 
 
+def test_a_group_with_nothing_true_to_say_gives_its_place_to_the_next(
+    tiny_scorer: Scorer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The three groups that moved a score most may have nothing to tell (one item, one
+    unit, a mail class declared): the next group that moved it far enough is said in their
+    place, and never more than MAX_REASONS are."""
+    strict = _explaining(tiny_scorer)
+    names = tiny_scorer.model.feature_names
+    moved = np.zeros(len(names))
+    mail = next(n for n in names if n.startswith("mail_"))
+    for name, logit in [(mail, 3.0), ("parcel_items_log", 2.5), ("quantity_log", 2.0)]:
+        moved[names.index(name)] = logit
+    moved[names.index("category_gift")] = 1.0
+
+    def contributions(features: np.ndarray) -> np.ndarray:
+        return np.tile(moved, (len(features), 1))
+
+    monkeypatch.setattr(tiny_scorer.model, "contributions", contributions)
+    scored = strict.score_declaration(declaration("Мёд", 1.2))
+    assert [r["code"] for r in scored["items"][0]["reasons"]] == ["category"]
+    assert _said(tuple((f"code{k}", "m") for k in range(5))) == [
+        ("code0", "m"),
+        ("code1", "m"),
+        ("code2", "m"),
+    ]
+
+
 def test_an_item_over_the_review_cut_off_is_never_left_without_a_reason(
     tiny_scorer: Scorer,
 ) -> None:
