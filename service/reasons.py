@@ -371,6 +371,30 @@ def _said(reasons: tuple[Reason | None, ...]) -> list[Reason]:
     return said
 
 
+# How far a unit's weight may lie from the weight its description writes and still be it.
+_AS_WRITTEN_RATIO: Final = 1.25
+
+
+def _against_written(reason: Reason | None, unit_kg: float, description: str) -> Reason | None:
+    """A weight reason set against the weight a description writes of a unit ("Гиря 16
+    кг"), where it writes one: none where the unit weighs about that, else the unit against
+    that figure, not against what such wording usually weighs."""
+    if reason is None or reason[0] != "weight_mismatch" or not math.isfinite(unit_kg):
+        return reason
+    stated = wording.stated_unit_weights(description)
+    if not stated:
+        return reason
+    if any(not _far_from(unit_kg, w, _AS_WRITTEN_RATIO) for w in stated):
+        return None
+    nearest = min(stated, key=lambda w: abs(math.log(unit_kg / w)))
+    side = "heavy" if unit_kg > nearest else "light"
+    return (
+        "weight_mismatch",
+        f"{_kg(unit_kg)} kg per unit is {side} for '{_short(description)}'"
+        f" (its description says {_kg(nearest)} kg)",
+    )
+
+
 def _too_vague(description: str, fact: str = "") -> Reason:
     """A vague description said as such, with the physical fact that moved its score."""
     return ("vague_description", f"'{description}' is too vague to say what the goods are{fact}")
@@ -627,6 +651,15 @@ class ReasonWriter:
                     strict=True,
                 )
             ]
+            if weight:
+                # A unit weighing what its description says it weighs is no heavier than
+                # it should be, whatever such wording usually weighs: "Диски для штанги
+                # 2.5 кг" of 2.5 kg a disc was told "heavy (usually about 0.79 kg)". One
+                # that does not is set against the sender's own figure.
+                found = [
+                    _against_written(reason, actual, d)
+                    for reason, actual, d in zip(found, actuals, written, strict=True)
+                ]
             # A line typed in grams is quoted in kilograms, with what the form says.
             typed = facts.net_typed[rows].tolist()
             read = facts.net_weight[rows].tolist()

@@ -276,3 +276,20 @@ def vague_in_latin(descriptions: np.ndarray) -> np.ndarray:
         [isinstance(d, str) and _latin_key(d) in vague for d in descriptions.tolist()],
         dtype=bool,
     )
+
+
+# A weight written into a description ("Диски для штанги 2.5 кг", "Гиря 16kg", "чай 500 г"):
+# the number and its unit, kilograms or grams.
+_STATED_WEIGHT: Final = re.compile(
+    r"(\d+(?:[.,]\d+)?)\s*(kg|kgs|кг|килограмм\w*|g|gr|гр|г|грамм\w*)(?!\w)"
+)
+
+
+def stated_unit_weights(description: str) -> tuple[float, ...]:
+    """The weights in kilograms a description writes of its goods ("2.5 кг" of barbell
+    plates, "500 г" of tea): what a unit weighs by the sender's own words."""
+    out = []
+    for number, unit in _STATED_WEIGHT.findall(description.casefold()):
+        kilograms = float(number.replace(",", "."))
+        out.append(kilograms if unit.startswith(("k", "к")) else kilograms / 1000.0)
+    return tuple(w for w in out if w > 0)

@@ -15,7 +15,7 @@ import service.reasons as reasons_module
 import service.scorer as scorer_module
 from service.id_draws import id_draws
 from service.item_facts import ItemFacts
-from service.reasons import MIN_REASON_LOGIT, Reason, ReasonWriter, _kg, _said
+from service.reasons import MIN_REASON_LOGIT, Reason, ReasonWriter, _against_written, _kg, _said
 from service.scorer import Scorer, ScoringPolicy, random_selection
 from training import knowledge
 from training.common_words import is_common
@@ -1496,6 +1496,23 @@ def test_wording_a_disguise_leans_on_is_called_a_cover_and_the_kit_s_name_what_i
     partly = said(np.array([False, True, True, True, True, True]))
     assert partly[0] is None
     assert partly[4] == helmet_cover
+
+
+def test_a_weight_the_description_writes_is_the_one_a_unit_is_set_against() -> None:
+    """ "Диски для штанги 2.5 кг" of 2.5 kg a disc was told "heavy (usually about 0.79
+    kg)": a unit weighing what its description says is no heavier than it should be; one
+    that does not is set against the sender's own figure."""
+    heavy = ("weight_mismatch", "2.5 kg per unit is heavy for 'Диски' (usually about 0.79 kg)")
+    assert _against_written(heavy, 2.5, "Диски для штанги 2.5 кг") is None
+    assert _against_written(heavy, 2.8, "Диски для штанги 2.5 кг") is None
+    assert _against_written(heavy, 7.0, "Диски для штанги 2.5 кг") == (
+        "weight_mismatch",
+        "7 kg per unit is heavy for 'Диски для штанги 2.5 кг' (its description says 2.5 kg)",
+    )
+    # Without a written weight, or for another kind of reason, nothing changes.
+    assert _against_written(heavy, 2.5, "Диски для штанги") == heavy
+    value = ("value_mismatch", "declared 2.4 USD/kg is low for 'Диски'")
+    assert _against_written(value, 2.5, "Диски для штанги 2.5 кг") == value
 
 
 def test_a_flag_that_rests_on_no_fact_of_the_form_says_so() -> None:

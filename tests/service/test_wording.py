@@ -13,6 +13,7 @@ from service.wording import (
     names_goods,
     names_goods_itself,
     names_the_kit,
+    stated_unit_weights,
     vague_in_latin,
 )
 
@@ -164,3 +165,20 @@ def test_a_description_names_the_kit_only_as_the_nomenclature_names_it(
     description: str, named: bool
 ) -> None:
     assert names_the_kit(description) is named
+
+
+@pytest.mark.parametrize(
+    ("description", "weights"),
+    [
+        ("Диски для штанги 2.5 кг", (2.5,)),
+        ("Гиря 16kg", (16.0,)),
+        ("чай 500 г", (0.5,)),
+        ("Гантели 2 шт по 5,5 кг", (5.5,)),
+        ("Sugar 10 KG", (10.0,)),
+        ("Ботинки 42 размер", ()),  # a size, not a weight
+    ],
+)
+def test_a_description_may_write_what_a_unit_weighs(
+    description: str, weights: tuple[float, ...]
+) -> None:
+    assert stated_unit_weights(description) == weights
