@@ -215,9 +215,9 @@ def in_gear_wording(description: str) -> bool:
     is phrased with ("военная форма"), and it is more than words everyday goods are written
     with too: "керамическая плитка" has a word of honest goods, a bare "helmet" is as much a
     motorcycle's or a bicycle's, and "Lens for camera" or "Камера для дрона" is a camera's
-    part, unless the words together are a name the nomenclature gives the kit ("военная
-    форма"; `names_the_kit`). A model code the nomenclature does not know ("LE10S", "640")
-    says nothing either way: the words around it decide."""
+    part, unless they hold a name the nomenclature gives the kit (`names_the_kit`). A model
+    code the nomenclature does not know ("LE10S", "640") says nothing either way: the words
+    around it decide."""
     vocabulary = knowledge.gear_vocabulary()
     words = [
         w
@@ -227,13 +227,17 @@ def in_gear_wording(description: str) -> bool:
     if not words or not all(w in vocabulary for w in words):
         return False
     everyday = knowledge.everyday_words()
-    return not all(w in everyday for w in words) or _holds_a_kit_name(words)
+    return not all(w in everyday for w in words) or names_the_kit(description)
 
 
-def _holds_a_kit_name(words: list[str]) -> bool:
-    """Whether the words hold every word of a name the gear nomenclature gives the kit, in
-    any order ("военная форма" as "форма военная")."""
-    held = set(words)
+def names_the_kit(description: str) -> bool:
+    """Whether a description holds every word of a name the gear nomenclature gives the kit,
+    in any order ("Тепловизор", "Разгрузка", "night vision goggles toy for kids", "Форма
+    военная (сувенир)", "военная форма"): not words of other goods a disguise borrows
+    ("рюкзак 60 л", "camera"), though honest goods may be called so too. Officers at three
+    exchanges read "Plate carrier (tactical vest), Cordura" as naming the kit, not as a
+    cover of it."""
+    held = set(_WORD.findall(description.casefold()))
     return any(name <= held for w in held for name in _kit_names_by_word().get(w, ()))
 
 
@@ -246,27 +250,6 @@ def _kit_names_by_word() -> dict[str, list[frozenset[str]]]:
         for w in words:
             out.setdefault(w, []).append(words)
     return out
-
-
-def names_the_kit(description: str) -> bool:
-    """Whether a description holds, word for word, a name the gear nomenclature gives the
-    kit ("Тепловизор", "Разгрузка", "night vision goggles toy for kids", "Форма военная
-    (сувенир)"): not words of other goods a disguise borrows ("рюкзак 60 л", "camera"),
-    though honest goods may be called so too. Officers at three exchanges read "Plate
-    carrier (tactical vest), Cordura" as naming the kit, not as a cover of it."""
-    words = _WORD.findall(description.casefold())
-    names = knowledge.gear_names()
-    return any(
-        " ".join(words[start:end]) in names
-        for start in range(len(words))
-        for end in range(start + 1, min(len(words), start + _longest_kit_name()) + 1)
-    )
-
-
-@lru_cache(maxsize=1)
-def _longest_kit_name() -> int:
-    """The most words of a name the gear nomenclature gives the kit."""
-    return max((len(name.split()) for name in knowledge.gear_names()), default=0)
 
 
 def vague_in_latin(descriptions: np.ndarray) -> np.ndarray:
