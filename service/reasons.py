@@ -348,27 +348,12 @@ def _once_each(reasons: tuple[Reason | None, ...]) -> list[Reason]:
     return out
 
 
-# Kinds of reason that tell where the goods' kind or the parcel stands in the trade (its
-# wording is a cover, its lane or category carries more gear), not a fact of this form.
-_CONTEXT_ONLY: Final = frozenset({"cover_wording", "lane", "category", "mail_class"})
-# Said after the last of an item's reasons when all of them are of those kinds: the officer
-# is told the flag rests on them alone. Officers at three exchanges would not take
-# "binoculars", "boots" or a lane as a reason by itself. It says what is named, not that no
-# weight stands out: an officer at Almaty read a 0.68 kg monocular at 45 USD as heavy where
-# the goods catalogue's monoculars reach that weight.
-_NOTHING_BESIDES: Final = "; no weight, value or HS code is named beside it"
-
-
 def _said(reasons: tuple[Reason | None, ...]) -> list[Reason]:
-    """An item's reasons as said (`_once_each`), the strongest MAX_REASONS and a random
-    pick: where none is a fact of the form, the last says so."""
+    """An item's reasons as said (`_once_each`): the strongest MAX_REASONS, and a random
+    pick."""
     said = _once_each(reasons)
     facts = [reason for reason in said if reason[0] != _RANDOM_SELECTION[0]][:MAX_REASONS]
-    said = facts + [reason for reason in said if reason[0] == _RANDOM_SELECTION[0]]
-    if facts and all(code in _CONTEXT_ONLY for code, _ in facts):
-        code, message = facts[-1]
-        said[said.index(facts[-1])] = (code, message + _NOTHING_BESIDES)
-    return said
+    return facts + [reason for reason in said if reason[0] == _RANDOM_SELECTION[0]]
 
 
 # How far a unit's weight may lie from the weight its description writes and still be it.

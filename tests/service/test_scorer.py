@@ -1360,13 +1360,7 @@ def test_a_flagged_item_no_single_fact_moved_far_is_told_those_that_moved_it_mos
 
     monkeypatch.setattr(tiny_scorer.model, "contributions", contributions)
     scored = strict.score_declaration(declaration("Мёд", 1.2))
-    # The category is no fact of this form's goods: the officer is told none stands out.
-    assert scored["items"][0]["reasons"] == [
-        {
-            "code": "category",
-            "message": "declared as gift; no weight, value or HS code is named beside it",
-        }
-    ]
+    assert scored["items"][0]["reasons"] == [{"code": "category", "message": "declared as gift"}]
     small[:] = 0.0
     scored = strict.score_declaration(declaration("Мёд", 1.2))
     assert [r["code"] for r in scored["items"][0]["reasons"]] == ["form_as_a_whole"]
@@ -1515,25 +1509,16 @@ def test_a_weight_the_description_writes_is_the_one_a_unit_is_set_against() -> N
     assert _against_written(value, 2.5, "Диски для штанги 2.5 кг") == value
 
 
-def test_a_flag_that_rests_on_no_fact_of_the_form_says_so() -> None:
-    """Officers would not take "binoculars" or a lane as a reason by itself: where an item's
-    reasons are only a cover, its lane or its category (a random pick is none), the last says
-    no weight, value or HS code is named beside it. Beside a fact of the form, or once per
-    code, each is said as it is."""
+def test_an_item_s_reasons_are_its_strongest_three_once_each_and_a_random_pick() -> None:
     cover = ("cover_wording", "'Binoculars' is wording often declared for optics")
-    lane = ("lane", "parcels from KZ carry more gear than most")
     heavy = ("weight_mismatch", "2.2 kg per unit is heavy for 'Binoculars'")
+    lane = ("lane", "parcels from KZ carry more gear than most")
+    value = ("value_mismatch", "declared 9 USD/kg is low for 'Binoculars'")
     picked = ("random_selection", "picked at random for control")
-    besides = "; no weight, value or HS code is named beside it"
-    alone = (cover[0], cover[1] + besides)
-    assert _said((cover, None, None, None)) == [alone]
-    assert _said((cover, cover, None, picked)) == [alone, picked]
-    assert _said((cover, lane, None, None)) == [cover, (lane[0], lane[1] + besides)]
-    assert _said((cover, heavy, None, None)) == [cover, heavy]
-    assert _said((lane, None, heavy, None)) == [lane, heavy]
-    assert _said((heavy, None, None, None)) == [heavy]
-    assert _said((None, None, None, picked)) == [picked]
-    assert _said((None, None, None, None)) == []
+    assert _said((cover, cover, None, None, None, picked)) == [cover, picked]
+    assert _said((cover, heavy, lane, value, None, picked)) == [cover, heavy, lane, picked]
+    assert _said((None, None, None, None, None, picked)) == [picked]
+    assert _said((None, None, None, None, None, None)) == []
 
 
 def test_a_cover_is_said_of_the_class_its_item_is_read_as_where_its_wording_leans_there(
