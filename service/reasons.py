@@ -336,24 +336,19 @@ def _sent_as(mail_class: object) -> str | None:
     return "no mail class declared"
 
 
-def _once_each(reasons: tuple[Reason | None, ...]) -> list[Reason]:
-    """An item's reasons, strongest first, one per code: two kinds of evidence can say the
-    same thing ("'киім' is too vague..." from its weight and from its wording)."""
-    seen: set[str] = set()
-    out: list[Reason] = []
-    for reason in reasons:
-        if reason is not None and reason[0] not in seen:
-            seen.add(reason[0])
-            out.append(reason)
-    return out
-
-
 def _said(reasons: tuple[Reason | None, ...]) -> list[Reason]:
-    """An item's reasons as said (`_once_each`): the strongest MAX_REASONS, and a random
-    pick."""
-    said = _once_each(reasons)
-    facts = [reason for reason in said if reason[0] != _RANDOM_SELECTION[0]][:MAX_REASONS]
-    return facts + [reason for reason in said if reason[0] == _RANDOM_SELECTION[0]]
+    """An item's reasons as said: strongest first, one per code (two kinds of evidence can
+    say the same thing, "'киім' is too vague..." from its weight and from its wording), at
+    most MAX_REASONS of them, then a random pick."""
+    seen: set[str] = set()
+    facts: list[Reason] = []
+    picked: list[Reason] = []
+    for reason in reasons:
+        if reason is None or reason[0] in seen:
+            continue
+        seen.add(reason[0])
+        (picked if reason[0] == _RANDOM_SELECTION[0] else facts).append(reason)
+    return facts[:MAX_REASONS] + picked
 
 
 # How far a unit's weight may lie from the weight its description writes and still be it.
