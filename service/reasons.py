@@ -278,9 +278,16 @@ def _physical_reason(
     subject: str,
     quotable: bool,
     vague: bool,
+    names_kit: bool = False,
 ) -> Reason | None:
     """An item's weight per unit (`weight`) or worth per kg set against what such goods
-    weigh or are worth (`usual`, `known`): the reason it gives, if any."""
+    weigh or are worth (`usual`, `known`): the reason it gives, if any.
+
+    Wording that holds a name of the kit (`names_kit`: "night vision goggles") is never
+    called light or dear: what honest lines of such wording weigh and cost is that of
+    look-alikes (toys, cheap digital sets), lighter and cheaper than the kit, and "800
+    USD/kg is high (usually about 37 USD/kg)" of night-vision goggles read to an officer as
+    the tool's idea of what the kit costs."""
     if not quotable:
         # A vague word has no usual weight or worth to quote, but the weight it hides and
         # what it is declared at per kilo are what an officer weighs it by.
@@ -300,6 +307,8 @@ def _physical_reason(
     if off is None:
         return None
     above, figure = off
+    if names_kit and above != weight:
+        return None
     if weight:
         return (
             "weight_mismatch",
@@ -336,19 +345,29 @@ def _sent_as(mail_class: object) -> str | None:
     return "no mail class declared"
 
 
+# Reasons that speak of where a parcel goes, not of the parcel: true, but no officer stops
+# a parcel for its lane ("that lane is nearly all my traffic"), so one is said only where
+# nothing else is.
+_CONTEXT_CODES: Final = frozenset({"lane"})
+
+
 def _said(reasons: tuple[Reason | None, ...]) -> list[Reason]:
     """An item's reasons as said: strongest first, one per code (two kinds of evidence can
-    say the same thing, "'киім' is too vague..." from its weight and from its wording), at
-    most MAX_REASONS of them, then a random pick."""
+    say the same thing, "'киім' is too vague..." from its weight and from its wording), the
+    lane only where nothing else is said, at most MAX_REASONS of them, then a random pick."""
     seen: set[str] = set()
     facts: list[Reason] = []
+    context: list[Reason] = []
     picked: list[Reason] = []
     for reason in reasons:
         if reason is None or reason[0] in seen:
             continue
         seen.add(reason[0])
-        (picked if reason[0] == _RANDOM_SELECTION[0] else facts).append(reason)
-    return facts[:MAX_REASONS] + picked
+        if reason[0] == _RANDOM_SELECTION[0]:
+            picked.append(reason)
+        else:
+            (context if reason[0] in _CONTEXT_CODES else facts).append(reason)
+    return (facts or context)[:MAX_REASONS] + picked
 
 
 # How far a unit's weight may lie from the weight its description writes and still be it.
@@ -479,18 +498,29 @@ class ReasonWriter:
                         )
                         _put(ranked[rank], positions[at], made)
 
-            def unsaid(positions: np.ndarray) -> np.ndarray:
-                """Those of `positions` with no reason said yet (elementwise on objects)."""
+            def unsaid(positions: np.ndarray, but_context: bool = False) -> np.ndarray:
+                """Those of `positions` with no reason said yet (elementwise on objects), or
+                `but_context`: none but the lane's."""
                 return positions[
-                    np.all([ranked[k][positions] == None for k in range(_GROUPS_LOOKED_AT)], axis=0)  # noqa: E711
+                    np.all(
+                        [
+                            [
+                                reason is None or (but_context and reason[0] in _CONTEXT_CODES)
+                                for reason in ranked[k][positions].tolist()
+                            ]
+                            for k in range(_GROUPS_LOOKED_AT)
+                        ],
+                        axis=0,
+                    )
                 ]
 
             everyone = np.arange(len(rows))
             say(everyone, strong)
             if over_cut_off is not None:
-                blank = unsaid(everyone[over_cut_off[rows]])
+                blank = unsaid(everyone[over_cut_off[rows]], but_context=True)
                 # An item over the cut-off that no fact moved far enough on its own: the
-                # facts that moved it most, each still true of its form, said together.
+                # facts that moved it most, each still true of its form, said together (a
+                # 0.65 kg "Телефон" is told its weight rather than its lane).
                 weaker = np.take_along_axis(contributions[blank], order[blank], axis=1) > 0
                 say(blank, weaker)
                 blank = unsaid(blank)
@@ -618,13 +648,25 @@ class ReasonWriter:
             weight = group == "weight"
             actuals = (facts.unit_weight if weight else facts.usd_per_kg)[rows].tolist()
             found = [
-                _physical_reason(weight, actual, usual, known, spread, d, subject, ok, is_vague)
-                for actual, usual, known, spread, d, subject, ok, is_vague in zip(
+                _physical_reason(
+                    weight,
+                    actual,
+                    usual,
+                    known,
+                    spread,
+                    d,
+                    subject,
+                    ok,
+                    is_vague,
+                    names_kit=ok and wording.names_the_kit(full),
+                )
+                for actual, usual, known, spread, d, full, subject, ok, is_vague in zip(
                     actuals,
                     usuals,
                     knowns,
                     spreads,
                     descriptions,
+                    written,
                     subjects,
                     quotable,
                     vague,

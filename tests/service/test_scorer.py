@@ -15,12 +15,20 @@ import service.reasons as reasons_module
 import service.scorer as scorer_module
 from service.id_draws import id_draws
 from service.item_facts import ItemFacts
-from service.reasons import MIN_REASON_LOGIT, Reason, ReasonWriter, _against_written, _kg, _said
+from service.reasons import (
+    MIN_REASON_LOGIT,
+    Reason,
+    ReasonWriter,
+    _against_written,
+    _kg,
+    _physical_reason,
+    _said,
+)
 from service.scorer import Scorer, ScoringPolicy, random_selection
 from training import knowledge
 from training.common_words import is_common
 from training.features import OTHER_CHAPTER, SMALL_INPUT
-from training.model import RiskModel
+from training.model import RiskModel, columns_of
 from training.schema import RISK_CLASSES, DeclarationIn
 from training.text import matching_text
 
@@ -1512,13 +1520,116 @@ def test_a_weight_the_description_writes_is_the_one_a_unit_is_set_against() -> N
 def test_an_item_s_reasons_are_its_strongest_three_once_each_and_a_random_pick() -> None:
     cover = ("cover_wording", "'Binoculars' is wording often declared for optics")
     heavy = ("weight_mismatch", "2.2 kg per unit is heavy for 'Binoculars'")
-    lane = ("lane", "parcels from KZ carry more gear than most")
+    hs = ("hs_mismatch", "HS code 9013 (chapter 90) does not fit 'Binoculars'")
     value = ("value_mismatch", "declared 9 USD/kg is low for 'Binoculars'")
     picked = ("random_selection", "picked at random for control")
     assert _said((cover, cover, None, None, None, picked)) == [cover, picked]
-    assert _said((cover, heavy, lane, value, None, picked)) == [cover, heavy, lane, picked]
+    assert _said((cover, heavy, hs, value, None, picked)) == [cover, heavy, hs, picked]
     assert _said((None, None, None, None, None, picked)) == [picked]
     assert _said((None, None, None, None, None, None)) == []
+
+
+def test_wording_that_names_the_kit_is_never_called_light_or_dear() -> None:
+    """Honest "night vision goggles" are toys and cheap digital sets: against their figures
+    the kit itself is heavy and cheap only. Other wording is told either way."""
+    subject = "'night vision goggles'"
+
+    def said(weight: bool, actual: float, usual: float, names_kit: bool) -> Reason | None:
+        return _physical_reason(
+            weight,
+            actual,
+            usual,
+            None,
+            math.nan,
+            "night vision goggles",
+            subject,
+            quotable=True,
+            vague=False,
+            names_kit=names_kit,
+        )
+
+    assert said(False, 800.0, 37.0, names_kit=True) is None
+    assert said(True, 0.05, 0.3, names_kit=True) is None
+    assert said(False, 2.0, 37.0, names_kit=True) == (
+        "value_mismatch",
+        f"declared 2.0 USD/kg is low for {subject} (usually about 37 USD/kg)",
+    )
+    assert said(True, 1.2, 0.3, names_kit=True) == (
+        "weight_mismatch",
+        f"1.2 kg per unit is heavy for {subject} (usually about 0.3 kg)",
+    )
+    assert said(False, 800.0, 37.0, names_kit=False) == (
+        "value_mismatch",
+        f"declared 800 USD/kg is high for {subject} (usually about 37 USD/kg)",
+    )
+
+
+def test_a_lane_is_said_only_where_nothing_else_is() -> None:
+    """No officer stops a parcel for its lane: beside any fact of the form it goes unsaid."""
+    lane = ("lane", "the RU→MN lane carries more gear than most")
+    heavy = ("weight_mismatch", "0.65 kg per unit is heavy for 'Телефон'")
+    picked = ("random_selection", "picked at random for control")
+    assert _said((lane, heavy, None, None, None, None)) == [heavy]
+    assert _said((heavy, lane, None, None, None, picked)) == [heavy, picked]
+    assert _said((lane, None, None, None, None, picked)) == [lane, picked]
+
+
+def test_an_item_over_the_cut_off_with_only_its_lane_to_say_is_told_its_weaker_facts(
+    tiny_scorer: Scorer,
+) -> None:
+    """The lane alone moved the score past the review cut-off strongly enough to be said;
+    the facts of the form that moved it less are looked at first, and the lane then goes
+    unsaid. With nothing else to say, the lane is said."""
+    writer = ReasonWriter(tiny_scorer.model)
+    frame = pd.DataFrame(
+        {
+            "declaration_id": ["RB000000001RU"],
+            "item_no": [1],
+            "mail_class": ["parcel"],
+            "category": ["gift"],
+            "origin_country": ["RU"],
+            "destination_country": ["MN"],
+            "description": ["Телефон"],
+            "hs_code": ["851713"],
+            "quantity": [1.0],
+            "net_weight_kg": [2.1],
+            "gross_weight_kg": [10.6],
+            "value": [4000.0],
+            "currency": ["RUB"],
+        }
+    )
+    items = columns_of(frame)
+    scores = tiny_scorer.model.score(items)
+    names = list(tiny_scorer.model.feature_names)
+    original = writer.model.contributions
+
+    def lane_leads(gap: float) -> Callable[[np.ndarray], np.ndarray]:
+        def contributions(features: np.ndarray) -> np.ndarray:
+            out = np.zeros((len(features), len(names)))
+            lane = next(j for j, name in enumerate(names) if name.startswith("lane_"))
+            out[:, lane] = MIN_REASON_LOGIT + 1.0
+            out[:, names.index("parcel_unexplained_kilos")] = gap
+            return out
+
+        return contributions
+
+    said = {}
+    try:
+        for gap in (MIN_REASON_LOGIT / 2, 0.0):
+            writer.model.contributions = lane_leads(gap)  # type: ignore[method-assign]
+            said[gap] = writer.reasons(
+                items,
+                scores,
+                np.ones(1, dtype=bool),
+                np.zeros(1, dtype=bool),
+                as_cells=False,
+                over_cut_off=np.ones(1, dtype=bool),
+            )[0]
+    finally:
+        writer.model.contributions = original  # type: ignore[method-assign]
+    assert [reason["code"] for reason in said[MIN_REASON_LOGIT / 2]] == ["parcel_context"]
+    assert said[MIN_REASON_LOGIT / 2][0]["message"].endswith("8.5 kg is not accounted for")
+    assert [reason["code"] for reason in said[0.0]] == ["lane"]
 
 
 def test_a_cover_is_said_of_the_class_its_item_is_read_as_where_its_wording_leans_there(
