@@ -519,8 +519,8 @@ class ReasonWriter:
             if over_cut_off is not None:
                 blank = unsaid(everyone[over_cut_off[rows]], but_context=True)
                 # An item over the cut-off that no fact moved far enough on its own: the
-                # facts that moved it most, each still true of its form, said together (a
-                # 0.65 kg "Телефон" is told its weight rather than its lane).
+                # facts that moved it most, each still true of its form, said together (the
+                # kilos its parcel does not account for, rather than its lane).
                 weaker = np.take_along_axis(contributions[blank], order[blank], axis=1) > 0
                 say(blank, weaker)
                 blank = unsaid(blank)
