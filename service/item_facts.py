@@ -198,6 +198,11 @@ class ItemFacts:
         return found[codes] if len(codes) else np.zeros(0, dtype=bool)
 
     @cached_property
+    def leans_to_gear(self) -> np.ndarray:
+        """Whether the text models read the wording as gear more than as ordinary goods."""
+        return self._text_leaning.max(axis=1, initial=-np.inf) >= 0.0
+
+    @cached_property
     def names_goods(self) -> np.ndarray:
         """Whether the description has a word beyond the commonest words of the lanes'
         languages."""
@@ -343,7 +348,9 @@ class ItemFacts:
     def covers_gear(self) -> np.ndarray:
         """Per item, the gear class its wording is often declared for, or None: text
         log-odds of the class of at least COVER_WORDING, short of reading as gear itself
-        (`reads_as_gear`); never for wording with a vague word or only the commonest, and
+        (`reads_as_gear`); never for wording with a vague word or only the commonest, nor
+        the bare name of everyday goods (`wording.is_everyday_name`: "Ботинки") unless it
+        is a name of the kit ("тепловизор": told what it names), and
         only for an item whose own score passes the review cut-off: a clear "куртка
         мужская" looked at for scoring near it is not told what jackets may hide."""
         strongest = self._text_leaning.max(axis=1, initial=-np.inf)
@@ -352,7 +359,13 @@ class ItemFacts:
             candidates &= self.over_cut_off
         # Whether the wording names its goods itself (`wording.names_goods_itself`) is asked
         # only of those few items: its vague words are looked for in every form.
-        cover = candidates & self._per_description(wording.names_goods_itself, where=candidates)
+        cover = candidates & self._per_description(
+            lambda d: (
+                wording.names_goods_itself(d)
+                and (wording.names_the_kit(d) or not wording.is_everyday_name(d))
+            ),
+            where=candidates,
+        )
         out = self._leaning_class(cover)
         # Of the class the item is read as, where its wording leans to that class too: a
         # "Жилет рыболовный" read as body armour is told what body armour is declared as,

@@ -70,10 +70,43 @@ _RANDOM_SELECTION: Final = (
 # Said of an item over the review cut-off when no fact of it may be named (its wording
 # moved the score, and no word of it is one an officer would call typical of gear): the
 # officer is told the flag rests on no single fact, rather than given nothing.
-_FORM_AS_A_WHOLE: Final = (
-    "form_as_a_whole",
-    "no single fact of the form stands out: it passes the review cut-off taken as a whole",
-)
+# The part of the form each kind of reason reads, for an item no one fact of which stands
+# out: officers at two posts read "no single fact stands out" as telling them nothing; which
+# parts weigh most tells them where to look.
+_PART_OF_THE_FORM: Final = {
+    "terms": "its wording",
+    "vague_description": "its vague wording",
+    "weight": "its weight",
+    "value": "its value",
+    "hs_code": "its HS code",
+    "parcel": "its parcel's weight",
+    "quantity": "its quantity",
+    "category": "its category",
+    "mail_class": "its mail class",
+    "lane": "its lane",
+    "origin": "its lane",
+    "destination": "its lane",
+    "sender_history": "its sender's past",
+    "sender_prior": "its sender's past",
+    "recipient_history": "its recipient's past",
+    "recipient_prior": "its recipient's past",
+    "watchlist": "the watch list",
+}
+
+
+def _form_as_a_whole(groups: list[str]) -> Reason:
+    """The reason of an item over the review cut-off that no fact moved far enough alone:
+    the parts of its form that moved it most (`groups`, strongest first; at most two)."""
+    parts = list(dict.fromkeys(_PART_OF_THE_FORM.get(g, "its form") for g in groups))[:2]
+    verb = "weigh" if len(parts) > 1 else "weighs"
+    weighs = f": {' and '.join(parts)} {verb} most" if parts else ""
+    return (
+        "form_as_a_whole",
+        f"no single fact of the form stands out; it passes the review cut-off taken as a"
+        f" whole{weighs}",
+    )
+
+
 _WEIGHT_MISSING: Final = ("weight_missing", "no net weight declared")
 _VALUE_MISSING: Final = ("value_missing", "no usable declared value")
 _HS_MISSING: Final = ("hs_missing", "no HS code declared")
@@ -524,7 +557,15 @@ class ReasonWriter:
                 weaker = np.take_along_axis(contributions[blank], order[blank], axis=1) > 0
                 say(blank, weaker)
                 blank = unsaid(blank)
-                _put(ranked[0], blank, [_FORM_AS_A_WHOLE] * len(blank))
+                moved = np.take_along_axis(contributions[blank], order[blank], axis=1) > 0
+                _put(
+                    ranked[0],
+                    blank,
+                    [
+                        _form_as_a_whole([self._groups[g] for g in groups[up].tolist()])
+                        for groups, up in zip(order[blank], moved, strict=True)
+                    ],
+                )
             if flagged_for is not None:
                 blank = unsaid(everyone)
                 lead = flagged_for[rows[blank]]
@@ -639,6 +680,9 @@ class ReasonWriter:
             subjects, usuals, knowns, code_spreads = self._expected_of(
                 group, rows, facts, descriptions
             )
+            quotable = [
+                ok and usual is not None for ok, usual in zip(quotable, usuals, strict=True)
+            ]
             # An expectation of the HS code's goods strays as they do, not as the wording's.
             spreads = [
                 spread if code_spread is None else code_spread
@@ -874,7 +918,13 @@ class ReasonWriter:
         "Saperavi red wine" was told "usually about 0.52 kg" by the models, of a bottle of
         1.3 kg; where the code's goods are said, what it knows of the goods it declares under
         that code. How far the code's goods stray is returned too (None elsewhere): "goods
-        declared under HS 392690" are phone cases and crates alike."""
+        declared under HS 392690" are phone cases and crates alike.
+
+        Wording the text models read as gear more than as ordinary goods, of a kind the
+        catalogue does not know, is set against its HS code's goods too, where one is
+        declared: what the models expect of such wording blends the honest goods that share
+        its words. "FAST helmet high cut aramid" under 6506.10 was told "usually about 0.17
+        kg" (aramid cord and gloves); safety headgear weighs what the helmet does."""
         text = self.model.text_
         # Each distinct wording and code once: a batch repeats them.
         wordings = [str(d) for d in facts.description[rows].tolist()]
@@ -889,11 +939,12 @@ class ReasonWriter:
         usuals: list[float] = []
         knowns: list[_KnownRange | None] = []
         code_spreads: list[float | None] = []
-        for written, code, usual, d in zip(
-            wordings, codes, expected.tolist(), descriptions, strict=True
+        leaning = facts.leans_to_gear[rows].tolist()
+        for written, code, usual, d, leans in zip(
+            wordings, codes, expected.tolist(), descriptions, leaning, strict=True
         ):
             share, hit, known = share_of[written], hit_of[code], known_of[written]
-            if share < QUOTABLE_CONFIDENCE and hit is not None and known is None:
+            if (share < QUOTABLE_CONFIDENCE or leans) and hit is not None and known is None:
                 level, kg, usd_kg = hit
                 # What the catalogue declares under the code bounds what is said of it: an
                 # HF base transceiver of 2 kg under 852560 is no heavier than such goods,

@@ -64,6 +64,17 @@ def names_goods_itself(description: str) -> bool:
     return not vague or _name_a_kind([w for i, w in enumerate(words) if i not in vague])
 
 
+def is_everyday_name(description: str) -> bool:
+    """Whether a description is only the plain name of everyday goods, one word that at
+    least three kinds of honest goods are written with (`knowledge.everyday_words`:
+    "Ботинки", "etik", "Бинокль", "жилет"). Officers at three posts would not stop a parcel
+    because such a word is "often declared for" kit: every honest sender of boots writes
+    it, and disguises borrow it at that rate. What such a line weighs or is worth still
+    speaks."""
+    words = [w for w in _WORD.findall(description.casefold()) if not is_common(w)]
+    return len(words) == 1 and words[0] in knowledge.everyday_words()
+
+
 # Endings the Turkic languages of the lanes add to a noun ("kiyim-i", "киім-дер",
 # "parça-lar", Turkmen "eşik-leri", "zat-lary"): a vague word with one of them is still that
 # word.

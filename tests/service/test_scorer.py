@@ -266,6 +266,47 @@ def test_an_expectation_resting_on_the_hs_code_is_said_to_be_the_code_s(
     ]
 
 
+def test_wording_that_leans_to_gear_is_set_against_its_hs_code_s_goods(
+    tiny_scorer: Scorer,
+) -> None:
+    """ "FAST helmet high cut aramid" of 1.3 kg under 6506.10 was told "heavy (usually about
+    0.17 kg)": what the models expect of wording that leans to gear blends the honest goods
+    that share its words (aramid cord and gloves). Such wording is set against the goods
+    declared under its code where one is given; ordinary wording, or wording without a code,
+    keeps its own expectation."""
+    text = tiny_scorer.model.text_
+    heading, (log_kg, _) = next(iter(text.hs_expectations_["heading"].items()))
+    usual = math.exp(log_kg)
+    # Wording the models know that the catalogue names no kind of.
+    described = "sports vest"
+    assert text.known_share([described]).tolist() == [1.0]
+    assert reasons_module._known_range(described, "weight") is None
+    writer, facts, signals = _known_goods_facts(
+        tiny_scorer,
+        [described] * 3,
+        ["helmet"] * 3,
+        hs_codes=[heading, heading, None],
+        quantity=[1.0] * 3,
+        net_weight_kg=[40 * usual] * 3,
+    )
+    columns = writer._signal_columns
+    signals[:, columns.weight] = np.log(0.5 * usual)
+    leaning = columns.text[RISK_CLASSES.index("helmet")]
+    signals[[0, 2], leaning] = 0.5
+    said = writer._group_reasons("weight", np.arange(3), facts, facts.terms)
+    known = reasons_module._code_range(heading, "weight")
+    figure = usual if known is None else known.said_above
+    heavy = f"{_kg(40 * usual)} kg per unit is heavy for"
+    assert said == [
+        (
+            "weight_mismatch",
+            f"{heavy} goods declared under HS {heading} (usually about {_kg(figure)} kg)",
+        ),
+        ("weight_mismatch", f"{heavy} '{described}' (usually about {_kg(0.5 * usual)} kg)"),
+        ("weight_mismatch", f"{heavy} '{described}' (usually about {_kg(0.5 * usual)} kg)"),
+    ]
+
+
 def test_a_weight_reason_quotes_the_unit_weight_against_the_usual_one(
     tiny_scorer: Scorer,
 ) -> None:
@@ -1356,8 +1397,9 @@ def test_a_flagged_item_no_single_fact_moved_far_is_told_those_that_moved_it_mos
     tiny_scorer: Scorer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Over the cut-off, facts that each moved the score a little are said together (here
-    only its category did, by less than a reason needs on its own); with none at all, the
-    officer is told the form as a whole passes."""
+    only its category did, by less than a reason needs on its own); with none that has
+    anything true to say, the officer is told the form as a whole passes, and which parts of
+    it weigh most."""
     strict = _explaining(tiny_scorer)
     names = tiny_scorer.model.feature_names
     small = np.zeros(len(names))
@@ -1371,7 +1413,22 @@ def test_a_flagged_item_no_single_fact_moved_far_is_told_those_that_moved_it_mos
     assert scored["items"][0]["reasons"] == [{"code": "category", "message": "declared as gift"}]
     small[:] = 0.0
     scored = strict.score_declaration(declaration("Мёд", 1.2))
-    assert [r["code"] for r in scored["items"][0]["reasons"]] == ["form_as_a_whole"]
+    assert scored["items"][0]["reasons"] == [
+        {
+            "code": "form_as_a_whole",
+            "message": "no single fact of the form stands out; it passes the review cut-off"
+            " taken as a whole",
+        }
+    ]
+    # Where facts moved it that have nothing true to say of this line (the text models lean
+    # on honest "Мёд", no word of it is typical of gear), the officer is told which parts of
+    # the form weigh most.
+    small[names.index("text_body_armor")] = MIN_REASON_LOGIT / 2
+    small[names.index("mail_parcel")] = MIN_REASON_LOGIT / 3
+    scored = strict.score_declaration(declaration("Мёд", 1.2))
+    assert scored["items"][0]["reasons"][0]["message"].endswith(
+        "taken as a whole: its wording and its mail class weigh most"
+    )
 
 
 def test_a_group_with_nothing_true_to_say_gives_its_place_to_the_next(
@@ -1455,34 +1512,49 @@ def test_a_term_is_called_typical_of_the_class_it_leans_to_most(tiny_scorer: Sco
 def test_wording_a_disguise_leans_on_is_called_a_cover_and_the_kit_s_name_what_it_names(
     tiny_scorer: Scorer,
 ) -> None:
-    """ "бинокль" is how night-vision monoculars travel as often as binoculars do: where its
-    wording moved the score, the officer is told it is wording often declared for such
-    optics, not that any word of it is typical of gear. A name the gear nomenclature gives
-    the kit itself ("тепловизор"), which honest goods share, is told what it names: a
-    thermal imager is no cover for a thermal imager. Wording that leans little, or that
-    names no kind of goods beyond vague and common words ("одежда мужская"), is no cover of
-    anything."""
+    """ "бинокль охотничий" is how night-vision monoculars travel as often as binoculars do:
+    where its wording moved the score, the officer is told it is wording often declared for
+    such optics, not that any word of it is typical of gear. A name the gear nomenclature
+    gives the kit itself ("тепловизор"), which honest goods share, is told what it names: a
+    thermal imager is no cover for a thermal imager. Wording that leans little, that names
+    no kind of goods beyond vague and common words ("одежда мужская"), or that is only the
+    plain name of everyday goods ("бинокль", "Ботинки": every honest sender writes it) is no
+    cover of anything."""
     from service.item_facts import COVER_WORDING, READS_AS_GEAR
 
-    descriptions = ["бинокль", "куртка зимняя", "одежда мужская", "for", "шлем", "тепловизор"]
-    classes = ["optics_sensors"] * 4 + ["helmet", "optics_sensors"]
+    descriptions = [
+        "бинокль охотничий",
+        "куртка зимняя",
+        "одежда мужская",
+        "for",
+        "шлем защитный",
+        "тепловизор",
+        "бинокль",
+        "Ботинки",
+    ]
+    classes = ["optics_sensors"] * 4 + ["helmet", "optics_sensors"] * 2
 
     def said(over_cut_off: np.ndarray | None = None) -> list[Reason | None]:
         writer, facts, signals = _known_goods_facts(tiny_scorer, descriptions, classes)
         columns = writer._signal_columns
         optics = columns.text[RISK_CLASSES.index("optics_sensors")]
         helmet = columns.text[RISK_CLASSES.index("helmet")]
-        signals[:, optics] = [COVER_WORDING + 0.5, COVER_WORDING - 0.5, 2.0, 2.0, -3.0, 2.0]
+        plain = COVER_WORDING + 0.5
+        signals[:, optics] = [plain, COVER_WORDING - 0.5, 2.0, 2.0, -3.0, 2.0, plain, plain]
         signals[4, helmet] = READS_AS_GEAR - 0.1
+        signals[7, helmet] = READS_AS_GEAR - 0.1
         facts.over_cut_off = over_cut_off
-        return writer._group_reasons("terms", np.arange(6), facts, facts.terms)
+        return writer._group_reasons("terms", np.arange(8), facts, facts.terms)
 
-    helmet_cover = ("cover_wording", "'шлем' is wording often declared for a ballistic helmet")
+    helmet_cover = (
+        "cover_wording",
+        "'шлем защитный' is wording often declared for a ballistic helmet",
+    )
     assert said() == [
         (
             "cover_wording",
-            "'бинокль' is wording often declared for night-vision, thermal or military optics,"
-            " radios and sensors",
+            "'бинокль охотничий' is wording often declared for night-vision, thermal or"
+            " military optics, radios and sensors",
         ),
         None,
         None,
@@ -1493,9 +1565,11 @@ def test_wording_a_disguise_leans_on_is_called_a_cover_and_the_kit_s_name_what_i
             "'тепловизор' names night-vision, thermal or military optics, radios and sensors"
             " as well as honest goods",
         ),
+        None,
+        None,
     ]
     # Only an item over the review cut-off is told its cover.
-    partly = said(np.array([False, True, True, True, True, True]))
+    partly = said(np.array([False, True, True, True, True, True, True, True]))
     assert partly[0] is None
     assert partly[4] == helmet_cover
 
@@ -1665,7 +1739,14 @@ def test_wording_that_reads_as_gear_is_said_so_and_gets_no_ordinary_expectation(
     commonest words never read as anything, however the models lean on them."""
     from service.item_facts import COVER_WORDING, READS_AS_GEAR
 
-    descriptions = ["военная форма", "вещи", "куртка зимняя", "for", "ceramic tiles", "helmet"]
+    descriptions = [
+        "военная форма",
+        "вещи",
+        "куртка зимняя",
+        "for",
+        "ceramic tiles",
+        "motorcycle helmet",
+    ]
     classes = ["tactical_apparel"] * 4 + ["body_armor", "helmet"]
     writer, facts, signals = _known_goods_facts(tiny_scorer, descriptions, classes)
     columns = writer._signal_columns
@@ -1688,8 +1769,8 @@ def test_wording_that_reads_as_gear_is_said_so_and_gets_no_ordinary_expectation(
         None,
         # Words of other goods: what body armour is declared as.
         ("cover_wording", "'ceramic tiles' is wording often declared for body armour"),
-        # Every word of it is one motorcycle and bicycle helmets are written with too.
-        ("cover_wording", "'helmet' is wording often declared for a ballistic helmet"),
+        # Every word of it is one motorcycle helmets are written with too.
+        ("cover_wording", "'motorcycle helmet' is wording often declared for a ballistic helmet"),
     ]
     # Honest words that lean to gear ("куртка зимняя", tiles, a helmet) keep their
     # expectation.

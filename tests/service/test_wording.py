@@ -8,6 +8,7 @@ import pytest
 from service.wording import (
     bag_of_things,
     in_gear_wording,
+    is_everyday_name,
     is_vague_word,
     lists_goods,
     names_goods,
@@ -165,6 +166,24 @@ def test_a_description_names_the_kit_only_as_the_nomenclature_names_it(
     description: str, named: bool
 ) -> None:
     assert names_the_kit(description) is named
+
+
+@pytest.mark.parametrize(
+    ("description", "plain"),
+    [
+        ("Ботинки", True),
+        ("etik", True),  # boots, in Azerbaijani and Turkish
+        ("Бинокль", True),
+        ("бинокль охотничий", False),  # a kind of its own: a hunter's binoculars
+        ("sports vest", False),
+        ("Qzxv", False),  # no word of everyday goods
+        ("for", False),  # only the commonest words
+    ],
+)
+def test_the_plain_name_of_everyday_goods_is_one_everyday_word(
+    description: str, plain: bool
+) -> None:
+    assert is_everyday_name(description) is plain
 
 
 @pytest.mark.parametrize(

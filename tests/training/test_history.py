@@ -350,6 +350,13 @@ def test_an_earlier_parcel_that_read_as_gear_is_named_for_the_officer() -> None:
     assert prior_message("recipient", {**recipient, "recipient_prior_parcel": "E2"}) == (
         "recipient was sent earlier parcel E2, which read as gear on its own form"
     )
+    # A series is told as one: the earlier parcel, and the pattern of the party's past.
+    series = {**facts, "sender_parcels_before": 3.0, "sender_recipients": 3.0}
+    series["sender_recipients_30d"] = 3.0
+    assert prior_message("sender", series) == (
+        "sender's earlier parcel E1 read as gear on its own form; sender sent 3 earlier"
+        " parcels to 3 recipients, 3 of them in the last 30 days"
+    )
 
 
 def test_a_seized_earlier_parcel_is_told_as_the_seizure() -> None:

@@ -74,7 +74,10 @@ def history_message(role: Role, facts: Mapping[str, Any]) -> str | None:
 
 def prior_message(role: Role, facts: Mapping[str, Any]) -> str | None:
     """What an officer is told of a party's earlier parcel that read as gear on its own
-    form (None: none did). The parcel is named, so the officer can pull its form up."""
+    form (None: none did). The parcel is named, so the officer can pull its form up; where
+    the party's past shows more (`history_message`: a series of parcels to many recipients,
+    gear declared by name), that is said after it. An officer read four like parcels in four
+    days to four recipients told only as "its earlier parcel" as a series left untold."""
     if float(facts.get(f"{role}_confirmed") or 0) > 0:
         # A seizure stands above any reading of a form (and scores 1 as an earlier parcel).
         return history_message(role, facts)
@@ -87,8 +90,11 @@ def prior_message(role: Role, facts: Mapping[str, Any]) -> str | None:
     # contradiction.
     read = "read as gear on its own form"
     if role == "sender":
-        return f"sender's earlier parcel {parcel} {read}"
-    return f"recipient was sent earlier parcel {parcel}, which {read}"
+        said = f"sender's earlier parcel {parcel} {read}"
+    else:
+        said = f"recipient was sent earlier parcel {parcel}, which {read}"
+    more = history_message(role, facts)
+    return said if more is None else f"{said}; {more}"
 
 
 # What makes a party's past worth an officer's attention without a seizure on it.
