@@ -378,10 +378,12 @@ def _sent_as(mail_class: object) -> str | None:
     return "no mail class declared"
 
 
-# Reasons that speak of where a parcel goes, not of the parcel: true, but no officer stops
-# a parcel for its lane ("that lane is nearly all my traffic"), so one is said only where
-# nothing else is.
-_CONTEXT_CODES: Final = frozenset({"lane"})
+# Reasons that speak of where a parcel goes or what it is declared as, not of the parcel:
+# true, but no officer stops a parcel for its lane ("that lane is nearly all my traffic") or
+# for being a gift ("most of this lane is gifts"), so one is said only where nothing else
+# is, and of an item over the review cut-off, never alone: it is told the parts of its
+# form that weigh most (`_form_as_a_whole`).
+_CONTEXT_CODES: Final = frozenset({"lane", "category"})
 
 
 def _said(reasons: tuple[Reason | None, ...]) -> list[Reason]:
@@ -533,7 +535,7 @@ class ReasonWriter:
 
             def unsaid(positions: np.ndarray, but_context: bool = False) -> np.ndarray:
                 """Those of `positions` with no reason said yet (elementwise on objects), or
-                `but_context`: none but the lane's."""
+                `but_context`: none but of its context (lane, category)."""
                 return positions[
                     np.all(
                         [
@@ -556,7 +558,9 @@ class ReasonWriter:
                 # kilos its parcel does not account for, rather than its lane).
                 weaker = np.take_along_axis(contributions[blank], order[blank], axis=1) > 0
                 say(blank, weaker)
-                blank = unsaid(blank)
+                # One with still nothing but its lane or category to say is told which
+                # parts of its form weigh most.
+                blank = unsaid(blank, but_context=True)
                 moved = np.take_along_axis(contributions[blank], order[blank], axis=1) > 0
                 _put(
                     ranked[0],

@@ -1396,10 +1396,11 @@ def test_an_hs_code_of_another_chapter_than_the_catalogues_goods_is_said_against
 def test_a_flagged_item_no_single_fact_moved_far_is_told_those_that_moved_it_most(
     tiny_scorer: Scorer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Over the cut-off, facts that each moved the score a little are said together (here
-    only its category did, by less than a reason needs on its own); with none that has
-    anything true to say, the officer is told the form as a whole passes, and which parts of
-    it weigh most."""
+    """Over the cut-off, facts that each moved the score a little are said together; where
+    those are only its context (here its category, by less than a reason needs on its own),
+    or with none that has anything true to say, the officer is told the form as a whole
+    passes, and which parts of it weigh most. (The facts said together are pinned with the
+    lane's test below.)"""
     strict = _explaining(tiny_scorer)
     names = tiny_scorer.model.feature_names
     small = np.zeros(len(names))
@@ -1410,7 +1411,7 @@ def test_a_flagged_item_no_single_fact_moved_far_is_told_those_that_moved_it_mos
 
     monkeypatch.setattr(tiny_scorer.model, "contributions", contributions)
     scored = strict.score_declaration(declaration("Мёд", 1.2))
-    assert scored["items"][0]["reasons"] == [{"code": "category", "message": "declared as gift"}]
+    assert scored["items"][0]["reasons"][0]["message"].endswith("its category weighs most")
     small[:] = 0.0
     scored = strict.score_declaration(declaration("Мёд", 1.2))
     assert scored["items"][0]["reasons"] == [
@@ -1443,14 +1444,14 @@ def test_a_group_with_nothing_true_to_say_gives_its_place_to_the_next(
     mail = next(n for n in names if n.startswith("mail_"))
     for name, logit in [(mail, 3.0), ("parcel_items_log", 2.5), ("quantity_log", 2.0)]:
         moved[names.index(name)] = logit
-    moved[names.index("category_gift")] = 1.0
+    moved[names.index("hs_missing")] = 1.0
 
     def contributions(features: np.ndarray) -> np.ndarray:
         return np.tile(moved, (len(features), 1))
 
     monkeypatch.setattr(tiny_scorer.model, "contributions", contributions)
     scored = strict.score_declaration(declaration("Мёд", 1.2))
-    assert [r["code"] for r in scored["items"][0]["reasons"]] == ["category"]
+    assert [r["code"] for r in scored["items"][0]["reasons"]] == ["hs_missing"]
     assert _said(tuple((f"code{k}", "m") for k in range(5))) == [
         ("code0", "m"),
         ("code1", "m"),
@@ -1653,7 +1654,8 @@ def test_an_item_over_the_cut_off_with_only_its_lane_to_say_is_told_its_weaker_f
 ) -> None:
     """The lane alone moved the score past the review cut-off strongly enough to be said;
     the facts of the form that moved it less are looked at first, and the lane then goes
-    unsaid. With nothing else to say, the lane is said."""
+    unsaid. With nothing else to say, the officer is told the lane weighs most, not that the
+    lane carries gear: no officer stops a parcel for its lane."""
     writer = ReasonWriter(tiny_scorer.model)
     frame = pd.DataFrame(
         {
@@ -1703,7 +1705,8 @@ def test_an_item_over_the_cut_off_with_only_its_lane_to_say_is_told_its_weaker_f
         writer.model.contributions = original  # type: ignore[method-assign]
     assert [reason["code"] for reason in said[MIN_REASON_LOGIT / 2]] == ["parcel_context"]
     assert said[MIN_REASON_LOGIT / 2][0]["message"].endswith("8.5 kg is not accounted for")
-    assert [reason["code"] for reason in said[0.0]] == ["lane"]
+    assert [reason["code"] for reason in said[0.0]] == ["form_as_a_whole"]
+    assert said[0.0][0]["message"].endswith("taken as a whole: its lane weighs most")
 
 
 def test_a_cover_is_said_of_the_class_its_item_is_read_as_where_its_wording_leans_there(
