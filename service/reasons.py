@@ -76,10 +76,10 @@ _RANDOM_SELECTION: Final = (
 _PART_OF_THE_FORM: Final = {
     "terms": "its wording",
     "vague_description": "its vague wording",
-    "weight": "its weight",
+    "weight": "its weight per unit",
     "value": "its value",
     "hs_code": "its HS code",
-    "parcel": "its parcel's weight",
+    "parcel": "its parcel's gross weight",
     "quantity": "its quantity",
     "category": "its category",
     "mail_class": "its mail class",
