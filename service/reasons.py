@@ -69,10 +69,9 @@ _RANDOM_SELECTION: Final = (
 )
 # Said of an item over the review cut-off when no fact of it may be named (its wording
 # moved the score, and no word of it is one an officer would call typical of gear): the
-# officer is told the flag rests on no single fact, rather than given nothing.
-# The part of the form each kind of reason reads, for an item no one fact of which stands
-# out: officers at two posts read "no single fact stands out" as telling them nothing; which
-# parts weigh most tells them where to look.
+# officer is told the flag rests on no single fact, rather than given nothing, and which
+# parts of the form weigh most (officers at two posts read "no single fact stands out" alone
+# as telling them nothing). The part of the form each kind of reason reads:
 _PART_OF_THE_FORM: Final = {
     "terms": "its wording",
     "vague_description": "its vague wording",
@@ -684,9 +683,6 @@ class ReasonWriter:
             subjects, usuals, knowns, code_spreads = self._expected_of(
                 group, rows, facts, descriptions
             )
-            quotable = [
-                ok and usual is not None for ok, usual in zip(quotable, usuals, strict=True)
-            ]
             # An expectation of the HS code's goods strays as they do, not as the wording's.
             spreads = [
                 spread if code_spread is None else code_spread
