@@ -19,7 +19,6 @@ from training.features import (
     OTHER_CHAPTER,
     UNFIT_CHAPTER_PROBABILITY,
     ItemColumns,
-    TextSignals,
     column,
     factorize,
     parcel_codes,
@@ -60,6 +59,8 @@ class SignalColumns:
     confidence: int
     # Whether the wording names gear outright (`training.gear_words`), as the model read it.
     names_gear: int
+    # How far honest lines of the wording stray from its expected weight and worth.
+    spreads: list[int]
     text: list[int]
     # The text models' log-probabilities of each HS chapter, and the chapters' names.
     chapters: list[int]
@@ -80,7 +81,6 @@ class ItemFacts:
         self.risk_class = scores.risk_class
         # Per description, how far honest lines of its wording stray (weight, worth), where
         # a reason needed it: the weight and the value reasons share one look-up.
-        self._spreads: dict[str, np.ndarray] = {}
         # The gear term of (description, class), where looked up (None: none to name).
         self.terms: dict[tuple[str, str], str | None] = {}
         # Items whose own score passes the review cut-off (None: all count as such).
@@ -208,28 +208,13 @@ class ItemFacts:
         languages."""
         return self._per_description(wording.names_goods)
 
-    def expectation_spreads(
-        self, rows: np.ndarray, wanted: list[bool], text: TextSignals
-    ) -> np.ndarray:
-        """`TextSignals.expectation_spreads` of items `rows` where `wanted` (NaN elsewhere:
-        no expectation of theirs is quoted), each description read once."""
-        descriptions = [str(d) for d in self.description[rows].tolist()]
-        missing = list(
-            dict.fromkeys(
-                d
-                for d, want in zip(descriptions, wanted, strict=True)
-                if want and d not in self._spreads
-            )
-        )
-        if missing:
-            self._spreads.update(zip(missing, text.expectation_spreads(missing), strict=True))
-        unknown = np.full(2, np.nan)
-        return np.array(
-            [
-                self._spreads[d] if want else unknown
-                for d, want in zip(descriptions, wanted, strict=True)
-            ]
-        ).reshape(len(descriptions), 2)
+    def expectation_spreads(self, rows: np.ndarray, wanted: list[bool]) -> np.ndarray:
+        """How far honest lines of the wording of items `rows` stray from its expected weight
+        per unit and USD/kg (`TextSignals.expectation_spreads`, as the score read them), where
+        `wanted` (NaN elsewhere: no expectation of theirs is quoted)."""
+        spreads = self._scores.signals[rows][:, self._signals.spreads]
+        spreads[~np.asarray(wanted, dtype=bool)] = np.nan
+        return spreads
 
     @cached_property
     def vague(self) -> np.ndarray:

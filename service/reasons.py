@@ -22,6 +22,7 @@ from service.item_facts import QUOTABLE_CONFIDENCE, ItemFacts, SignalColumns
 from training import knowledge
 from training.features import (
     SMALL_INPUT,
+    SPREAD_SIGNALS,
     ItemColumns,
     trim_cache,
 )
@@ -461,6 +462,7 @@ class ReasonWriter:
             value=signal_names.index("expected_log_usd_per_kg"),
             confidence=signal_names.index("expectation_confidence"),
             names_gear=signal_names.index("names_gear"),
+            spreads=[signal_names.index(name) for name in SPREAD_SIGNALS],
             text=[signal_names.index(f"text_{c}") for c in RISK_CLASSES],
             chapters=[j for j, name in enumerate(signal_names) if name.startswith("chapter_logp_")],
             chapter_names=[
@@ -677,7 +679,7 @@ class ReasonWriter:
             # How far honest lines of this wording stray from its expectation: a weight or
             # worth is called off only beyond what they show (a bare "датчик" is a 0.1 kg car
             # sensor or a 3 kg one; "usually about 1.5 kg" would be no fact to a clerk).
-            spreads = facts.expectation_spreads(rows, quotable, self.model.text_)[
+            spreads = facts.expectation_spreads(rows, quotable)[
                 :, 0 if group == "weight" else 1
             ].tolist()
             subjects, usuals, knowns, code_spreads = self._expected_of(

@@ -344,12 +344,7 @@ def test_a_weight_within_what_honest_lines_of_its_wording_show_is_not_called_off
     signals[:, writer._signal_columns.weight] = np.log(0.3)
 
     def spreads(wide: float) -> None:
-        monkeypatch.setattr(
-            writer.model.text_,
-            "expectation_spreads",
-            lambda descriptions: np.full((len(descriptions), 2), wide),
-        )
-        facts._spreads.clear()  # read once per scoring call: this one reads twice
+        signals[:, writer._signal_columns.spreads] = wide
 
     spreads(0.2)  # tight wording: 4 times light or 12 times heavy is news
     assert writer._group_reasons("weight", np.arange(2), facts, facts.terms) == [
@@ -363,47 +358,21 @@ def test_a_weight_within_what_honest_lines_of_its_wording_show_is_not_called_off
     ]
 
 
-def test_spreads_are_read_once_per_description_and_only_where_quoted(
-    tiny_scorer: Scorer, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """The weight and value reasons share one look-up of each wording's spreads, and a bag
-    of things, whose expectation is never quoted, needs none: the same reasons as reading
-    them afresh for each group."""
+def test_spreads_are_those_the_score_read_and_only_where_quoted(tiny_scorer: Scorer) -> None:
+    """A reason sets a weight against the spreads of its wording that the score read (the
+    text models' `SPREAD_SIGNALS`), the same as the text models give on their own; a bag
+    of things, whose expectation is never quoted, has none."""
     descriptions = ["куртка зимняя", "куртка зимняя", "одежда ношеная"]
-
-    def facts_and_writer() -> tuple[ReasonWriter, ItemFacts]:
-        writer, facts, signals = _known_goods_facts(
-            tiny_scorer,
-            descriptions,
-            ["benign"] * 3,
-            quantity=[1.0] * 3,
-            net_weight_kg=[9.0, 9.0, 9.0],
-            value=[5.0] * 3,
-            currency=["USD"] * 3,
-        )
-        signals[:, writer._signal_columns.weight] = np.log(1.2)
-        signals[:, writer._signal_columns.value] = np.log(40.0)
-        return writer, facts
-
-    plain = []
-    for group in ("weight", "value"):
-        writer, facts = facts_and_writer()
-        plain.append(writer._group_reasons(group, np.arange(3), facts, facts.terms))
-    read: list[list[str]] = []
-    original = tiny_scorer.model.text_.expectation_spreads
-
-    def counted(wordings: list[str]) -> np.ndarray:
-        read.append(list(wordings))
-        return original(wordings)
-
-    monkeypatch.setattr(tiny_scorer.model.text_, "expectation_spreads", counted)
-    writer, facts = facts_and_writer()
-    shared = [
-        writer._group_reasons(group, np.arange(3), facts, facts.terms)
-        for group in ("weight", "value")
-    ]
-    assert shared == plain
-    assert read == [["куртка зимняя"]]
+    frame = pd.DataFrame({"description": descriptions, "quantity": [1.0] * 3})
+    items = columns_of(frame)
+    scores = tiny_scorer.model.score(items)
+    writer = ReasonWriter(tiny_scorer.model)
+    facts = ItemFacts(items, scores, writer._signal_columns)
+    spreads = facts.expectation_spreads(np.arange(3), [True, True, False])
+    alone = tiny_scorer.model.text_.expectation_spreads(descriptions[:1])
+    np.testing.assert_allclose(spreads[:2], np.vstack([alone, alone]))
+    assert np.isnan(spreads[2]).all()
+    assert np.isfinite(spreads[:2]).all()
 
 
 def test_a_weight_the_goods_catalogue_knows_for_its_kind_is_not_called_off(
@@ -1286,7 +1255,7 @@ def test_an_hs_code_is_said_not_to_fit_only_where_the_nomenclature_hardly_allows
     }
     scores = SimpleNamespace(signals=signals, risk_class=np.array(["benign"] * 4, dtype=object))
     columns = SignalColumns(
-        weight=0, value=0, confidence=0, names_gear=0, text=[], chapters=[0, 1, 2],
+        weight=0, value=0, confidence=0, names_gear=0, spreads=[], text=[], chapters=[0, 1, 2],
         chapter_names=["85", "90", OTHER_CHAPTER],
     )  # fmt: skip
     facts = ItemFacts(items, scores, columns)  # type: ignore[arg-type]
@@ -1321,7 +1290,7 @@ def test_a_heading_the_nomenclature_classes_such_goods_under_fits() -> None:
         signals=signals, risk_class=np.array(["benign"] * len(rows), dtype=object)
     )
     columns = SignalColumns(
-        weight=0, value=0, confidence=0, names_gear=0, text=[],
+        weight=0, value=0, confidence=0, names_gear=0, spreads=[], text=[],
         chapters=list(range(len(chapter_names))), chapter_names=chapter_names,
     )  # fmt: skip
     facts = ItemFacts(items, scores, columns)  # type: ignore[arg-type]

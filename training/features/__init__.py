@@ -58,6 +58,7 @@ from training.features.scale import RARE_INDICATOR_SPREAD, FlooredScaler
 from training.features.text_signals import (
     BORROWED_WORDING,
     OTHER_CHAPTER,
+    SPREAD_SIGNALS,
     ItemSignals,
     TextSignals,
 )
@@ -73,6 +74,7 @@ __all__ = [
     "RARE_INDICATOR_SPREAD",
     "REPEAT_COLUMN",
     "SMALL_INPUT",
+    "SPREAD_SIGNALS",
     "UNFIT_CHAPTER_PROBABILITY",
     "DescriptionVectorizer",
     "FlooredScaler",

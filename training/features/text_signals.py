@@ -120,15 +120,15 @@ _SIGNAL_COLUMNS: Final = {
     )
 }
 # The expectations' spreads, as signals: how far honest lines of the wording stray.
-_SPREADS: Final = ("log_unit_weight_spread", "log_usd_per_kg_spread")
+SPREAD_SIGNALS: Final = ("log_unit_weight_spread", "log_usd_per_kg_spread")
 
 
 def _spreads(parts: dict[str, Any], matrix: sp.csr_matrix) -> np.ndarray | None:
     """The spreads of the texts of `matrix` (a standard deviation in log units, one column
-    each of `_SPREADS`), or None for parts fitted without spread models."""
-    if not all(name in parts for name in _SPREADS):
+    each of `SPREAD_SIGNALS`), or None for parts fitted without spread models."""
+    if not all(name in parts for name in SPREAD_SIGNALS):
         return None
-    logged = linear_outputs([parts[name] for name in _SPREADS], matrix)
+    logged = linear_outputs([parts[name] for name in SPREAD_SIGNALS], matrix)
     return np.asarray(np.sqrt(np.exp(np.column_stack(logged))))
 
 
@@ -192,7 +192,7 @@ class TextSignals(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None): 
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
         names = [f"text_{c}" for c in RISK_CLASSES]
         names += ["expected_log_unit_weight", "expected_log_usd_per_kg", "expectation_confidence"]
-        names += ["names_gear", *_SPREADS]
+        names += ["names_gear", *SPREAD_SIGNALS]
         names += [f"chapter_logp_{c}" for c in self.chapters_]
         return np.asarray(names, dtype=object)
 
@@ -336,17 +336,14 @@ class TextSignals(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None): 
     def expectation_spreads(self, descriptions: Sequence[str]) -> np.ndarray:
         """Per description: how far, in log units (a standard deviation), honest lines of
         such wording stray from its expected weight per unit and USD/kg (NaN for a model
-        fitted without them)."""
-        parts = self.parts_
-        if "log_unit_weight_spread" not in parts or not len(descriptions):
-            return np.full((len(descriptions), 2), np.nan)
-        matrix = self.vectorizer_.transform([str(d) for d in descriptions])
-        return np.column_stack(
-            [
-                np.sqrt(np.exp(parts[f"{name}_spread"].predict(matrix)))
-                for name in ("log_unit_weight", "log_usd_per_kg")
-            ]
-        )
+        fitted without them): the `SPREAD_SIGNALS` columns of their signals."""
+        spreads = None
+        if len(descriptions):
+            matrix = self.vectorizer_.transform([str(d) for d in descriptions])
+            spreads = _spreads(self.parts_, matrix)
+        if spreads is None:
+            return np.full((len(descriptions), len(SPREAD_SIGNALS)), np.nan)
+        return spreads
 
     def _signals(
         self, parts: dict[str, Any], matrix: sp.csr_matrix, texts: Sequence[str]
@@ -386,7 +383,7 @@ class TextSignals(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None): 
         # The cross-fit's parts have no spread models: `fit_transform` fills the spreads in.
         spreads = _spreads(parts, matrix)
         if spreads is None:
-            spreads = np.full((matrix.shape[0], len(_SPREADS)), np.nan)
+            spreads = np.full((matrix.shape[0], len(SPREAD_SIGNALS)), np.nan)
         return np.column_stack([text, weight, value, known, named, spreads, chapter_lp]).astype(
             np.float64
         )
@@ -586,7 +583,7 @@ class TextSignals(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None): 
         # wording's own lines do not bend much.
         spreads = _spreads(self.parts_, matrix)
         if spreads is not None:
-            for j, name in enumerate(_SPREADS):
+            for j, name in enumerate(SPREAD_SIGNALS):
                 out[:, _SIGNAL_COLUMNS[name]] = spreads[codes, j]
         signals = self._with_hs_expectations(items, out)
         return ItemSignals(items, signals, self.get_feature_names_out())
