@@ -1608,6 +1608,31 @@ def test_wording_that_names_the_kit_is_never_called_light_or_dear() -> None:
     )
 
 
+def test_the_reason_writer_tells_whether_the_full_description_names_the_kit(
+    tiny_scorer: Scorer,
+) -> None:
+    """The writer hands `_physical_reason` whether the line's whole wording names the kit:
+    "night vision goggles" at 800 USD/kg is not called dear; a "cotton T-shirt" of the same
+    figures is."""
+    from service.wording import names_the_kit
+
+    descriptions = ["night vision goggles", "cotton T-shirt"]
+    assert names_the_kit(descriptions[0]) and not names_the_kit(descriptions[1])
+    writer, facts, signals = _known_goods_facts(
+        tiny_scorer,
+        descriptions,
+        ["benign", "benign"],
+        quantity=[1.0, 1.0],
+        net_weight_kg=[0.5, 0.5],
+        value=[400.0, 400.0],
+        currency=["USD", "USD"],
+    )
+    signals[:, writer._signal_columns.value] = np.log(37.0)
+    said = writer._group_reasons("value", np.arange(2), facts, facts.terms)
+    assert said[0] is None
+    assert said[1] is not None and said[1][1].startswith("declared 800 USD/kg is high for")
+
+
 def test_a_lane_is_said_only_where_nothing_else_is() -> None:
     """No officer stops a parcel for its lane: beside any fact of the form it goes unsaid."""
     lane = ("lane", "the RU→MN lane carries more gear than most")
