@@ -79,8 +79,6 @@ class ItemFacts:
         self._signals = signals
         self.description = column(items, "description")
         self.risk_class = scores.risk_class
-        # Per description, how far honest lines of its wording stray (weight, worth), where
-        # a reason needed it: the weight and the value reasons share one look-up.
         # The gear term of (description, class), where looked up (None: none to name).
         self.terms: dict[tuple[str, str], str | None] = {}
         # Items whose own score passes the review cut-off (None: all count as such).

@@ -388,8 +388,9 @@ _CONTEXT_CODES: Final = frozenset({"lane", "category"})
 
 def _said(reasons: tuple[Reason | None, ...]) -> list[Reason]:
     """An item's reasons as said: strongest first, one per code (two kinds of evidence can
-    say the same thing, "'киім' is too vague..." from its weight and from its wording), the
-    lane only where nothing else is said, at most MAX_REASONS of them, then a random pick."""
+    say the same thing, "'киім' is too vague..." from its weight and from its wording), its
+    lane or category only where nothing else is said (`_CONTEXT_CODES`), at most
+    MAX_REASONS of them, then a random pick."""
     seen: set[str] = set()
     facts: list[Reason] = []
     context: list[Reason] = []

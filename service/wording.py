@@ -241,6 +241,7 @@ def in_gear_wording(description: str) -> bool:
     return not all(w in everyday for w in words) or names_the_kit(description)
 
 
+@lru_cache(maxsize=20_000)
 def names_the_kit(description: str) -> bool:
     """Whether a description holds every word of a name the gear nomenclature gives the kit,
     in any order ("Тепловизор", "Разгрузка", "night vision goggles toy for kids", "Форма
