@@ -11,7 +11,7 @@ log-odds). Logistic regressions give the gear class and the first pass.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Final, cast
 
@@ -303,11 +303,18 @@ class RiskModel(BaseEstimator):  # type: ignore[misc]
         """The risk trees' log-odds, before calibration."""
         return self.risk_trees_.decision(features)
 
-    def calibrate(self, items: ItemColumns, label: np.ndarray) -> None:
+    def calibrate(self, items: ItemColumns, label: np.ndarray) -> ItemScores:
         """Platt scaling of the risk trees' log-odds on held-out (later) items, read as one
-        file."""
+        file; returns their scores under it, as `score_together` now gives them (only the
+        risk score depends on the calibration, so they are not read twice)."""
         scores = self.score_together(items)
-        self.calibration_ = _platt(self.raw_logit(scores.features), label)
+        raw = self.raw_logit(scores.features)
+        self.calibration_ = _platt(raw, label)
+        return replace(scores, risk_score=self._calibrated(raw))
+
+    def _calibrated(self, raw_logit: np.ndarray) -> np.ndarray:
+        slope, intercept = self.calibration_
+        return np.asarray(1.0 / (1.0 + np.exp(-(slope * raw_logit + intercept))))
 
     def score(self, items: ItemColumns) -> ItemScores:
         """Scores of item columns: `self.features_.transform(weights_as_meant(items))` (each
@@ -316,10 +323,8 @@ class RiskModel(BaseEstimator):  # type: ignore[misc]
         validation and the DataFrame between the form and the scaling steps cost more than
         the arithmetic for a single declaration (tests pin the two paths equal)."""
         signals, features = self._standardised(items)
-        slope, intercept = self.calibration_
-        risk = 1.0 / (1.0 + np.exp(-(slope * self.raw_logit(features) + intercept)))
         return ItemScores(
-            risk_score=risk,
+            risk_score=self._calibrated(self.raw_logit(features)),
             class_proba=self._class_proba(features),
             features=features,
             signals=signals,

@@ -119,8 +119,7 @@ def fit_and_evaluate(
     model = RiskModel(random_state=random_state)
     model.fit(train_items, train_items["label_class"], label=train_items["label"])
     holdout_items = columns_of(holdout)
-    model.calibrate(holdout_items, holdout["label"].to_numpy())
-    scores = model.score_together(holdout_items)
+    scores = model.calibrate(holdout_items, holdout["label"].to_numpy())
     # Cut-offs are set on the scores of benign items (the false-alarm rate the contract
     # names); a parcel is then flagged when its riskiest item passes them. Counting benign
     # lines of gear parcels as false alarms would push the cut-offs to near 1.

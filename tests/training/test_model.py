@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -519,3 +521,17 @@ def test_item_columns_keep_numbers_unboxed_and_score_as_boxed_ones(
     native, plain = model.score_together(items), model.score_together(boxed)
     np.testing.assert_array_equal(native.risk_score, plain.risk_score)
     np.testing.assert_array_equal(native.class_proba, plain.class_proba)
+
+
+def test_calibrating_returns_the_scores_the_calibrated_model_gives(
+    tiny_training: TrainingResult,
+) -> None:
+    """`calibrate` hands back the held-out items' scores rather than have them read again:
+    they are exactly what `score_together` gives once the calibration is set."""
+    model = copy.copy(tiny_training.model)  # the fitted models shared, the calibration not
+    items = columns_of(tiny_training.holdout)
+    returned = model.calibrate(items, tiny_training.holdout["label"].to_numpy())
+    assert model.calibration_ == pytest.approx(tiny_training.model.calibration_)
+    again = model.score_together(items)
+    for name in ("risk_score", "class_proba", "features", "signals", "first_pass"):
+        np.testing.assert_array_equal(getattr(returned, name), getattr(again, name))
