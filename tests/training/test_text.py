@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import pytest
 
 from training.features import DescriptionVectorizer
@@ -55,6 +56,21 @@ def test_chinese_is_covered_by_character_ngrams() -> None:
     vectorizer = DescriptionVectorizer(min_df=1).fit(["防弹衣", "衣服", "蜂蜜"])
     names = set(vectorizer.get_feature_names_out())
     assert "char:防弹" in names
+
+
+def test_fitting_and_transforming_in_one_pass_is_fitting_then_transforming(
+    synthetic_sample: Any,
+) -> None:
+    """Training vectorises its texts in the pass that fits (sklearn's `fit_transform`);
+    scoring later through `transform`. The two agree within float32 rounding."""
+    texts = [*synthetic_sample["description"].dropna().unique().tolist(), "", "防弹衣 插板"]
+    together = DescriptionVectorizer().fit_transform(texts)
+    fitted = DescriptionVectorizer().fit(texts)
+    apart = fitted.transform(texts)
+    assert together.shape == apart.shape == (len(texts), len(fitted.get_feature_names_out()))
+    assert together.dtype == apart.dtype == np.float32
+    assert ((together != 0) != (apart != 0)).nnz == 0
+    np.testing.assert_allclose(together.toarray(), apart.toarray(), rtol=0, atol=1e-6)
 
 
 def test_vectorizer_pickles_its_vocabulary_compactly_and_intact() -> None:
