@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from tests.training.written_sets import write_set
 from training import corpora
 from training.model import Thresholds, columns_of
 from training.train import TrainingResult, fit_and_evaluate
@@ -45,13 +46,6 @@ def test_parcel_threshold_flags_at_most_the_share_asked_for() -> None:
         corpora.parcel_threshold(_frame([[1]]), np.array([0.5]), 0.1)
 
 
-def _write(frame: pd.DataFrame, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    out = frame.copy()
-    out["posted_at"] = out["posted_at"].dt.strftime("%Y-%m-%d")
-    out.to_csv(path, index=False)
-
-
 @pytest.fixture(scope="module")
 def corpora_dir(tmp_path_factory: pytest.TempPathFactory, synthetic_sample: pd.DataFrame) -> Path:
     """A corpora folder written by the test: a labelled set per use."""
@@ -60,8 +54,8 @@ def corpora_dir(tmp_path_factory: pytest.TempPathFactory, synthetic_sample: pd.D
     blind = synthetic_sample[synthetic_sample["declaration_id"].isin(parcels.iloc[:300])]
     ordinary = synthetic_sample[synthetic_sample["declaration_id"].isin(parcels.iloc[300:900])]
     ordinary = ordinary.groupby("declaration_id").filter(lambda p: p["label"].max() == 0)
-    _write(blind, root / corpora.BLIND / "some_blind_set.csv")
-    _write(ordinary, root / corpora.CALIBRATION / "ordinary.csv")
+    write_set(blind, root / corpora.BLIND / "some_blind_set.csv")
+    write_set(ordinary, root / corpora.CALIBRATION / "ordinary.csv")
     return root
 
 

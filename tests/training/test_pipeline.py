@@ -7,15 +7,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from tests.training.written_sets import write_set
 from training import corpora, pipeline
 from training.train import TrainingResult
-
-
-def _write(frame: pd.DataFrame, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    out = frame.copy()
-    out["posted_at"] = out["posted_at"].dt.strftime("%Y-%m-%d")
-    out.to_csv(path, index=False)
 
 
 @pytest.fixture(scope="module")
@@ -29,7 +23,7 @@ def corpora_dir(tmp_path_factory: pytest.TempPathFactory, synthetic_sample: pd.D
         part = synthetic_sample[
             synthetic_sample["declaration_id"].isin(parcels[k * 150 : (k + 1) * 150])
         ]
-        _write(part, root / uses[k % 3] / f"set_{k}.csv")
+        write_set(part, root / uses[k % 3] / f"set_{k}.csv")
     return root
 
 
