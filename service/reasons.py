@@ -355,6 +355,52 @@ def _physical_reason(
     )
 
 
+def _cheap_for_its_weight(
+    usd_per_kg: float, usual_usd_per_kg: float, unit_kg: float, usual_unit_kg: float
+) -> bool:
+    """Whether a unit cheap per kilo is so only for being heavy: it weighs beyond what such
+    goods weigh (`_WEIGHT_RATIO_SAID`), and per unit it is worth about what they are."""
+    heavy = unit_kg > usual_unit_kg and _far_from(unit_kg, usual_unit_kg, _WEIGHT_RATIO_SAID)
+    return (
+        heavy
+        and usd_per_kg < usual_usd_per_kg
+        and usd_per_kg * unit_kg >= usual_usd_per_kg * usual_unit_kg / _VALUE_RATIO_SAID
+    )
+
+
+def _unsay_worth_for_weight(ranked: list[np.ndarray], rows: np.ndarray, facts: ItemFacts) -> None:
+    """Take back, in place, each worth reason said beside a weight reason of an item cheap
+    per kilo only for being heavy (`_cheap_for_its_weight`): "declared 2.6 USD/kg is low"
+    of a "Жилетка" of 9 kg at 22 USD, a vest's price, only says "9 kg is heavy" again.
+    Officers at two posts refused it of toy and bicycle helmets. `ranked` holds the
+    explained items' reasons rank by rank; `rows` are their rows of `facts`."""
+    codes = [[None if r is None else r[0] for r in column.tolist()] for column in ranked]
+    for column, column_codes in zip(ranked, codes, strict=True):
+        both = np.array(
+            [
+                p
+                for p, code in enumerate(column_codes)
+                if code == "value_mismatch" and any(c[p] == "weight_mismatch" for c in codes)
+            ],
+            dtype=np.int64,
+        )
+        at = rows[both]
+        cheap = np.array(
+            [
+                _cheap_for_its_weight(*line)
+                for line in zip(
+                    facts.usd_per_kg[at].tolist(),
+                    facts.expected_value[at].tolist(),
+                    facts.unit_weight[at].tolist(),
+                    facts.expected_weight[at].tolist(),
+                    strict=True,
+                )
+            ],
+            dtype=bool,
+        )
+        _put(column, both[cheap], [None] * int(cheap.sum()))
+
+
 def _as_grams(typed: float, kilograms: float) -> str:
     """How a weight read as grams was typed, for an officer holding the form."""
     return f" (typed {typed:g}, read as grams)" if typed != kilograms else ""
@@ -384,6 +430,10 @@ def _sent_as(mail_class: object) -> str | None:
 # is, and of an item over the review cut-off, never alone: it is told the parts of its
 # form that weigh most (`_form_as_a_whole`).
 _CONTEXT_CODES: Final = frozenset({"lane", "category"})
+# Reasons that speak only of how a line is worded, and the groups of physical facts (weight
+# and worth per unit) told beside them where they moved the score too.
+_WORDING_CODES: Final = frozenset({"cover_wording", "suspicious_term"})
+_PHYSICAL_GROUPS: Final = ("weight", "value")
 
 
 def _said(reasons: tuple[Reason | None, ...]) -> list[Reason]:
@@ -453,6 +503,9 @@ class ReasonWriter:
         names = model.feature_names
         groups = [model.form_.group_of(n) for n in names]
         self._groups = sorted(set(groups))
+        self._physical_groups = [
+            self._groups.index(g) for g in _PHYSICAL_GROUPS if g in self._groups
+        ]
         # Feature -> group indicator: group contributions are one matrix product.
         self._group_matrix = np.zeros((len(names), len(self._groups)))
         for j, group in enumerate(groups):
@@ -551,9 +604,27 @@ class ReasonWriter:
                     )
                 ]
 
+            def only_wording(positions: np.ndarray) -> np.ndarray:
+                """Those of `positions` with a reason said, each of it of their wording."""
+                said = [
+                    [reason[0] for k in range(_GROUPS_LOOKED_AT) if (reason := ranked[k][p])]
+                    for p in positions.tolist()
+                ]
+                return positions[
+                    np.array([bool(c) and _WORDING_CODES.issuperset(c) for c in said], dtype=bool)
+                ]
+
             everyone = np.arange(len(rows))
             say(everyone, strong)
             if over_cut_off is not None:
+                # An item over the cut-off told only of its wording ("'Bicycle helmet' is
+                # wording often declared for a ballistic helmet") is told the weaker facts
+                # of its weight and worth that moved it too (1.6 kg against a bicycle
+                # helmet's 0.3 kg): what officers at two posts open such a parcel for.
+                wordy = only_wording(everyone[over_cut_off[rows]])
+                physical = np.isin(order[wordy], self._physical_groups)
+                weaker = np.take_along_axis(contributions[wordy], order[wordy], axis=1) > 0
+                say(wordy, weaker & physical & ~strong[wordy])
                 blank = unsaid(everyone[over_cut_off[rows]], but_context=True)
                 # An item over the cut-off that no fact moved far enough on its own: the
                 # facts that moved it most, each still true of its form, said together (the
@@ -572,6 +643,7 @@ class ReasonWriter:
                         for groups, up in zip(order[blank], moved, strict=True)
                     ],
                 )
+            _unsay_worth_for_weight(ranked, rows, facts)
             if flagged_for is not None:
                 blank = unsaid(everyone)
                 lead = flagged_for[rows[blank]]

@@ -20,6 +20,7 @@ from service.reasons import (
     Reason,
     ReasonWriter,
     _against_written,
+    _cheap_for_its_weight,
     _kg,
     _physical_reason,
     _said,
@@ -29,7 +30,7 @@ from training import knowledge
 from training.common_words import is_common
 from training.features import OTHER_CHAPTER, SMALL_INPUT
 from training.model import RiskModel, columns_of
-from training.schema import RISK_CLASSES, DeclarationIn
+from training.schema import RISK_CLASSES, DeclarationIn, normalise_declarations
 from training.text import matching_text
 
 
@@ -1701,6 +1702,121 @@ def test_an_item_over_the_cut_off_with_only_its_lane_to_say_is_told_its_weaker_f
     assert said[MIN_REASON_LOGIT / 2][0]["message"].endswith("8.5 kg is not accounted for")
     assert [reason["code"] for reason in said[0.0]] == ["form_as_a_whole"]
     assert said[0.0][0]["message"].endswith("taken as a whole: its lane weighs most")
+
+
+def _reasons_with(
+    scorer: Scorer,
+    monkeypatch: pytest.MonkeyPatch,
+    moved: dict[str, float],
+    made: dict[str, Reason],
+    over_cut_off: bool,
+    **item: object,
+) -> list[str]:
+    """The codes said of one item (`item`: its columns over a 9 kg "Жилетка") whose groups
+    of the form moved its score by `moved` (logits by group) and whose group reasons are
+    `made` (by group; none for the rest)."""
+    writer = ReasonWriter(scorer.model)
+    names = list(scorer.model.feature_names)
+    groups = [scorer.model.form_.group_of(name) for name in names]
+    columns: dict[str, list[object]] = {
+        "declaration_id": ["RB000000001RU"],
+        "item_no": [1],
+        "mail_class": ["parcel"],
+        "category": ["gift"],
+        "origin_country": ["RU"],
+        "destination_country": ["KZ"],
+        "description": ["Жилетка"],
+        "hs_code": [None],
+        "quantity": [1.0],
+        "net_weight_kg": [9.0],
+        "gross_weight_kg": [9.4],
+        "value": [2000.0],
+        "currency": ["RUB"],
+    }
+    columns.update({name: [value] for name, value in item.items()})
+    items = columns_of(normalise_declarations(pd.DataFrame(columns)))
+    scores = scorer.model.score(items)
+
+    def contributions(features: np.ndarray) -> np.ndarray:
+        out = np.zeros((len(features), len(names)))
+        for group, logit in moved.items():
+            out[:, groups.index(group)] = logit
+        return out
+
+    monkeypatch.setattr(scorer.model, "contributions", contributions)
+    monkeypatch.setattr(
+        writer,
+        "_group_reasons",
+        lambda group, rows, facts, terms: [made.get(group)] * len(rows),
+    )
+    said = writer.reasons(
+        items,
+        scores,
+        np.ones(1, dtype=bool),
+        np.zeros(1, dtype=bool),
+        as_cells=False,
+        over_cut_off=np.full(1, over_cut_off),
+    )[0]
+    return [reason["code"] for reason in said]
+
+
+def test_an_item_told_only_of_its_wording_is_told_the_weight_and_worth_that_moved_it(
+    tiny_scorer: Scorer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """ "'Bicycle helmet' is wording often declared for a ballistic helmet" was all an
+    officer was told of a 1.6 kg bicycle helmet: its weight moved the score too, less than
+    the cut-off for a reason of its own. Over the review cut-off, an item told only of its
+    wording is told its weight and worth where they moved it up; never its weaker facts of
+    other kinds, nor beside a fact of the form already said."""
+    cover = ("cover_wording", "'Жилетка' is wording often declared for body armour")
+    heavy = ("weight_mismatch", "9 kg per unit is heavy for 'Жилетка' (usually about 0.64 kg)")
+    gap = ("parcel_context", "the parcel weighs 12 kg, its lines declare 9 kg")
+    made = {"terms": cover, "weight": heavy, "parcel": gap}
+    weak = MIN_REASON_LOGIT / 2
+    moved = {"terms": 1.0, "weight": weak, "parcel": weak}
+
+    def said(moved: dict[str, float], over_cut_off: bool = True) -> list[str]:
+        return _reasons_with(tiny_scorer, monkeypatch, moved, made, over_cut_off)
+
+    assert said(moved) == ["cover_wording", "weight_mismatch"]
+    assert said(moved, over_cut_off=False) == ["cover_wording"]
+    # A weight that moved the score down is no reason.
+    assert said({**moved, "weight": -weak}) == ["cover_wording"]
+    # Told a fact of its form already, it is not told the weaker ones.
+    assert sorted(said({**moved, "parcel": 1.0})) == ["cover_wording", "parcel_context"]
+
+
+def test_a_unit_cheap_per_kilo_only_for_its_weight_is_told_its_weight_alone(
+    tiny_scorer: Scorer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """ "declared 2.6 USD/kg is low for 'Жилетка'" beside "9 kg per unit is heavy" of a vest
+    at 22 USD said the weight again: per unit it is a vest's price. Where the unit is cheap
+    per unit too, both are said."""
+    assert _cheap_for_its_weight(2.4, 55.0, 9.0, 0.6)
+    # 2 USD a vest is cheap however much it weighs.
+    assert not _cheap_for_its_weight(0.22, 55.0, 9.0, 0.6)
+    # A light one is cheap for itself.
+    assert not _cheap_for_its_weight(2.4, 55.0, 0.5, 0.6)
+    assert not _cheap_for_its_weight(80.0, 55.0, 9.0, 0.6)
+
+    heavy = ("weight_mismatch", "9 kg per unit is heavy for 'Жилетка' (usually about 0.64 kg)")
+    low = ("value_mismatch", "declared 2.4 USD/kg is low for 'Жилетка' (usually about 55 USD/kg)")
+    moved = {"weight": 1.0, "value": 1.0}
+    monkeypatch.setattr(ItemFacts, "expected_weight", property(lambda self: np.array([0.6])))
+    monkeypatch.setattr(ItemFacts, "expected_value", property(lambda self: np.array([55.0])))
+
+    def said(value_usd: float, made: dict[str, Reason]) -> list[str]:
+        return _reasons_with(
+            tiny_scorer, monkeypatch, moved, made, True, value=value_usd, currency="USD"
+        )
+
+    assert said(22.0, {"weight": heavy, "value": low}) == ["weight_mismatch"]
+    assert sorted(said(2.0, {"weight": heavy, "value": low})) == [
+        "value_mismatch",
+        "weight_mismatch",
+    ]
+    # Without a weight reason said, its worth is its only fact and stays.
+    assert said(22.0, {"value": low}) == ["value_mismatch"]
 
 
 def test_a_cover_is_said_of_the_class_its_item_is_read_as_where_its_wording_leans_there(
