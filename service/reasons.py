@@ -503,9 +503,10 @@ class ReasonWriter:
         names = model.feature_names
         groups = [model.form_.group_of(n) for n in names]
         self._groups = sorted(set(groups))
-        self._physical_groups = [
-            self._groups.index(g) for g in _PHYSICAL_GROUPS if g in self._groups
-        ]
+        # Which groups ask for the terms of their items' wording, and which are of weight
+        # and worth (`_PHYSICAL_GROUPS`), by group index.
+        self._asks_for_terms = np.isin(self._groups, _ASKS_FOR_TERMS)
+        self._physical = np.isin(self._groups, _PHYSICAL_GROUPS)
         # Feature -> group indicator: group contributions are one matrix product.
         self._group_matrix = np.zeros((len(names), len(self._groups)))
         for j, group in enumerate(groups):
@@ -572,14 +573,15 @@ class ReasonWriter:
             facts.over_cut_off = over_cut_off
             facts.flagged_for = flagged_for
             facts.gap_leads = gap_leads
+
             # Terms are looked up in one batch for the items that quote one, and for those
             # whose weight, value or HS reason depends on whether their wording names gear.
-            asking = [self._groups.index(g) for g in _ASKS_FOR_TERMS if g in self._groups]
-
             def say(positions: np.ndarray, wanted: np.ndarray) -> None:
                 """The reasons of the `wanted` ranks of items at `positions`, one kind of
                 reason at a time (its messages are made for all its items at once)."""
-                quoting = rows[positions[(np.isin(order[positions], asking) & wanted).any(axis=1)]]
+                quoting = rows[
+                    positions[(self._asks_for_terms[order[positions]] & wanted).any(axis=1)]
+                ]
                 facts.terms = {**facts.terms, **self._find_terms(facts, quoting)}
                 for rank in range(order.shape[1]):
                     for group, at in _positions_by_group(order[positions, rank], wanted[:, rank]):
@@ -622,7 +624,7 @@ class ReasonWriter:
                 # of its weight and worth that moved it too (1.6 kg against a bicycle
                 # helmet's 0.3 kg): what officers at two posts open such a parcel for.
                 wordy = only_wording(everyone[over_cut_off[rows]])
-                physical = np.isin(order[wordy], self._physical_groups)
+                physical = self._physical[order[wordy]]
                 weaker = np.take_along_axis(contributions[wordy], order[wordy], axis=1) > 0
                 say(wordy, weaker & physical & ~strong[wordy])
                 blank = unsaid(everyone[over_cut_off[rows]], but_context=True)
