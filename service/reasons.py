@@ -29,6 +29,7 @@ from training.features import (
 from training.gear_words import gear_named_in
 from training.gross_weight import unusual_packaging_kg
 from training.history import (
+    ROLES,
     Role,
     history_message,
     prior_message,
@@ -633,8 +634,17 @@ class ReasonWriter:
                 # kilos its parcel does not account for, rather than its lane).
                 weaker = np.take_along_axis(contributions[blank], order[blank], axis=1) > 0
                 say(blank, weaker)
-                # One with still nothing but its lane or category to say is told which
-                # parts of its form weigh most.
+                # One with still nothing but its lane or category to say is told of its
+                # sender's or recipient's earlier parcel that read as gear, where one did,
+                # though the models did not weigh it: officers at two posts asked that a
+                # party's flagged parcels be carried over to its next, which "no single
+                # fact stands out" hid.
+                blank = unsaid(blank, but_context=True)
+                for rank, role in enumerate(ROLES):
+                    told = [prior_message(role, facts.history(r)) for r in rows[blank].tolist()]
+                    have = [i for i, said in enumerate(told) if said is not None]
+                    _put(ranked[rank], blank[have], [(f"{role}_history", told[i]) for i in have])
+                # One with still nothing to say is told which parts of its form weigh most.
                 blank = unsaid(blank, but_context=True)
                 moved = np.take_along_axis(contributions[blank], order[blank], axis=1) > 0
                 _put(

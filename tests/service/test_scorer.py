@@ -1710,11 +1710,12 @@ def _reasons_with(
     moved: dict[str, float],
     made: dict[str, Reason],
     over_cut_off: bool,
+    history: dict[str, object] | None = None,
     **item: object,
 ) -> list[str]:
-    """The codes said of one item (`item`: its columns over a 9 kg "Жилетка") whose groups
-    of the form moved its score by `moved` (logits by group) and whose group reasons are
-    `made` (by group; none for the rest)."""
+    """The codes said of one item (`item`: its columns over a 9 kg "Жилетка"; `history`:
+    its parties' history columns) whose groups of the form moved its score by `moved`
+    (logits by group) and whose group reasons are `made` (by group; none for the rest)."""
     writer = ReasonWriter(scorer.model)
     names = list(scorer.model.feature_names)
     groups = [scorer.model.form_.group_of(name) for name in names]
@@ -1734,7 +1735,10 @@ def _reasons_with(
         "currency": ["RUB"],
     }
     columns.update({name: [value] for name, value in item.items()})
-    items = columns_of(normalise_declarations(pd.DataFrame(columns)))
+    frame = normalise_declarations(pd.DataFrame(columns))
+    for name, value in (history or {}).items():
+        frame[name] = [value]
+    items = columns_of(frame)
     scores = scorer.model.score(items)
 
     def contributions(features: np.ndarray) -> np.ndarray:
@@ -1784,6 +1788,28 @@ def test_an_item_told_only_of_its_wording_is_told_the_weight_and_worth_that_move
     assert said({**moved, "weight": -weak}) == ["cover_wording"]
     # Told a fact of its form already, it is not told the weaker ones.
     assert sorted(said({**moved, "parcel": 1.0})) == ["cover_wording", "parcel_context"]
+
+
+def test_an_item_with_nothing_to_tell_is_told_its_partys_earlier_parcel_read_as_gear(
+    tiny_scorer: Scorer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A sender's second parcel of a backpack and tool pouches, its first inspected 16 days
+    before, was told "no single fact of the form stands out": officers at two posts asked
+    that a party's flagged parcels be carried over to its next. Where no fact moved it far
+    enough, its sender's or recipient's earlier parcel that read as gear is said, though
+    the models did not weigh it; with none, the form as a whole."""
+    earlier = {"sender_prior_score": 0.82, "sender_prior_parcel": "CP000100140RU"}
+    moved = {"terms": MIN_REASON_LOGIT / 2}
+
+    def said(history: dict[str, object] | None, over_cut_off: bool = True) -> list[str]:
+        return _reasons_with(tiny_scorer, monkeypatch, moved, {}, over_cut_off, history)
+
+    assert said(earlier) == ["sender_history"]
+    assert said({**earlier, "sender_prior_score": 0.3}) == ["form_as_a_whole"]
+    assert said(None) == ["form_as_a_whole"]
+    assert said(earlier, over_cut_off=False) == []
+    recipient = {"recipient_prior_score": 0.9, "recipient_prior_parcel": "CP000100140RU"}
+    assert said(recipient) == ["recipient_history"]
 
 
 def test_a_unit_cheap_per_kilo_only_for_its_weight_is_told_its_weight_alone(
