@@ -376,30 +376,26 @@ def _unsay_worth_for_weight(ranked: list[np.ndarray], rows: np.ndarray, facts: I
     Officers at two posts refused it of toy and bicycle helmets. `ranked` holds the
     explained items' reasons rank by rank; `rows` are their rows of `facts`."""
     codes = [[None if r is None else r[0] for r in column.tolist()] for column in ranked]
+    weighed = sorted(
+        {p for column in codes for p, code in enumerate(column) if code == "weight_mismatch"}
+    )
     for column, column_codes in zip(ranked, codes, strict=True):
-        both = np.array(
-            [
-                p
-                for p, code in enumerate(column_codes)
-                if code == "value_mismatch" and any(c[p] == "weight_mismatch" for c in codes)
-            ],
-            dtype=np.int64,
-        )
+        both = [p for p in weighed if column_codes[p] == "value_mismatch"]
+        if not both:
+            continue
         at = rows[both]
-        cheap = np.array(
-            [
-                _cheap_for_its_weight(*line)
-                for line in zip(
-                    facts.usd_per_kg[at].tolist(),
-                    facts.expected_value[at].tolist(),
-                    facts.unit_weight[at].tolist(),
-                    facts.expected_weight[at].tolist(),
-                    strict=True,
-                )
-            ],
-            dtype=bool,
-        )
-        _put(column, both[cheap], [None] * int(cheap.sum()))
+        cheap = [
+            _cheap_for_its_weight(*line)
+            for line in zip(
+                facts.usd_per_kg[at].tolist(),
+                facts.expected_value[at].tolist(),
+                facts.unit_weight[at].tolist(),
+                facts.expected_weight[at].tolist(),
+                strict=True,
+            )
+        ]
+        taken = [p for p, is_cheap in zip(both, cheap, strict=True) if is_cheap]
+        _put(column, np.array(taken, dtype=np.int64), [None] * len(taken))
 
 
 def _as_grams(typed: float, kilograms: float) -> str:
