@@ -604,7 +604,7 @@ class ReasonWriter:
                 ]
 
             def only_wording(positions: np.ndarray) -> np.ndarray:
-                """Those of `positions` with a reason said, each of it of their wording."""
+                """Those of `positions` told something, and only of their wording."""
                 said = [
                     [reason[0] for k in range(_GROUPS_LOOKED_AT) if (reason := ranked[k][p])]
                     for p in positions.tolist()
@@ -616,10 +616,10 @@ class ReasonWriter:
             everyone = np.arange(len(rows))
             say(everyone, strong)
             if over_cut_off is not None:
-                # An item over the cut-off told only of its wording ("'Bicycle helmet' is
-                # wording often declared for a ballistic helmet") is told the weaker facts
-                # of its weight and worth that moved it too (1.6 kg against a bicycle
-                # helmet's 0.3 kg): what officers at two posts open such a parcel for.
+                # An item over the cut-off told only of its wording ("'чехол для жилета' is
+                # wording often declared for military/tactical kit") is told the weaker
+                # facts of its weight and worth that moved it too (0.44 kg against such a
+                # cover's 0.08 kg): what officers at two posts open such a parcel for.
                 wordy = only_wording(everyone[over_cut_off[rows]])
                 physical = self._physical[order[wordy]]
                 weaker = np.take_along_axis(contributions[wordy], order[wordy], axis=1) > 0
